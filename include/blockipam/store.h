@@ -1,0 +1,134 @@
+/*
+ * The store: the one narrow interface every backend implements and the allocator depends on.
+ *
+ *   get(key)            -> value, mod revision           (BIP_ENOTFOUND when absent)
+ *   list(prefix)        -> entries in key order, store revision
+ *   txn(compares, ops)  -> every compare holds (key absent, or key at revision R) and then every
+ *                          op (put, delete) applies atomically; otherwise nothing applies and the
+ *                          call returns BIP_ECONFLICT.
+ *
+ * Keys are relative ("pools/p1", "blocks/10.0.0.0-26"); a backend places them under its own
+ * prefix. Values are opaque bytes (JSON in practice). Revisions are positive, only grow, and
+ * every successful txn that changes something gets a new one, which becomes the mod revision of
+ * each key it put. "Taken" and "not found" are results, not errors: BIP_ECONFLICT and
+ * BIP_ENOTFOUND. Transient trouble (store busy, unreachable, timed out) is BIP_EAGAIN;
+ * anything else BIP_EIO. A timed-out write may still have been applied: callers make every
+ * retry safe to repeat.
+ */
+#ifndef BLOCKIPAM_STORE_H
+#define BLOCKIPAM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BIP_STORE_DEFAULT "sqlite:///var/lib/blockipam/ipam.db"
+#define BIP_STORE_DEFAULT_DIR "/var/lib/blockipam"
+#define BIP_STORE_DEFAULT_PREFIX "/blockipam/v1/"
+#define BIP_KEY_MAX 1024
+#define BIP_VALUE_MAX (16u << 20)
+
+struct bip_kv {
+	char *key;
+	unsigned char *value; /* NUL-terminated for convenience; len excludes the NUL */
+	size_t len;
+	int64_t rev; /* mod revision */
+};
+
+/* An owned array of entries. */
+struct bip_kvs {
+	struct bip_kv *v;
+	size_t n;
+	int64_t rev; /* store revision at the time of the list */
+};
+
+/* A compare: key absent when rev == 0, else the key's mod revision equals rev. */
+struct bip_cmp {
+	const char *key;
+	int64_t rev;
+};
+
+enum bip_op_kind { BIP_OP_PUT, BIP_OP_DEL };
+
+struct bip_op {
+	enum bip_op_kind kind;
+	const char *key;
+	const void *value;
+	size_t len;
+};
+
+/* List flags. */
+#define BIP_LIST_KEYS_ONLY 1u
+
+/* Called once per entry in key order; a non-zero return stops the list and is returned. */
+typedef int (*bip_list_fn)(void *ctx, const struct bip_kv *kv);
+
+struct bip_store;
+
+struct bip_store_ops {
+	const char *name;
+	int (*get)(struct bip_store *s, const char *key, struct bip_kv *out);
+	int (*list)(struct bip_store *s, const char *prefix, unsigned flags, bip_list_fn fn,
+		    void *ctx, int64_t *rev);
+	int (*txn)(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp,
+		   const struct bip_op *ops, size_t nop, int64_t *rev);
+	void (*close)(struct bip_store *s);
+};
+
+/* Every backend embeds this as its first member. */
+struct bip_store {
+	const struct bip_store_ops *ops;
+};
+
+struct bip_store_opts {
+	const char *prefix;     /* key prefix for shared stores; default BIP_STORE_DEFAULT_PREFIX */
+	int timeout_ms;         /* per-request timeout for networked stores; 0 = default */
+	const char *ca_file;    /* TLS (etcds://) */
+	const char *cert_file;
+	const char *key_file;
+	bool read_only;         /* open without creating anything */
+};
+
+/*
+ * Open a store from its address: "sqlite:///path/file.db" (or a bare absolute path),
+ * "etcd://host:port[,host:port...]", "etcds://..." (TLS). On failure returns a code and writes a
+ * message naming the bad part into err (if errlen > 0); nothing is created.
+ */
+int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct bip_store **out,
+		   char *err, size_t errlen);
+/* The store address to use: explicit, else $BLOCKIPAM_STORE, else BIP_STORE_DEFAULT. */
+const char *bip_store_addr_default(const char *explicit_addr);
+void bip_store_close(struct bip_store *s);
+
+static inline int bip_store_get(struct bip_store *s, const char *key, struct bip_kv *out)
+{
+	return s->ops->get(s, key, out);
+}
+
+static inline int bip_store_list_cb(struct bip_store *s, const char *prefix, unsigned flags,
+				    bip_list_fn fn, void *ctx, int64_t *rev)
+{
+	return s->ops->list(s, prefix, flags, fn, ctx, rev);
+}
+
+static inline int bip_store_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp,
+				const struct bip_op *ops, size_t nop, int64_t *rev)
+{
+	return s->ops->txn(s, cmps, ncmp, ops, nop, rev);
+}
+
+/* Collect a list into an owned array (freed with bip_kvs_free). */
+int bip_store_list(struct bip_store *s, const char *prefix, unsigned flags, struct bip_kvs *out);
+
+/* Copy an entry (for list callbacks that keep one). */
+int bip_kv_copy(struct bip_kv *dst, const struct bip_kv *src);
+void bip_kv_clear(struct bip_kv *kv);
+void bip_kvs_free(struct bip_kvs *kvs);
+
+/* Backends: one constructor each. */
+int bip_sqlite_open(const char *path, const struct bip_store_opts *opts, struct bip_store **out,
+		    char *err, size_t errlen);
+int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *opts,
+		  struct bip_store **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian packages blockipam needs to build (and, with "test", to test), when they
+# are missing. Runs apt-get as root, or through sudo.
+set -e
+need="gcc make pkg-config libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
+if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
+	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
+iproute2 iputils-ping bird2 valgrind openssl jq procps util-linux"
+fi
+if [ "${1:-}" = bench ]; then
+	need="$need hyperfine"
+fi
+missing=""
+for p in $need; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps Debian's etcd unit from starting a system-wide server: tests start their own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod +x /usr/sbin/policy-rc.d
+	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends $missing
