@@ -1,0 +1,2 @@
+build/obj/lib/err.o: lib/err.c include/blockipam/err.h
+include/blockipam/err.h:

@@ -1,0 +1,10 @@
+build/obj/lib/model.o: lib/model.c lib/internal.h \
+ include/blockipam/ipam.h include/blockipam/addr.h \
+ include/blockipam/err.h include/blockipam/store.h \
+ include/blockipam/selector.h
+lib/internal.h:
+include/blockipam/ipam.h:
+include/blockipam/addr.h:
+include/blockipam/err.h:
+include/blockipam/store.h:
+include/blockipam/selector.h:

@@ -1,0 +1,1112 @@
+/*
+ * Reading the whole store: block listings, every allocation, utilization, who holds an address,
+ * freeing long-empty blocks, and the consistency check with its repairs.
+ *
+ * The check streams blocks and handles (never holding every record's text at once), indexes
+ * handles by id in a hash table, and cross-checks both directions. Repairs never free an address
+ * that some handle may still use: a missing handle record is rebuilt, a handle naming an address
+ * its block does not give it loses that address, stray affinities are deleted; each repair is
+ * one transaction conditioned on the records being as read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* --- a string -> index hash table ------------------------------------------------------ */
+
+struct smap {
+	const char **keys;
+	size_t *vals;
+	size_t cap, n;
+};
+
+static uint64_t shash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int smap_put(struct bip_ipam *ip, struct smap *m, const char *k, size_t v)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct smap nm = {0};
+
+		nm.cap = m->cap ? m->cap * 2 : 1024;
+		nm.keys = im_calloc(ip, nm.cap, sizeof(*nm.keys));
+		nm.vals = im_calloc(ip, nm.cap, sizeof(*nm.vals));
+		if (!nm.keys || !nm.vals) {
+			free(nm.keys);
+			free(nm.vals);
+			return BIP_ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->keys[i]) {
+				size_t j = shash(m->keys[i]) & (nm.cap - 1);
+
+				while (nm.keys[j])
+					j = (j + 1) & (nm.cap - 1);
+				nm.keys[j] = m->keys[i];
+				nm.vals[j] = m->vals[i];
+			}
+		nm.n = m->n;
+		free(m->keys);
+		free(m->vals);
+		*m = nm;
+	}
+	size_t j = shash(k) & (m->cap - 1);
+
+	while (m->keys[j]) {
+		if (strcmp(m->keys[j], k) == 0) {
+			m->vals[j] = v;
+			return BIP_OK;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->keys[j] = k;
+	m->vals[j] = v;
+	m->n++;
+	return BIP_OK;
+}
+
+static bool smap_get(const struct smap *m, const char *k, size_t *v)
+{
+	if (!m->cap)
+		return false;
+	for (size_t j = shash(k) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1))
+		if (strcmp(m->keys[j], k) == 0) {
+			*v = m->vals[j];
+			return true;
+		}
+	return false;
+}
+
+static void smap_free(struct smap *m)
+{
+	free(m->keys);
+	free(m->vals);
+}
+
+/* --- streaming blocks ------------------------------------------------------------------- */
+
+typedef int (*blk_fn)(void *ctx, const struct bip_kv *kv, struct blk *b);
+
+struct blk_stream {
+	struct bip_ipam *ip;
+	blk_fn fn;
+	void *ctx;
+	size_t corrupt;
+};
+
+static int on_block(void *ctx, const struct bip_kv *kv)
+{
+	struct blk_stream *s = ctx;
+	struct blk *b = NULL;
+	int rc = blk_decode(s->ip, kv->key, kv->value, kv->len, kv->rev, &b);
+
+	if (rc == BIP_ENOMEM)
+		return rc;
+	if (rc != BIP_OK)
+		s->corrupt++;
+	rc = s->fn(s->ctx, kv, b);
+	blk_free(b);
+	return rc;
+}
+
+/* Call fn for every block (b NULL when the record does not decode). */
+static int foreach_block(struct bip_ipam *ip, blk_fn fn, void *ctx)
+{
+	struct blk_stream s = {ip, fn, ctx, 0};
+	int64_t rev;
+	int rc = bip_store_list_cb(ip->store, PFX_BLOCKS, 0, on_block, &s, &rev);
+
+	if (rc != BIP_OK && rc != BIP_ENOMEM)
+		seterr(ip, rc, "cannot list blocks");
+	return rc;
+}
+
+/* --- block list ------------------------------------------------------------------------- */
+
+struct blist {
+	struct bip_ipam *ip;
+	struct bip_pool *pools;
+	size_t npools;
+	struct bip_prefix *res;
+	size_t nres;
+	struct bip_block_info *v;
+	size_t n, cap;
+};
+
+static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
+{
+	struct blist *l = ctx;
+	struct bip_block_info *bi;
+	const struct bip_pool *p;
+
+	(void)kv;
+	if (!b)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct bip_block_info *v = im_realloc(l->ip, l->v, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	bi = &l->v[l->n];
+	memset(bi, 0, sizeof(*bi));
+	bi->cidr = b->cidr;
+	bi->size = b->size;
+	bi->used = b->used;
+	bi->claimed = b->claimed;
+	bi->empty_since = b->empty_since;
+	for (uint32_t o = 0; o < b->size; o++) {
+		if (b->handle[o] && b->holder[o])
+			bi->borrowed++;
+		if (addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o)))
+			bi->reserved++;
+	}
+	p = pool_of(l->pools, l->npools, b->cidr);
+	bi->node = b->node ? im_strdup(l->ip, b->node) : NULL;
+	bi->pool = p ? im_strdup(l->ip, p->name) : NULL;
+	l->n++;
+	if ((b->node && !bi->node) || (p && !bi->pool))
+		return BIP_ENOMEM;
+	return 0;
+}
+
+int bip_ipam_block_list(struct bip_ipam *ip, struct bip_block_info **out, size_t *n)
+{
+	struct blist l = {.ip = ip};
+	int64_t *revs = NULL;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = load_pools(ip, &l.pools, &revs, &l.npools);
+	if (rc == BIP_OK)
+		rc = load_reservations(ip, &l.res, &l.nres);
+	if (rc == BIP_OK)
+		rc = foreach_block(ip, on_blist, &l);
+	bip_pools_free(l.pools, l.npools);
+	free(revs);
+	free(l.res);
+	if (rc != BIP_OK) {
+		bip_block_infos_free(l.v, l.n);
+		return rc;
+	}
+	*out = l.v;
+	*n = l.n;
+	return BIP_OK;
+}
+
+void bip_block_infos_free(struct bip_block_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].node);
+		free(v[i].pool);
+	}
+	free(v);
+}
+
+/* --- every allocation ----------------------------------------------------------------------- */
+
+struct aforeach {
+	int (*fn)(void *ctx, const struct bip_alloc_entry *e);
+	void *ctx;
+};
+
+static int on_aforeach(void *ctx, const struct bip_kv *kv, struct blk *b)
+{
+	struct aforeach *f = ctx;
+
+	(void)kv;
+	if (!b)
+		return 0;
+	for (uint32_t o = 0; o < b->size; o++) {
+		struct bip_alloc_entry e;
+		int rc;
+
+		if (!b->handle[o])
+			continue;
+		e.addr = bip_prefix_nth(b->cidr, o);
+		e.block = b->cidr;
+		e.handle = b->handle[o];
+		e.node = b->holder[o] ? b->holder[o] : b->node;
+		e.block_node = b->node;
+		rc = f->fn(f->ctx, &e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int bip_ipam_alloc_foreach(struct bip_ipam *ip,
+			   int (*fn)(void *ctx, const struct bip_alloc_entry *e), void *ctx)
+{
+	struct aforeach f = {fn, ctx};
+
+	ip->errmsg[0] = '\0';
+	return foreach_block(ip, on_aforeach, &f);
+}
+
+/* --- handles ---------------------------------------------------------------------------- */
+
+struct hforeach {
+	struct bip_ipam *ip;
+	size_t skip;
+	int (*fn)(void *ctx, const struct bip_handle_info *h);
+	void *ctx;
+};
+
+static int on_handle(void *ctx, const struct bip_kv *kv)
+{
+	struct hforeach *f = ctx;
+	struct bip_handle_info h = {0};
+	int rc = handle_decode(f->ip, kv->key + f->skip, kv->value, kv->len, &h);
+
+	if (rc == BIP_ENOMEM)
+		return rc;
+	if (rc != BIP_OK)
+		return 0; /* the check reports it */
+	rc = f->fn(f->ctx, &h);
+	bip_handle_info_clear(&h);
+	return rc;
+}
+
+int bip_ipam_handle_foreach(struct bip_ipam *ip, const char *prefix,
+			    int (*fn)(void *ctx, const struct bip_handle_info *h), void *ctx)
+{
+	struct hforeach f = {ip, strlen(PFX_HANDLES), fn, ctx};
+	char pfx[KEY_LEN];
+	int64_t rev;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	if (prefix && strchr(prefix, '/'))
+		return seterr(ip, BIP_EINVAL, "invalid handle prefix '%s'", prefix);
+	snprintf(pfx, sizeof(pfx), PFX_HANDLES "%s", prefix ? prefix : "");
+	rc = bip_store_list_cb(ip->store, pfx, 0, on_handle, &f, &rev);
+	if (rc != BIP_OK && rc != BIP_ENOMEM && !ip->errmsg[0])
+		seterr(ip, rc, "cannot list handles");
+	return rc;
+}
+
+/* --- who holds an address --------------------------------------------------------------- */
+
+struct findblk {
+	struct bip_addr addr;
+	struct bip_prefix cidr;
+	bool found;
+};
+
+static int on_findblk(void *ctx, const struct bip_kv *kv)
+{
+	struct findblk *f = ctx;
+	struct bip_prefix p;
+
+	if (cidr_from_keypart(kv->key + strlen(PFX_BLOCKS), &p) == BIP_OK &&
+	    bip_prefix_contains(p, f->addr)) {
+		f->cidr = p;
+		f->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+void bip_addr_info_clear(struct bip_addr_info *ai)
+{
+	if (!ai)
+		return;
+	bip_handle_info_clear(&ai->holder);
+	free(ai->block_node);
+	free(ai->pool);
+	memset(ai, 0, sizeof(*ai));
+}
+
+int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_addr_info *out)
+{
+	struct bip_addr_info ai = {0};
+	struct bip_pool *pools = NULL;
+	int64_t *revs = NULL, rev;
+	struct bip_prefix *res = NULL;
+	size_t npools = 0, nres = 0;
+	struct findblk f = {.addr = addr};
+	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
+	struct bip_kv kv = {0};
+	struct blk *b = NULL;
+	const struct bip_pool *p;
+	uint32_t o;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	bip_addr_fmt(addr, as);
+	rc = load_pools(ip, &pools, &revs, &npools);
+	if (rc == BIP_OK)
+		rc = load_reservations(ip, &res, &nres);
+	if (rc != BIP_OK)
+		goto out;
+	ai.reserved = addr_reserved(res, nres, addr);
+	p = pool_of(pools, npools, (struct bip_prefix){addr, (uint8_t)bip_addr_bits(addr)});
+	if (p) {
+		ai.pool = im_strdup(ip, p->name);
+		bip_prefix_sub_of(p->cidr, p->block_len, addr, &f.cidr, NULL);
+		f.found = true;
+	} else {
+		rc = bip_store_list_cb(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, on_findblk, &f,
+				       &rev);
+		if (rc == 1)
+			rc = BIP_OK;
+		if (rc != BIP_OK)
+			goto out;
+	}
+	rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated%s", as,
+		    ai.reserved ? " (it is reserved)" : "");
+	if (!f.found)
+		goto out;
+	key_block(key, f.cidr);
+	rc = bip_store_get(ip->store, key, &kv);
+	if (rc == BIP_ENOTFOUND) {
+		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
+		goto out;
+	}
+	if (rc == BIP_OK)
+		rc = blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
+	if (rc != BIP_OK)
+		goto out;
+	o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
+	ai.block = b->cidr;
+	if (!b->handle[o]) {
+		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated (block %s is %s)", as,
+			    key + strlen(PFX_BLOCKS), b->node ? b->node : "unowned");
+		goto out;
+	}
+	ai.block_node = b->node ? im_strdup(ip, b->node) : NULL;
+	ai.borrowed = b->holder[o] != NULL;
+	rc = bip_ipam_handle_get(ip, b->handle[o], &ai.holder);
+	if (rc == BIP_ENOTFOUND) {
+		/* A handle without its record: say who the block names. */
+		ai.holder.id = im_strdup(ip, b->handle[o]);
+		ai.holder.node = im_strdup(ip, b->holder[o] ? b->holder[o] : b->node);
+		rc = BIP_OK;
+	}
+	if (rc != BIP_OK)
+		goto out;
+	/* Only this address, not the handle's others. */
+	for (size_t i = 0; i < ai.holder.naddrs; i++)
+		if (bip_addr_eq(ai.holder.addrs[i].addr, addr)) {
+			ai.holder.addrs[0] = ai.holder.addrs[i];
+			ai.holder.naddrs = 1;
+		}
+	*out = ai;
+	memset(&ai, 0, sizeof(ai));
+	rc = BIP_OK;
+out:
+	bip_addr_info_clear(&ai);
+	blk_free(b);
+	bip_kv_clear(&kv);
+	bip_pools_free(pools, npools);
+	free(revs);
+	free(res);
+	return rc;
+}
+
+/* --- empty blocks ----------------------------------------------------------------------- */
+
+struct empties {
+	struct bip_ipam *ip;
+	int64_t cutoff;
+	struct bip_kv *v;
+	char **nodes;
+	size_t n, cap;
+};
+
+static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
+{
+	struct empties *e = ctx;
+
+	if (!b || b->used || !b->empty_since || b->empty_since > e->cutoff)
+		return 0;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		struct bip_kv *v = im_realloc(e->ip, e->v, cap * sizeof(*v));
+		char **nodes;
+
+		if (!v)
+			return BIP_ENOMEM;
+		e->v = v;
+		nodes = im_realloc(e->ip, e->nodes, cap * sizeof(*nodes));
+		if (!nodes)
+			return BIP_ENOMEM;
+		e->nodes = nodes;
+		e->cap = cap;
+	}
+	e->v[e->n].key = im_strdup(e->ip, kv->key);
+	e->v[e->n].value = NULL;
+	e->v[e->n].rev = kv->rev;
+	e->nodes[e->n] = b->node ? im_strdup(e->ip, b->node) : NULL;
+	e->n++;
+	return e->v[e->n - 1].key ? 0 : BIP_ENOMEM;
+}
+
+int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_t *deleted)
+{
+	struct empties e = {.ip = ip, .cutoff = bip_now() - (int64_t)min_age_s};
+	size_t d = 0;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = foreach_block(ip, on_empty, &e);
+	for (size_t i = 0; rc == BIP_OK && i < e.n; i++) {
+		struct bip_prefix cidr;
+		char akey[KEY_LEN];
+		struct bip_cmp cmps[1];
+		struct bip_op ops[2];
+		size_t nops = 0;
+		int trc;
+
+		if (cidr_from_keypart(e.v[i].key + strlen(PFX_BLOCKS), &cidr) != BIP_OK)
+			continue;
+		cmps[0] = (struct bip_cmp){e.v[i].key, e.v[i].rev};
+		ops[nops++] = (struct bip_op){BIP_OP_DEL, e.v[i].key};
+		if (e.nodes[i]) {
+			key_affinity(akey, e.nodes[i], cidr);
+			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
+		}
+		/* A block that changed since it was read is in use again: leave it. */
+		trc = bip_store_txn(ip->store, cmps, 1, ops, nops, NULL);
+		if (trc == BIP_OK)
+			d++;
+		else if (trc != BIP_ECONFLICT)
+			rc = seterr(ip, trc, "cannot delete %s", e.v[i].key);
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		free(e.v[i].key);
+		free(e.nodes[i]);
+	}
+	free(e.v);
+	free(e.nodes);
+	if (deleted)
+		*deleted = d;
+	return rc;
+}
+
+/* --- utilization ------------------------------------------------------------------------ */
+
+void bip_pool_usages_free(struct bip_pool_usage *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
+{
+	struct bip_block_info *blocks = NULL;
+	struct bip_pool *pools = NULL;
+	struct bip_prefix *res = NULL;
+	int64_t *revs = NULL;
+	size_t nblocks = 0, npools = 0, nres = 0;
+	struct bip_pool_usage *u = NULL;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = load_pools(ip, &pools, &revs, &npools);
+	if (rc == BIP_OK)
+		rc = load_reservations(ip, &res, &nres);
+	if (rc == BIP_OK)
+		rc = bip_ipam_block_list(ip, &blocks, &nblocks);
+	if (rc != BIP_OK)
+		goto out;
+	/* One row per pool, then one for blocks outside every pool. */
+	u = im_calloc(ip, npools + 1, sizeof(*u));
+	rc = BIP_ENOMEM;
+	if (!u)
+		goto out;
+	for (size_t i = 0; i < npools; i++) {
+		u[i].name = im_strdup(ip, pools[i].name);
+		if (!u[i].name)
+			goto out;
+		u[i].cidr = pools[i].cidr;
+		u[i].capacity = bip_prefix_last_ordinal(pools[i].cidr) + 1;
+		/* Reserved space inside the pool (reservations do not overlap each other in
+		 * practice; overlapping ones are counted once each). */
+		for (size_t r = 0; r < nres; r++) {
+			if (bip_prefix_covers(pools[i].cidr, res[r]))
+				u[i].reserved += bip_prefix_last_ordinal(res[r]) + 1;
+			else if (bip_prefix_covers(res[r], pools[i].cidr))
+				u[i].reserved = u[i].capacity;
+		}
+	}
+	for (size_t b = 0; b < nblocks; b++) {
+		const struct bip_pool *p = pool_of(pools, npools, blocks[b].cidr);
+		struct bip_pool_usage *row = p ? &u[p - pools] : &u[npools];
+
+		row->used += blocks[b].used;
+		row->blocks++;
+		if (!p)
+			row->capacity += blocks[b].size;
+	}
+	*n = npools + (u[npools].blocks ? 1 : 0);
+	*out = u;
+	u = NULL;
+	rc = BIP_OK;
+out:
+	if (u)
+		bip_pool_usages_free(u, npools + 1);
+	bip_block_infos_free(blocks, nblocks);
+	bip_pools_free(pools, npools);
+	free(revs);
+	free(res);
+	return rc;
+}
+
+/* --- the consistency check ---------------------------------------------------------------- */
+
+const char *bip_problem_name(enum bip_problem_kind k)
+{
+	static const char *const names[] = {
+		[BIP_PROB_ADDR_NO_HANDLE] = "address-without-handle",
+		[BIP_PROB_HANDLE_DANGLING] = "handle-names-free-address",
+		[BIP_PROB_BLOCK_NO_POOL] = "block-outside-pools",
+		[BIP_PROB_BLOCK_TWO_OWNERS] = "block-with-two-owners",
+		[BIP_PROB_AFFINITY_NO_BLOCK] = "affinity-without-block",
+		[BIP_PROB_AFFINITY_MISMATCH] = "affinity-mismatch",
+		[BIP_PROB_AFFINITY_PENDING] = "pending-affinity",
+		[BIP_PROB_BLOCK_CORRUPT] = "corrupt-record",
+		[BIP_PROB_ADDR_TWICE] = "address-held-twice",
+	};
+
+	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[k];
+}
+
+void bip_check_report_free(struct bip_check_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].key);
+		free(r->v[i].subject);
+		free(r->v[i].detail);
+	}
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One allocated address as the blocks say. */
+struct c_alloc {
+	struct bip_addr addr;
+	uint8_t blen;   /* its block's prefix length */
+	size_t handle;  /* index in the interned handle ids */
+};
+
+struct c_block {
+	struct bip_prefix cidr;
+	char *node;
+	int64_t rev;
+	int naff; /* affinities naming it */
+	bool has_node_aff;
+};
+
+struct c_handle {
+	char *id;
+	struct bip_prefix *addrs;
+	size_t naddrs;
+	int64_t rev;
+	bool present; /* a record exists */
+};
+
+struct checker {
+	struct bip_ipam *ip;
+	struct bip_check_report *rep;
+	struct bip_pool *pools;
+	int64_t *pool_revs;
+	size_t npools;
+	struct c_block *blocks;
+	size_t nblocks, capb;
+	struct c_alloc *allocs;
+	size_t nallocs, capa;
+	struct c_handle *handles;
+	size_t nhandles, caph;
+	struct smap hmap;
+	int rc;
+};
+
+static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
+		       const char *subject, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
+		       const char *subject, const char *fmt, ...)
+{
+	struct bip_problem *v;
+	char detail[512];
+	va_list ap;
+
+	v = im_realloc(c->ip, c->rep->v, (c->rep->n + 1) * sizeof(*v));
+	if (!v)
+		return BIP_ENOMEM;
+	c->rep->v = v;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	v = &c->rep->v[c->rep->n];
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	v->key = im_strdup(c->ip, key);
+	v->subject = im_strdup(c->ip, subject);
+	v->detail = im_strdup(c->ip, detail);
+	c->rep->n++;
+	if (!v->key || !v->subject || !v->detail)
+		return BIP_ENOMEM;
+	return BIP_OK;
+}
+
+static int intern_handle(struct checker *c, const char *id, size_t *idx)
+{
+	struct c_handle *h;
+
+	if (smap_get(&c->hmap, id, idx))
+		return BIP_OK;
+	if (c->nhandles == c->caph) {
+		size_t cap = c->caph ? c->caph * 2 : 256;
+		struct c_handle *v = im_realloc(c->ip, c->handles, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		c->handles = v;
+		c->caph = cap;
+		/* the map holds pointers to ids, which do not move */
+	}
+	h = &c->handles[c->nhandles];
+	memset(h, 0, sizeof(*h));
+	h->id = im_strdup(c->ip, id);
+	if (!h->id)
+		return BIP_ENOMEM;
+	*idx = c->nhandles++;
+	return smap_put(c->ip, &c->hmap, h->id, *idx);
+}
+
+static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
+{
+	struct checker *c = ctx;
+	struct c_block *cb;
+	char cs[BIP_PREFIX_STRLEN];
+	const char *kp = kv->key + strlen(PFX_BLOCKS);
+	int rc;
+
+	c->rep->blocks++;
+	if (!b)
+		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				   "the block record does not decode or breaks its invariants");
+	cidr_keypart(b->cidr, cs);
+	if (strcmp(cs, kp) != 0)
+		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				   "the record holds block %s, not the one its key names", cs);
+	if (c->nblocks == c->capb) {
+		size_t cap = c->capb ? c->capb * 2 : 256;
+		struct c_block *v = im_realloc(c->ip, c->blocks, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		c->blocks = v;
+		c->capb = cap;
+	}
+	cb = &c->blocks[c->nblocks];
+	memset(cb, 0, sizeof(*cb));
+	cb->cidr = b->cidr;
+	cb->rev = b->rev;
+	if (b->node) {
+		cb->node = im_strdup(c->ip, b->node);
+		if (!cb->node)
+			return BIP_ENOMEM;
+	}
+	c->nblocks++;
+	if (!pool_of(c->pools, c->npools, b->cidr)) {
+		rc = add_problem(c, BIP_PROB_BLOCK_NO_POOL, kv->key, bip_prefix_fmt(b->cidr, cs),
+				 "block %s lies outside every pool (%u addresses in use)", cs,
+				 b->used);
+		if (rc != BIP_OK)
+			return rc;
+	}
+	for (uint32_t o = 0; o < b->size; o++) {
+		size_t hi;
+
+		if (!b->handle[o])
+			continue;
+		rc = intern_handle(c, b->handle[o], &hi);
+		if (rc != BIP_OK)
+			return rc;
+		if (c->nallocs == c->capa) {
+			size_t cap = c->capa ? c->capa * 2 : 1024;
+			struct c_alloc *v = im_realloc(c->ip, c->allocs, cap * sizeof(*v));
+
+			if (!v)
+				return BIP_ENOMEM;
+			c->allocs = v;
+			c->capa = cap;
+		}
+		c->allocs[c->nallocs++] = (struct c_alloc){bip_prefix_nth(b->cidr, o),
+							  b->cidr.len, hi};
+		c->rep->addresses++;
+	}
+	return BIP_OK;
+}
+
+static int on_check_handle(void *ctx, const struct bip_kv *kv)
+{
+	struct checker *c = ctx;
+	const char *id = kv->key + strlen(PFX_HANDLES);
+	struct bip_handle_info h = {0};
+	struct c_handle *ch;
+	size_t hi;
+	int rc;
+
+	c->rep->handles++;
+	if (!valid_handle(id))
+		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+	rc = handle_decode(c->ip, id, kv->value, kv->len, &h);
+	if (rc == BIP_ENOMEM)
+		return rc;
+	if (rc != BIP_OK)
+		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
+				   "the handle record does not decode");
+	rc = intern_handle(c, id, &hi);
+	if (rc != BIP_OK) {
+		bip_handle_info_clear(&h);
+		return rc;
+	}
+	ch = &c->handles[hi];
+	ch->present = true;
+	ch->rev = kv->rev;
+	ch->addrs = h.addrs;
+	ch->naddrs = h.naddrs;
+	h.addrs = NULL;
+	bip_handle_info_clear(&h);
+	return BIP_OK;
+}
+
+static int cmp_cblock(const void *x, const void *y)
+{
+	return bip_prefix_cmp(((const struct c_block *)x)->cidr, ((const struct c_block *)y)->cidr);
+}
+
+static struct c_block *find_cblock(struct checker *c, struct bip_prefix p)
+{
+	size_t lo = 0, hi = c->nblocks;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int k = bip_prefix_cmp(c->blocks[mid].cidr, p);
+
+		if (k == 0)
+			return &c->blocks[mid];
+		if (k < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Rebuild or trim a handle record so it lists exactly `want` (delete when empty). */
+static int repair_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *want,
+			 size_t nwant)
+{
+	struct bip_handle_info info = {0};
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	struct bip_cmp cmp;
+	struct bip_op op;
+	char *v = NULL;
+	size_t len = 0;
+	int rc;
+
+	key_handle(key, h->id);
+	cmp = (struct bip_cmp){key, h->present ? h->rev : 0};
+	if (h->present) {
+		rc = bip_store_get(c->ip->store, key, &kv);
+		if (rc == BIP_OK)
+			rc = handle_decode(c->ip, h->id, kv.value, kv.len, &info);
+		if (rc != BIP_OK)
+			goto out;
+		cmp.rev = kv.rev;
+		free(info.addrs);
+	} else {
+		info.id = im_strdup(c->ip, h->id);
+		info.time = bip_now();
+	}
+	info.addrs = (struct bip_prefix *)want;
+	info.naddrs = nwant;
+	if (nwant) {
+		v = handle_encode(c->ip, &info, &len);
+		rc = BIP_ENOMEM;
+		if (!v)
+			goto out;
+		op = (struct bip_op){BIP_OP_PUT, key, v, len};
+	} else {
+		op = (struct bip_op){BIP_OP_DEL, key};
+	}
+	rc = bip_store_txn(c->ip->store, &cmp, 1, &op, 1, NULL);
+out:
+	info.addrs = NULL;
+	bip_handle_info_clear(&info);
+	bip_kv_clear(&kv);
+	free(v);
+	return rc;
+}
+
+static int check_handles(struct checker *c, bool repair)
+{
+	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
+	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
+	struct bip_prefix **held = im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
+	int rc = BIP_ENOMEM;
+
+	if (!count || !held)
+		goto out;
+	/* What the blocks give each handle. */
+	for (size_t i = 0; i < c->nallocs; i++)
+		count[c->allocs[i].handle]++;
+	for (size_t h = 0; h < c->nhandles; h++) {
+		held[h] = im_calloc(c->ip, count[h] + 1, sizeof(**held));
+		if (!held[h])
+			goto out;
+		count[h] = 0;
+	}
+	for (size_t i = 0; i < c->nallocs; i++) {
+		const struct c_alloc *a = &c->allocs[i];
+
+		held[a->handle][count[a->handle]++] =
+			(struct bip_prefix){a->addr, a->blen};
+	}
+	for (size_t h = 0; h < c->nhandles; h++) {
+		struct c_handle *ch = &c->handles[h];
+		bool bad = false;
+		size_t first = c->rep->n;
+
+		key_handle(key, ch->id);
+		/* Addresses given by blocks but not listed by the handle. */
+		for (size_t i = 0; i < count[h]; i++) {
+			bool listed = false;
+
+			for (size_t j = 0; j < ch->naddrs && !listed; j++)
+				listed = bip_addr_eq(ch->addrs[j].addr, held[h][i].addr);
+			if (listed)
+				continue;
+			bad = true;
+			rc = add_problem(c, BIP_PROB_ADDR_NO_HANDLE, key,
+					 bip_addr_fmt(held[h][i].addr, as),
+					 ch->present ? "address %s is held by '%s' in its block, "
+						       "but the handle record does not list it"
+						     : "address %s is held by '%s', which has no "
+						       "handle record",
+					 as, ch->id);
+			if (rc != BIP_OK)
+				goto out;
+		}
+		/* Addresses the handle lists that its blocks do not give it. */
+		for (size_t j = 0; j < ch->naddrs; j++) {
+			bool given = false;
+
+			for (size_t i = 0; i < count[h] && !given; i++)
+				given = bip_addr_eq(ch->addrs[j].addr, held[h][i].addr);
+			if (given)
+				continue;
+			bad = true;
+			rc = add_problem(c, BIP_PROB_HANDLE_DANGLING, key,
+					 bip_addr_fmt(ch->addrs[j].addr, as),
+					 "handle '%s' lists %s, but its block does not give it to "
+					 "the handle",
+					 ch->id, as);
+			if (rc != BIP_OK)
+				goto out;
+		}
+		if (bad && repair) {
+			rc = repair_handle(c, ch, held[h], count[h]);
+			if (rc != BIP_OK && rc != BIP_ECONFLICT)
+				goto out;
+			for (size_t p = first; rc == BIP_OK && p < c->rep->n; p++)
+				c->rep->v[p].repaired = true;
+		}
+	}
+	rc = BIP_OK;
+out:
+	for (size_t h = 0; held && h < c->nhandles; h++)
+		free(held[h]);
+	free(held);
+	free(count);
+	return rc;
+}
+
+static int check_affinities(struct checker *c, bool repair)
+{
+	struct bip_kvs kvs = {0};
+	char cs[BIP_PREFIX_STRLEN], key[KEY_LEN];
+	int rc = bip_store_list(c->ip->store, PFX_AFFINITY, 0, &kvs);
+
+	if (rc != BIP_OK)
+		return seterr(c->ip, rc, "cannot list affinities");
+	for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
+		const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
+		const char *slash = strchr(rest, '/');
+		char node[BIP_NAME_MAX + 1];
+		struct bip_prefix cidr;
+		enum aff_state st;
+		struct c_block *b;
+		bool del = false, fix = false;
+
+		c->rep->affinities++;
+		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
+		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
+		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st) != BIP_OK) {
+			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
+					 "the affinity record does not decode");
+			continue;
+		}
+		memcpy(node, rest, (size_t)(slash - rest));
+		node[slash - rest] = '\0';
+		bip_prefix_fmt(cidr, cs);
+		b = find_cblock(c, cidr);
+		if (!b) {
+			rc = add_problem(c, st == AFF_CONFIRMED ? BIP_PROB_AFFINITY_NO_BLOCK
+								 : BIP_PROB_AFFINITY_PENDING,
+					 kvs.v[i].key, cs,
+					 "node '%s' has a %s affinity for block %s, which does not "
+					 "exist",
+					 node, st == AFF_CONFIRMED ? "confirmed" : "pending", cs);
+			del = true;
+		} else if (!b->node || strcmp(b->node, node) != 0) {
+			b->naff++;
+			rc = add_problem(c, b->naff > 1 ? BIP_PROB_BLOCK_TWO_OWNERS
+							: BIP_PROB_AFFINITY_MISMATCH,
+					 kvs.v[i].key, cs,
+					 "node '%s' has an affinity for block %s, which belongs to %s",
+					 node, cs, b->node ? b->node : "no node");
+			del = true;
+		} else {
+			b->naff++;
+			b->has_node_aff = true;
+			if (st != AFF_CONFIRMED) {
+				rc = add_problem(c, BIP_PROB_AFFINITY_PENDING, kvs.v[i].key, cs,
+						 "node '%s' owns block %s but its affinity is left "
+						 "%s",
+						 node, cs, st == AFF_PENDING ? "pending" : "pendingDeletion");
+				fix = true;
+			}
+		}
+		if (rc == BIP_OK && repair && (del || fix)) {
+			struct bip_cmp cmp = {kvs.v[i].key, kvs.v[i].rev};
+			const char *val = affinity_value(AFF_CONFIRMED);
+			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
+					       : (struct bip_op){BIP_OP_PUT, kvs.v[i].key, val,
+								 strlen(val)};
+			int trc = bip_store_txn(c->ip->store, &cmp, 1, &op, 1, NULL);
+
+			if (trc == BIP_OK)
+				c->rep->v[c->rep->n - 1].repaired = true;
+			else if (trc != BIP_ECONFLICT)
+				rc = trc;
+		}
+	}
+	/* Blocks that name a node without that node's affinity. */
+	for (size_t i = 0; i < c->nblocks && rc == BIP_OK; i++) {
+		struct c_block *b = &c->blocks[i];
+
+		if (!b->node || b->has_node_aff)
+			continue;
+		bip_prefix_fmt(b->cidr, cs);
+		key_affinity(key, b->node, b->cidr);
+		rc = add_problem(c, BIP_PROB_AFFINITY_MISMATCH, key, cs,
+				 "block %s names node '%s', which has no affinity for it", cs,
+				 b->node);
+		if (rc == BIP_OK && repair) {
+			char bkey[KEY_LEN];
+			const char *val = affinity_value(AFF_CONFIRMED);
+			struct bip_cmp cmps[2];
+			struct bip_op op = {BIP_OP_PUT, key, val, strlen(val)};
+			int trc;
+
+			key_block(bkey, b->cidr);
+			cmps[0] = (struct bip_cmp){key, 0};
+			cmps[1] = (struct bip_cmp){bkey, b->rev};
+			trc = bip_store_txn(c->ip->store, cmps, 2, &op, 1, NULL);
+			if (trc == BIP_OK)
+				c->rep->v[c->rep->n - 1].repaired = true;
+			else if (trc != BIP_ECONFLICT)
+				rc = trc;
+		}
+	}
+	bip_kvs_free(&kvs);
+	return rc;
+}
+
+static int check_overlaps(struct checker *c)
+{
+	char a[BIP_PREFIX_STRLEN], b[BIP_PREFIX_STRLEN], key[KEY_LEN];
+
+	for (size_t i = 1; i < c->nblocks; i++) {
+		struct bip_prefix p = c->blocks[i - 1].cidr, q = c->blocks[i].cidr;
+
+		if (!bip_prefix_overlaps(p, q))
+			continue;
+		key_block(key, q);
+		if (add_problem(c, BIP_PROB_ADDR_TWICE, key, bip_prefix_fmt(q, b),
+				"blocks %s and %s overlap: their common addresses can be held "
+				"twice",
+				bip_prefix_fmt(p, a), b) != BIP_OK)
+			return BIP_ENOMEM;
+	}
+	return BIP_OK;
+}
+
+int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+{
+	struct bip_check_report rep = {0};
+	struct checker c = {.ip = ip, .rep = &rep};
+	int64_t rev;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
+	if (rc == BIP_OK)
+		rc = foreach_block(ip, on_check_block, &c);
+	if (rc == BIP_OK) {
+		rc = bip_store_list_cb(ip->store, PFX_HANDLES, 0, on_check_handle, &c, &rev);
+		if (rc != BIP_OK && rc != BIP_ENOMEM)
+			seterr(ip, rc, "cannot list handles");
+	}
+	if (rc == BIP_OK && c.nblocks)
+		qsort(c.blocks, c.nblocks, sizeof(*c.blocks), cmp_cblock);
+	if (rc == BIP_OK)
+		rc = check_overlaps(&c);
+	if (rc == BIP_OK)
+		rc = check_handles(&c, repair);
+	if (rc == BIP_OK)
+		rc = check_affinities(&c, repair);
+	bip_pools_free(c.pools, c.npools);
+	free(c.pool_revs);
+	for (size_t i = 0; i < c.nblocks; i++)
+		free(c.blocks[i].node);
+	free(c.blocks);
+	free(c.allocs);
+	for (size_t i = 0; i < c.nhandles; i++) {
+		free(c.handles[i].id);
+		free(c.handles[i].addrs);
+	}
+	free(c.handles);
+	smap_free(&c.hmap);
+	if (rc != BIP_OK) {
+		bip_check_report_free(&rep);
+		return rc;
+	}
+	*out = rep;
+	return BIP_OK;
+}

@@ -1,0 +1,132 @@
+/*
+ * Internals shared by the library's modules: the ipam handle, memory helpers with the test
+ * hook that fails the n-th allocation, store keys, and the in-memory forms of stored records.
+ * Nothing here is visible to the binaries.
+ */
+#ifndef BIP_LIB_INTERNAL_H
+#define BIP_LIB_INTERNAL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "blockipam/ipam.h"
+#include "blockipam/selector.h"
+
+struct bip_ipam {
+	struct bip_store *store;
+	char errmsg[512];
+	uint64_t retries;
+	long fail_after; /* test hook: fail the n-th allocation (0 = never) */
+	long nallocs;
+	uint64_t rng;    /* xorshift state for jitter */
+};
+
+/* Memory through the ipam handle, so tests can fail any allocation. */
+void *im_malloc(struct bip_ipam *ip, size_t n);
+void *im_calloc(struct bip_ipam *ip, size_t n, size_t size);
+void *im_realloc(struct bip_ipam *ip, void *p, size_t n);
+char *im_strdup(struct bip_ipam *ip, const char *s);
+/* Set the detail message; returns err for "return seterr(ip, BIP_EINVAL, ...)". */
+int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int64_t bip_now(void);
+uint64_t bip_rand(struct bip_ipam *ip);
+/* Sleep a jittered, growing interval before retry number attempt. */
+void bip_backoff(struct bip_ipam *ip, int attempt);
+
+/* --- keys ------------------------------------------------------------------------------- */
+#define KEY_CONFIG "config"
+#define PFX_POOLS "pools/"
+#define PFX_BLOCKS "blocks/"
+#define PFX_AFFINITY "affinity/"
+#define PFX_HANDLES "handles/"
+#define PFX_NODES "nodes/"
+#define PFX_NAMESPACES "namespaces/"
+#define PFX_RESERVATIONS "reservations/"
+#define KEY_LEN (BIP_HANDLE_MAX + 64)
+
+/* "10.0.0.0/26" -> "10.0.0.0-26" as used in keys. */
+void cidr_keypart(struct bip_prefix p, char *buf /* BIP_PREFIX_STRLEN */);
+int cidr_from_keypart(const char *s, struct bip_prefix *out);
+void key_block(char *buf, struct bip_prefix cidr);
+void key_affinity(char *buf, const char *node, struct bip_prefix cidr);
+void key_handle(char *buf, const char *id);
+
+/* Names: [A-Za-z0-9][A-Za-z0-9._-]*, at most BIP_NAME_MAX. Handles: printable ASCII without
+ * '/', space, quotes or backslash, at most BIP_HANDLE_MAX. */
+bool valid_name(const char *s);
+bool valid_handle(const char *s);
+bool valid_attr(const char *s);
+
+/* --- records ---------------------------------------------------------------------------- */
+
+/* A block in memory: one slot per ordinal. */
+struct blk {
+	struct bip_prefix cidr;
+	char *node;          /* affine node, NULL when unowned */
+	int64_t claimed, empty_since;
+	uint32_t size;
+	char **handle;       /* per ordinal, NULL = free */
+	char **holder;       /* per ordinal, node holding it when not the block's node */
+	uint32_t *freed;     /* released ordinals, oldest first */
+	uint32_t nfreed;
+	uint8_t *inq;        /* per ordinal: in freed[] */
+	uint32_t used;
+	int64_t rev;         /* store revision; 0 = not in the store yet */
+	bool dirty;
+	bool deleted;        /* to be deleted in the commit */
+};
+
+#define BLK_MAX_ORDINALS (1u << 16)
+
+struct blk *blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node);
+void blk_free(struct blk *b);
+int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
+	       int64_t rev, struct blk **out);
+/* Encode to compact JSON text (malloc'd). */
+char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len);
+/* Take ordinal o for handle (holder = node when it is not the block's node). */
+int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
+	     const char *holder);
+void blk_release(struct blk *b, uint32_t o);
+
+struct handle_rec {
+	struct bip_handle_info info;
+	int64_t rev;
+};
+int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
+		  struct bip_handle_info *out);
+char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len);
+
+int pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		struct bip_pool *out);
+char *pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len);
+int config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out);
+char *config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len);
+int reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		       struct bip_reservation *out);
+char *reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len);
+int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		struct bip_node *out);
+char *node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len);
+int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		     struct bip_namespace *out);
+char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
+
+/* Affinity values: {"state":"confirmed"}. */
+enum aff_state { AFF_PENDING, AFF_CONFIRMED, AFF_PENDING_DELETION };
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st);
+const char *affinity_value(enum aff_state st);
+
+/* Helpers over records. */
+int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
+int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
+bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
+/* The pool holding a block/address, or NULL. */
+const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);
+unsigned default_block_len(int family);
+int label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src);
+void label_set_clear(struct bip_label_set *ls);
+
+#endif

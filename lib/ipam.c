@@ -1,0 +1,1619 @@
+/*
+ * The allocator. One request = one attempt after another until one commits:
+ *
+ *   read the handle (a repeated request returns what it holds), the config, the pools, the
+ *   reservations, the node and the namespace; for each family pick the candidate pools (specific
+ *   addresses > explicit pools > namespace pools > configured pools > automatic pools matching
+ *   the node and namespace selectors); take free addresses from the node's own blocks, then from
+ *   a newly claimed block (walk the pool from a start derived from the node name; the first block
+ *   that does not exist wins), then, unless strictAffinity, borrow from other nodes' blocks;
+ *   finally commit the handle record, every changed block, every new affinity and the pools
+ *   used, in ONE store transaction conditioned on each of them being as read.
+ *
+ * A lost race (BIP_ECONFLICT) throws the attempt away and starts over after a jittered backoff;
+ * past the retry budget the caller gets BIP_EAGAIN. Because the commit is conditioned on the
+ * exact revisions read, no address can be handed out twice, and because it is one transaction,
+ * no crash can leave a block change without its handle record or the other way round.
+ *
+ * Claiming a block is part of the same transaction: the block is created if absent and its
+ * affinity created if absent, both or neither. That is the two-phase pending -> confirmed claim
+ * of Calico collapsed into one atomic step, which needs no repair path: two nodes racing for one
+ * block can never both own it, and a crash cannot leave a pending affinity behind.
+ *
+ * Within a block, never-used addresses go first (lowest first), then released ones, oldest
+ * release first, so an address whose old connections may linger is reused last.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_ATTEMPTS 64
+#define MAX_PER_REQUEST 256
+
+struct attempt {
+	struct bip_ipam *ip;
+	const struct bip_alloc_req *req;
+	struct bip_config cfg;
+	struct bip_pool *pools;
+	int64_t *pool_revs;
+	size_t npools;
+	bool *pool_used;
+	struct bip_prefix *res;
+	size_t nres;
+	struct bip_label_set node_labels, ns_labels;
+	struct bip_node node;
+	bool have_node;
+	struct bip_namespace ns;
+	bool have_ns;
+	struct bip_handle_info held;
+	int64_t handle_rev;
+	bool have_handle;
+	struct blk **blks;
+	size_t nblks, capblks;
+	struct bip_prefix *new_aff;
+	int64_t *new_aff_rev; /* 0: must not exist yet */
+	size_t nnew_aff;
+	struct bip_prefix *existing; /* every block in the store, sorted */
+	size_t nexisting;
+	bool have_existing;
+	struct bip_prefix *aff; /* this node's affinities */
+	int64_t *aff_rev;
+	size_t naff;
+	bool have_aff;
+	struct bip_assigned *out;
+	size_t nout;
+	const struct bip_range *ranges; /* host-local mode */
+	size_t nranges;
+	struct bip_range *own_ranges;
+};
+
+static void attempt_clear(struct attempt *a)
+{
+	bip_pools_free(a->pools, a->npools);
+	free(a->pool_revs);
+	free(a->pool_used);
+	free(a->res);
+	label_set_clear(&a->node_labels);
+	label_set_clear(&a->ns_labels);
+	bip_node_clear(&a->node);
+	bip_namespace_clear(&a->ns);
+	bip_handle_info_clear(&a->held);
+	for (size_t i = 0; i < a->nblks; i++)
+		blk_free(a->blks[i]);
+	free(a->blks);
+	free(a->new_aff);
+	free(a->new_aff_rev);
+	free(a->existing);
+	free(a->aff);
+	free(a->aff_rev);
+	free(a->out);
+	free(a->own_ranges);
+	memset(a, 0, sizeof(*a));
+}
+
+/* --- reading ---------------------------------------------------------------------------- */
+
+static int cmp_prefix(const void *x, const void *y)
+{
+	return bip_prefix_cmp(*(const struct bip_prefix *)x, *(const struct bip_prefix *)y);
+}
+
+struct keylist {
+	struct bip_ipam *ip;
+	size_t skip; /* bytes of prefix to skip */
+	struct bip_prefix *v;
+	int64_t *revs; /* when wanted */
+	size_t n, cap;
+	int bad;
+};
+
+static int collect_cidr(void *ctx, const struct bip_kv *kv)
+{
+	struct keylist *kl = ctx;
+	const char *part = kv->key + kl->skip;
+	const char *slash = strrchr(part, '/');
+	struct bip_prefix p;
+
+	if (slash)
+		part = slash + 1;
+	if (cidr_from_keypart(part, &p) != BIP_OK) {
+		kl->bad++; /* a key the check reports; allocation ignores it */
+		return 0;
+	}
+	if (kl->n == kl->cap) {
+		size_t cap = kl->cap ? kl->cap * 2 : 16;
+		struct bip_prefix *v = im_realloc(kl->ip, kl->v, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		kl->v = v;
+		if (kl->revs) {
+			int64_t *r = im_realloc(kl->ip, kl->revs, cap * sizeof(*r));
+
+			if (!r)
+				return BIP_ENOMEM;
+			kl->revs = r;
+		}
+		kl->cap = cap;
+	}
+	if (kl->revs)
+		kl->revs[kl->n] = kv->rev;
+	kl->v[kl->n++] = p;
+	return 0;
+}
+
+/* The CIDRs named by the keys under prefix; sorted, unless revs are wanted (key order). */
+static int list_cidrs(struct bip_ipam *ip, const char *prefix, struct bip_prefix **out,
+		      int64_t **revs, size_t *n)
+{
+	struct keylist kl = {.ip = ip, .skip = strlen(prefix)};
+	int64_t rev;
+	int rc;
+
+	if (revs) {
+		kl.revs = im_calloc(ip, 1, sizeof(int64_t));
+		if (!kl.revs)
+			return BIP_ENOMEM;
+	}
+	rc = bip_store_list_cb(ip->store, prefix, BIP_LIST_KEYS_ONLY, collect_cidr, &kl, &rev);
+	if (rc != BIP_OK) {
+		free(kl.v);
+		free(kl.revs);
+		return rc;
+	}
+	if (kl.n && !revs)
+		qsort(kl.v, kl.n, sizeof(*kl.v), cmp_prefix);
+	*out = kl.v;
+	if (revs)
+		*revs = kl.revs;
+	*n = kl.n;
+	return BIP_OK;
+}
+
+static int need_existing(struct attempt *a)
+{
+	if (a->have_existing)
+		return BIP_OK;
+	a->have_existing = true;
+	return list_cidrs(a->ip, PFX_BLOCKS, &a->existing, NULL, &a->nexisting);
+}
+
+/* Whether any existing block overlaps p. Blocks hold at most 2^16 addresses, so only blocks
+ * starting in [first(p) - 2^16, last(p)] can overlap it. */
+static bool overlaps_existing(const struct attempt *a, struct bip_prefix p)
+{
+	size_t lo = 0, hi = a->nexisting;
+	struct bip_addr first = bip_prefix_first(p), last = bip_prefix_last(p);
+
+	/* lo = the first index whose start is after last(p) */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (bip_addr_cmp(bip_prefix_first(a->existing[mid]), last) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0;) {
+		struct bip_prefix e = a->existing[i];
+		struct bip_addr ef = bip_prefix_first(e);
+
+		if (ef.family != first.family)
+			break;
+		if (bip_addr_cmp(bip_prefix_last(e), first) >= 0)
+			return true;
+		if (ef.v < first.v && first.v - ef.v > ((bip_u128)1 << 16))
+			break;
+	}
+	return false;
+}
+
+static struct blk *cached_blk(struct attempt *a, struct bip_prefix cidr)
+{
+	for (size_t i = 0; i < a->nblks; i++)
+		if (bip_prefix_eq(a->blks[i]->cidr, cidr))
+			return a->blks[i];
+	return NULL;
+}
+
+static int add_blk(struct attempt *a, struct blk *b)
+{
+	if (a->nblks == a->capblks) {
+		size_t cap = a->capblks ? a->capblks * 2 : 8;
+		struct blk **v = im_realloc(a->ip, a->blks, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		a->blks = v;
+		a->capblks = cap;
+	}
+	a->blks[a->nblks++] = b;
+	return BIP_OK;
+}
+
+/* The block at cidr: from the cache, else the store; *out NULL when it does not exist. */
+static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
+{
+	char key[KEY_LEN];
+	struct bip_kv kv = {0};
+	struct blk *b;
+	int rc;
+
+	*out = cached_blk(a, cidr);
+	if (*out)
+		return BIP_OK;
+	key_block(key, cidr);
+	rc = bip_store_get(a->ip->store, key, &kv);
+	if (rc == BIP_ENOTFOUND)
+		return BIP_OK;
+	if (rc != BIP_OK)
+		return seterr(a->ip, rc, "cannot read %s", key);
+	rc = blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
+	bip_kv_clear(&kv);
+	if (rc == BIP_ECORRUPT)
+		return seterr(a->ip, rc, "store record %s does not decode", key);
+	if (rc != BIP_OK)
+		return rc;
+	if (!bip_prefix_eq(b->cidr, cidr)) {
+		blk_free(b);
+		return seterr(a->ip, BIP_ECORRUPT, "store record %s holds another block", key);
+	}
+	rc = add_blk(a, b);
+	if (rc != BIP_OK) {
+		blk_free(b);
+		return rc;
+	}
+	*out = b;
+	return BIP_OK;
+}
+
+/* A new block owned by the requesting node, with its affinity, committed with the rest.
+ * aff_rev: the revision of an affinity that already exists (0: create it). */
+static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, int64_t aff_rev,
+		   struct blk **out)
+{
+	struct blk *b = blk_new(a->ip, cidr, node);
+	int rc;
+
+	if (!b)
+		return BIP_ENOMEM;
+	rc = add_blk(a, b);
+	if (rc != BIP_OK) {
+		blk_free(b);
+		return rc;
+	}
+	if (node) {
+		struct bip_prefix *v =
+			im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
+		int64_t *r;
+
+		if (!v)
+			return BIP_ENOMEM;
+		a->new_aff = v;
+		r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
+		if (!r)
+			return BIP_ENOMEM;
+		a->new_aff_rev = r;
+		a->new_aff_rev[a->nnew_aff] = aff_rev;
+		a->new_aff[a->nnew_aff++] = cidr;
+	}
+	/* Later overlap checks in this attempt must see it. */
+	if (a->have_existing) {
+		struct bip_prefix *v =
+			im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		a->existing = v;
+		a->existing[a->nexisting++] = cidr;
+		qsort(a->existing, a->nexisting, sizeof(*v), cmp_prefix);
+	}
+	*out = b;
+	return BIP_OK;
+}
+
+static int read_context(struct attempt *a)
+{
+	struct bip_ipam *ip = a->ip;
+	const struct bip_alloc_req *req = a->req;
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	int rc;
+
+	rc = bip_store_get(ip->store, KEY_CONFIG, &kv);
+	if (rc == BIP_ENOTFOUND) {
+		bip_config_default(&a->cfg);
+	} else if (rc != BIP_OK) {
+		return seterr(ip, rc, "cannot read the IPAM config");
+	} else {
+		rc = config_decode(ip, kv.value, kv.len, &a->cfg);
+		bip_kv_clear(&kv);
+		if (rc != BIP_OK)
+			return seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
+	}
+	rc = load_pools(ip, &a->pools, &a->pool_revs, &a->npools);
+	if (rc != BIP_OK)
+		return rc;
+	a->pool_used = im_calloc(ip, a->npools, sizeof(bool));
+	if (!a->pool_used)
+		return BIP_ENOMEM;
+	rc = load_reservations(ip, &a->res, &a->nres);
+	if (rc != BIP_OK)
+		return rc;
+
+	snprintf(key, sizeof(key), PFX_NODES "%s", req->node);
+	rc = bip_store_get(ip->store, key, &kv);
+	if (rc == BIP_OK) {
+		rc = node_decode(ip, req->node, kv.value, kv.len, &a->node);
+		bip_kv_clear(&kv);
+		if (rc != BIP_OK)
+			return seterr(ip, rc, "store record %s does not decode", key);
+		a->have_node = true;
+	} else if (rc != BIP_ENOTFOUND) {
+		return seterr(ip, rc, "cannot read %s", key);
+	}
+	if (req->namespace) {
+		snprintf(key, sizeof(key), PFX_NAMESPACES "%s", req->namespace);
+		rc = bip_store_get(ip->store, key, &kv);
+		if (rc == BIP_OK) {
+			rc = namespace_decode(ip, req->namespace, kv.value, kv.len, &a->ns);
+			bip_kv_clear(&kv);
+			if (rc != BIP_OK)
+				return seterr(ip, rc, "store record %s does not decode", key);
+			a->have_ns = true;
+		} else if (rc != BIP_ENOTFOUND) {
+			return seterr(ip, rc, "cannot read %s", key);
+		}
+	}
+	return BIP_OK;
+}
+
+/* Labels with the well-known name label added, as Kubernetes does. */
+static int labels_with_name(struct bip_ipam *ip, const struct bip_label_set *src,
+			    const char *name_key, const char *name, struct bip_label_set *out)
+{
+	struct bip_label_set ls = {0};
+	bool has = false;
+	int rc;
+
+	for (size_t i = 0; src && i < src->n; i++)
+		has |= strcmp(src->v[i].key, name_key) == 0;
+	ls.v = im_calloc(ip, (src ? src->n : 0) + 1, sizeof(*ls.v));
+	if (!ls.v)
+		return BIP_ENOMEM;
+	if (src && src->n) {
+		struct bip_label_set tmp;
+
+		rc = label_set_dup(ip, &tmp, src);
+		if (rc != BIP_OK) {
+			free(ls.v);
+			return rc;
+		}
+		memcpy(ls.v, tmp.v, tmp.n * sizeof(*ls.v));
+		ls.n = tmp.n;
+		free(tmp.v);
+	}
+	if (!has && name) {
+		ls.v[ls.n].key = im_strdup(ip, name_key);
+		ls.v[ls.n].value = im_strdup(ip, name);
+		ls.n++;
+		if (!ls.v[ls.n - 1].key || !ls.v[ls.n - 1].value) {
+			label_set_clear(&ls);
+			return BIP_ENOMEM;
+		}
+	}
+	*out = ls;
+	return BIP_OK;
+}
+
+static int read_handle(struct attempt *a)
+{
+	char key[KEY_LEN];
+	struct bip_kv kv = {0};
+	int rc;
+
+	key_handle(key, a->req->handle);
+	rc = bip_store_get(a->ip->store, key, &kv);
+	if (rc == BIP_ENOTFOUND)
+		return BIP_OK;
+	if (rc != BIP_OK)
+		return seterr(a->ip, rc, "cannot read %s", key);
+	rc = handle_decode(a->ip, a->req->handle, kv.value, kv.len, &a->held);
+	a->handle_rev = kv.rev;
+	bip_kv_clear(&kv);
+	if (rc == BIP_ECORRUPT)
+		return seterr(a->ip, rc, "store record %s does not decode", key);
+	if (rc != BIP_OK)
+		return rc;
+	a->have_handle = true;
+	return BIP_OK;
+}
+
+/* --- pool selection --------------------------------------------------------------------- */
+
+static int pool_ref(const struct attempt *a, const char *ref)
+{
+	struct bip_prefix p;
+	bool is_cidr = bip_prefix_parse_net(ref, &p) == BIP_OK;
+
+	for (size_t i = 0; i < a->npools; i++) {
+		if (strcmp(a->pools[i].name, ref) == 0)
+			return (int)i;
+		if (is_cidr && bip_prefix_eq(a->pools[i].cidr, p))
+			return (int)i;
+	}
+	return -1;
+}
+
+static const char *use_name(enum bip_use u)
+{
+	return u == BIP_USE_TUNNEL ? "Tunnel" : u == BIP_USE_LOADBALANCER ? "LoadBalancer" : "Workload";
+}
+
+/* Pools named at one level: those of family fam, in the order given. */
+static int named_pools(struct attempt *a, int fam, const char *const *refs, size_t nrefs,
+		       const char *level, size_t *idx, size_t *n)
+{
+	enum bip_use use = a->req->use ? a->req->use : BIP_USE_WORKLOAD;
+
+	*n = 0;
+	for (size_t r = 0; r < nrefs; r++) {
+		int i = pool_ref(a, refs[r]);
+		const struct bip_pool *p;
+
+		if (i < 0)
+			return seterr(a->ip, BIP_ENOPOOL, "pool '%s' (from %s) does not exist",
+				      refs[r], level);
+		p = &a->pools[i];
+		if (p->cidr.addr.family != fam)
+			continue;
+		if (p->disabled)
+			return seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
+				      p->name, level);
+		if (!(p->allowed_uses & use))
+			return seterr(a->ip, BIP_ENOPOOL,
+				      "pool '%s' (from %s) does not allow use %s", p->name, level,
+				      use_name(use));
+		idx[(*n)++] = (size_t)i;
+	}
+	return BIP_OK;
+}
+
+static bool selector_matches(const char *text, const struct bip_label_set *ls)
+{
+	struct bip_selector *sel;
+	bool m;
+
+	if (!text || !*text)
+		return true;
+	if (bip_selector_parse(text, &sel, NULL, 0) != BIP_OK)
+		return false; /* validated on write: a bad one in the store selects nothing */
+	m = bip_selector_match(sel, ls->v, ls->n);
+	bip_selector_free(sel);
+	return m;
+}
+
+/* Candidate pools for one family, most specific level first; idx has room for npools. */
+static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
+{
+	const struct bip_alloc_req *req = a->req;
+	enum bip_use use = req->use ? req->use : BIP_USE_WORKLOAD;
+	int rc;
+
+	rc = named_pools(a, fam, req->pools, req->npools, "the pod's pool annotation", idx, n);
+	if (rc != BIP_OK || *n)
+		return rc;
+	if (a->have_ns) {
+		rc = named_pools(a, fam, (const char *const *)a->ns.pools, a->ns.npools,
+				 "the namespace's pools", idx, n);
+		if (rc != BIP_OK || *n)
+			return rc;
+	}
+	rc = named_pools(a, fam, req->cfg_pools, req->ncfg_pools, "the network config", idx, n);
+	if (rc != BIP_OK || *n)
+		return rc;
+	if (!a->node_labels.v) {
+		rc = labels_with_name(a->ip, a->have_node ? &a->node.labels : NULL,
+				      "kubernetes.io/hostname", req->node, &a->node_labels);
+		if (rc != BIP_OK)
+			return rc;
+		rc = labels_with_name(a->ip, a->have_ns ? &a->ns.labels : NULL,
+				      "kubernetes.io/metadata.name", req->namespace, &a->ns_labels);
+		if (rc != BIP_OK)
+			return rc;
+	}
+	for (size_t i = 0; i < a->npools; i++) {
+		const struct bip_pool *p = &a->pools[i];
+
+		if (p->cidr.addr.family != fam || p->disabled || p->mode != BIP_ASSIGN_AUTOMATIC ||
+		    !(p->allowed_uses & use))
+			continue;
+		if (!selector_matches(p->node_selector, &a->node_labels) ||
+		    !selector_matches(p->ns_selector, &a->ns_labels))
+			continue;
+		idx[(*n)++] = i;
+	}
+	if (*n == 0)
+		return seterr(a->ip, BIP_ENOPOOL,
+			      "no enabled IPv%d pool for node '%s'%s%s (use %s)", fam, req->node,
+			      req->namespace ? " in namespace " : "",
+			      req->namespace ? req->namespace : "", use_name(use));
+	return BIP_OK;
+}
+
+/* --- taking addresses ------------------------------------------------------------------- */
+
+static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block,
+		    bool borrowed, int range_index)
+{
+	struct bip_assigned *v = im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
+
+	if (!v)
+		return BIP_ENOMEM;
+	a->out = v;
+	a->out[a->nout++] = (struct bip_assigned){addr, block, borrowed, range_index};
+	return BIP_OK;
+}
+
+static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
+		       const struct bip_range *r)
+{
+	struct bip_addr addr = bip_prefix_nth(b->cidr, o);
+
+	if (b->handle[o] || addr_reserved(a->res, a->nres, addr))
+		return false;
+	if (r) {
+		if (r->start.family && bip_addr_cmp(addr, r->start) < 0)
+			return false;
+		if (r->end.family && bip_addr_cmp(addr, r->end) > 0)
+			return false;
+		if (r->gateway.family && bip_addr_eq(addr, r->gateway))
+			return false;
+	}
+	return true;
+}
+
+/* Take up to *need addresses from b; never-used first, then the longest free. */
+static int take_from(struct attempt *a, struct blk *b, unsigned *need, const struct bip_range *r,
+		     int range_index)
+{
+	const char *node = a->req->node;
+	bool borrowed = r == NULL && (!b->node || strcmp(b->node, node) != 0);
+	int rc;
+
+	for (uint32_t o = 0; *need && o < b->size; o++) {
+		if (b->inq[o] || !ordinal_ok(a, b, o, r))
+			continue;
+		rc = blk_take(a->ip, b, o, a->req->handle, node);
+		if (rc == BIP_OK)
+			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
+		if (rc != BIP_OK)
+			return rc;
+		(*need)--;
+	}
+	for (uint32_t i = 0; *need && i < b->nfreed;) {
+		uint32_t o = b->freed[i];
+
+		if (!ordinal_ok(a, b, o, r)) {
+			i++;
+			continue;
+		}
+		rc = blk_take(a->ip, b, o, a->req->handle, node); /* removes it from freed */
+		if (rc == BIP_OK)
+			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
+		if (rc != BIP_OK)
+			return rc;
+		(*need)--;
+	}
+	return BIP_OK;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static bool fully_reserved(const struct attempt *a, struct bip_prefix blk)
+{
+	for (size_t i = 0; i < a->nres; i++)
+		if (bip_prefix_covers(a->res[i], blk))
+			return true;
+	return false;
+}
+
+/* The first block of pool p, walking from the node's start, that overlaps no existing block. */
+static int find_unclaimed(struct attempt *a, const struct bip_pool *p, struct bip_prefix *out)
+{
+	bip_u128 last, start, k;
+	uint64_t steps = 0, max_steps;
+	int rc = need_existing(a);
+
+	if (rc != BIP_OK)
+		return rc;
+	if (bip_prefix_subcount(p->cidr, p->block_len, &last) != BIP_OK)
+		return BIP_EEXHAUSTED;
+	start = last == ~(bip_u128)0 ? fnv1a(a->req->node) : fnv1a(a->req->node) % (last + 1);
+	/* Every block that exists can be skipped once; beyond that, only reserved ones. */
+	max_steps = a->nexisting + a->nres * 64 + 1024;
+	for (k = start;; k = k == last ? 0 : k + 1) {
+		struct bip_prefix cand;
+
+		if (bip_prefix_sub(p->cidr, p->block_len, k, &cand) != BIP_OK)
+			return BIP_EINVAL;
+		if (!overlaps_existing(a, cand) && !fully_reserved(a, cand)) {
+			*out = cand;
+			return BIP_OK;
+		}
+		if (++steps > last || steps > max_steps)
+			return BIP_EEXHAUSTED;
+	}
+}
+
+static bool in_candidates(const struct attempt *a, const size_t *idx, size_t n,
+			  struct bip_prefix blk)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bip_prefix_covers(a->pools[idx[i]].cidr, blk))
+			return true;
+	return false;
+}
+
+static int need_affinities(struct attempt *a)
+{
+	char pfx[KEY_LEN];
+
+	if (a->have_aff)
+		return BIP_OK;
+	a->have_aff = true;
+	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
+	return list_cidrs(a->ip, pfx, &a->aff, &a->aff_rev, &a->naff);
+}
+
+static unsigned held_of(const struct attempt *a, int fam)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < a->held.naddrs; i++)
+		n += a->held.addrs[i].addr.family == fam;
+	return n;
+}
+
+static unsigned out_of(const struct attempt *a, int fam)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < a->nout; i++)
+		n += a->out[i].addr.family == fam;
+	return n;
+}
+
+/* Block mode for one family: own blocks, new blocks, borrowed addresses. */
+static int alloc_family(struct attempt *a, int fam, unsigned need)
+{
+	const char *node = a->req->node;
+	size_t *idx, n = 0;
+	unsigned owned = 0;
+	bool limit = false, strict = a->cfg.strict_affinity;
+	int rc;
+
+	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	if (!idx)
+		return BIP_ENOMEM;
+	rc = candidate_pools(a, fam, idx, &n);
+	if (rc != BIP_OK)
+		goto out;
+	rc = need_affinities(a);
+	if (rc != BIP_OK)
+		goto out;
+	/* 1. The node's own blocks, in candidate pool order. */
+	for (size_t pi = 0; pi < n && need; pi++) {
+		for (size_t i = 0; i < a->naff && need; i++) {
+			struct blk *b;
+
+			if (!bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]))
+				continue;
+			rc = get_blk(a, a->aff[i], &b);
+			if (rc != BIP_OK)
+				goto out;
+			if (!b) /* an affinity left without its block: claim it again */
+				rc = new_blk(a, a->aff[i], node, a->aff_rev[i], &b);
+			if (rc != BIP_OK)
+				goto out;
+			if (b->node && strcmp(b->node, node) != 0)
+				continue; /* stale affinity: the check reports it */
+			if (!b->node) {
+				b->node = im_strdup(a->ip, node);
+				if (!b->node) {
+					rc = BIP_ENOMEM;
+					goto out;
+				}
+				b->dirty = true;
+				a->pool_used[idx[pi]] = true;
+			}
+			rc = take_from(a, b, &need, NULL, -1);
+			if (rc != BIP_OK)
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < a->naff; i++)
+		owned += a->aff[i].addr.family == fam && in_candidates(a, idx, n, a->aff[i]);
+	/* 2. New blocks. */
+	for (size_t pi = 0; pi < n && need && a->cfg.auto_allocate_blocks;) {
+		struct bip_prefix cidr;
+		struct blk *b;
+
+		if (a->cfg.max_blocks_per_host && owned >= a->cfg.max_blocks_per_host) {
+			limit = true;
+			break;
+		}
+		rc = find_unclaimed(a, &a->pools[idx[pi]], &cidr);
+		if (rc == BIP_EEXHAUSTED) {
+			pi++;
+			continue;
+		}
+		if (rc != BIP_OK)
+			goto out;
+		rc = new_blk(a, cidr, node, 0, &b);
+		if (rc != BIP_OK)
+			goto out;
+		a->pool_used[idx[pi]] = true;
+		owned++;
+		rc = take_from(a, b, &need, NULL, -1);
+		if (rc != BIP_OK)
+			goto out;
+	}
+	/* 3. Borrow from other nodes' blocks (and unowned ones). */
+	if (need && !strict) {
+		rc = need_existing(a);
+		if (rc != BIP_OK)
+			goto out;
+		for (size_t pi = 0; pi < n && need; pi++) {
+			const struct bip_pool *p = &a->pools[idx[pi]];
+			size_t cnt = 0, start;
+
+			for (size_t i = 0; i < a->nexisting; i++)
+				cnt += bip_prefix_covers(p->cidr, a->existing[i]);
+			if (!cnt)
+				continue;
+			/* Walk the pool's blocks from a node-derived start, as for claims. */
+			start = (size_t)(fnv1a(node) % cnt);
+			for (size_t s = 0; s < cnt && need; s++) {
+				size_t want = (start + s) % cnt, seen = 0;
+				struct blk *b = NULL;
+
+				for (size_t i = 0; i < a->nexisting; i++) {
+					if (!bip_prefix_covers(p->cidr, a->existing[i]))
+						continue;
+					if (seen++ != want)
+						continue;
+					rc = get_blk(a, a->existing[i], &b);
+					break;
+				}
+				if (rc != BIP_OK)
+					goto out;
+				if (!b || (b->node && strcmp(b->node, node) == 0))
+					continue;
+				rc = take_from(a, b, &need, NULL, -1);
+				if (rc != BIP_OK)
+					goto out;
+			}
+		}
+	}
+	if (need) {
+		if (limit)
+			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+				    "node '%s' holds its limit of %u IPv%d blocks "
+				    "(maxBlocksPerHost) and no address could be borrowed%s",
+				    node, a->cfg.max_blocks_per_host, fam,
+				    strict ? " (strictAffinity is on)" : "");
+		else
+			rc = seterr(a->ip, BIP_EEXHAUSTED,
+				    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam,
+				    node, n > 1 ? "s" : "", a->pools[idx[0]].name,
+				    n > 1 ? ", ..." : "",
+				    strict ? " (strictAffinity is on: no borrowing)" : "");
+		goto out;
+	}
+	rc = BIP_OK;
+out:
+	free(idx);
+	return rc;
+}
+
+/* Host-local mode for one family: one address per range set, or need from a pod CIDR. */
+static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
+{
+	const char *node = a->req->node;
+	int rc = need_existing(a);
+
+	if (rc != BIP_OK)
+		return rc;
+	for (size_t i = 0; i < a->nranges; i++) {
+		const struct bip_range *r = &a->ranges[i];
+		unsigned need = need_podcidr ? need_podcidr : 1;
+		bool done = false;
+		struct blk *b;
+
+		if (r->subnet.addr.family != fam)
+			continue;
+		/* One address per range set: skip sets already served. */
+		for (size_t j = 0; j < a->nout && !need_podcidr; j++)
+			done |= a->out[j].range_index >= 0 &&
+				a->ranges[a->out[j].range_index].set == r->set &&
+				a->out[j].addr.family == fam;
+		for (size_t j = 0; j < a->held.naddrs && !need_podcidr; j++)
+			for (size_t k = 0; k < a->nranges; k++)
+				done |= a->ranges[k].set == r->set &&
+					bip_prefix_contains(a->ranges[k].subnet,
+							    a->held.addrs[j].addr);
+		if (done)
+			continue;
+		rc = get_blk(a, r->subnet, &b);
+		if (rc != BIP_OK)
+			return rc;
+		if (!b) {
+			if (overlaps_existing(a, r->subnet)) {
+				char buf[BIP_PREFIX_STRLEN];
+
+				return seterr(a->ip, BIP_EOVERLAP,
+					      "range %s overlaps an existing block",
+					      bip_prefix_fmt(r->subnet, buf));
+			}
+			rc = new_blk(a, r->subnet, node, 0, &b);
+			if (rc != BIP_OK)
+				return rc;
+		}
+		rc = take_from(a, b, &need, r, (int)i);
+		if (rc != BIP_OK)
+			return rc;
+		if (need_podcidr) {
+			if (need) {
+				char buf[BIP_PREFIX_STRLEN];
+
+				return seterr(a->ip, BIP_EEXHAUSTED,
+					      "no free address in pod CIDR %s of node '%s'",
+					      bip_prefix_fmt(r->subnet, buf), node);
+			}
+			return BIP_OK;
+		}
+	}
+	if (need_podcidr)
+		return BIP_OK;
+	/* Every set of this family must be served. */
+	for (size_t i = 0; i < a->nranges; i++) {
+		bool served = false;
+		const struct bip_range *r = &a->ranges[i];
+
+		if (r->subnet.addr.family != fam)
+			continue;
+		for (size_t j = 0; j < a->nout; j++)
+			served |= a->out[j].range_index >= 0 &&
+				  a->ranges[a->out[j].range_index].set == r->set;
+		for (size_t j = 0; j < a->held.naddrs; j++)
+			for (size_t k = 0; k < a->nranges; k++)
+				served |= a->ranges[k].set == r->set &&
+					  bip_prefix_contains(a->ranges[k].subnet,
+							      a->held.addrs[j].addr);
+		if (!served) {
+			char s[BIP_ADDR_STRLEN], e[BIP_ADDR_STRLEN], sub[BIP_PREFIX_STRLEN];
+			struct bip_addr first = r->start.family ? r->start
+								: bip_addr_next(bip_prefix_first(r->subnet));
+			struct bip_addr lastv = r->end.family ? r->end : bip_prefix_last(r->subnet);
+
+			return seterr(a->ip, BIP_EEXHAUSTED,
+				      "no free address in range set %d (%s, %s-%s) for node '%s'",
+				      r->set, bip_prefix_fmt(r->subnet, sub), bip_addr_fmt(first, s),
+				      bip_addr_fmt(lastv, e), node);
+		}
+	}
+	return BIP_OK;
+}
+
+/* Specific addresses. */
+static int alloc_specific(struct attempt *a)
+{
+	const struct bip_alloc_req *req = a->req;
+	int rc;
+
+	for (size_t i = 0; i < req->nips; i++) {
+		struct bip_addr addr = req->ips[i];
+		char as[BIP_ADDR_STRLEN], bs[BIP_PREFIX_STRLEN];
+		struct bip_prefix cidr;
+		const struct bip_range *r = NULL;
+		int range_index = -1;
+		struct blk *b;
+		uint32_t o;
+		bool held = false;
+
+		for (size_t j = 0; j < a->held.naddrs; j++)
+			held |= bip_addr_eq(a->held.addrs[j].addr, addr);
+		if (held)
+			continue;
+		bip_addr_fmt(addr, as);
+		for (size_t j = 0; j < a->nranges && !r; j++)
+			if (bip_prefix_contains(a->ranges[j].subnet, addr)) {
+				r = &a->ranges[j];
+				range_index = (int)j;
+			}
+		if (r) {
+			cidr = r->subnet;
+		} else {
+			struct bip_prefix one = {addr, (uint8_t)bip_addr_bits(addr)};
+			const struct bip_pool *p = pool_of(a->pools, a->npools, one);
+
+			if (a->nranges)
+				return seterr(a->ip, BIP_ENOPOOL,
+					      "requested address %s is in none of the ranges", as);
+			if (!p)
+				return seterr(a->ip, BIP_ENOPOOL,
+					      "requested address %s is not in any pool", as);
+			if (p->disabled)
+				return seterr(a->ip, BIP_EDISABLED,
+					      "requested address %s is in pool '%s', which is disabled",
+					      as, p->name);
+			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
+			a->pool_used[p - a->pools] = true;
+		}
+		if (addr_reserved(a->res, a->nres, addr))
+			return seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved", as);
+		if (r && ((r->start.family && bip_addr_cmp(addr, r->start) < 0) ||
+			  (r->end.family && bip_addr_cmp(addr, r->end) > 0)))
+			return seterr(a->ip, BIP_ENOPOOL,
+				      "requested address %s is outside rangeStart-rangeEnd", as);
+		if (r && r->gateway.family && bip_addr_eq(addr, r->gateway))
+			return seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway", as);
+		rc = get_blk(a, cidr, &b);
+		if (rc != BIP_OK)
+			return rc;
+		if (!b) {
+			/* A block made for a specific address is affine to the node asking: the
+			 * pod lives there, so that is where the block must be routed. */
+			rc = need_existing(a);
+			if (rc == BIP_OK && overlaps_existing(a, cidr))
+				return seterr(a->ip, BIP_EOVERLAP,
+					      "block %s for %s overlaps an existing block",
+					      bip_prefix_fmt(cidr, bs), as);
+			if (rc == BIP_OK)
+				rc = new_blk(a, cidr, req->node, 0, &b);
+			if (rc != BIP_OK)
+				return rc;
+		}
+		o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
+		if (b->handle[o])
+			return seterr(a->ip, BIP_ETAKEN,
+				      "requested address %s is already in use by '%s'", as,
+				      b->handle[o]);
+		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
+			return seterr(a->ip, BIP_ETAKEN,
+				      "requested address %s is in block %s of node '%s' and "
+				      "strictAffinity forbids borrowing",
+				      as, bip_prefix_fmt(b->cidr, bs), b->node);
+		rc = blk_take(a->ip, b, o, req->handle, req->node);
+		if (rc == BIP_OK)
+			rc = push_out(a, addr, b->cidr,
+				      !r && (!b->node || strcmp(b->node, req->node) != 0),
+				      range_index);
+		if (rc != BIP_OK)
+			return rc;
+	}
+	return BIP_OK;
+}
+
+/* --- commit ----------------------------------------------------------------------------- */
+
+struct txn_buf {
+	struct bip_cmp *cmps;
+	struct bip_op *ops;
+	size_t ncmp, nop;
+	char **keys; /* owned */
+	char **vals; /* owned */
+	size_t nkeys, nvals;
+};
+
+static void txn_buf_clear(struct txn_buf *t)
+{
+	for (size_t i = 0; i < t->nkeys; i++)
+		free(t->keys[i]);
+	for (size_t i = 0; i < t->nvals; i++)
+		free(t->vals[i]);
+	free(t->keys);
+	free(t->vals);
+	free(t->cmps);
+	free(t->ops);
+}
+
+static int txn_init(struct bip_ipam *ip, struct txn_buf *t, size_t max)
+{
+	memset(t, 0, sizeof(*t));
+	t->cmps = im_calloc(ip, max, sizeof(*t->cmps));
+	t->ops = im_calloc(ip, max, sizeof(*t->ops));
+	t->keys = im_calloc(ip, max * 2, sizeof(char *));
+	t->vals = im_calloc(ip, max, sizeof(char *));
+	return t->cmps && t->ops && t->keys && t->vals ? BIP_OK : BIP_ENOMEM;
+}
+
+static const char *txn_key(struct bip_ipam *ip, struct txn_buf *t, const char *key)
+{
+	char *k = im_strdup(ip, key);
+
+	if (k)
+		t->keys[t->nkeys++] = k;
+	return k;
+}
+
+static void txn_cmp(struct txn_buf *t, const char *key, int64_t rev)
+{
+	t->cmps[t->ncmp++] = (struct bip_cmp){key, rev};
+}
+
+static void txn_put(struct txn_buf *t, const char *key, char *val, size_t len)
+{
+	t->vals[t->nvals++] = val;
+	t->ops[t->nop++] = (struct bip_op){BIP_OP_PUT, key, val, len};
+}
+
+static void txn_del(struct txn_buf *t, const char *key)
+{
+	t->ops[t->nop++] = (struct bip_op){BIP_OP_DEL, key, NULL, 0};
+}
+
+static int commit_alloc(struct attempt *a)
+{
+	struct bip_ipam *ip = a->ip;
+	const struct bip_alloc_req *req = a->req;
+	struct bip_handle_info h = {0};
+	struct txn_buf t;
+	char key[KEY_LEN];
+	const char *k;
+	char *v;
+	size_t len, max = 2 + a->nblks + a->nnew_aff + a->npools;
+	int rc;
+
+	rc = txn_init(ip, &t, max);
+	if (rc != BIP_OK)
+		goto out;
+	/* The handle record: what it held plus what it gets now. */
+	h.addrs = im_calloc(ip, a->held.naddrs + a->nout, sizeof(*h.addrs));
+	rc = BIP_ENOMEM;
+	if (!h.addrs)
+		goto out;
+	for (size_t i = 0; i < a->held.naddrs; i++)
+		h.addrs[h.naddrs++] = a->held.addrs[i];
+	for (size_t i = 0; i < a->nout; i++)
+		h.addrs[h.naddrs++] = (struct bip_prefix){a->out[i].addr, a->out[i].block.len};
+	h.node = (char *)req->node;
+	h.namespace = (char *)(req->attrs.namespace ? req->attrs.namespace : req->namespace);
+	h.pod = (char *)req->attrs.pod;
+	h.container = (char *)req->attrs.container;
+	h.ifname = (char *)req->attrs.ifname;
+	h.time = a->have_handle ? a->held.time : bip_now();
+	v = handle_encode(ip, &h, &len);
+	free(h.addrs);
+	if (!v)
+		goto out;
+	key_handle(key, req->handle);
+	k = txn_key(ip, &t, key);
+	if (!k) {
+		free(v);
+		goto out;
+	}
+	txn_cmp(&t, k, a->have_handle ? a->handle_rev : 0);
+	txn_put(&t, k, v, len);
+	for (size_t i = 0; i < a->nblks; i++) {
+		struct blk *b = a->blks[i];
+
+		if (!b->dirty)
+			continue;
+		key_block(key, b->cidr);
+		k = txn_key(ip, &t, key);
+		v = k ? blk_encode(ip, b, &len) : NULL;
+		if (!v)
+			goto out;
+		txn_cmp(&t, k, b->rev);
+		txn_put(&t, k, v, len);
+	}
+	for (size_t i = 0; i < a->nnew_aff; i++) {
+		key_affinity(key, req->node, a->new_aff[i]);
+		k = txn_key(ip, &t, key);
+		v = k ? im_strdup(ip, affinity_value(AFF_CONFIRMED)) : NULL;
+		if (!v)
+			goto out;
+		txn_cmp(&t, k, a->new_aff_rev[i]);
+		txn_put(&t, k, v, strlen(v));
+	}
+	/* New blocks only inside pools that are still as read (not deleted, disabled, resized). */
+	for (size_t i = 0; i < a->npools; i++) {
+		if (!a->pool_used[i])
+			continue;
+		snprintf(key, sizeof(key), PFX_POOLS "%s", a->pools[i].name);
+		k = txn_key(ip, &t, key);
+		if (!k)
+			goto out;
+		txn_cmp(&t, k, a->pool_revs[i]);
+	}
+	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT)
+		seterr(ip, rc, "cannot commit the allocation for '%s'", req->handle);
+out:
+	txn_buf_clear(&t);
+	return rc;
+}
+
+/* --- the request ------------------------------------------------------------------------ */
+
+static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
+{
+	if (!req || !valid_handle(req->handle))
+		return seterr(ip, BIP_EINVAL, "invalid handle '%s'",
+			      req && req->handle ? req->handle : "");
+	if (!valid_name(req->node))
+		return seterr(ip, BIP_EINVAL, "invalid node name '%s'", req->node ? req->node : "");
+	if (req->namespace && !valid_name(req->namespace))
+		return seterr(ip, BIP_EINVAL, "invalid namespace '%s'", req->namespace);
+	if (!valid_attr(req->attrs.namespace) || !valid_attr(req->attrs.pod) ||
+	    !valid_attr(req->attrs.container) || !valid_attr(req->attrs.ifname))
+		return seterr(ip, BIP_EINVAL, "invalid attribute (control characters or too long)");
+	if (req->num4 + req->num6 + req->nips > MAX_PER_REQUEST || req->num4 > MAX_PER_REQUEST ||
+	    req->num6 > MAX_PER_REQUEST)
+		return seterr(ip, BIP_EINVAL, "too many addresses in one request (at most %d)",
+			      MAX_PER_REQUEST);
+	for (size_t i = 0; i < req->nips; i++)
+		for (size_t j = 0; j < i; j++)
+			if (bip_addr_eq(req->ips[i], req->ips[j])) {
+				char buf[BIP_ADDR_STRLEN];
+
+				return seterr(ip, BIP_EINVAL, "address %s requested twice",
+					      bip_addr_fmt(req->ips[i], buf));
+			}
+	for (size_t i = 0; i < req->nranges; i++) {
+		const struct bip_range *r = &req->ranges[i];
+		char buf[BIP_PREFIX_STRLEN];
+
+		if (bip_addr_bits(r->subnet.addr) - r->subnet.len > 16)
+			return seterr(ip, BIP_EINVAL,
+				      "range subnet %s is too large (at most 65536 addresses)",
+				      bip_prefix_fmt(r->subnet, buf));
+		if ((r->start.family && !bip_prefix_contains(r->subnet, r->start)) ||
+		    (r->end.family && !bip_prefix_contains(r->subnet, r->end)) ||
+		    (r->start.family && r->end.family && bip_addr_cmp(r->start, r->end) > 0))
+			return seterr(ip, BIP_EINVAL, "invalid range start/end in subnet %s",
+				      bip_prefix_fmt(r->subnet, buf));
+	}
+	return BIP_OK;
+}
+
+/* Pod CIDRs of the node as host-local ranges (gateway and first address skipped as host-local
+ * does: the first address is the node's bridge, the last IPv4 one the broadcast). */
+static int podcidr_ranges(struct attempt *a)
+{
+	a->own_ranges = im_calloc(a->ip, a->node.npod_cidrs + 1, sizeof(*a->own_ranges));
+	if (!a->own_ranges)
+		return BIP_ENOMEM;
+	for (size_t i = 0; i < a->node.npod_cidrs; i++) {
+		struct bip_range *r = &a->own_ranges[i];
+		struct bip_prefix s = a->node.pod_cidrs[i];
+
+		r->subnet = s;
+		r->set = (int)i;
+		if (bip_prefix_last_ordinal(s) >= 3) {
+			r->gateway = bip_addr_next(bip_prefix_first(s));
+			r->start = r->gateway;
+			r->end = bip_prefix_last(s);
+			if (s.addr.family == 4)
+				r->end = bip_addr_prev(r->end);
+		}
+	}
+	a->ranges = a->own_ranges;
+	a->nranges = a->node.npod_cidrs;
+	return BIP_OK;
+}
+
+static int try_allocate(struct attempt *a)
+{
+	const struct bip_alloc_req *req = a->req;
+	unsigned want[2] = {req->num4, req->num6};
+	int fams[2] = {4, 6};
+	bool podcidr = false;
+	int rc;
+
+	rc = read_handle(a);
+	if (rc != BIP_OK)
+		return rc;
+	rc = read_context(a);
+	if (rc != BIP_OK)
+		return rc;
+	a->ranges = req->ranges;
+	a->nranges = req->nranges;
+	if (!req->nranges && a->have_node && a->node.npod_cidrs && !req->ignore_pod_cidrs) {
+		rc = podcidr_ranges(a);
+		if (rc != BIP_OK)
+			return rc;
+		podcidr = true;
+	}
+	rc = alloc_specific(a);
+	if (rc != BIP_OK)
+		return rc;
+	for (int f = 0; f < 2; f++) {
+		int fam = fams[f];
+		unsigned have = held_of(a, fam) + out_of(a, fam);
+		bool fam_ranges = false;
+		bool specific = false;
+
+		for (size_t i = 0; i < req->nips; i++)
+			specific |= req->ips[i].family == fam;
+		for (size_t i = 0; i < a->nranges; i++)
+			fam_ranges |= a->ranges[i].subnet.addr.family == fam;
+		if (specific)
+			continue;
+		if (req->nranges) {
+			if (fam_ranges)
+				rc = alloc_ranges(a, fam, 0);
+		} else if (want[f] > have) {
+			if (podcidr && fam_ranges)
+				rc = alloc_ranges(a, fam, want[f] - have);
+			else
+				rc = alloc_family(a, fam, want[f] - have);
+		}
+		if (rc != BIP_OK)
+			return rc;
+	}
+	if (a->nout == 0)
+		return BIP_OK; /* nothing new: the handle holds it all */
+	return commit_alloc(a);
+}
+
+static int result_from(struct attempt *a, struct bip_alloc_result *out)
+{
+	size_t n = a->held.naddrs + a->nout, k = 0;
+	struct bip_assigned *v = im_calloc(a->ip, n, sizeof(*v));
+
+	if (!v)
+		return BIP_ENOMEM;
+	/* IPv4 first, then IPv6; within a family, in the order held then new. */
+	for (int fam = 4; fam <= 6; fam += 2) {
+		for (size_t i = 0; i < a->held.naddrs; i++) {
+			struct bip_prefix p = a->held.addrs[i];
+			int ri = -1;
+
+			if (p.addr.family != fam)
+				continue;
+			for (size_t j = 0; j < a->nranges && ri < 0; j++)
+				if (bip_prefix_contains(a->ranges[j].subnet, p.addr))
+					ri = (int)j;
+			p.addr.v &= bip_mask(fam, p.len);
+			v[k++] = (struct bip_assigned){a->held.addrs[i].addr, p, false, ri};
+		}
+		for (size_t i = 0; i < a->nout; i++)
+			if (a->out[i].addr.family == fam)
+				v[k++] = a->out[i];
+	}
+	out->v = v;
+	out->n = k;
+	out->existing = a->nout == 0 && a->have_handle;
+	return BIP_OK;
+}
+
+int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
+		      struct bip_alloc_result *out)
+{
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = validate_req(ip, req);
+	if (rc != BIP_OK)
+		return rc;
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		struct attempt a = {.ip = ip, .req = req};
+
+		rc = try_allocate(&a);
+		if (rc == BIP_OK)
+			rc = result_from(&a, out);
+		attempt_clear(&a);
+		if (rc != BIP_ECONFLICT)
+			return rc;
+		ip->retries++;
+		bip_backoff(ip, attempt);
+	}
+	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
+		      req->handle);
+}
+
+void bip_alloc_result_free(struct bip_alloc_result *res)
+{
+	if (!res)
+		return;
+	free(res->v);
+	res->v = NULL;
+	res->n = 0;
+}
+
+/* --- release ---------------------------------------------------------------------------- */
+
+static int release_handle_once(struct bip_ipam *ip, const char *id)
+{
+	struct attempt a = {.ip = ip};
+	struct bip_alloc_req req = {.handle = id};
+	struct txn_buf t = {0};
+	char key[KEY_LEN];
+	const char *k;
+	int rc;
+
+	a.req = &req;
+	rc = read_handle(&a);
+	if (rc != BIP_OK)
+		goto out;
+	if (!a.have_handle) {
+		rc = seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", id);
+		goto out;
+	}
+	for (size_t i = 0; i < a.held.naddrs; i++) {
+		struct bip_prefix cidr = a.held.addrs[i];
+		struct blk *b;
+		uint32_t o;
+
+		cidr.addr.v &= bip_mask(cidr.addr.family, cidr.len);
+		rc = get_blk(&a, cidr, &b);
+		if (rc != BIP_OK)
+			goto out;
+		if (!b)
+			continue;
+		o = (uint32_t)bip_prefix_ordinal(b->cidr, a.held.addrs[i].addr);
+		if (b->handle[o] && strcmp(b->handle[o], id) == 0)
+			blk_release(b, o);
+	}
+	rc = txn_init(ip, &t, 2 + a.nblks);
+	if (rc != BIP_OK)
+		goto out;
+	rc = BIP_ENOMEM;
+	key_handle(key, id);
+	k = txn_key(ip, &t, key);
+	if (!k)
+		goto out;
+	txn_cmp(&t, k, a.handle_rev);
+	txn_del(&t, k);
+	for (size_t i = 0; i < a.nblks; i++) {
+		struct blk *b = a.blks[i];
+		size_t len;
+		char *v;
+
+		if (!b->dirty)
+			continue;
+		key_block(key, b->cidr);
+		k = txn_key(ip, &t, key);
+		if (!k)
+			goto out;
+		txn_cmp(&t, k, b->rev);
+		if (!b->node && b->used == 0) { /* an unowned block goes with its last address */
+			txn_del(&t, k);
+			continue;
+		}
+		v = blk_encode(ip, b, &len);
+		if (!v)
+			goto out;
+		txn_put(&t, k, v, len);
+	}
+	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT)
+		seterr(ip, rc, "cannot commit the release of '%s'", id);
+out:
+	txn_buf_clear(&t);
+	attempt_clear(&a);
+	return rc;
+}
+
+int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
+{
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	if (!valid_handle(handle))
+		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		rc = release_handle_once(ip, handle);
+		if (rc != BIP_ECONFLICT)
+			return rc;
+		ip->retries++;
+		bip_backoff(ip, attempt);
+	}
+	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
+		      handle);
+}
+
+/* The block holding addr: by the pools' block size, else by scanning block keys. */
+static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **out)
+{
+	struct bip_prefix one = {addr, (uint8_t)bip_addr_bits(addr)};
+	const struct bip_pool *p;
+	int rc;
+
+	*out = NULL;
+	rc = load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+	if (rc != BIP_OK)
+		return rc;
+	p = pool_of(a->pools, a->npools, one);
+	if (p) {
+		struct bip_prefix cidr;
+
+		bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
+		rc = get_blk(a, cidr, out);
+		if (rc != BIP_OK || *out)
+			return rc;
+	}
+	rc = need_existing(a);
+	if (rc != BIP_OK)
+		return rc;
+	for (size_t i = 0; i < a->nexisting; i++)
+		if (bip_prefix_contains(a->existing[i], addr))
+			return get_blk(a, a->existing[i], out);
+	return BIP_OK;
+}
+
+static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const char *expect)
+{
+	struct attempt a = {.ip = ip};
+	struct bip_alloc_req req = {0};
+	struct txn_buf t = {0};
+	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
+	const char *k;
+	struct blk *b;
+	uint32_t o;
+	size_t len;
+	char *v;
+	int rc;
+
+	a.req = &req;
+	bip_addr_fmt(addr, as);
+	rc = find_block_of(&a, addr, &b);
+	if (rc != BIP_OK)
+		goto out;
+	o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, addr) : 0;
+	if (!b || !b->handle[o]) {
+		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
+		goto out;
+	}
+	if (expect && strcmp(b->handle[o], expect) != 0) {
+		rc = seterr(ip, BIP_EOWNER, "address %s is now held by '%s', not '%s'", as,
+			    b->handle[o], expect);
+		goto out;
+	}
+	req.handle = b->handle[o];
+	rc = read_handle(&a);
+	if (rc != BIP_OK)
+		goto out;
+	rc = txn_init(ip, &t, 3);
+	if (rc != BIP_OK)
+		goto out;
+	rc = BIP_ENOMEM;
+	key_handle(key, b->handle[o]);
+	k = txn_key(ip, &t, key);
+	if (!k)
+		goto out;
+	txn_cmp(&t, k, a.have_handle ? a.handle_rev : 0);
+	if (a.have_handle) {
+		/* Drop this address from the handle; delete the handle when it was the last. */
+		size_t j = 0;
+
+		for (size_t i = 0; i < a.held.naddrs; i++)
+			if (!bip_addr_eq(a.held.addrs[i].addr, addr))
+				a.held.addrs[j++] = a.held.addrs[i];
+		a.held.naddrs = j;
+		if (j == 0) {
+			txn_del(&t, k);
+		} else {
+			v = handle_encode(ip, &a.held, &len);
+			if (!v)
+				goto out;
+			txn_put(&t, k, v, len);
+		}
+	}
+	blk_release(b, o);
+	key_block(key, b->cidr);
+	k = txn_key(ip, &t, key);
+	if (!k)
+		goto out;
+	txn_cmp(&t, k, b->rev);
+	if (!b->node && b->used == 0) {
+		txn_del(&t, k);
+	} else {
+		v = blk_encode(ip, b, &len);
+		if (!v)
+			goto out;
+		txn_put(&t, k, v, len);
+	}
+	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT)
+		seterr(ip, rc, "cannot commit the release of %s", as);
+out:
+	txn_buf_clear(&t);
+	attempt_clear(&a);
+	return rc;
+}
+
+int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char *expect_handle)
+{
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	if (expect_handle && !valid_handle(expect_handle))
+		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		rc = release_addr_once(ip, addr, expect_handle);
+		if (rc != BIP_ECONFLICT)
+			return rc;
+		ip->retries++;
+		bip_backoff(ip, attempt);
+	}
+	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
+}
+
+/* --- lifecycle of the handle object ----------------------------------------------------- */
+
+int bip_ipam_new(struct bip_store *store, struct bip_ipam **out)
+{
+	struct bip_ipam *ip;
+	struct timespec ts;
+
+	if (!store)
+		return BIP_EINVAL;
+	ip = calloc(1, sizeof(*ip));
+	if (!ip)
+		return BIP_ENOMEM;
+	ip->store = store;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ip->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+		  0x9e3779b97f4a7c15ull;
+	*out = ip;
+	return BIP_OK;
+}
+
+void bip_ipam_free(struct bip_ipam *ip)
+{
+	free(ip);
+}
+
+const char *bip_ipam_errmsg(const struct bip_ipam *ip)
+{
+	return ip ? ip->errmsg : "";
+}
+
+uint64_t bip_ipam_retries(const struct bip_ipam *ip)
+{
+	return ip->retries;
+}
+
+void bip_ipam_fail_alloc_after(struct bip_ipam *ip, long n)
+{
+	ip->fail_after = n;
+	ip->nallocs = 0;
+}
+
+int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_handle_info *out)
+{
+	struct attempt a = {.ip = ip};
+	struct bip_alloc_req req = {.handle = handle};
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	if (!valid_handle(handle))
+		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
+	a.req = &req;
+	rc = read_handle(&a);
+	if (rc == BIP_OK && !a.have_handle)
+		rc = seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", handle);
+	if (rc == BIP_OK) {
+		*out = a.held;
+		memset(&a.held, 0, sizeof(a.held));
+	}
+	attempt_clear(&a);
+	return rc;
+}

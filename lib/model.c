@@ -1,0 +1,927 @@
+/*
+ * Codecs of the stored records: JSON in the store (readable with sqlite3 or etcdctl), strict
+ * decoders (a store may hold garbage: every field is type- and range-checked, and a record that
+ * breaks an invariant is BIP_ECORRUPT, never a crash), compact encoders.
+ *
+ * A block is {"cidr","node","claimed","emptySince","alloc":[[ordinal,handle(,holder)]...],
+ * "freed":[ordinal...]}: one entry per allocated address, the holder only when it is not the
+ * block's node (a borrowed address); "freed" lists released ordinals oldest first, so the
+ * allocator reuses the longest-free address last of all free ones after never-used ones.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define JFLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
+
+static char *dump(struct bip_ipam *ip, json_t *j, size_t *len)
+{
+	char *s, *copy;
+
+	if (!j)
+		return NULL;
+	s = json_dumps(j, JFLAGS);
+	json_decref(j);
+	if (!s)
+		return NULL;
+	/* Copy through im_malloc so the test hook covers encoders too. */
+	*len = strlen(s);
+	copy = im_malloc(ip, *len + 1);
+	if (copy)
+		memcpy(copy, s, *len + 1);
+	free(s);
+	return copy;
+}
+
+static json_t *load(const unsigned char *v, size_t len)
+{
+	json_error_t e;
+
+	return json_loadb((const char *)v, len, JSON_REJECT_DUPLICATES, &e);
+}
+
+/* Optional string field: absent or null → *out NULL; wrong type → error. */
+static int get_str(struct bip_ipam *ip, json_t *o, const char *k, char **out, bool required)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return required ? BIP_ECORRUPT : BIP_OK;
+	if (!json_is_string(v))
+		return BIP_ECORRUPT;
+	*out = im_strdup(ip, json_string_value(v));
+	return *out ? BIP_OK : BIP_ENOMEM;
+}
+
+static int get_int(json_t *o, const char *k, int64_t *out, int64_t min, int64_t max)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!v) {
+		*out = 0;
+		return BIP_OK;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return BIP_ECORRUPT;
+	*out = json_integer_value(v);
+	return BIP_OK;
+}
+
+static int get_bool(json_t *o, const char *k, bool *out, bool dflt)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!v) {
+		*out = dflt;
+		return BIP_OK;
+	}
+	if (!json_is_boolean(v))
+		return BIP_ECORRUPT;
+	*out = json_is_true(v);
+	return BIP_OK;
+}
+
+static int set_str(json_t *o, const char *k, const char *s)
+{
+	json_t *v;
+
+	if (!s)
+		return 0;
+	v = json_string(s);
+	if (!v)
+		return -1;
+	return json_object_set_new(o, k, v);
+}
+
+/* --- blocks ----------------------------------------------------------------------------- */
+
+static void blk_free_slots(struct blk *b)
+{
+	if (b->handle)
+		for (uint32_t i = 0; i < b->size; i++)
+			free(b->handle[i]);
+	if (b->holder)
+		for (uint32_t i = 0; i < b->size; i++)
+			free(b->holder[i]);
+	free(b->handle);
+	free(b->holder);
+	free(b->freed);
+	free(b->inq);
+}
+
+void blk_free(struct blk *b)
+{
+	if (!b)
+		return;
+	blk_free_slots(b);
+	free(b->node);
+	free(b);
+}
+
+static struct blk *blk_alloc(struct bip_ipam *ip, struct bip_prefix cidr)
+{
+	struct blk *b;
+	unsigned host = bip_addr_bits(cidr.addr) - cidr.len;
+
+	if (host > 16)
+		return NULL;
+	b = im_calloc(ip, 1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->cidr = cidr;
+	b->size = 1u << host;
+	b->handle = im_calloc(ip, b->size, sizeof(char *));
+	b->holder = im_calloc(ip, b->size, sizeof(char *));
+	b->freed = im_calloc(ip, b->size, sizeof(uint32_t));
+	b->inq = im_calloc(ip, b->size, 1);
+	if (!b->handle || !b->holder || !b->freed || !b->inq) {
+		blk_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+struct blk *blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node)
+{
+	struct blk *b = blk_alloc(ip, cidr);
+
+	if (!b)
+		return NULL;
+	if (node) {
+		b->node = im_strdup(ip, node);
+		if (!b->node) {
+			blk_free(b);
+			return NULL;
+		}
+	}
+	b->claimed = bip_now();
+	b->empty_since = b->claimed;
+	b->dirty = true;
+	return b;
+}
+
+int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
+	     const char *holder)
+{
+	char *h, *n = NULL;
+
+	if (o >= b->size || b->handle[o])
+		return BIP_ETAKEN;
+	h = im_strdup(ip, handle);
+	if (!h)
+		return BIP_ENOMEM;
+	if (holder && (!b->node || strcmp(holder, b->node) != 0)) {
+		n = im_strdup(ip, holder);
+		if (!n) {
+			free(h);
+			return BIP_ENOMEM;
+		}
+	}
+	if (b->inq[o]) {
+		uint32_t j = 0;
+
+		for (uint32_t i = 0; i < b->nfreed; i++)
+			if (b->freed[i] != o)
+				b->freed[j++] = b->freed[i];
+		b->nfreed = j;
+		b->inq[o] = 0;
+	}
+	b->handle[o] = h;
+	b->holder[o] = n;
+	b->used++;
+	b->empty_since = 0;
+	b->dirty = true;
+	return BIP_OK;
+}
+
+void blk_release(struct blk *b, uint32_t o)
+{
+	if (o >= b->size || !b->handle[o])
+		return;
+	free(b->handle[o]);
+	free(b->holder[o]);
+	b->handle[o] = NULL;
+	b->holder[o] = NULL;
+	b->freed[b->nfreed++] = o;
+	b->inq[o] = 1;
+	b->used--;
+	if (b->used == 0)
+		b->empty_since = bip_now();
+	b->dirty = true;
+}
+
+int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
+	       int64_t rev, struct blk **out)
+{
+	json_t *j = load(v, len), *alloc, *freed, *e;
+	struct bip_prefix cidr;
+	struct blk *b = NULL;
+	char *cidrs = NULL, *node = NULL;
+	size_t i;
+	int64_t x;
+	int rc = BIP_ECORRUPT;
+
+	(void)key;
+	if (!j || !json_is_object(j))
+		goto out;
+	rc = get_str(ip, j, "cidr", &cidrs, true);
+	if (rc != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	if (bip_prefix_parse_net(cidrs, &cidr) != BIP_OK ||
+	    bip_addr_bits(cidr.addr) - cidr.len > 16)
+		goto out;
+	b = blk_alloc(ip, cidr);
+	if (!b) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	rc = get_str(ip, j, "node", &node, false);
+	if (rc != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	if (node && !valid_name(node))
+		goto out;
+	b->node = node;
+	node = NULL;
+	if (get_int(j, "claimed", &b->claimed, 0, INT64_MAX) != BIP_OK ||
+	    get_int(j, "emptySince", &b->empty_since, 0, INT64_MAX) != BIP_OK)
+		goto out;
+	alloc = json_object_get(j, "alloc");
+	if (alloc && !json_is_array(alloc))
+		goto out;
+	json_array_foreach(alloc, i, e)
+	{
+		json_t *jo = json_array_get(e, 0), *jh = json_array_get(e, 1),
+		       *jn = json_array_get(e, 2);
+		size_t n = json_array_size(e);
+
+		if (!json_is_array(e) || n < 2 || n > 3 || !json_is_integer(jo) ||
+		    !json_is_string(jh) || (jn && !json_is_string(jn)))
+			goto out;
+		x = json_integer_value(jo);
+		if (x < 0 || x >= b->size || b->handle[x] || !valid_handle(json_string_value(jh)) ||
+		    (jn && !valid_name(json_string_value(jn))))
+			goto out;
+		rc = blk_take(ip, b, (uint32_t)x, json_string_value(jh),
+			      jn ? json_string_value(jn) : NULL);
+		if (rc != BIP_OK)
+			goto out;
+		rc = BIP_ECORRUPT;
+	}
+	freed = json_object_get(j, "freed");
+	if (freed && !json_is_array(freed))
+		goto out;
+	json_array_foreach(freed, i, e)
+	{
+		if (!json_is_integer(e))
+			goto out;
+		x = json_integer_value(e);
+		if (x < 0 || x >= b->size || b->handle[x] || b->inq[x])
+			goto out;
+		b->freed[b->nfreed++] = (uint32_t)x;
+		b->inq[x] = 1;
+	}
+	b->rev = rev;
+	b->dirty = false;
+	*out = b;
+	b = NULL;
+	rc = BIP_OK;
+out:
+	free(cidrs);
+	free(node);
+	blk_free(b);
+	json_decref(j);
+	return rc;
+}
+
+char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
+{
+	char buf[BIP_PREFIX_STRLEN];
+	json_t *j = json_object(), *alloc = json_array(), *freed = json_array();
+	int bad = !j || !alloc || !freed;
+
+	bad |= set_str(j, "cidr", bip_prefix_fmt(b->cidr, buf));
+	bad |= set_str(j, "node", b->node);
+	bad |= json_object_set_new(j, "claimed", json_integer(b->claimed));
+	if (b->empty_since)
+		bad |= json_object_set_new(j, "emptySince", json_integer(b->empty_since));
+	for (uint32_t o = 0; !bad && o < b->size; o++) {
+		json_t *e;
+
+		if (!b->handle[o])
+			continue;
+		e = b->holder[o] ? json_pack("[iss]", (json_int_t)o, b->handle[o], b->holder[o])
+				 : json_pack("[is]", (json_int_t)o, b->handle[o]);
+		bad |= json_array_append_new(alloc, e);
+	}
+	for (uint32_t i = 0; !bad && i < b->nfreed; i++)
+		bad |= json_array_append_new(freed, json_integer(b->freed[i]));
+	if (bad) {
+		json_decref(j);
+		json_decref(alloc);
+		json_decref(freed);
+		return NULL;
+	}
+	json_object_set_new(j, "alloc", alloc);
+	if (b->nfreed)
+		json_object_set_new(j, "freed", freed);
+	else
+		json_decref(freed);
+	return dump(ip, j, len);
+}
+
+/* --- handles ---------------------------------------------------------------------------- */
+
+int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
+		  struct bip_handle_info *out)
+{
+	json_t *j = load(v, len), *ips, *e;
+	struct bip_handle_info h = {0};
+	size_t i;
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	h.id = im_strdup(ip, id);
+	if (!h.id) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	if ((rc = get_str(ip, j, "node", &h.node, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "namespace", &h.namespace, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "pod", &h.pod, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "container", &h.container, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "ifname", &h.ifname, false)) != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	if (get_int(j, "time", &h.time, 0, INT64_MAX) != BIP_OK)
+		goto out;
+	ips = json_object_get(j, "ips");
+	if (!json_is_array(ips) || json_array_size(ips) > 64)
+		goto out;
+	h.addrs = im_calloc(ip, json_array_size(ips), sizeof(*h.addrs));
+	if (!h.addrs) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	json_array_foreach(ips, i, e)
+	{
+		struct bip_prefix p;
+
+		if (!json_is_string(e) || bip_prefix_parse(json_string_value(e), &p) != BIP_OK ||
+		    bip_addr_bits(p.addr) - p.len > 16)
+			goto out;
+		h.addrs[h.naddrs++] = p;
+	}
+	*out = h;
+	memset(&h, 0, sizeof(h));
+	rc = BIP_OK;
+out:
+	bip_handle_info_clear(&h);
+	json_decref(j);
+	return rc;
+}
+
+char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len)
+{
+	json_t *j = json_object(), *ips = json_array();
+	int bad = !j || !ips;
+
+	for (size_t i = 0; !bad && i < h->naddrs; i++) {
+		char buf[BIP_PREFIX_STRLEN];
+
+		bad |= json_array_append_new(ips, json_string(bip_prefix_fmt(h->addrs[i], buf)));
+	}
+	if (bad) {
+		json_decref(j);
+		json_decref(ips);
+		return NULL;
+	}
+	json_object_set_new(j, "ips", ips);
+	bad |= set_str(j, "node", h->node);
+	bad |= set_str(j, "namespace", h->namespace);
+	bad |= set_str(j, "pod", h->pod);
+	bad |= set_str(j, "container", h->container);
+	bad |= set_str(j, "ifname", h->ifname);
+	bad |= json_object_set_new(j, "time", json_integer(h->time));
+	if (bad) {
+		json_decref(j);
+		return NULL;
+	}
+	return dump(ip, j, len);
+}
+
+void bip_handle_info_clear(struct bip_handle_info *h)
+{
+	if (!h)
+		return;
+	free(h->id);
+	free(h->node);
+	free(h->namespace);
+	free(h->pod);
+	free(h->container);
+	free(h->ifname);
+	free(h->addrs);
+	memset(h, 0, sizeof(*h));
+}
+
+/* --- affinities ------------------------------------------------------------------------- */
+
+static const char *const aff_names[] = {"pending", "confirmed", "pendingDeletion"};
+
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st)
+{
+	json_t *j = load(v, len), *s;
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	s = json_object_get(j, "state");
+	if (!json_is_string(s))
+		goto out;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(json_string_value(s), aff_names[i]) == 0) {
+			*st = (enum aff_state)i;
+			rc = BIP_OK;
+		}
+out:
+	json_decref(j);
+	return rc;
+}
+
+const char *affinity_value(enum aff_state st)
+{
+	switch (st) {
+	case AFF_PENDING:
+		return "{\"state\":\"pending\"}";
+	case AFF_PENDING_DELETION:
+		return "{\"state\":\"pendingDeletion\"}";
+	default:
+		return "{\"state\":\"confirmed\"}";
+	}
+}
+
+/* --- labels ----------------------------------------------------------------------------- */
+
+void label_set_clear(struct bip_label_set *ls)
+{
+	if (!ls)
+		return;
+	for (size_t i = 0; i < ls->n; i++) {
+		free((char *)ls->v[i].key);
+		free((char *)ls->v[i].value);
+	}
+	free(ls->v);
+	ls->v = NULL;
+	ls->n = 0;
+}
+
+int label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src)
+{
+	struct bip_label_set ls = {0};
+
+	if (src->n) {
+		ls.v = im_calloc(ip, src->n, sizeof(*ls.v));
+		if (!ls.v)
+			return BIP_ENOMEM;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		ls.v[i].key = im_strdup(ip, src->v[i].key);
+		ls.v[i].value = im_strdup(ip, src->v[i].value ? src->v[i].value : "");
+		ls.n++;
+		if (!ls.v[i].key || !ls.v[i].value) {
+			label_set_clear(&ls);
+			return BIP_ENOMEM;
+		}
+	}
+	*dst = ls;
+	return BIP_OK;
+}
+
+static int labels_decode(struct bip_ipam *ip, json_t *o, struct bip_label_set *out)
+{
+	const char *k;
+	json_t *v;
+	struct bip_label_set ls = {0};
+
+	if (!o)
+		return BIP_OK;
+	if (!json_is_object(o))
+		return BIP_ECORRUPT;
+	ls.v = im_calloc(ip, json_object_size(o), sizeof(*ls.v));
+	if (!ls.v)
+		return BIP_ENOMEM;
+	json_object_foreach(o, k, v)
+	{
+		if (!json_is_string(v)) {
+			label_set_clear(&ls);
+			return BIP_ECORRUPT;
+		}
+		ls.v[ls.n].key = im_strdup(ip, k);
+		ls.v[ls.n].value = im_strdup(ip, json_string_value(v));
+		ls.n++;
+		if (!ls.v[ls.n - 1].key || !ls.v[ls.n - 1].value) {
+			label_set_clear(&ls);
+			return BIP_ENOMEM;
+		}
+	}
+	*out = ls;
+	return BIP_OK;
+}
+
+static json_t *labels_encode(const struct bip_label_set *ls)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < ls->n; i++)
+		if (json_object_set_new(o, ls->v[i].key,
+					json_string(ls->v[i].value ? ls->v[i].value : "")) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+/* --- pools ------------------------------------------------------------------------------ */
+
+static const char *const use_names[] = {"Workload", "Tunnel", "LoadBalancer"};
+
+int pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		struct bip_pool *out)
+{
+	json_t *j = load(v, len), *uses, *e, *extra;
+	struct bip_pool p = {0};
+	char *cidr = NULL, *mode = NULL;
+	int64_t x;
+	size_t i;
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	p.name = im_strdup(ip, name);
+	if (!p.name) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	if ((rc = get_str(ip, j, "cidr", &cidr, true)) != BIP_OK ||
+	    (rc = get_str(ip, j, "nodeSelector", &p.node_selector, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "namespaceSelector", &p.ns_selector, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "assignmentMode", &mode, false)) != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	if (bip_prefix_parse_net(cidr, &p.cidr) != BIP_OK)
+		goto out;
+	if (get_int(j, "blockSize", &x, 0, 128) != BIP_OK)
+		goto out;
+	p.block_len = (unsigned)x;
+	if (get_int(j, "priority", &x, INT32_MIN, INT32_MAX) != BIP_OK)
+		goto out;
+	p.priority = (int)x;
+	if (get_bool(j, "disabled", &p.disabled, false) != BIP_OK)
+		goto out;
+	if (mode && strcmp(mode, "Manual") == 0)
+		p.mode = BIP_ASSIGN_MANUAL;
+	else if (mode && strcmp(mode, "Automatic") != 0)
+		goto out;
+	uses = json_object_get(j, "allowedUses");
+	if (uses && !json_is_array(uses))
+		goto out;
+	json_array_foreach(uses, i, e)
+	{
+		bool ok = false;
+
+		for (int u = 0; u < 3; u++)
+			if (json_is_string(e) && strcmp(json_string_value(e), use_names[u]) == 0) {
+				p.allowed_uses |= 1u << u;
+				ok = true;
+			}
+		if (!ok)
+			goto out;
+	}
+	extra = json_object_get(j, "extra");
+	if (extra) {
+		if (!json_is_object(extra))
+			goto out;
+		p.extra = json_dumps(extra, JFLAGS);
+		if (!p.extra) {
+			rc = BIP_ENOMEM;
+			goto out;
+		}
+	}
+	if (bip_pool_validate(&p, NULL, 0) != BIP_OK)
+		goto out;
+	*out = p;
+	memset(&p, 0, sizeof(p));
+	rc = BIP_OK;
+out:
+	free(cidr);
+	free(mode);
+	bip_pool_clear(&p);
+	json_decref(j);
+	return rc;
+}
+
+char *pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len)
+{
+	char buf[BIP_PREFIX_STRLEN];
+	json_t *j = json_object(), *uses = json_array();
+	int bad = !j || !uses;
+
+	bad |= set_str(j, "cidr", bip_prefix_fmt(p->cidr, buf));
+	bad |= json_object_set_new(j, "blockSize", json_integer(p->block_len));
+	if (p->disabled)
+		bad |= json_object_set_new(j, "disabled", json_true());
+	if (p->node_selector && *p->node_selector)
+		bad |= set_str(j, "nodeSelector", p->node_selector);
+	if (p->ns_selector && *p->ns_selector)
+		bad |= set_str(j, "namespaceSelector", p->ns_selector);
+	for (int u = 0; !bad && u < 3; u++)
+		if (p->allowed_uses & (1u << u))
+			bad |= json_array_append_new(uses, json_string(use_names[u]));
+	if (!bad) {
+		json_object_set_new(j, "allowedUses", uses);
+		uses = NULL;
+	}
+	bad |= set_str(j, "assignmentMode",
+		       p->mode == BIP_ASSIGN_MANUAL ? "Manual" : "Automatic");
+	if (p->priority)
+		bad |= json_object_set_new(j, "priority", json_integer(p->priority));
+	if (p->extra && *p->extra) {
+		json_error_t e;
+		json_t *x = json_loads(p->extra, 0, &e);
+
+		if (!json_is_object(x)) {
+			json_decref(x);
+			bad = 1;
+		} else {
+			bad |= json_object_set_new(j, "extra", x);
+		}
+	}
+	json_decref(uses);
+	if (bad) {
+		json_decref(j);
+		return NULL;
+	}
+	return dump(ip, j, len);
+}
+
+/* --- config ----------------------------------------------------------------------------- */
+
+int config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out)
+{
+	json_t *j = load(v, len);
+	struct bip_config c;
+	int64_t x;
+	int rc = BIP_ECORRUPT;
+
+	(void)ip;
+	bip_config_default(&c);
+	if (!j || !json_is_object(j))
+		goto out;
+	if (get_bool(j, "strictAffinity", &c.strict_affinity, c.strict_affinity) != BIP_OK ||
+	    get_bool(j, "autoAllocateBlocks", &c.auto_allocate_blocks, c.auto_allocate_blocks) !=
+		    BIP_OK)
+		goto out;
+	if (get_int(j, "maxBlocksPerHost", &x, 0, 1000000) != BIP_OK)
+		goto out;
+	c.max_blocks_per_host = (unsigned)x;
+	if (json_object_get(j, "emptyBlockReleaseSeconds")) {
+		if (get_int(j, "emptyBlockReleaseSeconds", &x, 0, 365LL * 86400) != BIP_OK)
+			goto out;
+		c.empty_block_release_s = (unsigned)x;
+	}
+	*out = c;
+	rc = BIP_OK;
+out:
+	json_decref(j);
+	return rc;
+}
+
+char *config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len)
+{
+	json_t *j = json_pack("{sbsbsIsI}", "strictAffinity", c->strict_affinity,
+			      "autoAllocateBlocks", c->auto_allocate_blocks, "maxBlocksPerHost",
+			      (json_int_t)c->max_blocks_per_host, "emptyBlockReleaseSeconds",
+			      (json_int_t)c->empty_block_release_s);
+
+	return dump(ip, j, len);
+}
+
+/* --- reservations ----------------------------------------------------------------------- */
+
+static int prefixes_decode(struct bip_ipam *ip, json_t *a, struct bip_prefix **out, size_t *n,
+			   bool net)
+{
+	struct bip_prefix *v;
+	json_t *e;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!a)
+		return BIP_OK;
+	if (!json_is_array(a) || json_array_size(a) > 4096)
+		return BIP_ECORRUPT;
+	v = im_calloc(ip, json_array_size(a), sizeof(*v));
+	if (!v)
+		return BIP_ENOMEM;
+	json_array_foreach(a, i, e)
+	{
+		if (!json_is_string(e) ||
+		    bip_prefix_parse_ex(json_string_value(e), net, true, &v[i]) != BIP_OK) {
+			free(v);
+			return BIP_ECORRUPT;
+		}
+	}
+	*out = v;
+	*n = json_array_size(a);
+	return BIP_OK;
+}
+
+static json_t *prefixes_encode(const struct bip_prefix *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		char buf[BIP_PREFIX_STRLEN];
+
+		if (json_array_append_new(a, json_string(bip_prefix_fmt(v[i], buf))) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		       struct bip_reservation *out)
+{
+	json_t *j = load(v, len);
+	struct bip_reservation r = {0};
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	r.name = im_strdup(ip, name);
+	if (!r.name) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	rc = prefixes_decode(ip, json_object_get(j, "cidrs"), &r.cidrs, &r.ncidrs, true);
+	if (rc != BIP_OK)
+		goto out;
+	*out = r;
+	memset(&r, 0, sizeof(r));
+out:
+	bip_reservation_clear(&r);
+	json_decref(j);
+	return rc;
+}
+
+char *reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len)
+{
+	json_t *a = prefixes_encode(r->cidrs, r->ncidrs);
+
+	return a ? dump(ip, json_pack("{so}", "cidrs", a), len) : NULL;
+}
+
+/* --- nodes and namespaces --------------------------------------------------------------- */
+
+int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		struct bip_node *out)
+{
+	json_t *j = load(v, len), *a, *e;
+	struct bip_node n = {0};
+	size_t i;
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	n.name = im_strdup(ip, name);
+	if (!n.name) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	if ((rc = labels_decode(ip, json_object_get(j, "labels"), &n.labels)) != BIP_OK)
+		goto out;
+	if ((rc = prefixes_decode(ip, json_object_get(j, "podCIDRs"), &n.pod_cidrs, &n.npod_cidrs,
+				  true)) != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	a = json_object_get(j, "addresses");
+	if (a && (!json_is_array(a) || json_array_size(a) > 64))
+		goto out;
+	if (a) {
+		n.addrs = im_calloc(ip, json_array_size(a), sizeof(*n.addrs));
+		if (!n.addrs) {
+			rc = BIP_ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(a, i, e)
+	{
+		if (!json_is_string(e) || bip_addr_parse(json_string_value(e), &n.addrs[i]) != BIP_OK)
+			goto out;
+		n.naddrs++;
+	}
+	*out = n;
+	memset(&n, 0, sizeof(n));
+	rc = BIP_OK;
+out:
+	bip_node_clear(&n);
+	json_decref(j);
+	return rc;
+}
+
+char *node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len)
+{
+	json_t *j = json_object(), *addrs = json_array(), *labels = labels_encode(&n->labels),
+	       *pods = prefixes_encode(n->pod_cidrs, n->npod_cidrs);
+	int bad = !j || !addrs || !labels || !pods;
+
+	for (size_t i = 0; !bad && i < n->naddrs; i++) {
+		char buf[BIP_ADDR_STRLEN];
+
+		bad |= json_array_append_new(addrs, json_string(bip_addr_fmt(n->addrs[i], buf)));
+	}
+	if (bad) {
+		json_decref(j);
+		json_decref(addrs);
+		json_decref(labels);
+		json_decref(pods);
+		return NULL;
+	}
+	json_object_set_new(j, "labels", labels);
+	json_object_set_new(j, "addresses", addrs);
+	json_object_set_new(j, "podCIDRs", pods);
+	return dump(ip, j, len);
+}
+
+int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		     struct bip_namespace *out)
+{
+	json_t *j = load(v, len), *a, *e;
+	struct bip_namespace ns = {0};
+	size_t i;
+	int rc = BIP_ECORRUPT;
+
+	if (!j || !json_is_object(j))
+		goto out;
+	ns.name = im_strdup(ip, name);
+	if (!ns.name) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	if ((rc = labels_decode(ip, json_object_get(j, "labels"), &ns.labels)) != BIP_OK)
+		goto out;
+	rc = BIP_ECORRUPT;
+	a = json_object_get(j, "pools");
+	if (a && (!json_is_array(a) || json_array_size(a) > 64))
+		goto out;
+	if (a) {
+		ns.pools = im_calloc(ip, json_array_size(a), sizeof(char *));
+		if (!ns.pools) {
+			rc = BIP_ENOMEM;
+			goto out;
+		}
+	}
+	json_array_foreach(a, i, e)
+	{
+		if (!json_is_string(e))
+			goto out;
+		ns.pools[i] = im_strdup(ip, json_string_value(e));
+		if (!ns.pools[i]) {
+			rc = BIP_ENOMEM;
+			goto out;
+		}
+		ns.npools++;
+	}
+	*out = ns;
+	memset(&ns, 0, sizeof(ns));
+	rc = BIP_OK;
+out:
+	bip_namespace_clear(&ns);
+	json_decref(j);
+	return rc;
+}
+
+char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len)
+{
+	json_t *j = json_object(), *pools = json_array(), *labels = labels_encode(&ns->labels);
+	int bad = !j || !pools || !labels;
+
+	for (size_t i = 0; !bad && i < ns->npools; i++)
+		bad |= json_array_append_new(pools, json_string(ns->pools[i]));
+	if (bad) {
+		json_decref(j);
+		json_decref(pools);
+		json_decref(labels);
+		return NULL;
+	}
+	json_object_set_new(j, "labels", labels);
+	json_object_set_new(j, "pools", pools);
+	return dump(ip, j, len);
+}

@@ -1,0 +1,199 @@
+/*
+ * Small helpers of the library: allocation through the ipam handle (with the test hook that
+ * fails the n-th allocation), error details, clock, jitter, store keys and name rules.
+ *
+ * Keys are built only from validated names and canonical CIDRs, so no input can place a key
+ * outside its prefix: names and handles never contain '/'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static bool fail_now(struct bip_ipam *ip)
+{
+	if (!ip || ip->fail_after <= 0)
+		return false;
+	return ++ip->nallocs >= ip->fail_after;
+}
+
+void *im_malloc(struct bip_ipam *ip, size_t n)
+{
+	return fail_now(ip) ? NULL : malloc(n ? n : 1);
+}
+
+void *im_calloc(struct bip_ipam *ip, size_t n, size_t size)
+{
+	return fail_now(ip) ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+
+void *im_realloc(struct bip_ipam *ip, void *p, size_t n)
+{
+	return fail_now(ip) ? NULL : realloc(p, n ? n : 1);
+}
+
+char *im_strdup(struct bip_ipam *ip, const char *s)
+{
+	char *d;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	d = im_malloc(ip, n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ip)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(ip->errmsg, sizeof(ip->errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int64_t bip_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+uint64_t bip_rand(struct bip_ipam *ip)
+{
+	uint64_t x = ip->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	ip->rng = x;
+	return x;
+}
+
+void bip_backoff(struct bip_ipam *ip, int attempt)
+{
+	/* Up to 0.2 ms * 2^attempt, capped at 20 ms, uniformly jittered: processes that lost a
+	 * race to the same block must not all come back at the same moment. */
+	unsigned cap = 200u << (attempt < 7 ? attempt : 7);
+	struct timespec ts;
+
+	if (cap > 20000)
+		cap = 20000;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(bip_rand(ip) % cap) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+void cidr_keypart(struct bip_prefix p, char *buf)
+{
+	char *slash;
+
+	bip_prefix_fmt(p, buf);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '-';
+}
+
+int cidr_from_keypart(const char *s, struct bip_prefix *out)
+{
+	char buf[BIP_PREFIX_STRLEN];
+	char *dash;
+	struct bip_prefix p;
+
+	if (strlen(s) >= sizeof(buf))
+		return BIP_EINVAL;
+	strcpy(buf, s);
+	dash = strrchr(buf, '-');
+	if (!dash)
+		return BIP_EINVAL;
+	*dash = '/';
+	if (bip_prefix_parse_net(buf, &p) != BIP_OK)
+		return BIP_EINVAL;
+	*out = p;
+	return BIP_OK;
+}
+
+void key_block(char *buf, struct bip_prefix cidr)
+{
+	char kp[BIP_PREFIX_STRLEN];
+
+	cidr_keypart(cidr, kp);
+	snprintf(buf, KEY_LEN, PFX_BLOCKS "%s", kp);
+}
+
+void key_affinity(char *buf, const char *node, struct bip_prefix cidr)
+{
+	char kp[BIP_PREFIX_STRLEN];
+
+	cidr_keypart(cidr, kp);
+	snprintf(buf, KEY_LEN, PFX_AFFINITY "%s/%s", node, kp);
+}
+
+void key_handle(char *buf, const char *id)
+{
+	snprintf(buf, KEY_LEN, PFX_HANDLES "%s", id);
+}
+
+bool valid_name(const char *s)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return false;
+	n = strlen(s);
+	if (n > BIP_NAME_MAX)
+		return false;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+bool valid_handle(const char *s)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return false;
+	n = strlen(s);
+	if (n > BIP_HANDLE_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == '\\' || c == '"' || c == '\'')
+			return false;
+	}
+	return true;
+}
+
+bool valid_attr(const char *s)
+{
+	if (!s)
+		return true;
+	if (strlen(s) > BIP_ATTR_MAX)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+unsigned default_block_len(int family)
+{
+	return family == 4 ? 26 : 122;
+}
