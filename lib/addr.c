@@ -1,7 +1,12 @@
 /*
- * Address algebra: strict parsing, canonical formatting (RFC 5952 via inet_ntop, whose glibc
- * implementation compresses the longest run of two or more zero groups and prints IPv4-mapped
- * addresses in mixed notation), and splitting prefixes into sub-prefixes.
+ * Address algebra: strict parsing, canonical formatting, and splitting prefixes into
+ * sub-prefixes.
+ *
+ * Formatting is done here rather than by inet_ntop, whose output depends on the libc: glibc
+ * prints every address in ::/96 with a dotted tail ("::1234:5678" as "::18.52.86.120"). We
+ * follow RFC 5952: lowercase hex without leading zeros, the longest run of two or more zero
+ * groups (the first on a tie) compressed to "::", and mixed notation only for IPv4-mapped
+ * addresses (::ffff:0:0/96), the one prefix where a dotted tail is an IPv4 address.
  *
  * IPv4 is parsed here (inet_pton would do, but we want to name exactly what we accept: four
  * decimal parts 0-255, no leading zeros, no empty parts). IPv6 is parsed by inet_pton after a
@@ -156,13 +161,51 @@ struct bip_addr bip_addr_from_bytes(int family, const uint8_t *in)
 	return a;
 }
 
+static void fmt_v4(uint32_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+}
+
+static void fmt_v6(bip_u128 v, char *buf)
+{
+	bool mapped = (v >> 32) == 0xffff;
+	int ngroups = mapped ? 6 : 8; /* a mapped address ends in a dotted quad instead */
+	int zero = -1, nzero = 1;     /* the run to compress: none unless two or more */
+	size_t n = 0;
+	uint16_t w[8];
+
+	for (int i = 0; i < 8; i++)
+		w[i] = (uint16_t)(v >> (112 - 16 * i));
+	for (int i = 0, j; i < ngroups; i = j + 1) {
+		for (j = i; j < ngroups && w[j] == 0; j++)
+			;
+		if (j - i > nzero) {
+			zero = i;
+			nzero = j - i;
+		}
+	}
+	for (int i = 0; i < ngroups; i++) {
+		if (i == zero) {
+			n += (size_t)snprintf(buf + n, BIP_ADDR_STRLEN - n, "::");
+			i += nzero - 1;
+			continue;
+		}
+		n += (size_t)snprintf(buf + n, BIP_ADDR_STRLEN - n, "%s%x",
+				      n && buf[n - 1] != ':' ? ":" : "", w[i]);
+	}
+	if (mapped) {
+		if (buf[n - 1] != ':')
+			buf[n++] = ':';
+		fmt_v4((uint32_t)v, buf + n, BIP_ADDR_STRLEN - n);
+	}
+}
+
 char *bip_addr_fmt(struct bip_addr a, char *buf)
 {
-	uint8_t bytes[16];
-
-	bip_addr_to_bytes(a, bytes);
-	if (!inet_ntop(a.family == 4 ? AF_INET : AF_INET6, bytes, buf, BIP_ADDR_STRLEN))
-		buf[0] = '\0';
+	if (a.family == 4)
+		fmt_v4((uint32_t)a.v, buf, BIP_ADDR_STRLEN);
+	else
+		fmt_v6(a.v, buf);
 	return buf;
 }
 

@@ -5,9 +5,16 @@
  *   k contains 'v'  k starts with 'v'  k ends with 'v'
  *   a && b   a || b   !a   ( a )
  *
- * Quotes are single or double. Label keys are [A-Za-z0-9_./-]+ (so "kubernetes.io/os" and
- * "topology.kubernetes.io/zone" work). An empty selector matches everything. Precedence, from
- * loosest: ||, &&, !. A selector is parsed once into a tree and evaluated many times.
+ * Values are quoted with single or double quotes and have no escapes. Label keys are
+ * [A-Za-z0-9_./-]+ (so "kubernetes.io/os" and "topology.kubernetes.io/zone" work). Whitespace
+ * (space, tab, CR, LF) separates tokens. An empty or all-whitespace selector matches everything.
+ * Precedence, from loosest: ||, &&, !. As in Calico, a set may be empty or end with a comma.
+ *
+ * As in Calico, a missing label makes `k == 'v'`, `k in {..}`, contains, starts with and
+ * ends with false, and `k != 'v'` and `k not in {..}` true.
+ *
+ * A selector is parsed once into a tree and evaluated many times. Parentheses may nest 100
+ * deep; deeper input is refused rather than recursed into.
  */
 #ifndef BLOCKIPAM_SELECTOR_H
 #define BLOCKIPAM_SELECTOR_H
@@ -25,17 +32,26 @@ struct bip_label {
 struct bip_selector;
 
 /*
- * Parse text. On a syntax error returns BIP_EINVAL and writes a message naming the position and
- * the offending text into err, e.g. "unexpected 'x' at position 7 in \"a == 'b' x\"". Text
- * longer than BIP_SELECTOR_MAX bytes is refused with a message saying so.
+ * Parse text into a new selector, which the caller frees with bip_selector_free. On a syntax
+ * error returns BIP_EINVAL and writes into err (errlen bytes, always terminated, may be NULL/0)
+ * a message naming the offending text and its position, a 0-based byte offset into text:
+ *
+ *   unexpected 'x' at position 9 in selector "a == 'b' x"
+ *
+ * Text longer than BIP_SELECTOR_MAX bytes is refused (BIP_EINVAL) with a message giving the
+ * length and the limit. Out of memory is BIP_ENOMEM. *out is written only on success.
  */
 int bip_selector_parse(const char *text, struct bip_selector **out, char *err, size_t errlen);
+/* bip_selector_free(NULL) does nothing. */
 void bip_selector_free(struct bip_selector *sel);
 
-/* Evaluate against a set of labels (keys unique). A NULL selector matches everything. */
+/*
+ * Evaluate against n labels (keys unique; a NULL value counts as ""). A NULL selector matches
+ * everything. Does not allocate; a selector may be evaluated from several threads at once.
+ */
 bool bip_selector_match(const struct bip_selector *sel, const struct bip_label *labels, size_t n);
 
-/* The selector's canonical text (as parsed; owned by sel). */
+/* The text sel was parsed from, unchanged (owned by sel); "" for NULL. */
 const char *bip_selector_text(const struct bip_selector *sel);
 
 #endif
