@@ -69,6 +69,7 @@ struct attempt {
 	const struct bip_range *ranges; /* host-local mode */
 	size_t nranges;
 	struct bip_range *own_ranges;
+	struct bip_alloc_result *result;
 };
 
 static void attempt_clear(struct attempt *a)
@@ -1218,6 +1219,8 @@ static int podcidr_ranges(struct attempt *a)
 	return BIP_OK;
 }
 
+static int result_from(struct attempt *a, struct bip_alloc_result *out);
+
 static int try_allocate(struct attempt *a)
 {
 	const struct bip_alloc_req *req = a->req;
@@ -1267,10 +1270,12 @@ static int try_allocate(struct attempt *a)
 		if (rc != BIP_OK)
 			return rc;
 	}
-	if (a->nout == 0)
-		return BIP_OK; /* nothing new: the handle holds it all */
+	rc = result_from(a, a->result);
+	if (rc != BIP_OK || a->nout == 0)
+		return rc; /* nothing new: the handle holds it all */
 	return commit_alloc(a);
 }
+
 
 static int result_from(struct attempt *a, struct bip_alloc_result *out)
 {
@@ -1315,9 +1320,15 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		struct attempt a = {.ip = ip, .req = req};
 
+		struct bip_alloc_result res = {0};
+
+		/* The result is built before the commit, so nothing can fail after it. */
+		a.result = &res;
 		rc = try_allocate(&a);
 		if (rc == BIP_OK)
-			rc = result_from(&a, out);
+			*out = res;
+		else
+			bip_alloc_result_free(&res);
 		attempt_clear(&a);
 		if (rc != BIP_ECONFLICT)
 			return rc;

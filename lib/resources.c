@@ -784,7 +784,8 @@ void bip_reservations_free(struct bip_reservation *v, size_t n)
 
 int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *r)
 {
-	size_t len;
+	size_t len = 0;
+	char *v;
 
 	ip->errmsg[0] = '\0';
 	if (!valid_name(r->name))
@@ -805,7 +806,8 @@ int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *
 				      bip_prefix_fmt(c, buf));
 		}
 	}
-	return put_named(ip, PFX_RESERVATIONS, r->name, reservation_encode(ip, r, &len), len);
+	v = reservation_encode(ip, r, &len);
+	return put_named(ip, PFX_RESERVATIONS, r->name, v, len);
 }
 
 static int dec_res(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
@@ -1060,7 +1062,8 @@ void bip_namespaces_free(struct bip_namespace *v, size_t n)
 
 int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 {
-	size_t len;
+	size_t len = 0;
+	char *v;
 	int rc;
 
 	ip->errmsg[0] = '\0';
@@ -1078,7 +1081,8 @@ int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 				      "namespace '%s': pool '%s' is neither a name nor a CIDR",
 				      ns->name, ns->pools[i] ? ns->pools[i] : "");
 	}
-	return put_named(ip, PFX_NAMESPACES, ns->name, namespace_encode(ip, ns, &len), len);
+	v = namespace_encode(ip, ns, &len);
+	return put_named(ip, PFX_NAMESPACES, ns->name, v, len);
 }
 
 static int dec_ns(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,

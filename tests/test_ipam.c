@@ -763,6 +763,11 @@ static void test_check_and_repair(void)
 	T_REQUIRE(env_open(&e) == 0);
 	T_REQUIRE(t_pool(e.ip, "p", "10.0.0.0/24", 26, NULL) == BIP_OK);
 	T_REQUIRE(alloc(&e, "h1", "n1", 1, 0, &r) == BIP_OK);
+	char n3key[128], kp[BIP_PREFIX_STRLEN], *dash;
+	bip_prefix_fmt(r.v[0].block, kp);
+	dash = strchr(kp, '/');
+	*dash = '-';
+	snprintf(n3key, sizeof(n3key), "affinity/n3/%s", kp);
 	bip_alloc_result_free(&r);
 	T_REQUIRE(alloc(&e, "h2", "n1", 1, 0, &r) == BIP_OK);
 	bip_alloc_result_free(&r);
@@ -772,7 +777,7 @@ static void test_check_and_repair(void)
 	T_REQUIRE(t_put(e.st, "handles/ghost", "{\"ips\":[\"10.0.0.50/26\"],\"time\":1}") ==
 		  BIP_OK);                                                    /* dangling */
 	T_REQUIRE(t_put(e.st, "affinity/n2/10.0.1.0-26", "{\"state\":\"confirmed\"}") == BIP_OK);
-	T_REQUIRE(t_put(e.st, "affinity/n3/10.0.0.0-26", "{\"state\":\"confirmed\"}") == BIP_OK);
+	T_REQUIRE(t_put(e.st, n3key, "{\"state\":\"confirmed\"}") == BIP_OK);
 	T_REQUIRE(t_put(e.st, "affinity/n4/10.0.2.0-26", "{\"state\":\"pending\"}") == BIP_OK);
 	T_REQUIRE(t_put(e.st, "blocks/10.9.0.0-26",
 			"{\"cidr\":\"10.9.0.0/26\",\"alloc\":[[1,\"h9\"]]}") == BIP_OK);
@@ -780,8 +785,11 @@ static void test_check_and_repair(void)
 	T_REQUIRE(t_put(e.st, "blocks/10.0.3.0-26", "{\"cidr\":\"garbage\"}") == BIP_OK);
 	T_REQUIRE(bip_ipam_check(e.ip, false, &rep) == BIP_OK);
 	int seen[16] = {0};
-	for (size_t i = 0; i < rep.n; i++)
+	for (size_t i = 0; i < rep.n; i++) {
 		seen[rep.v[i].kind]++;
+		printf("   %s %s: %s\n", bip_problem_name(rep.v[i].kind), rep.v[i].key,
+		       rep.v[i].detail);
+	}
 	T_CHECK_INT(seen[BIP_PROB_ADDR_NO_HANDLE], 1);
 	T_CHECK_INT(seen[BIP_PROB_HANDLE_DANGLING], 1);
 	T_CHECK_INT(seen[BIP_PROB_AFFINITY_NO_BLOCK], 1);

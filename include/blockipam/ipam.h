@@ -20,6 +20,7 @@
 
 #include "blockipam/addr.h"
 #include "blockipam/err.h"
+#include "blockipam/selector.h"
 #include "blockipam/store.h"
 
 #define BIP_NAME_MAX 253    /* pool, node, namespace, reservation names */
