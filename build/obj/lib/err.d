@@ -1,2 +1,0 @@
-build/obj/lib/err.o: lib/err.c include/blockipam/err.h
-include/blockipam/err.h:

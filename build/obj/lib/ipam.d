@@ -1,9 +1,0 @@
-build/obj/lib/ipam.o: lib/ipam.c lib/internal.h include/blockipam/ipam.h \
- include/blockipam/addr.h include/blockipam/err.h \
- include/blockipam/store.h include/blockipam/selector.h
-lib/internal.h:
-include/blockipam/ipam.h:
-include/blockipam/addr.h:
-include/blockipam/err.h:
-include/blockipam/store.h:
-include/blockipam/selector.h:
