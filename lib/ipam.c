@@ -1092,6 +1092,7 @@ static int commit_alloc(struct attempt *a)
 		h.addrs[h.naddrs++] = a->held.addrs[i];
 	for (size_t i = 0; i < a->nout; i++)
 		h.addrs[h.naddrs++] = (struct bip_prefix){a->out[i].addr, a->out[i].block.len};
+	h.id = (char *)req->handle;
 	h.node = (char *)req->node;
 	h.namespace = (char *)(req->attrs.namespace ? req->attrs.namespace : req->namespace);
 	h.pod = (char *)req->attrs.pod;

@@ -376,6 +376,24 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 			goto out;
 		h.addrs[h.naddrs++] = p;
 	}
+	if (!h.container && h.ifname) {
+		/* "<network>.<container>.<ifname>": the container is not stored twice. */
+		size_t n = strlen(id), ni = strlen(h.ifname);
+		const char *dot = strchr(id, '.');
+
+		if (dot && n > ni + 1 && (size_t)(dot - id) + 1 < n - ni - 1 &&
+		    id[n - ni - 1] == '.' && strcmp(id + n - ni, h.ifname) == 0) {
+			size_t cn = n - ni - 1 - (size_t)(dot - id) - 1;
+
+			h.container = im_malloc(ip, cn + 1);
+			if (!h.container) {
+				rc = BIP_ENOMEM;
+				goto out;
+			}
+			memcpy(h.container, dot + 1, cn);
+			h.container[cn] = '\0';
+		}
+	}
 	*out = h;
 	memset(&h, 0, sizeof(h));
 	rc = BIP_OK;
@@ -383,6 +401,23 @@ out:
 	bip_handle_info_clear(&h);
 	json_decref(j);
 	return rc;
+}
+
+/* Whether id is "<network>.<container>.<ifname>", so the container need not be stored. */
+static bool container_derivable(const struct bip_handle_info *h)
+{
+	size_t n, nc, ni;
+	const char *dot;
+
+	if (!h->id || !h->container || !h->ifname)
+		return false;
+	n = strlen(h->id);
+	nc = strlen(h->container);
+	ni = strlen(h->ifname);
+	dot = strchr(h->id, '.');
+	return dot && n == (size_t)(dot - h->id) + 1 + nc + 1 + ni &&
+	       strncmp(dot + 1, h->container, nc) == 0 && dot[1 + nc] == '.' &&
+	       strcmp(dot + 2 + nc, h->ifname) == 0;
 }
 
 char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len)
@@ -404,7 +439,8 @@ char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t
 	bad |= set_str(j, "node", h->node);
 	bad |= set_str(j, "namespace", h->namespace);
 	bad |= set_str(j, "pod", h->pod);
-	bad |= set_str(j, "container", h->container);
+	if (!container_derivable(h))
+		bad |= set_str(j, "container", h->container);
 	bad |= set_str(j, "ifname", h->ifname);
 	bad |= json_object_set_new(j, "time", json_integer(h->time));
 	if (bad) {
