@@ -4,6 +4,7 @@
 #
 #   make            build libblockipam.a, the plugin build/blockipam and the CLI build/blockipamctl
 #   make test       build and run every test (scripts/run-tests prints "N passed, N failed")
+#   make check      what CI runs: test with -Werror, san, and a short fuzz of every parser
 #   make san        the whole suite under ASan + UBSan (build-san/)
 #   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make demo       the main job: a walk through blockipam on the embedded store
@@ -63,7 +64,7 @@ CNI_OBJS := $(call obj,$(CNI_SRCS))
 CLI_OBJS := $(call obj,$(filter-out cli/main.c,$(CLI_SRCS)))
 T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SRCS))
 
-.PHONY: all test san fuzz fuzz-build demo bench install clean format check-format
+.PHONY: all test check san fuzz fuzz-build demo bench install clean format check-format
 all: $(LIBA) $(PLUGIN) $(CLI)
 
 $(BUILD)/obj/%.o: %.c
@@ -93,6 +94,12 @@ test: all $(TESTS) $(HELPERS)
 
 san:
 	$(MAKE) BUILD=build-san SAN=1 test
+
+# What CI runs: every test with -Werror, the sanitizer run of the whole suite, a short fuzz.
+check:
+	$(MAKE) WERROR=1 test
+	$(MAKE) WERROR=1 san
+	$(MAKE) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz
 
 fuzz-build:
 	$(MAKE) -f fuzz/fuzz.mk BUILD=build-fuzz
