@@ -6,6 +6,7 @@
 int t_failed_checks;
 int t_skipped;
 const char *t_skip_reason;
+const void *t_arg;
 
 int t_run(const char *prog, const struct t_case *cases, size_t n, int argc, char **argv)
 {
@@ -24,6 +25,7 @@ int t_run(const char *prog, const struct t_case *cases, size_t n, int argc, char
 		t_failed_checks = 0;
 		t_skipped = 0;
 		t_skip_reason = NULL;
+		t_arg = cases[i].arg;
 		cases[i].fn();
 		fflush(stderr);
 		if (t_failed_checks) {

@@ -18,9 +18,11 @@
 struct t_case {
 	const char *name;
 	void (*fn)(void);
+	const void *arg; /* handed to fn as t_arg: one function can serve many rows */
 };
 
 extern int t_failed_checks;
+extern const void *t_arg;
 extern int t_skipped;
 extern const char *t_skip_reason;
 
@@ -30,8 +32,8 @@ extern const char *t_skip_reason;
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
 			t_failed_checks++;                                                         \
-			fprintf(stderr, "  %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, "" __VA_ARGS__);                                           \
+			fprintf(stderr, "  %s:%d: check failed: %s:", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, " " __VA_ARGS__); /* " ": a message is optional */         \
 			fputc('\n', stderr);                                                       \
 		}                                                                                  \
 	} while (0)
