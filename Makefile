@@ -65,7 +65,8 @@ CLI_OBJS := $(call obj,$(filter-out cli/main.c,$(CLI_SRCS)))
 T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SRCS))
 
 .PHONY: all test check san fuzz fuzz-build demo bench install clean format check-format
-all: $(LIBA) $(PLUGIN) $(CLI)
+# The plugin and the CLI are built once their main.c exists.
+all: $(LIBA) $(if $(wildcard cni/main.c),$(PLUGIN)) $(if $(wildcard cli/main.c),$(CLI))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
