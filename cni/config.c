@@ -605,7 +605,7 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 				    "network configuration is larger than 1 MiB (%zu bytes)", len);
 	if (!buf || len == 0)
 		return bip_cni_errf(e, BIP_CNI_EDECODE, "no network configuration on stdin");
-	c->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	c->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!c->root)
 		return bip_cni_errf(e, BIP_CNI_EDECODE,
 				    "network configuration is not valid JSON: %s (line %d, column %d)",
