@@ -336,6 +336,15 @@ void bip_pools_free(struct bip_pool *v, size_t n)
 	free(v);
 }
 
+/* json_dumps of a packed object, freeing the object. */
+static char *dumps_new(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 int bip_ipam_pool_put(struct bip_ipam *ipam, struct bip_pool *pool, bool create_only)
 {
 	char key[BIP_KEY_MAX], cidr[BIP_PREFIX_STRLEN];
@@ -357,10 +366,9 @@ int bip_ipam_pool_put(struct bip_ipam *ipam, struct bip_pool *pool, bool create_
 	if (!pool->allowed_uses)
 		pool->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
 	snprintf(key, sizeof(key), "pools/%s", pool->name);
-	val = json_dumps(json_pack("{s:s,s:i,s:b,s:s}", "cidr", bip_prefix_fmt(pool->cidr, cidr),
-				   "blockSize", (int)pool->block_len, "disabled", pool->disabled,
-				   "nodeSelector", pool->node_selector ? pool->node_selector : ""),
-			 JSON_COMPACT);
+	val = dumps_new(json_pack("{s:s,s:i,s:b,s:s}", "cidr", bip_prefix_fmt(pool->cidr, cidr),
+				  "blockSize", (int)pool->block_len, "disabled", pool->disabled,
+				  "nodeSelector", pool->node_selector ? pool->node_selector : ""));
 	if (!val)
 		return BIP_ENOMEM;
 	cmp = (struct bip_cmp){key, 0};
@@ -545,7 +553,8 @@ static size_t candidates(const struct bip_alloc_req *req, const struct bip_pool 
 		}
 		return n;
 	}
-	for (int level = 0; level < 3 && !n; level++) {
+	/* the first level that names any pools decides, found or not */
+	for (int level = req->npools ? 0 : req->ncfg_pools ? 1 : 2, done = 0; !done; done = 1) {
 		for (size_t i = 0; i < npools && n < max; i++) {
 			const struct bip_pool *p = &pools[i];
 			bool use = level == 0   ? pool_named(p, req->pools, req->npools)
@@ -715,7 +724,7 @@ static int allocate_once(struct bip_ipam *ipam, const struct bip_alloc_req *req,
 	}
 	if (rc != BIP_OK)
 		goto out;
-	h = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:[]}", "node", req->node, "namespace",
+	h = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:I,s:[]}", "node", req->node, "namespace",
 		      req->attrs.namespace, "pod", req->attrs.pod, "container", req->attrs.container,
 		      "ifname", req->attrs.ifname, "time", (json_int_t)time(NULL), "addrs");
 	addrs = json_object_get(h, "addrs");
@@ -728,9 +737,8 @@ static int allocate_once(struct bip_ipam *ipam, const struct bip_alloc_req *req,
 						     buf)));
 		ip_key(keys[i], sizeof(keys[i]), mine[i].addr);
 		cmps[i + 1] = (struct bip_cmp){keys[i], 0};
-		vals[i + 1] = json_dumps(json_pack("{s:s,s:s}", "handle", req->handle, "node",
-						   req->node),
-					 JSON_COMPACT);
+		vals[i + 1] =
+			dumps_new(json_pack("{s:s,s:s}", "handle", req->handle, "node", req->node));
 		ops[i + 1] = (struct bip_op){BIP_OP_PUT, keys[i], vals[i + 1], strlen(vals[i + 1])};
 	}
 	vals[0] = json_dumps(h, JSON_COMPACT);
