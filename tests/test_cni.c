@@ -12,47 +12,13 @@
 
 #include "../cni/cni.h"
 #include "t.h"
+#include "util_cni.h"
 
 /* --- helpers -------------------------------------------------------------------------------- */
-
-/* Table strings use ' for " so that rows stay readable. */
-static char *dq(const char *s)
-{
-	char *d = strdup(s);
-
-	for (char *p = d; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
-
-/* Run the whole plugin in process; returns its exit status and what it printed. */
-static int run_plugin(const char *const *env, const char *in, char **out)
-{
-	FILE *fin = in && *in ? fmemopen((void *)in, strlen(in), "r") : NULL;
-	size_t n = 0;
-	FILE *fout = open_memstream(out, &n);
-	struct bip_cni_io io = {env, fin, fout};
-	int rc = bip_cni_run(&io);
-
-	fclose(fout);
-	if (fin)
-		fclose(fin);
-	return rc;
-}
 
 static json_t *parse_out(const char *out)
 {
 	return json_loads(out, 0, NULL);
-}
-
-static long out_code(const char *out)
-{
-	json_t *j = parse_out(out);
-	long c = j ? (long)json_integer_value(json_object_get(j, "code")) : -1;
-
-	json_decref(j);
-	return c;
 }
 
 #define ENV_ADD "CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/run/netns/x", "CNI_IFNAME=eth0"
@@ -251,7 +217,7 @@ static int parse_row(const struct conf_row *r, const struct bip_cni_env *env,
 	int rc;
 
 	snprintf(buf, sizeof(buf), BASE, r->ipam, r->top);
-	json = dq(buf);
+	json = tu_dq(buf);
 	rc = bip_cni_conf_parse(json, strlen(json), r->cmd ? r->cmd : BIP_CNI_CMD_ADD, env, c, e);
 	free(json);
 	return rc;
@@ -311,7 +277,7 @@ static void test_config_top(void)
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char *json = dq(rows[i].json);
+		char *json = tu_dq(rows[i].json);
 		struct bip_cni_conf c;
 		struct bip_cni_err e = {0};
 		int rc = bip_cni_conf_parse(json, strlen(json), BIP_CNI_CMD_ADD, NULL, &c, &e);
@@ -788,8 +754,8 @@ static void test_config_size_limit(void)
 		char *out = NULL;
 
 		buf[BIP_CNI_CONFIG_MAX + 1] = '\0';
-		T_CHECK_INT(run_plugin(env, buf, &out), 1);
-		T_CHECK_INT(out_code(out), 7);
+		T_CHECK_INT(tu_run(env, buf, &out), 1);
+		T_CHECK_INT(tu_code(out), 7);
 		free(out);
 	}
 	free(buf);
@@ -898,9 +864,9 @@ static void test_version_output(void)
 	const char *env[] = {"CNI_COMMAND=VERSION", NULL};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char *in = rows[i].in ? dq(rows[i].in) : NULL, *out = NULL, want[256];
+		char *in = rows[i].in ? tu_dq(rows[i].in) : NULL, *out = NULL, want[256];
 
-		T_CHECK_INT(run_plugin(env, in, &out), 0);
+		T_CHECK_INT(tu_run(env, in, &out), 0);
 		snprintf(want, sizeof(want),
 			 "{\"cniVersion\":\"%s\",\"supportedVersions\":[\"0.3.0\",\"0.3.1\","
 			 "\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n",
@@ -934,7 +900,7 @@ static void test_version_gating(void)
 			 "\"store\":\"/nonexistent/dir/ipam.db\"},"
 			 "\"prevResult\":{},\"cni.dev/valid-attachments\":[]}",
 			 rows[i].version);
-		T_CHECK_INT(run_plugin(env, conf, &out), 1);
+		T_CHECK_INT(tu_run(env, conf, &out), 1);
 		j = parse_out(out);
 		T_CHECK(json_integer_value(json_object_get(j, "code")) == rows[i].code, "row %zu: %s",
 			i, out);
@@ -999,7 +965,7 @@ static void test_result_format(void)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct bip_cni_result r = {ips, 2, routes, 2, &dns};
 		char *got = bip_cni_result_json(&r, rows[i].v);
-		char *want = dq(rows[i].want);
+		char *want = tu_dq(rows[i].want);
 		size_t n = strlen(want);
 
 		want = realloc(want, n + 2);
@@ -1046,13 +1012,13 @@ static void test_error_version(void)
 	char *out = NULL;
 	json_t *j;
 
-	T_CHECK_INT(run_plugin(env, "{\"cniVersion\":\"0.3.1\"}", &out), 1);
+	T_CHECK_INT(tu_run(env, "{\"cniVersion\":\"0.3.1\"}", &out), 1);
 	j = parse_out(out);
 	T_CHECK_STR(json_string_value(json_object_get(j, "cniVersion")), "0.3.1");
 	T_CHECK_INT(json_integer_value(json_object_get(j, "code")), 4);
 	json_decref(j);
 	free(out);
-	T_CHECK_INT(run_plugin(env, NULL, &out), 1);
+	T_CHECK_INT(tu_run(env, NULL, &out), 1);
 	j = parse_out(out);
 	T_CHECK_STR(json_string_value(json_object_get(j, "cniVersion")), "1.1.0");
 	json_decref(j);
@@ -1293,9 +1259,9 @@ static void test_bad_input_no_store(void)
 			 "{'cniVersion':'1.1.0','name':'n','ipam':{'type':'blockipam','store':'%s'%s}"
 			 "%s}",
 			 store, rows[i].ipam_extra, rows[i].top_extra);
-		json = dq(conf);
-		T_CHECK_INT(run_plugin(rows[i].env, json, &out), 1);
-		T_CHECK(out_code(out) != 0, "row %zu: %s", i, out);
+		json = tu_dq(conf);
+		T_CHECK_INT(tu_run(rows[i].env, json, &out), 1);
+		T_CHECK(tu_code(out) != 0, "row %zu: %s", i, out);
 		T_CHECK(stat(db, &st) != 0, "row %zu: the store was created: %s", i, out);
 		free(out);
 		free(json);
