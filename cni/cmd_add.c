@@ -1,8 +1,8 @@
 /*
  * ADD: allocate for the handle "<network>.<containerID>.<ifname>" and print the result. A repeat
  * for the same handle returns what it holds (the engine is idempotent per handle), after
- * checking that the handle really is this attachment's: "a.b" + "c" and "a" + "b.c" spell the
- * same handle, and handing one pod's address to another would be far worse than failing.
+ * checking that the handle really is this attachment's (handle.c): handing one pod's address
+ * to another would be far worse than failing.
  *
  * Counts: block mode asks one address per enabled family (assign_ipv4/assign_ipv6); host-local
  * mode one per range set. Specific addresses, when requested, are exactly what is asked for.
@@ -40,7 +40,7 @@ static struct bip_addr gateway_of(const struct bip_cni_conf *c, const struct bip
 	return bip_addr_eq(gw, a->addr) ? none : gw;
 }
 
-/* The handle's recorded attachment must be ours (see above). */
+/* The handle's recorded attachment must be ours (handle.c). */
 static int check_owner(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
 {
 	struct bip_handle_info h = {0};
@@ -48,13 +48,8 @@ static int check_owner(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, str
 
 	if (rc != BIP_OK)
 		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "reading the handle");
-	if ((h.container && strcmp(h.container, ctx->env->container_id) != 0) ||
-	    (h.ifname && strcmp(h.ifname, ctx->env->ifname) != 0))
-		rc = bip_cni_errf(e, BIP_CNI_EOWNER,
-				  "handle '%s' belongs to container '%s' interface '%s', not to "
-				  "container '%s' interface '%s'",
-				  ctx->handle, h.container, h.ifname ? h.ifname : "",
-				  ctx->env->container_id, ctx->env->ifname);
+	if (!bip_cni_handle_ours(ctx, &h))
+		rc = bip_cni_handle_foreign(ctx, &h, e);
 	bip_handle_info_clear(&h);
 	return rc;
 }

@@ -41,6 +41,8 @@ int bip_cni_cmd_check(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, stru
 	}
 	if (rc != BIP_OK)
 		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "reading the handle");
+	if (!bip_cni_handle_ours(ctx, &h))
+		rc = bip_cni_handle_foreign(ctx, &h, e);
 	for (size_t i = 0; i < c->nprev_ips && !rc; i++) {
 		bool held = false;
 

@@ -14,6 +14,7 @@
  *   dns.c       resolv.conf, for host-local's resolvConf
  *   result.c    results, errors and VERSION in the shape of each spec version
  *   cnierr.c    the table from blockipam error codes to CNI error codes
+ *   handle.c    handle ids "<network>.<containerID>.<ifname>" and whose a handle is
  *   capacity.c  whether a node can still get an address (STATUS), as a pure function
  *   cmd_*.c     ADD, DEL, CHECK, GC, STATUS
  *
@@ -313,6 +314,15 @@ int bip_cni_cmd_del(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 int bip_cni_cmd_check(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e);
 int bip_cni_cmd_gc(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e);
 int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e);
+
+/* handle.c: the id; whether it may be another attachment's (dots in the network name or the
+ * container id); whether a recorded handle is this attachment's; the error when it is not. */
+void bip_cni_handle_id(char *buf, size_t n, const char *network, const char *container,
+		       const char *ifname);
+bool bip_cni_handle_ambiguous(const struct bip_cni_ctx *ctx);
+bool bip_cni_handle_ours(const struct bip_cni_ctx *ctx, const struct bip_handle_info *h);
+int bip_cni_handle_foreign(const struct bip_cni_ctx *ctx, const struct bip_handle_info *h,
+			   struct bip_cni_err *e);
 
 /* ADD's reported length for one assigned address (pools: NULL unless mode is "pool"). */
 int bip_cni_report_len(enum bip_cni_prefix_mode mode, const struct bip_assigned *a,

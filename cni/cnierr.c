@@ -105,6 +105,9 @@ unsigned bip_cni_err_lib(struct bip_cni_err *e, int bip_err, const char *detail,
 
 	if (code == 0)
 		code = BIP_CNI_EINTERNAL;
+	if (!e->code && !e->details[0])
+		bip_cni_err_details(e, "blockipam error %s: %s", bip_errname(bip_err),
+				    bip_strerror(bip_err));
 	if (detail && *detail)
 		return bip_cni_errf(e, code, "%s: %s", what, detail);
 	return bip_cni_errf(e, code, "%s: %s", what, bip_strerror(bip_err));

@@ -178,8 +178,8 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 	if ((rc = resolve_store(&conf, &env, &ctx.store_addr, e)))
 		goto out;
 	if (env.container_id)
-		snprintf(ctx.handle, sizeof(ctx.handle), "%s.%s.%s", conf.name, env.container_id,
-			 env.ifname);
+		bip_cni_handle_id(ctx.handle, sizeof(ctx.handle), conf.name, env.container_id,
+				  env.ifname);
 	rc = run_command(command, &ctx, e);
 out:
 	bip_cni_conf_free(&conf);

@@ -393,23 +393,40 @@ static void test_add_host_local_ranges(void)
 	fix_rm(&f);
 }
 
-/* "a.b" + "c" and "a" + "b.c" spell one handle: the second must not get the first's address. */
+/* "a.b" + "c" and "a" + "b.c" spell one handle: the second must not get the first's address,
+ * and the DEL that follows its refused ADD must not free it. */
 static void test_add_handle_collision(void)
 {
 	static const char *const pools[] = {"p4=10.48.0.0/24,26", NULL};
+	static const char ab[] = "{'cniVersion':'1.0.0','name':'a.b','ipam':{'type':'x','store':'%s'}}";
+	static const char a[] = "{'cniVersion':'1.0.0','name':'a','ipam':{'type':'x','store':'%s'}}";
 	struct fix f;
-	char *out = NULL;
+	char *out = NULL, *first = NULL, check[1024];
+	json_t *r;
 
 	T_REQUIRE(fix_new(&f, pools) == 0, "fixture");
-	T_CHECK_INT(cni(&f, "ADD", "c", "eth0",
-			"{'cniVersion':'1.0.0','name':'a.b','ipam':{'type':'x','store':'%s'}}", &out),
-		    0);
+	T_CHECK_INT(cni(&f, "ADD", "c", "eth0", ab, &first), 0);
+	T_CHECK_INT(cni(&f, "ADD", "b.c", "eth0", a, &out), 1);
+	T_CHECK_INT(tu_code(out), 106);
+	T_CHECK(strstr(out, "belongs to container 'c'"), "%s", out);
 	free(out);
-	T_CHECK_INT(cni(&f, "ADD", "b.c", "eth0",
-			"{'cniVersion':'1.0.0','name':'a','ipam':{'type':'x','store':'%s'}}", &out),
-		    1);
+	T_CHECK_INT(cni(&f, "DEL", "b.c", "eth0", a, &out), 0);
+	free(out);
+	T_CHECK(has_handle(&f, "a.b.c.eth0"), "the DEL of the other attachment released it");
+	r = js(first);
+	snprintf(check, sizeof(check),
+		 "{'cniVersion':'1.0.0','name':'a','ipam':{'type':'x','store':'%%s'},"
+		 "'prevResult':{'ips':[{'address':'%s'}]}}",
+		 ip0(r));
+	T_CHECK_INT(cni(&f, "CHECK", "b.c", "eth0", check, &out), 1);
 	T_CHECK_INT(tu_code(out), 106);
 	free(out);
+	/* its own DEL still works */
+	T_CHECK_INT(cni(&f, "DEL", "c", "eth0", ab, &out), 0);
+	free(out);
+	T_CHECK(!has_handle(&f, "a.b.c.eth0"), "not released");
+	json_decref(r);
+	free(first);
 	fix_rm(&f);
 }
 
