@@ -198,17 +198,21 @@ int bip_cni_run(const struct bip_cni_io *io)
 	rc = bip_cni_env_command(io->env, &cmd, &e);
 	/* Read even after a bad command: the error object carries the config's cniVersion. VERSION
 	 * needs no input, so a missing or unreadable stdin is not an error for it. */
-	if (read_input(io->in, &buf, &len, cmd == BIP_CNI_CMD_VERSION ? &(struct bip_cni_err){0} : &e))
-		rc = rc ? rc : (int)e.code;
-	version = bip_cni_conf_peek_version(buf, len, vbuf, sizeof(vbuf));
-	if (!rc && cmd == BIP_CNI_CMD_VERSION) {
-		out = bip_cni_version_json(version);
+	if (cmd == BIP_CNI_CMD_VERSION) {
+		struct bip_cni_err ignored = {0};
+
+		read_input(io->in, &buf, &len, &ignored);
+		out = bip_cni_version_json(bip_cni_conf_peek_version(buf, len, vbuf, sizeof(vbuf)));
 		if (!out)
 			rc = bip_cni_errf(&e, BIP_CNI_ETRYLATER, "out of memory");
+	} else if (read_input(io->in, &buf, &len, &e) && !rc) {
+		rc = (int)e.code;
 	} else if (!rc) {
 		rc = dispatch(io, cmd, buf, len, &e);
 	}
 	if (rc) {
+		/* the version is parsed a second time only on this path, not on every success */
+		version = bip_cni_conf_peek_version(buf, len, vbuf, sizeof(vbuf));
 		free(out);
 		out = bip_cni_error_json(&e, version);
 	}
