@@ -4,6 +4,7 @@
  * written.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "resource.h"
@@ -38,7 +39,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	struct bip_res *res = NULL;
-	const char *file = NULL;
+	const char *file = NULL, *fname;
 	bool dry_run = false, *exists = NULL;
 	char err[1024];
 	size_t n = 0, i;
@@ -62,6 +63,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 		ret = ctl_usage_err(u, "-f FILE is required");
 		goto out;
 	}
+	fname = strcmp(file, "-") == 0 ? "stdin" : file;
 	if (ctl_load_manifest(file, &res, &n, true) != CTL_EXIT_OK)
 		goto out;
 	exists = calloc(n, sizeof(*exists));
@@ -74,9 +76,9 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 	rc = bip_res_precheck(s.ipam, res, n, create_only, exists, err, sizeof(err));
 	if (rc != BIP_OK) {
 		if (rc == BIP_EINVAL || rc == BIP_EEXIST || rc == BIP_EOVERLAP)
-			ctl_err("%s; nothing was written", err);
+			ctl_err("%s: %s; nothing was written", fname, err);
 		else
-			ctl_lib_err(s.ipam, rc, "%s; nothing was written", err);
+			ctl_lib_err(s.ipam, rc, "%s: %s; nothing was written", fname, err);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

@@ -197,13 +197,17 @@ static int known_nodes(struct ctl_session *s, json_t *names)
 
 static void print_handle(const json_t *v, const char *verb)
 {
-	const json_t *addrs = json_object_get(v, "addresses");
-	char *list = bip_cell_text(addrs);
+	const json_t *addrs = json_object_get(v, "addresses"), *a;
 	const char *node = json_string_value(json_object_get(v, "node"));
+	size_t i;
 
-	printf("%s handle %s (%s)%s%s\n", verb, json_string_value(json_object_get(v, "handle")),
-	       list && *list ? list : "no addresses", node ? " on node " : "", node ? node : "");
-	free(list);
+	printf("%s handle %s (", verb, json_string_value(json_object_get(v, "handle")));
+	json_array_foreach(addrs, i, a)
+	{
+		printf("%s%s", i ? ", " : "", json_string_value(a));
+	}
+	printf("%s)%s%s\n", json_array_size(addrs) ? "" : "no addresses", node ? " on node " : "",
+	       node ? node : "");
 }
 
 int gc_main(int argc, char **argv)

@@ -22,16 +22,18 @@ static const struct ctl_usage usage = {
     "                      names still holds it\n"
     "  --dry-run           with --from-report: say what would be released\n"};
 
-/* Whether a report problem is a leaked address we may release, and its address and handle. */
-static bool releasable(const json_t *p, struct bip_addr *addr, const char **handle)
+/* Whether a report problem is a leaked address (not repaired since), its address and handle
+ * (NULL when the report saw none: such an address is not released from a report). */
+static bool leaked(const json_t *p, struct bip_addr *addr, const char **handle)
 {
 	const char *kind = json_string_value(json_object_get(p, "kind"));
 	const char *a = json_string_value(json_object_get(p, "address"));
 
 	*handle = json_string_value(json_object_get(p, "handle"));
+	if (*handle && !**handle)
+		*handle = NULL;
 	return kind && strcmp(kind, bip_problem_name(BIP_PROB_ADDR_NO_HANDLE)) == 0 && a &&
-	       *handle && **handle && !json_is_true(json_object_get(p, "repaired")) &&
-	       bip_addr_parse(a, addr) == BIP_OK;
+	       !json_is_true(json_object_get(p, "repaired")) && bip_addr_parse(a, addr) == BIP_OK;
 }
 
 static int from_report(struct ctl_session *s, const char *file, bool dry_run)
@@ -59,9 +61,16 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 		struct bip_addr addr;
 		const char *handle;
 
-		if (!releasable(p, &addr, &handle))
+		if (!leaked(p, &addr, &handle))
 			continue;
 		bip_addr_fmt(addr, a);
+		if (!handle) {
+			printf("skipped %s: the report names no handle holding it (release it with "
+			       "--ip if it is a leak)\n",
+			       a);
+			skipped++;
+			continue;
+		}
 		if (dry_run) {
 			printf("would release %s (handle %s)\n", a, handle);
 			released++;

@@ -169,9 +169,9 @@ int ipam_split_main(int argc, char **argv)
 		printf("pool/%s created (%s)\n", bip_res_name(&parts[i]),
 		       bip_prefix_fmt(parts[i].u.pool.cidr, part));
 	}
-	printf("pool/%s (%s) split into %lu pools, disabled like it was; enable them with "
-	       "'patch pool NAME --patch '{\"spec\":{\"disabled\":false}}''\n",
-	       name, cidr, n);
+	printf("pool/%s (%s) split into %lu pools, disabled as it was; enable each with: %s patch "
+	       "pool NAME --patch '{\"spec\":{\"disabled\":false}}'\n",
+	       name, cidr, n, ctl.prog);
 	ret = CTL_EXIT_OK;
 out:
 	bip_res_free(parts, n);

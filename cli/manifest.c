@@ -598,9 +598,12 @@ static bool needs_quotes(const char *s)
 
 	if (plain_type(s) != PLAIN_STR || one_of(s, yaml11))
 		return true;
-	if ((*d >= '0' && *d <= '9') || (*s == '.' && strchr("iInN", *d)))
-		return true;
-	return false;
+	if (*s == '.' && *d && strchr("iInN", *d))
+		return true; /* .inf, .nan */
+	/* a leading digit: quote what could be a YAML 1.1 number, base-60 time or date
+	 * ("1_000", "0b101", "1:20", "2024-05-01 10:00", "10.0.0.1"), not a CIDR or a word */
+	return *d >= '0' && *d <= '9' &&
+	       strspn(s, "0123456789_.:+-eExXoObBaAcCdDfFtTzZ ") == strlen(s);
 }
 
 static bool has_control(const char *s)

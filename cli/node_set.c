@@ -102,7 +102,7 @@ int node_set_main(int argc, char **argv)
 	json_t *doc = NULL;
 	size_t nch = 0, i;
 	const char *name;
-	char err[1024], what[BIP_NAME_MAX + 16];
+	char err[1024];
 	int ret = CTL_EXIT_ERR, c, rc;
 	bool existed;
 
@@ -118,8 +118,10 @@ int node_set_main(int argc, char **argv)
 		if (c == 'l' && !strchr(optarg, '=') && (len < 2 || optarg[len - 1] != '-'))
 			ret = ctl_usage_err(&usage, "invalid --label '%s' (want KEY=VALUE or KEY-)",
 					    optarg);
-		else if (c == 'c' && bip_prefix_parse_net(optarg, &x->cidr) != BIP_OK)
-			ret = ctl_usage_err(&usage, "invalid CIDR '%s' for --pod-cidr", optarg);
+		else if (c == 'c' && (rc = bip_prefix_parse_net(optarg, &x->cidr)) != BIP_OK)
+			ret = ctl_usage_err(&usage, "%s CIDR '%s' for --pod-cidr",
+					    rc == BIP_EHOSTBITS ? "host bits set in" : "invalid",
+					    optarg);
 		else if (c == 'a' && bip_addr_parse(optarg, &x->addr) != BIP_OK)
 			ret = ctl_usage_err(&usage, "invalid address '%s' for --address", optarg);
 		else
@@ -163,8 +165,7 @@ int node_set_main(int argc, char **argv)
 		ctl_err("out of memory");
 		goto out;
 	}
-	snprintf(what, sizeof(what), "node %s", name);
-	if (bip_res_from_json(doc, what, &r, NULL, err, sizeof(err)) != BIP_OK) {
+	if (bip_res_from_json(doc, "node set", &r, NULL, err, sizeof(err)) != BIP_OK) {
 		ctl_err("%s; nothing was written", err);
 		goto out;
 	}

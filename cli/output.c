@@ -1,4 +1,5 @@
 /* Tables, JSON/YAML printing and shared formats (output.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,8 +99,9 @@ char *bip_fmt_count_pct(bip_u128 v, bip_u128 total, char *buf, size_t len)
 	if (!total)
 		snprintf(buf, len, "%s", num);
 	else
+		/* truncated, not rounded: 65535 of 65536 is 99.9%, never 100.0% */
 		snprintf(buf, len, "%s (%.1Lf%%)", num,
-			 (long double)v * 100.0L / (long double)total);
+			 floorl((long double)v * 1000.0L / (long double)total) / 10.0L);
 	return buf;
 }
 

@@ -31,7 +31,7 @@ int patch_main(int argc, char **argv)
 	json_t *docs = NULL, *cur = NULL, *merged = NULL, *warnings = json_array(), *w;
 	const char *text = NULL, *name;
 	enum bip_res_kind kind;
-	char err[1024], what[BIP_NAME_MAX + 32];
+	char err[1024];
 	int ret = CTL_EXIT_ERR, c, rc;
 	size_t i;
 
@@ -81,8 +81,7 @@ int patch_main(int argc, char **argv)
 	}
 	if (!(merged = bip_res_merge_patch(cur, json_array_get(docs, 0))))
 		goto nomem;
-	snprintf(what, sizeof(what), "patched %s", bip_res_kind_word(kind));
-	if (bip_res_from_json(merged, what, &r, warnings, err, sizeof(err)) != BIP_OK) {
+	if (bip_res_from_json(merged, "patch", &r, warnings, err, sizeof(err)) != BIP_OK) {
 		ctl_err("%s; nothing was written", err);
 		goto out;
 	}
