@@ -336,17 +336,29 @@ static int check_fields(struct cv *c, const json_t *obj, const char *path,
 	return BIP_OK;
 }
 
-static const char *const server_set_meta[] = {"uid",
-					      "resourceVersion",
-					      "creationTimestamp",
-					      "generation",
-					      "managedFields",
-					      "selfLink",
-					      "finalizers",
-					      "deletionTimestamp",
-					      "deletionGracePeriodSeconds",
-					      "ownerReferences",
-					      NULL};
+/* Whether metadata.annotations holds any a user wrote: not only the ones Calico's datastore and
+ * kubectl apply add for themselves. */
+static bool user_annotations(const json_t *meta)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(json_object_get(meta, "annotations"), key, v)
+	{
+		if (strncmp(key, "projectcalico.org/", 18) != 0 &&
+		    strcmp(key, "kubectl.kubernetes.io/last-applied-configuration") != 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *const server_set_meta[] = {
+    "annotations",	 /* looked at by user_annotations */ "uid",
+    "resourceVersion",	 "creationTimestamp",
+    "generation",	 "managedFields",
+    "selfLink",		 "finalizers",
+    "deletionTimestamp", "deletionGracePeriodSeconds",
+    "ownerReferences",	 NULL};
 
 static const char *const pool_known_ours[] = {"cidr",		"blockSize",	     "disabled",
 					      "nodeSelector",	"namespaceSelector", "allowedUses",
@@ -680,8 +692,8 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 	static const char *const top_ignored[] = {"status", NULL};
 	static const char *const meta_known[] = {"name", NULL};
 	static const char *const meta_known_labels[] = {"name", "labels", NULL};
-	static const char *const meta_warned[] = {"labels", "annotations", "namespace", NULL};
-	static const char *const meta_warned_labels[] = {"annotations", "namespace", NULL};
+	static const char *const meta_warned[] = {"labels", "namespace", NULL};
+	static const char *const meta_warned_labels[] = {"namespace", NULL};
 	const struct field_set top = {top_known, NULL, top_ignored, NULL, NULL};
 	const struct doc_form *f;
 	const json_t *meta, *spec;
@@ -737,6 +749,8 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 
 		if ((rc = check_fields(c, meta, "metadata", &mfs)) != BIP_OK)
 			return rc;
+		if (user_annotations(meta))
+			warn(c, "metadata.annotations is ignored: blockipam does not keep it");
 	}
 	switch (r.kind) {
 	case BIP_RES_POOL:
