@@ -429,6 +429,23 @@ static int parser_error(struct yp *p, const yaml_parser_t *yp, const char *buf, 
 	return fail_at(p, m, "%s", yp->problem ? yp->problem : "syntax error");
 }
 
+/* A top-level value as documents: a list gives its elements, and null ("---" and nothing, or
+ * a null element) is no document. */
+static int add_docs(json_t *docs, json_t *v)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v))
+		return json_is_null(v) || json_array_append(docs, v) == 0 ? BIP_OK : BIP_ENOMEM;
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_null(e) && json_array_append(docs, e) != 0)
+			return BIP_ENOMEM;
+	}
+	return BIP_OK;
+}
+
 static int parse_yaml(const char *buf, size_t len, json_t *docs, char *err, size_t errlen)
 {
 	struct yp p = {.err = err, .errlen = errlen};
@@ -461,11 +478,7 @@ static int parse_yaml(const char *buf, size_t len, json_t *docs, char *err, size
 			rc = on_alias(&p, &ev);
 			break;
 		case YAML_DOCUMENT_END_EVENT:
-			/* an empty document ("---" and nothing) is no document; a list is a
-			 * list of documents, as in JSON */
-			if (json_is_array(p.root) ? json_array_extend(docs, p.root) != 0
-						  : p.root && !json_is_null(p.root) &&
-							json_array_append(docs, p.root) != 0)
+			if (p.root && add_docs(docs, p.root) != BIP_OK)
 				rc = BIP_ENOMEM;
 			json_decref(p.root);
 			p.root = NULL;
@@ -530,10 +543,7 @@ static int parse_json(const char *buf, size_t len, json_t *docs, char *err, size
 					 e.text);
 			return BIP_EINVAL;
 		}
-		if (json_is_array(v))
-			rc = json_array_extend(docs, v) == 0 ? BIP_OK : BIP_ENOMEM;
-		else if (!json_is_null(v))
-			rc = json_array_append(docs, v) == 0 ? BIP_OK : BIP_ENOMEM;
+		rc = add_docs(docs, v);
 		json_decref(v);
 		if (rc != BIP_OK)
 			return rc;
