@@ -51,12 +51,8 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 		else if (c == 'n')
 			dry_run = true;
 	}
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(u, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(u, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (!file) {

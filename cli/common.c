@@ -185,6 +185,38 @@ int ctl_opt_exit(int c)
 	return c == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 }
 
+int ctl_args(const struct ctl_usage *u, int c, int argc, char **argv, int min, int max)
+{
+	int n = argc - optind;
+
+	if (c != CTL_OPT_END)
+		return ctl_opt_exit(c);
+	if (n < min)
+		return ctl_usage_err(u, "missing argument%s", min - n > 1 ? "s" : "");
+	if (max >= 0 && n > max)
+		return ctl_usage_err(u, "unexpected argument '%s'", argv[optind + max]);
+	return CTL_CONTINUE;
+}
+
+int ctl_kind_arg(const struct ctl_usage *u, const char *word, enum bip_res_kind *kind)
+{
+	if (bip_res_kind_parse(word, kind) == BIP_OK)
+		return CTL_EXIT_OK;
+	return ctl_usage_err(u,
+			     "unknown kind '%s' (want pool, reservation, ipamconfig, node or "
+			     "namespace, or Calico's ippool, ipreservation, ipamconfiguration)",
+			     word);
+}
+
+int ctl_print(const json_t *v)
+{
+	if (bip_out_print(stdout, ctl.output == CTL_OUT_YAML, v) != BIP_OK || fflush(stdout) != 0) {
+		ctl_err("cannot write the output");
+		return CTL_EXIT_ERR;
+	}
+	return CTL_EXIT_OK;
+}
+
 static void print_group_help(const char *group, const struct ctl_cmd *cmds, size_t n,
 			     const char *group_help, FILE *f)
 {

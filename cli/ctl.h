@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "blockipam/ipam.h"
+#include "resource.h"
 
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
@@ -78,6 +79,15 @@ int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *sho
 	       const struct option *longopts);
 /* The exit code for CTL_OPT_HELP / CTL_OPT_USAGE. */
 int ctl_opt_exit(int c);
+/*
+ * After a command's option loop ended with c: CTL_CONTINUE when options ended normally and
+ * between min and max positionals follow (max < 0: any number), else the exit code (help
+ * printed, or a usage error printed).
+ */
+#define CTL_CONTINUE (-1)
+int ctl_args(const struct ctl_usage *u, int c, int argc, char **argv, int min, int max);
+/* A KIND argument; prints a usage error naming the word when it is none. */
+int ctl_kind_arg(const struct ctl_usage *u, const char *word, enum bip_res_kind *kind);
 
 void ctl_help(const struct ctl_usage *u, FILE *f);
 /* Print "blockipamctl <name>: <msg>" and a pointer to --help on stderr; returns CTL_EXIT_USAGE. */
@@ -89,6 +99,14 @@ void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "blockipamctl: <msg>: <library detail or bip_strerror(rc)>" on stderr. */
 void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Whether -o asks for a table (table or wide) rather than JSON or YAML. */
+static inline bool ctl_tabular(void)
+{
+	return ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE;
+}
+/* Print v on stdout as -o json or -o yaml asks; prints the error. Returns an exit code. */
+int ctl_print(const json_t *v);
 
 /* The text after a command's options in every --help: common options and exit status. */
 extern const char ctl_common_help[];
@@ -107,7 +125,6 @@ int ctl_read_set(const char *path, json_t **set);
 
 /* Read FILE ("-" = stdin), parse it, convert every document (printing warnings) and, with
  * validate, run the library's validation on each: one message and CTL_EXIT_ERR on any failure. */
-struct bip_res;
 int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool validate);
 
 /* gc: whether a CNI handle "<network>.<containerID>.<ifname>" belongs to a container of the set

@@ -40,23 +40,9 @@ int delete_main(int argc, char **argv)
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS "f:", longopts)) > 0)
 		if (c == 'f')
 			file = optarg;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (file && optind < argc) {
-		ret = ctl_usage_err(&usage, "give either -f FILE or KIND NAME..., not both");
-		goto out;
-	}
-	if (!file && argc - optind < 2) {
-		ret = ctl_usage_err(&usage, "want KIND NAME... or -f FILE");
-		goto out;
-	}
-	if (!file && bip_res_kind_parse(argv[optind], &kind) != BIP_OK) {
-		ret = ctl_usage_err(&usage,
-				    "unknown kind '%s' (want pool, reservation, ipamconfig, "
-				    "node or namespace)",
-				    argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, file ? 0 : 2, file ? 0 : -1)) != CTL_CONTINUE ||
+	    (!file && (rc = ctl_kind_arg(&usage, argv[optind], &kind)) != CTL_EXIT_OK)) {
+		ret = rc;
 		goto out;
 	}
 	if (file && ctl_load_manifest(file, &res, &nres, false) != CTL_EXIT_OK)

@@ -265,12 +265,8 @@ int gc_main(int argc, char **argv)
 			break;
 		}
 	}
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (live_file && (network || att_file)) {
@@ -343,7 +339,7 @@ int gc_main(int argc, char **argv)
 			continue;
 		}
 		released++;
-		if (ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE)
+		if (ctl_tabular())
 			print_handle(v, dry_run ? "would release" : "released");
 	}
 	json_array_foreach(dead_nodes, i, v)
@@ -356,7 +352,7 @@ int gc_main(int argc, char **argv)
 			failed++;
 			continue;
 		}
-		if (ctl.output != CTL_OUT_TABLE && ctl.output != CTL_OUT_WIDE)
+		if (!ctl_tabular())
 			continue;
 		if (dry_run)
 			printf("would release node %s\n", n);
@@ -364,7 +360,7 @@ int gc_main(int argc, char **argv)
 			printf("released node %s: %zu blocks (%zu empty, deleted)\n", n, blocks,
 			       deleted);
 	}
-	if (ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE) {
+	if (ctl_tabular()) {
 		printf("gc: %zu handles %sreleased; kept %zu live, %zu too recent, %zu not CNI "
 		       "handles, %zu on other nodes; %zu nodes %sreleased; %zu failures\n",
 		       released, dry_run ? "would be " : "", g.live_kept, g.recent_kept, g.not_cni,
@@ -376,10 +372,12 @@ int gc_main(int argc, char **argv)
 		    g.victims, "kept", "live", (json_int_t)g.live_kept, "recent",
 		    (json_int_t)g.recent_kept, "notCNI", (json_int_t)g.not_cni, "otherNodes",
 		    (json_int_t)g.other_node, "nodes", dead_nodes, "failed", (json_int_t)failed);
-		if (!result || bip_out_print(stdout, ctl.output, result) != BIP_OK) {
-			ctl_err("cannot write the output");
+		if (!result) {
+			ctl_err("out of memory");
 			goto out;
 		}
+		if (ctl_print(result) != CTL_EXIT_OK)
+			goto out;
 	}
 	ret = failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
 out:

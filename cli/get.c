@@ -46,19 +46,9 @@ int get_main(int argc, char **argv)
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
 		;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (argc - optind > 2) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind + 2]);
-		goto out;
-	}
-	if (optind < argc && bip_res_kind_parse(argv[optind], &kind) != BIP_OK) {
-		ret = ctl_usage_err(&usage,
-				    "unknown kind '%s' (want pool, reservation, ipamconfig, "
-				    "node or namespace)",
-				    argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 2)) != CTL_CONTINUE ||
+	    (optind < argc && (rc = ctl_kind_arg(&usage, argv[optind], &kind)) != CTL_EXIT_OK)) {
+		ret = rc;
 		goto out;
 	}
 	if (optind + 1 < argc)
@@ -92,7 +82,7 @@ int get_main(int argc, char **argv)
 			by_kind[k] = docs[k];
 		}
 	}
-	if (ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE) {
+	if (ctl_tabular()) {
 		ret = print_tables(by_kind, optind == argc);
 		goto out;
 	}
@@ -107,11 +97,7 @@ int get_main(int argc, char **argv)
 		if (!(out = bip_res_list_json(out)))
 			goto nomem;
 	}
-	if (bip_out_print(stdout, ctl.output, out) != BIP_OK) {
-		ctl_err("cannot write the output");
-		goto out;
-	}
-	ret = CTL_EXIT_OK;
+	ret = ctl_print(out);
 	goto out;
 nomem:
 	ctl_err("out of memory");

@@ -103,12 +103,8 @@ int ipam_check_main(int argc, char **argv)
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
 		if (c == 'r')
 			repair = true;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (ctl_open(&s, !repair) != CTL_EXIT_OK)
@@ -119,15 +115,13 @@ int ipam_check_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.n; i++)
 		repaired += r.v[i].repaired;
-	if (ctl.output == CTL_OUT_JSON || ctl.output == CTL_OUT_YAML) {
+	if (!ctl_tabular()) {
 		if (!(report = report_json(&s, &r, repair))) {
 			ctl_err("out of memory");
 			goto out;
 		}
-		if (bip_out_print(stdout, ctl.output, report) != BIP_OK) {
-			ctl_err("cannot write the report");
+		if (ctl_print(report) != CTL_EXIT_OK)
 			goto out;
-		}
 	} else if (print_readable(&r, repaired) != BIP_OK) {
 		ctl_err("out of memory");
 		goto out;

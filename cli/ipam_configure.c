@@ -31,7 +31,7 @@ int ipam_configure_main(int argc, char **argv)
 	unsigned long max = 0, empty = 0;
 	bool set_max = false, set_empty = false;
 	struct bip_table t = {0};
-	json_t *doc = NULL;
+	json_t *doc = NULL, *docs = NULL;
 	int ret = CTL_EXIT_ERR, c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
@@ -65,12 +65,8 @@ int ipam_configure_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (!set_strict && !set_auto && !set_max && !set_empty) {
@@ -99,23 +95,20 @@ int ipam_configure_main(int argc, char **argv)
 		ctl_err("out of memory");
 		goto out;
 	}
-	if (ctl.output == CTL_OUT_JSON || ctl.output == CTL_OUT_YAML) {
-		rc = bip_out_print(stdout, ctl.output, doc);
-	} else {
-		json_t *docs = json_pack("[O]", doc);
-
-		rc = docs ? bip_res_table(BIP_RES_CONFIG, docs, false, false, &t) : BIP_ENOMEM;
-		if (rc == BIP_OK)
-			bip_table_print(&t, stdout);
-		json_decref(docs);
-	}
-	if (rc != BIP_OK) {
-		ctl_err("cannot write the output");
+	if (!ctl_tabular()) {
+		ret = ctl_print(doc);
 		goto out;
 	}
+	docs = json_pack("[O]", doc);
+	if (!docs || bip_res_table(BIP_RES_CONFIG, docs, false, false, &t) != BIP_OK) {
+		ctl_err("out of memory");
+		goto out;
+	}
+	bip_table_print(&t, stdout);
 	ret = CTL_EXIT_OK;
 out:
 	bip_table_free(&t);
+	json_decref(docs);
 	json_decref(doc);
 	ctl_close(&s);
 	return ret;

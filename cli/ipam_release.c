@@ -121,12 +121,8 @@ int ipam_release_main(int argc, char **argv)
 		else if (c == 'n')
 			dry_run = true;
 	}
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (report ? ip || handle : !ip && !handle) {

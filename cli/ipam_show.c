@@ -280,12 +280,8 @@ int ipam_show_main(int argc, char **argv)
 		}
 	}
 opts_done:
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (optind < argc) {
-		ret = ctl_usage_err(&usage, "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (nviews > 1) {
@@ -320,9 +316,9 @@ opts_done:
 		ctl_err("out of memory");
 	if (rc != BIP_OK)
 		goto out;
-	if (ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE)
+	if (ctl_tabular())
 		bip_table_print(&t, stdout);
-	else if (bip_out_print(stdout, ctl.output, out) != BIP_OK)
+	else if (ctl_print(out) != CTL_EXIT_OK)
 		goto out;
 	ret = CTL_EXIT_OK;
 out:

@@ -62,12 +62,8 @@ int ipam_split_main(int argc, char **argv)
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
 		;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (argc - optind != 2) {
-		ret = ctl_usage_err(&usage, "want POOL N");
+	if ((rc = ctl_args(&usage, c, argc, argv, 2, 2)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	name = argv[optind];

@@ -18,12 +18,8 @@ int node_release_main(int argc, char **argv)
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
 		;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (argc - optind != 1) {
-		ret = ctl_usage_err(&usage, "want one node NAME");
+	if ((rc = ctl_args(&usage, c, argc, argv, 1, 1)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (ctl_open(&s, false) != CTL_EXIT_OK)

@@ -128,12 +128,8 @@ int node_set_main(int argc, char **argv)
 			continue;
 		goto out;
 	}
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (argc - optind != 1) {
-		ret = ctl_usage_err(&usage, "want one node NAME");
+	if ((rc = ctl_args(&usage, c, argc, argv, 1, 1)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	name = argv[optind];

@@ -207,11 +207,11 @@ char *bip_cell_text(const json_t *v)
 	return scalar_text(v);
 }
 
-int bip_out_print(FILE *f, enum ctl_output fmt, const json_t *v)
+int bip_out_print(FILE *f, bool yaml, const json_t *v)
 {
 	int rc = BIP_OK;
 
-	if (fmt == CTL_OUT_YAML) {
+	if (yaml) {
 		json_t *docs = json_pack("[O]", v);
 
 		rc = docs ? bip_manifest_emit_yaml(f, docs) : BIP_ENOMEM;

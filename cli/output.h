@@ -5,13 +5,13 @@
 #ifndef BIP_CLI_OUTPUT_H
 #define BIP_CLI_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
 
 #include "blockipam/addr.h"
-#include "ctl.h"
 
 /* Row 0 holds the headers. Cells are copied; an empty or NULL cell prints as "-". */
 struct bip_table {
@@ -40,7 +40,7 @@ char *bip_fmt_time(int64_t t, char *buf, size_t len);
  * k=v,k=v, null as "". Returns a new string (NULL on ENOMEM). */
 char *bip_cell_text(const json_t *v);
 
-/* Print v as JSON (indented) or YAML (one document). Returns BIP_OK or BIP_EIO. */
-int bip_out_print(FILE *f, enum ctl_output fmt, const json_t *v);
+/* Print v as indented JSON, or as one YAML document. Returns BIP_OK or BIP_EIO. */
+int bip_out_print(FILE *f, bool yaml, const json_t *v);
 
 #endif

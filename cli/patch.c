@@ -38,19 +38,9 @@ int patch_main(int argc, char **argv)
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS "p:", longopts)) > 0)
 		if (c == 'p')
 			text = optarg;
-	if (c != CTL_OPT_END) {
-		ret = ctl_opt_exit(c);
-		goto out;
-	}
-	if (argc - optind != 2) {
-		ret = ctl_usage_err(&usage, "want KIND NAME");
-		goto out;
-	}
-	if (bip_res_kind_parse(argv[optind], &kind) != BIP_OK) {
-		ret = ctl_usage_err(&usage,
-				    "unknown kind '%s' (want pool, reservation, ipamconfig, "
-				    "node or namespace)",
-				    argv[optind]);
+	if ((rc = ctl_args(&usage, c, argc, argv, 2, 2)) != CTL_CONTINUE ||
+	    (rc = ctl_kind_arg(&usage, argv[optind], &kind)) != CTL_EXIT_OK) {
+		ret = rc;
 		goto out;
 	}
 	name = argv[optind + 1];

@@ -117,9 +117,10 @@ t "apply without -f" 2 "-f FILE is required" "$B" apply
 t "apply with an argument" 2 "unexpected argument 'x'" "$B" apply -f x x
 t "unknown kind" 2 "unknown kind 'gadgets'" "$B" get gadgets
 t "get: too many args" 2 "unexpected argument 'c'" "$B" get pool a c
+t "node set: two names" 2 "unexpected argument 'n2'" "$B" node set n1 n2 --label a=b
 t "delete: unknown kind" 2 "unknown kind 'gadget'" "$B" delete gadget x
-t "delete: no name" 2 "want KIND NAME" "$B" delete pool
-t "delete: -f and names" 2 "not both" "$B" delete -f x pool a
+t "delete: no name" 2 "missing argument" "$B" delete pool
+t "delete: -f and names" 2 "unexpected argument 'pool'" "$B" delete -f x pool a
 t "patch: unknown kind" 2 "unknown kind 'gadget'" "$B" patch gadget x --patch '{}'
 t "patch: no patch" 2 "--patch JSON is required" "$B" patch pool a
 t "patch: bad patch" 1 "--patch: line 1, column" "$B" patch pool a --patch '{"spec": [1,}'
@@ -133,7 +134,7 @@ t "release: dry run alone" 2 "--dry-run goes with --from-report" "$B" ipam relea
 t "split: N not a power of two" 2 "N must be a power of two from 2 to 65536, not '3'" "$B" ipam split p 3
 t "split: N is 1" 2 "not '1'" "$B" ipam split p 1
 t "split: N junk" 2 "not '4x'" "$B" ipam split p 4x
-t "split: no N" 2 "want POOL N" "$B" ipam split p
+t "split: no N" 2 "missing argument" "$B" ipam split p
 t "configure: nothing" 2 "nothing to change" "$B" ipam configure
 t "configure: bad bool" 2 "invalid value 'maybe' for --strict-affinity (want true or false)" \
 	"$B" ipam configure --strict-affinity=maybe
@@ -153,7 +154,7 @@ t "node set: nothing" 2 "nothing to change" "$B" node set n1
 t "node set: bad cidr" 2 "host bits set in CIDR '10.0.0.1/24'" "$B" node set n1 --pod-cidr 10.0.0.1/24
 t "node set: bad label" 2 "invalid --label 'zone'" "$B" node set n1 --label zone
 t "node set: bad address" 2 "invalid address 'x' for --address" "$B" node set n1 --address x
-t "node release: no name" 2 "want one node NAME" "$B" node release
+t "node release: no name" 2 "Usage: blockipamctl node release NAME" "$B" node release
 t "bad store address" 1 "unknown scheme" "$B" --store ftp://x get pools
 t "relative sqlite path" 1 "must be absolute" "$B" --store sqlite://rel.db get pools
 
