@@ -62,6 +62,11 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 	fname = strcmp(file, "-") == 0 ? "stdin" : file;
 	if (ctl_load_manifest(file, &res, &n, true) != CTL_EXIT_OK)
 		goto out;
+	if (!n) {
+		ctl_warn("%s: an empty list: nothing to do", fname);
+		ret = CTL_EXIT_OK;
+		goto out;
+	}
 	exists = calloc(n, sizeof(*exists));
 	if (!exists) {
 		ctl_err("out of memory");

@@ -122,29 +122,29 @@ int ctl_parse_output(const char *s, enum ctl_output *out)
 int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
-	static bool active;
+	static char **active; /* the argv being parsed; NULL after the end */
 	int c;
 
-	if (!active) {
+	if (active != argv) {
 		optind = 0; /* glibc: a full restart, permutation state included */
 		opterr = 0;
-		active = true;
+		active = argv;
 	}
 	for (;;) {
 		c = getopt_long(argc, argv, shortopts, longopts, NULL);
 		switch (c) {
 		case -1:
-			active = false;
+			active = NULL;
 			return CTL_OPT_END;
 		case 'h':
-			active = false;
+			active = NULL;
 			if (!u->synopsis)
 				return 'h'; /* a command group prints its own help */
 			ctl_help(u, stdout);
 			return CTL_OPT_HELP;
 		case 'o':
 			if (ctl_parse_output(optarg, &ctl.output) != BIP_OK) {
-				active = false;
+				active = NULL;
 				ctl_usage_err(
 				    u,
 				    "unknown output format '%s' (want table, wide, json or yaml)",
@@ -154,21 +154,21 @@ int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *sho
 			continue;
 		case CTL_OPT_STORE:
 			if (!*optarg) {
-				active = false;
+				active = NULL;
 				ctl_usage_err(u, "--store needs a store address");
 				return CTL_OPT_USAGE;
 			}
 			ctl.store = optarg;
 			continue;
 		case ':':
-			active = false;
+			active = NULL;
 			if (optopt && optopt < 0x100)
 				ctl_usage_err(u, "option '-%c' needs a value", optopt);
 			else
 				ctl_usage_err(u, "option '%s' needs a value", argv[optind - 1]);
 			return CTL_OPT_USAGE;
 		case '?':
-			active = false;
+			active = NULL;
 			if (optopt)
 				ctl_usage_err(u, "unknown option '-%c'", optopt);
 			else

@@ -48,6 +48,11 @@ int delete_main(int argc, char **argv)
 	if (file && ctl_load_manifest(file, &res, &nres, false) != CTL_EXIT_OK)
 		goto out;
 	n = file ? nres : (size_t)(argc - optind - 1);
+	if (!n) {
+		ctl_warn("%s: an empty list: nothing to do", file);
+		ret = CTL_EXIT_OK;
+		goto out;
+	}
 	if (!(t = calloc(n, sizeof(*t)))) {
 		ctl_err("out of memory");
 		goto out;

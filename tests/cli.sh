@@ -406,6 +406,11 @@ e "delete -f" 0 "pool/zone-east-ippool deleted" "$B" delete -f "$data/calico/ipp
 e "deleted" 1 "not found" "$B" get pool dmz-manual
 e "delete the config: defaults" 0 "ipamconfig/default reset to defaults" "$B" delete ipamconfig default
 e "delete a missing node" 1 "node 'nope' not found" "$B" delete node nope
+if e "no namespaces left" 0 "items: []" "$B" get namespaces -o yaml; then
+	cp "$tmp/out" "$tmp/none.yaml"
+	e "apply an empty list" 0 "nothing to do" "$B" apply -f "$tmp/none.yaml"
+	e "delete an empty list" 0 "nothing to do" "$B" delete -f "$tmp/none.yaml"
+fi
 
 echo "cli: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
