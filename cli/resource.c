@@ -352,13 +352,19 @@ static bool user_annotations(const json_t *meta)
 	return false;
 }
 
-static const char *const server_set_meta[] = {
-    "annotations",	 /* looked at by user_annotations */ "uid",
-    "resourceVersion",	 "creationTimestamp",
-    "generation",	 "managedFields",
-    "selfLink",		 "finalizers",
-    "deletionTimestamp", "deletionGracePeriodSeconds",
-    "ownerReferences",	 NULL};
+/* Metadata a server sets. Annotations are here too: user_annotations() decides whether to warn. */
+static const char *const server_set_meta[] = {"uid",
+					      "resourceVersion",
+					      "creationTimestamp",
+					      "generation",
+					      "managedFields",
+					      "selfLink",
+					      "finalizers",
+					      "deletionTimestamp",
+					      "deletionGracePeriodSeconds",
+					      "ownerReferences",
+					      "annotations",
+					      NULL};
 
 static const char *const pool_known_ours[] = {"cidr",		"blockSize",	     "disabled",
 					      "nodeSelector",	"namespaceSelector", "allowedUses",
