@@ -20,6 +20,9 @@ const char ctl_common_help[] =
     "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s: %s", ctl.prog, prefix);
 	vfprintf(stderr, fmt, ap);
