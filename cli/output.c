@@ -124,87 +124,62 @@ char *bip_fmt_time(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* Append s to a growing string; frees it and returns NULL on ENOMEM. */
-static char *append(char *out, size_t *len, const char *s)
+static void put_scalar(FILE *f, const json_t *v)
 {
-	size_t n = strlen(s);
-	char *o = realloc(out, *len + n + 1);
-
-	if (!o) {
-		free(out);
-		return NULL;
-	}
-	memcpy(o + *len, s, n + 1);
-	*len += n;
-	return o;
-}
-
-static char *scalar_text(const json_t *v)
-{
-	char buf[64];
-
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		return strdup(json_string_value(v));
+		fputs(json_string_value(v), f);
+		break;
 	case JSON_INTEGER:
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return strdup(buf);
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
 	case JSON_REAL:
-		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
-		return strdup(buf);
+		fprintf(f, "%g", json_real_value(v));
+		break;
 	case JSON_TRUE:
-		return strdup("true");
+		fputs("true", f);
+		break;
 	case JSON_FALSE:
-		return strdup("false");
+		fputs("false", f);
+		break;
 	case JSON_NULL:
-		return strdup("");
-	default:
-		return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		break;
+	default: /* a list or mapping inside a list or mapping */
+		json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
 	}
 }
 
 char *bip_cell_text(const json_t *v)
 {
-	char *out = NULL, *s;
+	char *out = NULL;
 	size_t len = 0, i;
 	const char *key;
 	json_t *e;
+	FILE *f = open_memstream(&out, &len);
 
-	if (!v)
-		return strdup("");
+	if (!f)
+		return NULL;
 	if (json_is_array(v)) {
-		out = strdup("");
 		json_array_foreach(v, i, e)
 		{
-			if (!out || (i && !(out = append(out, &len, ","))))
-				return NULL;
-			if (!(s = scalar_text(e))) {
-				free(out);
-				return NULL;
-			}
-			out = append(out, &len, s);
-			free(s);
+			fputs(i ? "," : "", f);
+			put_scalar(f, e);
 		}
-		return out;
-	}
-	if (json_is_object(v)) {
-		out = strdup("");
+	} else if (json_is_object(v)) {
 		i = 0;
 		json_object_foreach((json_t *)v, key, e)
 		{
-			if (!out || (i++ && !(out = append(out, &len, ","))) ||
-			    !(out = append(out, &len, key)) || !(out = append(out, &len, "=")))
-				return NULL;
-			if (!(s = scalar_text(e))) {
-				free(out);
-				return NULL;
-			}
-			out = append(out, &len, s);
-			free(s);
+			fprintf(f, "%s%s=", i++ ? "," : "", key);
+			put_scalar(f, e);
 		}
-		return out;
+	} else if (v) {
+		put_scalar(f, v);
 	}
-	return scalar_text(v);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 int bip_out_print(FILE *f, bool yaml, const json_t *v)
