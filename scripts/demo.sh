@@ -78,7 +78,7 @@ start=$(date +%s%N)
 for p in $(seq 1 300); do
 	node="node-$(( (p - 1) % 5 + 1 ))"
 	ns=default
-	[ $((p % 12)) = 0 ] && ns=team-x
+	[ $((p % 12)) = 1 ] && ns=team-x
 	out=$(add "$p" "$node" "$ns") || { echo "ADD $p failed: $out"; exit 1; }
 	[ "$p" = 1 ] && printf 'first result: %s\n' "$out"
 done
@@ -96,7 +96,7 @@ run "$ctl" ipam show
 step "6. Blocks: each node fills its own blocks; team-x's 4 blocks of 16 went to the first 4 nodes"
 run "$ctl" ipam show --show-blocks
 
-step "7. node-5 found no team-x block left to claim, so it borrowed addresses from other nodes' blocks"
+step "7. The fifth node to ask found no team-x block left to claim, so it borrowed addresses from another node's block"
 run "$ctl" ipam show --show-borrowed
 borrowed=$("$ctl" -o json ipam show --show-borrowed | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d if isinstance(d,list) else d.get("items", d.get("borrowed", [])); print(r[0]["address"] if r else "")' 2>/dev/null || true)
 if [ -n "$borrowed" ]; then run "$ctl" ipam show --ip "$borrowed"; fi
