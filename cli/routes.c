@@ -43,8 +43,10 @@ static void print_ip(const struct bip_routes *rs, const char *node)
 		char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
 
 		bip_prefix_fmt(r->dst, d);
+		/* A high metric: the node's own connected or per-pod routes stay in front;
+		 * the blackhole only catches what nothing else claims. */
 		if (r->kind == BIP_ROUTE_BLACKHOLE)
-			printf("route replace blackhole %s\n", d);
+			printf("route replace blackhole %s metric 1024\n", d);
 		else if (r->via.family)
 			printf("route replace %s via %s\n", d, via_text(r, v));
 		else
