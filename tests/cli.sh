@@ -309,9 +309,9 @@ e "node" 0 "10.200.1.0/24" "$B" get node node-1
 e "node labels (wide)" 0 "kubernetes.io/os=linux" "$B" get nodes -o wide
 e "namespace" 0 "dmz-manual" "$B" get namespaces
 e "node set" 0 "node/node-1 configured" "$B" node set node-1 --label zone=west --label kubernetes.io/os- \
-	--pod-cidr 10.200.2.0/24 --pod-cidr fd00:200::/112 --address fd00::10
+	--pod-cidr 10.200.2.0/24 --pod-cidr fd00:200::/64 --address fd00::10
 e "node set result" 0 "zone: west" "$B" get node node-1 -o yaml && not_in "label removed" "kubernetes.io/os"
-e "pod CIDR of a family replaced" 0 "fd00:200::/112" "$B" get node node-1 && not_in "old pod CIDR gone" "10.200.1.0/24"
+e "pod CIDR of a family replaced" 0 "fd00:200::/64" "$B" get node node-1 && not_in "old pod CIDR gone" "10.200.1.0/24"
 e "node set creates" 0 "node/node-2 created" "$B" node set node-2 --label zone=east
 e "node set: bad label key" 1 "invalid label key 'bad key'" "$B" node set node-2 --label 'bad key=x'
 
