@@ -19,6 +19,7 @@ struct bip_ipam {
 	uint64_t retries;
 	long fail_after; /* test hook: fail the n-th allocation (0 = never) */
 	long nallocs;
+	bool fail_once;  /* ... and only that one, not every later one too */
 	uint64_t rng;    /* xorshift state for jitter */
 };
 

@@ -1607,6 +1607,7 @@ void bip_ipam_fail_alloc_after(struct bip_ipam *ip, long n)
 {
 	ip->fail_after = n;
 	ip->nallocs = 0;
+	ip->fail_once = false;
 }
 
 int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_handle_info *out)
