@@ -459,6 +459,12 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 		if (rc != BIP_OK)
 			goto out;
 	}
+	/* Not disabled (every attempt lost a race): releasing would race allocations still
+	 * claiming blocks in it. */
+	if (!p.disabled) {
+		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
+		goto out;
+	}
 	/* 2. Release the affinities of its blocks: empty blocks go, others become unowned. */
 	rc = release_affinities(ip, &p.cidr, NULL, NULL, NULL);
 	if (rc != BIP_OK)
@@ -484,6 +490,8 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 			break;
 		bip_backoff(ip, attempt);
 	}
+	if (rc == BIP_ECONFLICT)
+		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
 out:
 	bip_pool_clear(&p);
 	return rc;
