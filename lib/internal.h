@@ -62,6 +62,13 @@ bool valid_attr(const char *s);
 
 /* --- records ---------------------------------------------------------------------------- */
 
+/* Longest lists in records. Writers refuse more, so that readers never meet a record they would
+ * reject: the addresses of a handle (as many as one request may ask for), a node's addresses,
+ * a namespace's pools. */
+#define HANDLE_MAX_ADDRS 256
+#define NODE_MAX_ADDRS 64
+#define NS_MAX_POOLS 64
+
 /* A block in memory: one slot per ordinal. */
 struct blk {
 	struct bip_prefix cidr;

@@ -32,7 +32,7 @@
 #include "internal.h"
 
 #define MAX_ATTEMPTS 64
-#define MAX_PER_REQUEST 256
+#define MAX_PER_REQUEST HANDLE_MAX_ADDRS
 
 struct attempt {
 	struct bip_ipam *ip;
@@ -1271,6 +1271,9 @@ static int try_allocate(struct attempt *a)
 		if (rc != BIP_OK)
 			return rc;
 	}
+	if (a->held.naddrs + a->nout > HANDLE_MAX_ADDRS)
+		return seterr(a->ip, BIP_EINVAL, "handle '%s' would hold %zu addresses (at most %d)",
+			      req->handle, a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
 	rc = result_from(a, a->result);
 	if (rc != BIP_OK || a->nout == 0)
 		return rc; /* nothing new: the handle holds it all */

@@ -918,6 +918,9 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	rc = check_labels(ip, "node", node->name, &node->labels);
 	if (rc != BIP_OK)
 		return rc;
+	if (node->naddrs > NODE_MAX_ADDRS)
+		return seterr(ip, BIP_EINVAL, "node '%s': too many addresses (at most %d)",
+			      node->name, NODE_MAX_ADDRS);
 	for (size_t i = 0; i < node->npod_cidrs; i++) {
 		struct bip_prefix c = node->pod_cidrs[i];
 
@@ -1081,6 +1084,9 @@ int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 	rc = check_labels(ip, "namespace", ns->name, &ns->labels);
 	if (rc != BIP_OK)
 		return rc;
+	if (ns->npools > NS_MAX_POOLS)
+		return seterr(ip, BIP_EINVAL, "namespace '%s': too many pools (at most %d)",
+			      ns->name, NS_MAX_POOLS);
 	for (size_t i = 0; i < ns->npools; i++) {
 		struct bip_prefix p;
 
