@@ -139,7 +139,8 @@ int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
 			goto fail;
 		}
 		all = v;
-		memcpy(all + total, r.cidrs, r.ncidrs * sizeof(*v));
+		if (r.ncidrs) /* a reservation may list none: cidrs is NULL then */
+			memcpy(all + total, r.cidrs, r.ncidrs * sizeof(*v));
 		total += r.ncidrs;
 		bip_reservation_clear(&r);
 	}
