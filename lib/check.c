@@ -377,6 +377,8 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 	}
 	if (rc == BIP_OK)
 		rc = blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
+	if (rc == BIP_OK && !bip_prefix_eq(b->cidr, f.cidr)) /* addr is not in it */
+		rc = seterr(ip, BIP_ECORRUPT, "store record %s holds another block", key);
 	if (rc != BIP_OK)
 		goto out;
 	o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
