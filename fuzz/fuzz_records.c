@@ -56,7 +56,7 @@ static char *reencode(enum kind k, const char *name, const unsigned char *v, siz
 	case BLOCK: {
 		struct blk *b = NULL;
 
-		rc = blk_decode(NULL, name, v, len, 1, &b);
+		rc = blk_decode(NULL, NULL, v, len, 1, &b);
 		if (rc == BIP_OK) {
 			check_block(b);
 			enc = blk_encode(NULL, b, &n);

@@ -223,7 +223,6 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 	int64_t x;
 	int rc = BIP_ECORRUPT;
 
-	(void)key;
 	if (!j || !json_is_object(j))
 		goto out;
 	rc = get_str(ip, j, "cidr", &cidrs, true);
@@ -233,6 +232,13 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 	if (bip_prefix_parse_net(cidrs, &cidr) != BIP_OK ||
 	    bip_addr_bits(cidr.addr) - cidr.len > 16)
 		goto out;
+	if (key) { /* the record must be the block its key names */
+		char want[KEY_LEN];
+
+		key_block(want, cidr);
+		if (strcmp(want, key) != 0)
+			goto out;
+	}
 	b = blk_alloc(ip, cidr);
 	if (!b) {
 		rc = BIP_ENOMEM;

@@ -738,6 +738,24 @@ static int delete_named(struct bip_ipam *ip, const char *pfx, const char *what, 
 typedef int (*decode_fn)(struct bip_ipam *ip, const char *name, const unsigned char *v,
 			 size_t len, void *out);
 
+/* get_named, then decode into out. */
+static int get_decoded(struct bip_ipam *ip, const char *pfx, const char *what, const char *name,
+		       decode_fn dec, void *out)
+{
+	struct bip_kv kv = {0};
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = get_named(ip, pfx, what, name, &kv);
+	if (rc == BIP_OK) {
+		rc = dec(ip, name, kv.value, kv.len, out);
+		if (rc != BIP_OK)
+			seterr(ip, rc, "store record %s%s does not decode", pfx, name);
+	}
+	bip_kv_clear(&kv);
+	return rc;
+}
+
 static int list_named(struct bip_ipam *ip, const char *pfx, size_t elem, decode_fn dec,
 		      void (*clear)(void *), void **out, size_t *n)
 {
@@ -832,18 +850,7 @@ static void clr_res(void *p)
 
 int bip_ipam_reservation_get(struct bip_ipam *ip, const char *name, struct bip_reservation *out)
 {
-	struct bip_kv kv = {0};
-	int rc;
-
-	ip->errmsg[0] = '\0';
-	rc = get_named(ip, PFX_RESERVATIONS, "reservation", name, &kv);
-	if (rc == BIP_OK) {
-		rc = reservation_decode(ip, name, kv.value, kv.len, out);
-		if (rc != BIP_OK)
-			seterr(ip, rc, "store record %s%s does not decode", PFX_RESERVATIONS, name);
-	}
-	bip_kv_clear(&kv);
-	return rc;
+	return get_decoded(ip, PFX_RESERVATIONS, "reservation", name, dec_res, out);
 }
 
 int bip_ipam_reservation_list(struct bip_ipam *ip, struct bip_reservation **out, size_t *n)
@@ -1060,18 +1067,7 @@ static void clr_node(void *p)
 
 int bip_ipam_node_get(struct bip_ipam *ip, const char *name, struct bip_node *out)
 {
-	struct bip_kv kv = {0};
-	int rc;
-
-	ip->errmsg[0] = '\0';
-	rc = get_named(ip, PFX_NODES, "node", name, &kv);
-	if (rc == BIP_OK) {
-		rc = node_decode(ip, name, kv.value, kv.len, out);
-		if (rc != BIP_OK)
-			seterr(ip, rc, "store record %s%s does not decode", PFX_NODES, name);
-	}
-	bip_kv_clear(&kv);
-	return rc;
+	return get_decoded(ip, PFX_NODES, "node", name, dec_node, out);
 }
 
 int bip_ipam_node_list(struct bip_ipam *ip, struct bip_node **out, size_t *n)
@@ -1148,18 +1144,7 @@ static void clr_ns(void *p)
 
 int bip_ipam_namespace_get(struct bip_ipam *ip, const char *name, struct bip_namespace *out)
 {
-	struct bip_kv kv = {0};
-	int rc;
-
-	ip->errmsg[0] = '\0';
-	rc = get_named(ip, PFX_NAMESPACES, "namespace", name, &kv);
-	if (rc == BIP_OK) {
-		rc = namespace_decode(ip, name, kv.value, kv.len, out);
-		if (rc != BIP_OK)
-			seterr(ip, rc, "store record %s%s does not decode", PFX_NAMESPACES, name);
-	}
-	bip_kv_clear(&kv);
-	return rc;
+	return get_decoded(ip, PFX_NAMESPACES, "namespace", name, dec_ns, out);
 }
 
 int bip_ipam_namespace_list(struct bip_ipam *ip, struct bip_namespace **out, size_t *n)

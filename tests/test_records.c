@@ -27,7 +27,7 @@ static int reencode(enum kind k, const char *name, const char *text, char **out)
 	case BLOCK: {
 		struct blk *b = NULL;
 
-		rc = blk_decode(NULL, name, v, len, 1, &b);
+		rc = blk_decode(NULL, NULL, v, len, 1, &b);
 		if (rc == BIP_OK)
 			enc = blk_encode(NULL, b, &n);
 		blk_free(b);
