@@ -77,6 +77,18 @@ _etcd_launch() {
 		--initial-cluster-state "$state" --max-txn-ops 10000 "${tls[@]}" "${ETCD_EXTRA[@]}" \
 		>>"$ETCD_DIR/m$i.log" 2>&1 &
 	ETCD_PIDS[$i]=$!
+	# Not a job of ours: a member killed by a test must not make bash print "Killed".
+	disown "$!"
+}
+
+# Wait until pid is gone (at most 10 s).
+_etcd_gone() {
+	local n
+	for n in $(seq 200); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Wait until member i answers /health (false if it died or took longer than 10 s).
@@ -146,7 +158,7 @@ etcd_kill() {
 	local pid=${ETCD_PIDS[$1]:-}
 	[ -n "$pid" ] || return 0
 	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	_etcd_gone "$pid"
 	ETCD_PIDS[$1]=
 }
 
@@ -164,7 +176,7 @@ etcd_stop_all() {
 	done
 	for i in "${!ETCD_PIDS[@]}"; do
 		pid=${ETCD_PIDS[$i]}
-		[ -n "$pid" ] && wait "$pid" 2>/dev/null
+		[ -n "$pid" ] && { _etcd_gone "$pid" || kill -9 "$pid" 2>/dev/null; }
 		ETCD_PIDS[$i]=
 	done
 }
@@ -194,6 +206,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		exit $?
 	fi
 	echo "$ETCD_ADDR"
-	trap 'exit 0' INT TERM
-	while :; do sleep 3600 & wait $!; done
+	trap 'kill $sleeper 2>/dev/null; exit 0' INT TERM
+	while :; do
+		sleep 3600 &
+		sleeper=$!
+		wait $sleeper
+	done
 fi

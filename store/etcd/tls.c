@@ -198,7 +198,16 @@ static int pump(struct bip_tls_conn *c, int r, const char *what, char *err, size
 		       a->p_X509_verify_cert_error_string(v));
 		a->p_ERR_clear_error();
 	} else {
-		seterr(err, errlen, "TLS %s failed: %s", what, ssl_reason(a));
+		const char *why = ssl_reason(a);
+
+		/* An alert is the server's verdict; one about a certificate is about ours. */
+		if (strstr(why, "alert") && strstr(why, "certificate"))
+			seterr(err, errlen,
+			       "the server refused the client certificate (%s): check cert_file, "
+			       "key_file, and that etcd trusts their CA",
+			       why);
+		else
+			seterr(err, errlen, "TLS %s failed: %s", what, why);
 	}
 	return BIP_TLS_FAIL;
 }
