@@ -9,7 +9,8 @@
 #       the servers; the exit status is CMD's.
 #
 #   . tests/etcd-harness.sh      (from another bash script) gives the functions below;
-#       etcd_cleanup must run at exit (etcd_start_* sets an EXIT trap that does it).
+#       etcd_cleanup must run at exit: etcd_start_* sets an EXIT trap that does it, unless the
+#       script has an EXIT trap already (which must then call etcd_cleanup).
 #
 #   etcd_start_single [--tls CERTDIR] [ETCD ARGS...]   sets ETCD_ADDR (etcd:// or etcds://)
 #   etcd_start_cluster [ETCD ARGS...]                   sets ETCD_ADDR with three endpoints
@@ -113,7 +114,8 @@ _etcd_addr() {
 _etcd_start() {
 	local n=$1 try i ok
 	[ -n "$ETCD_DIR" ] || ETCD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bip-etcd.XXXXXX")
-	trap etcd_cleanup EXIT
+	# Our own EXIT trap, unless the caller has one (which must call etcd_cleanup).
+	[ -n "$(trap -p EXIT)" ] || trap etcd_cleanup EXIT
 	for try in 1 2 3 4 5; do
 		ETCD_CPORTS=() ETCD_PPORTS=() ETCD_PIDS=()
 		for ((i = 0; i < n; i++)); do
