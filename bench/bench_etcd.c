@@ -38,7 +38,8 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	struct bip_store_opts o = {.prefix = "/blockipam-bench/", .ca_file = getenv("BIP_ETCD_CA"),
+	struct bip_store_opts o = {.prefix = "/blockipam-bench/",
+				   .ca_file = getenv("BIP_ETCD_CA"),
 				   .cert_file = getenv("BIP_ETCD_CERT"),
 				   .key_file = getenv("BIP_ETCD_KEY")};
 	struct bip_store *s = NULL;
@@ -85,10 +86,11 @@ int main(int argc, char **argv)
 		bip_etcd_stats(s, &st);
 		qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
 		if (rc == BIP_OK && n > 0)
-			printf("%d CAS txns: %.0f txn/s; latency median %.3f ms, p90 %.3f, p99 %.3f, "
-			       "max %.3f; %" PRIu64 " requests on %" PRIu64 " connection(s)\n",
-			       n, n / (dt / 1e3), ms[n / 2], ms[n * 9 / 10], ms[n * 99 / 100],
-			       ms[n - 1], st.requests, st.connects);
+			printf(
+			    "%d CAS txns: %.0f txn/s; latency median %.3f ms, p90 %.3f, p99 %.3f, "
+			    "max %.3f; %" PRIu64 " requests on %" PRIu64 " connection(s)\n",
+			    n, n / (dt / 1e3), ms[n / 2], ms[n * 9 / 10], ms[n * 99 / 100],
+			    ms[n - 1], st.requests, st.connects);
 		free(ms);
 		bip_kv_clear(&kv);
 	} else {

@@ -52,11 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v == BIP_HTTP_MORE)
 			v = bip_http_chunks_feed(&c, buf + u1, n - u1, &u2, buf, &outlen,
 						 BIP_HTTP_BODY_MAX);
-		int w = bip_http_chunks_feed(&c2, in + h.len, n, &ou, copy, &olen, BIP_HTTP_BODY_MAX);
+		int w =
+		    bip_http_chunks_feed(&c2, in + h.len, n, &ou, copy, &olen, BIP_HTTP_BODY_MAX);
 		if (v != w)
 			abort();
-		if (v == BIP_HTTP_DONE && (outlen != olen || memcmp(buf, copy, olen) != 0 ||
-					   u1 + u2 != ou))
+		if (v == BIP_HTTP_DONE &&
+		    (outlen != olen || memcmp(buf, copy, olen) != 0 || u1 + u2 != ou))
 			abort();
 		free(buf);
 		free(copy);

@@ -79,28 +79,20 @@ static void run_prefix(char *buf, size_t len, const char *what)
 static void test_etcd_addresses(void)
 {
 	static const char *const bad[] = {
-		"etcd://",
-		"etcd://h:",
-		"etcd://h:0",
-		"etcd://h:65536",
-		"etcd://h:02379",
-		"etcd://h:23x",
-		"etcd://[::1",
-		"etcd://[::1]x",
-		"etcd://[]:2379",
-		"etcd://::1:2379",
-		"etcd://a:1,,b:2",
-		"etcd://a:1,",
-		"etcd://h:1/v3",
-		"etcd://user@h:1",
-		"etcd://h p:1",
-		"etcd://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
+	    "etcd://",	       "etcd://h:",
+	    "etcd://h:0",      "etcd://h:65536",
+	    "etcd://h:02379",  "etcd://h:23x",
+	    "etcd://[::1",     "etcd://[::1]x",
+	    "etcd://[]:2379",  "etcd://::1:2379",
+	    "etcd://a:1,,b:2", "etcd://a:1,",
+	    "etcd://h:1/v3",   "etcd://user@h:1",
+	    "etcd://h p:1",    "etcd://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
 	};
 	static const char *const good[] = {
-		"etcd://127.0.0.1:2379",
-		"etcd://[::1]:2379,localhost,etcd-0.etcd.svc:32379",
-		"etcd://h",
-		"etcd://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
+	    "etcd://127.0.0.1:2379",
+	    "etcd://[::1]:2379,localhost,etcd-0.etcd.svc:32379",
+	    "etcd://h",
+	    "etcd://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
 	};
 
 	for (size_t i = 0; i < LEN(bad); i++) {
@@ -126,12 +118,14 @@ static void test_etcd_bad_options(void)
 		int want;
 		const char *says;
 	} rows[] = {
-		{"etcd://h:1", {.timeout_ms = -1}, BIP_EINVAL, "timeout"},
-		{"etcds://h:1", {.cert_file = "/c.pem"}, BIP_EINVAL, "key"},
-		{"etcds://h:1", {.key_file = "/k.pem"}, BIP_EINVAL, "key"},
-		{"etcds://h:1", {.ca_file = "/nonexistent/ca.pem"}, BIP_EINVAL, "/nonexistent/ca.pem"},
-		{"etcds://h:1", {.cert_file = "/nonexistent/c.pem", .key_file = "/nonexistent/k.pem"},
-		 BIP_EINVAL, "/nonexistent/c.pem"},
+	    {"etcd://h:1", {.timeout_ms = -1}, BIP_EINVAL, "timeout"},
+	    {"etcds://h:1", {.cert_file = "/c.pem"}, BIP_EINVAL, "key"},
+	    {"etcds://h:1", {.key_file = "/k.pem"}, BIP_EINVAL, "key"},
+	    {"etcds://h:1", {.ca_file = "/nonexistent/ca.pem"}, BIP_EINVAL, "/nonexistent/ca.pem"},
+	    {"etcds://h:1",
+	     {.cert_file = "/nonexistent/c.pem", .key_file = "/nonexistent/k.pem"},
+	     BIP_EINVAL,
+	     "/nonexistent/c.pem"},
 	};
 
 	for (size_t i = 0; i < LEN(rows); i++) {
@@ -296,7 +290,7 @@ static void check_all_ops(struct bip_store *s, int want, double min_ms, double m
 
 	for (int i = 0; i < 3; i++) {
 		double t0 = now_ms(), dt;
-		int rc = i == 0   ? bip_store_get(s, "k", &kv)
+		int rc = i == 0	  ? bip_store_get(s, "k", &kv)
 			 : i == 1 ? bip_store_list(s, "", 0, &kvs)
 				  : bip_store_txn(s, &cmp, 1, &op, 1, NULL);
 
@@ -360,8 +354,10 @@ static void test_etcd_silent(void)
 }
 
 #define ANSWER_503                                                                                 \
-	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 93\r\n" \
-	"\r\n{\"error\":\"etcdserver: request timed out\",\"message\":\"etcdserver: request timed " \
+	"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "   \
+	"93\r\n"                                                                                   \
+	"\r\n{\"error\":\"etcdserver: request timed out\",\"message\":\"etcdserver: request "      \
+	"timed "                                                                                   \
 	"out\",\"code\":14}"
 
 static void test_etcd_unavailable(void)
@@ -401,21 +397,21 @@ static void test_etcd_answers(void)
 		int get, txn; /* results */
 		const char *says;
 	} rows[] = {
-		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, BIP_ECORRUPT,
-		 BIP_ECORRUPT, "unexpected"},
-		{"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, "malformed"},
-		{"HTTP/1.1 400 Bad Request\r\nContent-Length: 66\r\n\r\n{\"error\":\"x\",\"message\":"
-		 "\"etcdserver: too many operations\",\"code\":3}",
-		 false, BIP_EINVAL, BIP_EINVAL, "too many operations"},
-		{"HTTP/1.1 401 Unauthorized\r\nContent-Length: 40\r\n\r\n{\"error\":\"x\",\"message\":"
-		 "\"auth\",\"code\":16}",
-		 false, BIP_EPERM, BIP_EPERM, "auth"},
-		{"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n", false,
-		 BIP_EIO, BIP_EIO, "HTTP 404"},
-		/* good answers, chunked, and with the connection closed after each */
-		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"header\":{\"revi\r\n"
-		 "12\r\nsion\":\"5\"},\"succee\r\nA\r\nded\":true}\r\n0\r\n\r\n",
-		 true, BIP_ENOTFOUND, BIP_OK, ""},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, BIP_ECORRUPT, BIP_ECORRUPT,
+	     "unexpected"},
+	    {"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, "malformed"},
+	    {"HTTP/1.1 400 Bad Request\r\nContent-Length: 66\r\n\r\n{\"error\":\"x\",\"message\":"
+	     "\"etcdserver: too many operations\",\"code\":3}",
+	     false, BIP_EINVAL, BIP_EINVAL, "too many operations"},
+	    {"HTTP/1.1 401 Unauthorized\r\nContent-Length: 40\r\n\r\n{\"error\":\"x\",\"message\":"
+	     "\"auth\",\"code\":16}",
+	     false, BIP_EPERM, BIP_EPERM, "auth"},
+	    {"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n", false,
+	     BIP_EIO, BIP_EIO, "HTTP 404"},
+	    /* good answers, chunked, and with the connection closed after each */
+	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"header\":{\"revi\r\n"
+	     "12\r\nsion\":\"5\"},\"succee\r\nA\r\nded\":true}\r\n0\r\n\r\n",
+	     true, BIP_ENOTFOUND, BIP_OK, ""},
 	};
 
 	for (size_t i = 0; i < LEN(rows); i++) {
@@ -481,8 +477,8 @@ static void test_etcd_reuse(void)
 	}
 	double dt = now_ms() - t0;
 	bip_etcd_stats(s, &st);
-	T_CHECK(st.connects == 1 && st.requests == N, "%" PRIu64 " connects for %" PRIu64
-		" requests", st.connects, st.requests);
+	T_CHECK(st.connects == 1 && st.requests == N,
+		"%" PRIu64 " connects for %" PRIu64 " requests", st.connects, st.requests);
 	printf("  %d sequential CAS txns on one connection: %.0f txn/s, %.3f ms each; %" PRIu64
 	       " connect(s)\n",
 	       N, N / (dt / 1e3), dt / N, st.connects);
@@ -547,7 +543,7 @@ static void test_etcd_prefixes(void)
 	T_CHECK_INT(put(b, "x", "in b"), BIP_OK);
 	T_CHECK_INT(bip_store_list(a, "", 0, &kvs), BIP_OK);
 	T_CHECK(kvs.n == 1 && strcmp(kvs.v[0].key, "x") == 0 &&
-			strcmp((char *)kvs.v[0].value, "in a") == 0,
+		    strcmp((char *)kvs.v[0].value, "in a") == 0,
 		"a sees %zu entries", kvs.n);
 	bip_kvs_free(&kvs);
 	bip_store_close(a);
@@ -774,8 +770,8 @@ static void test_etcd_tls(void)
 	run_prefix(prefix, sizeof(prefix), "tls");
 
 	/* mutual TLS: works, on one connection */
-	struct bip_store_opts good = {.prefix = prefix, .ca_file = ca, .cert_file = cert,
-				      .key_file = key};
+	struct bip_store_opts good = {
+	    .prefix = prefix, .ca_file = ca, .cert_file = cert, .key_file = key};
 	s = open_store(addr, &good);
 	T_REQUIRE(s);
 	for (int i = 0; i < 20; i++)
@@ -801,13 +797,13 @@ static void test_etcd_tls(void)
 		struct bip_store_opts o;
 		const char *says;
 	} rows[] = {
-		{"no client certificate", {.prefix = prefix, .ca_file = ca}, "client certificate"},
-		{"client certificate of another CA",
-		 {.prefix = prefix, .ca_file = ca, .cert_file = rcert, .key_file = rkey},
-		 "client certificate"},
-		{"server certificate not trusted",
-		 {.prefix = prefix, .ca_file = rca, .cert_file = cert, .key_file = key},
-		 "not accepted"},
+	    {"no client certificate", {.prefix = prefix, .ca_file = ca}, "client certificate"},
+	    {"client certificate of another CA",
+	     {.prefix = prefix, .ca_file = ca, .cert_file = rcert, .key_file = rkey},
+	     "client certificate"},
+	    {"server certificate not trusted",
+	     {.prefix = prefix, .ca_file = rca, .cert_file = cert, .key_file = key},
+	     "not accepted"},
 	};
 	for (size_t i = 0; i < LEN(rows); i++) {
 		double t0 = now_ms();
@@ -816,10 +812,10 @@ static void test_etcd_tls(void)
 		s = open_store(addr, &rows[i].o);
 		T_REQUIRE(s);
 		rc = put(s, "k", "v");
-		T_CHECK(rc == BIP_EPERM && strstr(bip_store_errmsg(s), rows[i].says),
-			"%s: %s: %s", rows[i].what, bip_errname(rc), bip_store_errmsg(s));
-		T_CHECK(now_ms() - t0 < 200, "%s: refused after %.0f ms (no retries)",
-			rows[i].what, now_ms() - t0);
+		T_CHECK(rc == BIP_EPERM && strstr(bip_store_errmsg(s), rows[i].says), "%s: %s: %s",
+			rows[i].what, bip_errname(rc), bip_store_errmsg(s));
+		T_CHECK(now_ms() - t0 < 200, "%s: refused after %.0f ms (no retries)", rows[i].what,
+			now_ms() - t0);
 		printf("  %s: %s\n", rows[i].what, bip_store_errmsg(s));
 		bip_store_close(s);
 	}
@@ -837,7 +833,7 @@ static void test_etcd_tls(void)
 	bip_store_close(s);
 }
 
-T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_refused),
-       T(test_etcd_silent), T(test_etcd_unavailable), T(test_etcd_answers), T(test_etcd_reuse),
-       T(test_etcd_failover), T(test_etcd_prefixes), T(test_etcd_server_stopped),
-       T(test_etcd_cluster_cas), T(test_etcd_tls))
+T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_refused), T(test_etcd_silent),
+       T(test_etcd_unavailable), T(test_etcd_answers), T(test_etcd_reuse), T(test_etcd_failover),
+       T(test_etcd_prefixes), T(test_etcd_server_stopped), T(test_etcd_cluster_cas),
+       T(test_etcd_tls))

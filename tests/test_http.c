@@ -28,98 +28,90 @@ static const struct resp_row {
 	size_t extra; /* bytes after the response, not consumed */
 	size_t n;     /* input length when it holds a NUL byte (0: strlen) */
 } resp_rows[] = {
-	/* good */
-	{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", BIP_HTTP_DONE, 200, "{}"},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_DONE, 200, ""},
-	{"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x"},
-	{"HTTP/1.1 200 \r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x"},
-	{"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-	 "Content-Length: 13\r\n\r\n{\"code\":14}\r\n",
-	 BIP_HTTP_DONE, 503, "{\"code\":14}\r\n"},
-	{"HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabc", BIP_HTTP_DONE, 200, "abc"},
-	{"HTTP/1.1 200 OK\r\nContent-Length: \t3 \t\r\n\r\nabc", BIP_HTTP_DONE, 200, "abc"},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", BIP_HTTP_DONE,
-	 200, "abc"},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP", BIP_HTTP_DONE, 200, "abc", false,
-	 4},
-	{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200,
-	 "x", true},
-	{"HTTP/1.1 200 OK\r\nConnection: keep-alive, CLOSE\r\nContent-Length: 1\r\n\r\nx",
-	 BIP_HTTP_DONE, 200, "x", true},
-	{"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE,
-	 200, "x", false},
-	{"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x", true},
-	{"HTTP/1.1 204 No Content\r\n\r\n", BIP_HTTP_DONE, 204, ""},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-	 BIP_HTTP_DONE, 200, "abc"},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"
-	 "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
-	 BIP_HTTP_DONE, 200, "abc0123456789"},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_DONE, 200,
-	 ""},
-	{NUL_ROW, BIP_HTTP_DONE, 200, "", false, 1, sizeof(NUL_ROW) - 1},
-	{"HTTP/1.1 200 OK\r\nX-Odd: \x80\xff ok\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_DONE, 200,
-	 ""},
-	/* incomplete */
-	{"", BIP_HTTP_MORE},
-	{"HTTP/1.", BIP_HTTP_MORE},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", BIP_HTTP_MORE},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcd", BIP_HTTP_MORE},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", BIP_HTTP_MORE},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n", BIP_HTTP_MORE},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", BIP_HTTP_MORE},
-	/* bad */
-	{"HTTP/2 200 OK\r\n\r\n", BIP_HTTP_BAD},
-	{"http/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 100 Continue\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\nContent-Length: 0\n\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\n\r\n", BIP_HTTP_BAD}, /* unframed */
-	{"HTTP/1.1 200 OK\r\nContent-Length: 01\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 1 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 67108865\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\n Content-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\n: novalue\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nX: a\x01z\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 0\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n0\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc0\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000001\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n",
-	 BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n bad\r\n\r\n", BIP_HTTP_BAD},
-	{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n", BIP_HTTP_BAD},
-	{"\x16\x03\x01\x00", BIP_HTTP_BAD}, /* a TLS record where HTTP was expected */
-	{"<html>", BIP_HTTP_BAD},
+    /* good */
+    {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", BIP_HTTP_DONE, 200, "{}"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_DONE, 200, ""},
+    {"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x"},
+    {"HTTP/1.1 200 \r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x"},
+    {"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+     "Content-Length: 13\r\n\r\n{\"code\":14}\r\n",
+     BIP_HTTP_DONE, 503, "{\"code\":14}\r\n"},
+    {"HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabc", BIP_HTTP_DONE, 200, "abc"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: \t3 \t\r\n\r\nabc", BIP_HTTP_DONE, 200, "abc"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", BIP_HTTP_DONE, 200,
+     "abc"},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP", BIP_HTTP_DONE, 200, "abc", false, 4},
+    {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x",
+     true},
+    {"HTTP/1.1 200 OK\r\nConnection: keep-alive, CLOSE\r\nContent-Length: 1\r\n\r\nx",
+     BIP_HTTP_DONE, 200, "x", true},
+    {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200,
+     "x", false},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_DONE, 200, "x", true},
+    {"HTTP/1.1 204 No Content\r\n\r\n", BIP_HTTP_DONE, 204, ""},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", BIP_HTTP_DONE,
+     200, "abc"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"
+     "3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
+     BIP_HTTP_DONE, 200, "abc0123456789"},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_DONE, 200, ""},
+    {NUL_ROW, BIP_HTTP_DONE, 200, "", false, 1, sizeof(NUL_ROW) - 1},
+    {"HTTP/1.1 200 OK\r\nX-Odd: \x80\xff ok\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_DONE, 200, ""},
+    /* incomplete */
+    {"", BIP_HTTP_MORE},
+    {"HTTP/1.", BIP_HTTP_MORE},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", BIP_HTTP_MORE},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcd", BIP_HTTP_MORE},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", BIP_HTTP_MORE},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n", BIP_HTTP_MORE},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\r\n", BIP_HTTP_MORE},
+    /* bad */
+    {"HTTP/2 200 OK\r\n\r\n", BIP_HTTP_BAD},
+    {"http/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 20 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 100 Continue\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\nContent-Length: 0\n\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\n\r\n", BIP_HTTP_BAD}, /* unframed */
+    {"HTTP/1.1 200 OK\r\nContent-Length: 01\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 67108865\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nContent-Length : 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\n Content-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\n: novalue\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nX: a\x01z\r\nContent-Length: 1\r\n\r\nx", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+     BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+     BIP_HTTP_BAD},
+    {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nx\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc0\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000001\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000001\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n bad\r\n\r\n", BIP_HTTP_BAD},
+    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n", BIP_HTTP_BAD},
+    {"\x16\x03\x01\x00", BIP_HTTP_BAD}, /* a TLS record where HTTP was expected */
+    {"<html>", BIP_HTTP_BAD},
 };
 
 static void check_resp_row(const struct resp_row *r, size_t i)
@@ -134,8 +126,8 @@ static void check_resp_row(const struct resp_row *r, size_t i)
 		return;
 	}
 	T_CHECK(out.status == r->status, "row %zu: status %d", i, out.status);
-	T_CHECK(out.len == (r->n ? 1 : strlen(r->body)) && memcmp(out.body, r->body, out.len) == 0 &&
-			out.body[out.len] == '\0',
+	T_CHECK(out.len == (r->n ? 1 : strlen(r->body)) &&
+		    memcmp(out.body, r->body, out.len) == 0 && out.body[out.len] == '\0',
 		"row %zu: body '%.*s'", i, (int)out.len, out.body);
 	T_CHECK(out.close == r->close, "row %zu: close %d", i, out.close);
 	T_CHECK(used == len - r->extra, "row %zu: consumed %zu of %zu", i, used, len);
@@ -182,8 +174,7 @@ static void test_http_chunks_limit(void)
 	char out[64];
 	size_t outlen = 0, used = 0;
 
-	T_CHECK_INT(bip_http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 7),
-		    BIP_HTTP_BAD);
+	T_CHECK_INT(bip_http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 7), BIP_HTTP_BAD);
 	c = (struct bip_http_chunks){0};
 	outlen = 0;
 	T_CHECK_INT(bip_http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 8),
@@ -210,13 +201,13 @@ static void test_http_head_limit(void)
 static const struct {
 	const char *raw, *enc;
 } b64_rows[] = {
-	{"", ""},
-	{"f", "Zg=="},
-	{"fo", "Zm8="},
-	{"foo", "Zm9v"},
-	{"foob", "Zm9vYg=="},
-	{"/ipam/pool1/10.1.0.2", "L2lwYW0vcG9vbDEvMTAuMS4wLjI="},
-	{"\xff\xfe\xfd", "//79"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"/ipam/pool1/10.1.0.2", "L2lwYW0vcG9vbDEvMTAuMS4wLjI="},
+    {"\xff\xfe\xfd", "//79"},
 };
 
 static void test_b64(void)
@@ -232,8 +223,8 @@ static void test_b64(void)
 		T_CHECK_INT(bip_b64_decode(enc, strlen(enc), dec, &dl), BIP_OK);
 		T_CHECK(dl == n && memcmp(dec, b64_rows[i].raw, n) == 0, "row %zu", i);
 	}
-	static const char *const bad[] = {"Zg", "Zg=", "Z===", "====", "Zg==Zg==", "Zh==",
-					  "Zm9=", "Zm 9", "Zm9v\n", "Zm-v", "Z=9v", "Zm=v"};
+	static const char *const bad[] = {"Zg",	  "Zg=",  "Z===",   "====", "Zg==Zg==", "Zh==",
+					  "Zm9=", "Zm 9", "Zm9v\n", "Zm-v", "Z=9v",	"Zm=v"};
 	for (size_t i = 0; i < LEN(bad); i++) {
 		unsigned char dec[16];
 		size_t dl;
@@ -272,40 +263,40 @@ static const struct {
 	bool more;
 	const char *keys;
 } range_rows[] = {
-	/* as etcd 3.4 sends them */
-	{"{\"header\":{\"cluster_id\":\"14841639068965178418\",\"member_id\":\"10276657743932975437\","
-	 "\"revision\":\"6\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":\"YQ==\",\"create_revision\":"
-	 "\"2\",\"mod_revision\":\"4\",\"version\":\"3\",\"value\":\"djE=\"}],\"count\":\"1\"}",
-	 BIP_OK, 6, false, "a=v1"},
-	{"{\"header\":{\"revision\":\"9\"}}", BIP_OK, 9, false, ""},
-	{"{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":\"3\"},"
-	 "{\"key\":\"Yg==\",\"mod_revision\":\"5\"}],\"more\":true,\"count\":\"7\"}",
-	 BIP_OK, 9, true, "a=|b="},
-	{"{\"header\":{\"revision\":9},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":3}]}", BIP_OK, 9,
-	 false, "a="},
-	{"{\"header\":{\"revision\":\"9223372036854775807\"}}", BIP_OK, INT64_MAX, false, ""},
-	/* not what etcd sends */
-	{"", BIP_ECORRUPT},
-	{"[]", BIP_ECORRUPT},
-	{"{}", BIP_ECORRUPT},
-	{"{\"header\":{}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"0\"}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"-1\"}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"07\"}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"9223372036854775808\"}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1x\"}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":1.5}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":{}}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":[1]}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"mod_revision\":\"1\"}]}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ\",\"mod_revision\":\"1\"}]}",
-	 BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ==\"}]}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":\"1\","
-	 "\"value\":5}]}",
-	 BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"more\":\"true\"}", BIP_ECORRUPT},
-	{"{\"header\":{\"revision\":\"1\"},\"header\":{\"revision\":\"2\"}}", BIP_ECORRUPT},
+    /* as etcd 3.4 sends them */
+    {"{\"header\":{\"cluster_id\":\"14841639068965178418\",\"member_id\":\"10276657743932975437\","
+     "\"revision\":\"6\",\"raft_term\":\"2\"},\"kvs\":[{\"key\":\"YQ==\",\"create_revision\":"
+     "\"2\",\"mod_revision\":\"4\",\"version\":\"3\",\"value\":\"djE=\"}],\"count\":\"1\"}",
+     BIP_OK, 6, false, "a=v1"},
+    {"{\"header\":{\"revision\":\"9\"}}", BIP_OK, 9, false, ""},
+    {"{\"header\":{\"revision\":\"9\"},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":\"3\"},"
+     "{\"key\":\"Yg==\",\"mod_revision\":\"5\"}],\"more\":true,\"count\":\"7\"}",
+     BIP_OK, 9, true, "a=|b="},
+    {"{\"header\":{\"revision\":9},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":3}]}", BIP_OK, 9,
+     false, "a="},
+    {"{\"header\":{\"revision\":\"9223372036854775807\"}}", BIP_OK, INT64_MAX, false, ""},
+    /* not what etcd sends */
+    {"", BIP_ECORRUPT},
+    {"[]", BIP_ECORRUPT},
+    {"{}", BIP_ECORRUPT},
+    {"{\"header\":{}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"0\"}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"-1\"}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"07\"}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"9223372036854775808\"}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1x\"}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":1.5}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":{}}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":[1]}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"mod_revision\":\"1\"}]}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ\",\"mod_revision\":\"1\"}]}",
+     BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ==\"}]}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"kvs\":[{\"key\":\"YQ==\",\"mod_revision\":\"1\","
+     "\"value\":5}]}",
+     BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"more\":\"true\"}", BIP_ECORRUPT},
+    {"{\"header\":{\"revision\":\"1\"},\"header\":{\"revision\":\"2\"}}", BIP_ECORRUPT},
 };
 
 static void test_etcd_decode_range(void)
@@ -336,14 +327,14 @@ static void test_etcd_decode_txn(void)
 		bool ok;
 		int64_t rev;
 	} rows[] = {
-		{"{\"header\":{\"revision\":\"6\"},\"succeeded\":true,\"responses\":[{\"response_put\":"
-		 "{\"header\":{\"revision\":\"6\"}}}]}",
-		 BIP_OK, true, 6},
-		{"{\"header\":{\"revision\":\"6\"}}", BIP_OK, false, 6}, /* lost: no "succeeded" */
-		{"{\"header\":{\"revision\":\"6\"},\"succeeded\":false}", BIP_OK, false, 6},
-		{"{\"header\":{\"revision\":\"6\"},\"succeeded\":1}", BIP_ECORRUPT},
-		{"{\"succeeded\":true}", BIP_ECORRUPT},
-		{"{\"header\":{\"revision\":\"6\"},\"succeeded\":true", BIP_ECORRUPT},
+	    {"{\"header\":{\"revision\":\"6\"},\"succeeded\":true,\"responses\":[{\"response_put\":"
+	     "{\"header\":{\"revision\":\"6\"}}}]}",
+	     BIP_OK, true, 6},
+	    {"{\"header\":{\"revision\":\"6\"}}", BIP_OK, false, 6}, /* lost: no "succeeded" */
+	    {"{\"header\":{\"revision\":\"6\"},\"succeeded\":false}", BIP_OK, false, 6},
+	    {"{\"header\":{\"revision\":\"6\"},\"succeeded\":1}", BIP_ECORRUPT},
+	    {"{\"succeeded\":true}", BIP_ECORRUPT},
+	    {"{\"header\":{\"revision\":\"6\"},\"succeeded\":true", BIP_ECORRUPT},
 	};
 
 	for (size_t i = 0; i < LEN(rows); i++) {
@@ -362,8 +353,8 @@ static void test_etcd_decode_txn(void)
 static void test_etcd_decode_error(void)
 {
 	static const char *const body =
-		"{\"error\":\"etcdserver: request timed out\",\"message\":\"etcdserver: request "
-		"timed out\",\"code\":14}";
+	    "{\"error\":\"etcdserver: request timed out\",\"message\":\"etcdserver: request "
+	    "timed out\",\"code\":14}";
 	const char *body2;
 	char msg[64];
 	int code;
@@ -384,8 +375,8 @@ static void test_etcd_encode(void)
 {
 	struct bip_cmp cmps[] = {{"a", 0}, {"b", 42}};
 	unsigned char v[] = {0, 1, 0xff};
-	struct bip_op ops[] = {{BIP_OP_PUT, "a", v, 3}, {BIP_OP_DEL, "c", NULL, 0},
-			       {BIP_OP_PUT, "e", NULL, 0}};
+	struct bip_op ops[] = {
+	    {BIP_OP_PUT, "a", v, 3}, {BIP_OP_DEL, "c", NULL, 0}, {BIP_OP_PUT, "e", NULL, 0}};
 	size_t len = 0;
 	char *s = bip_etcd_encode_txn("/p/", cmps, 2, ops, 3, &len);
 

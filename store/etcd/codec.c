@@ -15,7 +15,7 @@
 /* --- base64 --------------------------------------------------------------------------- */
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t bip_b64_len(size_t n)
 {
@@ -89,7 +89,8 @@ int bip_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
 				return BIP_ECORRUPT;
 			}
 		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+		    (uint32_t)v[3];
 		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
 			return BIP_ECORRUPT; /* non-zero unused bits: not canonical */
 		out[o++] = (unsigned char)(w >> 16);

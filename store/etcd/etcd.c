@@ -86,7 +86,7 @@ struct etcd {
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -200,7 +200,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			rc = bip_http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
 					      sizeof(why));
 			if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
-				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr, why);
+				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
+				       why);
 				return rc;
 			}
 			if (rc != BIP_OK) {
@@ -227,8 +228,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			snprintf(why, sizeof(why), "HTTP %d: %s", res->status,
 				 *msg ? msg : "(no message)");
 			if (!transient || !idempotent) {
-				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s", ep->hosthdr,
-				       path, why,
+				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
+				       ep->hosthdr, path, why,
 				       transient ? " (the change may or may not have been applied)"
 						 : "");
 				return rc;
@@ -351,8 +352,7 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 		goto out;
 	rc = bip_etcd_decode_range(res.body, res.len, get_one, &g, &r);
 	if (rc == BIP_ECORRUPT)
-		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'",
-		       key);
+		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'", key);
 	if (rc != BIP_OK)
 		goto out;
 	rc = g.found ? BIP_OK : BIP_ENOTFOUND;
@@ -496,7 +496,8 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 			return BIP_EINVAL;
 		}
 	for (size_t i = 0; i < nop; i++)
-		if (!key_ok(ops[i].key) || (ops[i].kind != BIP_OP_PUT && ops[i].kind != BIP_OP_DEL) ||
+		if (!key_ok(ops[i].key) ||
+		    (ops[i].kind != BIP_OP_PUT && ops[i].kind != BIP_OP_DEL) ||
 		    (ops[i].kind == BIP_OP_PUT && ops[i].len > BIP_VALUE_MAX) ||
 		    (ops[i].len && !ops[i].value && ops[i].kind == BIP_OP_PUT)) {
 			seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid operation %zu", i);
@@ -512,7 +513,8 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 	qsort(keys, nop, sizeof(*keys), cmp_str);
 	for (size_t i = 1; i < nop && rc == BIP_OK; i++)
 		if (strcmp(keys[i - 1], keys[i]) == 0) {
-			seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice", keys[i]);
+			seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
+			       keys[i]);
 			rc = BIP_EINVAL;
 		}
 	free(keys);
@@ -576,12 +578,12 @@ static void etcd_close(struct bip_store *s)
 }
 
 static const struct bip_store_ops etcd_ops = {
-	.name = "etcd",
-	.get = etcd_get,
-	.list = etcd_list,
-	.txn = etcd_txn,
-	.close = etcd_close,
-	.errmsg = etcd_errmsg,
+    .name = "etcd",
+    .get = etcd_get,
+    .list = etcd_list,
+    .txn = etcd_txn,
+    .close = etcd_close,
+    .errmsg = etcd_errmsg,
 };
 
 /* 1..65535, digits only, no leading zero. */
@@ -606,7 +608,8 @@ static bool host_ok(const char *s, size_t n, bool v6)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!(v6 ? isxdigit(c) || c == ':' || c == '.' : isalnum(c) || c == '.' || c == '-'))
+		if (!(v6 ? isxdigit(c) || c == ':' || c == '.'
+			 : isalnum(c) || c == '.' || c == '-'))
 			return false;
 	}
 	return true;
@@ -693,8 +696,8 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 		size_t n = strcspn(p, ",");
 
 		if (e->neps == MAX_ENDPOINTS) {
-			seterr(err, errlen, "store address '%s://%s': more than %d endpoints", scheme,
-			       endpoints, MAX_ENDPOINTS);
+			seterr(err, errlen, "store address '%s://%s': more than %d endpoints",
+			       scheme, endpoints, MAX_ENDPOINTS);
 			goto out;
 		}
 		if (parse_endpoint(p, n, &e->eps[e->neps]) != BIP_OK) {
@@ -715,8 +718,9 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 		const char *key = opts->key_file && *opts->key_file ? opts->key_file : NULL;
 
 		if (!cert != !key) {
-			seterr(err, errlen, "etcds://: a client certificate needs its key (cert_file "
-					    "and key_file go together)");
+			seterr(err, errlen,
+			       "etcds://: a client certificate needs its key (cert_file "
+			       "and key_file go together)");
 			goto out;
 		}
 		rc = bip_tls_new(ca, cert, key, &e->tls, err, errlen);

@@ -366,8 +366,8 @@ int bip_http_parse_response(const char *buf, size_t len, struct bip_http_resp *o
 		used += h.len;
 	}
 	body[blen] = '\0';
-	*out = (struct bip_http_resp){.status = h.status, .close = h.close, .body = body,
-				      .len = blen};
+	*out =
+	    (struct bip_http_resp){.status = h.status, .close = h.close, .body = body, .len = blen};
 	*consumed = used;
 	return BIP_HTTP_DONE;
 }
@@ -384,7 +384,7 @@ void bip_http_resp_clear(struct bip_http_resp *r)
 /* --- the connection ------------------------------------------------------------------- */
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -585,8 +585,8 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fdp)
 {
 	int one = 1, soerr = 0, rc;
 	socklen_t sl = sizeof(soerr);
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			ai->ai_protocol);
+	int fd =
+	    socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 
 	if (fd < 0)
 		return errno;
@@ -734,7 +734,8 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 			rc = conn_read(c, c->buf + c->len, c->cap - c->len - 1, &got, idle_ms,
 				       deadline, err, errlen);
 			if (rc == BIP_OK && got == 0) {
-				seterr(err, errlen, "connection closed in the middle of a response");
+				seterr(err, errlen,
+				       "connection closed in the middle of a response");
 				rc = BIP_EAGAIN;
 			}
 			c->len += got;
@@ -777,9 +778,9 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 	return BIP_OK;
 }
 
-int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path,
-		  const char *body, size_t len, int idle_ms, int64_t deadline,
-		  struct bip_http_res *res, bool *sent, char *err, size_t errlen)
+int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
+		  size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
+		  char *err, size_t errlen)
 {
 	char head[512];
 	char *req = NULL;

@@ -24,11 +24,11 @@
 enum { BIP_HTTP_BAD = -1, BIP_HTTP_MORE = 0, BIP_HTTP_DONE = 1 };
 
 struct bip_http_head {
-	int status;      /* 200..599 */
-	bool close;      /* the server closes after this response */
-	bool chunked;    /* Transfer-Encoding: chunked */
+	int status;	 /* 200..599 */
+	bool close;	 /* the server closes after this response */
+	bool chunked;	 /* Transfer-Encoding: chunked */
 	uint64_t length; /* Content-Length (0 when chunked or for 204/304) */
-	size_t len;      /* bytes of the head, final CRLF included */
+	size_t len;	 /* bytes of the head, final CRLF included */
 };
 
 /*
@@ -123,8 +123,8 @@ int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port
  * response), BIP_EPERM (TLS alert, e.g. the client certificate was refused), BIP_ENOMEM. On
  * anything but BIP_OK, and after a response that ends the connection, the connection is closed.
  */
-int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path,
-		  const char *body, size_t len, int idle_ms, int64_t deadline,
-		  struct bip_http_res *res, bool *sent, char *err, size_t errlen);
+int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
+		  size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
+		  char *err, size_t errlen);
 
 #endif

@@ -90,7 +90,7 @@ struct bip_tls_conn {
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -249,8 +249,7 @@ ssize_t bip_tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, s
 	}
 }
 
-ssize_t bip_tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err,
-		      size_t errlen)
+ssize_t bip_tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err, size_t errlen)
 {
 	const struct ssl_api *a = c->api;
 	int f, r;
@@ -409,8 +408,9 @@ int bip_tls_new(const char *ca_file, const char *cert_file, const char *key_file
 			goto out;
 		}
 		if (a->p_SSL_CTX_check_private_key(t->ctx) != 1) {
-			seterr(err, errlen, "the client key '%s' does not match the certificate '%s'",
-			       key_file, cert_file);
+			seterr(err, errlen,
+			       "the client key '%s' does not match the certificate '%s'", key_file,
+			       cert_file);
 			goto out;
 		}
 	}
