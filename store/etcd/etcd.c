@@ -199,7 +199,7 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 
 			rc = bip_http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
 					      sizeof(why));
-			if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
+			if (rc == BIP_EPERM || rc == BIP_ENOMEM || rc == BIP_EINVAL) {
 				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
 				       why);
 				return rc;

@@ -109,8 +109,9 @@ void bip_http_conn_free(struct bip_http_conn *c);
  * Connect to host:port (getaddrinfo; every address in turn) by a non-blocking connect, then,
  * with tls, a TLS handshake verifying the server certificate against host. Waits until
  * deadline (bip_http_now_ms() scale). Returns BIP_OK, BIP_EAGAIN (refused, unreachable, timed
- * out: try another endpoint), BIP_EPERM (TLS: certificate or handshake rejected), BIP_EINVAL
- * (the name does not resolve), BIP_ENOMEM; err says why.
+ * out, the name does not resolve (now): try another endpoint), BIP_EPERM (TLS: certificate or
+ * handshake rejected), BIP_EINVAL (TLS cannot verify against this host), BIP_ENOMEM; err says
+ * why.
  */
 int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port,
 		     struct bip_tls *tls, int64_t deadline, char *err, size_t errlen);
