@@ -16,6 +16,7 @@
 #   etcd_start_cluster [ETCD ARGS...]                   sets ETCD_ADDR with three endpoints
 #   etcd_kill N / etcd_restart N                        member N (0..2): kill -9 by pid, start
 #   etcd_stop_all / etcd_cleanup                        stop every member by pid / and rm data
+#   etcd_make_certs DIR                                 CA, server and client certificates
 #
 # With --tls, CERTDIR holds ca.pem, server.pem, server-key.pem: clients must present a
 # certificate signed by ca.pem (--client-cert-auth).
@@ -140,6 +141,42 @@ _etcd_start() {
 		etcd_stop_all
 	done
 	return 1
+}
+
+_etcd_cert() { # dir name CN SAN|- EKU ISSUER
+	local certs=$1 name=$2 cn=$3 san=$4 eku=$5 issuer=$6 ext
+	ext=$(mktemp)
+	{
+		[ "$san" != - ] && echo "subjectAltName=$san"
+		echo "extendedKeyUsage=$eku"
+	} >"$ext"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$cn" \
+		-keyout "$certs/$name-key.pem" -out "$certs/$name.csr" 2>/dev/null &&
+		openssl x509 -req -in "$certs/$name.csr" -CA "$certs/$issuer.pem" \
+			-CAkey "$certs/$issuer-key.pem" -CAcreateserial -days 2 -extfile "$ext" \
+			-out "$certs/$name.pem" 2>/dev/null
+	local rc=$?
+	rm -f "$ext"
+	return $rc
+}
+
+_etcd_ca() { # dir name CN
+	local certs=$1; shift
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=$2" -keyout "$certs/$1-key.pem" -out "$certs/$1.pem" 2>/dev/null
+}
+
+# Certificates for mutual TLS in DIR (openssl): ca.pem; server.pem for localhost and 127.0.0.1
+# (server and client use: etcd's gateway dials etcd with it); client.pem; rogue-ca.pem and
+# rogue-client.pem (another CA); wrong.pem, a server certificate of ca.pem for another host.
+# Each X.pem has its X-key.pem.
+etcd_make_certs() {
+	local d=$1
+	_etcd_ca "$d" ca "blockipam test CA" && _etcd_ca "$d" rogue-ca "another CA" &&
+		_etcd_cert "$d" server etcd "DNS:localhost,IP:127.0.0.1" serverAuth,clientAuth ca &&
+		_etcd_cert "$d" client blockipam - clientAuth ca &&
+		_etcd_cert "$d" rogue-client blockipam - clientAuth rogue-ca &&
+		_etcd_cert "$d" wrong elsewhere "DNS:wrong.example,IP:10.9.9.9" serverAuth ca
 }
 
 etcd_start_single() {

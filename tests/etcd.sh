@@ -91,31 +91,7 @@ etcd_cleanup
 
 echo "== 3. mutual TLS"
 certs=$(mktemp -d)
-mkcert() { # name CN SAN|- EKU ISSUER|-
-	local name=$1 cn=$2 san=$3 eku=$4 issuer=$5 ext
-	ext=$(mktemp)
-	{
-		[ "$san" != - ] && echo "subjectAltName=$san"
-		echo "extendedKeyUsage=$eku"
-	} >"$ext"
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$cn" \
-		-keyout "$certs/$name-key.pem" -out "$certs/$name.csr" 2>/dev/null &&
-		openssl x509 -req -in "$certs/$name.csr" -CA "$certs/$issuer.pem" \
-			-CAkey "$certs/$issuer-key.pem" -CAcreateserial -days 2 -extfile "$ext" \
-			-out "$certs/$name.pem" 2>/dev/null
-	local rc=$?
-	rm -f "$ext"
-	return $rc
-}
-mkca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=$2" -keyout "$certs/$1-key.pem" -out "$certs/$1.pem" 2>/dev/null
-}
-if mkca ca "blockipam test CA" && mkca rogue-ca "another CA" &&
-	mkcert server "etcd" "DNS:localhost,IP:127.0.0.1" serverAuth,clientAuth ca &&
-	mkcert client "blockipam" - clientAuth ca &&
-	mkcert rogue-client "blockipam" - clientAuth rogue-ca &&
-	mkcert wrong "elsewhere" "DNS:wrong.example,IP:10.9.9.9" serverAuth ca; then
+if etcd_make_certs "$certs"; then
 	wport=$(etcd_free_port)
 	openssl s_server -quiet -www -accept "127.0.0.1:$wport" -cert "$certs/wrong.pem" \
 		-key "$certs/wrong-key.pem" >/dev/null 2>&1 &
