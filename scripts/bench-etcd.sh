@@ -18,22 +18,34 @@ runs=${RUNS:-500}
 seq=${SEQ:-3000}
 out=$build/etcd-bench
 mkdir -p "$out" "$build/obj/bench"
-command -v hyperfine >/dev/null || { echo "hyperfine is not installed"; exit 1; }
+command -v hyperfine >/dev/null && command -v jq >/dev/null || { echo "needs hyperfine and jq"; exit 1; }
 make -s "$build/libblockipam.a" "$build/obj/bench/bench_etcd.o" BUILD="$build"
+# hyperfine, then one line per command: median, p90, p99, min (jq over its JSON export).
+hf() {
+	local json
+	json=$(mktemp)
+	hyperfine -N --style none --export-json "$json" "$@" >/dev/null 2>&1
+	jq -r '.results[] | (.times | sort) as $t | ($t | length) as $n |
+		"  \(.command): median \($t[$n / 2 | floor] * 1e3 * 1000 | round / 1000) ms, " +
+		"p90 \($t[$n * 0.9 | floor] * 1e6 | round / 1000), p99 \($t[$n * 0.99 | floor] * 1e6 |
+		round / 1000), min \($t[0] * 1e6 | round / 1000) ms; user+sys mean " +
+		"\((.user + .system) * 1e6 | round / 1000) ms (\($n) runs)"' "$json"
+	rm -f "$json"
+}
 static="-Wl,-Bstatic -lsqlite3 -ljansson -Wl,-Bdynamic"
 cc -o "$out/nossl" "$build/obj/bench/bench_etcd.o" "$build/libblockipam.a" $static -lm -lpthread -ldl
 cc -o "$out/withssl" "$build/obj/bench/bench_etcd.o" "$build/libblockipam.a" $static \
 	-Wl,--no-as-needed -lssl -lcrypto -Wl,--as-needed -lm -lpthread -ldl
 
 echo "== 1. exec cost of linking libssl (the program exits at once)"
-hyperfine -N --warmup 100 --runs $((runs * 2)) "$out/nossl none" "$out/withssl none"
+hf --warmup 100 --runs $((runs * 2)) "$out/nossl none" "$out/withssl none"
 
 certs=$(mktemp -d)
 trap 'etcd_cleanup; rm -rf "$certs"' EXIT
 etcd_start_single
 plain=$ETCD_ADDR
 echo "== 2. one txn per exec, etcd:// ($plain)"
-hyperfine -N --warmup 50 --runs "$runs" "$out/nossl $plain once"
+hf --warmup 50 --runs "$runs" "$out/nossl $plain once"
 
 echo "== 3. sequential CAS txns in one process"
 for _ in 1 2 3; do "$out/nossl" "$plain" seq "$seq"; done
@@ -43,6 +55,6 @@ etcd_make_certs "$certs"
 etcd_start_single --tls "$certs"
 export BIP_ETCD_CA=$certs/ca.pem BIP_ETCD_CERT=$certs/client.pem BIP_ETCD_KEY=$certs/client-key.pem
 echo "== 2b. one txn per exec, etcds:// with mutual TLS ($ETCD_ADDR)"
-hyperfine -N --warmup 50 --runs "$runs" "$out/nossl $ETCD_ADDR once"
+hf --warmup 50 --runs "$runs" "$out/nossl $ETCD_ADDR open" "$out/nossl $ETCD_ADDR once"
 echo "== 3b. sequential CAS txns in one process, TLS"
 "$out/nossl" "$ETCD_ADDR" seq "$seq"
