@@ -98,9 +98,7 @@ san:
 
 # What CI runs: every test with -Werror, the sanitizer run of the whole suite, a short fuzz.
 check:
-	$(MAKE) WERROR=1 test
-	$(MAKE) WERROR=1 san
-	$(MAKE) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz
+	MAKE="$(MAKE)" FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh
 
 fuzz-build:
 	$(MAKE) -f fuzz/fuzz.mk BUILD=build-fuzz

@@ -10,10 +10,11 @@ BUILD     ?= build-fuzz
 FUZZ_CC   ?= $(shell command -v clang 2>/dev/null || command -v clang-14 2>/dev/null || echo clang)
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CPPFLAGS  := -Iinclude -D_GNU_SOURCE
-CFLAGS    := -std=c11 -g -O1 -Wall -Wextra $(SANITIZE)
+CFLAGS    := -std=c11 -g -O1 -Wall -Wextra -Wno-missing-field-initializers $(SANITIZE)
 LDLIBS    := -lsqlite3 -ljansson -lyaml -lm -lpthread -ldl
 
-LIB_SRCS  := $(wildcard lib/*.c store/*.c store/sqlite/*.c store/etcd/*.c)
+LIB_SRCS  := $(wildcard lib/*.c store/*.c store/sqlite/*.c store/etcd/*.c) \
+	$(filter-out cni/main.c cli/main.c,$(wildcard cni/*.c cli/*.c))
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TARGETS   := $(patsubst fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))

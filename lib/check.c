@@ -729,7 +729,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 			return BIP_ENOMEM;
 	}
 	c->nblocks++;
-	if (!pool_of(c->pools, c->npools, b->cidr)) {
+	if (!b->hostlocal && !pool_of(c->pools, c->npools, b->cidr)) {
 		rc = add_problem(c, BIP_PROB_BLOCK_NO_POOL, kv->key, bip_prefix_fmt(b->cidr, cs),
 				 "block %s lies outside every pool (%u addresses in use)", cs,
 				 b->used);

@@ -74,6 +74,7 @@ struct blk {
 	uint8_t *inq;        /* per ordinal: in freed[] */
 	uint32_t used;
 	int64_t rev;         /* store revision; 0 = not in the store yet */
+	bool hostlocal;      /* a host-local range or pod CIDR (outside pools by design) */
 	bool dirty;
 	bool deleted;        /* to be deleted in the commit */
 };
@@ -126,6 +127,8 @@ bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a)
 /* The pool holding a block/address, or NULL. */
 const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);
 unsigned default_block_len(int family);
+/* Length of the sub-blocks a host-local range or pod CIDR is kept in. */
+unsigned range_block_len(struct bip_prefix subnet);
 int label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src);
 void label_set_clear(struct bip_label_set *ls);
 

@@ -831,6 +831,56 @@ out:
 	return rc;
 }
 
+/*
+ * A range larger than 2^16 addresses (an IPv6 /64 pod CIDR) is kept as sub-blocks of 2^16
+ * (/16, /112), created in order as they fill, so its cost does not grow with its size.
+ */
+unsigned range_block_len(struct bip_prefix subnet)
+{
+	unsigned bits = bip_addr_bits(subnet.addr);
+
+	return subnet.len >= bits - 16 ? subnet.len : bits - 16;
+}
+
+static int take_from_range(struct attempt *a, const struct bip_range *r, int range_index,
+			   unsigned *need)
+{
+	unsigned sl = range_block_len(r->subnet);
+	struct bip_prefix sb;
+	bip_u128 k, klast;
+	int rc;
+
+	bip_prefix_sub_of(r->subnet, sl, r->start.family ? r->start : bip_prefix_first(r->subnet),
+			  &sb, &k);
+	bip_prefix_sub_of(r->subnet, sl, r->end.family ? r->end : bip_prefix_last(r->subnet), &sb,
+			  &klast);
+	for (unsigned steps = 0; *need && k <= klast && steps < 4096; k++, steps++) {
+		struct blk *b;
+
+		bip_prefix_sub(r->subnet, sl, k, &sb);
+		rc = get_blk(a, sb, &b);
+		if (rc != BIP_OK)
+			return rc;
+		if (!b) {
+			if (overlaps_existing(a, sb)) {
+				char buf[BIP_PREFIX_STRLEN];
+
+				return seterr(a->ip, BIP_EOVERLAP,
+					      "range %s overlaps an existing block",
+					      bip_prefix_fmt(r->subnet, buf));
+			}
+			rc = new_blk(a, sb, a->req->node, 0, &b);
+			if (rc != BIP_OK)
+				return rc;
+			b->hostlocal = true;
+		}
+		rc = take_from(a, b, need, r, range_index);
+		if (rc != BIP_OK)
+			return rc;
+	}
+	return BIP_OK;
+}
+
 /* Host-local mode for one family: one address per range set, or need from a pod CIDR. */
 static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 {
@@ -843,7 +893,6 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 		const struct bip_range *r = &a->ranges[i];
 		unsigned need = need_podcidr ? need_podcidr : 1;
 		bool done = false;
-		struct blk *b;
 
 		if (r->subnet.addr.family != fam)
 			continue;
@@ -859,22 +908,7 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 							    a->held.addrs[j].addr);
 		if (done)
 			continue;
-		rc = get_blk(a, r->subnet, &b);
-		if (rc != BIP_OK)
-			return rc;
-		if (!b) {
-			if (overlaps_existing(a, r->subnet)) {
-				char buf[BIP_PREFIX_STRLEN];
-
-				return seterr(a->ip, BIP_EOVERLAP,
-					      "range %s overlaps an existing block",
-					      bip_prefix_fmt(r->subnet, buf));
-			}
-			rc = new_blk(a, r->subnet, node, 0, &b);
-			if (rc != BIP_OK)
-				return rc;
-		}
-		rc = take_from(a, b, &need, r, (int)i);
+		rc = take_from_range(a, r, (int)i, &need);
 		if (rc != BIP_OK)
 			return rc;
 		if (need_podcidr) {
@@ -947,7 +981,7 @@ static int alloc_specific(struct attempt *a)
 				range_index = (int)j;
 			}
 		if (r) {
-			cidr = r->subnet;
+			bip_prefix_sub_of(r->subnet, range_block_len(r->subnet), addr, &cidr, NULL);
 		} else {
 			struct bip_prefix one = {addr, (uint8_t)bip_addr_bits(addr)};
 			const struct bip_pool *p = pool_of(a->pools, a->npools, one);
@@ -988,6 +1022,7 @@ static int alloc_specific(struct attempt *a)
 				rc = new_blk(a, cidr, req->node, 0, &b);
 			if (rc != BIP_OK)
 				return rc;
+			b->hostlocal = r != NULL;
 		}
 		o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
 		if (b->handle[o])
@@ -1181,10 +1216,6 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 		const struct bip_range *r = &req->ranges[i];
 		char buf[BIP_PREFIX_STRLEN];
 
-		if (bip_addr_bits(r->subnet.addr) - r->subnet.len > 16)
-			return seterr(ip, BIP_EINVAL,
-				      "range subnet %s is too large (at most 65536 addresses)",
-				      bip_prefix_fmt(r->subnet, buf));
 		if ((r->start.family && !bip_prefix_contains(r->subnet, r->start)) ||
 		    (r->end.family && !bip_prefix_contains(r->subnet, r->end)) ||
 		    (r->start.family && r->end.family && bip_addr_cmp(r->start, r->end) > 0))

@@ -246,7 +246,8 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 		goto out;
 	b->node = node;
 	node = NULL;
-	if (get_int(j, "claimed", &b->claimed, 0, INT64_MAX) != BIP_OK ||
+	if (get_bool(j, "hostLocal", &b->hostlocal, false) != BIP_OK ||
+	    get_int(j, "claimed", &b->claimed, 0, INT64_MAX) != BIP_OK ||
 	    get_int(j, "emptySince", &b->empty_since, 0, INT64_MAX) != BIP_OK)
 		goto out;
 	alloc = json_object_get(j, "alloc");
@@ -306,6 +307,8 @@ char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 	bad |= set_str(j, "cidr", bip_prefix_fmt(b->cidr, buf));
 	bad |= set_str(j, "node", b->node);
 	bad |= json_object_set_new(j, "claimed", json_integer(b->claimed));
+	if (b->hostlocal)
+		bad |= json_object_set_new(j, "hostLocal", json_true());
 	if (b->empty_since)
 		bad |= json_object_set_new(j, "emptySince", json_integer(b->empty_since));
 	for (uint32_t o = 0; !bad && o < b->size; o++) {

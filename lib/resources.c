@@ -898,8 +898,13 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	int64_t *revs = NULL, oldrev = 0;
 	size_t npools = 0, len;
 	char key[KEY_LEN], buf[BIP_PREFIX_STRLEN], buf2[BIP_PREFIX_STRLEN];
-	struct bip_cmp cmps[1];
-	struct bip_op op;
+	struct {
+		char *key;
+		int64_t rev; /* -1: no compare (an affinity) */
+	} drop[64] = {{0}};
+	size_t ndrop = 0, ncmp, nop;
+	struct bip_cmp cmps[1 + 64];
+	struct bip_op ops[1 + 64];
 	char *v = NULL;
 	int rc;
 
@@ -917,9 +922,9 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 		if ((c.addr.v & ~bip_mask(c.addr.family, c.len)) != 0)
 			return seterr(ip, BIP_EHOSTBITS, "node '%s': host bits set in pod CIDR '%s'",
 				      node->name, buf);
-		if (bip_addr_bits(c.addr) - c.len > 16)
+		if (bip_addr_bits(c.addr) - c.len < 2)
 			return seterr(ip, BIP_EINVAL,
-				      "node '%s': pod CIDR %s is too large (at most 65536 addresses)",
+				      "node '%s': pod CIDR %s is too small (at least 4 addresses)",
 				      node->name, buf);
 		for (size_t j = 0; j < i; j++)
 			if (node->pod_cidrs[j].addr.family == c.addr.family)
@@ -952,33 +957,53 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 		rc = seterr(ip, rc, "cannot read %s", key);
 		goto out;
 	}
-	/* A pod CIDR that goes away or changes must not hold addresses. */
+	/* A pod CIDR that goes away or changes must not hold addresses (in any of its
+	 * sub-blocks); its empty blocks and their affinities go with it. */
 	for (size_t i = 0; i < old.npod_cidrs; i++) {
 		struct bip_prefix c = old.pod_cidrs[i];
+		struct bip_kvs blocks = {0};
+		uint64_t held = 0;
 		bool kept = false;
-		struct bip_kv bkv = {0};
-		char bkey[KEY_LEN];
 
 		for (size_t j = 0; j < node->npod_cidrs; j++)
 			kept |= bip_prefix_eq(node->pod_cidrs[j], c);
 		if (kept)
 			continue;
-		key_block(bkey, c);
-		rc = bip_store_get(ip->store, bkey, &bkv);
-		if (rc == BIP_OK) {
+		rc = bip_store_list(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &blocks);
+		for (size_t k = 0; rc == BIP_OK && k < blocks.n; k++) {
+			struct bip_prefix bp;
+			struct bip_kv bkv = {0};
 			struct blk *b = NULL;
 
-			rc = blk_decode(ip, bkey, bkv.value, bkv.len, bkv.rev, &b);
-			if (rc == BIP_OK && b->used)
-				rc = seterr(ip, BIP_EBUSY,
-					    "node '%s': pod CIDR %s cannot change while %u "
-					    "addresses from it are held",
-					    node->name, bip_prefix_fmt(c, buf), b->used);
+			if (cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) != BIP_OK ||
+			    !bip_prefix_covers(c, bp))
+				continue;
+			rc = bip_store_get(ip->store, blocks.v[k].key, &bkv);
+			if (rc == BIP_OK)
+				rc = blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
+			else if (rc == BIP_ENOTFOUND)
+				rc = BIP_OK;
+			if (b) {
+				held += b->used;
+				if (!b->used && ndrop + 2 <= sizeof(drop) / sizeof(drop[0])) {
+					char akey[KEY_LEN];
+
+					drop[ndrop].rev = b->rev;
+					drop[ndrop++].key = im_strdup(ip, blocks.v[k].key);
+					key_affinity(akey, node->name, bp);
+					drop[ndrop].rev = -1;
+					drop[ndrop++].key = im_strdup(ip, akey);
+				}
+			}
 			blk_free(b);
 			bip_kv_clear(&bkv);
-		} else if (rc == BIP_ENOTFOUND) {
-			rc = BIP_OK;
 		}
+		bip_kvs_free(&blocks);
+		if (rc == BIP_OK && held)
+			rc = seterr(ip, BIP_EBUSY,
+				    "node '%s': pod CIDR %s cannot change while %llu addresses from "
+				    "it are held",
+				    node->name, bip_prefix_fmt(c, buf), (unsigned long long)held);
 		if (rc != BIP_OK)
 			goto out;
 	}
@@ -987,11 +1012,21 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	if (!v)
 		goto out;
 	cmps[0] = (struct bip_cmp){key, oldrev};
-	op = (struct bip_op){BIP_OP_PUT, key, v, len};
-	rc = bip_store_txn(ip->store, cmps, 1, &op, 1, NULL);
+	ops[0] = (struct bip_op){BIP_OP_PUT, key, v, len};
+	ncmp = nop = 1;
+	for (size_t i = 0; i < ndrop; i++) {
+		if (!drop[i].key)
+			goto out;
+		if (drop[i].rev >= 0)
+			cmps[ncmp++] = (struct bip_cmp){drop[i].key, drop[i].rev};
+		ops[nop++] = (struct bip_op){BIP_OP_DEL, drop[i].key};
+	}
+	rc = bip_store_txn(ip->store, cmps, ncmp, ops, nop, NULL);
 	if (rc == BIP_ECONFLICT)
 		rc = seterr(ip, BIP_EAGAIN, "node '%s' changed while writing it", node->name);
 out:
+	for (size_t i = 0; i < ndrop; i++)
+		free(drop[i].key);
 	free(v);
 	bip_kv_clear(&kv);
 	bip_node_clear(&old);

@@ -751,6 +751,17 @@ static void test_pod_cidr_mode(void)
 		bip_ipam_errmsg(e.ip));
 	T_REQUIRE(bip_ipam_release_handle(e.ip, "a") == BIP_OK);
 	T_CHECK_INT(bip_ipam_node_put(e.ip, &n), BIP_OK);
+	/* an IPv6 /64 pod CIDR (Kubernetes' default size) is kept in /112 sub-blocks */
+	struct bip_prefix pcs[2] = {t_prefix("10.244.2.0/24"), t_prefix("fd00:244:2::/64")};
+	n.pod_cidrs = pcs;
+	n.npod_cidrs = 2;
+	T_REQUIRE(bip_ipam_node_put(e.ip, &n) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
+	T_REQUIRE(alloc(&e, "d", "n1", 1, 1, &r) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
+	T_CHECK_STR(fmt(r.v[1].addr), "fd00:244:2::2");
+	T_CHECK_INT(r.v[1].block.len, 112);
+	bip_alloc_result_free(&r);
+	T_CHECK_INT(bip_ipam_release_handle(e.ip, "d"), BIP_OK);
+	check_clean(&e);
 	env_close(&e);
 }
 

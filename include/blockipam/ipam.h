@@ -287,6 +287,40 @@ struct bip_pool_usage {
 int bip_ipam_usage(struct bip_ipam *ipam, struct bip_pool_usage **out, size_t *n);
 void bip_pool_usages_free(struct bip_pool_usage *v, size_t n);
 
+/* --- routes ------------------------------------------------------------------------------- */
+
+enum bip_route_kind {
+	BIP_ROUTE_BLOCK,     /* a node's block, via that node */
+	BIP_ROUTE_HOST,      /* an address held by a node other than its block's: /32 or /128 */
+	BIP_ROUTE_BLACKHOLE, /* on the node itself: its own block, so free addresses do not leak */
+};
+
+struct bip_route {
+	enum bip_route_kind kind;
+	struct bip_prefix dst;
+	const char *node;   /* the node the traffic goes to (owner or holder) */
+	struct bip_addr via; /* that node's address of dst's family (family 0: none known) */
+};
+
+struct bip_routes {
+	struct bip_route *v; /* sorted by node, then kind, then dst: output diffs well */
+	size_t n;
+	size_t pods;         /* addresses allocated (the routes one-per-pod would need) */
+	size_t nodes;
+	char **names;        /* interned node names the routes point into */
+	size_t nnames;
+};
+
+/*
+ * The routes of the cluster. With for_node: the routes that node installs (other nodes' blocks
+ * via them, host routes for addresses other nodes hold, including those borrowed from its own
+ * blocks, and a blackhole for each of its own blocks). Without: every node's blocks and every
+ * borrowed address, each via the node that has it. Blocks without an owner contribute host
+ * routes for each address, via its holder.
+ */
+int bip_ipam_routes(struct bip_ipam *ipam, const char *for_node, struct bip_routes *out);
+void bip_routes_free(struct bip_routes *r);
+
 /* --- consistency ------------------------------------------------------------------------ */
 
 enum bip_problem_kind {

@@ -1,0 +1,440 @@
+/* blockipamctl plumbing: option parsing, messages, input files, the store session (ctl.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "manifest.h"
+#include "resource.h"
+
+struct ctl_opts ctl = {.prog = "blockipamctl", .output = CTL_OUT_TABLE};
+
+const char ctl_common_help[] =
+    "Common options:\n"
+    "  --store ADDR      store address (default: $BLOCKIPAM_STORE, then\n"
+    "                    " BIP_STORE_DEFAULT ")\n"
+    "  -o, --output FMT  table (default), wide, json or yaml\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", ctl.prog, prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void ctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void ctl_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
+{
+	const char *detail = ipam ? bip_ipam_errmsg(ipam) : "";
+	va_list ap;
+
+	if (!detail || !*detail)
+		detail = bip_strerror(rc);
+	fprintf(stderr, "%s: ", ctl.prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", detail);
+}
+
+void ctl_help(const struct ctl_usage *u, FILE *f)
+{
+	fprintf(f, "Usage: %s %s %s\n\n%s\n%s", ctl.prog, u->name, u->synopsis, u->help,
+		ctl_common_help);
+}
+
+int ctl_usage_err(const struct ctl_usage *u, const char *fmt, ...)
+{
+	const char *sep = *u->name ? " " : "";
+	va_list ap;
+
+	fprintf(stderr, "%s%s%s: ", ctl.prog, sep, u->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (u->synopsis)
+		fprintf(stderr, "Usage: %s %s %s\n", ctl.prog, u->name, u->synopsis);
+	fprintf(stderr, "Try '%s%s%s --help'.\n", ctl.prog, sep, u->name);
+	return CTL_EXIT_USAGE;
+}
+
+int ctl_parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0)
+		*out = false;
+	else
+		return BIP_EINVAL;
+	return BIP_OK;
+}
+
+int ctl_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+		return BIP_EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno == ERANGE || v > max)
+		return BIP_EINVAL;
+	*out = v;
+	return BIP_OK;
+}
+
+int ctl_parse_output(const char *s, enum ctl_output *out)
+{
+	static const char *const names[] = {"table", "wide", "json", "yaml"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum ctl_output)i;
+			return BIP_OK;
+		}
+	}
+	return BIP_EINVAL;
+}
+
+int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	static char **active; /* the argv being parsed; NULL after the end */
+	int c;
+
+	if (active != argv) {
+		optind = 0; /* glibc: a full restart, permutation state included */
+		opterr = 0;
+		active = argv;
+	}
+	for (;;) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		switch (c) {
+		case -1:
+			active = NULL;
+			return CTL_OPT_END;
+		case 'h':
+			active = NULL;
+			if (!u->synopsis)
+				return 'h'; /* a command group prints its own help */
+			ctl_help(u, stdout);
+			return CTL_OPT_HELP;
+		case 'o':
+			if (ctl_parse_output(optarg, &ctl.output) != BIP_OK) {
+				active = NULL;
+				ctl_usage_err(
+				    u,
+				    "unknown output format '%s' (want table, wide, json or yaml)",
+				    optarg);
+				return CTL_OPT_USAGE;
+			}
+			continue;
+		case CTL_OPT_STORE:
+			if (!*optarg) {
+				active = NULL;
+				ctl_usage_err(u, "--store needs a store address");
+				return CTL_OPT_USAGE;
+			}
+			ctl.store = optarg;
+			continue;
+		case ':':
+			active = NULL;
+			if (optopt && optopt < 0x100)
+				ctl_usage_err(u, "option '-%c' needs a value", optopt);
+			else
+				ctl_usage_err(u, "option '%s' needs a value", argv[optind - 1]);
+			return CTL_OPT_USAGE;
+		case '?':
+			active = NULL;
+			if (optopt)
+				ctl_usage_err(u, "unknown option '-%c'", optopt);
+			else
+				ctl_usage_err(u, "unknown option '%s'", argv[optind - 1]);
+			return CTL_OPT_USAGE;
+		default:
+			return c;
+		}
+	}
+}
+
+int ctl_opt_exit(int c)
+{
+	return c == CTL_OPT_HELP ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+}
+
+int ctl_args(const struct ctl_usage *u, int c, int argc, char **argv, int min, int max)
+{
+	int n = argc - optind;
+
+	if (c != CTL_OPT_END)
+		return ctl_opt_exit(c);
+	if (n < min)
+		return ctl_usage_err(u, "missing argument%s", min - n > 1 ? "s" : "");
+	if (max >= 0 && n > max)
+		return ctl_usage_err(u, "unexpected argument '%s'", argv[optind + max]);
+	return CTL_CONTINUE;
+}
+
+int ctl_kind_arg(const struct ctl_usage *u, const char *word, enum bip_res_kind *kind)
+{
+	if (bip_res_kind_parse(word, kind) == BIP_OK)
+		return CTL_EXIT_OK;
+	return ctl_usage_err(u,
+			     "unknown kind '%s' (want pool, reservation, ipamconfig, node or "
+			     "namespace, or Calico's ippool, ipreservation, ipamconfiguration)",
+			     word);
+}
+
+int ctl_print(const json_t *v)
+{
+	if (bip_out_print(stdout, ctl.output == CTL_OUT_YAML, v) != BIP_OK || fflush(stdout) != 0) {
+		ctl_err("cannot write the output");
+		return CTL_EXIT_ERR;
+	}
+	return CTL_EXIT_OK;
+}
+
+static void print_group_help(const char *group, const struct ctl_cmd *cmds, size_t n,
+			     const char *group_help, FILE *f)
+{
+	size_t w = 0;
+
+	fprintf(f, "Usage: %s%s%s COMMAND [OPTIONS] [ARGS]\n\n", ctl.prog, group ? " " : "",
+		group ? group : "");
+	if (group_help)
+		fprintf(f, "%s\n", group_help);
+	for (size_t i = 0; i < n; i++)
+		w = strlen(cmds[i].name) > w ? strlen(cmds[i].name) : w;
+	fprintf(f, "Commands:\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %-*s  %s\n", (int)w, cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nRun '%s%s%s COMMAND --help' for the options of a command.\n", ctl.prog,
+		group ? " " : "", group ? group : "");
+	if (group)
+		fprintf(f, "\n%s", ctl_common_help);
+}
+
+int ctl_dispatch(const char *group, const struct ctl_cmd *cmds, size_t n, const char *group_help,
+		 int argc, char **argv)
+{
+	const char *word = argc > 0 ? argv[0] : NULL;
+	char *help_argv[] = {NULL, "--help", NULL};
+
+	if (!word) {
+		print_group_help(group, cmds, n, group_help, stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
+		print_group_help(group, cmds, n, group_help, stdout);
+		return CTL_EXIT_OK;
+	}
+	if (strcmp(word, "help") == 0) {
+		if (argc < 2) {
+			print_group_help(group, cmds, n, group_help, stdout);
+			return CTL_EXIT_OK;
+		}
+		/* "help CMD" is "CMD --help" */
+		word = argv[1];
+		help_argv[0] = argv[1];
+		argc = 2;
+		argv = help_argv;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(word, cmds[i].name) == 0)
+			return cmds[i].fn(argc, argv);
+	fprintf(stderr, "%s%s%s: unknown command '%s'\nTry '%s%s%s --help'.\n", ctl.prog,
+		group ? " " : "", group ? group : "", word, ctl.prog, group ? " " : "",
+		group ? group : "");
+	return CTL_EXIT_USAGE;
+}
+
+int ctl_read_file(const char *path, char **buf, size_t *len)
+{
+	int ret = CTL_EXIT_ERR;
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *b = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f) {
+		ctl_err("cannot open '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		size_t got;
+
+		if (cap - n < 4096) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > CTL_INPUT_MAX + 1)
+				cap = CTL_INPUT_MAX + 1;
+			nb = realloc(b, cap + 1);
+			if (!nb) {
+				ctl_err("reading '%s': out of memory", path);
+				goto out;
+			}
+			b = nb;
+		}
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (n > CTL_INPUT_MAX) {
+			ctl_err("'%s' is larger than %u MiB", path, CTL_INPUT_MAX >> 20);
+			goto out;
+		}
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		ctl_err("cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+	ret = CTL_EXIT_OK;
+out:
+	if (f && f != stdin)
+		fclose(f);
+	free(b);
+	return ret;
+}
+
+int ctl_read_set(const char *path, json_t **set)
+{
+	int ret = CTL_EXIT_ERR;
+	char *buf = NULL, *line, *save = NULL;
+	size_t len;
+	json_t *s = json_object();
+
+	if (!s || ctl_read_file(path, &buf, &len) != CTL_EXIT_OK)
+		goto out;
+	if (strlen(buf) != len) {
+		ctl_err("'%s' holds a NUL byte: want one name per line", path);
+		goto out;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *end = line + strlen(line);
+
+		while (*line == ' ' || *line == '\t' || *line == '\r')
+			line++;
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (!*line || *line == '#')
+			continue;
+		if (json_object_set_new(s, line, json_true()) != 0) {
+			ctl_err("'%s': cannot use line '%s' (not UTF-8?)", path, line);
+			goto out;
+		}
+	}
+	*set = s;
+	s = NULL;
+	ret = CTL_EXIT_OK;
+out:
+	json_decref(s);
+	free(buf);
+	return ret;
+}
+
+int ctl_open(struct ctl_session *s, bool read_only)
+{
+	const char *addr = bip_store_addr_default(ctl.store);
+	struct bip_store_opts opts = {.read_only = read_only};
+	char err[512] = "";
+	int rc;
+
+	s->store = NULL;
+	s->ipam = NULL;
+	rc = bip_store_open(addr, &opts, &s->store, err, sizeof(err));
+	if (rc != BIP_OK) {
+		ctl_err("cannot open store '%s': %s", addr, *err ? err : bip_strerror(rc));
+		return CTL_EXIT_ERR;
+	}
+	rc = bip_ipam_new(s->store, &s->ipam);
+	if (rc != BIP_OK) {
+		ctl_lib_err(NULL, rc, "cannot use store '%s'", addr);
+		ctl_close(s);
+		return CTL_EXIT_ERR;
+	}
+	return CTL_EXIT_OK;
+}
+
+void ctl_close(struct ctl_session *s)
+{
+	bip_ipam_free(s->ipam);
+	bip_store_close(s->store);
+	s->ipam = NULL;
+	s->store = NULL;
+}
+
+int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool validate)
+{
+	const char *name = strcmp(file, "-") == 0 ? "stdin" : file;
+	int ret = CTL_EXIT_ERR;
+	char *buf = NULL, err[1024];
+	size_t len, i;
+	json_t *docs = NULL, *warnings = json_array(), *w;
+	struct bip_res *v = NULL;
+	size_t nv = 0;
+
+	if (!warnings || ctl_read_file(file, &buf, &len) != CTL_EXIT_OK)
+		goto out;
+	if (bip_manifest_parse(buf, len, &docs, err, sizeof(err)) != BIP_OK) {
+		ctl_err("%s: %s", name, err);
+		goto out;
+	}
+	if (!json_array_size(docs)) {
+		ctl_err("%s: no documents", name);
+		goto out;
+	}
+	if (bip_res_from_docs(docs, &v, &nv, warnings, err, sizeof(err)) != BIP_OK) {
+		ctl_err("%s: %s", name, err);
+		goto out;
+	}
+	json_array_foreach(warnings, i, w)
+	{
+		ctl_warn("%s: %s", name, json_string_value(w));
+	}
+	for (i = 0; validate && i < nv; i++) {
+		if (bip_res_validate(&v[i], err, sizeof(err)) != BIP_OK) {
+			ctl_err("%s: %s; nothing was written", name, err);
+			goto out;
+		}
+	}
+	*res = v;
+	*n = nv;
+	v = NULL;
+	ret = CTL_EXIT_OK;
+out:
+	bip_res_free(v, nv);
+	json_decref(docs);
+	json_decref(warnings);
+	free(buf);
+	return ret;
+}

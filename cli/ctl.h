@@ -1,0 +1,145 @@
+/*
+ * blockipamctl plumbing shared by the subcommands: exit codes, the options every command accepts
+ * (--store, -o, --help), messages, strict value parsers, reading input files, opening the store.
+ *
+ * Only this binary speaks: the library returns codes, and a subcommand turns them into one message
+ * on stderr through ctl_lib_err(). Results go to stdout, diagnostics to stderr.
+ *
+ * The one mutable global is `ctl` (the global options): main() fills it from the options before
+ * the command word, and a subcommand's own --store / -o override it.
+ */
+#ifndef BIP_CLI_CTL_H
+#define BIP_CLI_CTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "blockipam/ipam.h"
+#include "resource.h"
+
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_ERR = 1,      /* the operation failed */
+	CTL_EXIT_USAGE = 2,    /* bad command line */
+	CTL_EXIT_PROBLEMS = 3, /* ipam check found problems (and did not repair them all) */
+};
+
+enum ctl_output { CTL_OUT_TABLE, CTL_OUT_WIDE, CTL_OUT_JSON, CTL_OUT_YAML };
+
+struct ctl_opts {
+	const char *prog;  /* "blockipamctl" */
+	const char *store; /* --store, NULL = bip_store_addr_default() */
+	enum ctl_output output;
+};
+extern struct ctl_opts ctl;
+
+/* A subcommand (or a group of them) in a dispatch table. */
+struct ctl_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Run the entry of table named by argv[0]; prints the table on "--help", "help" or nothing. */
+int ctl_dispatch(const char *group, const struct ctl_cmd *cmds, size_t n, const char *group_help,
+		 int argc, char **argv);
+
+/* What --help of one command prints: "Usage: blockipamctl <name> <synopsis>", then help. */
+struct ctl_usage {
+	const char *name;     /* "ipam show" */
+	const char *synopsis; /* "[--ip ADDR | --show-blocks | ...]"; NULL for a command group,
+			       * which gets 'h' back from ctl_getopt and prints its own help */
+	const char *help;     /* description and options, each line ending in '\n' */
+};
+
+/* The options every command takes, appended to its own. */
+#define CTL_OPT_STORE 0x100
+#define CTL_SHORTOPTS ":ho:"
+#define CTL_LONGOPTS                                                                               \
+	{"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                \
+	    {"store", required_argument, NULL, CTL_OPT_STORE},                                     \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
+
+/* Returns of ctl_getopt besides a command's own option characters. */
+#define CTL_OPT_END (-1)   /* no more options; positionals start at optind */
+#define CTL_OPT_HELP (-2)  /* --help was printed: exit 0 */
+#define CTL_OPT_USAGE (-3) /* a usage error was printed: exit 2 */
+
+/*
+ * getopt_long over argv (argv[0] is the command word) that handles the common options itself.
+ * Restarts getopt on the first call for a new argv. Options may follow positionals.
+ */
+int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+/* The exit code for CTL_OPT_HELP / CTL_OPT_USAGE. */
+int ctl_opt_exit(int c);
+/*
+ * After a command's option loop ended with c: CTL_CONTINUE when options ended normally and
+ * between min and max positionals follow (max < 0: any number), else the exit code (help
+ * printed, or a usage error printed).
+ */
+#define CTL_CONTINUE (-1)
+int ctl_args(const struct ctl_usage *u, int c, int argc, char **argv, int min, int max);
+/* A KIND argument; prints a usage error naming the word when it is none. */
+int ctl_kind_arg(const struct ctl_usage *u, const char *word, enum bip_res_kind *kind);
+
+void ctl_help(const struct ctl_usage *u, FILE *f);
+/* Print "blockipamctl <name>: <msg>" and a pointer to --help on stderr; returns CTL_EXIT_USAGE. */
+int ctl_usage_err(const struct ctl_usage *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "blockipamctl: <msg>" on stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "blockipamctl: <msg>: <library detail or bip_strerror(rc)>" on stderr. */
+void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether -o asks for a table (table or wide) rather than JSON or YAML. */
+static inline bool ctl_tabular(void)
+{
+	return ctl.output == CTL_OUT_TABLE || ctl.output == CTL_OUT_WIDE;
+}
+/* Print v on stdout as -o json or -o yaml asks; prints the error. Returns an exit code. */
+int ctl_print(const json_t *v);
+
+/* The text after a command's options in every --help: common options and exit status. */
+extern const char ctl_common_help[];
+
+/* Strict parsers: the whole string, no junk, no leading '+' or spaces; *out only on success. */
+int ctl_parse_bool(const char *s, bool *out);
+int ctl_parse_uint(const char *s, unsigned long max, unsigned long *out);
+int ctl_parse_output(const char *s, enum ctl_output *out);
+
+/* Read a whole file ("-" = stdin) into a NUL-terminated buffer; prints the error. */
+#define CTL_INPUT_MAX (64u << 20)
+int ctl_read_file(const char *path, char **buf, size_t *len);
+/* Lines of a file ("-" = stdin): trimmed, blank lines and '#' comments skipped, as a JSON object
+ * used as a set (key -> true). Prints the error. */
+int ctl_read_set(const char *path, json_t **set);
+
+/* Read FILE ("-" = stdin), parse it, convert every document (printing warnings) and, with
+ * validate, run the library's validation on each: one message and CTL_EXIT_ERR on any failure. */
+int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool validate);
+
+/* gc: whether a CNI handle "<network>.<containerID>.<ifname>" belongs to a container of the set
+ * live (a JSON object used as a set). Network and interface names may hold dots, so every text
+ * between two dots is tried. */
+enum ctl_liveness { CTL_NOT_CNI, CTL_LIVE, CTL_DEAD };
+enum ctl_liveness ctl_handle_liveness(const json_t *live, const char *handle);
+
+/* An open store and an IPAM handle on it. */
+struct ctl_session {
+	struct bip_store *store;
+	struct bip_ipam *ipam;
+};
+/* Open the store named by --store / $BLOCKIPAM_STORE / the default; prints the error. */
+int ctl_open(struct ctl_session *s, bool read_only);
+void ctl_close(struct ctl_session *s);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * ipam show: utilization per pool (the default), per block, the borrowed addresses, the effective
+ * configuration, or who holds one address. Each view is built as JSON (for -o json / yaml) and as
+ * a table from the same numbers.
+ */
+#include <string.h>
+
+#include "ctl.h"
+#include "output.h"
+#include "resource.h"
+#include "subcommands.h"
+
+static const struct ctl_usage usage = {
+    "ipam show", "[--ip ADDR | --show-blocks | --show-borrowed | --show-configuration]",
+    "Without options: one row per pool with its capacity and the addresses in use, free and\n"
+    "reserved (capacity counts the whole pool CIDR, not only the blocks claimed so far).\n"
+    "\n"
+    "Options (at most one):\n"
+    "  --show-blocks         one row per block: its node, pool, size, used and free\n"
+    "  --show-borrowed       addresses held by a node other than their block's owner\n"
+    "  --show-configuration  the effective IPAM configuration (defaults when none is set)\n"
+    "  --ip ADDR             who holds ADDR, since when, in which block, on which node\n"};
+
+enum view { VIEW_POOLS, VIEW_BLOCKS, VIEW_BORROWED, VIEW_CONFIG, VIEW_IP };
+
+static bip_u128 free_of(bip_u128 capacity, bip_u128 used, bip_u128 reserved)
+{
+	/* used and reserved may overlap (an address reserved after it was allocated) */
+	return used + reserved >= capacity ? 0 : capacity - used - reserved;
+}
+
+static int show_pools(struct ctl_session *s, json_t *out, struct bip_table *t)
+{
+	static const char *const headers[] = {"NAME", "CIDR",	  "CAPACITY", "USED",
+					      "FREE", "RESERVED", "BLOCKS"};
+	struct bip_pool_usage *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = bip_ipam_usage(s->ipam, &v, &n)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot compute the utilization");
+		return rc;
+	}
+	rc = bip_table_init(t, 7, headers);
+	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
+		char cidr[BIP_PREFIX_STRLEN], cap[BIP_U128_STRLEN], blocks[BIP_U128_STRLEN];
+		char used[64], fr[64], res[64];
+		bip_u128 f = free_of(v[i].capacity, v[i].used, v[i].reserved);
+		const char *row[] = {
+		    v[i].name ? v[i].name : "(no pool)",
+		    bip_prefix_fmt(v[i].cidr, cidr),
+		    bip_fmt_u128(v[i].capacity, cap),
+		    bip_fmt_count_pct(v[i].used, v[i].capacity, used, sizeof(used)),
+		    bip_fmt_count_pct(f, v[i].capacity, fr, sizeof(fr)),
+		    bip_fmt_count_pct(v[i].reserved, v[i].capacity, res, sizeof(res)),
+		    bip_fmt_u128(v[i].blocks, blocks)};
+		json_t *o =
+		    json_pack("{s:s?, s:s, s:o, s:o, s:o, s:o, s:o}", "name", v[i].name, "cidr",
+			      cidr, "capacity", bip_json_u128(v[i].capacity), "used",
+			      bip_json_u128(v[i].used), "free", bip_json_u128(f), "reserved",
+			      bip_json_u128(v[i].reserved), "blocks", bip_json_u128(v[i].blocks));
+
+		if (!o || json_array_append_new(out, o) != 0 || bip_table_add(t, row) != BIP_OK)
+			rc = BIP_ENOMEM;
+	}
+	bip_pool_usages_free(v, n);
+	return rc;
+}
+
+static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, bool wide)
+{
+	static const char *const headers[] = {"BLOCK",	 "NODE",      "POOL",	  "SIZE",
+					      "USED",	 "FREE",      "BORROWED", "RESERVED",
+					      "CLAIMED", "EMPTYSINCE"};
+	struct bip_block_info *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = bip_ipam_block_list(s->ipam, &v, &n)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot list the blocks");
+		return rc;
+	}
+	rc = bip_table_init(t, wide ? 10 : 7, headers);
+	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
+		char cidr[BIP_PREFIX_STRLEN], size[BIP_U128_STRLEN], used[64], fr[64];
+		char borrowed[BIP_U128_STRLEN], reserved[BIP_U128_STRLEN], claimed[32], empty[32];
+		bip_u128 f = free_of(v[i].size, v[i].used, v[i].reserved);
+		const char *row[] = {bip_prefix_fmt(v[i].cidr, cidr),
+				     v[i].node,
+				     v[i].pool,
+				     bip_fmt_u128(v[i].size, size),
+				     bip_fmt_count_pct(v[i].used, v[i].size, used, sizeof(used)),
+				     bip_fmt_count_pct(f, v[i].size, fr, sizeof(fr)),
+				     bip_fmt_u128(v[i].borrowed, borrowed),
+				     bip_fmt_u128(v[i].reserved, reserved),
+				     bip_fmt_time(v[i].claimed, claimed, sizeof(claimed)),
+				     bip_fmt_time(v[i].empty_since, empty, sizeof(empty))};
+		json_t *o = json_pack(
+		    "{s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:s?, s:s?}", "block", cidr, "node",
+		    v[i].node, "pool", v[i].pool, "size", (json_int_t)v[i].size, "used",
+		    (json_int_t)v[i].used, "free", (json_int_t)f, "borrowed",
+		    (json_int_t)v[i].borrowed, "reserved", (json_int_t)v[i].reserved, "claimed",
+		    v[i].claimed ? claimed : NULL, "emptySince", v[i].empty_since ? empty : NULL);
+
+		if (!o || json_array_append_new(out, o) != 0 || bip_table_add(t, row) != BIP_OK)
+			rc = BIP_ENOMEM;
+	}
+	bip_block_infos_free(v, n);
+	return rc;
+}
+
+struct borrowed {
+	json_t *out;
+	struct bip_table *t;
+};
+
+static bool same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int one_borrowed(void *ctx, const struct bip_alloc_entry *e)
+{
+	struct borrowed *b = ctx;
+	char addr[BIP_ADDR_STRLEN], block[BIP_PREFIX_STRLEN];
+	const char *row[5];
+	json_t *o;
+
+	if (same(e->node, e->block_node))
+		return BIP_OK;
+	row[0] = bip_addr_fmt(e->addr, addr);
+	row[1] = e->handle;
+	row[2] = bip_prefix_fmt(e->block, block);
+	row[3] = e->block_node ? e->block_node : "(none)";
+	row[4] = e->node;
+	o = json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address", addr, "handle", e->handle, "block",
+		      block, "blockOwner", e->block_node, "node", e->node);
+	if (!o || json_array_append_new(b->out, o) != 0 || bip_table_add(b->t, row) != BIP_OK)
+		return BIP_ENOMEM;
+	return BIP_OK;
+}
+
+static int show_borrowed(struct ctl_session *s, json_t *out, struct bip_table *t)
+{
+	static const char *const headers[] = {"ADDRESS", "HANDLE", "BLOCK", "BLOCKOWNER", "NODE"};
+	struct borrowed b = {out, t};
+	int rc;
+
+	if ((rc = bip_table_init(t, 5, headers)) != BIP_OK)
+		return rc;
+	if ((rc = bip_ipam_alloc_foreach(s->ipam, one_borrowed, &b)) != BIP_OK)
+		ctl_lib_err(s->ipam, rc, "cannot read the allocations");
+	return rc;
+}
+
+/* Add a PROPERTY VALUE row. */
+static int prop(struct bip_table *t, const char *k, const char *v)
+{
+	const char *row[] = {k, v};
+
+	return bip_table_add(t, row);
+}
+
+static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
+{
+	static const char *const headers[] = {"PROPERTY", "VALUE"};
+	struct bip_config c;
+	char max[64], empty[64];
+	json_t *doc;
+	int rc;
+
+	if ((rc = bip_ipam_config_get(s->ipam, &c)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot read the IPAM configuration");
+		return rc;
+	}
+	snprintf(max, sizeof(max), "%u%s", c.max_blocks_per_host,
+		 c.max_blocks_per_host ? "" : " (unlimited)");
+	snprintf(empty, sizeof(empty), "%u%s", c.empty_block_release_s,
+		 c.empty_block_release_s ? " s" : " (never)");
+	if (!(doc = bip_res_config_json(&c)) || bip_table_init(t, 2, headers) != BIP_OK ||
+	    prop(t, "StrictAffinity", c.strict_affinity ? "true" : "false") != BIP_OK ||
+	    prop(t, "AutoAllocateBlocks", c.auto_allocate_blocks ? "true" : "false") != BIP_OK ||
+	    prop(t, "MaxBlocksPerHost", max) != BIP_OK ||
+	    prop(t, "EmptyBlockReleaseSeconds", empty) != BIP_OK) {
+		json_decref(doc);
+		return BIP_ENOMEM;
+	}
+	*out = doc;
+	return BIP_OK;
+}
+
+static int show_ip(struct ctl_session *s, struct bip_addr addr, json_t **out, struct bip_table *t)
+{
+	static const char *const headers[] = {"PROPERTY", "VALUE"};
+	struct bip_addr_info ai = {0};
+	char a[BIP_ADDR_STRLEN], block[BIP_PREFIX_STRLEN], since[32];
+	const struct bip_handle_info *h = &ai.holder;
+	json_t *o = NULL;
+	int rc;
+
+	bip_addr_fmt(addr, a);
+	if ((rc = bip_table_init(t, 2, headers)) != BIP_OK)
+		return rc;
+	rc = bip_ipam_addr_info(s->ipam, addr, &ai);
+	if (rc == BIP_ENOTFOUND) {
+		if (!(o = json_pack("{s:s, s:b}", "address", a, "assigned", 0)) ||
+		    prop(t, "Address", a) != BIP_OK || prop(t, "Assigned", "no") != BIP_OK)
+			rc = BIP_ENOMEM;
+		else
+			rc = BIP_OK;
+		goto out;
+	}
+	if (rc != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot look up %s", a);
+		goto out;
+	}
+	bip_prefix_fmt(ai.block, block);
+	bip_fmt_time(h->time, since, sizeof(since));
+	o = json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:b, "
+		      "s:b}",
+		      "address", a, "assigned", 1, "handle", h->id, "node", h->node, "namespace",
+		      h->namespace, "pod", h->pod, "container", h->container, "interface",
+		      h->ifname, "since", h->time ? since : NULL, "block", block, "blockOwner",
+		      ai.block_node, "pool", ai.pool, "borrowed", ai.borrowed, "reserved",
+		      ai.reserved);
+	rc = !o || prop(t, "Address", a) || prop(t, "Assigned", "yes") ||
+		     prop(t, "Handle", h->id) || prop(t, "Node", h->node) ||
+		     prop(t, "Namespace", h->namespace) || prop(t, "Pod", h->pod) ||
+		     prop(t, "Container", h->container) || prop(t, "Interface", h->ifname) ||
+		     prop(t, "Since", since) || prop(t, "Block", block) ||
+		     prop(t, "BlockOwner", ai.block_node ? ai.block_node : "(none)") ||
+		     prop(t, "Pool", ai.pool ? ai.pool : "(none)") ||
+		     prop(t, "Borrowed", ai.borrowed ? "yes" : "no") ||
+		     prop(t, "Reserved", ai.reserved ? "yes" : "no")
+		 ? BIP_ENOMEM
+		 : BIP_OK;
+out:
+	bip_addr_info_clear(&ai);
+	if (rc == BIP_OK)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+int ipam_show_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"show-blocks", no_argument, NULL, 'B'},
+						 {"show-borrowed", no_argument, NULL, 'b'},
+						 {"show-configuration", no_argument, NULL, 'c'},
+						 {"ip", required_argument, NULL, 'i'},
+						 CTL_LONGOPTS};
+	struct ctl_session s = {0};
+	struct bip_table t = {0};
+	struct bip_addr addr = {0};
+	enum view view = VIEW_POOLS;
+	json_t *out = json_array();
+	int ret = CTL_EXIT_ERR, c, rc, nviews = 0;
+
+	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
+		nviews++;
+		switch (c) {
+		case 'B':
+			view = VIEW_BLOCKS;
+			break;
+		case 'b':
+			view = VIEW_BORROWED;
+			break;
+		case 'c':
+			view = VIEW_CONFIG;
+			break;
+		case 'i':
+			view = VIEW_IP;
+			if (bip_addr_parse(optarg, &addr) != BIP_OK) {
+				c = CTL_OPT_USAGE;
+				ctl_usage_err(&usage, "invalid address '%s'", optarg);
+				goto opts_done;
+			}
+			break;
+		}
+	}
+opts_done:
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (nviews > 1) {
+		ret = ctl_usage_err(&usage, "--ip, --show-blocks, --show-borrowed and "
+					    "--show-configuration exclude each other");
+		goto out;
+	}
+	if (!out || ctl_open(&s, true) != CTL_EXIT_OK)
+		goto out;
+	switch (view) {
+	case VIEW_POOLS:
+		rc = show_pools(&s, out, &t);
+		break;
+	case VIEW_BLOCKS:
+		rc = show_blocks(&s, out, &t, ctl.output == CTL_OUT_WIDE);
+		break;
+	case VIEW_BORROWED:
+		rc = show_borrowed(&s, out, &t);
+		break;
+	case VIEW_CONFIG:
+		json_decref(out);
+		out = NULL;
+		rc = show_config(&s, &out, &t);
+		break;
+	default:
+		json_decref(out);
+		out = NULL;
+		rc = show_ip(&s, addr, &out, &t);
+		break;
+	}
+	if (rc == BIP_ENOMEM)
+		ctl_err("out of memory");
+	if (rc != BIP_OK)
+		goto out;
+	if (ctl_tabular())
+		bip_table_print(&t, stdout);
+	else if (ctl_print(out) != CTL_EXIT_OK)
+		goto out;
+	ret = CTL_EXIT_OK;
+out:
+	bip_table_free(&t);
+	json_decref(out);
+	ctl_close(&s);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/*
+ * blockipamctl: the admin CLI. main() reads the global options and hands the rest of the command
+ * line to one subcommand from the table; every subcommand lives in its own file.
+ */
+#include "ctl.h"
+#include "subcommands.h"
+
+static const struct ctl_cmd commands[] = {
+    {"apply", apply_main, "create or update resources from a YAML or JSON manifest"},
+    {"create", create_main, "create resources from a manifest (fail if any exists)"},
+    {"get", get_main, "show pools, reservations, the IPAM config, nodes, namespaces"},
+    {"delete", delete_main, "delete a resource, or those named in a manifest"},
+    {"patch", patch_main, "change fields of a resource with a JSON merge patch"},
+    {"ipam", ipam_main, "show, check, release, split, configure"},
+    {"node", node_main, "release a node's blocks; set its labels, pod CIDRs, addresses"},
+    {"gc", gc_main, "release the addresses of containers (and nodes) that are gone"},
+    {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
+};
+
+static const char help[] =
+    "Block-based IP address management for container networks: the admin CLI.\n"
+    "Resource kinds: pool, reservation, ipamconfig, node, namespace (and Calico's ippool,\n"
+    "ipreservation, ipamconfiguration), singular or plural, any case.\n"
+    "\n"
+    "Global options (before COMMAND; every command also takes them after its name):\n"
+    "  --store ADDR      sqlite:///path/file.db or etcd://host:port[,host:port] (default:\n"
+    "                    $BLOCKIPAM_STORE, then " BIP_STORE_DEFAULT ")\n"
+    "  -o, --output FMT  table (default), wide, json or yaml\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {CTL_LONGOPTS};
+	static const struct ctl_usage usage = {"", NULL, help};
+	static char *help_argv[] = {"--help", NULL};
+	int c;
+
+	/* '+': stop at the command word; what follows it belongs to the command */
+	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0)
+		if (c == 'h')
+			return ctl_dispatch(NULL, commands, NCOMMANDS, help, 1, help_argv);
+	if (c != CTL_OPT_END)
+		return ctl_opt_exit(c);
+	return ctl_dispatch(NULL, commands, NCOMMANDS, help, argc - optind, argv + optind);
+}

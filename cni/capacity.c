@@ -1,0 +1,116 @@
+/*
+ * STATUS asks "could this node get an address now?". The answer is computed here from a
+ * snapshot (pools, blocks, IPAM config, host-local ranges with their use), without touching the
+ * store, so that it can be tested with tables. Per wanted family, the node can allocate when:
+ *
+ *   host-local (ranges or the node's pod CIDRs): every range set of the family has a range with
+ *     a free address (addresses between start and end, less the gateway, less those taken);
+ *   blocks: some eligible pool of the family has a free address in one of the node's blocks,
+ *     or an unclaimed block the node may claim (autoAllocateBlocks, under maxBlocksPerHost),
+ *     or, unless strictAffinity, a free address in another node's (or no node's) block.
+ *
+ * Reservations are counted as the engine reports them per block (bip_block_info.reserved);
+ * a wholly reserved unclaimed block still counts as claimable (the engine would skip it).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cni.h"
+
+static bip_u128 block_free(const struct bip_block_info *b)
+{
+	uint64_t taken = b->used + b->reserved;
+
+	return taken >= b->size ? 0 : b->size - taken;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool ranges_ok(const struct bip_cni_capacity_in *in, int family)
+{
+	int last_set = -1;
+
+	for (size_t i = 0; i < in->nranges; i++)
+		if (in->ranges[i].set > last_set)
+			last_set = in->ranges[i].set;
+	for (int set = 0; set <= last_set; set++) {
+		bool present = false, ok = false;
+
+		for (size_t i = 0; i < in->nranges; i++) {
+			const struct bip_range *r = &in->ranges[i];
+			bip_u128 size;
+
+			if (r->set != set || r->subnet.addr.family != family)
+				continue;
+			present = true;
+			size = r->end.v - r->start.v + 1;
+			if (r->gateway.family == family && bip_addr_cmp(r->gateway, r->start) >= 0 &&
+			    bip_addr_cmp(r->gateway, r->end) <= 0)
+				size--;
+			if (in->range_used[i] < size)
+				ok = true;
+		}
+		if (present && !ok)
+			return false;
+	}
+	return true;
+}
+
+static bool pool_ok(const struct bip_cni_capacity_in *in, const struct bip_pool *p,
+		    unsigned node_blocks)
+{
+	unsigned d = p->block_len - p->cidr.len;
+	bip_u128 claimed = 0, total = d >= 128 ? ~(bip_u128)0 : (bip_u128)1 << d;
+	bool may_claim = in->cfg.auto_allocate_blocks &&
+			 (in->cfg.max_blocks_per_host == 0 || node_blocks < in->cfg.max_blocks_per_host);
+
+	for (size_t i = 0; i < in->nblocks; i++) {
+		const struct bip_block_info *b = &in->blocks[i];
+
+		if (!same(b->pool, p->name))
+			continue;
+		claimed++;
+		if (block_free(b) == 0)
+			continue;
+		if (same(b->node, in->node) || !in->cfg.strict_affinity)
+			return true;
+	}
+	return may_claim && claimed < total;
+}
+
+static bool blocks_ok(const struct bip_cni_capacity_in *in, int family)
+{
+	unsigned node_blocks = 0;
+
+	for (size_t i = 0; i < in->nblocks; i++)
+		if (in->blocks[i].cidr.addr.family == family && same(in->blocks[i].node, in->node))
+			node_blocks++;
+	for (size_t i = 0; i < in->npools; i++) {
+		const struct bip_pool *p = &in->pools[i];
+
+		if (in->eligible[i] && !p->disabled && p->cidr.addr.family == family &&
+		    pool_ok(in, p, node_blocks))
+			return true;
+	}
+	return false;
+}
+
+bool bip_cni_capacity_ok(const struct bip_cni_capacity_in *in, char *why, size_t whylen)
+{
+	for (int family = 4; family <= 6; family += 2) {
+		bool ok;
+
+		if (!(family == 4 ? in->want4 : in->want6))
+			continue;
+		ok = in->nranges ? ranges_ok(in, family) : blocks_ok(in, family);
+		if (!ok) {
+			snprintf(why, whylen, "no free IPv%d address for node '%s' in %s", family,
+				 in->node, in->nranges ? "its ranges" : "its eligible pools");
+			return false;
+		}
+	}
+	return true;
+}

@@ -1,0 +1,163 @@
+/*
+ * ADD: allocate for the handle "<network>.<containerID>.<ifname>" and print the result. A repeat
+ * for the same handle returns what it holds (the engine is idempotent per handle), after
+ * checking that the handle really is this attachment's (handle.c): handing one pod's address
+ * to another would be far worse than failing.
+ *
+ * Counts: block mode asks one address per enabled family (assign_ipv4/assign_ipv6); host-local
+ * mode one per range set. Specific addresses, when requested, are exactly what is asked for.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cni.h"
+
+int bip_cni_report_len(enum bip_cni_prefix_mode mode, const struct bip_assigned *a,
+		       const struct bip_pool *pools, size_t npools)
+{
+	switch (mode) {
+	case BIP_CNI_PREFIX_HOST: return (int)bip_addr_bits(a->addr);
+	case BIP_CNI_PREFIX_POOL:
+		for (size_t i = 0; i < npools; i++)
+			if (bip_prefix_contains(pools[i].cidr, a->addr))
+				return pools[i].cidr.len;
+		return a->block.len; /* host-local ranges are not in a pool */
+	case BIP_CNI_PREFIX_BLOCK: break;
+	}
+	return a->block.len;
+}
+
+static struct bip_addr gateway_of(const struct bip_cni_conf *c, const struct bip_assigned *a)
+{
+	struct bip_addr none = {0}, gw;
+
+	if (!c->host_local)
+		return a->addr.family == 4 ? c->gateway4 : c->gateway6;
+	if (a->range_index >= 0 && (size_t)a->range_index < c->nranges)
+		return c->ranges[a->range_index].gateway;
+	/* the node's pod CIDR: host-local's default, network + 1 */
+	gw = bip_addr_next(bip_prefix_first(a->block));
+	return bip_addr_eq(gw, a->addr) ? none : gw;
+}
+
+/* The handle's recorded attachment must be ours (handle.c). */
+static int check_owner(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
+{
+	struct bip_handle_info h = {0};
+	int rc = bip_ipam_handle_get(ipam, ctx->handle, &h);
+
+	if (rc != BIP_OK)
+		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "reading the handle");
+	if (!bip_cni_handle_ours(ctx, &h))
+		rc = bip_cni_handle_foreign(ctx, &h, e);
+	bip_handle_info_clear(&h);
+	return rc;
+}
+
+/* usePodCidr: the engine falls back to pools when a node has no pod CIDR; the config forbids. */
+static int need_pod_cidrs(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
+			  struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+	struct bip_node node = {0};
+	int rc = bip_ipam_node_get(ipam, ctx->node, &node);
+
+	if (rc != BIP_OK && rc != BIP_ENOTFOUND)
+		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "reading the node");
+	rc = 0;
+	for (int f = 4; f <= 6 && !rc; f += 2)
+		if ((f == 4 ? c->use_pod_cidr4 : c->use_pod_cidr6) && !bip_cni_pod_cidr_of(&node, f))
+			rc = bip_cni_errf(e, BIP_CNI_ENOPOOL,
+					  "node '%s' has no IPv%d pod CIDR (ipam subnet usePodCidr%s)",
+					  ctx->node, f, f == 4 ? "" : "IPv6");
+	bip_node_clear(&node);
+	return rc;
+}
+
+int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+	const struct bip_cni_env *env = ctx->env;
+	struct bip_alloc_req req = {
+		.handle = ctx->handle,
+		.node = ctx->node,
+		.namespace = env->args.k8s_namespace,
+		.attrs = {env->args.k8s_namespace, env->args.k8s_pod, env->container_id, env->ifname},
+		.use = BIP_USE_WORKLOAD,
+		.ips = c->ips,
+		.nips = c->nips,
+		.pools = c->ann_pools,
+		.npools = c->nann_pools,
+		.cfg_pools = c->pools,
+		.ncfg_pools = c->npools4 + c->npools6,
+		.ranges = c->ranges,
+		.nranges = c->nranges,
+	};
+	struct bip_alloc_result res = {0};
+	struct bip_pool *pools = NULL;
+	size_t npools = 0;
+	struct bip_cni_ip *ips = NULL;
+	char *json = NULL;
+	int rc;
+
+	if (c->nips) {
+		for (size_t i = 0; i < c->nips; i++) {
+			if (c->ips[i].family == 4)
+				req.num4++;
+			else
+				req.num6++;
+		}
+	} else if (c->host_local) {
+		req.num4 = c->nsets4 + c->use_pod_cidr4;
+		req.num6 = c->nsets6 + c->use_pod_cidr6;
+	} else {
+		req.num4 = c->assign4;
+		req.num6 = c->assign6;
+	}
+	if (c->use_pod_cidr4 || c->use_pod_cidr6) {
+		rc = need_pod_cidrs(ctx, ipam, e);
+		if (rc)
+			goto out;
+	}
+	rc = bip_ipam_allocate(ipam, &req, &res);
+	if (rc != BIP_OK) {
+		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "allocation failed");
+		goto out;
+	}
+	if (res.existing && (rc = check_owner(ctx, ipam, e)))
+		goto out;
+	if (c->prefix_mode == BIP_CNI_PREFIX_POOL &&
+	    (rc = bip_ipam_pool_list(ipam, &pools, &npools)) != BIP_OK) {
+		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "listing pools");
+		goto out;
+	}
+	ips = calloc(res.n + 1, sizeof(*ips));
+	if (!ips) {
+		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < res.n; i++) {
+		ips[i].address.addr = res.v[i].addr;
+		ips[i].address.len = (uint8_t)bip_cni_report_len(c->prefix_mode, &res.v[i], pools,
+								 npools);
+		ips[i].gateway = gateway_of(c, &res.v[i]);
+	}
+	json = bip_cni_result_json(&(struct bip_cni_result){ips, res.n, c->routes, c->nroutes,
+							    &c->dns},
+				   c->version);
+	if (!json) {
+		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		goto out;
+	}
+	if (fputs(json, ctx->out) == EOF || fflush(ctx->out) == EOF) {
+		rc = bip_cni_errf(e, BIP_CNI_EIO, "cannot write the result to stdout");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(json);
+	free(ips);
+	bip_pools_free(pools, npools);
+	bip_alloc_result_free(&res);
+	return rc;
+}
