@@ -302,6 +302,27 @@ static void check_all_ops(struct bip_store *s, int want, double min_ms, double m
 	}
 }
 
+/* A read-only handle refuses a txn before sending anything (nothing listens there). */
+static void test_etcd_read_only(void)
+{
+	struct bip_store_opts o = {.read_only = true, .timeout_ms = 200};
+	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
+	struct bip_op dup[] = {{BIP_OP_PUT, "k", "v", 1}, {BIP_OP_DEL, "k", NULL, 0}};
+	struct bip_store *s;
+	char addr[64];
+	int port, fd = refusing_port(&port);
+
+	T_REQUIRE(fd >= 0);
+	snprintf(addr, sizeof(addr), "etcd://127.0.0.1:%d", port);
+	s = open_store(addr, &o);
+	T_REQUIRE(s);
+	T_CHECK_INT(bip_store_txn(s, NULL, 0, &op, 1, NULL), BIP_EPERM);
+	T_CHECK(strstr(bip_store_errmsg(s), "read-only"), "errmsg '%s'", bip_store_errmsg(s));
+	T_CHECK_INT(bip_store_txn(s, NULL, 0, dup, 2, NULL), BIP_EINVAL); /* checked first */
+	bip_store_close(s);
+	close(fd);
+}
+
 static void test_etcd_refused(void)
 {
 	struct bip_store_opts o = {.timeout_ms = 300};
@@ -833,7 +854,7 @@ static void test_etcd_tls(void)
 	bip_store_close(s);
 }
 
-T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_refused), T(test_etcd_silent),
-       T(test_etcd_unavailable), T(test_etcd_answers), T(test_etcd_reuse), T(test_etcd_failover),
-       T(test_etcd_prefixes), T(test_etcd_server_stopped), T(test_etcd_cluster_cas),
-       T(test_etcd_tls))
+T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_read_only),
+       T(test_etcd_refused), T(test_etcd_silent), T(test_etcd_unavailable), T(test_etcd_answers),
+       T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes),
+       T(test_etcd_server_stopped), T(test_etcd_cluster_cas), T(test_etcd_tls))

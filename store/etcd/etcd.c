@@ -81,6 +81,7 @@ struct etcd {
 	char *prefix;
 	size_t plen;
 	int budget_ms, attempt_ms;
+	bool read_only; /* txn refused (BIP_EPERM), as the sqlite backend does */
 	uint64_t rng;
 	char errmsg[512];
 };
@@ -413,8 +414,11 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 	int rc = BIP_EINVAL;
 
 	e->errmsg[0] = '\0';
-	if (!prefix || strlen(prefix) > BIP_KEY_MAX)
+	if (!prefix || strlen(prefix) > BIP_KEY_MAX) {
+		seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
+		       BIP_KEY_MAX);
 		goto out;
+	}
 	rc = BIP_ENOMEM;
 	start = abs_key(e, prefix, &slen);
 	end = malloc(slen + 1);
@@ -468,8 +472,6 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 		*revp = rev;
 	rc = BIP_OK;
 out:
-	if (rc == BIP_EINVAL)
-		seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix");
 	free(start);
 	free(end);
 	free(l.last);
@@ -536,6 +538,11 @@ static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp
 	rc = check_txn(e, cmps, ncmp, ops, nop);
 	if (rc != BIP_OK)
 		goto out;
+	if (e->read_only) {
+		seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
+		rc = BIP_EPERM;
+		goto out;
+	}
 	rc = BIP_ENOMEM;
 	body = bip_etcd_encode_txn(e->prefix, cmps, ncmp, ops, nop, &blen);
 	if (!body)
@@ -680,6 +687,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	}
 	e->budget_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_BUDGET_MS;
 	e->attempt_ms = e->budget_ms < ATTEMPT_MS ? e->budget_ms : ATTEMPT_MS;
+	e->read_only = opts->read_only;
 	prefix = opts->prefix && *opts->prefix ? opts->prefix : BIP_STORE_DEFAULT_PREFIX;
 	if (strlen(prefix) > PREFIX_MAX) {
 		seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
