@@ -110,7 +110,7 @@ static json_t *routes_json(const struct bip_routes *rs, const char *node)
 	for (size_t i = 0; o && a && i < rs->n; i++) {
 		const struct bip_route *r = &rs->v[i];
 		char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
-		json_t *e = json_pack("{sssssss?}", "kind", kind_names[r->kind], "destination",
+		json_t *e = json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind_names[r->kind], "destination",
 				      bip_prefix_fmt(r->dst, d), "node", r->node, "via",
 				      r->via.family ? via_text(r, v) : NULL);
 
@@ -183,6 +183,8 @@ int routes_main(int argc, char **argv)
 	if (!ctl_tabular()) {
 		json_t *j = routes_json(&rs, node);
 
+		if (!j)
+			ctl_err("out of memory");
 		ret = j ? ctl_print(j) : CTL_EXIT_ERR;
 		json_decref(j);
 		goto out;

@@ -377,6 +377,8 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 	}
 	if (rc == BIP_OK)
 		rc = blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
+	if (rc == BIP_OK && !bip_prefix_eq(b->cidr, f.cidr)) /* addr is not in it */
+		rc = seterr(ip, BIP_ECORRUPT, "store record %s holds another block", key);
 	if (rc != BIP_OK)
 		goto out;
 	o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
@@ -451,7 +453,8 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 	e->v[e->n].rev = kv->rev;
 	e->nodes[e->n] = b->node ? im_strdup(e->ip, b->node) : NULL;
 	e->n++;
-	return e->v[e->n - 1].key ? 0 : BIP_ENOMEM;
+	/* Without its node the block would go and its affinity stay. */
+	return e->v[e->n - 1].key && (!b->node || e->nodes[e->n - 1]) ? 0 : BIP_ENOMEM;
 }
 
 int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_t *deleted)
@@ -842,6 +845,9 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	} else {
 		info.id = im_strdup(c->ip, h->id);
 		info.time = bip_now();
+		rc = BIP_ENOMEM;
+		if (!info.id)
+			goto out;
 	}
 	info.addrs = (struct bip_prefix *)want;
 	info.naddrs = nwant;

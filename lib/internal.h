@@ -19,6 +19,7 @@ struct bip_ipam {
 	uint64_t retries;
 	long fail_after; /* test hook: fail the n-th allocation (0 = never) */
 	long nallocs;
+	bool fail_once;  /* ... and only that one, not every later one too */
 	uint64_t rng;    /* xorshift state for jitter */
 };
 
@@ -60,6 +61,13 @@ bool valid_handle(const char *s);
 bool valid_attr(const char *s);
 
 /* --- records ---------------------------------------------------------------------------- */
+
+/* Longest lists in records. Writers refuse more, so that readers never meet a record they would
+ * reject: the addresses of a handle (as many as one request may ask for), a node's addresses,
+ * a namespace's pools. */
+#define HANDLE_MAX_ADDRS 256
+#define NODE_MAX_ADDRS 64
+#define NS_MAX_POOLS 64
 
 /* A block in memory: one slot per ordinal. */
 struct blk {

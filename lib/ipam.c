@@ -32,7 +32,7 @@
 #include "internal.h"
 
 #define MAX_ATTEMPTS 64
-#define MAX_PER_REQUEST 256
+#define MAX_PER_REQUEST HANDLE_MAX_ADDRS
 
 struct attempt {
 	struct bip_ipam *ip;
@@ -431,6 +431,49 @@ static int read_handle(struct attempt *a)
 	if (rc != BIP_OK)
 		return rc;
 	a->have_handle = true;
+	return BIP_OK;
+}
+
+/*
+ * The addresses a handle record lists must be given to the handle by their blocks: a repeated
+ * request returns them, so a record that says otherwise (a corrupt store) would hand out an
+ * address that is free or someone else's. Every change that takes an address from a handle
+ * rewrites its record in the same txn, so a mismatch seen while the record is unchanged is
+ * corruption (check --repair fixes the record); while it changed, a lost race.
+ */
+static int verify_held(struct attempt *a)
+{
+	const char *id = a->req->handle;
+	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
+	struct bip_kv kv = {0};
+	int rc;
+
+	for (size_t i = 0; i < a->held.naddrs; i++) {
+		struct bip_prefix cidr = a->held.addrs[i];
+		struct blk *b;
+		uint32_t o;
+
+		cidr.addr.v &= bip_mask(cidr.addr.family, cidr.len);
+		rc = get_blk(a, cidr, &b);
+		if (rc != BIP_OK)
+			return rc;
+		o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, a->held.addrs[i].addr) : 0;
+		if (b && b->handle[o] && strcmp(b->handle[o], id) == 0)
+			continue;
+		key_handle(key, id);
+		rc = bip_store_get(a->ip->store, key, &kv);
+		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != a->handle_rev))
+			rc = BIP_ECONFLICT;
+		else if (rc == BIP_OK)
+			rc = seterr(a->ip, BIP_ECORRUPT,
+				    "handle '%s' lists %s, which its block does not give it "
+				    "(check --repair fixes the record)",
+				    id, bip_addr_fmt(a->held.addrs[i].addr, as));
+		else
+			seterr(a->ip, rc, "cannot read %s", key);
+		bip_kv_clear(&kv);
+		return rc;
+	}
 	return BIP_OK;
 }
 
@@ -1262,6 +1305,8 @@ static int try_allocate(struct attempt *a)
 	int rc;
 
 	rc = read_handle(a);
+	if (rc == BIP_OK)
+		rc = verify_held(a);
 	if (rc != BIP_OK)
 		return rc;
 	rc = read_context(a);
@@ -1302,6 +1347,9 @@ static int try_allocate(struct attempt *a)
 		if (rc != BIP_OK)
 			return rc;
 	}
+	if (a->held.naddrs + a->nout > HANDLE_MAX_ADDRS)
+		return seterr(a->ip, BIP_EINVAL, "handle '%s' would hold %zu addresses (at most %d)",
+			      req->handle, a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
 	rc = result_from(a, a->result);
 	if (rc != BIP_OK || a->nout == 0)
 		return rc; /* nothing new: the handle holds it all */
@@ -1638,6 +1686,7 @@ void bip_ipam_fail_alloc_after(struct bip_ipam *ip, long n)
 {
 	ip->fail_after = n;
 	ip->nallocs = 0;
+	ip->fail_once = false;
 }
 
 int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_handle_info *out)

@@ -363,7 +363,7 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 	if (get_int(j, "time", &h.time, 0, INT64_MAX) != BIP_OK)
 		goto out;
 	ips = json_object_get(j, "ips");
-	if (!json_is_array(ips) || json_array_size(ips) > 64)
+	if (!json_is_array(ips) || json_array_size(ips) > HANDLE_MAX_ADDRS)
 		goto out;
 	h.addrs = im_calloc(ip, json_array_size(ips), sizeof(*h.addrs));
 	if (!h.addrs) {
@@ -851,7 +851,7 @@ int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, s
 		goto out;
 	rc = BIP_ECORRUPT;
 	a = json_object_get(j, "addresses");
-	if (a && (!json_is_array(a) || json_array_size(a) > 64))
+	if (a && (!json_is_array(a) || json_array_size(a) > NODE_MAX_ADDRS))
 		goto out;
 	if (a) {
 		n.addrs = im_calloc(ip, json_array_size(a), sizeof(*n.addrs));
@@ -918,7 +918,7 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 		goto out;
 	rc = BIP_ECORRUPT;
 	a = json_object_get(j, "pools");
-	if (a && (!json_is_array(a) || json_array_size(a) > 64))
+	if (a && (!json_is_array(a) || json_array_size(a) > NS_MAX_POOLS))
 		goto out;
 	if (a) {
 		ns.pools = im_calloc(ip, json_array_size(a), sizeof(char *));

@@ -139,7 +139,8 @@ int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
 			goto fail;
 		}
 		all = v;
-		memcpy(all + total, r.cidrs, r.ncidrs * sizeof(*v));
+		if (r.ncidrs) /* a reservation may list none: cidrs is NULL then */
+			memcpy(all + total, r.cidrs, r.ncidrs * sizeof(*v));
 		total += r.ncidrs;
 		bip_reservation_clear(&r);
 	}
@@ -459,6 +460,12 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 		if (rc != BIP_OK)
 			goto out;
 	}
+	/* Not disabled (every attempt lost a race): releasing would race allocations still
+	 * claiming blocks in it. */
+	if (!p.disabled) {
+		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
+		goto out;
+	}
 	/* 2. Release the affinities of its blocks: empty blocks go, others become unowned. */
 	rc = release_affinities(ip, &p.cidr, NULL, NULL, NULL);
 	if (rc != BIP_OK)
@@ -484,6 +491,8 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 			break;
 		bip_backoff(ip, attempt);
 	}
+	if (rc == BIP_ECONFLICT)
+		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
 out:
 	bip_pool_clear(&p);
 	return rc;
@@ -915,6 +924,9 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	rc = check_labels(ip, "node", node->name, &node->labels);
 	if (rc != BIP_OK)
 		return rc;
+	if (node->naddrs > NODE_MAX_ADDRS)
+		return seterr(ip, BIP_EINVAL, "node '%s': too many addresses (at most %d)",
+			      node->name, NODE_MAX_ADDRS);
 	for (size_t i = 0; i < node->npod_cidrs; i++) {
 		struct bip_prefix c = node->pod_cidrs[i];
 
@@ -1108,6 +1120,9 @@ int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 	rc = check_labels(ip, "namespace", ns->name, &ns->labels);
 	if (rc != BIP_OK)
 		return rc;
+	if (ns->npools > NS_MAX_POOLS)
+		return seterr(ip, BIP_EINVAL, "namespace '%s': too many pools (at most %d)",
+			      ns->name, NS_MAX_POOLS);
 	for (size_t i = 0; i < ns->npools; i++) {
 		struct bip_prefix p;
 

@@ -17,6 +17,8 @@ static bool fail_now(struct bip_ipam *ip)
 {
 	if (!ip || ip->fail_after <= 0)
 		return false;
+	if (ip->fail_once)
+		return ++ip->nallocs == ip->fail_after;
 	return ++ip->nallocs >= ip->fail_after;
 }
 
