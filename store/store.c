@@ -82,6 +82,13 @@ void bip_store_close(struct bip_store *s)
 		s->ops->close(s);
 }
 
+const char *bip_store_errmsg(struct bip_store *s)
+{
+	const char *m = s && s->ops->errmsg ? s->ops->errmsg(s) : NULL;
+
+	return m ? m : "";
+}
+
 void bip_kv_clear(struct bip_kv *kv)
 {
 	if (!kv)

@@ -73,6 +73,8 @@ struct bip_store_ops {
 	int (*txn)(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp,
 		   const struct bip_op *ops, size_t nop, int64_t *rev);
 	void (*close)(struct bip_store *s);
+	/* Optional: what went wrong in the last failed call, in words ("" or NULL: nothing). */
+	const char *(*errmsg)(struct bip_store *s);
 };
 
 /* Every backend embeds this as its first member. */
@@ -99,6 +101,9 @@ int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct b
 /* The store address to use: explicit, else $BLOCKIPAM_STORE, else BIP_STORE_DEFAULT. */
 const char *bip_store_addr_default(const char *explicit_addr);
 void bip_store_close(struct bip_store *s);
+/* Words on the last failed call of s (which endpoint, what it said), never NULL: "" when the
+ * backend has nothing to add to the code. Valid until the next call on s. */
+const char *bip_store_errmsg(struct bip_store *s);
 
 static inline int bip_store_get(struct bip_store *s, const char *key, struct bip_kv *out)
 {

@@ -1,18 +1,761 @@
 /*
- * The etcd v3 backend. Not built yet (a later issue): opening an etcd:// address says so.
+ * The etcd v3 backend: the store interface over etcd's JSON gateway (/v3/kv/range, /v3/kv/txn),
+ * through one kept-alive HTTP/1.1 connection (http.c), TLS when the address is etcds:// (tls.c,
+ * OpenSSL loaded only then).
+ *
+ *   get(key)       range on prefix+key
+ *   list(p)        range [prefix+p, prefix+p with its last byte + 1), in pages of PAGE_LIMIT;
+ *                  the first page's header revision is pinned for the next pages, so the whole
+ *                  list is one snapshot and that revision is the list's revision
+ *   txn(cmps, ops) compare CREATE == 0 (absent) or MOD == rev; success = the puts and deletes;
+ *                  no "succeeded" in the answer = BIP_ECONFLICT
+ *
+ * Time. opts->timeout_ms (default DEFAULT_BUDGET_MS) is the budget of one store call, retries
+ * included. Within it, a connect, and each wait for a reading request's answer, may last
+ * ATTEMPT_MS: etcd answers in about a millisecond, and during a leader election it hangs
+ * instead of failing (1.7 s measured), so a short wait then another endpoint is the way through.
+ *
+ * Retries. Failures of the transport (refused, reset, timed out, a malformed answer) and
+ * answers that say "unavailable" (HTTP 5xx, gRPC Unavailable, e.g. 503 after 7 s without
+ * quorum) move to the next endpoint; after a full round of endpoints the call sleeps a
+ * jittered, growing backoff. Reads are retried until the budget runs out. A txn is retried only
+ * when it certainly never reached etcd (the connection failed before the whole request was
+ * written): once sent, a timeout or 5xx leaves its outcome unknown (a timed-out write was seen
+ * applied later), so it is NOT sent again, and the call returns BIP_EAGAIN saying so. The
+ * caller re-reads and recognises its own write (the allocator finds its handle record), where
+ * a blind resend would report its own earlier success as a lost race. When the budget runs out:
+ * BIP_EAGAIN. Certificates refused either way: BIP_EPERM, at once.
+ *
+ * bip_store_errmsg() tells what happened last, in words.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
+#include "codec.h"
+#include "etcd.h"
+#include "http.h"
+#include "tls.h"
+
+#define DEFAULT_BUDGET_MS 2000
+#define ATTEMPT_MS 500
+#define PAGE_LIMIT 1000
+#define MAX_ENDPOINTS 16
+#define HOST_MAX 255
+#define PREFIX_MAX 512
+#define BACKOFF_MIN_MS 25
+#define BACKOFF_MAX_MS 400
+
+/* gRPC status codes that etcd's gateway puts in error bodies. */
+enum {
+	GRPC_CANCELED = 1,
+	GRPC_INVALID_ARGUMENT = 3,
+	GRPC_DEADLINE_EXCEEDED = 4,
+	GRPC_PERMISSION_DENIED = 7,
+	GRPC_RESOURCE_EXHAUSTED = 8,
+	GRPC_ABORTED = 10,
+	GRPC_OUT_OF_RANGE = 11,
+	GRPC_UNAVAILABLE = 14,
+	GRPC_UNAUTHENTICATED = 16,
+};
+
+struct endpoint {
+	char host[HOST_MAX + 1]; /* without brackets */
+	char port[6];
+	char hosthdr[HOST_MAX + 10]; /* as the Host header and in messages: host:port */
+};
+
+struct etcd {
+	struct bip_store base;
+	struct endpoint *eps;
+	size_t neps, cur;
+	struct bip_http_conn conn;
+	struct bip_tls *tls;
+	char *prefix;
+	size_t plen;
+	int budget_ms, attempt_ms;
+	bool read_only; /* txn refused (BIP_EPERM), as the sqlite backend does */
+	uint64_t rng;
+	char errmsg[512];
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static struct etcd *to_etcd(struct bip_store *s)
+{
+	return (struct etcd *)s;
+}
+
+/* --- calls, with fail-over and retries ------------------------------------------------ */
+
+static uint64_t next_rand(struct etcd *e)
+{
+	e->rng ^= e->rng << 13;
+	e->rng ^= e->rng >> 7;
+	e->rng ^= e->rng << 17;
+	return e->rng;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (ms > 0 && nanosleep(&t, &t) != 0 && errno == EINTR)
+		;
+}
+
+struct retry {
+	int64_t deadline;
+	size_t failed; /* endpoints failed in this round */
+	int round;
+};
+
+/* The current endpoint failed: move on; after a whole round of failures, back off. */
+static void fail_over(struct etcd *e, struct retry *r)
+{
+	bip_http_conn_close(&e->conn);
+	e->cur = (e->cur + 1) % e->neps;
+	if (++r->failed < e->neps)
+		return;
+	r->failed = 0;
+	int64_t base = BACKOFF_MIN_MS << (r->round < 4 ? r->round : 4);
+	int64_t left = r->deadline - bip_http_now_ms();
+
+	if (base > BACKOFF_MAX_MS)
+		base = BACKOFF_MAX_MS;
+	base = base / 2 + (int64_t)(next_rand(e) % (uint64_t)(base / 2 + 1));
+	sleep_ms(base < left ? base : left);
+	r->round++;
+}
+
+/* An error answer's code in store terms; *transient when another try may succeed. */
+static int map_status(int status, int code, bool *transient)
+{
+	*transient = false;
+	switch (code) {
+	case GRPC_INVALID_ARGUMENT:
+		return BIP_EINVAL;
+	case GRPC_PERMISSION_DENIED:
+	case GRPC_UNAUTHENTICATED:
+		return BIP_EPERM;
+	case GRPC_OUT_OF_RANGE: /* a pinned revision was compacted: start over */
+		return BIP_EAGAIN;
+	case GRPC_CANCELED:
+	case GRPC_DEADLINE_EXCEEDED:
+	case GRPC_RESOURCE_EXHAUSTED:
+	case GRPC_ABORTED:
+	case GRPC_UNAVAILABLE:
+		*transient = true;
+		return BIP_EAGAIN;
+	default:
+		break;
+	}
+	if (status >= 500) {
+		*transient = true;
+		return BIP_EAGAIN;
+	}
+	return BIP_EIO;
+}
+
+/*
+ * POST body to path, failing over and retrying as the file comment says (idempotent: may be
+ * sent again). BIP_OK: *res is a 200 answer.
+ */
+static int call(struct etcd *e, const char *path, const char *body, size_t len, bool idempotent,
+		struct bip_http_res *res)
+{
+	struct retry r = {.deadline = bip_http_now_ms() + e->budget_ms};
+	char why[256] = "", last[300] = "";
+	int rc, last_rc = BIP_EAGAIN;
+
+	for (;;) {
+		const struct endpoint *ep = &e->eps[e->cur];
+		int64_t now = bip_http_now_ms(), left = r.deadline - now;
+		bool sent = false, transient;
+		int code;
+
+		if (left <= 0)
+			break;
+		if (!bip_http_conn_alive(&e->conn)) {
+			int64_t cdl = now + (e->attempt_ms < left ? e->attempt_ms : left);
+
+			rc = bip_http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
+					      sizeof(why));
+			if (rc == BIP_EPERM || rc == BIP_ENOMEM || rc == BIP_EINVAL) {
+				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
+				       why);
+				return rc;
+			}
+			if (rc != BIP_OK) {
+				snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
+				last_rc = BIP_EAGAIN;
+				fail_over(e, &r);
+				continue;
+			}
+		}
+		rc = bip_http_post(&e->conn, ep->hosthdr, path, body, len,
+				   idempotent && e->attempt_ms < left ? e->attempt_ms : (int)left,
+				   r.deadline, res, &sent, why, sizeof(why));
+		if (rc == BIP_OK && res->status == 200)
+			return BIP_OK;
+		if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
+			seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr, why);
+			return rc;
+		}
+		if (rc == BIP_OK) {
+			char msg[200];
+
+			bip_etcd_decode_error(res->body, res->len, &code, msg, sizeof(msg));
+			rc = map_status(res->status, code, &transient);
+			snprintf(why, sizeof(why), "HTTP %d: %s", res->status,
+				 *msg ? msg : "(no message)");
+			if (!transient || !idempotent) {
+				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
+				       ep->hosthdr, path, why,
+				       transient ? " (the change may or may not have been applied)"
+						 : "");
+				return rc;
+			}
+			bip_http_conn_close(&e->conn);
+		} else if (!idempotent && sent) {
+			seterr(e->errmsg, sizeof(e->errmsg),
+			       "etcd %s %s: %s; the change may or may not have been applied",
+			       ep->hosthdr, path, why);
+			return BIP_EAGAIN;
+		}
+		snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
+		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
+		fail_over(e, &r);
+	}
+	seterr(e->errmsg, sizeof(e->errmsg), "etcd: no answer within %d ms (last: %s)",
+	       e->budget_ms, *last ? last : "no attempt");
+	return last_rc;
+}
+
+/* --- keys ----------------------------------------------------------------------------- */
+
+static bool key_ok(const char *key)
+{
+	size_t n = key ? strlen(key) : 0;
+
+	return n > 0 && n <= BIP_KEY_MAX;
+}
+
+/* prefix + rel into a new buffer. */
+static unsigned char *abs_key(const struct etcd *e, const char *rel, size_t *len)
+{
+	size_t n = strlen(rel);
+	unsigned char *k = malloc(e->plen + n + 1);
+
+	if (!k)
+		return NULL;
+	memcpy(k, e->prefix, e->plen);
+	memcpy(k + e->plen, rel, n + 1);
+	*len = e->plen + n;
+	return k;
+}
+
+/*
+ * The end of the range of keys that start with p[0..n): p with its last byte that is not 0xff
+ * incremented and the rest dropped; "\0" (no end) when every byte is 0xff. out holds n bytes.
+ */
+static size_t range_end(const unsigned char *p, size_t n, unsigned char *out)
+{
+	while (n > 0 && p[n - 1] == 0xff)
+		n--;
+	if (n == 0) {
+		out[0] = 0;
+		return 1;
+	}
+	memcpy(out, p, n);
+	out[n - 1]++;
+	return n;
+}
+
+/* The relative key of an entry, or NULL when it is not one of ours as a C string. */
+static const char *rel_key(const struct etcd *e, const struct bip_etcd_kv *kv)
+{
+	const char *rel = (const char *)kv->key + e->plen;
+
+	if (kv->klen <= e->plen || memcmp(kv->key, e->prefix, e->plen) != 0 ||
+	    strlen(rel) != kv->klen - e->plen)
+		return NULL;
+	return rel;
+}
+
+/* --- get ------------------------------------------------------------------------------ */
+
+struct get_ctx {
+	const struct etcd *e;
+	const char *key;
+	struct bip_kv kv;
+	bool found;
+};
+
+static int get_one(void *p, const struct bip_etcd_kv *kv)
+{
+	struct get_ctx *g = p;
+	const char *rel = rel_key(g->e, kv);
+	struct bip_kv src;
+
+	if (g->found || !rel || strcmp(rel, g->key) != 0)
+		return BIP_ECORRUPT;
+	src = (struct bip_kv){(char *)rel, (unsigned char *)kv->value, kv->vlen, kv->mod_rev};
+	if (bip_kv_copy(&g->kv, &src) != BIP_OK)
+		return BIP_ENOMEM;
+	g->found = true;
+	return BIP_OK;
+}
+
+static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
+{
+	struct etcd *e = to_etcd(s);
+	struct get_ctx g = {.e = e, .key = key};
+	struct bip_etcd_range r;
+	struct bip_http_res res;
+	unsigned char *k = NULL;
+	char *body = NULL;
+	size_t klen, blen;
+	int rc = BIP_EINVAL;
+
+	e->errmsg[0] = '\0';
+	if (!key_ok(key)) {
+		seterr(e->errmsg, sizeof(e->errmsg), "invalid key (empty or over %d bytes)",
+		       BIP_KEY_MAX);
+		goto out;
+	}
+	rc = BIP_ENOMEM;
+	k = abs_key(e, key, &klen);
+	body = k ? bip_etcd_encode_range(k, klen, NULL, 0, 0, 0, false, &blen) : NULL;
+	if (!body)
+		goto out;
+	rc = call(e, "/v3/kv/range", body, blen, true, &res);
+	if (rc != BIP_OK)
+		goto out;
+	rc = bip_etcd_decode_range(res.body, res.len, get_one, &g, &r);
+	if (rc == BIP_ECORRUPT)
+		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'", key);
+	if (rc != BIP_OK)
+		goto out;
+	rc = g.found ? BIP_OK : BIP_ENOTFOUND;
+	if (g.found) {
+		*out = g.kv;
+		g.kv = (struct bip_kv){0};
+	}
+out:
+	bip_kv_clear(&g.kv);
+	free(k);
+	free(body);
+	return rc;
+}
+
+/* --- list ----------------------------------------------------------------------------- */
+
+struct list_ctx {
+	const struct etcd *e;
+	bip_list_fn fn;
+	void *ctx;
+	unsigned char *last; /* the last absolute key seen, to start the next page after it */
+	size_t lastlen, lastcap;
+	int user_rc;
+};
+
+static int list_one(void *p, const struct bip_etcd_kv *kv)
+{
+	struct list_ctx *l = p;
+	const char *rel = rel_key(l->e, kv);
+	struct bip_kv bk;
+
+	if (!rel)
+		return BIP_ECORRUPT;
+	if (kv->klen + 1 > l->lastcap) {
+		unsigned char *b = realloc(l->last, kv->klen + 1);
+
+		if (!b)
+			return BIP_ENOMEM;
+		l->last = b;
+		l->lastcap = kv->klen + 1;
+	}
+	memcpy(l->last, kv->key, kv->klen);
+	l->lastlen = kv->klen;
+	bk = (struct bip_kv){(char *)rel, (unsigned char *)kv->value, kv->vlen, kv->mod_rev};
+	l->user_rc = l->fn(l->ctx, &bk);
+	return l->user_rc;
+}
+
+static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bip_list_fn fn,
+		     void *ctx, int64_t *revp)
+{
+	struct etcd *e = to_etcd(s);
+	struct list_ctx l = {.e = e, .fn = fn, .ctx = ctx};
+	bool keys_only = flags & BIP_LIST_KEYS_ONLY;
+	unsigned char *start = NULL, *end = NULL;
+	size_t slen = 0, elen;
+	int64_t rev = 0;
+	int rc = BIP_EINVAL;
+
+	e->errmsg[0] = '\0';
+	if (!prefix || strlen(prefix) > BIP_KEY_MAX) {
+		seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
+		       BIP_KEY_MAX);
+		goto out;
+	}
+	rc = BIP_ENOMEM;
+	start = abs_key(e, prefix, &slen);
+	end = malloc(slen + 1);
+	if (!start || !end)
+		goto out;
+	elen = range_end(start, slen, end);
+	if (slen == 0) {
+		/* Everything: etcd spells it key "\0", range_end "\0". */
+		slen = 1;
+		start[0] = 0;
+	}
+	for (;;) {
+		struct bip_etcd_range r = {0};
+		struct bip_http_res res;
+		size_t blen;
+		char *body = bip_etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, rev,
+						   keys_only, &blen);
+
+		rc = BIP_ENOMEM;
+		if (!body)
+			goto out;
+		rc = call(e, "/v3/kv/range", body, blen, true, &res);
+		free(body);
+		if (rc != BIP_OK)
+			goto out;
+		rc = bip_etcd_decode_range(res.body, res.len, list_one, &l, &r);
+		if (l.user_rc)
+			goto out; /* the callback stopped the list */
+		if (rc == BIP_OK && r.more && r.n == 0)
+			rc = BIP_ECORRUPT;
+		if (rc == BIP_ECORRUPT)
+			seterr(e->errmsg, sizeof(e->errmsg),
+			       "etcd: unexpected range answer for prefix '%s'", prefix);
+		if (rc != BIP_OK)
+			goto out;
+		if (!rev)
+			rev = r.rev; /* the snapshot the next pages are read at */
+		if (!r.more)
+			break;
+		/* Next page: the keys after the last one, i.e. from last + "\0". */
+		rc = BIP_ENOMEM;
+		free(start);
+		start = malloc(l.lastlen + 1);
+		if (!start)
+			goto out;
+		memcpy(start, l.last, l.lastlen);
+		start[l.lastlen] = 0;
+		slen = l.lastlen + 1;
+	}
+	if (revp)
+		*revp = rev;
+	rc = BIP_OK;
+out:
+	free(start);
+	free(end);
+	free(l.last);
+	return rc;
+}
+
+/* --- txn ------------------------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Keys valid, values not too large, no key written twice. */
+static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
+		     const struct bip_op *ops, size_t nop)
+{
+	const char **keys;
+	int rc = BIP_OK;
+
+	for (size_t i = 0; i < ncmp; i++)
+		if (!key_ok(cmps[i].key) || cmps[i].rev < 0) {
+			seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid compare %zu", i);
+			return BIP_EINVAL;
+		}
+	for (size_t i = 0; i < nop; i++)
+		if (!key_ok(ops[i].key) ||
+		    (ops[i].kind != BIP_OP_PUT && ops[i].kind != BIP_OP_DEL) ||
+		    (ops[i].kind == BIP_OP_PUT && ops[i].len > BIP_VALUE_MAX) ||
+		    (ops[i].len && !ops[i].value && ops[i].kind == BIP_OP_PUT)) {
+			seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid operation %zu", i);
+			return BIP_EINVAL;
+		}
+	if (nop < 2)
+		return BIP_OK;
+	keys = malloc(nop * sizeof(*keys));
+	if (!keys)
+		return BIP_ENOMEM;
+	for (size_t i = 0; i < nop; i++)
+		keys[i] = ops[i].key;
+	qsort(keys, nop, sizeof(*keys), cmp_str);
+	for (size_t i = 1; i < nop && rc == BIP_OK; i++)
+		if (strcmp(keys[i - 1], keys[i]) == 0) {
+			seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
+			       keys[i]);
+			rc = BIP_EINVAL;
+		}
+	free(keys);
+	return rc;
+}
+
+static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp,
+		    const struct bip_op *ops, size_t nop, int64_t *revp)
+{
+	struct etcd *e = to_etcd(s);
+	struct bip_http_res res;
+	char *body = NULL;
+	size_t blen;
+	int64_t rev = 0;
+	bool ok = false;
+	int rc;
+
+	e->errmsg[0] = '\0';
+	rc = check_txn(e, cmps, ncmp, ops, nop);
+	if (rc != BIP_OK)
+		goto out;
+	if (e->read_only) {
+		seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
+		rc = BIP_EPERM;
+		goto out;
+	}
+	rc = BIP_ENOMEM;
+	body = bip_etcd_encode_txn(e->prefix, cmps, ncmp, ops, nop, &blen);
+	if (!body)
+		goto out;
+	rc = call(e, "/v3/kv/txn", body, blen, false, &res);
+	if (rc != BIP_OK)
+		goto out;
+	rc = bip_etcd_decode_txn(res.body, res.len, &rev, &ok);
+	if (rc == BIP_ECORRUPT)
+		seterr(e->errmsg, sizeof(e->errmsg),
+		       "etcd: unexpected txn answer (the change may or may not have been applied)");
+	if (rc != BIP_OK)
+		goto out;
+	rc = ok ? BIP_OK : BIP_ECONFLICT;
+	if (ok && revp)
+		*revp = rev;
+out:
+	free(body);
+	return rc;
+}
+
+/* --- open and close ------------------------------------------------------------------- */
+
+static const char *etcd_errmsg(struct bip_store *s)
+{
+	return to_etcd(s)->errmsg;
+}
+
+static void etcd_close(struct bip_store *s)
+{
+	struct etcd *e = to_etcd(s);
+
+	if (!e)
+		return;
+	bip_http_conn_free(&e->conn); /* before the TLS context it uses */
+	bip_tls_free(e->tls);
+	free(e->eps);
+	free(e->prefix);
+	free(e);
+}
+
+static const struct bip_store_ops etcd_ops = {
+    .name = "etcd",
+    .get = etcd_get,
+    .list = etcd_list,
+    .txn = etcd_txn,
+    .close = etcd_close,
+    .errmsg = etcd_errmsg,
+};
+
+/* 1..65535, digits only, no leading zero. */
+static bool port_ok(const char *s, size_t n)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 5 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v <= 65535;
+}
+
+static bool host_ok(const char *s, size_t n, bool v6)
+{
+	if (n == 0 || n > HOST_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(v6 ? isxdigit(c) || c == ':' || c == '.'
+			 : isalnum(c) || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* "host:port", "[v6]:port", or either without ":port" (etcd's 2379). */
+static int parse_endpoint(const char *s, size_t n, struct endpoint *ep)
+{
+	const char *host = s, *port = NULL;
+	size_t hlen = n, plen = 0;
+	bool v6 = false;
+
+	if (n && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+
+		if (!rb)
+			return BIP_EINVAL;
+		v6 = true;
+		host = s + 1;
+		hlen = (size_t)(rb - host);
+		if (rb + 1 < s + n) {
+			if (rb[1] != ':')
+				return BIP_EINVAL;
+			port = rb + 2;
+			plen = (size_t)(s + n - port);
+		}
+	} else {
+		const char *colon = memchr(s, ':', n);
+
+		if (colon) {
+			hlen = (size_t)(colon - s);
+			port = colon + 1;
+			plen = (size_t)(s + n - port);
+		}
+	}
+	if (!host_ok(host, hlen, v6) || (port && !port_ok(port, plen)))
+		return BIP_EINVAL;
+	memcpy(ep->host, host, hlen);
+	ep->host[hlen] = '\0';
+	if (port) {
+		memcpy(ep->port, port, plen);
+		ep->port[plen] = '\0';
+	} else {
+		strcpy(ep->port, "2379");
+	}
+	snprintf(ep->hosthdr, sizeof(ep->hosthdr), v6 ? "[%s]:%s" : "%s:%s", ep->host, ep->port);
+	return BIP_OK;
+}
 
 int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *opts,
 		  struct bip_store **out, char *err, size_t errlen)
 {
-	(void)opts;
-	(void)out;
-	if (err && errlen)
-		snprintf(err, errlen, "store address '%s://%s': the etcd backend is not built yet",
-			 tls ? "etcds" : "etcd", endpoints);
-	return BIP_EUNSUPPORTED;
+	static const struct bip_store_opts none;
+	const char *scheme = tls ? "etcds" : "etcd", *p = endpoints, *prefix;
+	struct etcd *e = calloc(1, sizeof(*e));
+	int rc = BIP_ENOMEM;
+
+	if (!opts)
+		opts = &none;
+	if (!e)
+		goto out;
+	e->base.ops = &etcd_ops;
+	bip_http_conn_init(&e->conn);
+	rc = BIP_EINVAL;
+	if (opts->timeout_ms < 0) {
+		seterr(err, errlen, "invalid etcd timeout %d ms", opts->timeout_ms);
+		goto out;
+	}
+	e->budget_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_BUDGET_MS;
+	e->attempt_ms = e->budget_ms < ATTEMPT_MS ? e->budget_ms : ATTEMPT_MS;
+	e->read_only = opts->read_only;
+	prefix = opts->prefix && *opts->prefix ? opts->prefix : BIP_STORE_DEFAULT_PREFIX;
+	if (strlen(prefix) > PREFIX_MAX) {
+		seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
+		goto out;
+	}
+	rc = BIP_ENOMEM;
+	e->prefix = strdup(prefix);
+	e->eps = calloc(MAX_ENDPOINTS, sizeof(*e->eps));
+	if (!e->prefix || !e->eps)
+		goto out;
+	e->plen = strlen(prefix);
+	rc = BIP_EINVAL;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		if (e->neps == MAX_ENDPOINTS) {
+			seterr(err, errlen, "store address '%s://%s': more than %d endpoints",
+			       scheme, endpoints, MAX_ENDPOINTS);
+			goto out;
+		}
+		if (parse_endpoint(p, n, &e->eps[e->neps]) != BIP_OK) {
+			seterr(err, errlen,
+			       "invalid store address '%s://%s': bad endpoint '%.*s' (want "
+			       "host:port, [v6addr]:port)",
+			       scheme, endpoints, (int)(n < 300 ? n : 300), p);
+			goto out;
+		}
+		e->neps++;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	if (tls) {
+		const char *ca = opts->ca_file && *opts->ca_file ? opts->ca_file : NULL;
+		const char *cert = opts->cert_file && *opts->cert_file ? opts->cert_file : NULL;
+		const char *key = opts->key_file && *opts->key_file ? opts->key_file : NULL;
+
+		if (!cert != !key) {
+			seterr(err, errlen,
+			       "etcds://: a client certificate needs its key (cert_file "
+			       "and key_file go together)");
+			goto out;
+		}
+		rc = bip_tls_new(ca, cert, key, &e->tls, err, errlen);
+		if (rc != BIP_OK)
+			goto out;
+	}
+	/* Processes spread over the endpoints; each then stays on one while it answers. */
+	e->rng = (uint64_t)getpid() << 32 ^ (uint64_t)bip_http_now_ms() ^ (uint64_t)(uintptr_t)e;
+	e->rng |= 1;
+	e->cur = (size_t)(next_rand(e) % e->neps);
+	rc = BIP_OK;
+out:
+	if (rc != BIP_OK) {
+		etcd_close(e ? &e->base : NULL);
+		e = NULL;
+	}
+	*out = e ? &e->base : NULL;
+	return rc;
+}
+
+void bip_etcd_stats(struct bip_store *s, struct bip_etcd_stats *out)
+{
+	struct etcd *e = to_etcd(s);
+
+	*out = (struct bip_etcd_stats){0};
+	if (s && s->ops == &etcd_ops) {
+		out->requests = e->conn.requests;
+		out->connects = e->conn.connects;
+	}
 }

@@ -1,0 +1,94 @@
+/*
+ * Exec'd latency of the CNI plugin, as a runtime pays it: fork + exec of the plugin with the CNI
+ * environment and the network config on stdin, N times, each ADD with a new container id (so
+ * every run allocates), then the same N DELs. Prints the median and tail of each.
+ *
+ *   bench_exec PLUGIN CONF N [NODE]      (the store comes from $BLOCKIPAM_STORE)
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* One exec; returns its exit status (-1 if it could not run). */
+static int run(const char *plugin, const char *conf, const char *cmd, const char *id,
+	       const char *node)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int in = open(conf, O_RDONLY), out = open("/dev/null", O_WRONLY);
+
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0)
+			_exit(126);
+		setenv("CNI_COMMAND", cmd, 1);
+		setenv("CNI_CONTAINERID", id, 1);
+		setenv("CNI_NETNS", "/var/run/netns/bench", 1);
+		setenv("CNI_IFNAME", "eth0", 1);
+		setenv("CNI_PATH", "/nonexistent", 1);
+		setenv("BLOCKIPAM_NODE", node, 1);
+		execl(plugin, plugin, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void report(const char *what, double *ms, int n, int failed)
+{
+	qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
+	printf("%s x %d: median %.3f ms, p90 %.3f, p99 %.3f, min %.3f, max %.3f; %d failed\n",
+	       what, n, ms[n / 2], ms[n * 9 / 10], ms[n * 99 / 100], ms[0], ms[n - 1], failed);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc >= 4 ? atoi(argv[3]) : 0, failed = 0;
+	const char *node = argc >= 5 ? argv[4] : "node-1";
+	double *ms;
+	char id[64];
+
+	if (n <= 0) {
+		fprintf(stderr, "usage: %s PLUGIN CONF N [NODE]\n", argv[0]);
+		return 2;
+	}
+	ms = calloc((size_t)n, sizeof(*ms));
+	if (!ms)
+		return 1;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *cmd = pass ? "DEL" : "ADD";
+
+		failed = 0;
+		for (int i = 0; i < n; i++) {
+			double t0 = now_ms();
+
+			snprintf(id, sizeof(id), "bench-%ld-%d", (long)getpid(), i);
+			if (run(argv[1], argv[2], cmd, id, node) != 0)
+				failed++;
+			ms[i] = now_ms() - t0;
+		}
+		report(cmd, ms, n, failed);
+	}
+	free(ms);
+	return failed ? 1 : 0;
+}
