@@ -60,6 +60,15 @@ int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ip->errmsg, sizeof(ip->errmsg), fmt, ap);
 	va_end(ap);
+	/* The store's own words (which endpoint, what it answered, "may have been applied"). */
+	if ((err == BIP_EIO || err == BIP_EAGAIN || err == BIP_ETIMEDOUT || err == BIP_EPERM) &&
+	    ip->store && ip->store->ops->errmsg) {
+		const char *m = ip->store->ops->errmsg(ip->store);
+		size_t n = strlen(ip->errmsg);
+
+		if (m && *m && n + 3 < sizeof(ip->errmsg))
+			snprintf(ip->errmsg + n, sizeof(ip->errmsg) - n, ": %s", m);
+	}
 	return err;
 }
 
