@@ -128,7 +128,7 @@ static char *reencode(enum kind k, const char *name, const unsigned char *v, siz
 	default: {
 		enum aff_state st;
 
-		rc = affinity_decode(v, len, &st);
+		rc = affinity_decode(v, len, &st, NULL);
 		if (rc == BIP_OK)
 			enc = strdup(affinity_value(st));
 		break;

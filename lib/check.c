@@ -972,7 +972,7 @@ static int check_affinities(struct checker *c, bool repair)
 		c->rep->affinities++;
 		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
 		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
-		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st) != BIP_OK) {
+		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
 			continue;

@@ -123,10 +123,16 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 		     struct bip_namespace *out);
 char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
 
-/* Affinity values: {"state":"confirmed"}. */
+/*
+ * Affinity values: {"state":"confirmed","free":N}. "free" is the number of free addresses of
+ * the block, written in the same transaction as every change of the block, so the allocator
+ * finds a node's block with room from the affinity list alone instead of reading every full
+ * block; absent (older records, repairs) means unknown. *nfree is -1 then.
+ */
 enum aff_state { AFF_PENDING, AFF_CONFIRMED, AFF_PENDING_DELETION };
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st);
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree);
 const char *affinity_value(enum aff_state st);
+char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len);
 
 /* Helpers over records. */
 int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);

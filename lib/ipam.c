@@ -62,6 +62,7 @@ struct attempt {
 	bool have_existing;
 	struct bip_prefix *aff; /* this node's affinities */
 	int64_t *aff_rev;
+	long *aff_free; /* free addresses of each, -1 unknown */
 	size_t naff;
 	bool have_aff;
 	struct bip_assigned *out;
@@ -91,6 +92,7 @@ static void attempt_clear(struct attempt *a)
 	free(a->existing);
 	free(a->aff);
 	free(a->aff_rev);
+	free(a->aff_free);
 	free(a->out);
 	free(a->own_ranges);
 	memset(a, 0, sizeof(*a));
@@ -712,15 +714,64 @@ static bool in_candidates(const struct attempt *a, const size_t *idx, size_t n,
 	return false;
 }
 
+struct afflist {
+	struct attempt *a;
+	size_t skip, cap;
+};
+
+static int collect_affinity(void *ctx, const struct bip_kv *kv)
+{
+	struct afflist *l = ctx;
+	struct attempt *a = l->a;
+	struct bip_prefix p;
+	enum aff_state st;
+	long nfree;
+
+	if (cidr_from_keypart(kv->key + l->skip, &p) != BIP_OK ||
+	    affinity_decode(kv->value, kv->len, &st, &nfree) != BIP_OK)
+		return 0; /* the check reports it; allocation does without it */
+	if (a->naff == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct bip_prefix *v = im_realloc(a->ip, a->aff, cap * sizeof(*v));
+		int64_t *r;
+		long *f;
+
+		if (!v)
+			return BIP_ENOMEM;
+		a->aff = v;
+		r = im_realloc(a->ip, a->aff_rev, cap * sizeof(*r));
+		if (!r)
+			return BIP_ENOMEM;
+		a->aff_rev = r;
+		f = im_realloc(a->ip, a->aff_free, cap * sizeof(*f));
+		if (!f)
+			return BIP_ENOMEM;
+		a->aff_free = f;
+		l->cap = cap;
+	}
+	a->aff[a->naff] = p;
+	a->aff_rev[a->naff] = kv->rev;
+	a->aff_free[a->naff++] = nfree;
+	return 0;
+}
+
+/* This node's affinities, with the free-address counts they carry. */
 static int need_affinities(struct attempt *a)
 {
 	char pfx[KEY_LEN];
+	struct afflist l = {.a = a};
+	int64_t rev;
+	int rc;
 
 	if (a->have_aff)
 		return BIP_OK;
 	a->have_aff = true;
 	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
-	return list_cidrs(a->ip, pfx, &a->aff, &a->aff_rev, &a->naff);
+	l.skip = strlen(pfx);
+	rc = bip_store_list_cb(a->ip->store, pfx, 0, collect_affinity, &l, &rev);
+	if (rc != BIP_OK && rc != BIP_ENOMEM)
+		seterr(a->ip, rc, "cannot list %s", pfx);
+	return rc;
 }
 
 static unsigned held_of(const struct attempt *a, int fam)
@@ -765,6 +816,10 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			struct blk *b;
 
 			if (!bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]))
+				continue;
+			/* Full by its affinity's count, and not changed in this attempt: the
+			 * block need not be read at all. */
+			if (a->aff_free[i] == 0 && !cached_blk(a, a->aff[i]))
 				continue;
 			rc = get_blk(a, a->aff[i], &b);
 			if (rc != BIP_OK)
@@ -1155,7 +1210,7 @@ static int commit_alloc(struct attempt *a)
 	char key[KEY_LEN];
 	const char *k;
 	char *v;
-	size_t len, max = 2 + a->nblks + a->nnew_aff + a->npools;
+	size_t len, max = 2 + 2 * a->nblks + a->npools;
 	int rc;
 
 	rc = txn_init(ip, &t, max);
@@ -1201,15 +1256,19 @@ static int commit_alloc(struct attempt *a)
 			goto out;
 		txn_cmp(&t, k, b->rev);
 		txn_put(&t, k, v, len);
-	}
-	for (size_t i = 0; i < a->nnew_aff; i++) {
-		key_affinity(key, req->node, a->new_aff[i]);
+		if (!b->node)
+			continue;
+		/* The owner's affinity carries the block's free count; a new block's affinity
+		 * must not exist yet (or be the one read, when its block was lost). */
+		key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? im_strdup(ip, affinity_value(AFF_CONFIRMED)) : NULL;
+		v = k ? affinity_encode(ip, b->size - b->used, &len) : NULL;
 		if (!v)
 			goto out;
-		txn_cmp(&t, k, a->new_aff_rev[i]);
-		txn_put(&t, k, v, strlen(v));
+		for (size_t j = 0; j < a->nnew_aff; j++)
+			if (strcmp(b->node, req->node) == 0 && bip_prefix_eq(a->new_aff[j], b->cidr))
+				txn_cmp(&t, k, a->new_aff_rev[j]);
+		txn_put(&t, k, v, len);
 	}
 	/* New blocks only inside pools that are still as read (not deleted, disabled, resized). */
 	for (size_t i = 0; i < a->npools; i++) {
@@ -1428,6 +1487,25 @@ void bip_alloc_result_free(struct bip_alloc_result *res)
 	res->n = 0;
 }
 
+/* The owner's affinity of a changed block carries its new free count. */
+static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct blk *b)
+{
+	char key[KEY_LEN];
+	const char *k;
+	size_t len;
+	char *v;
+
+	if (!b->node)
+		return BIP_OK;
+	key_affinity(key, b->node, b->cidr);
+	k = txn_key(ip, t, key);
+	v = k ? affinity_encode(ip, b->size - b->used, &len) : NULL;
+	if (!v)
+		return BIP_ENOMEM;
+	txn_put(t, k, v, len);
+	return BIP_OK;
+}
+
 /* --- release ---------------------------------------------------------------------------- */
 
 static int release_handle_once(struct bip_ipam *ip, const char *id)
@@ -1462,7 +1540,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		if (b->handle[o] && strcmp(b->handle[o], id) == 0)
 			blk_release(b, o);
 	}
-	rc = txn_init(ip, &t, 2 + a.nblks);
+	rc = txn_init(ip, &t, 2 + 2 * a.nblks);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
@@ -1492,6 +1570,10 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		if (!v)
 			goto out;
 		txn_put(&t, k, v, len);
+		rc = put_free_count(ip, &t, b);
+		if (rc != BIP_OK)
+			goto out;
+		rc = BIP_ENOMEM;
 	}
 	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
@@ -1581,7 +1663,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	rc = read_handle(&a);
 	if (rc != BIP_OK)
 		goto out;
-	rc = txn_init(ip, &t, 3);
+	rc = txn_init(ip, &t, 4);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
@@ -1620,6 +1702,9 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		if (!v)
 			goto out;
 		txn_put(&t, k, v, len);
+		rc = put_free_count(ip, &t, b);
+		if (rc != BIP_OK)
+			goto out;
 	}
 	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)

@@ -477,13 +477,19 @@ void bip_handle_info_clear(struct bip_handle_info *h)
 
 static const char *const aff_names[] = {"pending", "confirmed", "pendingDeletion"};
 
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st)
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree)
 {
-	json_t *j = load(v, len), *s;
+	json_t *j = load(v, len), *s, *f;
 	int rc = BIP_ECORRUPT;
 
 	if (!j || !json_is_object(j))
 		goto out;
+	f = json_object_get(j, "free");
+	if (f && (!json_is_integer(f) || json_integer_value(f) < 0 ||
+		  json_integer_value(f) > (json_int_t)BLK_MAX_ORDINALS))
+		goto out;
+	if (nfree)
+		*nfree = f ? (long)json_integer_value(f) : -1;
 	s = json_object_get(j, "state");
 	if (!json_is_string(s))
 		goto out;
@@ -507,6 +513,11 @@ const char *affinity_value(enum aff_state st)
 	default:
 		return "{\"state\":\"confirmed\"}";
 	}
+}
+
+char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len)
+{
+	return dump(ip, json_pack("{sssI}", "state", "confirmed", "free", (json_int_t)nfree), len);
 }
 
 /* --- labels ----------------------------------------------------------------------------- */

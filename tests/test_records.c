@@ -89,7 +89,7 @@ static int reencode(enum kind k, const char *name, const char *text, char **out)
 	default: {
 		enum aff_state st;
 
-		rc = affinity_decode(v, len, &st);
+		rc = affinity_decode(v, len, &st, NULL);
 		if (rc == BIP_OK)
 			enc = strdup(affinity_value(st));
 		break;
