@@ -98,6 +98,13 @@ static void attempt_clear(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Hold the store's writer lock across one attempt, where the store has one (see store.h). */
+static void store_lock(struct bip_ipam *ip, bool on)
+{
+	if (ip->store->ops->lock)
+		ip->store->ops->lock(ip->store, on);
+}
+
 /* --- reading ---------------------------------------------------------------------------- */
 
 static int cmp_prefix(const void *x, const void *y)
@@ -1463,7 +1470,9 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 
 		/* The result is built before the commit, so nothing can fail after it. */
 		a.result = &res;
+		store_lock(ip, true);
 		rc = try_allocate(&a);
+		store_lock(ip, false);
 		if (rc == BIP_OK)
 			*out = res;
 		else
@@ -1592,7 +1601,9 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 	if (!valid_handle(handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		store_lock(ip, true);
 		rc = release_handle_once(ip, handle);
+		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
@@ -1723,7 +1734,9 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 	if (expect_handle && !valid_handle(expect_handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		store_lock(ip, true);
 		rc = release_addr_once(ip, addr, expect_handle);
+		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;

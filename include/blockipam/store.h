@@ -75,6 +75,13 @@ struct bip_store_ops {
 	void (*close)(struct bip_store *s);
 	/* Optional: what went wrong in the last failed call, in words ("" or NULL: nothing). */
 	const char *(*errmsg)(struct bip_store *s);
+	/*
+	 * Optional: hold (on) or give back (off) the store's writer lock across a
+	 * read-modify-write, so that a store whose writers queue anyway (SQLite on one machine)
+	 * serves concurrent callers in turn instead of letting all but one lose their race and
+	 * retry. Correctness never depends on it: the txn compares still decide.
+	 */
+	int (*lock)(struct bip_store *s, bool on);
 };
 
 /* Every backend embeds this as its first member. */

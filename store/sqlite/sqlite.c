@@ -107,6 +107,7 @@ struct sqlite_store {
 	bool read_only;
 	bool no_schema; /* read-only open of a file no writer has initialised: an empty store */
 	bool in_list;
+	bool session; /* the writer lock is held across calls (sq_lock) */
 	unsigned seed;
 	struct timespec busy_until;
 };
@@ -603,6 +604,8 @@ static int sq_txn(struct bip_store *bs, const struct bip_cmp *cmps, size_t ncmp,
 	ret = BIP_EINVAL;
 	if (s->in_list) /* a txn from a list callback: the read transaction is still open */
 		goto out;
+	if (s->session)
+		return txn_locked(s, cmps, ncmp, ops, nop, rev);
 	ret = write_lock(s);
 	if (ret != BIP_OK)
 		goto out;
@@ -610,6 +613,33 @@ static int sq_txn(struct bip_store *bs, const struct bip_cmp *cmps, size_t ncmp,
 	write_unlock(s);
 out:
 	return ret;
+}
+
+/*
+ * Hold the writer lock across a caller's read-modify-write. Writers queue on the flock
+ * anyway; holding it from the first read makes the caller's reads current and its compares
+ * hold, so 32 plugin processes on one node take turns instead of 31 of them losing a race,
+ * backing off and reading everything again.
+ */
+static int sq_lock(struct bip_store *bs, bool on)
+{
+	struct sqlite_store *s = (struct sqlite_store *)bs;
+	int ret;
+
+	if (s->read_only || s->in_list)
+		return BIP_OK;
+	if (on == s->session)
+		return BIP_OK;
+	if (on) {
+		ret = write_lock(s);
+		if (ret != BIP_OK)
+			return ret;
+		s->session = true;
+		return BIP_OK;
+	}
+	s->session = false;
+	write_unlock(s);
+	return BIP_OK;
 }
 
 static void sq_close(struct bip_store *bs)
@@ -642,6 +672,7 @@ static const struct bip_store_ops sqlite_ops = {
 	.list = sq_list,
 	.txn = sq_txn,
 	.close = sq_close,
+	.lock = sq_lock,
 };
 
 /* What a file says it is: all read in one statement, so from one snapshot. */
