@@ -774,6 +774,31 @@ out:
 	return rc;
 }
 
+/* Delete every key under prefix (a shared etcd keeps nothing of the run). */
+static void purge_prefix(const char *addr, const char *prefix)
+{
+	struct bip_store *s = open_store(addr, prefix);
+	struct bip_kvs kvs = {0};
+	struct bip_op ops[64];
+	size_t n = 0;
+
+	if (!s)
+		return;
+	if (bip_store_list(s, "", BIP_LIST_KEYS_ONLY, &kvs) == BIP_OK) {
+		for (size_t i = 0; i < kvs.n; i++) {
+			ops[n++] = (struct bip_op){BIP_OP_DEL, kvs.v[i].key, NULL, 0};
+			if (n == 64 || i + 1 == kvs.n) {
+				if (bip_store_txn(s, NULL, 0, ops, n, NULL) != BIP_OK)
+					note("could not delete the keys under %s%s", addr, prefix);
+				n = 0;
+			}
+		}
+		note("row 6: deleted %zu keys under %s", kvs.n, prefix);
+	}
+	bip_kvs_free(&kvs);
+	bip_store_close(s);
+}
+
 /* ---- host-local's on-disk format --------------------------------------------------------------- */
 
 /* host-local's store for network NETWORK: one file per IP, 10.88.0.2 upwards. */
@@ -1726,6 +1751,10 @@ int main(int argc, char **argv)
 			json_object_set_new(r6, "held_n_count", json_integer((json_int_t)P.etcd_held));
 			json_object_set_new(r6, "prefill_s", jr(pre, 2));
 			json_object_set_new(r6, "concurrency_32", conc_json(&ct, true));
+			if (strncmp(etcd, "etcd", 4) == 0) {
+				purge_prefix(etcd, pfx_conc);
+				purge_prefix(etcd, prefix);
+			}
 			free(pfx_conc);
 		}
 	}
