@@ -60,6 +60,8 @@ CLI     := $(BUILD)/blockipamctl
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRCS))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+# The benchmark's floor: a trivial program linked statically (bench/floor/nop.c).
+BENCH_NOP := $(BUILD)/bench/nop
 CNI_OBJS := $(call obj,$(CNI_SRCS))
 CLI_OBJS := $(call obj,$(filter-out cli/main.c,$(CLI_SRCS)))
 T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SRCS))
@@ -90,6 +92,10 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(T_OBJS) $(CNI_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
+$(BENCH_NOP): bench/floor/nop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
 test: all $(TESTS) $(HELPERS)
 	BUILD=$(BUILD) scripts/run-tests $(BUILD)
 
@@ -109,7 +115,7 @@ fuzz: fuzz-build
 demo: all
 	scripts/demo.sh $(BUILD)
 
-bench: all $(BENCHES)
+bench: all $(BENCHES) $(BENCH_NOP)
 	scripts/bench.sh $(BUILD)
 
 install: all
