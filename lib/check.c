@@ -603,12 +603,51 @@ void bip_check_report_free(struct bip_check_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* One allocated address as the blocks say. */
+/* One allocated address as the blocks say (32 bytes: a check holds one per address). */
 struct c_alloc {
-	struct bip_addr addr;
-	uint8_t blen;   /* its block's prefix length */
-	size_t handle;  /* index in the interned handle ids */
+	bip_u128 v;      /* the address */
+	uint32_t handle; /* index in the interned handles */
+	uint8_t family;
+	uint8_t blen;    /* its block's prefix length */
 };
+
+/* Strings and small arrays of a check, carved from 1 MiB chunks that never move and are freed
+ * together: at 550,000 handles, one malloc per id and per address list would cost more than
+ * the data. */
+struct arena {
+	char **chunks;
+	size_t n, used;
+};
+
+#define ARENA_CHUNK (1u << 20)
+
+static void *arena_alloc(struct bip_ipam *ip, struct arena *ar, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (size > ARENA_CHUNK)
+		return NULL;
+	if (!ar->n || ar->used + size > ARENA_CHUNK) {
+		char **v = im_realloc(ip, ar->chunks, (ar->n + 1) * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		ar->chunks = v;
+		ar->chunks[ar->n] = im_malloc(ip, ARENA_CHUNK);
+		if (!ar->chunks[ar->n])
+			return NULL;
+		ar->n++;
+		ar->used = 0;
+	}
+	ar->used += size;
+	return ar->chunks[ar->n - 1] + ar->used - size;
+}
+
+static void arena_free(struct arena *ar)
+{
+	for (size_t i = 0; i < ar->n; i++)
+		free(ar->chunks[i]);
+	free(ar->chunks);
+}
 
 struct c_block {
 	struct bip_prefix cidr;
@@ -618,11 +657,11 @@ struct c_block {
 	bool has_node_aff;
 };
 
-struct c_handle {
+struct c_handle { /* 32 bytes */
 	char *id;
 	struct bip_prefix *addrs;
-	size_t naddrs;
 	int64_t rev;
+	uint32_t naddrs;
 	bool present; /* a record exists */
 };
 
@@ -639,6 +678,7 @@ struct checker {
 	struct c_handle *handles;
 	size_t nhandles, caph;
 	struct smap hmap;
+	struct arena arena; /* handle ids and address lists */
 	int rc;
 };
 
@@ -690,9 +730,10 @@ static int intern_handle(struct checker *c, const char *id, size_t *idx)
 	}
 	h = &c->handles[c->nhandles];
 	memset(h, 0, sizeof(*h));
-	h->id = im_strdup(c->ip, id);
+	h->id = arena_alloc(c->ip, &c->arena, strlen(id) + 1);
 	if (!h->id)
 		return BIP_ENOMEM;
+	strcpy(h->id, id);
 	*idx = c->nhandles++;
 	return smap_put(c->ip, &c->hmap, h->id, *idx);
 }
@@ -756,8 +797,9 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 			c->allocs = v;
 			c->capa = cap;
 		}
-		c->allocs[c->nallocs++] = (struct c_alloc){bip_prefix_nth(b->cidr, o),
-							  b->cidr.len, hi};
+		c->allocs[c->nallocs++] = (struct c_alloc){bip_prefix_nth(b->cidr, o).v,
+							  (uint32_t)hi, b->cidr.addr.family,
+							  b->cidr.len};
 		c->rep->addresses++;
 	}
 	return BIP_OK;
@@ -789,11 +831,12 @@ static int on_check_handle(void *ctx, const struct bip_kv *kv)
 	ch = &c->handles[hi];
 	ch->present = true;
 	ch->rev = kv->rev;
-	ch->addrs = h.addrs;
-	ch->naddrs = h.naddrs;
-	h.addrs = NULL;
+	ch->addrs = arena_alloc(c->ip, &c->arena, h.naddrs * sizeof(*h.addrs) + 1);
+	if (ch->addrs && h.naddrs)
+		memcpy(ch->addrs, h.addrs, h.naddrs * sizeof(*h.addrs));
+	ch->naddrs = (uint32_t)h.naddrs;
 	bip_handle_info_clear(&h);
-	return BIP_OK;
+	return ch->addrs ? BIP_OK : BIP_ENOMEM;
 }
 
 static int cmp_cblock(const void *x, const void *y)
@@ -873,25 +916,27 @@ static int check_handles(struct checker *c, bool repair)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
 	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
+	size_t *start = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
+	struct bip_prefix *flat = im_calloc(c->ip, c->nallocs + 1, sizeof(*flat));
 	struct bip_prefix **held = im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
 	int rc = BIP_ENOMEM;
 
-	if (!count || !held)
+	if (!count || !start || !flat || !held)
 		goto out;
-	/* What the blocks give each handle. */
+	/* What the blocks give each handle, grouped by handle in one array. */
 	for (size_t i = 0; i < c->nallocs; i++)
 		count[c->allocs[i].handle]++;
-	for (size_t h = 0; h < c->nhandles; h++) {
-		held[h] = im_calloc(c->ip, count[h] + 1, sizeof(**held));
-		if (!held[h])
-			goto out;
+	for (size_t h = 0, at = 0; h < c->nhandles; h++) {
+		start[h] = at;
+		held[h] = flat + at;
+		at += count[h];
 		count[h] = 0;
 	}
 	for (size_t i = 0; i < c->nallocs; i++) {
 		const struct c_alloc *a = &c->allocs[i];
 
-		held[a->handle][count[a->handle]++] =
-			(struct bip_prefix){a->addr, a->blen};
+		flat[start[a->handle] + count[a->handle]++] =
+			(struct bip_prefix){{a->v, a->family}, a->blen};
 	}
 	for (size_t h = 0; h < c->nhandles; h++) {
 		struct c_handle *ch = &c->handles[h];
@@ -945,9 +990,9 @@ static int check_handles(struct checker *c, bool repair)
 	}
 	rc = BIP_OK;
 out:
-	for (size_t h = 0; held && h < c->nhandles; h++)
-		free(held[h]);
 	free(held);
+	free(flat);
+	free(start);
 	free(count);
 	return rc;
 }
@@ -1103,10 +1148,7 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 		free(c.blocks[i].node);
 	free(c.blocks);
 	free(c.allocs);
-	for (size_t i = 0; i < c.nhandles; i++) {
-		free(c.handles[i].id);
-		free(c.handles[i].addrs);
-	}
+	arena_free(&c.arena);
 	free(c.handles);
 	smap_free(&c.hmap);
 	if (rc != BIP_OK) {
