@@ -306,6 +306,7 @@ struct bip_cni_ctx {
 	const char *store_addr;
 	char handle[BIP_HANDLE_MAX];
 	FILE *out;
+	bool debug; /* $BLOCKIPAM_DEBUG set: one line on stderr per command (retries, result) */
 };
 
 /* Each returns 0 or a CNI code (with e filled) and writes its result to ctx->out. */

@@ -141,6 +141,10 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, struc
 		goto out;
 	}
 	rc = cmd->fn(ctx, ipam, e);
+	if (ctx->debug)
+		fprintf(stderr, "blockipam: %s node=%s rc=%d retries=%llu\n",
+			bip_cni_cmd_name(cmd->cmd), ctx->node ? ctx->node : "-", rc,
+			(unsigned long long)bip_ipam_retries(ipam));
 out:
 	bip_ipam_free(ipam);
 	bip_store_close(store);
@@ -153,7 +157,8 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 	const struct command *command = NULL;
 	struct bip_cni_env env;
 	struct bip_cni_conf conf;
-	struct bip_cni_ctx ctx = {.env = &env, .conf = &conf, .out = io->out};
+	struct bip_cni_ctx ctx = {.env = &env, .conf = &conf, .out = io->out,
+				  .debug = bip_cni_getenv(io->env, "BLOCKIPAM_DEBUG") != NULL};
 	char host[256];
 	int rc;
 
