@@ -556,7 +556,10 @@ static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix b
 	if (!v)
 		return BIP_ENOMEM;
 	a->out = v;
-	a->out[a->nout++] = (struct bip_assigned){addr, block, borrowed, range_index};
+	a->out[a->nout] = (struct bip_assigned){addr, block, borrowed, range_index};
+	if (range_index >= 0)
+		a->out[a->nout].range = a->ranges[range_index].subnet;
+	a->nout++;
 	return BIP_OK;
 }
 
@@ -1225,6 +1228,18 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 	return BIP_OK;
 }
 
+void bip_pod_cidr_range(struct bip_prefix s, int set, struct bip_range *r)
+{
+	*r = (struct bip_range){.subnet = s, .set = set};
+	if (bip_prefix_last_ordinal(s) >= 3) {
+		r->gateway = bip_addr_next(bip_prefix_first(s));
+		r->start = r->gateway;
+		r->end = bip_prefix_last(s);
+		if (s.addr.family == 4)
+			r->end = bip_addr_prev(r->end);
+	}
+}
+
 /* Pod CIDRs of the node as host-local ranges (gateway and first address skipped as host-local
  * does: the first address is the node's bridge, the last IPv4 one the broadcast). */
 static int podcidr_ranges(struct attempt *a)
@@ -1232,20 +1247,8 @@ static int podcidr_ranges(struct attempt *a)
 	a->own_ranges = im_calloc(a->ip, a->node.npod_cidrs + 1, sizeof(*a->own_ranges));
 	if (!a->own_ranges)
 		return BIP_ENOMEM;
-	for (size_t i = 0; i < a->node.npod_cidrs; i++) {
-		struct bip_range *r = &a->own_ranges[i];
-		struct bip_prefix s = a->node.pod_cidrs[i];
-
-		r->subnet = s;
-		r->set = (int)i;
-		if (bip_prefix_last_ordinal(s) >= 3) {
-			r->gateway = bip_addr_next(bip_prefix_first(s));
-			r->start = r->gateway;
-			r->end = bip_prefix_last(s);
-			if (s.addr.family == 4)
-				r->end = bip_addr_prev(r->end);
-		}
-	}
+	for (size_t i = 0; i < a->node.npod_cidrs; i++)
+		bip_pod_cidr_range(a->node.pod_cidrs[i], (int)i, &a->own_ranges[i]);
 	a->ranges = a->own_ranges;
 	a->nranges = a->node.npod_cidrs;
 	return BIP_OK;
@@ -1328,7 +1331,10 @@ static int result_from(struct attempt *a, struct bip_alloc_result *out)
 				if (bip_prefix_contains(a->ranges[j].subnet, p.addr))
 					ri = (int)j;
 			p.addr.v &= bip_mask(fam, p.len);
-			v[k++] = (struct bip_assigned){a->held.addrs[i].addr, p, false, ri};
+			v[k] = (struct bip_assigned){a->held.addrs[i].addr, p, false, ri};
+			if (ri >= 0)
+				v[k].range = a->ranges[ri].subnet;
+			k++;
 		}
 		for (size_t i = 0; i < a->nout; i++)
 			if (a->out[i].addr.family == fam)
