@@ -21,23 +21,24 @@ int bip_cni_report_len(enum bip_cni_prefix_mode mode, const struct bip_assigned 
 		for (size_t i = 0; i < npools; i++)
 			if (bip_prefix_contains(pools[i].cidr, a->addr))
 				return pools[i].cidr.len;
-		return a->block.len; /* host-local ranges are not in a pool */
+		break; /* host-local ranges are not in a pool */
 	case BIP_CNI_PREFIX_BLOCK: break;
 	}
-	return a->block.len;
+	/* host-local: the range's subnet, not the sub-block a large range is kept in */
+	return a->range.addr.family ? a->range.len : a->block.len;
 }
 
 static struct bip_addr gateway_of(const struct bip_cni_conf *c, const struct bip_assigned *a)
 {
-	struct bip_addr none = {0}, gw;
+	struct bip_range pod;
 
 	if (!c->host_local)
 		return a->addr.family == 4 ? c->gateway4 : c->gateway6;
-	if (a->range_index >= 0 && (size_t)a->range_index < c->nranges)
+	if (c->nranges && a->range_index >= 0 && (size_t)a->range_index < c->nranges)
 		return c->ranges[a->range_index].gateway;
-	/* the node's pod CIDR: host-local's default, network + 1 */
-	gw = bip_addr_next(bip_prefix_first(a->block));
-	return bip_addr_eq(gw, a->addr) ? none : gw;
+	/* the node's pod CIDR: the engine's range over it (host-local's default, network+1) */
+	bip_pod_cidr_range(a->range.addr.family ? a->range : a->block, 0, &pod);
+	return pod.gateway;
 }
 
 /* The handle's recorded attachment must be ours (handle.c). */

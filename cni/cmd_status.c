@@ -137,12 +137,8 @@ int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, str
 			rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
 			goto out;
 		}
-		for (size_t i = 0; i < node.npod_cidrs; i++) {
-			pod_ranges[i].subnet = node.pod_cidrs[i];
-			pod_ranges[i].start = bip_prefix_first(node.pod_cidrs[i]);
-			pod_ranges[i].end = bip_prefix_last(node.pod_cidrs[i]);
-			pod_ranges[i].set = (int)i;
-		}
+		for (size_t i = 0; i < node.npod_cidrs; i++)
+			bip_pod_cidr_range(node.pod_cidrs[i], (int)i, &pod_ranges[i]);
 		in.ranges = pod_ranges;
 		in.nranges = node.npod_cidrs;
 	}

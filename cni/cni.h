@@ -225,6 +225,7 @@ struct bip_cni_conf {
 	size_t nroutes;
 	struct bip_cni_dns dns;
 	json_t *resolv; /* strings of a parsed resolvConf (owned) */
+	const char *data_dir; /* host-local's dataDir: where the store lives (run.c) */
 
 	/* host-local mode: ranges (defaults filled in), or the node's pod CIDRs */
 	bool host_local;
@@ -257,6 +258,11 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		       const struct bip_cni_env *env, struct bip_cni_conf *out,
 		       struct bip_cni_err *e);
 void bip_cni_conf_free(struct bip_cni_conf *c);
+/* The store a host-local configuration with explicit ranges uses when it names none:
+ * "<dataDir>/<network name>/blockipam.db" (run.c). */
+#define BIP_CNI_DATADIR_DEFAULT "/var/lib/cni/networks"
+#define BIP_CNI_DATADIR_STORE "blockipam.db"
+#define BIP_CNI_DATADIR_MAX 3072
 /* Only the cniVersion (for the error object of a failure found before the full parse). */
 const char *bip_cni_conf_peek_version(const char *buf, size_t len, char *vbuf, size_t vlen);
 

@@ -14,7 +14,8 @@
  *   prefix_length    "block" (default) | "pool" | "host": the length printed with each address
  *   gateway          block mode: an address, or a list of one per family, to report
  *   routes, dns      copied to the result; resolvConf fills dns from a file (host-local)
- *   ranges, subnet, rangeStart, rangeEnd, gateway, dataDir   host-local mode (ranges.c)
+ *   ranges, subnet, rangeStart, rangeEnd, gateway   host-local mode (ranges.c)
+ *   dataDir          host-local mode without a store: the store is a file under it (run.c)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,6 +556,29 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 	return get_long(ipam, "timeout_ms", "ipam.timeout_ms", 1, 600000, &c->timeout_ms, e);
 }
 
+/*
+ * host-local's dataDir. With explicit ranges and no ipam.store the store is a file in the
+ * network's directory under it, where host-local keeps its state (run.c); anywhere else
+ * (block mode, usePodCidr, an explicit store) it is accepted and ignored.
+ */
+static int parse_data_dir(const char *dir, struct bip_cni_conf *c, struct bip_cni_err *e)
+{
+	if (!dir || !c->nranges || c->store)
+		return 0;
+	if (dir[0] != '/')
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid ipam.dataDir '%s': must be an absolute path", dir);
+	if (strlen(dir) > BIP_CNI_DATADIR_MAX)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid ipam.dataDir: longer than %d bytes", BIP_CNI_DATADIR_MAX);
+	for (const char *p = dir; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return bip_cni_errf(e, BIP_CNI_ECONFIG,
+					    "invalid ipam.dataDir: control character in '%s'", dir);
+	c->data_dir = dir;
+	return 0;
+}
+
 static int parse_ipam(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *e)
 {
 	const char *type = NULL, *data_dir = NULL;
@@ -570,11 +594,12 @@ static int parse_ipam(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *
 				  "invalid ipam.node '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, "
 				  "at most %d bytes",
 				  c->node, BIP_NAME_MAX);
-	/* host-local's dataDir: accepted for compatibility; the state lives in the store */
 	if (!rc)
 		rc = get_string(ipam, "dataDir", "ipam.dataDir", false, &data_dir, e);
 	if (!rc)
 		rc = bip_cni_ranges_parse(ipam, c, e);
+	if (!rc)
+		rc = parse_data_dir(data_dir, c, e);
 	if (!rc)
 		rc = parse_pools(ipam, c, e);
 	if (!rc)

@@ -6,8 +6,10 @@
  * success prints the command's output (ADD, VERSION) or nothing.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cni.h"
@@ -85,13 +87,39 @@ static int resolve_node(const struct bip_cni_conf *c, const struct bip_cni_env *
 	return 0;
 }
 
-static int resolve_store(const struct bip_cni_conf *c, const struct bip_cni_env *env,
-			 const char **addr, struct bip_cni_err *e)
+/*
+ * The store: ipam.store; for host-local ranges ipam.dataDir (a file where host-local keeps its
+ * state); $BLOCKIPAM_STORE; for host-local ranges the same file under host-local's default
+ * dataDir; the default store. Configuration before environment, explicit before implicit, so
+ * a host-local configuration with only its type changed keeps its state per network, next to
+ * where host-local kept it. usePodCidr reads the node from the shared store that blockipamctl
+ * writes, so it never maps to dataDir. *dir is set when the store's directory is ours to
+ * create.
+ */
+static int resolve_store(const struct bip_cni_conf *c, const struct bip_cni_env *env, char *buf,
+			 size_t len, const char **addr, const char **dir, struct bip_cni_err *e)
 {
+	const char *data_dir = c->data_dir;
 	char why[256];
 
+	*dir = NULL;
 	if (c->store) {
 		*addr = c->store;
+		return 0;
+	}
+	if (c->nranges && (data_dir || !env->store)) {
+		size_t n;
+
+		if (!data_dir)
+			data_dir = BIP_CNI_DATADIR_DEFAULT;
+		n = strlen(data_dir);
+		while (n > 1 && data_dir[n - 1] == '/')
+			n--;
+		/* config.c bounds dataDir and the name, so this fits */
+		snprintf(buf, len, "%.*s%s%s/%s", (int)n, data_dir, n > 1 ? "/" : "", c->name,
+			 BIP_CNI_DATADIR_STORE);
+		*addr = buf;
+		*dir = buf;
 		return 0;
 	}
 	*addr = bip_store_addr_default(env->store);
@@ -116,7 +144,38 @@ static int open_failed(enum bip_cni_cmd cmd, int rc, const char *addr, const cha
 			    msg && *msg ? msg : bip_strerror(rc));
 }
 
-static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, struct bip_cni_err *e)
+/*
+ * mkdir -p the directory of path (the network's directory under dataDir), as host-local does
+ * on every command: parents 0755 as host-local makes them, the network's own 0700.
+ */
+static int make_store_dir(const char *path, struct bip_cni_err *e)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		bool last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(dir, last ? 0700 : 0755) != 0 && errno != EEXIST)
+			return bip_cni_errf(e, BIP_CNI_EIO,
+					    "cannot create the store directory '%s' (ipam.dataDir): %s",
+					    dir, strerror(errno));
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
+static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const char *mkdir_for,
+		       struct bip_cni_err *e)
 {
 	const struct bip_cni_conf *c = ctx->conf;
 	struct bip_store_opts opts = {
@@ -125,13 +184,21 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, struc
 		.ca_file = c->store_ca_file,
 		.cert_file = c->store_cert_file,
 		.key_file = c->store_key_file,
-		.read_only = cmd->read_only,
+		/* With host-local ranges the configuration is all a node needs: a store that
+		 * does not exist yet is an empty one, made by any command (host-local makes its
+		 * directory on CHECK too), so that STATUS on a fresh node says ready. */
+		.read_only = cmd->read_only && !c->nranges,
 	};
 	struct bip_store *store = NULL;
 	struct bip_ipam *ipam = NULL;
 	char msg[256] = "";
 	int rc;
 
+	if (mkdir_for && (rc = make_store_dir(mkdir_for, e))) {
+		if (cmd->cmd == BIP_CNI_CMD_STATUS)
+			e->code = BIP_CNI_EUNAVAILABLE;
+		return (int)e->code;
+	}
 	rc = bip_store_open(ctx->store_addr, &opts, &store, msg, sizeof(msg));
 	if (rc != BIP_OK)
 		return open_failed(cmd->cmd, rc, ctx->store_addr, msg, e);
@@ -159,7 +226,8 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 	struct bip_cni_conf conf;
 	struct bip_cni_ctx ctx = {.env = &env, .conf = &conf, .out = io->out,
 				  .debug = bip_cni_getenv(io->env, "BLOCKIPAM_DEBUG") != NULL};
-	char host[256];
+	char host[256], store[PATH_MAX];
+	const char *store_dir = NULL;
 	int rc;
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -180,12 +248,12 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 	}
 	if (command->needs_node && (rc = resolve_node(&conf, &env, host, sizeof(host), &ctx.node, e)))
 		goto out;
-	if ((rc = resolve_store(&conf, &env, &ctx.store_addr, e)))
+	if ((rc = resolve_store(&conf, &env, store, sizeof(store), &ctx.store_addr, &store_dir, e)))
 		goto out;
 	if (env.container_id)
 		bip_cni_handle_id(ctx.handle, sizeof(ctx.handle), conf.name, env.container_id,
 				  env.ifname);
-	rc = run_command(command, &ctx, e);
+	rc = run_command(command, &ctx, store_dir, e);
 out:
 	bip_cni_conf_free(&conf);
 	return rc;

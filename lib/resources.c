@@ -914,13 +914,13 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	int64_t *revs = NULL, oldrev = 0;
 	size_t npools = 0, len;
 	char key[KEY_LEN], buf[BIP_PREFIX_STRLEN], buf2[BIP_PREFIX_STRLEN];
-	struct {
+	struct drop {
 		char *key;
 		int64_t rev; /* -1: no compare (an affinity) */
-	} drop[64] = {{0}};
+	} *drop = NULL;
 	size_t ndrop = 0, ncmp, nop;
-	struct bip_cmp cmps[1 + 64];
-	struct bip_op ops[1 + 64];
+	struct bip_cmp *cmps = NULL;
+	struct bip_op *ops = NULL;
 	char *v = NULL;
 	int rc;
 
@@ -1004,14 +1004,23 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 				rc = BIP_OK;
 			if (b) {
 				held += b->used;
-				if (!b->used && ndrop + 2 <= sizeof(drop) / sizeof(drop[0])) {
+				if (!b->used) {
+					/* a pod CIDR may be kept in many sub-blocks: all go */
+					struct drop *d = im_realloc(ip, drop,
+								    (ndrop + 2) * sizeof(*d));
 					char akey[KEY_LEN];
 
-					drop[ndrop].rev = b->rev;
-					drop[ndrop++].key = im_strdup(ip, blocks.v[k].key);
-					key_affinity(akey, node->name, bp);
-					drop[ndrop].rev = -1;
-					drop[ndrop++].key = im_strdup(ip, akey);
+					if (!d) {
+						rc = BIP_ENOMEM;
+					} else {
+						drop = d;
+						drop[ndrop].rev = b->rev;
+						drop[ndrop++].key =
+							im_strdup(ip, blocks.v[k].key);
+						key_affinity(akey, node->name, bp);
+						drop[ndrop].rev = -1;
+						drop[ndrop++].key = im_strdup(ip, akey);
+					}
 				}
 			}
 			blk_free(b);
@@ -1028,7 +1037,9 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	}
 	v = node_encode(ip, node, &len);
 	rc = BIP_ENOMEM;
-	if (!v)
+	cmps = im_calloc(ip, 1 + ndrop, sizeof(*cmps));
+	ops = im_calloc(ip, 1 + ndrop, sizeof(*ops));
+	if (!v || !cmps || !ops)
 		goto out;
 	cmps[0] = (struct bip_cmp){key, oldrev};
 	ops[0] = (struct bip_op){BIP_OP_PUT, key, v, len};
@@ -1046,6 +1057,9 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 out:
 	for (size_t i = 0; i < ndrop; i++)
 		free(drop[i].key);
+	free(drop);
+	free(cmps);
+	free(ops);
 	free(v);
 	bip_kv_clear(&kv);
 	bip_node_clear(&old);

@@ -726,6 +726,129 @@ static void test_host_local_ranges(void)
 	env_close(&e);
 }
 
+/* One host-local allocation with a range, for the sub-block tests below. */
+static const char *alloc_in(struct env *e, const char *handle, const struct bip_range *rg)
+{
+	struct bip_alloc_req req = {.handle = handle, .node = "n1", .ranges = rg, .nranges = 1};
+	struct bip_alloc_result r = {0};
+	static char buf[BIP_ADDR_STRLEN];
+
+	if (bip_ipam_allocate(e->ip, &req, &r) != BIP_OK || r.n != 1)
+		snprintf(buf, sizeof(buf), "error: %s", bip_ipam_errmsg(e->ip));
+	else
+		bip_addr_fmt(r.v[0].addr, buf);
+	bip_alloc_result_free(&r);
+	return buf;
+}
+
+/* A range larger than 2^8 addresses is kept in sub-blocks of 2^8, made in order as they fill;
+ * the walk starts at the newest, so an allocation reads one, and wraps to the first at the end
+ * of the range (host-local's round robin); sub-blocks of 2^16 made by an earlier version stay. */
+static void test_range_sub_blocks(void)
+{
+	struct env e;
+	struct bip_range rg = {0};
+	char h[32], *before;
+	const char *got = "";
+
+	T_REQUIRE(env_open(&e) == 0);
+	/* fd98::/118 is four /120 sub-blocks; the range is fd98::fe - fd98::201 */
+	rg.subnet = t_prefix("fd98::/118");
+	rg.start = t_addr("fd98::fe");
+	rg.end = t_addr("fd98::201");
+	rg.gateway = t_addr("fd98::1");
+	T_CHECK_STR(alloc_in(&e, "s0", &rg), "fd98::fe");
+	T_CHECK_STR(alloc_in(&e, "s1", &rg), "fd98::ff");
+	for (int i = 0; i < 256; i++) {
+		snprintf(h, sizeof(h), "m%d", i);
+		got = alloc_in(&e, h, &rg);
+	}
+	T_CHECK_STR(got, "fd98::1ff");
+	/* released in the first sub-block: not reused before the walk wraps */
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "s0") == BIP_OK);
+	T_CHECK_STR(alloc_in(&e, "t0", &rg), "fd98::200");
+	T_CHECK_STR(alloc_in(&e, "t1", &rg), "fd98::201");
+	T_CHECK_STR(alloc_in(&e, "t2", &rg), "fd98::fe");
+	before = t_dump(e.st);
+	T_CHECK(strstr(alloc_in(&e, "t3", &rg), "no free address in range set 0"), "full");
+	{
+		char *after = t_dump(e.st);
+
+		T_CHECK(strcmp(before, after) == 0, "a failed allocation changed the store");
+		free(after);
+	}
+	T_CHECK(strstr(before, "blocks/fd98::100-120="), "no /120 sub-block");
+	free(before);
+	check_clean(&e);
+	/* a range already kept whole (a /16 block, as an earlier version made it) stays whole */
+	T_REQUIRE(t_put(e.st, "blocks/10.97.0.0-16",
+			"{\"cidr\":\"10.97.0.0/16\",\"node\":\"n1\",\"claimed\":1,"
+			"\"hostLocal\":true,\"alloc\":[[2,\"old\"]]}") == BIP_OK);
+	T_REQUIRE(t_put(e.st, "affinity/n1/10.97.0.0-16", "{\"state\":\"confirmed\"}") == BIP_OK);
+	T_REQUIRE(t_put(e.st, "handles/old", "{\"ips\":[\"10.97.0.2/16\"],\"node\":\"n1\"}") ==
+		  BIP_OK);
+	memset(&rg, 0, sizeof(rg));
+	rg.subnet = t_prefix("10.97.0.0/16");
+	rg.start = t_addr("10.97.0.1");
+	rg.end = t_addr("10.97.255.254");
+	rg.gateway = t_addr("10.97.0.1");
+	T_CHECK_STR(alloc_in(&e, "legacy", &rg), "10.97.0.3");
+	{
+		struct bip_alloc_req req = {.handle = "legacy-req", .node = "n1", .ranges = &rg,
+					    .nranges = 1, .ips = (struct bip_addr[]){t_addr("10.97.7.7")},
+					    .nips = 1};
+		struct bip_alloc_result r = {0};
+
+		T_CHECK_INT(bip_ipam_allocate(e.ip, &req, &r), BIP_OK);
+		T_CHECK(r.n == 1 && r.v[0].block.len == 16 && r.v[0].range.len == 16, "%s",
+			bip_ipam_errmsg(e.ip));
+		bip_alloc_result_free(&r);
+	}
+	{
+		char *d = t_dump(e.st);
+
+		T_CHECK(!strstr(d, "blocks/10.97.0.0-24") && !strstr(d, "blocks/10.97.7.0-24"), "%s", d);
+		free(d);
+	}
+	check_clean(&e);
+	env_close(&e);
+}
+
+/* A pod CIDR that changes takes every empty sub-block of the old one with it, however many. */
+static void test_pod_cidr_change_drops_sub_blocks(void)
+{
+	struct env e;
+	struct bip_node n = {0};
+	struct bip_prefix pc = t_prefix("fd00:96::/64");
+	char *d;
+
+	T_REQUIRE(env_open(&e) == 0);
+	n.name = "n1";
+	n.pod_cidrs = &pc;
+	n.npod_cidrs = 1;
+	T_REQUIRE(bip_ipam_node_put(e.ip, &n) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
+	for (int i = 0; i < 40; i++) { /* 40 sub-blocks, one address each, then released */
+		char h[16], a[64];
+		struct bip_addr ip;
+		struct bip_alloc_req req = {.handle = h, .node = "n1", .ips = &ip, .nips = 1};
+		struct bip_alloc_result r = {0};
+
+		snprintf(h, sizeof(h), "p%d", i);
+		snprintf(a, sizeof(a), "fd00:96::%x:5", i + 1);
+		ip = t_addr(a);
+		T_REQUIRE(bip_ipam_allocate(e.ip, &req, &r) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
+		bip_alloc_result_free(&r);
+		T_REQUIRE(bip_ipam_release_handle(e.ip, h) == BIP_OK);
+	}
+	pc = t_prefix("fd00:97::/64");
+	T_REQUIRE(bip_ipam_node_put(e.ip, &n) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
+	d = t_dump(e.st);
+	T_CHECK(!strstr(d, "fd00:96:"), "blocks of the old pod CIDR are left: %s", d);
+	free(d);
+	check_clean(&e);
+	env_close(&e);
+}
+
 static void test_pod_cidr_mode(void)
 {
 	struct env e;
@@ -751,14 +874,15 @@ static void test_pod_cidr_mode(void)
 		bip_ipam_errmsg(e.ip));
 	T_REQUIRE(bip_ipam_release_handle(e.ip, "a") == BIP_OK);
 	T_CHECK_INT(bip_ipam_node_put(e.ip, &n), BIP_OK);
-	/* an IPv6 /64 pod CIDR (Kubernetes' default size) is kept in /112 sub-blocks */
+	/* an IPv6 /64 pod CIDR (Kubernetes' default size) is kept in /120 sub-blocks */
 	struct bip_prefix pcs[2] = {t_prefix("10.244.2.0/24"), t_prefix("fd00:244:2::/64")};
 	n.pod_cidrs = pcs;
 	n.npod_cidrs = 2;
 	T_REQUIRE(bip_ipam_node_put(e.ip, &n) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
 	T_REQUIRE(alloc(&e, "d", "n1", 1, 1, &r) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
 	T_CHECK_STR(fmt(r.v[1].addr), "fd00:244:2::2");
-	T_CHECK_INT(r.v[1].block.len, 112);
+	T_CHECK_INT(r.v[1].block.len, 120);
+	T_CHECK_INT(r.v[1].range.len, 64);
 	bip_alloc_result_free(&r);
 	T_CHECK_INT(bip_ipam_release_handle(e.ip, "d"), BIP_OK);
 	check_clean(&e);
@@ -909,5 +1033,6 @@ T_MAIN(T(test_pool_validation), T(test_pool_immutable_fields), T(test_fill_block
        T(test_strict_affinity_and_block_limit), T(test_reservations), T(test_specific_addresses),
        T(test_pool_selection), T(test_dual_stack_and_idempotence), T(test_release),
        T(test_node_release_and_empty_blocks), T(test_pool_delete), T(test_host_local_ranges),
+       T(test_range_sub_blocks), T(test_pod_cidr_change_drops_sub_blocks),
        T(test_pod_cidr_mode), T(test_check_and_repair), T(test_bad_requests_change_nothing),
        T(test_out_of_memory))

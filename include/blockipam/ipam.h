@@ -99,6 +99,11 @@ struct bip_range {
 	int set;                             /* range set index: one address per set */
 };
 
+/* The range the engine allocates from in a node's pod CIDR, as host-local would from that
+ * subnet: network+1 is the gateway (never handed out), the last address ends it (IPv4: the one
+ * before broadcast). STATUS and ADD use the same definition. */
+void bip_pod_cidr_range(struct bip_prefix cidr, int set, struct bip_range *out);
+
 struct bip_alloc_req {
 	const char *handle;          /* required; printable ASCII, no '/', no space */
 	const char *node;            /* required */
@@ -125,9 +130,12 @@ struct bip_alloc_req {
 
 struct bip_assigned {
 	struct bip_addr addr;
-	struct bip_prefix block; /* the block (or host-local range subnet) holding it */
+	struct bip_prefix block; /* the block holding it (host-local: the range's subnet, or its
+				  * sub-block of 2^16 addresses when the range is larger) */
 	bool borrowed;           /* from another node's (or no node's) block */
 	int range_index;         /* host-local: index in req->ranges; else -1 */
+	struct bip_prefix range; /* host-local: the subnet of its range or pod CIDR (the length
+				  * to report); family 0 otherwise */
 };
 
 struct bip_alloc_result {
