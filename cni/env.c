@@ -208,6 +208,10 @@ static int args_ips(char *v, struct bip_cni_args *a, struct bip_cni_err *e)
 
 	if (!*v)
 		return bip_cni_errf(e, BIP_CNI_EENV, "invalid CNI_ARGS IP='': empty address");
+	/* strtok skips empty items (a trailing comma is fine), so a list of nothing but commas
+	 * would silently ask for no address at all */
+	if (!v[strspn(v, ",")])
+		return bip_cni_errf(e, BIP_CNI_EENV, "invalid CNI_ARGS IP='%s': no address", v);
 	for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		struct bip_prefix p;
 

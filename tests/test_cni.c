@@ -171,6 +171,8 @@ static void test_cni_args(void)
 		{"IP=10.0.0.256", 4, "'10.0.0.256'", 0, 0},
 		{"IP=", 4, "IP=''", 0, 0},
 		{"IP=10.0.0.1,", 0, NULL, 1, 0},
+		{"IP=,,,", 4, "IP=',,,': no address", 0, 0},
+		{"IP=,", 4, "IP=',': no address", 0, 0},
 		{"IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=coredns-5d78c;"
 		 "K8S_POD_INFRA_CONTAINER_ID=0123abcd;K8S_POD_UID=0c8c-4d",
 		 0, "kube-system", 0, 1},
