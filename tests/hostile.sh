@@ -12,7 +12,7 @@ set -u
 name=hostile
 passed=0 failed=0 skipped=0 tried=0
 root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
+build=$(cd "${BIP_BUILD:-$root/build}" && pwd)
 P=$build/blockipam
 B=$build/blockipamctl
 
@@ -193,6 +193,9 @@ c "interface name with a newline" 4 "invalid CNI_IFNAME" "$base" CNI_IFNAME=$'et
 c "interface name ." 4 "invalid CNI_IFNAME '.'" "$base" CNI_IFNAME=.
 c "interface name .." 4 "invalid CNI_IFNAME '..'" "$base" CNI_IFNAME=..
 c "non-UTF-8 interface name" 4 "invalid CNI_IFNAME 'eth?'" "$base" CNI_IFNAME=$'eth\xff'
+c "interface name with \\" 4 "invalid CNI_IFNAME 'eth\\0': must not contain '\\'" "$base" 'CNI_IFNAME=eth\0'
+c "interface name with \"" 4 "must not contain '\"'" "$base" 'CNI_IFNAME=a"b'
+c "interface name with '" 4 "must not contain '''" "$base" "CNI_IFNAME=it's"
 c "container id with /" 4 "invalid CNI_CONTAINERID 'a/b'" "$base" CNI_CONTAINERID=a/b
 c "container id ../etc" 4 "invalid CNI_CONTAINERID '../etc'" "$base" CNI_CONTAINERID=../etc
 c "container id .." 4 "invalid CNI_CONTAINERID '..'" "$base" CNI_CONTAINERID=..
