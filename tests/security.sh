@@ -136,7 +136,7 @@ done
 # --- no shell, no exec --------------------------------------------------------------------------
 
 calls='\b(system|popen|execl|execle|execlp|execv|execve|execvp|execvpe|fexecve|fork|vfork|posix_spawnp?|wordexp|clone)[[:space:]]*\('
-hits=$(cd "$root" && grep -nE "$calls|/bin/sh|\"sh\"|sh -c" -r lib store cni cli include 2>/dev/null |
+hits=$(cd "$root" && grep -nE "$calls|/bin/sh|\"sh\"|\bsh -c" -r lib store cni cli include 2>/dev/null |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(\*|/\*|//)')
 if [ -z "$hits" ]; then
 	ok "no system, popen, exec, fork, posix_spawn, wordexp or shell in lib/ store/ cni/ cli/ include/"
