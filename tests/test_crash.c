@@ -22,8 +22,8 @@
  * directory; an etcd:// address from an etcd harness works the same, the store must hold no
  * handles), BIP_CRASH_KILLS the kills to reach (default 1000; 250 in a sanitizer build, whose
  * plugin is 5-10 times slower to start), BIP_CRASH_SECONDS the time budget (default 85),
- * BIP_CRASH_WINDOW_US the kill window (default: 3 ms, or 1.5 x an unkilled run if that is
- * longer, as under the sanitizers), BIP_CRASH_SEED.
+ * BIP_CRASH_WINDOW_US a fixed kill window (default: it follows the run times of the processes
+ * that were not killed, at least 3 ms), BIP_CRASH_SEED.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +91,7 @@ struct proc {
 
 struct stats {
 	long launched[OP__COUNT], done[OP__COUNT], killed[OP__COUNT], failed[OP__COUNT];
-	long tryagain, repeats, checks;
+	long tryagain, repeats, checks, kills_drawn, window_min, window_max;
 	long add_committed, add_rolled_back, del_committed, del_rolled_back;
 };
 
@@ -214,19 +214,26 @@ static int spawn(struct proc *p, const char *cmd, const char *ctr, const char *c
 	return 0;
 }
 
-/* Wait for p and read what it printed. Returns the wait status. */
-static int reap(struct proc *p, char *buf, size_t len)
+/* What an ended process printed (a few hundred bytes: all of it is in the pipe). */
+static void read_out(struct proc *p, char *buf, size_t len)
 {
-	int status = 0;
 	size_t n = 0;
 	ssize_t got;
 
-	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-		;
 	while (n + 1 < len && (got = read(p->out, buf + n, len - 1 - n)) > 0)
 		n += (size_t)got;
 	buf[n] = '\0';
 	close(p->out);
+}
+
+/* Wait for p and read what it printed. Returns the wait status. */
+static int reap(struct proc *p, char *buf, size_t len)
+{
+	int status = 0;
+
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	read_out(p, buf, len);
 	return status;
 }
 
@@ -539,6 +546,7 @@ static void launch(struct proc *p, int hi, enum op op, int net, long window_us, 
 	p->net = net;
 	p->kill_at_us =
 	    rand_r(&seed) % 100 < kill_pct ? (long)(rand_r(&seed) % (window_us + 1)) : -1;
+	st.kills_drawn += p->kill_at_us >= 0;
 	if (hi >= 0) {
 		hs[hi].busy = true;
 		conf = config(hs[hi].net, node_names[hs[hi].node], op);
@@ -555,35 +563,75 @@ static void launch(struct proc *p, int hi, enum op op, int net, long window_us, 
 	st.launched[op]++;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The kill window follows the run times of the processes that were not killed (90th percentile
+ * of the last 64, from their batch's start, at least 3 ms): a batch on a loaded machine or of a
+ * sanitizer build runs longer, and kills drawn from a fixed window would land mostly before the
+ * plugin does anything, or mostly after it has exited.
+ */
+static long recent[64];
+static int nrecent;
+
+static void adapt_window(long *window_us)
+{
+	long v[64];
+	int n = nrecent < 64 ? nrecent : 64;
+
+	if (n < 16)
+		return;
+	memcpy(v, recent, (size_t)n * sizeof(v[0]));
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_long);
+	*window_us = v[n * 9 / 10] > 3000 ? v[n * 9 / 10] : 3000;
+	if (*window_us < st.window_min || !st.window_min)
+		st.window_min = *window_us;
+	if (*window_us > st.window_max)
+		st.window_max = *window_us;
+}
+
 /* Run n launched processes to their end, killing those due. Returns problems. */
 static long finish(struct proc *ps, int n)
 {
 	static char out[MAXOUT];
-	long base = now_us(), bad = 0;
-	bool sent[BATCH + 1] = {false};
+	long base = now_us(), bad = 0, end[BATCH + 1] = {0};
+	int status[BATCH + 1] = {0}, left = n;
+	bool sent[BATCH + 1] = {false}, done[BATCH + 1] = {false};
 
-	/* start times differ by the fork costs only: count every delay from the batch start */
-	for (;;) {
-		long next = -1, t = now_us() - base;
+	/* every delay counts from the batch start (the starts differ by the fork costs only); the
+	 * exits are polled, so that their times are known */
+	while (left) {
+		long t = now_us() - base, next = t + 250;
 
 		for (int i = 0; i < n; i++) {
-			if (ps[i].kill_at_us < 0 || sent[i])
+			if (done[i])
 				continue;
-			if (ps[i].kill_at_us <= t) {
-				kill(ps[i].pid, SIGKILL);
-				sent[i] = true;
-			} else if (next < 0 || ps[i].kill_at_us < next) {
-				next = ps[i].kill_at_us;
+			if (waitpid(ps[i].pid, &status[i], WNOHANG) == ps[i].pid) {
+				done[i] = true;
+				end[i] = t;
+				left--;
+			} else if (ps[i].kill_at_us >= 0 && !sent[i]) {
+				if (ps[i].kill_at_us <= t) {
+					kill(ps[i].pid, SIGKILL);
+					sent[i] = true;
+				} else if (ps[i].kill_at_us < next) {
+					next = ps[i].kill_at_us;
+				}
 			}
 		}
-		if (next < 0)
-			break;
-		usleep((useconds_t)(next - t));
+		if (left)
+			usleep((useconds_t)(next > t ? next - t : 1));
 	}
 	for (int i = 0; i < n; i++) {
-		int status = reap(&ps[i], out, sizeof(out));
-
-		after(&ps[i], status, out, &bad);
+		read_out(&ps[i], out, sizeof(out));
+		if (WIFEXITED(status[i]))
+			recent[nrecent++ % 64] = end[i];
+		after(&ps[i], status[i], out, &bad);
 	}
 	return bad;
 }
@@ -668,19 +716,13 @@ static int put_pools(void)
 	return rc;
 }
 
-static int cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void test_crash(void)
 {
 	const char *build = getenv("BIP_BUILD") ? getenv("BIP_BUILD") : "build";
 	long target = env_long("BIP_CRASH_KILLS", SANITIZED ? 250 : 1000);
 	long budget_us = env_long("BIP_CRASH_SECONDS", 85) * 1000000L;
 	long window_us = env_long("BIP_CRASH_WINDOW_US", 0), t0, bad = 0, held, kills = 0;
+	bool window_fixed = window_us > 0;
 	long dur[10];
 	char *dir = NULL, out[MAXOUT];
 	struct proc ps[BATCH + 1];
@@ -717,11 +759,11 @@ static void test_crash(void)
 		T_REQUIRE(rc == 0, "warm-up %s: exit %d: %s", i % 2 ? "DEL" : "ADD", rc, out);
 	}
 	qsort(dur, 10, sizeof(dur[0]), cmp_long);
-	if (window_us <= 0)
+	if (!window_fixed)
 		window_us = dur[5] * 3 / 2 > 3000 ? dur[5] * 3 / 2 : 3000;
-	printf("   store %s, seed %u, plugin median %ld us, kill window 0-%ld us, target %ld "
-	       "kills\n",
-	       store_addr, seed, dur[5], window_us, target);
+	printf("   store %s, seed %u, plugin median %ld us alone, kill window 0-%ld us%s, target "
+	       "%ld kills\n",
+	       store_addr, seed, dur[5], window_us, window_fixed ? "" : " at first", target);
 
 	t0 = now_us();
 	while (kills < target && now_us() - t0 < budget_us) {
@@ -748,6 +790,8 @@ static void test_crash(void)
 			launch(&ps[n++], hi, op, 0, window_us, 70);
 		}
 		bad += finish(ps, n);
+		if (!window_fixed)
+			adapt_window(&window_us);
 		kills = st.killed[OP_ADD] + st.killed[OP_DEL] + st.killed[OP_GC];
 		{
 			long b = 0;
@@ -796,9 +840,10 @@ static void test_crash(void)
 	       st.killed[OP_GC], st.done[OP_ADD], st.repeats, st.done[OP_DEL], st.done[OP_GC],
 	       st.tryagain, st.failed[OP_ADD] + st.failed[OP_DEL] + st.failed[OP_GC]);
 	printf("   killed ADDs seen committed %ld, rolled back %ld; killed DELs committed %ld, "
-	       "rolled back %ld; %ld raw checks\n",
-	       st.add_committed, st.add_rolled_back, st.del_committed, st.del_rolled_back,
-	       st.checks);
+	       "rolled back %ld; %ld of %ld kills drawn came before the exit; kill window %ld-%ld us; "
+	       "%ld raw checks\n",
+	       st.add_committed, st.add_rolled_back, st.del_committed, st.del_rolled_back, kills,
+	       st.kills_drawn, st.window_min, st.window_max, st.checks);
 	t_rmdir(dir);
 }
 
