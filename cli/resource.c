@@ -203,6 +203,33 @@ static const char *describe(const json_t *v, char *buf, size_t len)
 	return "?";
 }
 
+/*
+ * Whether a key of a document is shown in an error. `apply -f` aimed at the wrong file (a key,
+ * /etc/shadow) must not print what the file holds: a key is shown only when it could be a field
+ * name, and a document that is not a mapping only by its type.
+ */
+static bool showable_key(const char *key)
+{
+	size_t n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/");
+
+	return n == strlen(key) && n <= 64;
+}
+
+static const char *type_word(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "a mapping";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
 /* A field that is absent or null is "not given" (*out untouched, returns BIP_OK). */
 static const json_t *field(const json_t *obj, const char *key)
 {
@@ -330,6 +357,11 @@ static int check_fields(struct cv *c, const json_t *obj, const char *path,
 		for (const char *const *k = fs->known; *k; k++)
 			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
 				 k == fs->known ? "" : ", ", *k);
+		if (!showable_key(key))
+			return bad(c,
+				   "unknown field in %s: a key of %zu bytes that is no field name "
+				   "(not shown; is this a manifest?) (known: %s)",
+				   *path ? path : "the document", strlen(key), known);
 		return bad(c, "unknown field '%s%s%s' (known: %s)", path, *path ? "." : "", key,
 			   known);
 	}
@@ -704,14 +736,15 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 	const struct doc_form *f;
 	const json_t *meta, *spec;
 	const char *name = NULL;
-	char buf[128];
 	struct bip_res r = {0};
 	bool labelled;
 	int rc;
 
 	if (!json_is_object(doc))
-		return bad(c, "want a mapping with apiVersion, kind, metadata and spec, got %s",
-			   describe(doc, buf, sizeof(buf)));
+		return bad(c,
+			   "want a mapping with apiVersion, kind, metadata and spec, got %s (not "
+			   "shown; is this a manifest?)",
+			   type_word(doc));
 	if ((rc = check_fields(c, doc, "", &top)) != BIP_OK ||
 	    (rc = get_string(c, doc, "", "apiVersion", &api)) != BIP_OK ||
 	    (rc = get_string(c, doc, "", "kind", &kind)) != BIP_OK)

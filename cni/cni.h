@@ -281,6 +281,9 @@ int bip_cni_resolv_parse(const char *text, const char *path, struct bip_cni_conf
 int bip_cni_json_strings(json_t *arr, const char *field, const char ***out, size_t *n,
 			 struct bip_cni_err *e);
 const char *bip_cni_json_type(const json_t *j);
+/* Code 7 "invalid <field>: want <want>, got <type> <the value as JSON, shortened>". */
+unsigned bip_cni_type_err(struct bip_cni_err *e, const char *field, const json_t *v,
+			  const char *want);
 
 /* --- results ---------------------------------------------------------------------------- */
 

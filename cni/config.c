@@ -38,9 +38,8 @@ const char *bip_cni_json_type(const json_t *j)
 	return "?";
 }
 
-/* "want a string, got 3" with the value shown as JSON (shortened). */
-static unsigned type_err(struct bip_cni_err *e, const char *field, const json_t *v,
-			 const char *want)
+unsigned bip_cni_type_err(struct bip_cni_err *e, const char *field, const json_t *v,
+			  const char *want)
 {
 	char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 	unsigned rc;
@@ -59,7 +58,7 @@ int bip_cni_json_strings(json_t *arr, const char *field, const char ***out, size
 	json_t *s;
 
 	if (!json_is_array(arr))
-		return type_err(e, field, arr, "a list of strings");
+		return bip_cni_type_err(e, field, arr, "a list of strings");
 	v = calloc(json_array_size(arr) + 1, sizeof(*v));
 	if (!v)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
@@ -69,7 +68,7 @@ int bip_cni_json_strings(json_t *arr, const char *field, const char ***out, size
 		if (!json_is_string(s)) {
 			snprintf(f, sizeof(f), "%s[%zu]", field, i);
 			free(v);
-			return type_err(e, f, s, "a string");
+			return bip_cni_type_err(e, f, s, "a string");
 		}
 		v[i] = json_string_value(s);
 	}
@@ -89,7 +88,7 @@ static int get_string(json_t *obj, const char *key, const char *field, bool requ
 		return 0;
 	}
 	if (!json_is_string(v))
-		return type_err(e, field, v, "a string");
+		return bip_cni_type_err(e, field, v, "a string");
 	if (!*json_string_value(v))
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: empty string", field);
 	*out = json_string_value(v);
@@ -116,7 +115,7 @@ static int get_bool(json_t *obj, const char *key, const char *field, bool *out,
 		*out = false;
 		return 0;
 	}
-	return type_err(e, field, v, "true, false, \"true\" or \"false\"");
+	return bip_cni_type_err(e, field, v, "true, false, \"true\" or \"false\"");
 }
 
 static int get_long(json_t *obj, const char *key, const char *field, long min, long max,
@@ -129,7 +128,7 @@ static int get_long(json_t *obj, const char *key, const char *field, long min, l
 		return 0;
 	snprintf(want, sizeof(want), "an integer %ld-%ld", min, max);
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return type_err(e, field, v, want);
+		return bip_cni_type_err(e, field, v, want);
 	*out = (long)json_integer_value(v);
 	return 0;
 }
@@ -137,7 +136,7 @@ static int get_long(json_t *obj, const char *key, const char *field, long min, l
 static int get_addr(json_t *v, const char *field, struct bip_addr *out, struct bip_cni_err *e)
 {
 	if (!json_is_string(v))
-		return type_err(e, field, v, "an IP address");
+		return bip_cni_type_err(e, field, v, "an IP address");
 	if (bip_addr_parse(json_string_value(v), out) != BIP_OK)
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: '%s' is not an IP address",
 				    field, json_string_value(v));
@@ -181,7 +180,7 @@ static int parse_version(json_t *root, struct bip_cni_conf *c, struct bip_cni_er
 	char list[128];
 
 	if (v && !json_is_string(v))
-		return type_err(e, "cniVersion", v, "a string");
+		return bip_cni_type_err(e, "cniVersion", v, "a string");
 	supported_list(list, sizeof(list));
 	if (!v || bip_cni_version_parse(json_string_value(v), &c->version) != BIP_OK) {
 		bip_cni_errf(e, BIP_CNI_EVERSION, "incompatible CNI versions");
@@ -247,7 +246,7 @@ static int parse_pools(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 	int rc = 0;
 
 	if (ours && !json_is_object(ours))
-		return type_err(e, "ipam.pools", ours, "an object {\"ipv4\": [...], \"ipv6\": [...]}");
+		return bip_cni_type_err(e, "ipam.pools", ours, "an object {\"ipv4\": [...], \"ipv6\": [...]}");
 	for (int f = 0; f < 2; f++) {
 		json_t *o = ours ? json_object_get(ours, f ? "ipv6" : "ipv4") : NULL;
 
@@ -354,7 +353,7 @@ static int parse_gateway(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 		if (!list || json_array_append(list, g))
 			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
 	} else if (!json_is_array(g) || json_array_size(g) == 0 || json_array_size(g) > 2) {
-		return type_err(e, "ipam.gateway", g,
+		return bip_cni_type_err(e, "ipam.gateway", g,
 				"an IP address or a list of one IPv4 and one IPv6 address");
 	}
 	json_array_foreach(list, i, v) {
@@ -406,7 +405,7 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 
 	snprintf(f, sizeof(f), "ipam.routes[%zu]", i);
 	if (!json_is_object(r))
-		return type_err(e, f, r, "an object {\"dst\": CIDR, \"gw\": address}");
+		return bip_cni_type_err(e, f, r, "an object {\"dst\": CIDR, \"gw\": address}");
 	snprintf(f, sizeof(f), "ipam.routes[%zu].dst", i);
 	rc = get_string(r, "dst", f, true, &dst, e);
 	if (rc)
@@ -448,7 +447,7 @@ static int parse_routes(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err
 	if (!routes)
 		return 0;
 	if (!json_is_array(routes))
-		return type_err(e, "ipam.routes", routes, "a list of routes");
+		return bip_cni_type_err(e, "ipam.routes", routes, "a list of routes");
 	c->routes = calloc(json_array_size(routes) + 1, sizeof(*c->routes));
 	if (!c->routes)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
@@ -480,7 +479,7 @@ static int parse_dns(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *e
 	if (!dns)
 		return 0;
 	if (!json_is_object(dns))
-		return type_err(e, "ipam.dns", dns, "an object");
+		return bip_cni_type_err(e, "ipam.dns", dns, "an object");
 	if ((v = json_object_get(dns, "nameservers"))) {
 		rc = bip_cni_json_strings(v, "ipam.dns.nameservers", &c->dns.nameservers,
 					  &c->dns.nnameservers, e);
@@ -498,7 +497,7 @@ static int parse_dns(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *e
 	}
 	if ((v = json_object_get(dns, "domain"))) {
 		if (!json_is_string(v))
-			return type_err(e, "ipam.dns.domain", v, "a string");
+			return bip_cni_type_err(e, "ipam.dns.domain", v, "a string");
 		c->dns.domain = json_string_value(v);
 	}
 	if ((v = json_object_get(dns, "search"))) {
@@ -650,7 +649,7 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		goto fail;
 	}
 	if (!json_is_string(name)) {
-		rc = type_err(e, "name", name, "a string");
+		rc = bip_cni_type_err(e, "name", name, "a string");
 		goto fail;
 	}
 	c->name = json_string_value(name);
@@ -667,7 +666,7 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		goto fail;
 	}
 	if (!json_is_object(ipam)) {
-		rc = type_err(e, "ipam", ipam, "an object");
+		rc = bip_cni_type_err(e, "ipam", ipam, "an object");
 		goto fail;
 	}
 	rc = parse_ipam(ipam, c, e);

@@ -6,7 +6,8 @@
  * Choices: CNI_NETNS is required for ADD and CHECK (the spec), optional for DEL; CNI_PATH is
  * required only for GC (the spec; skel also demands it for ADD/DEL/CHECK, which an IPAM plugin
  * has no use for). Interface names follow the kernel (at most 15 bytes, not "." or "..", no '/',
- * ':' or whitespace) and must also be printable ASCII, because they become part of a handle id.
+ * ':' or whitespace) and must also be printable ASCII without '\', '"' or ''', because they
+ * become part of a handle id and the library refuses those in one (lib/util.c valid_handle).
  */
 #include <stdio.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static bool valid_ifname(const char *v, char *why, size_t n)
 		return false;
 	}
 	for (const char *p = v; *p; p++) {
-		if (*p == '/' || *p == ':') {
+		if (*p == '/' || *p == ':' || *p == '\\' || *p == '"' || *p == '\'') {
 			snprintf(why, n, "must not contain '%c'", *p);
 			return false;
 		}
@@ -208,6 +209,10 @@ static int args_ips(char *v, struct bip_cni_args *a, struct bip_cni_err *e)
 
 	if (!*v)
 		return bip_cni_errf(e, BIP_CNI_EENV, "invalid CNI_ARGS IP='': empty address");
+	/* strtok skips empty items (a trailing comma is fine), so a list of nothing but commas
+	 * would silently ask for no address at all */
+	if (!v[strspn(v, ",")])
+		return bip_cni_errf(e, BIP_CNI_EENV, "invalid CNI_ARGS IP='%s': no address", v);
 	for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		struct bip_prefix p;
 

@@ -30,12 +30,13 @@ static int parse_addr_field(json_t *r, const char *key, const char *path, struct
 			    struct bip_cni_err *e)
 {
 	json_t *v = json_object_get(r, key);
+	char f[96];
 
 	if (!v)
 		return 0;
+	snprintf(f, sizeof(f), "%s.%s", path, key);
 	if (!json_is_string(v))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.%s: want an IP address, got %s",
-				    path, key, bip_cni_json_type(v));
+		return bip_cni_type_err(e, f, v, "an IP address");
 	if (bip_addr_parse(json_string_value(v), out) != BIP_OK)
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.%s: '%s' is not an IP address",
 				    path, key, json_string_value(v));
@@ -48,17 +49,16 @@ static int parse_range(json_t *r, const char *path, struct rctx *x, struct bip_c
 	struct bip_range rg = {.set = x->set};
 	json_t *sub = json_object_get(r, "subnet");
 	const char *s;
-	char a[BIP_ADDR_STRLEN], b[BIP_ADDR_STRLEN];
+	char a[BIP_ADDR_STRLEN], b[BIP_ADDR_STRLEN], f[96];
 	int rc;
 
 	if (!json_is_object(r))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: want an object, got %s", path,
-				    bip_cni_json_type(r));
+		return bip_cni_type_err(e, path, r, "an object");
 	if (!sub)
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "missing %s.subnet", path);
+	snprintf(f, sizeof(f), "%s.subnet", path);
 	if (!json_is_string(sub))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.subnet: want a CIDR, got %s",
-				    path, bip_cni_json_type(sub));
+		return bip_cni_type_err(e, f, sub, "a CIDR");
 	s = json_string_value(sub);
 	if (strcmp(s, "usePodCidr") == 0 || strcmp(s, "usePodCidrIPv6") == 0) {
 		static const char *const no[] = {"rangeStart", "rangeEnd", "gateway"};
@@ -189,20 +189,16 @@ int bip_cni_ranges_parse(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 	}
 	if (ranges) {
 		if (!json_is_array(ranges) || json_array_size(ranges) == 0)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid ipam.ranges: want a non-empty list of range sets, "
-					    "got %s",
-					    bip_cni_json_type(ranges));
+			return bip_cni_type_err(e, "ipam.ranges", ranges,
+						"a non-empty list of range sets");
 		json_array_foreach(ranges, i, set) {
 			size_t first = c->nranges;
 			int pod_before = x.pod_cidr_sets;
 			char path[64];
 
+			snprintf(path, sizeof(path), "ipam.ranges[%zu]", i);
 			if (!json_is_array(set) || json_array_size(set) == 0)
-				return bip_cni_errf(e, BIP_CNI_ECONFIG,
-						    "invalid ipam.ranges[%zu]: want a non-empty list "
-						    "of ranges, got %s",
-						    i, bip_cni_json_type(set));
+				return bip_cni_type_err(e, path, set, "a non-empty list of ranges");
 			json_array_foreach(set, j, r) {
 				snprintf(path, sizeof(path), "ipam.ranges[%zu][%zu]", i, j);
 				rc = parse_range(r, path, &x, e);

@@ -77,14 +77,14 @@ static int ann_value(json_t *anns, const char *key, json_t **out, struct bip_cni
 	json_t *list;
 	size_t i;
 	json_t *s;
+	char f[96];
 
 	*out = NULL;
 	if (!v)
 		return 0;
+	snprintf(f, sizeof(f), "pod annotation %s", key);
 	if (!json_is_string(v))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid pod annotation %s: want a string, got %s", key,
-				    bip_cni_json_type(v));
+		return bip_cni_type_err(e, f, v, "a string");
 	list = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_array(list)) {
 		json_decref(list);
@@ -134,10 +134,8 @@ static int parse_annotations(json_t *rt, struct bip_cni_conf *c, struct ann chos
 	if (!anns)
 		return 0;
 	if (!json_is_object(anns))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid runtimeConfig.io.kubernetes.cri.pod-annotations: want an "
-				    "object, got %s",
-				    bip_cni_json_type(anns));
+		return bip_cni_type_err(e, "runtimeConfig.io.kubernetes.cri.pod-annotations", anns,
+					"an object");
 	for (int k = 0; k < ANN__COUNT; k++) {
 		for (int w = 0; w < 2; w++) {
 			json_t *list;
@@ -187,14 +185,11 @@ static int parse_add(json_t *root, const struct bip_cni_env *env, struct bip_cni
 	int rc;
 
 	if (rt && !json_is_object(rt))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid runtimeConfig: want an object, got %s",
-				    bip_cni_json_type(rt));
+		return bip_cni_type_err(e, "runtimeConfig", rt, "an object");
 	if (args && !json_is_object(args))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid args: want an object, got %s",
-				    bip_cni_json_type(args));
+		return bip_cni_type_err(e, "args", args, "an object");
 	if (args && (cni = json_object_get(args, "cni")) && !json_is_object(cni))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid args.cni: want an object, got %s",
-				    bip_cni_json_type(cni));
+		return bip_cni_type_err(e, "args.cni", cni, "an object");
 	c->ips = calloc(MAX_IPS, sizeof(*c->ips));
 	if (!c->ips)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
@@ -232,27 +227,32 @@ static int parse_check(json_t *root, struct bip_cni_conf *c, struct bip_cni_err 
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "missing prevResult: CHECK needs the result "
 							"of ADD");
 	if (!json_is_object(prev))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid prevResult: want an object, got %s",
-				    bip_cni_json_type(prev));
+		return bip_cni_type_err(e, "prevResult", prev, "an object");
 	c->has_prev = true;
 	ips = json_object_get(prev, "ips");
 	if (!ips)
 		return 0;
 	if (!json_is_array(ips))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid prevResult.ips: want a list, got %s",
-				    bip_cni_json_type(ips));
+		return bip_cni_type_err(e, "prevResult.ips", ips, "a list");
 	c->prev_ips = calloc(json_array_size(ips) + 1, sizeof(*c->prev_ips));
 	if (!c->prev_ips)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
 	json_array_foreach(ips, i, ip) {
+		static const char want[] = "an address with its prefix length (\"10.0.0.5/26\")";
 		json_t *a = json_is_object(ip) ? json_object_get(ip, "address") : NULL;
+		char f[64];
 
-		if (!json_is_string(a) ||
-		    bip_prefix_parse(json_string_value(a), &c->prev_ips[c->nprev_ips]) != BIP_OK)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid prevResult.ips[%zu].address: want an address "
-					    "with its prefix length (\"10.0.0.5/26\")",
-					    i);
+		snprintf(f, sizeof(f), "prevResult.ips[%zu]", i);
+		if (!json_is_object(ip))
+			return bip_cni_type_err(e, f, ip, "an object");
+		snprintf(f, sizeof(f), "prevResult.ips[%zu].address", i);
+		if (!a)
+			return bip_cni_errf(e, BIP_CNI_ECONFIG, "missing %s", f);
+		if (!json_is_string(a))
+			return bip_cni_type_err(e, f, a, want);
+		if (bip_prefix_parse(json_string_value(a), &c->prev_ips[c->nprev_ips]) != BIP_OK)
+			return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s '%.80s': want %s", f,
+					    json_string_value(a), want);
 		c->nprev_ips++;
 	}
 	return 0;
@@ -265,18 +265,17 @@ static int add_attachments(json_t *list, const char *key, struct bip_cni_conf *c
 	json_t *a;
 
 	if (!json_is_array(list))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: want a list, got %s", key,
-				    bip_cni_json_type(list));
+		return bip_cni_type_err(e, key, list, "a list");
 	json_array_foreach(list, i, a) {
 		json_t *id = json_is_object(a) ? json_object_get(a, "containerID") : NULL;
 		json_t *ifn = json_is_object(a) ? json_object_get(a, "ifname") : NULL;
+		char f[64];
 
+		snprintf(f, sizeof(f), "%s[%zu]", key, i);
 		if (!json_is_string(id) || !json_is_string(ifn) || !*json_string_value(id) ||
 		    !*json_string_value(ifn))
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid %s[%zu]: want {\"containerID\": \"...\", "
-					    "\"ifname\": \"...\"}",
-					    key, i);
+			return bip_cni_type_err(e, f, a,
+						"{\"containerID\": \"...\", \"ifname\": \"...\"}");
 		if (c->nvalid == *cap) {
 			size_t ncap = *cap ? 2 * *cap : 16;
 			struct bip_cni_attachment *v = realloc(c->valid, ncap * sizeof(*v));

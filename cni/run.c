@@ -128,15 +128,20 @@ static int resolve_store(const struct bip_cni_conf *c, const struct bip_cni_env 
 	return 0;
 }
 
-/* A store that cannot be opened: STATUS says "not available"; DEL asks to be retried. */
+/*
+ * A store that cannot be opened: STATUS says "not available"; DEL asks to be retried. A missing
+ * store file or directory is an I/O failure (5), not CHECK's "not allocated" (110) that the
+ * table gives BIP_ENOTFOUND: the store is unusable, whatever it holds (an unmounted volume at
+ * DEL time is retried, 11, like any I/O failure).
+ */
 static int open_failed(enum bip_cni_cmd cmd, int rc, const char *addr, const char *msg,
 		       struct bip_cni_err *e)
 {
-	unsigned code = bip_cni_code(rc);
+	unsigned code = rc == BIP_ENOTFOUND ? BIP_CNI_EIO : bip_cni_code(rc);
 
 	if (cmd == BIP_CNI_CMD_STATUS)
 		code = BIP_CNI_EUNAVAILABLE;
-	else if (cmd == BIP_CNI_CMD_DEL && rc == BIP_EIO)
+	else if (cmd == BIP_CNI_CMD_DEL && code == BIP_CNI_EIO)
 		code = BIP_CNI_ETRYLATER;
 	if (!code)
 		code = BIP_CNI_EINTERNAL;

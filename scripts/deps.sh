@@ -5,7 +5,7 @@ set -e
 need="gcc make pkg-config libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
 if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
-iproute2 iputils-ping bird2 valgrind openssl jq procps util-linux \
+iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \
 podman runc busybox-static conmon catatonit"
 fi
 if [ "${1:-}" = bench ]; then

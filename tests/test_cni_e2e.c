@@ -595,6 +595,38 @@ static void test_status(void)
 	free(out);
 }
 
+/* A store in a directory that does not exist: an I/O failure (5; DEL: 11, to be retried), not
+ * "not allocated" (110), and nothing is created. */
+static void test_store_missing(void)
+{
+	static const struct {
+		const char *cmd, *top;
+		long code;
+	} rows[] = {
+		{"ADD", "", 5},
+		{"DEL", "", 11},
+		{"CHECK", ",'prevResult':{'ips':[{'address':'10.0.0.1/26'}]}", 5},
+		{"GC", ",'cni.dev/valid-attachments':[]", 5},
+		{"STATUS", "", 50},
+	};
+	struct fix f;
+	char conf[512], dir[96], *out = NULL;
+	struct stat sb;
+
+	T_REQUIRE(fix_new(&f, NULL) == 0, "fixture");
+	snprintf(dir, sizeof(dir), "%s/missing", f.dir);
+	snprintf(f.store, sizeof(f.store), "sqlite://%s/ipam.db", dir);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		conf_for(conf, sizeof(conf), "1.1.0", "", rows[i].top);
+		T_CHECK_INT(cni(&f, rows[i].cmd, "c1", "eth0", conf, &out), 1);
+		T_CHECK(tu_code(out) == rows[i].code && strstr(out, "/missing"), "%s: want %ld: %s",
+			rows[i].cmd, rows[i].code, out);
+		free(out);
+	}
+	T_CHECK(stat(dir, &sb) != 0 && errno == ENOENT, "%s was created", dir);
+	fix_rm(&f);
+}
+
 /* --- failures change nothing ------------------------------------------------------------------ */
 
 static void test_errors_leave_store_unchanged(void)
@@ -792,4 +824,4 @@ static void test_concurrent_add(void)
 T_MAIN(T(test_add_del_every_version), T(test_add_dual_stack_and_prefix_modes),
        T(test_add_requested_and_gateway), T(test_add_host_local_ranges),
        T(test_add_handle_collision), T(test_check), T(test_gc), T(test_status),
-       T(test_errors_leave_store_unchanged), T(test_concurrent_add))
+       T(test_store_missing), T(test_errors_leave_store_unchanged), T(test_concurrent_add))
