@@ -196,8 +196,10 @@ int store_migrate_main(int argc, char **argv)
 			to, old.n, old.n == 1 ? "" : "s", old.v[0].key);
 		goto out;
 	}
-	qsort(in.v, in.n, sizeof(*in.v), kv_cmp);
-	qsort(old.v, old.n, sizeof(*old.v), kv_cmp);
+	if (in.n) /* qsort and bsearch want a non-NULL array even when empty */
+		qsort(in.v, in.n, sizeof(*in.v), kv_cmp);
+	if (old.n)
+		qsort(old.v, old.n, sizeof(*old.v), kv_cmp);
 
 	ops = calloc(in.n + old.n + 1, sizeof(*ops));
 	if (!ops) {
@@ -206,7 +208,8 @@ int store_migrate_main(int argc, char **argv)
 	}
 	/* --force: the target's keys the source lacks go first (merge walk over sorted keys) */
 	for (i = 0; i < old.n; i++) {
-		const struct bip_kv *k = bsearch(&old.v[i], in.v, in.n, sizeof(*in.v), kv_cmp);
+		const struct bip_kv *k =
+			in.n ? bsearch(&old.v[i], in.v, in.n, sizeof(*in.v), kv_cmp) : NULL;
 
 		if (!k)
 			ops[ndel++] = (struct bip_op){.kind = BIP_OP_DEL, .key = old.v[i].key};
@@ -229,7 +232,8 @@ int store_migrate_main(int argc, char **argv)
 		store_err(dst, rc, "cannot read the target store back from", to);
 		goto out;
 	}
-	qsort(back.v, back.n, sizeof(*back.v), kv_cmp);
+	if (back.n)
+		qsort(back.v, back.n, sizeof(*back.v), kv_cmp);
 	if (!same(&in, &back, to))
 		goto out;
 	t_end = now_ms();
