@@ -75,6 +75,11 @@ if etcd_start_single; then
 	BIP_TEST_ETCD=$ETCD_ADDR run "$build/tests/test_store" $conf_cases
 	BIP_TEST_ETCD=$ETCD_ADDR run "$build/tests/test_etcd" test_etcd_reuse test_etcd_failover \
 		test_etcd_prefixes
+	# The crash test of issue #9 on etcd: real plugin processes SIGKILLed during ADD, DEL and
+	# GC (1,000 kills; the sanitizer build's default is smaller, see tests/test_crash.c).
+	if [ -x "$build/tests/test_crash" ]; then
+		BIP_CRASH_STORE=$ETCD_ADDR run "$build/tests/test_crash"
+	fi
 else
 	fail "etcd did not start"
 fi
