@@ -193,6 +193,7 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 		 * does not exist yet is an empty one, made by any command (host-local makes its
 		 * directory on CHECK too), so that STATUS on a fresh node says ready. */
 		.read_only = cmd->read_only && !c->nranges,
+		.short_lived = true,
 	};
 	struct bip_store *store = NULL;
 	struct bip_ipam *ipam = NULL;

@@ -96,12 +96,14 @@ cp "$db" "$w/newer/ipam.db" && sqlite3 "$w/newer/ipam.db" 'pragma user_version =
 chmod 0600 "$w/newer/ipam.db"
 chmod 0777 "$w/ww" # mkdir -m is subject to nothing, but be explicit: world-writable
 
-# Everything that must not change: names, modes, sizes and contents of every file under $w, and
-# the SQL dump of the store (read after the hashes: sqlite3 leaves no file behind).
+# Everything that must not change: the SQL dump of the store, then names, modes, sizes and
+# contents of every file under $w. The dump comes first: the plugin keeps the WAL between execs
+# (store/sqlite/sqlite.c, "Checkpoints") and sqlite3, closing last, folds it into the file and
+# removes -wal and -shm, so the files compared are the store's whole state at that moment.
 snapshot() {
+	sqlite3 "$db" .dump
 	(cd "$w" && find . -printf '%p %M %s\n' | LC_ALL=C sort &&
 		find . -type f -exec sha256sum {} + | LC_ALL=C sort)
-	sqlite3 "$db" .dump
 }
 snapshot >"$io/snap0"
 

@@ -96,6 +96,13 @@ struct bip_store_opts {
 	const char *cert_file;
 	const char *key_file;
 	bool read_only;         /* open without creating anything */
+	/*
+	 * The handle serves one short request and its process exits (a CNI plugin exec). An
+	 * embedded store then skips what a long-lived handle does at close: SQLite keeps its
+	 * write-ahead log between processes and folds it into the file every few dozen pages
+	 * instead of at every last close (store/sqlite/sqlite.c, "Checkpoints").
+	 */
+	bool short_lived;
 };
 
 /*

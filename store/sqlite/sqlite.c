@@ -56,6 +56,33 @@
  */
 #define SYNCHRONOUS_PRAGMA "PRAGMA synchronous=NORMAL"
 
+/*
+ * Checkpoints. By default the last connection to close checkpoints the WAL into the file and
+ * removes -wal and -shm: 4 fdatasyncs and 2 unlinks (WAL header at the first commit into a new
+ * WAL, its directory, WAL and database at the checkpoint), most of a plugin exec's store time
+ * when every exec is the last connection. Long-lived handles (the CLI, a daemon linking the
+ * library) keep that: the file alone is then the whole store once they are done.
+ *
+ * A short-lived handle (opts->short_lived: the plugin) does not checkpoint at close. Instead,
+ * a commit that leaves SHORT_LIVED_CKPT_FRAMES or more pages in the WAL checkpoints it and
+ * truncates it to zero bytes, still under the writer lock, without waiting for readers (one
+ * reading an older snapshot turns it into a passive checkpoint, tried again at the next
+ * commit). The WAL must be kept short this way: the first connection to open a store that no
+ * process has open rebuilds the WAL index by reading the whole log, and SQLite never restarts
+ * a log whose index was rebuilt, so a log left to the close-less default only grows (measured
+ * here: 54 MB after 2,000 execs, ADD median 9.5 ms, 67 ms with a 64-page passive threshold).
+ * With truncation every 64 pages an exec reads at most 256 KB of log, and pays the 3 syncs of a
+ * checkpoint once per 10-20 commits. Measured here (bench_exec, 1,000 ADDs and DELs, same
+ * run): see bench/RESULTS.md, "SQLite checkpoints".
+ *
+ * Durability is unchanged in kind: commits in the WAL survive any process crash, and only a
+ * power loss or kernel crash can roll back the commits since the last checkpoint (see above
+ * for why that cannot hand out an address twice). What changes is where recent commits live:
+ * in -wal next to the file, so copy a store with `blockipamctl store migrate` or `get -o yaml`,
+ * not with cp (any CLI command that closes last folds the WAL back in).
+ */
+#define SHORT_LIVED_CKPT_FRAMES 64
+
 enum stmt_id {
 	ST_GET,
 	ST_REV,
@@ -105,6 +132,7 @@ struct sqlite_store {
 	int lock_fd;
 	int timeout_ms;
 	bool read_only;
+	bool no_wait; /* the busy handler gives up at once (a checkpoint that must not wait) */
 	bool no_schema; /* read-only open of a file no writer has initialised: an empty store */
 	bool in_list;
 	bool session; /* the writer lock is held across calls (sq_lock) */
@@ -218,6 +246,8 @@ static int busy_wait(void *arg, int n)
 {
 	struct sqlite_store *s = arg;
 
+	if (s->no_wait)
+		return 0;
 	if (n == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &s->busy_until);
 		ts_add_ms(&s->busy_until, s->timeout_ms);
@@ -650,20 +680,23 @@ static void sq_close(struct bip_store *bs)
 		return;
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
-	/*
-	 * The last connection to close checkpoints the WAL into the file and removes -wal and
-	 * -shm: 4 fdatasyncs (WAL header at the first commit into a new WAL, its directory, WAL
-	 * and database at the checkpoint), most of an exec's store time. Kept, because the
-	 * alternatives measured here were no better: PERSIST_WAL alone (with or without
-	 * NO_CKPT_ON_CLOSE) never restarts the WAL, each open re-reads it all (9.4 MB after 1000
-	 * execs, median 2.5-2.7 ms); PERSIST_WAL with journal_size_limit=0 keeps the 4 syncs and
-	 * measured 1.03-1.10 ms against 1.07-1.28 ms, within this VM's noise, while leaving the
-	 * -wal and -shm files behind.
-	 */
 	sqlite3_close(s->db);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s);
+}
+
+/* After each commit of a short-lived handle, under the writer lock: see "Checkpoints". */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sqlite_store *s = arg;
+
+	if (frames >= SHORT_LIVED_CKPT_FRAMES) {
+		s->no_wait = true;
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		s->no_wait = false;
+	}
+	return SQLITE_OK;
 }
 
 static const struct bip_store_ops sqlite_ops = {
@@ -975,6 +1008,11 @@ int bip_sqlite_open(const char *path, const struct bip_store_opts *opts, struct 
 		ret = open_file(lock, "store lock file", true, &s->lock_fd, err, errlen);
 		if (ret != BIP_OK)
 			goto out;
+	}
+	/* Only now: a store refused above is closed the default way, leaving no -wal or -shm. */
+	if (opts->short_lived) {
+		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+		sqlite3_wal_hook(s->db, wal_hook, s);
 	}
 	*out = &s->base;
 	s = NULL;
