@@ -22,8 +22,6 @@ static void check(int cond)
 		abort();
 }
 
-enum kind { BLOCK, HANDLE, POOL, CONFIG, RESERVATION, NODE, NAMESPACE, AFFINITY };
-
 /* Handle ids with and without the "<network>.<container>.<ifname>" shape. */
 static const char *const handle_ids[] = {"net.c1.eth0", "h1", "k8s-pod-network.abc.net1",
 					 "a.b.c.d", "x..eth0"};
@@ -45,100 +43,47 @@ static void check_block(const struct blk *b)
 		check(b->freed[i] < b->size && b->inq[b->freed[i]] && !b->handle[b->freed[i]]);
 }
 
+/* What a decoder accepted obeys the limits its encoder and the allocator rely on. */
+static void inspect(void *ctx, enum rec_kind k, const void *rec)
+{
+	const char *name = ctx;
+
+	switch (k) {
+	case REC_BLOCK:
+		check_block(rec);
+		break;
+	case REC_HANDLE: {
+		const struct bip_handle_info *h = rec;
+
+		check(h->naddrs <= HANDLE_MAX_ADDRS && strcmp(h->id, name) == 0);
+		break;
+	}
+	case REC_POOL:
+		check(bip_pool_validate(rec, NULL, 0) == BIP_OK);
+		break;
+	case REC_NODE:
+		check(((const struct bip_node *)rec)->naddrs <= NODE_MAX_ADDRS);
+		break;
+	case REC_NAMESPACE:
+		check(((const struct bip_namespace *)rec)->npools <= NS_MAX_POOLS);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Decode v as kind k and encode it again; NULL when it does not decode. */
-static char *reencode(enum kind k, const char *name, const unsigned char *v, size_t len)
+static char *reencode(enum rec_kind k, const char *name, const unsigned char *v, size_t len)
 {
 	size_t n = 0;
 	char *enc = NULL;
-	int rc;
+	int rc = record_reencode(NULL, k, name, v, len, &enc, &n, inspect, (void *)name);
 
-	switch (k) {
-	case BLOCK: {
-		struct blk *b = NULL;
-
-		rc = blk_decode(NULL, NULL, v, len, 1, &b);
-		if (rc == BIP_OK) {
-			check_block(b);
-			enc = blk_encode(NULL, b, &n);
-		}
-		blk_free(b);
-		break;
-	}
-	case HANDLE: {
-		struct bip_handle_info h = {0};
-
-		rc = handle_decode(NULL, name, v, len, &h);
-		if (rc == BIP_OK) {
-			check(h.naddrs <= HANDLE_MAX_ADDRS && strcmp(h.id, name) == 0);
-			enc = handle_encode(NULL, &h, &n);
-		}
-		bip_handle_info_clear(&h);
-		break;
-	}
-	case POOL: {
-		struct bip_pool p = {0};
-
-		rc = pool_decode(NULL, name, v, len, &p);
-		if (rc == BIP_OK) {
-			check(bip_pool_validate(&p, NULL, 0) == BIP_OK);
-			enc = pool_encode(NULL, &p, &n);
-		}
-		bip_pool_clear(&p);
-		break;
-	}
-	case CONFIG: {
-		struct bip_config c;
-
-		rc = config_decode(NULL, v, len, &c);
-		if (rc == BIP_OK)
-			enc = config_encode(NULL, &c, &n);
-		break;
-	}
-	case RESERVATION: {
-		struct bip_reservation r = {0};
-
-		rc = reservation_decode(NULL, name, v, len, &r);
-		if (rc == BIP_OK)
-			enc = reservation_encode(NULL, &r, &n);
-		bip_reservation_clear(&r);
-		break;
-	}
-	case NODE: {
-		struct bip_node nd = {0};
-
-		rc = node_decode(NULL, name, v, len, &nd);
-		if (rc == BIP_OK) {
-			check(nd.naddrs <= NODE_MAX_ADDRS);
-			enc = node_encode(NULL, &nd, &n);
-		}
-		bip_node_clear(&nd);
-		break;
-	}
-	case NAMESPACE: {
-		struct bip_namespace ns = {0};
-
-		rc = namespace_decode(NULL, name, v, len, &ns);
-		if (rc == BIP_OK) {
-			check(ns.npools <= NS_MAX_POOLS);
-			enc = namespace_encode(NULL, &ns, &n);
-		}
-		bip_namespace_clear(&ns);
-		break;
-	}
-	default: {
-		enum aff_state st;
-
-		rc = affinity_decode(v, len, &st, NULL);
-		if (rc == BIP_OK)
-			enc = strdup(affinity_value(st));
-		break;
-	}
-	}
 	/* Garbage is ECORRUPT; with no allocation failing, nothing else. */
 	check(rc == BIP_OK || rc == BIP_ECORRUPT);
 	/* What decoded encodes (the encoders fail only when memory runs out). */
 	check(rc != BIP_OK || enc != NULL);
-	check(!enc || n == strlen(enc) || k == AFFINITY);
+	check(!enc || n == strlen(enc));
 	return enc;
 }
 
@@ -146,14 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"blocks/10.0.0.0-26", NULL, "p", "config", "r",
 					    "n1", "ns", "affinity/n1/10.0.0.0-26"};
-	enum kind k;
+	enum rec_kind k;
 	const char *name;
 	char *once, *twice;
 
 	if (size < 1)
 		return 0;
-	k = (enum kind)(data[0] & 7);
-	name = k == HANDLE ? handle_ids[(data[0] >> 3) % 5] : names[k];
+	k = (enum rec_kind)(data[0] & 7);
+	name = k == REC_HANDLE ? handle_ids[(data[0] >> 3) % 5] : names[k];
 	once = reencode(k, name, data + 1, size - 1);
 	if (!once)
 		return 0;

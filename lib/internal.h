@@ -134,6 +134,20 @@ int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long
 const char *affinity_value(enum aff_state st);
 char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len);
 
+/*
+ * A stored record's canonical text: decode v as a record of kind k (name: its key's name part;
+ * a handle's id) and encode it again into *out (malloc'd, *outlen bytes). Garbage is
+ * BIP_ECORRUPT. inspect, when given, sees the decoded record (struct blk, bip_handle_info,
+ * bip_pool, bip_config, bip_reservation, bip_node, bip_namespace, enum aff_state) before it is
+ * encoded. The codecs' tests and fuzz target hold every record to: what decodes re-encodes to
+ * a fixed point.
+ */
+enum rec_kind { REC_BLOCK, REC_HANDLE, REC_POOL, REC_CONFIG, REC_RESERVATION, REC_NODE,
+		REC_NAMESPACE, REC_AFFINITY };
+int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
+		    const unsigned char *v, size_t len, char **out, size_t *outlen,
+		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx);
+
 /* Helpers over records. */
 int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
 int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);

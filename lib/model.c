@@ -981,3 +981,113 @@ char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size
 	json_object_set_new(j, "pools", pools);
 	return dump(ip, j, len);
 }
+
+/* --- any record ------------------------------------------------------------------------- */
+
+int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
+		    const unsigned char *v, size_t len, char **out, size_t *outlen,
+		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx)
+{
+	union {
+		struct blk *b;
+		struct bip_handle_info h;
+		struct bip_pool p;
+		struct bip_config c;
+		struct bip_reservation r;
+		struct bip_node n;
+		struct bip_namespace ns;
+		enum aff_state st;
+	} u;
+	size_t n = 0;
+	char *enc = NULL;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	switch (k) {
+	case REC_BLOCK:
+		rc = blk_decode(ip, NULL, v, len, 1, &u.b);
+		break;
+	case REC_HANDLE:
+		rc = handle_decode(ip, name, v, len, &u.h);
+		break;
+	case REC_POOL:
+		rc = pool_decode(ip, name, v, len, &u.p);
+		break;
+	case REC_CONFIG:
+		rc = config_decode(ip, v, len, &u.c);
+		break;
+	case REC_RESERVATION:
+		rc = reservation_decode(ip, name, v, len, &u.r);
+		break;
+	case REC_NODE:
+		rc = node_decode(ip, name, v, len, &u.n);
+		break;
+	case REC_NAMESPACE:
+		rc = namespace_decode(ip, name, v, len, &u.ns);
+		break;
+	case REC_AFFINITY:
+		rc = affinity_decode(v, len, &u.st, NULL);
+		break;
+	default:
+		return BIP_EINVAL;
+	}
+	if (rc == BIP_OK && inspect)
+		inspect(ctx, k, k == REC_BLOCK ? (const void *)u.b : (const void *)&u);
+	if (rc == BIP_OK) {
+		switch (k) {
+		case REC_BLOCK:
+			enc = blk_encode(ip, u.b, &n);
+			break;
+		case REC_HANDLE:
+			enc = handle_encode(ip, &u.h, &n);
+			break;
+		case REC_POOL:
+			enc = pool_encode(ip, &u.p, &n);
+			break;
+		case REC_CONFIG:
+			enc = config_encode(ip, &u.c, &n);
+			break;
+		case REC_RESERVATION:
+			enc = reservation_encode(ip, &u.r, &n);
+			break;
+		case REC_NODE:
+			enc = node_encode(ip, &u.n, &n);
+			break;
+		case REC_NAMESPACE:
+			enc = namespace_encode(ip, &u.ns, &n);
+			break;
+		case REC_AFFINITY:
+			enc = im_strdup(ip, affinity_value(u.st));
+			n = enc ? strlen(enc) : 0;
+			break;
+		}
+		if (!enc)
+			rc = BIP_ENOMEM;
+	}
+	switch (k) {
+	case REC_BLOCK:
+		blk_free(u.b);
+		break;
+	case REC_HANDLE:
+		bip_handle_info_clear(&u.h);
+		break;
+	case REC_POOL:
+		bip_pool_clear(&u.p);
+		break;
+	case REC_RESERVATION:
+		bip_reservation_clear(&u.r);
+		break;
+	case REC_NODE:
+		bip_node_clear(&u.n);
+		break;
+	case REC_NAMESPACE:
+		bip_namespace_clear(&u.ns);
+		break;
+	default:
+		break;
+	}
+	*out = enc;
+	if (outlen)
+		*outlen = n;
+	return rc;
+}

@@ -12,93 +12,22 @@
 #include "t.h"
 #include "util.h"
 
-enum kind { BLOCK, HANDLE, POOL, CONFIG, RESERVATION, NODE, NAMESPACE, AFFINITY };
+enum kind {
+	BLOCK = REC_BLOCK,
+	HANDLE = REC_HANDLE,
+	POOL = REC_POOL,
+	CONFIG = REC_CONFIG,
+	RESERVATION = REC_RESERVATION,
+	NODE = REC_NODE,
+	NAMESPACE = REC_NAMESPACE,
+	AFFINITY = REC_AFFINITY,
+};
 
 /* Decode text as a record of kind k and encode it again (*out malloc'd). */
 static int reencode(enum kind k, const char *name, const char *text, char **out)
 {
-	const unsigned char *v = (const unsigned char *)text;
-	size_t len = strlen(text), n = 0;
-	char *enc = NULL;
-	int rc;
-
-	*out = NULL;
-	switch (k) {
-	case BLOCK: {
-		struct blk *b = NULL;
-
-		rc = blk_decode(NULL, NULL, v, len, 1, &b);
-		if (rc == BIP_OK)
-			enc = blk_encode(NULL, b, &n);
-		blk_free(b);
-		break;
-	}
-	case HANDLE: {
-		struct bip_handle_info h = {0};
-
-		rc = handle_decode(NULL, name, v, len, &h);
-		if (rc == BIP_OK)
-			enc = handle_encode(NULL, &h, &n);
-		bip_handle_info_clear(&h);
-		break;
-	}
-	case POOL: {
-		struct bip_pool p = {0};
-
-		rc = pool_decode(NULL, name, v, len, &p);
-		if (rc == BIP_OK)
-			enc = pool_encode(NULL, &p, &n);
-		bip_pool_clear(&p);
-		break;
-	}
-	case CONFIG: {
-		struct bip_config c;
-
-		rc = config_decode(NULL, v, len, &c);
-		if (rc == BIP_OK)
-			enc = config_encode(NULL, &c, &n);
-		break;
-	}
-	case RESERVATION: {
-		struct bip_reservation r = {0};
-
-		rc = reservation_decode(NULL, name, v, len, &r);
-		if (rc == BIP_OK)
-			enc = reservation_encode(NULL, &r, &n);
-		bip_reservation_clear(&r);
-		break;
-	}
-	case NODE: {
-		struct bip_node nd = {0};
-
-		rc = node_decode(NULL, name, v, len, &nd);
-		if (rc == BIP_OK)
-			enc = node_encode(NULL, &nd, &n);
-		bip_node_clear(&nd);
-		break;
-	}
-	case NAMESPACE: {
-		struct bip_namespace ns = {0};
-
-		rc = namespace_decode(NULL, name, v, len, &ns);
-		if (rc == BIP_OK)
-			enc = namespace_encode(NULL, &ns, &n);
-		bip_namespace_clear(&ns);
-		break;
-	}
-	default: {
-		enum aff_state st;
-
-		rc = affinity_decode(v, len, &st, NULL);
-		if (rc == BIP_OK)
-			enc = strdup(affinity_value(st));
-		break;
-	}
-	}
-	if (rc == BIP_OK && !enc)
-		rc = BIP_ENOMEM;
-	*out = enc;
-	return rc;
+	return record_reencode(NULL, (enum rec_kind)k, name, (const unsigned char *)text,
+			       strlen(text), out, NULL, NULL, NULL);
 }
 
 static void test_codec_round_trip(void)

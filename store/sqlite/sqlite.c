@@ -107,8 +107,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_LIST_ALL] = "SELECT key, rev, value FROM kv WHERE key >= ?1 ORDER BY key",
 	[ST_LIST_KEYS] = "SELECT key, rev FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
 	[ST_LIST_KEYS_ALL] = "SELECT key, rev FROM kv WHERE key >= ?1 ORDER BY key",
-	[ST_PUT] = "INSERT INTO kv (key, value, rev) VALUES (?1, ?2, ?3) "
-		   "ON CONFLICT (key) DO UPDATE SET value = excluded.value, rev = excluded.rev",
+	[ST_PUT] = ("INSERT INTO kv (key, value, rev) VALUES (?1, ?2, ?3) "
+		    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, rev = excluded.rev"),
 	[ST_DEL] = "DELETE FROM kv WHERE key = ?1",
 	[ST_SET_REV] = "UPDATE meta SET rev = ?1 WHERE id = 0",
 	[ST_BEGIN_READ] = "BEGIN",
