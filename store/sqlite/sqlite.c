@@ -51,8 +51,9 @@
  * gc. FULL adds an fsync to every commit, inside the write lock. Measured here: alone it costs
  * little per exec (open+get+txn+close median 1.22 ms vs 1.06-1.15 ms), but with 8 processes
  * doing that 250 times each the median went from 0.21 ms to 2.9-4.0 ms and the throughput
- * halved (1800-2000 vs 3900-4900 per s). In the one-exec-per-pod pattern the last connection's
- * close checkpoint syncs the WAL anyway, so the window NORMAL leaves open is small in practice.
+ * halved (1800-2000 vs 3900-4900 per s). The window NORMAL leaves open is the commits since the
+ * last checkpoint: at most 64 WAL pages for the plugin (see "Checkpoints"), one process's work for
+ * the CLI (its close checkpoints).
  */
 #define SYNCHRONOUS_PRAGMA "PRAGMA synchronous=NORMAL"
 
