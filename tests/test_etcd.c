@@ -279,20 +279,22 @@ static void fake_addr(const struct fake *f, char *buf, size_t len)
 	snprintf(buf, len, "etcd://127.0.0.1:%d", f->port);
 }
 
-/* Run get, list and a txn; each must give want within [min_ms, max_ms]. */
+/* Run get, list, a txn and a batch read; each must give want within [min_ms, max_ms]. */
 static void check_all_ops(struct bip_store *s, int want, double min_ms, double max_ms)
 {
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
+	struct bip_read rd[] = {{"k", false, 0}, {"", true, 0}};
 	struct bip_kv kv = {0};
-	struct bip_kvs kvs = {0};
-	const char *names[] = {"get", "list", "txn"};
+	struct bip_kvs kvs = {0}, out[2];
+	const char *names[] = {"get", "list", "txn", "read"};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		double t0 = now_ms(), dt;
 		int rc = i == 0	  ? bip_store_get(s, "k", &kv)
 			 : i == 1 ? bip_store_list(s, "", 0, &kvs)
-				  : bip_store_txn(s, &cmp, 1, &op, 1, NULL);
+			 : i == 2 ? bip_store_txn(s, &cmp, 1, &op, 1, NULL)
+				  : bip_store_read(s, rd, 2, out, NULL);
 
 		dt = now_ms() - t0;
 		T_CHECK(rc == want, "%s: %s, want %s (%s)", names[i], bip_errname(rc),
@@ -348,6 +350,7 @@ static void test_etcd_silent(void)
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
 	struct bip_kv kv = {0};
+	struct bip_kvs kvs;
 	struct bip_store *s;
 	struct fake f;
 	char addr[64];
@@ -363,6 +366,12 @@ static void test_etcd_silent(void)
 	T_CHECK(now_ms() - t0 < 1400, "get took %.0f ms", now_ms() - t0);
 	n = fake_requests(&f);
 	T_CHECK(n >= 2, "a silent server got %d reads: they must be retried", n);
+	t0 = now_ms();
+	T_CHECK_INT(bip_store_read(s, &(struct bip_read){"k", false, 0}, 1, &kvs, NULL),
+		    BIP_EAGAIN);
+	T_CHECK(now_ms() - t0 < 1400, "read took %.0f ms", now_ms() - t0);
+	n = fake_requests(&f);
+	T_CHECK(n >= 2, "a silent server got %d batch reads: they must be retried", n);
 	t0 = now_ms();
 	T_CHECK_INT(bip_store_txn(s, &cmp, 1, &op, 1, NULL), BIP_EAGAIN);
 	T_CHECK(now_ms() - t0 > 1100 && now_ms() - t0 < 1400, "txn took %.0f ms", now_ms() - t0);
@@ -387,6 +396,7 @@ static void test_etcd_unavailable(void)
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
 	struct bip_kv kv = {0};
+	struct bip_kvs kvs;
 	struct bip_store *s;
 	struct fake f;
 	char addr[64];
@@ -399,6 +409,9 @@ static void test_etcd_unavailable(void)
 	T_CHECK_INT(bip_store_get(s, "k", &kv), BIP_EAGAIN);
 	n = fake_requests(&f);
 	T_CHECK(n >= 3, "503 to a read: retried %d times", n);
+	T_CHECK_INT(bip_store_read(s, &(struct bip_read){"k", true, 0}, 1, &kvs, NULL), BIP_EAGAIN);
+	n = fake_requests(&f);
+	T_CHECK(n >= 3, "503 to a batch read: retried %d times", n);
 	T_CHECK(strstr(bip_store_errmsg(s), "request timed out"), "errmsg '%s'",
 		bip_store_errmsg(s));
 	T_CHECK_INT(bip_store_txn(s, &cmp, 1, &op, 1, NULL), BIP_EAGAIN);
@@ -415,30 +428,38 @@ static void test_etcd_answers(void)
 	static const struct {
 		const char *answer;
 		bool close_after;
-		int get, txn; /* results */
+		int get, txn, read; /* results */
 		const char *says;
 	} rows[] = {
 	    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, BIP_ECORRUPT, BIP_ECORRUPT,
-	     "unexpected"},
-	    {"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, "malformed"},
+	     BIP_ECORRUPT, "unexpected"},
+	    {"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, BIP_EIO,
+	     "malformed"},
 	    {"HTTP/1.1 400 Bad Request\r\nContent-Length: 66\r\n\r\n{\"error\":\"x\",\"message\":"
 	     "\"etcdserver: too many operations\",\"code\":3}",
-	     false, BIP_EINVAL, BIP_EINVAL, "too many operations"},
+	     false, BIP_EINVAL, BIP_EINVAL, BIP_EINVAL, "too many operations"},
 	    {"HTTP/1.1 401 Unauthorized\r\nContent-Length: 40\r\n\r\n{\"error\":\"x\",\"message\":"
 	     "\"auth\",\"code\":16}",
-	     false, BIP_EPERM, BIP_EPERM, "auth"},
+	     false, BIP_EPERM, BIP_EPERM, BIP_EPERM, "auth"},
 	    {"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n", false,
-	     BIP_EIO, BIP_EIO, "HTTP 404"},
-	    /* good answers, chunked, and with the connection closed after each */
+	     BIP_EIO, BIP_EIO, BIP_EIO, "HTTP 404"},
+	    /* good answers, chunked, and with the connection closed after each (a txn answer
+	     * without responses is not one to a batch read) */
 	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"header\":{\"revi\r\n"
 	     "12\r\nsion\":\"5\"},\"succee\r\nA\r\nded\":true}\r\n0\r\n\r\n",
-	     true, BIP_ENOTFOUND, BIP_OK, ""},
+	     true, BIP_ENOTFOUND, BIP_OK, BIP_ECORRUPT, ""},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 105\r\n\r\n{\"header\":{\"revision\":\"5\"},"
+	     "\"succeeded\":true,\"responses\":[{\"response_range\":{\"header\":{\"revision\":"
+	     "\"5\"}}}]}",
+	     false, BIP_ENOTFOUND, BIP_OK, BIP_OK, ""},
 	};
 
 	for (size_t i = 0; i < LEN(rows); i++) {
 		struct bip_store_opts o = {.timeout_ms = 300};
 		struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
+		struct bip_read rd = {"k", false, 0};
 		struct bip_kv kv = {0};
+		struct bip_kvs kvs;
 		struct bip_store *s;
 		struct bip_etcd_stats st;
 		struct fake f;
@@ -459,9 +480,17 @@ static void test_etcd_answers(void)
 		rc = bip_store_txn(s, NULL, 0, &op, 1, NULL);
 		T_CHECK(rc == rows[i].txn, "row %zu: txn %s (%s)", i, bip_errname(rc),
 			bip_store_errmsg(s));
+		rc = bip_store_read(s, &rd, 1, &kvs, NULL);
+		T_CHECK(rc == rows[i].read, "row %zu: read %s (%s)", i, bip_errname(rc),
+			bip_store_errmsg(s));
+		if (rc == BIP_OK) {
+			T_CHECK(kvs.n == 0 && kvs.rev == 5, "row %zu: %zu entries at %" PRId64, i,
+				kvs.n, kvs.rev);
+			bip_kvs_free(&kvs);
+		}
 		bip_etcd_stats(s, &st);
 		if (rows[i].close_after)
-			T_CHECK(st.connects == 2, "row %zu: %" PRIu64 " connects", i, st.connects);
+			T_CHECK(st.connects == 3, "row %zu: %" PRIu64 " connects", i, st.connects);
 		bip_store_close(s);
 		fake_stop(&f);
 	}
