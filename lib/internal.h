@@ -134,9 +134,14 @@ int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long
 const char *affinity_value(enum aff_state st);
 char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len);
 
-/* Helpers over records. */
+/* Helpers over records. load_* list the store; *_from decode entries already read (the pools
+ * sorted by family, priority, name, with their revisions; every reserved CIDR). */
 int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
 int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
+int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
+	       int64_t **revs, size_t *n);
+int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
+		      size_t *n);
 bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
 /* The pool holding a block/address, or NULL. */
 const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);

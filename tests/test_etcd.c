@@ -31,6 +31,7 @@
 
 #include "../store/etcd/etcd.h"
 #include "blockipam/err.h"
+#include "blockipam/ipam.h"
 #include "blockipam/store.h"
 #include "t.h"
 
@@ -571,6 +572,93 @@ static void test_etcd_failover(void)
 	close(fd);
 }
 
+/* Requests one operation sent, by the connection's counter. */
+static uint64_t requests_since(struct bip_store *s, uint64_t *last)
+{
+	struct bip_etcd_stats st;
+	uint64_t n;
+
+	bip_etcd_stats(s, &st);
+	n = st.requests - *last;
+	*last = st.requests;
+	return n;
+}
+
+/*
+ * Round trips of the allocator on etcd (issue #6): an ADD reads everything but the block in
+ * one request, then its block(s) in one, then commits: 3 requests, dual-stack or not (it was
+ * 9 and 10); a repeated ADD 2 (no commit); a DEL 3 (the handle, its blocks, the commit).
+ */
+static void test_etcd_round_trips(void)
+{
+	const char *addr = need_env("BIP_TEST_ETCD");
+	struct bip_store_opts o = {0};
+	struct bip_pool p4 = {.name = "rt4", .block_len = 26},
+			p6 = {.name = "rt6", .block_len = 122};
+	struct bip_range range = {0};
+	struct bip_store *s;
+	struct bip_ipam *ip = NULL;
+	char prefix[96];
+	uint64_t last = 0;
+	static const struct {
+		const char *what, *handle;
+		unsigned num4, num6;
+		bool ranges, del;
+		uint64_t want; /* 0: not checked (claims a block) */
+	} rows[] = {
+	    {"first ADD (claims a block)", "rt.1.eth0", 1, 0, false, false, 0},
+	    {"ADD", "rt.2.eth0", 1, 0, false, false, 3},
+	    {"repeated ADD", "rt.2.eth0", 1, 0, false, false, 2},
+	    {"DEL", "rt.2.eth0", 0, 0, false, true, 3},
+	    {"first dual-stack ADD (claims a block)", "rt.3.eth0", 1, 1, false, false, 0},
+	    {"dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 3},
+	    {"repeated dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 2},
+	    {"dual-stack DEL", "rt.4.eth0", 0, 0, false, true, 3},
+	    {"first host-local ADD", "rt.5.eth0", 1, 0, true, false, 0},
+	    {"host-local ADD", "rt.6.eth0", 1, 0, true, false, 3},
+	    {"host-local DEL", "rt.6.eth0", 0, 0, true, true, 3},
+	};
+
+	if (!addr)
+		T_SKIP("BIP_TEST_ETCD is not set: round trips NOT tested");
+	run_prefix(prefix, sizeof(prefix), "trips");
+	o.prefix = prefix;
+	s = open_store(addr, &o);
+	T_REQUIRE(s);
+	T_REQUIRE(bip_ipam_new(s, &ip) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("10.99.0.0/24", &p4.cidr) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("fd00:99::/120", &p6.cidr) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("10.98.0.0/24", &range.subnet) == BIP_OK);
+	T_REQUIRE(bip_ipam_pool_put(ip, &p4, true) == BIP_OK, "%s", bip_ipam_errmsg(ip));
+	T_REQUIRE(bip_ipam_pool_put(ip, &p6, true) == BIP_OK, "%s", bip_ipam_errmsg(ip));
+	requests_since(s, &last);
+	for (size_t i = 0; i < LEN(rows); i++) {
+		struct bip_alloc_req req = {.handle = rows[i].handle,
+					    .node = "rt-node",
+					    .num4 = rows[i].num4,
+					    .num6 = rows[i].num6};
+		struct bip_alloc_result res = {0};
+		uint64_t n;
+		int rc;
+
+		if (rows[i].ranges) {
+			req.ranges = &range;
+			req.nranges = 1;
+		}
+		rc = rows[i].del ? bip_ipam_release_handle(ip, rows[i].handle)
+				 : bip_ipam_allocate(ip, &req, &res);
+		n = requests_since(s, &last);
+		T_CHECK(rc == BIP_OK, "%s: %s (%s)", rows[i].what, bip_errname(rc),
+			bip_ipam_errmsg(ip));
+		T_CHECK(!rows[i].want || n == rows[i].want,
+			"%s: %" PRIu64 " requests, want %" PRIu64, rows[i].what, n, rows[i].want);
+		printf("  %-40s %" PRIu64 " requests\n", rows[i].what, n);
+		bip_alloc_result_free(&res);
+	}
+	bip_ipam_free(ip);
+	bip_store_close(s);
+}
+
 static void test_etcd_prefixes(void)
 {
 	const char *addr = need_env("BIP_TEST_ETCD");
@@ -885,5 +973,5 @@ static void test_etcd_tls(void)
 
 T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_read_only),
        T(test_etcd_refused), T(test_etcd_silent), T(test_etcd_unavailable), T(test_etcd_answers),
-       T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes),
+       T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes), T(test_etcd_round_trips),
        T(test_etcd_server_stopped), T(test_etcd_cluster_cas), T(test_etcd_tls))
