@@ -2,10 +2,12 @@
 # The real plugin, exec'd, against one local etcd (issue #6): this build against another build
 # (OTHER, e.g. the commit before a change) and host-local, in the same run, taking turns exec by
 # exec (bench/bench_exec.c), then the 16 nodes x 4 processes test (tests/etcd_nodes.sh) of each
-# build. Results go in bench/RESULTS-etcd.md.
+# build, and the floor (build/bench/nop: what an exec costs, in the same turns). Results go in
+# bench/RESULTS-etcd.md.
 #
 #   scripts/bench-etcd-exec.sh [BUILD [OTHER_BUILD]]     N=300 (ADDs per round), ROUNDS=3,
-#                                                         NODES=1 (run tests/etcd_nodes.sh)
+#                                                         NODES=1 (run tests/etcd_nodes.sh),
+#                                                         NODES_ROUNDS=1 (times, each build)
 #
 # Each build has its own key prefix (store_prefix) on the same etcd, holding the same pool
 # (10.0.0.0/8, /26 blocks); each round is N ADDs then N DELs on node-1, so every round starts
@@ -55,6 +57,8 @@ if [ -x "$hl" ]; then
 EOF
 	args+=("$hl" "$tmp/hl.conf")
 fi
+# The floor: a static program that exits at once (what any exec costs here, now).
+make -s -C "$root" BUILD="$build" "$build/bench/nop" >/dev/null && args+=("$build/bench/nop" "$tmp/new.conf")
 echo "== exec'd ADD then DEL, $n each per round, $rounds rounds, on $ETCD_ADDR; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   (plugins take turns: ${args[*]})"
 for ((r = 1; r <= rounds; r++)); do
@@ -64,7 +68,9 @@ done
 etcd_cleanup
 
 [ "${NODES:-1}" = 1 ] || exit 0
-for b in "$build" ${other:+"$other"}; do
-	echo "== 16 nodes x 4 processes, $b; load $(cut -d' ' -f1-3 /proc/loadavg)"
-	BIP_BUILD=$b bash tests/etcd_nodes.sh 2>&1 | grep -E 'ADD/s|retries:|median|passed'
+for ((r = 1; r <= ${NODES_ROUNDS:-1}; r++)); do
+	for b in "$build" ${other:+"$other"}; do
+		echo "== 16 nodes x 4 processes, $b; load $(cut -d' ' -f1-3 /proc/loadavg)"
+		BIP_BUILD=$b bash tests/etcd_nodes.sh 2>&1 | grep -E 'ADD/s|retries:|median|passed'
+	done
 done
