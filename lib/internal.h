@@ -35,6 +35,8 @@ int64_t bip_now(void);
 uint64_t bip_rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */
 void bip_backoff(struct bip_ipam *ip, int attempt);
+/* The same, scaled to how long the lost attempt took (microseconds). */
+void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
 
 /* --- keys ------------------------------------------------------------------------------- */
 #define KEY_CONFIG "config"

@@ -129,6 +129,15 @@ static void attempt_clear(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Microseconds on the monotonic clock: how long a lost attempt took sets its backoff. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Hold the store's writer lock across one attempt, where the store has one (see store.h). */
 static void store_lock(struct bip_ipam *ip, bool on)
 {
@@ -1804,8 +1813,8 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		return rc;
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		struct attempt a = {.ip = ip, .req = req};
-
 		struct bip_alloc_result res = {0};
+		int64_t t0 = mono_us();
 
 		/* The result is built before the commit, so nothing can fail after it. */
 		a.result = &res;
@@ -1820,7 +1829,7 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
 		      req->handle);
@@ -1943,13 +1952,15 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 	if (!valid_handle(handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		int64_t t0 = mono_us();
+
 		store_lock(ip, true);
 		rc = release_handle_once(ip, handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
 		      handle);
@@ -2076,13 +2087,15 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 	if (expect_handle && !valid_handle(expect_handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		int64_t t0 = mono_us();
+
 		store_lock(ip, true);
 		rc = release_addr_once(ip, addr, expect_handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
 }
