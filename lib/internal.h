@@ -136,10 +136,11 @@ int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long
 const char *affinity_value(enum aff_state st);
 char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len);
 
-/* Helpers over records. load_* list the store; *_from decode entries already read (the pools
- * sorted by family, priority, name, with their revisions; every reserved CIDR). */
+/* Helpers over records. */
 int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
 int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
+/* What load_* do after their list: decode entries already read (the pools sorted by family,
+ * priority, name, with their revisions; every reserved CIDR). */
 int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
 	       int64_t **revs, size_t *n);
 int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
