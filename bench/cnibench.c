@@ -10,13 +10,15 @@
  * blockipam measurement it is compared with, and the report gives absolute numbers and ratios.
  *
  * Rows (see bench/RESULTS.md): 1 floor, 2 ADD/DEL at 0 / 5,000 / 50,000 held, 3 concurrency,
- * 4 burst, 5 scale (5,000 nodes x 110 pods), 6 etcd (BIP_BENCH_ETCD=etcd://...), 7 the
- * in-process library benchmark (build/bench/bench_lib).
+ * 4 burst, 5 scale (5,000 nodes x 110 pods), 6 etcd (BIP_BENCH_ETCD=etcd://...; 6b the same
+ * on three members, BIP_BENCH_ETCD3), 7 the in-process library benchmark (build/bench/bench_lib).
  *
  *   cnibench --build DIR --json FILE --md FILE [--commit TEXT] [--hyperfine-json FILE]
  *
  * Environment: BIP_BENCH_QUICK=1 shrinks every size (for trying the harness, not for results);
- * BIP_BENCH_ETCD=etcd://host:port runs row 6; BIP_BENCH_TMP=DIR holds the stores (default /tmp,
+ * BIP_BENCH_ETCD=etcd://host:port runs row 6 and BIP_BENCH_ETCD3=etcd://h:p,h:p,h:p row 6b
+ * (scripts/bench.sh starts both through tests/etcd-harness.sh when etcd is installed and
+ * BIP_BENCH_ETCD is unset); BIP_BENCH_TMP=DIR holds the stores (default /tmp,
  * the same file system as /var/lib here); BIP_BENCH_BUILD_TMP=DIR is where the scale store is
  * built before it is copied there (default /dev/shm); BIP_BENCH_SCALE_WORKERS=N processes build
  * it (default 1: two contend on the write lock and were slower here); BIP_BENCH_PEER_VERSION
@@ -1192,6 +1194,134 @@ static const char *row_load(const char *row)
 
 /* ---- main ------------------------------------------------------------------------------------------- */
 
+/* ---- row 6: etcd ------------------------------------------------------------------------- */
+
+/* The exec'd plugin against an etcd store: ADD/DEL pairs at 0 and P.etcd_held held, and
+ * P.conc_ops ADDs from 32 callers. */
+struct etcd_row {
+	const char *store; /* etcd://... (NULL or "": not run) */
+	const char *key;   /* in results.json */
+	const char *var;   /* the environment variable that names the store */
+	bool ran;
+	char why[600];
+	char prefix[128];
+	double prefill_s;
+	struct pairs_out pt[2];
+	struct conc_out ct;
+};
+
+static void run_etcd_row(struct etcd_row *r, struct plug *bip, time_t wall_start, json_t *rows)
+{
+	const char *etcd = r->store;
+	json_t *r6 = json_object();
+	char *pfx_conc;
+	struct bip_store *s;
+	struct bip_ipam *ip = NULL;
+
+	if (!etcd || !*etcd) {
+		snprintf(r->why, sizeof(r->why),
+			 "not run: set %s=etcd://host:port (a running etcd v3), or install etcd "
+			 "(make bench then starts its own)",
+			 r->var);
+		goto out;
+	}
+	snprintf(r->prefix, sizeof(r->prefix), "/blockipam-bench/%ld-%d/%s/", (long)wall_start,
+		 (int)getpid(), r->key);
+	s = open_store(etcd, r->prefix);
+	if (!s) {
+		char err[512] = "";
+		struct bip_store_opts o = {.prefix = r->prefix};
+		int rc = bip_store_open(etcd, &o, &s, err, sizeof(err));
+
+		snprintf(r->why, sizeof(r->why), "n/a (store %s did not open: %s: %s)", etcd,
+			 bip_errname(rc), err);
+		bip_store_close(s);
+		goto out;
+	}
+	if (bip_ipam_new(s, &ip) != BIP_OK ||
+	    t_pool(ip, "default", POOL_CIDR, 26, NULL) != BIP_OK) {
+		snprintf(r->why, sizeof(r->why), "n/a (could not create the pool on %s)", etcd);
+		bip_ipam_free(ip);
+		bip_store_close(s);
+		goto out;
+	}
+	bip_ipam_free(ip);
+	bip_store_close(s);
+	r->ran = true;
+	plug_conf(bip, bip_conf(etcd, r->prefix, NODE));
+	note("row %s: ADD/DEL pairs, 0 held", r->key);
+	run_pairs(bip, 0x6a, 5, P.pairs_max, 10, P.cell_budget_s, &r->pt[0]);
+	note("row %s: filling %zu", r->key, P.etcd_held);
+	if (lib_prefill(etcd, r->prefix, NODE, 0x6b, 0, P.etcd_held, &r->prefill_s) != BIP_OK)
+		snprintf(r->why, sizeof(r->why), "prefill failed");
+	run_pairs(bip, 0x6c, 5, P.pairs_max, 10, P.cell_budget_s, &r->pt[1]);
+	pfx_conc = xasprintf("%sc32/", r->prefix);
+	s = open_store(etcd, pfx_conc);
+	ip = NULL;
+	if (s && bip_ipam_new(s, &ip) == BIP_OK)
+		t_pool(ip, "default", POOL_CIDR, 26, NULL);
+	bip_ipam_free(ip);
+	bip_store_close(s);
+	plug_conf(bip, bip_conf(etcd, pfx_conc, NODE));
+	note("row %s: %zu ADDs, 32 callers", r->key, P.conc_ops);
+	run_conc(bip, 0x6d, P.conc_ops, 32, &r->ct);
+	json_object_set_new(r6, "store", json_string(etcd));
+	json_object_set_new(r6, "prefix", json_string(r->prefix));
+	json_object_set_new(r6, "held_0", pairs_json(&r->pt[0]));
+	json_object_set_new(r6, "held_n", pairs_json(&r->pt[1]));
+	json_object_set_new(r6, "held_n_count", json_integer((json_int_t)P.etcd_held));
+	json_object_set_new(r6, "prefill_s", jr(r->prefill_s, 2));
+	json_object_set_new(r6, "concurrency_32", conc_json(&r->ct, true));
+	if (strncmp(etcd, "etcd", 4) == 0) {
+		purge_prefix(etcd, pfx_conc);
+		purge_prefix(etcd, r->prefix);
+	}
+	free(pfx_conc);
+out:
+	if (!r->ran)
+		json_object_set_new(r6, "result", json_string(r->why));
+	json_object_set_new(rows, r->key, r6);
+}
+
+/* Its table, with ratios against this run's host-local at the same sizes. */
+static void md_etcd_row(const struct etcd_row *r, const struct pairs_out *ph, const bool *have_ph,
+			const struct conc_out *ch, bool have_ch)
+{
+	char b1[32], b2[32], b3[32], b5[32];
+
+	if (!r->ran) {
+		md("**Placeholder: %s.** With `%s=etcd://host:port` set (or etcd installed: `make "
+		   "bench` then starts its own through tests/etcd-harness.sh), `make bench` runs "
+		   "the same exec'd ADD/DEL pairs at 0 and %s held and the %zu-ADD, 32-caller row "
+		   "against that store (config `\"store\": \"etcd://…\"`, a fresh `store_prefix` "
+		   "per run), with ratios against this run's host-local.\n",
+		   r->why, r->var, fcount(b1, (double)P.etcd_held), P.conc_ops);
+		return;
+	}
+	md("Store `%s`, prefix `%s`.\n\n", r->store, r->prefix);
+	md("| held | op | n | median | p99 | max | host-local ÷ blockipam-etcd (median) |\n"
+	   "|---|---|---|---|---|---|---|\n");
+	for (int k = 0; k < 2; k++) {
+		int hk = k == 0 ? 0 : 1; /* host-local at 0 and 5,000 held */
+
+		for (int op = 0; op < 2; op++) {
+			const struct stats *se = op ? &r->pt[k].sd : &r->pt[k].sa;
+			char rat[32] = "";
+
+			if (have_ph[hk] && P.held[hk] == (k ? P.etcd_held : 0))
+				snprintf(rat, sizeof(rat), "%.1f×",
+					 (op ? ph[hk].sd.med : ph[hk].sa.med) / se->med);
+			md("| %s | %s | %zu | %s | %s | %s | %s |\n",
+			   fcount(b5, k ? (double)P.etcd_held : 0), op ? "DEL" : "ADD", se->n,
+			   fms(b1, se->med), fms(b2, se->p99), fms(b3, se->max), rat);
+		}
+	}
+	md("\n32 callers, %zu ADDs: %.0f ADD/s (host-local %.0f), median %s, p99 %s, max %s, "
+	   "%zu failed, %zu duplicates.\n",
+	   r->ct.ops, r->ct.rate, have_ch ? ch[2].rate : 0.0, fms(b1, r->ct.st.med),
+	   fms(b2, r->ct.st.p99), fms(b3, r->ct.st.max), r->ct.fails, r->ct.dups);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: cnibench --build DIR --json FILE --md FILE [--commit TEXT] "
@@ -1203,6 +1333,7 @@ int main(int argc, char **argv)
 {
 	const char *json_path = NULL, *md_path = NULL, *commit = "unknown", *hf_path = NULL;
 	const char *etcd = getenv("BIP_BENCH_ETCD"), *peer_ver = getenv("BIP_BENCH_PEER_VERSION");
+	const char *etcd3 = getenv("BIP_BENCH_ETCD3");
 	struct plug nop = {.label = "floor"}, bip = {.label = "blockipam"},
 		    hl = {.label = "host-local"};
 	char ctl[PATH_MAX + 64], b1[32], b2[32], b3[32], b4[32], b5[32];
@@ -1813,76 +1944,12 @@ int main(int argc, char **argv)
 	t_rmdir(sdir);
 
 	/* ---------------- row 6: etcd ---------------- */
-	json_t *r6 = json_object();
-	struct pairs_out pt[2];
-	struct conc_out ct;
-	bool etcd_ran = false;
-	char etcd_why[600] = "";
+	struct etcd_row e6 = {.store = etcd, .key = "6_etcd", .var = "BIP_BENCH_ETCD"};
+	struct etcd_row e6b = {.store = etcd3, .key = "6b_etcd3", .var = "BIP_BENCH_ETCD3"};
 
-	if (!etcd || !*etcd) {
-		snprintf(etcd_why, sizeof(etcd_why),
-			 "not run: set BIP_BENCH_ETCD=etcd://host:port (a running etcd v3)");
-	} else {
-		char prefix[128], *pfx_conc;
-		struct bip_store *s;
-		struct bip_ipam *ip = NULL;
-		double pre;
-
-		snprintf(prefix, sizeof(prefix), "/blockipam-bench/%ld-%d/", (long)wall_start,
-			 (int)getpid());
-		s = open_store(etcd, prefix);
-		if (!s) {
-			char err[512] = "";
-			struct bip_store_opts o = {.prefix = prefix};
-			int rc = bip_store_open(etcd, &o, &s, err, sizeof(err));
-
-			snprintf(etcd_why, sizeof(etcd_why), "n/a (store %s did not open: %s: %s)", etcd,
-				 bip_errname(rc), err);
-			bip_store_close(s);
-		} else if (bip_ipam_new(s, &ip) != BIP_OK ||
-			   t_pool(ip, "default", POOL_CIDR, 26, NULL) != BIP_OK) {
-			snprintf(etcd_why, sizeof(etcd_why), "n/a (could not create the pool on %s)",
-				 etcd);
-			bip_ipam_free(ip);
-			bip_store_close(s);
-		} else {
-			bip_ipam_free(ip);
-			bip_store_close(s);
-			etcd_ran = true;
-			plug_conf(&bip, bip_conf(etcd, prefix, NODE));
-			note("row 6: etcd: ADD/DEL pairs, 0 held");
-			run_pairs(&bip, 0x6a, 5, P.pairs_max, 10, P.cell_budget_s, &pt[0]);
-			note("row 6: etcd: filling %zu", P.etcd_held);
-			if (lib_prefill(etcd, prefix, NODE, 0x6b, 0, P.etcd_held, &pre) != BIP_OK)
-				snprintf(etcd_why, sizeof(etcd_why), "prefill failed");
-			run_pairs(&bip, 0x6c, 5, P.pairs_max, 10, P.cell_budget_s, &pt[1]);
-			pfx_conc = xasprintf("%sc32/", prefix);
-			s = open_store(etcd, pfx_conc);
-			ip = NULL;
-			if (s && bip_ipam_new(s, &ip) == BIP_OK)
-				t_pool(ip, "default", POOL_CIDR, 26, NULL);
-			bip_ipam_free(ip);
-			bip_store_close(s);
-			plug_conf(&bip, bip_conf(etcd, pfx_conc, NODE));
-			note("row 6: etcd: %zu ADDs, 32 callers", P.conc_ops);
-			run_conc(&bip, 0x6d, P.conc_ops, 32, &ct);
-			json_object_set_new(r6, "store", json_string(etcd));
-			json_object_set_new(r6, "prefix", json_string(prefix));
-			json_object_set_new(r6, "held_0", pairs_json(&pt[0]));
-			json_object_set_new(r6, "held_n", pairs_json(&pt[1]));
-			json_object_set_new(r6, "held_n_count", json_integer((json_int_t)P.etcd_held));
-			json_object_set_new(r6, "prefill_s", jr(pre, 2));
-			json_object_set_new(r6, "concurrency_32", conc_json(&ct, true));
-			if (strncmp(etcd, "etcd", 4) == 0) {
-				purge_prefix(etcd, pfx_conc);
-				purge_prefix(etcd, prefix);
-			}
-			free(pfx_conc);
-		}
-	}
-	if (!etcd_ran)
-		json_object_set_new(r6, "result", json_string(etcd_why));
-	json_object_set_new(rows, "6_etcd", r6);
+	run_etcd_row(&e6, &bip, wall_start, rows);
+	if (etcd3 && *etcd3)
+		run_etcd_row(&e6b, &bip, wall_start, rows);
 
 	/* ---------------- row 7: the in-process library bench ---------------- */
 	json_t *lib = NULL;
@@ -2245,35 +2312,10 @@ int main(int argc, char **argv)
 	   "commands, not the CLI, and are not judged against the CLI goals.\n");
 
 	md("\n## 6. etcd\n\n");
-	if (!etcd_ran) {
-		md("**Placeholder: %s.** With `BIP_BENCH_ETCD=etcd://host:port` set, `make bench` runs "
-		   "the same exec'd ADD/DEL pairs at 0 and %s held and the %zu-ADD, 32-caller row "
-		   "against that store (config `\"store\": \"etcd://…\"`, a fresh `store_prefix` per "
-		   "run), with ratios against this run's host-local.\n",
-		   etcd_why, fcount(b1, (double)P.etcd_held), P.conc_ops);
-	} else {
-		md("Store `%s`, prefix `%s`.\n\n", etcd, json_string_value(json_object_get(r6, "prefix")));
-		md("| held | op | n | median | p99 | max | host-local ÷ blockipam-etcd (median) |\n"
-		   "|---|---|---|---|---|---|---|\n");
-		for (int k = 0; k < 2; k++) {
-			int hk = k == 0 ? 0 : 1; /* host-local at 0 and 5,000 held */
-
-			for (int op = 0; op < 2; op++) {
-				const struct stats *se = op ? &pt[k].sd : &pt[k].sa;
-				char rat[32] = "";
-
-				if (have_ph[hk] && P.held[hk] == (k ? P.etcd_held : 0))
-					snprintf(rat, sizeof(rat), "%.1f×",
-						 (op ? ph[hk].sd.med : ph[hk].sa.med) / se->med);
-				md("| %s | %s | %zu | %s | %s | %s | %s |\n",
-				   fcount(b5, k ? (double)P.etcd_held : 0), op ? "DEL" : "ADD", se->n,
-				   fms(b1, se->med), fms(b2, se->p99), fms(b3, se->max), rat);
-			}
-		}
-		md("\n32 callers, %zu ADDs: %.0f ADD/s (host-local %.0f), median %s, p99 %s, max %s, "
-		   "%zu failed, %zu duplicates.\n",
-		   ct.ops, ct.rate, have_ch ? ch[2].rate : 0.0, fms(b1, ct.st.med), fms(b2, ct.st.p99),
-		   fms(b3, ct.st.max), ct.fails, ct.dups);
+	md_etcd_row(&e6, ph, have_ph, ch, have_ch);
+	if (e6b.ran) {
+		md("\n### 6b. etcd, three members\n\n");
+		md_etcd_row(&e6b, ph, have_ph, ch, have_ch);
 	}
 
 	md("\n## 7. In-process library (build/bench/bench_lib %ld %ld)\n\n", P.lib_n, P.lib_total);

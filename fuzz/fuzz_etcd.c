@@ -1,7 +1,8 @@
 /*
- * libFuzzer target: the decoders of etcd's JSON answers (range, txn, error) and base64. The
- * input is a response body. Checks that decoded entries are NUL-terminated, keys non-empty,
- * revisions positive, and that base64 that decodes encodes back to itself.
+ * libFuzzer target: the decoders of etcd's JSON answers (range, txn, a txn of ranges, error) and
+ * base64. The input is a response body. Checks that decoded entries are NUL-terminated, keys
+ * non-empty, revisions positive, range indexes in bounds, and that base64 that decodes encodes
+ * back to itself.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@ static int check_kv(void *ctx, const struct bip_etcd_kv *kv)
 	return 0;
 }
 
+static int check_read(void *ctx, size_t i, const struct bip_etcd_kv *kv)
+{
+	if (i >= *(const size_t *)ctx)
+		abort();
+	return check_kv(NULL, kv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -34,6 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (bip_etcd_decode_txn(in, size, &rev, &ok) == BIP_OK && rev <= 0)
 		abort();
+	for (size_t n = 1; n <= 3; n++) {
+		struct bip_etcd_range rr[3];
+
+		if (bip_etcd_decode_reads(in, size, n, check_read, &n, rr) != BIP_OK)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (rr[i].rev <= 0 || rr[i].rev != rr[0].rev)
+				abort();
+	}
 	bip_etcd_decode_error(in, size, &code, msg, sizeof(msg));
 	if (strlen(msg) >= sizeof(msg) || code < -1 || code >= 100)
 		abort();

@@ -35,6 +35,8 @@ int64_t bip_now(void);
 uint64_t bip_rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */
 void bip_backoff(struct bip_ipam *ip, int attempt);
+/* The same, scaled to how long the lost attempt took (microseconds). */
+void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
 
 /* --- keys ------------------------------------------------------------------------------- */
 #define KEY_CONFIG "config"
@@ -151,6 +153,12 @@ int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 /* Helpers over records. */
 int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
 int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
+/* What load_* do after their list: decode entries already read (the pools sorted by family,
+ * priority, name, with their revisions; every reserved CIDR). */
+int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
+	       int64_t **revs, size_t *n);
+int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
+		      size_t *n);
 bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
 /* The pool holding a block/address, or NULL. */
 const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);

@@ -2,13 +2,15 @@
  * The allocator. One request = one attempt after another until one commits:
  *
  *   read the handle (a repeated request returns what it holds), the config, the pools, the
- *   reservations, the node and the namespace; for each family pick the candidate pools (specific
- *   addresses > explicit pools > namespace pools > configured pools > automatic pools matching
- *   the node and namespace selectors); take free addresses from the node's own blocks, then from
- *   a newly claimed block (walk the pool from a start derived from the node name; the first block
- *   that does not exist wins), then, unless strictAffinity, borrow from other nodes' blocks;
- *   finally commit the handle record, every changed block, every new affinity and the pools
- *   used, in ONE store transaction conditioned on each of them being as read.
+ *   reservations, the node, the namespace and the node's affinities, all in ONE store request
+ *   at one revision (bip_store_read: on etcd one round trip instead of seven), then the blocks
+ *   it needs (together, where there are several); for each family pick the candidate pools
+ *   (specific addresses > explicit pools > namespace pools > configured pools > automatic pools
+ *   matching the node and namespace selectors); take free addresses from the node's own blocks,
+ *   then from a newly claimed block (walk the pool from a start derived from the node name; the
+ *   first block that does not exist wins), then, unless strictAffinity, borrow from other
+ *   nodes' blocks; finally commit the handle record, every changed block, every new affinity
+ *   and the pools used, in ONE store transaction conditioned on each of them being as read.
  *
  * A lost race (BIP_ECONFLICT) throws the attempt away and starts over after a jittered backoff;
  * past the retry budget the caller gets BIP_EAGAIN. Because the commit is conditioned on the
@@ -23,6 +25,7 @@
  * Within a block, never-used addresses go first (lowest first), then released ones, oldest
  * release first, so an address whose old connections may linger is reused last.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +37,32 @@
 #define MAX_ATTEMPTS 64
 #define MAX_PER_REQUEST HANDLE_MAX_ADDRS
 
+/* The records an attempt starts from, read together (read_context). */
+enum {
+	RD_HANDLE,
+	RD_CONFIG,
+	RD_POOLS,
+	RD_RESERVATIONS,
+	RD_NODE,
+	RD_NAMESPACE,
+	RD_AFFINITY,
+	RD_BLOCKS,
+	RD__N
+};
+
+/* A block read ahead (prefetch_blks), decoded when get_blk asks for it. */
+struct pre_blk {
+	struct bip_prefix cidr;
+	struct bip_kv kv;
+	bool found;
+};
+
 struct attempt {
 	struct bip_ipam *ip;
 	const struct bip_alloc_req *req;
+	struct bip_kvs rd[RD__N]; /* read_context's answers, by RD_ slot */
+	struct pre_blk *pre;
+	size_t npre;
 	struct bip_config cfg;
 	struct bip_pool *pools;
 	int64_t *pool_revs;
@@ -63,7 +89,7 @@ struct attempt {
 	struct bip_prefix *aff; /* this node's affinities */
 	int64_t *aff_rev;
 	long *aff_free; /* free addresses of each, -1 unknown */
-	size_t naff;
+	size_t naff, capaff;
 	bool have_aff;
 	struct bip_assigned *out;
 	size_t nout;
@@ -75,6 +101,11 @@ struct attempt {
 
 static void attempt_clear(struct attempt *a)
 {
+	for (size_t i = 0; i < RD__N; i++)
+		bip_kvs_free(&a->rd[i]);
+	for (size_t i = 0; i < a->npre; i++)
+		bip_kv_clear(&a->pre[i].kv);
+	free(a->pre);
 	bip_pools_free(a->pools, a->npools);
 	free(a->pool_revs);
 	free(a->pool_used);
@@ -98,6 +129,15 @@ static void attempt_clear(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Microseconds on the monotonic clock: how long a lost attempt took sets its backoff. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Hold the store's writer lock across one attempt, where the store has one (see store.h). */
 static void store_lock(struct bip_ipam *ip, bool on)
 {
@@ -116,7 +156,6 @@ struct keylist {
 	struct bip_ipam *ip;
 	size_t skip; /* bytes of prefix to skip */
 	struct bip_prefix *v;
-	int64_t *revs; /* when wanted */
 	size_t n, cap;
 	int bad;
 };
@@ -141,55 +180,46 @@ static int collect_cidr(void *ctx, const struct bip_kv *kv)
 		if (!v)
 			return BIP_ENOMEM;
 		kl->v = v;
-		if (kl->revs) {
-			int64_t *r = im_realloc(kl->ip, kl->revs, cap * sizeof(*r));
-
-			if (!r)
-				return BIP_ENOMEM;
-			kl->revs = r;
-		}
 		kl->cap = cap;
 	}
-	if (kl->revs)
-		kl->revs[kl->n] = kv->rev;
 	kl->v[kl->n++] = p;
 	return 0;
 }
 
-/* The CIDRs named by the keys under prefix; sorted, unless revs are wanted (key order). */
-static int list_cidrs(struct bip_ipam *ip, const char *prefix, struct bip_prefix **out,
-		      int64_t **revs, size_t *n)
+/* Every block's CIDR, sorted, from the keys of blocks/ (the values are not needed). */
+static int existing_from(struct attempt *a, const struct bip_kvs *kvs)
 {
-	struct keylist kl = {.ip = ip, .skip = strlen(prefix)};
-	int64_t rev;
-	int rc;
+	struct keylist kl = {.ip = a->ip, .skip = strlen(PFX_BLOCKS)};
 
-	if (revs) {
-		kl.revs = im_calloc(ip, 1, sizeof(int64_t));
-		if (!kl.revs)
-			return BIP_ENOMEM;
+	for (size_t i = 0; i < kvs->n; i++) {
+		int rc = collect_cidr(&kl, &kvs->v[i]);
+
+		if (rc != BIP_OK) {
+			free(kl.v);
+			return rc;
+		}
 	}
-	rc = bip_store_list_cb(ip->store, prefix, BIP_LIST_KEYS_ONLY, collect_cidr, &kl, &rev);
-	if (rc != BIP_OK) {
-		free(kl.v);
-		free(kl.revs);
-		return rc;
-	}
-	if (kl.n && !revs)
+	if (kl.n)
 		qsort(kl.v, kl.n, sizeof(*kl.v), cmp_prefix);
-	*out = kl.v;
-	if (revs)
-		*revs = kl.revs;
-	*n = kl.n;
+	a->existing = kl.v;
+	a->nexisting = kl.n;
+	a->have_existing = true;
 	return BIP_OK;
 }
 
 static int need_existing(struct attempt *a)
 {
+	struct bip_kvs kvs = {0};
+	int rc;
+
 	if (a->have_existing)
 		return BIP_OK;
+	rc = bip_store_list(a->ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &kvs);
+	if (rc == BIP_OK)
+		rc = existing_from(a, &kvs);
 	a->have_existing = true;
-	return list_cidrs(a->ip, PFX_BLOCKS, &a->existing, NULL, &a->nexisting);
+	bip_kvs_free(&kvs);
+	return rc;
 }
 
 /* Whether any existing block overlaps p. Blocks hold at most 2^16 addresses, so only blocks
@@ -245,11 +275,21 @@ static int add_blk(struct attempt *a, struct blk *b)
 	return BIP_OK;
 }
 
-/* The block at cidr: from the cache, else the store; *out NULL when it does not exist. */
+static struct pre_blk *read_ahead(struct attempt *a, struct bip_prefix cidr)
+{
+	for (size_t i = 0; i < a->npre; i++)
+		if (bip_prefix_eq(a->pre[i].cidr, cidr))
+			return &a->pre[i];
+	return NULL;
+}
+
+/* The block at cidr: from the cache, else as read ahead, else the store; *out NULL when it does
+ * not exist. */
 static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 {
 	char key[KEY_LEN];
 	struct bip_kv kv = {0};
+	struct pre_blk *p;
 	struct blk *b;
 	int rc;
 
@@ -257,11 +297,20 @@ static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 	if (*out)
 		return BIP_OK;
 	key_block(key, cidr);
-	rc = bip_store_get(a->ip->store, key, &kv);
-	if (rc == BIP_ENOTFOUND)
+	p = read_ahead(a, cidr);
+	if (p && !p->found)
 		return BIP_OK;
-	if (rc != BIP_OK)
-		return seterr(a->ip, rc, "cannot read %s", key);
+	if (p) {
+		/* decoded once: from now on the cache has it */
+		kv = p->kv;
+		*p = a->pre[--a->npre];
+	} else {
+		rc = bip_store_get(a->ip->store, key, &kv);
+		if (rc == BIP_ENOTFOUND)
+			return BIP_OK;
+		if (rc != BIP_OK)
+			return seterr(a->ip, rc, "cannot read %s", key);
+	}
 	rc = blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
 	bip_kv_clear(&kv);
 	if (rc == BIP_ECORRUPT)
@@ -279,6 +328,73 @@ static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 	}
 	*out = b;
 	return BIP_OK;
+}
+
+/*
+ * Read the blocks at cidrs ahead, in one store request (per BIP_READ_MAX) instead of one each,
+ * for get_blk to decode when it is asked for them: a block is decoded, and a bad one reported,
+ * at the moment it was before. Blocks known already are skipped, and one block alone is left to
+ * get_blk: a get is one request too.
+ */
+static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size_t n)
+{
+	struct bip_prefix *want = NULL;
+	char(*keys)[KEY_LEN] = NULL;
+	struct bip_read reads[BIP_READ_MAX];
+	struct bip_kvs got[BIP_READ_MAX];
+	struct pre_blk *pre;
+	size_t k = 0;
+	int rc = BIP_ENOMEM;
+
+	if (n < 2)
+		return BIP_OK;
+	want = im_calloc(a->ip, n, sizeof(*want));
+	keys = im_calloc(a->ip, n < BIP_READ_MAX ? n : BIP_READ_MAX, KEY_LEN);
+	if (!want || !keys)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		bool dup = cached_blk(a, cidrs[i]) || read_ahead(a, cidrs[i]);
+
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = bip_prefix_eq(want[j], cidrs[i]);
+		if (!dup)
+			want[k++] = cidrs[i];
+	}
+	rc = BIP_OK;
+	if (k < 2)
+		goto out;
+	rc = BIP_ENOMEM;
+	pre = im_realloc(a->ip, a->pre, (a->npre + k) * sizeof(*pre));
+	if (!pre)
+		goto out;
+	a->pre = pre;
+	for (size_t off = 0; off < k; off += BIP_READ_MAX) {
+		size_t m = k - off < BIP_READ_MAX ? k - off : BIP_READ_MAX;
+
+		for (size_t j = 0; j < m; j++) {
+			key_block(keys[j], want[off + j]);
+			reads[j] = (struct bip_read){keys[j], false, 0};
+		}
+		rc = bip_store_read(a->ip->store, reads, m, got, NULL);
+		if (rc != BIP_OK) {
+			seterr(a->ip, rc, "cannot read %s%s", keys[0],
+			       m > 1 ? " and the other blocks read with it" : "");
+			goto out;
+		}
+		for (size_t j = 0; j < m; j++) {
+			struct pre_blk *p = &a->pre[a->npre++];
+
+			*p = (struct pre_blk){.cidr = want[off + j], .found = got[j].n > 0};
+			if (p->found) /* the entry moves here; the array goes */
+				p->kv = got[j].v[0];
+			free(got[j].v);
+		}
+	}
+	rc = BIP_OK;
+out:
+	free(want);
+	free(keys);
+	return rc;
 }
 
 /* A new block owned by the requesting node, with its affinity, committed with the rest.
@@ -326,60 +442,150 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 	return BIP_OK;
 }
 
+/* A batch of reads being built: entry i fills slot[i] of the attempt's answers. */
+struct batch {
+	char keys[RD__N][KEY_LEN];
+	struct bip_read reads[RD__N];
+	int slot[RD__N];
+	size_t n;
+};
+
+static void batch_add(struct batch *b, int slot, bool prefix, unsigned flags, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void batch_add(struct batch *b, int slot, bool prefix, unsigned flags, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->keys[b->n], KEY_LEN, fmt, ap);
+	va_end(ap);
+	b->reads[b->n] = (struct bip_read){b->keys[b->n], prefix, flags};
+	b->slot[b->n++] = slot;
+}
+
+/*
+ * Everything an allocation reads before it knows which blocks it needs, in ONE store request at
+ * one revision: the handle, the config, the pools, the reservations, the node, the namespace,
+ * and the node's affinities (block mode) or every block's key (host-local ranges, which need
+ * them to lay out their sub-blocks). Decoded afterwards by use_handle and use_context, in the
+ * order they were once read, so a bad record is reported as before.
+ */
 static int read_context(struct attempt *a)
+{
+	const struct bip_alloc_req *req = a->req;
+	struct bip_kvs got[RD__N];
+	struct batch b;
+	int rc;
+
+	b.n = 0;
+	batch_add(&b, RD_HANDLE, false, 0, PFX_HANDLES "%s", req->handle);
+	batch_add(&b, RD_CONFIG, false, 0, KEY_CONFIG);
+	batch_add(&b, RD_POOLS, true, 0, PFX_POOLS);
+	batch_add(&b, RD_RESERVATIONS, true, 0, PFX_RESERVATIONS);
+	batch_add(&b, RD_NODE, false, 0, PFX_NODES "%s", req->node);
+	if (req->namespace)
+		batch_add(&b, RD_NAMESPACE, false, 0, PFX_NAMESPACES "%s", req->namespace);
+	if (req->nranges)
+		batch_add(&b, RD_BLOCKS, true, BIP_LIST_KEYS_ONLY, PFX_BLOCKS);
+	else
+		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
+	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
+	if (rc != BIP_OK)
+		return seterr(a->ip, rc,
+			      "cannot read the records for '%s' (its handle, the config, pools, "
+			      "reservations, node '%s'%s)",
+			      req->handle, req->node, req->namespace ? ", namespace" : "");
+	for (size_t i = 0; i < b.n; i++)
+		a->rd[b.slot[i]] = got[i];
+	return BIP_OK;
+}
+
+/* The handle record (kv NULL: there is none). */
+static int use_handle(struct attempt *a, const struct bip_kv *kv)
+{
+	int rc;
+
+	if (!kv)
+		return BIP_OK;
+	rc = handle_decode(a->ip, a->req->handle, kv->value, kv->len, &a->held);
+	a->handle_rev = kv->rev;
+	if (rc == BIP_ECORRUPT)
+		return seterr(a->ip, rc, "store record %s does not decode", kv->key);
+	if (rc != BIP_OK)
+		return rc;
+	a->have_handle = true;
+	return BIP_OK;
+}
+
+static int decode_node(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+		       void *out)
+{
+	return node_decode(ip, name, v, len, out);
+}
+
+static int decode_namespace(struct bip_ipam *ip, const char *name, const unsigned char *v,
+			    size_t len, void *out)
+{
+	return namespace_decode(ip, name, v, len, out);
+}
+
+/* A record that may be absent (a single key read): decoded into out, and *have, when there. */
+static int use_optional(struct bip_ipam *ip, const struct bip_kvs *kvs, const char *name,
+			int (*decode)(struct bip_ipam *ip, const char *name, const unsigned char *v,
+				      size_t len, void *out),
+			void *out, bool *have)
+{
+	int rc;
+
+	if (kvs->n == 0)
+		return BIP_OK;
+	rc = decode(ip, name, kvs->v[0].value, kvs->v[0].len, out);
+	if (rc != BIP_OK)
+		return seterr(ip, rc, "store record %s does not decode", kvs->v[0].key);
+	*have = true;
+	return BIP_OK;
+}
+
+static int collect_affinity(void *ctx, const struct bip_kv *kv);
+
+/* The rest of what read_context read: config, pools, reservations, node, namespace, and the
+ * node's affinities or every block's key. */
+static int use_context(struct attempt *a)
 {
 	struct bip_ipam *ip = a->ip;
 	const struct bip_alloc_req *req = a->req;
-	struct bip_kv kv = {0};
-	char key[KEY_LEN];
+	const struct bip_kvs *cfg = &a->rd[RD_CONFIG];
 	int rc;
 
-	rc = bip_store_get(ip->store, KEY_CONFIG, &kv);
-	if (rc == BIP_ENOTFOUND) {
+	if (cfg->n == 0) {
 		bip_config_default(&a->cfg);
-	} else if (rc != BIP_OK) {
-		return seterr(ip, rc, "cannot read the IPAM config");
 	} else {
-		rc = config_decode(ip, kv.value, kv.len, &a->cfg);
-		bip_kv_clear(&kv);
+		rc = config_decode(ip, cfg->v[0].value, cfg->v[0].len, &a->cfg);
 		if (rc != BIP_OK)
 			return seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
 	}
-	rc = load_pools(ip, &a->pools, &a->pool_revs, &a->npools);
+	rc = pools_from(ip, &a->rd[RD_POOLS], &a->pools, &a->pool_revs, &a->npools);
 	if (rc != BIP_OK)
 		return rc;
 	a->pool_used = im_calloc(ip, a->npools, sizeof(bool));
 	if (!a->pool_used)
 		return BIP_ENOMEM;
-	rc = load_reservations(ip, &a->res, &a->nres);
+	rc = reservations_from(ip, &a->rd[RD_RESERVATIONS], &a->res, &a->nres);
+	if (rc == BIP_OK)
+		rc = use_optional(ip, &a->rd[RD_NODE], req->node, decode_node, &a->node,
+				  &a->have_node);
+	if (rc == BIP_OK && req->namespace)
+		rc = use_optional(ip, &a->rd[RD_NAMESPACE], req->namespace, decode_namespace,
+				  &a->ns, &a->have_ns);
 	if (rc != BIP_OK)
 		return rc;
-
-	snprintf(key, sizeof(key), PFX_NODES "%s", req->node);
-	rc = bip_store_get(ip->store, key, &kv);
-	if (rc == BIP_OK) {
-		rc = node_decode(ip, req->node, kv.value, kv.len, &a->node);
-		bip_kv_clear(&kv);
-		if (rc != BIP_OK)
-			return seterr(ip, rc, "store record %s does not decode", key);
-		a->have_node = true;
-	} else if (rc != BIP_ENOTFOUND) {
-		return seterr(ip, rc, "cannot read %s", key);
-	}
-	if (req->namespace) {
-		snprintf(key, sizeof(key), PFX_NAMESPACES "%s", req->namespace);
-		rc = bip_store_get(ip->store, key, &kv);
-		if (rc == BIP_OK) {
-			rc = namespace_decode(ip, req->namespace, kv.value, kv.len, &a->ns);
-			bip_kv_clear(&kv);
-			if (rc != BIP_OK)
-				return seterr(ip, rc, "store record %s does not decode", key);
-			a->have_ns = true;
-		} else if (rc != BIP_ENOTFOUND) {
-			return seterr(ip, rc, "cannot read %s", key);
-		}
-	}
-	return BIP_OK;
+	if (req->nranges)
+		return existing_from(a, &a->rd[RD_BLOCKS]);
+	a->have_aff = true;
+	for (size_t i = 0; i < a->rd[RD_AFFINITY].n && rc == BIP_OK; i++)
+		rc = collect_affinity(a, &a->rd[RD_AFFINITY].v[i]);
+	return rc;
 }
 
 /* Labels with the well-known name label added, as Kubernetes does. */
@@ -420,6 +626,7 @@ static int labels_with_name(struct bip_ipam *ip, const struct bip_label_set *src
 	return BIP_OK;
 }
 
+/* The handle record alone (release, handle_get). */
 static int read_handle(struct attempt *a)
 {
 	char key[KEY_LEN];
@@ -432,15 +639,29 @@ static int read_handle(struct attempt *a)
 		return BIP_OK;
 	if (rc != BIP_OK)
 		return seterr(a->ip, rc, "cannot read %s", key);
-	rc = handle_decode(a->ip, a->req->handle, kv.value, kv.len, &a->held);
-	a->handle_rev = kv.rev;
+	rc = use_handle(a, &kv);
 	bip_kv_clear(&kv);
-	if (rc == BIP_ECORRUPT)
-		return seterr(a->ip, rc, "store record %s does not decode", key);
-	if (rc != BIP_OK)
-		return rc;
-	a->have_handle = true;
-	return BIP_OK;
+	return rc;
+}
+
+/* The blocks of the addresses a handle record lists, read ahead together. */
+static int prefetch_held(struct attempt *a)
+{
+	struct bip_prefix *cidrs;
+	int rc;
+
+	if (a->held.naddrs < 2)
+		return BIP_OK;
+	cidrs = im_calloc(a->ip, a->held.naddrs, sizeof(*cidrs));
+	if (!cidrs)
+		return BIP_ENOMEM;
+	for (size_t i = 0; i < a->held.naddrs; i++) {
+		cidrs[i] = a->held.addrs[i];
+		cidrs[i].addr.v &= bip_mask(cidrs[i].addr.family, cidrs[i].len);
+	}
+	rc = prefetch_blks(a, cidrs, a->held.naddrs);
+	free(cidrs);
+	return rc;
 }
 
 /*
@@ -455,8 +676,10 @@ static int verify_held(struct attempt *a)
 	const char *id = a->req->handle;
 	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
 	struct bip_kv kv = {0};
-	int rc;
+	int rc = prefetch_held(a);
 
+	if (rc != BIP_OK)
+		return rc;
 	for (size_t i = 0; i < a->held.naddrs; i++) {
 		struct bip_prefix cidr = a->held.addrs[i];
 		struct blk *b;
@@ -724,24 +947,20 @@ static bool in_candidates(const struct attempt *a, const size_t *idx, size_t n,
 	return false;
 }
 
-struct afflist {
-	struct attempt *a;
-	size_t skip, cap;
-};
-
+/* One of this node's affinities (affinity/<node>/<cidr>), with its free-address count. */
 static int collect_affinity(void *ctx, const struct bip_kv *kv)
 {
-	struct afflist *l = ctx;
-	struct attempt *a = l->a;
+	struct attempt *a = ctx;
+	const char *part = kv->key + strlen(PFX_AFFINITY) + strlen(a->req->node) + 1;
 	struct bip_prefix p;
 	enum aff_state st;
 	long nfree;
 
-	if (cidr_from_keypart(kv->key + l->skip, &p) != BIP_OK ||
+	if (cidr_from_keypart(part, &p) != BIP_OK ||
 	    affinity_decode(kv->value, kv->len, &st, &nfree) != BIP_OK)
 		return 0; /* the check reports it; allocation does without it */
-	if (a->naff == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
+	if (a->naff == a->capaff) {
+		size_t cap = a->capaff ? a->capaff * 2 : 16;
 		struct bip_prefix *v = im_realloc(a->ip, a->aff, cap * sizeof(*v));
 		int64_t *r;
 		long *f;
@@ -757,7 +976,7 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 		if (!f)
 			return BIP_ENOMEM;
 		a->aff_free = f;
-		l->cap = cap;
+		a->capaff = cap;
 	}
 	a->aff[a->naff] = p;
 	a->aff_rev[a->naff] = kv->rev;
@@ -769,7 +988,6 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 static int need_affinities(struct attempt *a)
 {
 	char pfx[KEY_LEN];
-	struct afflist l = {.a = a};
 	int64_t rev;
 	int rc;
 
@@ -777,8 +995,7 @@ static int need_affinities(struct attempt *a)
 		return BIP_OK;
 	a->have_aff = true;
 	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
-	l.skip = strlen(pfx);
-	rc = bip_store_list_cb(a->ip->store, pfx, 0, collect_affinity, &l, &rev);
+	rc = bip_store_list_cb(a->ip->store, pfx, 0, collect_affinity, a, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
 		seterr(a->ip, rc, "cannot list %s", pfx);
 	return rc;
@@ -800,6 +1017,57 @@ static unsigned out_of(const struct attempt *a, int fam)
 	for (size_t i = 0; i < a->nout; i++)
 		n += a->out[i].addr.family == fam;
 	return n;
+}
+
+/*
+ * The block step 1 of alloc_family reads first for each family (the node's first block with
+ * room in the first candidate pool that has one), read ahead together: a dual-stack request
+ * then reads its two blocks in one request. Uses the affinities read_context read. Pool
+ * selection failures are left for alloc_family to report where it always did (the message is
+ * put back); running out of memory is not.
+ */
+static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
+{
+	const struct bip_alloc_req *req = a->req;
+	struct bip_prefix first[2];
+	size_t n = 0;
+	int rc = BIP_OK;
+
+	if (req->nranges || !a->have_aff)
+		return BIP_OK;
+	for (int f = 0; f < 2 && rc == BIP_OK; f++) {
+		int fam = f ? 6 : 4;
+		char saved[sizeof(a->ip->errmsg)];
+		bool skip = want[f] <= held_of(a, fam) + out_of(a, fam), ranges = false;
+		bool found = false;
+		size_t *idx, k = 0;
+
+		for (size_t i = 0; i < req->nips; i++)
+			skip |= req->ips[i].family == fam; /* specific addresses only */
+		for (size_t i = 0; i < a->nranges; i++)
+			ranges |= a->ranges[i].subnet.addr.family == fam;
+		if (skip || (podcidr && ranges))
+			continue;
+		idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+		if (!idx)
+			return BIP_ENOMEM;
+		memcpy(saved, a->ip->errmsg, sizeof(saved));
+		rc = candidate_pools(a, fam, idx, &k);
+		if (rc != BIP_OK && rc != BIP_ENOMEM) {
+			memcpy(a->ip->errmsg, saved, sizeof(saved));
+			rc = BIP_OK;
+			k = 0;
+		}
+		for (size_t pi = 0; pi < k && !found; pi++)
+			for (size_t i = 0; i < a->naff && !found; i++)
+				if (bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]) &&
+				    (a->aff_free[i] != 0 || cached_blk(a, a->aff[i]))) {
+					first[n++] = a->aff[i];
+					found = true;
+				}
+		free(idx);
+	}
+	return rc == BIP_OK ? prefetch_blks(a, first, n) : rc;
 }
 
 /* Block mode for one family: own blocks, new blocks, borrowed addresses. */
@@ -1444,12 +1712,13 @@ static int try_allocate(struct attempt *a)
 	bool podcidr = false;
 	int rc;
 
-	rc = read_handle(a);
+	rc = read_context(a);
+	if (rc == BIP_OK)
+		rc = use_handle(a, a->rd[RD_HANDLE].n ? &a->rd[RD_HANDLE].v[0] : NULL);
 	if (rc == BIP_OK)
 		rc = verify_held(a);
-	if (rc != BIP_OK)
-		return rc;
-	rc = read_context(a);
+	if (rc == BIP_OK)
+		rc = use_context(a);
 	if (rc != BIP_OK)
 		return rc;
 	a->ranges = req->ranges;
@@ -1461,6 +1730,8 @@ static int try_allocate(struct attempt *a)
 		podcidr = true;
 	}
 	rc = alloc_specific(a);
+	if (rc == BIP_OK)
+		rc = prefetch_own(a, want, podcidr);
 	if (rc != BIP_OK)
 		return rc;
 	for (int f = 0; f < 2; f++) {
@@ -1542,8 +1813,8 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		return rc;
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		struct attempt a = {.ip = ip, .req = req};
-
 		struct bip_alloc_result res = {0};
+		int64_t t0 = mono_us();
 
 		/* The result is built before the commit, so nothing can fail after it. */
 		a.result = &res;
@@ -1558,7 +1829,7 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
 		      req->handle);
@@ -1611,6 +1882,9 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		rc = seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", id);
 		goto out;
 	}
+	rc = prefetch_held(&a);
+	if (rc != BIP_OK)
+		goto out;
 	for (size_t i = 0; i < a.held.naddrs; i++) {
 		struct bip_prefix cidr = a.held.addrs[i];
 		struct blk *b;
@@ -1678,13 +1952,15 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 	if (!valid_handle(handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		int64_t t0 = mono_us();
+
 		store_lock(ip, true);
 		rc = release_handle_once(ip, handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
 		      handle);
@@ -1811,13 +2087,15 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 	if (expect_handle && !valid_handle(expect_handle))
 		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		int64_t t0 = mono_us();
+
 		store_lock(ip, true);
 		rc = release_addr_once(ip, addr, expect_handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip_backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
 }

@@ -52,42 +52,39 @@ static int cmp_pair(const void *x, const void *y)
 			      &((const struct pool_pair *)y)->pool);
 }
 
-int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n)
+int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
+	       int64_t **revs, size_t *n)
 {
-	struct bip_kvs kvs = {0};
 	struct pool_pair *pp = NULL;
 	struct bip_pool *pools = NULL;
 	int64_t *rv = NULL;
 	size_t k = 0;
 	int rc;
 
-	rc = bip_store_list(ip->store, PFX_POOLS, 0, &kvs);
-	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot list pools");
-	pp = im_calloc(ip, kvs.n, sizeof(*pp));
-	pools = im_calloc(ip, kvs.n, sizeof(*pools));
-	rv = im_calloc(ip, kvs.n, sizeof(*rv));
+	pp = im_calloc(ip, kvs->n, sizeof(*pp));
+	pools = im_calloc(ip, kvs->n, sizeof(*pools));
+	rv = im_calloc(ip, kvs->n, sizeof(*rv));
 	rc = BIP_ENOMEM;
 	if (!pp || !pools || !rv)
 		goto out;
-	for (; k < kvs.n; k++) {
-		const char *name = kvs.v[k].key + strlen(PFX_POOLS);
+	for (; k < kvs->n; k++) {
+		const char *name = kvs->v[k].key + strlen(PFX_POOLS);
 
-		rc = pool_decode(ip, name, kvs.v[k].value, kvs.v[k].len, &pp[k].pool);
+		rc = pool_decode(ip, name, kvs->v[k].value, kvs->v[k].len, &pp[k].pool);
 		if (rc != BIP_OK) {
-			seterr(ip, rc, "store record %s does not decode", kvs.v[k].key);
+			seterr(ip, rc, "store record %s does not decode", kvs->v[k].key);
 			goto out;
 		}
-		pp[k].rev = kvs.v[k].rev;
+		pp[k].rev = kvs->v[k].rev;
 	}
-	qsort(pp, kvs.n, sizeof(*pp), cmp_pair);
-	for (size_t i = 0; i < kvs.n; i++) {
+	qsort(pp, kvs->n, sizeof(*pp), cmp_pair);
+	for (size_t i = 0; i < kvs->n; i++) {
 		pools[i] = pp[i].pool;
 		rv[i] = pp[i].rev;
 	}
 	*out = pools;
 	*revs = rv;
-	*n = kvs.n;
+	*n = kvs->n;
 	pools = NULL;
 	rv = NULL;
 	k = 0;
@@ -98,6 +95,17 @@ out:
 	free(pp);
 	free(pools);
 	free(rv);
+	return rc;
+}
+
+int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n)
+{
+	struct bip_kvs kvs = {0};
+	int rc = bip_store_list(ip->store, PFX_POOLS, 0, &kvs);
+
+	if (rc != BIP_OK)
+		return seterr(ip, rc, "cannot list pools");
+	rc = pools_from(ip, &kvs, out, revs, n);
 	bip_kvs_free(&kvs);
 	return rc;
 }
@@ -110,26 +118,23 @@ const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bi
 	return NULL;
 }
 
-int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
+int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
+		      size_t *n)
 {
-	struct bip_kvs kvs = {0};
 	struct bip_prefix *all = NULL;
 	size_t total = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = bip_store_list(ip->store, PFX_RESERVATIONS, 0, &kvs);
-	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot list reservations");
-	for (size_t i = 0; i < kvs.n; i++) {
+	for (size_t i = 0; i < kvs->n; i++) {
 		struct bip_reservation r;
 		struct bip_prefix *v;
 
-		rc = reservation_decode(ip, kvs.v[i].key + strlen(PFX_RESERVATIONS), kvs.v[i].value,
-					kvs.v[i].len, &r);
+		rc = reservation_decode(ip, kvs->v[i].key + strlen(PFX_RESERVATIONS),
+					kvs->v[i].value, kvs->v[i].len, &r);
 		if (rc != BIP_OK) {
-			seterr(ip, rc, "store record %s does not decode", kvs.v[i].key);
+			seterr(ip, rc, "store record %s does not decode", kvs->v[i].key);
 			goto fail;
 		}
 		v = im_realloc(ip, all, (total + r.ncidrs + 1) * sizeof(*v));
@@ -144,12 +149,25 @@ int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
 		total += r.ncidrs;
 		bip_reservation_clear(&r);
 	}
-	bip_kvs_free(&kvs);
 	*out = all;
 	*n = total;
 	return BIP_OK;
 fail:
 	free(all);
+	return rc;
+}
+
+int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
+{
+	struct bip_kvs kvs = {0};
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = bip_store_list(ip->store, PFX_RESERVATIONS, 0, &kvs);
+	if (rc != BIP_OK)
+		return seterr(ip, rc, "cannot list reservations");
+	rc = reservations_from(ip, &kvs, out, n);
 	bip_kvs_free(&kvs);
 	return rc;
 }

@@ -90,9 +90,18 @@ uint64_t bip_rand(struct bip_ipam *ip)
 
 void bip_backoff(struct bip_ipam *ip, int attempt)
 {
-	/* Up to 0.2 ms * 2^attempt, capped at 20 ms, uniformly jittered: processes that lost a
-	 * race to the same block must not all come back at the same moment. */
-	unsigned cap = 200u << (attempt < 7 ? attempt : 7);
+	bip_backoff_after(ip, attempt, 0);
+}
+
+void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us)
+{
+	/* Up to max(0.2 ms, the lost attempt's time) * 2^attempt, capped at 20 ms, uniformly
+	 * jittered: processes that lost a race to the same block must not all come back at the
+	 * same moment, and on etcd an attempt takes milliseconds (0.2 ms was jitter for SQLite's).
+	 * Measured, 4 processes allocating on one node of one etcd: 0.58 retries per allocation
+	 * against 0.91-1.0 with 0.2 ms; 16 nodes x 4 exec'd plugins: 0.78 against 0.90. */
+	uint64_t base = took_us > 200 ? (uint64_t)took_us : 200;
+	uint64_t cap = base << (attempt < 7 ? attempt : 7);
 	struct timespec ts;
 
 	if (cap > 20000)

@@ -21,8 +21,11 @@
 # With --tls, CERTDIR holds ca.pem, server.pem, server-key.pem: clients must present a
 # certificate signed by ca.pem (--client-cert-auth).
 #
-# Ports are picked at random in 20000-59999 and checked with ss; a member that cannot bind is
-# started again on other ports. Every member gets --max-txn-ops 10000: the store conformance
+# Ports are picked at random from 20000 up to the start of the kernel's ephemeral range (where
+# the many short client connections of the tests take their local ports: a port picked among
+# them was sometimes taken by one before etcd bound it, every try of a start), else 20000-52767,
+# and checked with ss (no socket on it in any state); a member that cannot bind is started
+# again on other ports. Every member gets --max-txn-ops 10000: the store conformance
 # suite writes 1000 keys in one txn (etcd's default limit is 128).
 
 ETCD_BIN=${ETCD_BIN:-etcd}
@@ -42,13 +45,17 @@ etcd_port_free() {
 	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# A port nobody listens on (and not already chosen by us).
+# A port no socket uses (and not already chosen by us), below the ephemeral range.
 etcd_free_port() {
-	local p
+	local p lo _ span=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=0
+	[ "$lo" -ge 21000 ] 2>/dev/null && span=$((lo - 20000))
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % span))
 		[[ " ${ETCD_CPORTS[*]} ${ETCD_PPORTS[*]} " == *" $p "* ]] && continue
-		etcd_port_free "$p" && { echo "$p"; return; }
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . && continue
+		echo "$p"
+		return
 	done
 }
 
@@ -209,13 +216,14 @@ etcd_restart() {
 
 etcd_stop_all() {
 	local i pid
+	# if, not &&: a member that died already must not end a caller running with set -e
 	for i in "${!ETCD_PIDS[@]}"; do
 		pid=${ETCD_PIDS[$i]}
-		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+		if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
 	done
 	for i in "${!ETCD_PIDS[@]}"; do
 		pid=${ETCD_PIDS[$i]}
-		[ -n "$pid" ] && { _etcd_gone "$pid" || kill -9 "$pid" 2>/dev/null; }
+		if [ -n "$pid" ] && ! _etcd_gone "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
 		ETCD_PIDS[$i]=
 	done
 }

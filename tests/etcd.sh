@@ -3,7 +3,7 @@
 # loopback ports and stopped by pid:
 #
 #   1. one member: the store conformance suite (tests/test_store.c, etcd rows), keep-alive,
-#      fail-over, prefixes
+#      fail-over, prefixes, the allocator's round trips per ADD and DEL
 #   2. one member, frozen (SIGSTOP) and then killed: every call gives BIP_EAGAIN within its time
 #   3. one member with mutual TLS (certificates made here with openssl), plus an openssl
 #      s_server whose certificate names another host
@@ -74,7 +74,7 @@ echo "== 1. one member"
 if etcd_start_single; then
 	BIP_TEST_ETCD=$ETCD_ADDR run "$build/tests/test_store" $conf_cases
 	BIP_TEST_ETCD=$ETCD_ADDR run "$build/tests/test_etcd" test_etcd_reuse test_etcd_failover \
-		test_etcd_prefixes
+		test_etcd_prefixes test_etcd_round_trips
 	# The crash test of issue #9 on etcd: real plugin processes SIGKILLed during ADD, DEL and
 	# GC (1,000 kills; the sanitizer build's default is smaller, see tests/test_crash.c).
 	if [ -x "$build/tests/test_crash" ]; then

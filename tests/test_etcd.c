@@ -31,6 +31,7 @@
 
 #include "../store/etcd/etcd.h"
 #include "blockipam/err.h"
+#include "blockipam/ipam.h"
 #include "blockipam/store.h"
 #include "t.h"
 
@@ -279,20 +280,22 @@ static void fake_addr(const struct fake *f, char *buf, size_t len)
 	snprintf(buf, len, "etcd://127.0.0.1:%d", f->port);
 }
 
-/* Run get, list and a txn; each must give want within [min_ms, max_ms]. */
+/* Run get, list, a txn and a batch read; each must give want within [min_ms, max_ms]. */
 static void check_all_ops(struct bip_store *s, int want, double min_ms, double max_ms)
 {
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
+	struct bip_read rd[] = {{"k", false, 0}, {"", true, 0}};
 	struct bip_kv kv = {0};
-	struct bip_kvs kvs = {0};
-	const char *names[] = {"get", "list", "txn"};
+	struct bip_kvs kvs = {0}, out[2];
+	const char *names[] = {"get", "list", "txn", "read"};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		double t0 = now_ms(), dt;
 		int rc = i == 0	  ? bip_store_get(s, "k", &kv)
 			 : i == 1 ? bip_store_list(s, "", 0, &kvs)
-				  : bip_store_txn(s, &cmp, 1, &op, 1, NULL);
+			 : i == 2 ? bip_store_txn(s, &cmp, 1, &op, 1, NULL)
+				  : bip_store_read(s, rd, 2, out, NULL);
 
 		dt = now_ms() - t0;
 		T_CHECK(rc == want, "%s: %s, want %s (%s)", names[i], bip_errname(rc),
@@ -348,6 +351,7 @@ static void test_etcd_silent(void)
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
 	struct bip_kv kv = {0};
+	struct bip_kvs kvs;
 	struct bip_store *s;
 	struct fake f;
 	char addr[64];
@@ -363,6 +367,12 @@ static void test_etcd_silent(void)
 	T_CHECK(now_ms() - t0 < 1400, "get took %.0f ms", now_ms() - t0);
 	n = fake_requests(&f);
 	T_CHECK(n >= 2, "a silent server got %d reads: they must be retried", n);
+	t0 = now_ms();
+	T_CHECK_INT(bip_store_read(s, &(struct bip_read){"k", false, 0}, 1, &kvs, NULL),
+		    BIP_EAGAIN);
+	T_CHECK(now_ms() - t0 < 1400, "read took %.0f ms", now_ms() - t0);
+	n = fake_requests(&f);
+	T_CHECK(n >= 2, "a silent server got %d batch reads: they must be retried", n);
 	t0 = now_ms();
 	T_CHECK_INT(bip_store_txn(s, &cmp, 1, &op, 1, NULL), BIP_EAGAIN);
 	T_CHECK(now_ms() - t0 > 1100 && now_ms() - t0 < 1400, "txn took %.0f ms", now_ms() - t0);
@@ -387,6 +397,7 @@ static void test_etcd_unavailable(void)
 	struct bip_cmp cmp = {"k", 0};
 	struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
 	struct bip_kv kv = {0};
+	struct bip_kvs kvs;
 	struct bip_store *s;
 	struct fake f;
 	char addr[64];
@@ -399,6 +410,9 @@ static void test_etcd_unavailable(void)
 	T_CHECK_INT(bip_store_get(s, "k", &kv), BIP_EAGAIN);
 	n = fake_requests(&f);
 	T_CHECK(n >= 3, "503 to a read: retried %d times", n);
+	T_CHECK_INT(bip_store_read(s, &(struct bip_read){"k", true, 0}, 1, &kvs, NULL), BIP_EAGAIN);
+	n = fake_requests(&f);
+	T_CHECK(n >= 3, "503 to a batch read: retried %d times", n);
 	T_CHECK(strstr(bip_store_errmsg(s), "request timed out"), "errmsg '%s'",
 		bip_store_errmsg(s));
 	T_CHECK_INT(bip_store_txn(s, &cmp, 1, &op, 1, NULL), BIP_EAGAIN);
@@ -415,30 +429,38 @@ static void test_etcd_answers(void)
 	static const struct {
 		const char *answer;
 		bool close_after;
-		int get, txn; /* results */
+		int get, txn, read; /* results */
 		const char *says;
 	} rows[] = {
 	    {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, BIP_ECORRUPT, BIP_ECORRUPT,
-	     "unexpected"},
-	    {"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, "malformed"},
+	     BIP_ECORRUPT, "unexpected"},
+	    {"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", false, BIP_EIO, BIP_EAGAIN, BIP_EIO,
+	     "malformed"},
 	    {"HTTP/1.1 400 Bad Request\r\nContent-Length: 66\r\n\r\n{\"error\":\"x\",\"message\":"
 	     "\"etcdserver: too many operations\",\"code\":3}",
-	     false, BIP_EINVAL, BIP_EINVAL, "too many operations"},
+	     false, BIP_EINVAL, BIP_EINVAL, BIP_EINVAL, "too many operations"},
 	    {"HTTP/1.1 401 Unauthorized\r\nContent-Length: 40\r\n\r\n{\"error\":\"x\",\"message\":"
 	     "\"auth\",\"code\":16}",
-	     false, BIP_EPERM, BIP_EPERM, "auth"},
+	     false, BIP_EPERM, BIP_EPERM, BIP_EPERM, "auth"},
 	    {"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\n404 page not found\n", false,
-	     BIP_EIO, BIP_EIO, "HTTP 404"},
-	    /* good answers, chunked, and with the connection closed after each */
+	     BIP_EIO, BIP_EIO, BIP_EIO, "HTTP 404"},
+	    /* good answers, chunked, and with the connection closed after each (a txn answer
+	     * without responses is not one to a batch read) */
 	    {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"header\":{\"revi\r\n"
 	     "12\r\nsion\":\"5\"},\"succee\r\nA\r\nded\":true}\r\n0\r\n\r\n",
-	     true, BIP_ENOTFOUND, BIP_OK, ""},
+	     true, BIP_ENOTFOUND, BIP_OK, BIP_ECORRUPT, ""},
+	    {"HTTP/1.1 200 OK\r\nContent-Length: 105\r\n\r\n{\"header\":{\"revision\":\"5\"},"
+	     "\"succeeded\":true,\"responses\":[{\"response_range\":{\"header\":{\"revision\":"
+	     "\"5\"}}}]}",
+	     false, BIP_ENOTFOUND, BIP_OK, BIP_OK, ""},
 	};
 
 	for (size_t i = 0; i < LEN(rows); i++) {
 		struct bip_store_opts o = {.timeout_ms = 300};
 		struct bip_op op = {BIP_OP_PUT, "k", "v", 1};
+		struct bip_read rd = {"k", false, 0};
 		struct bip_kv kv = {0};
+		struct bip_kvs kvs;
 		struct bip_store *s;
 		struct bip_etcd_stats st;
 		struct fake f;
@@ -459,9 +481,17 @@ static void test_etcd_answers(void)
 		rc = bip_store_txn(s, NULL, 0, &op, 1, NULL);
 		T_CHECK(rc == rows[i].txn, "row %zu: txn %s (%s)", i, bip_errname(rc),
 			bip_store_errmsg(s));
+		rc = bip_store_read(s, &rd, 1, &kvs, NULL);
+		T_CHECK(rc == rows[i].read, "row %zu: read %s (%s)", i, bip_errname(rc),
+			bip_store_errmsg(s));
+		if (rc == BIP_OK) {
+			T_CHECK(kvs.n == 0 && kvs.rev == 5, "row %zu: %zu entries at %" PRId64, i,
+				kvs.n, kvs.rev);
+			bip_kvs_free(&kvs);
+		}
 		bip_etcd_stats(s, &st);
 		if (rows[i].close_after)
-			T_CHECK(st.connects == 2, "row %zu: %" PRIu64 " connects", i, st.connects);
+			T_CHECK(st.connects == 3, "row %zu: %" PRIu64 " connects", i, st.connects);
 		bip_store_close(s);
 		fake_stop(&f);
 	}
@@ -540,6 +570,93 @@ static void test_etcd_failover(void)
 		bip_store_close(s);
 	}
 	close(fd);
+}
+
+/* Requests one operation sent, by the connection's counter. */
+static uint64_t requests_since(struct bip_store *s, uint64_t *last)
+{
+	struct bip_etcd_stats st;
+	uint64_t n;
+
+	bip_etcd_stats(s, &st);
+	n = st.requests - *last;
+	*last = st.requests;
+	return n;
+}
+
+/*
+ * Round trips of the allocator on etcd (issue #6): an ADD reads everything but the block in
+ * one request, then its block(s) in one, then commits: 3 requests, dual-stack or not (it was
+ * 9 and 10); a repeated ADD 2 (no commit); a DEL 3 (the handle, its blocks, the commit).
+ */
+static void test_etcd_round_trips(void)
+{
+	const char *addr = need_env("BIP_TEST_ETCD");
+	struct bip_store_opts o = {0};
+	struct bip_pool p4 = {.name = "rt4", .block_len = 26},
+			p6 = {.name = "rt6", .block_len = 122};
+	struct bip_range range = {0};
+	struct bip_store *s;
+	struct bip_ipam *ip = NULL;
+	char prefix[96];
+	uint64_t last = 0;
+	static const struct {
+		const char *what, *handle;
+		unsigned num4, num6;
+		bool ranges, del;
+		uint64_t want; /* 0: not checked (claims a block) */
+	} rows[] = {
+	    {"first ADD (claims a block)", "rt.1.eth0", 1, 0, false, false, 0},
+	    {"ADD", "rt.2.eth0", 1, 0, false, false, 3},
+	    {"repeated ADD", "rt.2.eth0", 1, 0, false, false, 2},
+	    {"DEL", "rt.2.eth0", 0, 0, false, true, 3},
+	    {"first dual-stack ADD (claims a block)", "rt.3.eth0", 1, 1, false, false, 0},
+	    {"dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 3},
+	    {"repeated dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 2},
+	    {"dual-stack DEL", "rt.4.eth0", 0, 0, false, true, 3},
+	    {"first host-local ADD", "rt.5.eth0", 1, 0, true, false, 0},
+	    {"host-local ADD", "rt.6.eth0", 1, 0, true, false, 3},
+	    {"host-local DEL", "rt.6.eth0", 0, 0, true, true, 3},
+	};
+
+	if (!addr)
+		T_SKIP("BIP_TEST_ETCD is not set: round trips NOT tested");
+	run_prefix(prefix, sizeof(prefix), "trips");
+	o.prefix = prefix;
+	s = open_store(addr, &o);
+	T_REQUIRE(s);
+	T_REQUIRE(bip_ipam_new(s, &ip) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("10.99.0.0/24", &p4.cidr) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("fd00:99::/120", &p6.cidr) == BIP_OK);
+	T_REQUIRE(bip_prefix_parse_net("10.98.0.0/24", &range.subnet) == BIP_OK);
+	T_REQUIRE(bip_ipam_pool_put(ip, &p4, true) == BIP_OK, "%s", bip_ipam_errmsg(ip));
+	T_REQUIRE(bip_ipam_pool_put(ip, &p6, true) == BIP_OK, "%s", bip_ipam_errmsg(ip));
+	requests_since(s, &last);
+	for (size_t i = 0; i < LEN(rows); i++) {
+		struct bip_alloc_req req = {.handle = rows[i].handle,
+					    .node = "rt-node",
+					    .num4 = rows[i].num4,
+					    .num6 = rows[i].num6};
+		struct bip_alloc_result res = {0};
+		uint64_t n;
+		int rc;
+
+		if (rows[i].ranges) {
+			req.ranges = &range;
+			req.nranges = 1;
+		}
+		rc = rows[i].del ? bip_ipam_release_handle(ip, rows[i].handle)
+				 : bip_ipam_allocate(ip, &req, &res);
+		n = requests_since(s, &last);
+		T_CHECK(rc == BIP_OK, "%s: %s (%s)", rows[i].what, bip_errname(rc),
+			bip_ipam_errmsg(ip));
+		T_CHECK(!rows[i].want || n == rows[i].want,
+			"%s: %" PRIu64 " requests, want %" PRIu64, rows[i].what, n, rows[i].want);
+		printf("  %-40s %" PRIu64 " requests\n", rows[i].what, n);
+		bip_alloc_result_free(&res);
+	}
+	bip_ipam_free(ip);
+	bip_store_close(s);
 }
 
 static void test_etcd_prefixes(void)
@@ -856,5 +973,5 @@ static void test_etcd_tls(void)
 
 T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_read_only),
        T(test_etcd_refused), T(test_etcd_silent), T(test_etcd_unavailable), T(test_etcd_answers),
-       T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes),
+       T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes), T(test_etcd_round_trips),
        T(test_etcd_server_stopped), T(test_etcd_cluster_cas), T(test_etcd_tls))

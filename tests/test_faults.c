@@ -1120,6 +1120,68 @@ static void test_fault_store(void)
 	env_close(&e);
 }
 
+/* Batch reads through the wrapper: counted as one op each, failing whole, writing nothing. */
+static void test_fault_read(void)
+{
+	static const struct {
+		struct bip_fault_plan plan;
+		/* the sequence read, read, get k1 */
+		int read1, read2, get;
+	} rows[] = {
+	    {{BIP_FAULT_OFF, 1, BIP_EIO}, BIP_OK, BIP_OK, BIP_OK},
+	    {{BIP_FAULT_FAIL, 1, BIP_EIO}, BIP_EIO, BIP_OK, BIP_OK},
+	    {{BIP_FAULT_FAIL, 2, BIP_EAGAIN}, BIP_OK, BIP_EAGAIN, BIP_OK},
+	    {{BIP_FAULT_FAIL, 1, BIP_EIO, BIP_FAULT_GET}, BIP_OK, BIP_OK, BIP_EIO},
+	    {{BIP_FAULT_FAIL, 2, BIP_EIO, BIP_FAULT_READ, 2}, BIP_OK, BIP_EIO, BIP_OK},
+	    {{BIP_FAULT_DOWN, 1, BIP_EAGAIN}, BIP_EAGAIN, BIP_EAGAIN, BIP_EAGAIN},
+	    {{BIP_FAULT_CONFLICT, 1}, BIP_OK, BIP_OK, BIP_OK},
+	    {{BIP_FAULT_LIST_HALF, 1, BIP_EIO}, BIP_OK, BIP_OK, BIP_OK},
+	};
+	const struct bip_read reads[] = {{"k1", false, 0}, {"k", true, 0}, {"nope", false, 0}};
+	struct env e;
+
+	T_REQUIRE(env_open(&e) == 0);
+	for (int k = 1; k <= 3; k++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "k%d", k);
+		T_REQUIRE(t_put(e.st, key, "v") == BIP_OK);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int want[2] = {rows[i].read1, rows[i].read2};
+		struct bip_kv kv = {0};
+		int rc;
+
+		bip_fault_arm(e.fs, &rows[i].plan);
+		for (int r = 0; r < 2; r++) {
+			struct bip_kvs out[3] = {{.n = 7}, {.n = 7}, {.n = 7}};
+			int64_t rev = -1;
+
+			rc = bip_store_read(e.fs, reads, 3, out, &rev);
+			T_CHECK(rc == want[r], "row %zu read %d: %s", i, r + 1, bip_errname(rc));
+			if (rc == BIP_OK)
+				T_CHECK(out[0].n == 1 && out[1].n == 3 && out[2].n == 0 && rev > 0,
+					"row %zu read %d: %zu %zu %zu entries", i, r + 1, out[0].n,
+					out[1].n, out[2].n);
+			else
+				T_CHECK(out[0].n == 7 && out[2].n == 7 && rev == -1,
+					"row %zu read %d: out written on failure", i, r + 1);
+			for (int k = 0; rc == BIP_OK && k < 3; k++)
+				bip_kvs_free(&out[k]);
+		}
+		rc = bip_store_get(e.fs, "k1", &kv);
+		T_CHECK(rc == rows[i].get, "row %zu get: %s", i, bip_errname(rc));
+		bip_kv_clear(&kv);
+		T_CHECK_INT(bip_fault_seen(e.fs, BIP_FAULT_READ), 2);
+		T_CHECK_INT(bip_fault_seen(e.fs, BIP_FAULT_GET), 1);
+		T_CHECK_INT(bip_fault_injected(e.fs), (rows[i].read1 != BIP_OK) +
+							  (rows[i].read2 != BIP_OK) +
+							  (rows[i].get != BIP_OK));
+		bip_fault_arm(e.fs, NULL);
+	}
+	env_close(&e);
+}
+
 /* --- lost races beyond the retry budget ----------------------------------------------------------
  */
 
@@ -1205,6 +1267,6 @@ static void test_pool_delete_budgets(void)
 		"faults_" #i, test_case, &cases[i]                                                 \
 	}
 _Static_assert(NCASES == 22, "a case without its test below");
-T_MAIN(T(test_fault_store), T(test_every_race_lost), T(test_pool_delete_budgets), C(0), C(1), C(2),
-       C(3), C(4), C(5), C(6), C(7), C(8), C(9), C(10), C(11), C(12), C(13), C(14), C(15), C(16),
-       C(17), C(18), C(19), C(20), C(21))
+T_MAIN(T(test_fault_store), T(test_fault_read), T(test_every_race_lost),
+       T(test_pool_delete_budgets), C(0), C(1), C(2), C(3), C(4), C(5), C(6), C(7), C(8), C(9),
+       C(10), C(11), C(12), C(13), C(14), C(15), C(16), C(17), C(18), C(19), C(20), C(21))

@@ -4,6 +4,9 @@
  * (bip_store_open), so a backend is one row: how to make a fresh store and how to remove it.
  * A backend that cannot run here (etcd without BIP_TEST_ETCD) is one loud skip.
  *
+ * The read_* cases hold bip_store_read to its contract, on a backend's own op (etcd) and on the
+ * fallback over get and list (SQLite).
+ *
  * After the table come the SQLite-only tests: bad addresses, paths and files (each with what
  * may exist on disk afterwards), file modes, read-only opens, list re-entry, processes opening
  * a new file together, and the per-exec cost (printed, not checked).
@@ -867,6 +870,260 @@ static void case_list_snapshot(struct bip_store *s, const struct fixture *f)
 	T_CHECK(bad == 0, "%d entries newer than their list's revision (%d lists)", bad, lists);
 }
 
+/* ---- batch reads (bip_store_read) ---- */
+
+/* Keys of kvs joined with '|', each as key=value (key alone when keys only). */
+static void join_kvs(const struct bip_kvs *kvs, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < kvs->n; i++)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s%s%s",
+					i ? "|" : "", kvs->v[i].key, kvs->v[i].len ? "=" : "",
+					(const char *)kvs->v[i].value);
+}
+
+static void case_read_mixed(struct bip_store *s, const struct fixture *f)
+{
+	static const struct {
+		const char *k, *v;
+	} data[] = {
+	    {"rd/a", "A"},	 {"rd/b", "B"},	  {"rd/p/1", "p1"}, {"rd/p/2", "p2"},
+	    {"rd/p/3/x", "p3x"}, {"rd/pq", "pq"}, {"rd/q/1", "q1"},
+	};
+	static const struct {
+		struct bip_read r;
+		const char *want;
+	} rows[] = {
+	    {{"rd/a", false, 0}, "rd/a=A"},
+	    {{"rd/missing", false, 0}, ""},
+	    {{"rd/p/", true, 0}, "rd/p/1=p1|rd/p/2=p2|rd/p/3/x=p3x"},
+	    {{"rd/p/", true, BIP_LIST_KEYS_ONLY}, "rd/p/1|rd/p/2|rd/p/3/x"},
+	    {{"rd/b", false, BIP_LIST_KEYS_ONLY}, "rd/b"},
+	    {{"rd/none/", true, 0}, ""},
+	    {{"rd/p", true, 0}, "rd/p/1=p1|rd/p/2=p2|rd/p/3/x=p3x|rd/pq=pq"},
+	    {{"rd/a", false, 0}, "rd/a=A"},
+	    {{"rd/p/1", false, 0}, "rd/p/1=p1"},
+	    {{"rd/p/3", false, 0}, ""}, /* a key is not a prefix */
+	};
+	struct bip_read reads[LEN(rows)];
+	struct bip_kvs out[LEN(rows)];
+	int64_t revs[LEN(data)], rev = -1;
+	char got[256];
+
+	(void)f;
+	for (size_t i = 0; i < LEN(data); i++)
+		T_REQUIRE(put(s, data[i].k, data[i].v, &revs[i]) == BIP_OK);
+	for (size_t i = 0; i < LEN(rows); i++)
+		reads[i] = rows[i].r;
+	memset(out, 0, sizeof(out));
+	T_REQUIRE(bip_store_read(s, reads, LEN(rows), out, &rev) == BIP_OK, "%s",
+		  bip_store_errmsg(s));
+	T_CHECK_INT(rev, revs[LEN(data) - 1]);
+	T_CHECK_INT(rev, store_rev(s));
+	for (size_t i = 0; i < LEN(rows); i++) {
+		join_kvs(&out[i], got, sizeof(got));
+		T_CHECK(strcmp(got, rows[i].want) == 0, "read %zu ('%s'): got '%s', want '%s'", i,
+			rows[i].r.key, got, rows[i].want);
+		T_CHECK_INT(out[i].rev, rev);
+		for (size_t k = 0; k < out[i].n; k++) {
+			const struct bip_kv *kv = &out[i].v[k];
+
+			for (size_t d = 0; d < LEN(data); d++)
+				if (strcmp(kv->key, data[d].k) == 0)
+					T_CHECK(kv->rev == revs[d],
+						"'%s' at %" PRId64 ", put at %" PRId64, kv->key,
+						kv->rev, revs[d]);
+			T_CHECK(kv->value[kv->len] == '\0', "'%s' not NUL-terminated", kv->key);
+		}
+		bip_kvs_free(&out[i]);
+	}
+	/* One entry alone, and without asking for the revision. */
+	T_CHECK_INT(bip_store_read(s, &reads[1], 1, out, NULL), BIP_OK);
+	T_CHECK_INT(out[0].n, 0);
+	bip_kvs_free(&out[0]);
+}
+
+static void case_read_large_value(struct bip_store *s, const struct fixture *f)
+{
+	size_t len = (1u << 20) + 7;
+	unsigned char *v = malloc(len);
+	struct bip_op ops[] = {{BIP_OP_PUT, "big/1", v, len}, {BIP_OP_PUT, "big/2", "small", 5}};
+	struct bip_read reads[] = {
+	    {"big/1", false, 0}, {"big/", true, 0}, {"big/", true, BIP_LIST_KEYS_ONLY}};
+	struct bip_kvs out[3] = {0};
+	uint32_t x = 777;
+
+	(void)f;
+	T_REQUIRE(v);
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		v[i] = (unsigned char)(x >> 16);
+	}
+	T_REQUIRE(bip_store_txn(s, NULL, 0, ops, 2, NULL) == BIP_OK);
+	T_REQUIRE(bip_store_read(s, reads, 3, out, NULL) == BIP_OK, "%s", bip_store_errmsg(s));
+	T_CHECK(out[0].n == 1 && out[0].v[0].len == len && memcmp(out[0].v[0].value, v, len) == 0,
+		"the 1 MB value by key");
+	T_CHECK(out[1].n == 2 && out[1].v[0].len == len && memcmp(out[1].v[0].value, v, len) == 0 &&
+		    out[1].v[1].len == 5,
+		"the 1 MB value by prefix");
+	T_CHECK(out[2].n == 2 && out[2].v[0].len == 0 && out[2].v[1].len == 0, "keys only");
+	for (int i = 0; i < 3; i++)
+		bip_kvs_free(&out[i]);
+	free(v);
+}
+
+/* A prefix of more entries than a backend answers at once (etcd: pages of 1000). */
+static void case_read_many_keys(struct bip_store *s, const struct fixture *f)
+{
+	enum { N = 2500 };
+	struct bip_op *ops = calloc(N, sizeof(*ops));
+	char(*keys)[24] = calloc(N, sizeof(*keys));
+	struct bip_read reads[] = {
+	    {"m/", true, 0}, {"m/01000", false, 0}, {"m/", true, BIP_LIST_KEYS_ONLY}};
+	struct bip_kvs out[3] = {0};
+	int64_t rev = 0, got = 0;
+
+	(void)f;
+	T_REQUIRE(ops && keys);
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "m/%05d", i);
+		ops[i] = (struct bip_op){BIP_OP_PUT, keys[i], keys[i], strlen(keys[i])};
+	}
+	T_REQUIRE(bip_store_txn(s, NULL, 0, ops, N, &rev) == BIP_OK);
+	T_REQUIRE(bip_store_read(s, reads, 3, out, &got) == BIP_OK, "%s", bip_store_errmsg(s));
+	T_CHECK_INT(got, rev);
+	T_CHECK_INT(out[0].n, N);
+	T_CHECK_INT(out[1].n, 1);
+	T_CHECK_INT(out[2].n, N);
+	for (size_t i = 0; i < out[0].n && i < N; i++) {
+		T_CHECK(strcmp(out[0].v[i].key, keys[i]) == 0 &&
+			    strcmp((char *)out[0].v[i].value, keys[i]) == 0,
+			"entry %zu is '%s'", i, out[0].v[i].key);
+		T_CHECK(i >= out[2].n || strcmp(out[2].v[i].key, keys[i]) == 0, "key %zu", i);
+		if (t_failed_checks > 10)
+			break;
+	}
+	for (int i = 0; i < 3; i++)
+		bip_kvs_free(&out[i]);
+	free(ops);
+	free(keys);
+}
+
+static void case_read_bad(struct bip_store *s, const struct fixture *f)
+{
+	static char longkey[BIP_KEY_MAX + 2];
+	static struct bip_read many[BIP_READ_MAX + 1];
+	static struct bip_kvs out[BIP_READ_MAX + 1];
+	struct bip_read empty = {"", false, 0}, all = {"", true, 0}, toolong = {longkey, false, 0},
+			null_key = {NULL, false, 0};
+	struct bip_read mixed[] = {{"k", false, 0}, {longkey, true, 0}};
+	int64_t rev = -7;
+
+	(void)f;
+	memset(longkey, 'k', BIP_KEY_MAX + 1);
+	T_REQUIRE(put(s, "k", "v", NULL) == BIP_OK);
+	for (size_t i = 0; i <= BIP_READ_MAX; i++)
+		many[i] = (struct bip_read){"k", false, 0};
+	out[0] = (struct bip_kvs){.n = 99};
+	T_CHECK_INT(bip_store_read(s, many, 0, out, &rev), BIP_EINVAL);
+	T_CHECK_INT(bip_store_read(s, many, BIP_READ_MAX + 1, out, &rev), BIP_EINVAL);
+	T_CHECK_INT(bip_store_read(s, &empty, 1, out, &rev), BIP_EINVAL);
+	T_CHECK_INT(bip_store_read(s, &toolong, 1, out, &rev), BIP_EINVAL);
+	T_CHECK_INT(bip_store_read(s, &null_key, 1, out, &rev), BIP_EINVAL);
+	T_CHECK_INT(bip_store_read(s, mixed, 2, out, &rev), BIP_EINVAL);
+	T_CHECK(out[0].n == 99 && rev == -7, "out written on failure");
+	/* BIP_READ_MAX entries are fine; so is the empty prefix (every key). */
+	T_CHECK_INT(bip_store_read(s, many, BIP_READ_MAX, out, &rev), BIP_OK);
+	for (size_t i = 0; i < BIP_READ_MAX; i++) {
+		T_CHECK(out[i].n == 1 && out[i].rev == rev, "entry %zu", i);
+		bip_kvs_free(&out[i]);
+	}
+	T_CHECK_INT(bip_store_read(s, &all, 1, out, &rev), BIP_OK);
+	T_CHECK_INT(out[0].n, 1);
+	bip_kvs_free(&out[0]);
+}
+
+/*
+ * Writers commit rs/a, rs/l/0..2 and rs/b together, each time with a new value, while the
+ * parent reads them in batches: every batch must show one txn's values everywhere.
+ */
+static void case_read_snapshot(struct bip_store *s, const struct fixture *f)
+{
+	enum { WRITERS = 2, PUTS = 1500 };
+	struct bip_read reads[] = {{"rs/a", false, 0}, {"rs/l/", true, 0}, {"rs/b", false, 0}};
+	pid_t pids[WRITERS];
+	int batches = 0, busy = 0, running = WRITERS, bad = 0;
+
+	fflush(stdout);
+	fflush(stderr);
+	for (int w = 0; w < WRITERS; w++) {
+		pids[w] = fork();
+		if (pids[w] == 0) {
+			struct child_report r = {0};
+			struct bip_store *ws = child_open(f, &r);
+
+			for (int n = 0; ws && n < PUTS; n++) {
+				char v[32];
+				size_t len = (size_t)snprintf(v, sizeof(v), "%d-%d", w, n);
+				struct bip_op ops[] = {
+				    {BIP_OP_PUT, "rs/a", v, len},   {BIP_OP_PUT, "rs/l/0", v, len},
+				    {BIP_OP_PUT, "rs/l/1", v, len}, {BIP_OP_PUT, "rs/l/2", v, len},
+				    {BIP_OP_PUT, "rs/b", v, len},
+				};
+
+				if (bip_store_txn(ws, NULL, 0, ops, LEN(ops), NULL) != BIP_OK)
+					r.failures++;
+			}
+			bip_store_close(ws);
+			_exit(r.failures ? 1 : 0);
+		}
+		T_REQUIRE(pids[w] > 0);
+	}
+	while (running > 0) {
+		struct bip_kvs out[LEN(reads)] = {{0}};
+		int64_t rev = 0;
+		int rc = bip_store_read(s, reads, LEN(reads), out, &rev);
+
+		if (rc == BIP_OK) {
+			const char *v = out[0].n ? (const char *)out[0].v[0].value : "";
+			bool same = out[2].n == out[0].n && out[1].n == 3 * out[0].n;
+
+			for (size_t i = 0; same && i < out[1].n; i++)
+				same = strcmp((const char *)out[1].v[i].value, v) == 0 &&
+				       out[1].v[i].rev <= rev;
+			same =
+			    same && (!out[2].n || strcmp((const char *)out[2].v[0].value, v) == 0);
+			bad += !same;
+			batches++;
+		} else if (rc == BIP_EAGAIN) {
+			busy++; /* the fallback met a change in every try */
+		} else {
+			bad++;
+		}
+		for (size_t i = 0; i < LEN(reads); i++)
+			bip_kvs_free(&out[i]);
+		running = 0;
+		for (int w = 0; w < WRITERS; w++) {
+			int st;
+
+			if (pids[w] < 0)
+				continue;
+			if (waitpid(pids[w], &st, WNOHANG) == 0) {
+				running++;
+				continue;
+			}
+			T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d failed", w);
+			pids[w] = -1;
+		}
+	}
+	T_CHECK(bad == 0, "%d batches not one snapshot (%d read, %d gave up)", bad, batches, busy);
+	T_CHECK(batches > 0, "no batch read while the writers ran (%d gave up)", busy);
+	printf("  %d batches read during %d txns, %d gave up (BIP_EAGAIN)\n", batches,
+	       WRITERS * PUTS, busy);
+}
+
 struct conf_case {
 	const char *name;
 	void (*fn)(struct bip_store *s, const struct fixture *f);
@@ -892,6 +1149,11 @@ static const struct conf_case conf_cases[] = {
 	{"counter_processes", case_counter_processes},
 	{"create_race", case_create_race},
 	{"list_snapshot", case_list_snapshot},
+	{"read_mixed", case_read_mixed},
+	{"read_large_value", case_read_large_value},
+	{"read_many_keys", case_read_many_keys},
+	{"read_bad", case_read_bad},
+	{"read_snapshot", case_read_snapshot},
 };
 
 struct conf_run {

@@ -3,6 +3,9 @@
  *
  *   get(key)            -> value, mod revision           (BIP_ENOTFOUND when absent)
  *   list(prefix)        -> entries in key order, store revision
+ *   read(keys, prefixes)-> several gets and lists answered at ONE store revision, in one round
+ *                          trip where the backend can (optional: bip_store_read() falls back to
+ *                          get and list)
  *   txn(compares, ops)  -> every compare holds (key absent, or key at revision R) and then every
  *                          op (put, delete) applies atomically; otherwise nothing applies and the
  *                          call returns BIP_ECONFLICT.
@@ -60,6 +63,19 @@ struct bip_op {
 /* List flags. */
 #define BIP_LIST_KEYS_ONLY 1u
 
+/*
+ * One entry of a batch read (bip_store_read): the key itself, or with prefix every key that
+ * starts with it ("" = every key). flags: BIP_LIST_KEYS_ONLY (entries without their values).
+ */
+struct bip_read {
+	const char *key;
+	bool prefix;
+	unsigned flags;
+};
+
+/* Entries of one batch read at most (etcd's default --max-txn-ops). */
+#define BIP_READ_MAX 128
+
 /* Called once per entry in key order; a non-zero return stops the list and is returned. */
 typedef int (*bip_list_fn)(void *ctx, const struct bip_kv *kv);
 
@@ -82,6 +98,9 @@ struct bip_store_ops {
 	 * retry. Correctness never depends on it: the txn compares still decide.
 	 */
 	int (*lock)(struct bip_store *s, bool on);
+	/* Optional: the batch read (see bip_store_read, which falls back to get and list). */
+	int (*read)(struct bip_store *s, const struct bip_read *reads, size_t n,
+		    struct bip_kvs *out, int64_t *rev);
 };
 
 /* Every backend embeds this as its first member. */
@@ -139,8 +158,27 @@ static inline int bip_store_txn(struct bip_store *s, const struct bip_cmp *cmps,
 /* Collect a list into an owned array (freed with bip_kvs_free). */
 int bip_store_list(struct bip_store *s, const char *prefix, unsigned flags, struct bip_kvs *out);
 
+/*
+ * Read reads[0..n) (1 <= n <= BIP_READ_MAX) as of one store revision: out[i] receives the
+ * entries of reads[i] in key order (a key: 0 or 1 entry, absent is no error), out[i].rev and
+ * *rev (if not NULL) that revision, and every entry's mod revision is at most it. So the
+ * answers agree with each other as a single snapshot would, which a sequence of gets and lists
+ * does not promise. On failure nothing is written to out or *rev. BIP_EINVAL for n outside
+ * 1..BIP_READ_MAX or a key that get or list would refuse.
+ *
+ * Backends with a read op answer in one request (etcd: one txn of ranges). Others go through
+ * get and list, bracketed by the revision of lists (a keys-only list of the first entry's key
+ * before and after): equal revisions mean nothing changed in between; else the whole batch is
+ * read again, and BIP_EAGAIN after a few tries (writers that never pause).
+ */
+int bip_store_read(struct bip_store *s, const struct bip_read *reads, size_t n, struct bip_kvs *out,
+		   int64_t *rev);
+
 /* Copy an entry (for list callbacks that keep one). */
 int bip_kv_copy(struct bip_kv *dst, const struct bip_kv *src);
+/* Append a copy of kv to kvs (an array grown here; kvs starts zeroed). On failure kvs is as it
+ * was. */
+int bip_kvs_push(struct bip_kvs *kvs, const struct bip_kv *kv);
 void bip_kv_clear(struct bip_kv *kv);
 void bip_kvs_free(struct bip_kvs *kvs);
 

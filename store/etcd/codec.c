@@ -232,32 +232,89 @@ out:
 	return rc;
 }
 
+/* The entries and "more" of a range answer (the top level, or a txn's response_range). */
+static int decode_kvs(const json_t *o, bip_etcd_kv_fn fn, void *ctx, struct bip_etcd_range *r)
+{
+	const json_t *kvs = json_object_get(o, "kvs");
+	int rc = get_bool(o, "more", &r->more);
+
+	if (rc != BIP_OK)
+		return rc;
+	if (kvs && !json_is_array(kvs))
+		return BIP_ECORRUPT;
+	r->n = 0;
+	for (size_t i = 0; kvs && i < json_array_size(kvs) && rc == BIP_OK; i++) {
+		rc = decode_kv(json_array_get(kvs, i), fn, ctx);
+		r->n++;
+	}
+	return rc;
+}
+
 int bip_etcd_decode_range(const char *body, size_t len, bip_etcd_kv_fn fn, void *ctx,
 			  struct bip_etcd_range *out)
 {
 	struct bip_etcd_range r = {0};
 	json_t *root = NULL;
-	const json_t *kvs;
 	int rc = load(body, len, &root);
 
 	if (rc != BIP_OK)
 		return rc;
 	rc = header_rev(root, &r.rev);
 	if (rc == BIP_OK)
-		rc = get_bool(root, "more", &r.more);
-	if (rc != BIP_OK)
-		goto out;
-	rc = BIP_ECORRUPT;
-	kvs = json_object_get(root, "kvs");
-	if (kvs && !json_is_array(kvs))
-		goto out;
-	rc = BIP_OK;
-	for (size_t i = 0; kvs && i < json_array_size(kvs) && rc == BIP_OK; i++) {
-		rc = decode_kv(json_array_get(kvs, i), fn, ctx);
-		r.n++;
-	}
+		rc = decode_kvs(root, fn, ctx, &r);
 	if (rc == BIP_OK)
 		*out = r;
+	json_decref(root);
+	return rc;
+}
+
+struct read_fn {
+	bip_etcd_read_fn fn;
+	void *ctx;
+	size_t i;
+};
+
+static int read_one(void *p, const struct bip_etcd_kv *kv)
+{
+	struct read_fn *r = p;
+
+	return r->fn(r->ctx, r->i, kv);
+}
+
+int bip_etcd_decode_reads(const char *body, size_t len, size_t n, bip_etcd_read_fn fn, void *ctx,
+			  struct bip_etcd_range *out)
+{
+	struct read_fn rf = {fn, ctx, 0};
+	const json_t *resps;
+	json_t *root = NULL;
+	int64_t rev = 0;
+	bool ok = false;
+	int rc = load(body, len, &root);
+
+	if (rc != BIP_OK)
+		return rc;
+	rc = header_rev(root, &rev);
+	if (rc == BIP_OK)
+		rc = get_bool(root, "succeeded", &ok);
+	if (rc != BIP_OK)
+		goto out;
+	/* No compares: the success branch always runs, one response per range, in order. */
+	rc = BIP_ECORRUPT;
+	resps = json_object_get(root, "responses");
+	if (!ok || !json_is_array(resps) || json_array_size(resps) != n)
+		goto out;
+	rc = BIP_OK;
+	for (; rf.i < n && rc == BIP_OK; rf.i++) {
+		const json_t *o = json_array_get(resps, rf.i);
+		const json_t *rr = json_is_object(o) ? json_object_get(o, "response_range") : NULL;
+
+		if (!json_is_object(rr)) {
+			rc = BIP_ECORRUPT;
+			break;
+		}
+		out[rf.i] = (struct bip_etcd_range){.rev = rev};
+		rc = decode_kvs(rr, read_one, &rf, &out[rf.i]);
+	}
 out:
 	json_decref(root);
 	return rc;
@@ -355,26 +412,57 @@ static bool set(json_t *obj, const char *name, json_t *v)
 	return v && json_object_set_new_nocheck(obj, name, v) == 0;
 }
 
-char *bip_etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
-			    size_t elen, int64_t limit, int64_t revision, bool keys_only,
-			    size_t *len)
+static json_t *range_obj(const struct bip_etcd_rangereq *r)
 {
 	json_t *o = json_object();
-	bool ok = o && set(o, "key", b64_string(key, klen, NULL, 0));
+	bool ok = o && set(o, "key", b64_string(r->key, r->klen, NULL, 0));
 
-	if (ok && end)
-		ok = set(o, "range_end", b64_string(end, elen, NULL, 0));
-	if (ok && limit)
-		ok = set(o, "limit", int_string(limit));
-	if (ok && revision)
-		ok = set(o, "revision", int_string(revision));
-	if (ok && keys_only)
+	if (ok && r->end)
+		ok = set(o, "range_end", b64_string(r->end, r->elen, NULL, 0));
+	if (ok && r->limit)
+		ok = set(o, "limit", int_string(r->limit));
+	if (ok && r->revision)
+		ok = set(o, "revision", int_string(r->revision));
+	if (ok && r->keys_only)
 		ok = set(o, "keys_only", json_true());
 	if (!ok) {
 		json_decref(o);
 		return NULL;
 	}
-	return dump(o, len);
+	return o;
+}
+
+char *bip_etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
+			    size_t elen, int64_t limit, int64_t revision, bool keys_only,
+			    size_t *len)
+{
+	struct bip_etcd_rangereq r = {key, klen, end, elen, limit, revision, keys_only};
+
+	return dump(range_obj(&r), len);
+}
+
+char *bip_etcd_encode_reads(const struct bip_etcd_rangereq *r, size_t n, size_t *len)
+{
+	json_t *root = json_object(), *s = json_array();
+	bool ok = root && s;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		json_t *op = json_object();
+
+		/* set() and json_array_append_new() take their value, failing or not */
+		ok = op && set(op, "request_range", range_obj(&r[i]));
+		if (!ok)
+			json_decref(op);
+		else
+			ok = json_array_append_new(s, op) == 0;
+	}
+	ok = ok && set(root, "success", json_incref(s));
+	json_decref(s);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return dump(root, len);
 }
 
 static json_t *compare(const char *prefix, const struct bip_cmp *c)

@@ -9,6 +9,10 @@
  *                  list is one snapshot and that revision is the list's revision
  *   txn(cmps, ops) compare CREATE == 0 (absent) or MOD == rev; success = the puts and deletes;
  *                  no "succeeded" in the answer = BIP_ECONFLICT
+ *   read(entries)  one txn without compares whose success ops are ranges (a key, or a prefix
+ *                  in pages of PAGE_LIMIT): one request, one revision for all; a prefix with
+ *                  more than a page goes on by range requests pinned at that revision. Sent
+ *                  again as freely as a get: it writes nothing.
  *
  * Time. opts->timeout_ms (default DEFAULT_BUDGET_MS) is the budget of one store call, retries
  * included. Within it, a connect, and each wait for a reading request's answer, may last
@@ -402,12 +406,69 @@ static int list_one(void *p, const struct bip_etcd_kv *kv)
 	return l->user_rc;
 }
 
+/*
+ * Hand the entries of [start, end) to fn in pages of PAGE_LIMIT, read at revision *rev (0: the
+ * current one, which the first page pins for the next ones and *rev then holds), so the whole
+ * range is one snapshot. what names the range in messages.
+ */
+static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
+		       const unsigned char *end, size_t elen, bool keys_only, int64_t *rev,
+		       bip_list_fn fn, void *ctx, const char *what)
+{
+	struct list_ctx l = {.e = e, .fn = fn, .ctx = ctx};
+	unsigned char *next = NULL;
+	int rc;
+
+	for (;;) {
+		struct bip_etcd_range r = {0};
+		struct bip_http_res res;
+		size_t blen;
+		char *body = bip_etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, *rev,
+						   keys_only, &blen);
+
+		rc = BIP_ENOMEM;
+		if (!body)
+			goto out;
+		rc = call(e, "/v3/kv/range", body, blen, true, &res);
+		free(body);
+		if (rc != BIP_OK)
+			goto out;
+		rc = bip_etcd_decode_range(res.body, res.len, list_one, &l, &r);
+		if (l.user_rc)
+			goto out; /* the callback stopped the list */
+		if (rc == BIP_OK && r.more && r.n == 0)
+			rc = BIP_ECORRUPT;
+		if (rc == BIP_ECORRUPT)
+			seterr(e->errmsg, sizeof(e->errmsg),
+			       "etcd: unexpected range answer for prefix '%s'", what);
+		if (rc != BIP_OK)
+			goto out;
+		if (!*rev)
+			*rev = r.rev;
+		if (!r.more)
+			break;
+		/* Next page: the keys after the last one, i.e. from last + "\0". */
+		rc = BIP_ENOMEM;
+		free(next);
+		next = malloc(l.lastlen + 1);
+		if (!next)
+			goto out;
+		memcpy(next, l.last, l.lastlen);
+		next[l.lastlen] = 0;
+		start = next;
+		slen = l.lastlen + 1;
+	}
+	rc = BIP_OK;
+out:
+	free(next);
+	free(l.last);
+	return rc;
+}
+
 static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bip_list_fn fn,
 		     void *ctx, int64_t *revp)
 {
 	struct etcd *e = to_etcd(s);
-	struct list_ctx l = {.e = e, .fn = fn, .ctx = ctx};
-	bool keys_only = flags & BIP_LIST_KEYS_ONLY;
 	unsigned char *start = NULL, *end = NULL;
 	size_t slen = 0, elen;
 	int64_t rev = 0;
@@ -430,51 +491,142 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 		slen = 1;
 		start[0] = 0;
 	}
-	for (;;) {
-		struct bip_etcd_range r = {0};
-		struct bip_http_res res;
-		size_t blen;
-		char *body = bip_etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, rev,
-						   keys_only, &blen);
-
-		rc = BIP_ENOMEM;
-		if (!body)
-			goto out;
-		rc = call(e, "/v3/kv/range", body, blen, true, &res);
-		free(body);
-		if (rc != BIP_OK)
-			goto out;
-		rc = bip_etcd_decode_range(res.body, res.len, list_one, &l, &r);
-		if (l.user_rc)
-			goto out; /* the callback stopped the list */
-		if (rc == BIP_OK && r.more && r.n == 0)
-			rc = BIP_ECORRUPT;
-		if (rc == BIP_ECORRUPT)
-			seterr(e->errmsg, sizeof(e->errmsg),
-			       "etcd: unexpected range answer for prefix '%s'", prefix);
-		if (rc != BIP_OK)
-			goto out;
-		if (!rev)
-			rev = r.rev; /* the snapshot the next pages are read at */
-		if (!r.more)
-			break;
-		/* Next page: the keys after the last one, i.e. from last + "\0". */
-		rc = BIP_ENOMEM;
-		free(start);
-		start = malloc(l.lastlen + 1);
-		if (!start)
-			goto out;
-		memcpy(start, l.last, l.lastlen);
-		start[l.lastlen] = 0;
-		slen = l.lastlen + 1;
-	}
-	if (revp)
+	rc = range_pages(e, start, slen, end, elen, flags & BIP_LIST_KEYS_ONLY, &rev, fn, ctx,
+			 prefix);
+	if (rc == BIP_OK && revp)
 		*revp = rev;
-	rc = BIP_OK;
 out:
 	free(start);
 	free(end);
-	free(l.last);
+	return rc;
+}
+
+/* --- read ----------------------------------------------------------------------------- */
+
+struct read_ctx {
+	const struct etcd *e;
+	const struct bip_read *reads;
+	struct bip_kvs *out;
+};
+
+/* An entry of range i: the key read, or one under the prefix read. */
+static int read_one(void *p, size_t i, const struct bip_etcd_kv *kv)
+{
+	struct read_ctx *r = p;
+	const struct bip_read *rd = &r->reads[i];
+	const char *rel = rel_key(r->e, kv);
+	struct bip_kv bk;
+
+	if (!rel || (rd->prefix ? strncmp(rel, rd->key, strlen(rd->key)) != 0
+				: strcmp(rel, rd->key) != 0 || r->out[i].n > 0))
+		return BIP_ECORRUPT;
+	bk = (struct bip_kv){(char *)rel, (unsigned char *)kv->value, kv->vlen, kv->mod_rev};
+	return bip_kvs_push(&r->out[i], &bk);
+}
+
+static int push_one(void *ctx, const struct bip_kv *kv)
+{
+	return bip_kvs_push(ctx, kv);
+}
+
+/* The rest of prefix range i, after the page the txn answered, at the txn's revision. */
+static int read_more(struct etcd *e, const struct bip_read *rd, const struct bip_etcd_rangereq *q,
+		     int64_t rev, struct bip_kvs *out)
+{
+	const char *last = out->v[out->n - 1].key;
+	size_t slen;
+	unsigned char *start = abs_key(e, last, &slen);
+	int rc;
+
+	if (!start)
+		return BIP_ENOMEM;
+	/* from last + "\0": abs_key's terminating NUL is that byte */
+	rc = range_pages(e, start, slen + 1, q->end, q->elen, rd->flags & BIP_LIST_KEYS_ONLY, &rev,
+			 push_one, out, rd->key);
+	free(start);
+	return rc;
+}
+
+/* One txn of ranges, no compares: etcd answers every range at the txn's one revision. */
+static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n,
+		     struct bip_kvs *out, int64_t *revp)
+{
+	struct etcd *e = to_etcd(s);
+	struct read_ctx ctx = {e, reads, out};
+	struct bip_etcd_rangereq *q = NULL;
+	struct bip_etcd_range *got = NULL;
+	unsigned char **bufs = NULL;
+	struct bip_http_res res;
+	char *body = NULL;
+	size_t blen;
+	int64_t rev;
+	int rc = BIP_EINVAL;
+
+	e->errmsg[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (strlen(reads[i].key) > BIP_KEY_MAX ||
+		    (!reads[i].prefix && !key_ok(reads[i].key))) {
+			seterr(e->errmsg, sizeof(e->errmsg),
+			       "read: invalid key %zu (empty or over %d bytes)", i, BIP_KEY_MAX);
+			goto out;
+		}
+	rc = BIP_ENOMEM;
+	q = calloc(n, sizeof(*q));
+	got = calloc(n, sizeof(*got));
+	bufs = calloc(n, sizeof(*bufs));
+	if (!q || !got || !bufs)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t klen;
+
+		/* prefix+key, and after it room for the range end: 2 * (klen + 1) bytes */
+		bufs[i] = malloc(2 * (e->plen + strlen(reads[i].key) + 1));
+		if (!bufs[i])
+			goto out;
+		memcpy(bufs[i], e->prefix, e->plen);
+		strcpy((char *)bufs[i] + e->plen, reads[i].key);
+		klen = e->plen + strlen(reads[i].key);
+		q[i] = (struct bip_etcd_rangereq){.key = bufs[i], .klen = klen};
+		q[i].keys_only = reads[i].flags & BIP_LIST_KEYS_ONLY;
+		if (!reads[i].prefix)
+			continue;
+		q[i].end = bufs[i] + klen + 1;
+		q[i].elen = range_end(bufs[i], klen, bufs[i] + klen + 1);
+		q[i].limit = PAGE_LIMIT;
+		if (klen == 0)
+			q[i].klen = 1; /* everything: key "\0" (the buffer's NUL), range_end "\0" */
+	}
+	body = bip_etcd_encode_reads(q, n, &blen);
+	if (!body)
+		goto out;
+	rc = call(e, "/v3/kv/txn", body, blen, true, &res);
+	if (rc != BIP_OK)
+		goto out;
+	rc = bip_etcd_decode_reads(res.body, res.len, n, read_one, &ctx, got);
+	for (size_t i = 0; rc == BIP_OK && i < n; i++)
+		if (got[i].more && (!reads[i].prefix || got[i].n == 0))
+			rc = BIP_ECORRUPT;
+	if (rc == BIP_ECORRUPT)
+		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected txn answer to %zu reads", n);
+	if (rc != BIP_OK)
+		goto out;
+	rev = got[0].rev;
+	for (size_t i = 0; rc == BIP_OK && i < n; i++)
+		if (got[i].more)
+			rc = read_more(e, &reads[i], &q[i], rev, &out[i]);
+	if (rc != BIP_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		out[i].rev = rev;
+	if (revp)
+		*revp = rev;
+out:
+	for (size_t i = 0; bufs && i < n; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(q);
+	free(got);
+	free(body);
 	return rc;
 }
 
@@ -591,6 +743,7 @@ static const struct bip_store_ops etcd_ops = {
     .txn = etcd_txn,
     .close = etcd_close,
     .errmsg = etcd_errmsg,
+    .read = etcd_read,
 };
 
 /* 1..65535, digits only, no leading zero. */

@@ -15,7 +15,7 @@ struct fault_store {
 	struct bip_store *inner;
 	struct bip_fault_plan plan;
 	unsigned long counted, injected;
-	unsigned long seen[3]; /* get, list, txn */
+	unsigned long seen[4]; /* get, list, txn, read */
 	bool down;
 };
 
@@ -41,7 +41,16 @@ static unsigned default_ops(enum bip_fault_mode m)
 
 static int kind_index(unsigned kind)
 {
-	return kind == BIP_FAULT_GET ? 0 : kind == BIP_FAULT_LIST ? 1 : 2;
+	switch (kind) {
+	case BIP_FAULT_GET:
+		return 0;
+	case BIP_FAULT_LIST:
+		return 1;
+	case BIP_FAULT_TXN:
+		return 2;
+	default:
+		return 3;
+	}
 }
 
 /* Whether this call (of kind) is one that fails. A call that cannot fail this way (a txn
@@ -153,6 +162,18 @@ static int fault_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncm
 	}
 }
 
+/* A read that fails is not sent (a broken connection loses the answer whole either way). */
+static int fault_read(struct bip_store *s, const struct bip_read *reads, size_t n,
+		      struct bip_kvs *out, int64_t *rev)
+{
+	struct fault_store *f = (struct fault_store *)s;
+
+	if (!fires(f, BIP_FAULT_READ, true))
+		return bip_store_read(f->inner, reads, n, out, rev);
+	f->injected++;
+	return fault_err(f);
+}
+
 static void fault_close(struct bip_store *s)
 {
 	free(s); /* the inner store stays the caller's */
@@ -164,6 +185,7 @@ static const struct bip_store_ops fault_ops = {
 	.list = fault_list,
 	.txn = fault_txn,
 	.close = fault_close,
+	.read = fault_read,
 };
 
 int bip_fault_wrap(struct bip_store *inner, struct bip_store **out)
@@ -190,7 +212,7 @@ void bip_fault_arm(struct bip_store *s, const struct bip_fault_plan *plan)
 	f->plan = plan ? *plan : (struct bip_fault_plan){0};
 	f->counted = 0;
 	f->injected = 0;
-	f->seen[0] = f->seen[1] = f->seen[2] = 0;
+	f->seen[0] = f->seen[1] = f->seen[2] = f->seen[3] = 0;
 	f->down = false;
 }
 
@@ -212,7 +234,8 @@ unsigned long bip_fault_seen(const struct bip_store *s, unsigned kind)
 {
 	const struct fault_store *f = fs_of(s);
 
-	if (!f || (kind != BIP_FAULT_GET && kind != BIP_FAULT_LIST && kind != BIP_FAULT_TXN))
+	if (!f || (kind != BIP_FAULT_GET && kind != BIP_FAULT_LIST && kind != BIP_FAULT_TXN &&
+		   kind != BIP_FAULT_READ))
 		return 0;
 	return f->seen[kind_index(kind)];
 }

@@ -16,7 +16,8 @@
 #define BIP_FAULT_GET 1u
 #define BIP_FAULT_LIST 2u
 #define BIP_FAULT_TXN 4u
-#define BIP_FAULT_ALL (BIP_FAULT_GET | BIP_FAULT_LIST | BIP_FAULT_TXN)
+#define BIP_FAULT_READ 8u /* batch reads (bip_store_read) */
+#define BIP_FAULT_ALL (BIP_FAULT_GET | BIP_FAULT_LIST | BIP_FAULT_TXN | BIP_FAULT_READ)
 
 enum bip_fault_mode {
 	BIP_FAULT_OFF,
@@ -26,7 +27,8 @@ enum bip_fault_mode {
 	BIP_FAULT_LOST_REPLY, /* the nth txn applies, yet the caller gets err: a write that timed
 			       * out after the store did it */
 	BIP_FAULT_LIST_HALF,  /* the nth list hands over the first half of its entries (rounded
-			       * down), then returns err */
+			       * down), then returns err (a batch read hands over all or nothing:
+			       * FAIL is its broken connection) */
 	BIP_FAULT_DOWN,       /* the nth op and every later one return err (the store went away) */
 };
 
@@ -37,7 +39,7 @@ struct bip_fault_plan {
 			    * (BIP_FAULT_CONFLICT always gives BIP_ECONFLICT) */
 	unsigned ops;      /* BIP_FAULT_* ops counted; 0 = those the mode applies to: every op
 			    * for FAIL and DOWN, txns for CONFLICT and LOST_REPLY, lists for
-			    * LIST_HALF */
+			    * LIST_HALF. A batch read counts as one op: it is one request. */
 	unsigned long repeat; /* counted ops that fail from the nth on: 0 or 1 = the nth only,
 			       * ULONG_MAX = all (a store that loses every race) */
 };
