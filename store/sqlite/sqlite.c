@@ -423,45 +423,23 @@ static bool prefix_end(const char *prefix, char *end, size_t *len)
 	return true;
 }
 
-static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip_list_fn fn,
-		   void *ctx, int64_t *rev)
+/* The rows of prefix, inside the caller's read transaction. */
+static int list_rows(struct sqlite_store *s, const char *prefix, unsigned flags, bip_list_fn fn,
+		     void *ctx)
 {
-	struct sqlite_store *s = (struct sqlite_store *)bs;
 	bool keys_only = flags & BIP_LIST_KEYS_ONLY;
 	char end[BIP_KEY_MAX + 1];
 	size_t end_len = 0;
-	bool bounded;
-	sqlite3_stmt *st = NULL;
-	int64_t store;
-	int rc, ret = BIP_EINVAL;
+	bool bounded = prefix_end(prefix, end, &end_len);
+	sqlite3_stmt *st;
+	int rc, ret;
 
-	if (!prefix)
-		prefix = "";
-	if (!fn || strnlen(prefix, BIP_KEY_MAX + 1) > BIP_KEY_MAX || s->in_list)
-		goto out;
-	if (s->no_schema) {
-		if (rev)
-			*rev = 1;
-		ret = BIP_OK;
-		goto out;
-	}
-	bounded = prefix_end(prefix, end, &end_len);
 	if (bounded)
 		st = stmt(s, keys_only ? ST_LIST_KEYS : ST_LIST, &rc);
 	else
 		st = stmt(s, keys_only ? ST_LIST_KEYS_ALL : ST_LIST_ALL, &rc);
-	if (!st) {
-		ret = map_rc(rc);
-		goto out;
-	}
-	/* One read transaction: the revision and the rows come from the same snapshot. */
-	rc = exec_stmt(s, ST_BEGIN_READ);
-	if (rc == SQLITE_OK)
-		rc = store_rev(s, &store);
-	if (rc != SQLITE_OK) {
-		ret = map_rc(rc);
-		goto end;
-	}
+	if (!st)
+		return map_rc(rc);
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	if (bounded)
 		sqlite3_bind_text(st, 2, end, (int)end_len, SQLITE_STATIC);
@@ -488,24 +466,110 @@ static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip
 		cb = fn(ctx, &kv);
 		if (cb != 0) {
 			ret = cb;
-			rc = SQLITE_OK;
 			goto done;
 		}
 	}
-	if (rc != SQLITE_DONE) {
-		ret = map_rc(rc);
-		goto done;
-	}
-	if (rev)
-		*rev = store;
-	ret = BIP_OK;
+	ret = rc == SQLITE_DONE ? BIP_OK : map_rc(rc);
 done:
 	s->in_list = false;
 	sqlite3_reset(st);
-end:
-	end_txn(s);
-out:
 	return ret;
+}
+
+static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip_list_fn fn,
+		   void *ctx, int64_t *rev)
+{
+	struct sqlite_store *s = (struct sqlite_store *)bs;
+	int64_t store;
+	int rc, ret = BIP_EINVAL;
+
+	if (!prefix)
+		prefix = "";
+	if (!fn || strnlen(prefix, BIP_KEY_MAX + 1) > BIP_KEY_MAX || s->in_list)
+		return ret;
+	if (s->no_schema) {
+		if (rev)
+			*rev = 1;
+		return BIP_OK;
+	}
+	/* One read transaction: the revision and the rows come from the same snapshot. */
+	rc = exec_stmt(s, ST_BEGIN_READ);
+	if (rc == SQLITE_OK)
+		rc = store_rev(s, &store);
+	ret = map_rc(rc);
+	if (ret == BIP_OK)
+		ret = list_rows(s, prefix, flags, fn, ctx);
+	if (ret == BIP_OK && rev)
+		*rev = store;
+	end_txn(s);
+	return ret;
+}
+
+static int push_row(void *ctx, const struct bip_kv *kv)
+{
+	return bip_kvs_push(ctx, kv);
+}
+
+/*
+ * The batch read in one read transaction: one snapshot, so no revision bracketing (the
+ * generic fallback's), and one WAL read lock instead of one per statement.
+ */
+static int sq_read(struct bip_store *bs, const struct bip_read *reads, size_t n,
+		   struct bip_kvs *out, int64_t *rev)
+{
+	struct sqlite_store *s = (struct sqlite_store *)bs;
+	int64_t store = 1;
+	size_t i = 0;
+	int rc, ret = BIP_EINVAL;
+
+	for (size_t j = 0; j < n; j++)
+		if (strnlen(reads[j].key, BIP_KEY_MAX + 1) > BIP_KEY_MAX ||
+		    (!reads[j].prefix && !key_ok(reads[j].key)))
+			return ret;
+	if (s->in_list)
+		return ret;
+	if (!s->no_schema) {
+		rc = exec_stmt(s, ST_BEGIN_READ);
+		if (rc == SQLITE_OK)
+			rc = store_rev(s, &store);
+		if ((ret = map_rc(rc)) != BIP_OK)
+			goto out;
+	}
+	for (ret = BIP_OK; i < n && ret == BIP_OK; i++) {
+		struct bip_kv kv = {0};
+
+		out[i] = (struct bip_kvs){0};
+		if (s->no_schema)
+			continue;
+		if (reads[i].prefix) {
+			ret = list_rows(s, reads[i].key, reads[i].flags, push_row, &out[i]);
+			continue;
+		}
+		ret = sq_get(bs, reads[i].key, &kv);
+		if (ret == BIP_ENOTFOUND) {
+			ret = BIP_OK;
+			continue;
+		}
+		if (ret == BIP_OK && (reads[i].flags & BIP_LIST_KEYS_ONLY)) {
+			kv.value[0] = '\0';
+			kv.len = 0;
+		}
+		if (ret == BIP_OK)
+			ret = bip_kvs_push(&out[i], &kv);
+		bip_kv_clear(&kv);
+	}
+out:
+	end_txn(s);
+	if (ret != BIP_OK) {
+		while (i > 0)
+			bip_kvs_free(&out[--i]);
+		return ret;
+	}
+	for (i = 0; i < n; i++)
+		out[i].rev = store;
+	if (rev)
+		*rev = store;
+	return BIP_OK;
 }
 
 static int cmp_keyp(const void *a, const void *b)
@@ -707,6 +771,7 @@ static const struct bip_store_ops sqlite_ops = {
 	.txn = sq_txn,
 	.close = sq_close,
 	.lock = sq_lock,
+	.read = sq_read,
 };
 
 /* What a file says it is: all read in one statement, so from one snapshot. */
