@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +326,82 @@ static void test_etcd_read_only(void)
 	T_CHECK_INT(bip_store_txn(s, NULL, 0, dup, 2, NULL), BIP_EINVAL); /* checked first */
 	bip_store_close(s);
 	close(fd);
+}
+
+/* The lock file of store addr, found as the one file of /run/blockipam it adds. */
+static int node_lock_file(char *path, size_t len, const char *before)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls /run/blockipam 2>/dev/null | grep -vxF -f %s", before);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	path[0] = '\0';
+	if (fgets(cmd, sizeof(cmd), p)) {
+		cmd[strcspn(cmd, "\n")] = '\0';
+		snprintf(path, len, "/run/blockipam/%s", cmd);
+	}
+	pclose(p);
+	return path[0] ? 0 : -1;
+}
+
+/*
+ * The node lock: the processes of one machine take turns on an flock while they allocate
+ * through etcd (a handle's lock op, nothing sent). A second process cannot take it while the
+ * first holds it, can once it is given back; other clusters or prefixes have other files.
+ */
+static void test_etcd_node_lock(void)
+{
+	struct bip_store_opts o = {.timeout_ms = 200, .prefix = "/lock-test/"};
+	struct bip_store *s, *other;
+	char before[] = "/tmp/bip-lock-before.XXXXXX", path[300], path2[300], cmd[128];
+	struct stat st;
+	int fd, bfd;
+
+	if (geteuid() != 0)
+		T_SKIP("not root: the node lock lives in /run/blockipam (without it there is none)");
+	bfd = mkstemp(before);
+	T_REQUIRE(bfd >= 0);
+	close(bfd);
+	snprintf(cmd, sizeof(cmd), "ls /run/blockipam > %s 2>/dev/null", before);
+	T_REQUIRE(system(cmd) >= 0);
+	s = open_store("etcd://127.0.0.1:1,127.0.0.1:2", &o);
+	T_REQUIRE(s);
+	T_REQUIRE(s->ops->lock != NULL);
+	T_CHECK_INT(s->ops->lock(s, true), BIP_OK);
+	T_REQUIRE(node_lock_file(path, sizeof(path), before) == 0, "no lock file in /run/blockipam");
+	T_CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "%s mode %o", path,
+		st.st_mode & 0777);
+	T_CHECK(stat("/run/blockipam", &st) == 0 && (st.st_mode & 0777) == 0700,
+		"/run/blockipam mode %o", st.st_mode & 0777);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	T_REQUIRE(fd >= 0);
+	T_CHECK(flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK,
+		"another process took the lock while it was held");
+	T_CHECK_INT(s->ops->lock(s, false), BIP_OK);
+	T_CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0, "the lock given back cannot be taken");
+	flock(fd, LOCK_UN);
+	close(fd);
+
+	/* Another prefix: another file, held independently. */
+	o.prefix = "/lock-test-2/";
+	other = open_store("etcd://127.0.0.1:1,127.0.0.1:2", &o);
+	T_REQUIRE(other);
+	T_CHECK_INT(s->ops->lock(s, true), BIP_OK);
+	T_CHECK_INT(other->ops->lock(other, true), BIP_OK);
+	snprintf(cmd, sizeof(cmd), "echo %s >> %s", strrchr(path, '/') + 1, before);
+	T_REQUIRE(system(cmd) >= 0);
+	T_CHECK(node_lock_file(path2, sizeof(path2), before) == 0 && strcmp(path, path2) != 0,
+		"one lock file for two prefixes");
+	other->ops->lock(other, false);
+	s->ops->lock(s, false);
+	bip_store_close(other);
+	bip_store_close(s);
+	unlink(path);
+	unlink(path2);
+	unlink(before);
 }
 
 static void test_etcd_refused(void)
@@ -971,7 +1049,7 @@ static void test_etcd_tls(void)
 	bip_store_close(s);
 }
 
-T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_read_only),
+T_MAIN(T(test_etcd_addresses), T(test_etcd_bad_options), T(test_etcd_read_only), T(test_etcd_node_lock),
        T(test_etcd_refused), T(test_etcd_silent), T(test_etcd_unavailable), T(test_etcd_answers),
        T(test_etcd_reuse), T(test_etcd_failover), T(test_etcd_prefixes), T(test_etcd_round_trips),
        T(test_etcd_server_stopped), T(test_etcd_cluster_cas), T(test_etcd_tls))

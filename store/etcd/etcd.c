@@ -34,10 +34,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +89,8 @@ struct etcd {
 	size_t plen;
 	int budget_ms, attempt_ms;
 	bool read_only; /* txn refused (BIP_EPERM), as the sqlite backend does */
+	int lock_fd;    /* the node lock's file: -1 not opened yet, -2 unavailable */
+	char *endpoints;
 	uint64_t rng;
 	char errmsg[512];
 };
@@ -723,12 +728,75 @@ static const char *etcd_errmsg(struct bip_store *s)
 	return to_etcd(s)->errmsg;
 }
 
+/*
+ * The node lock. Every plugin process of a node allocates from the node's own blocks, so with
+ * etcd they all meet on one block record: 32 at once on one node lost races up to 64 times in
+ * a row (make bench, 3 members: 17 of 2,000 ADDs gave up with "try again", p99 4.15 s). The
+ * processes of one machine queue on an flock instead, as Calico's plugin does on its host-wide
+ * IPAM lock, and hand over in the kernel's order. Other machines never see it, and correctness
+ * never depends on it: the txn compares still decide. The file is
+ * LOCK_DIR/etcd-<FNV-1a of endpoints and prefix>.lock (0600 in a 0700 directory), one per
+ * cluster and prefix; where it cannot be made (no /run, not root) there is no lock.
+ *
+ * The wait has no timeout, like the SQLite writer lock (see there): a holder's own calls are
+ * bounded by the store budget, and the lock dies with its process.
+ */
+#define LOCK_DIR "/run/blockipam"
+
+static int open_node_lock(struct etcd *e)
+{
+	char path[sizeof(LOCK_DIR) + 48];
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[2] = {e->endpoints, e->prefix};
+	struct stat st;
+	int fd;
+
+	for (int i = 0; i < 2; i++)
+		for (const char *c = parts[i];; c++) {
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+			if (!*c)
+				break;
+		}
+	if (mkdir(LOCK_DIR, 0700) != 0 && errno != EEXIST)
+		return -2;
+	if (lstat(LOCK_DIR, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022))
+		return -2;
+	snprintf(path, sizeof(path), "%s/etcd-%016llx.lock", LOCK_DIR, (unsigned long long)h);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	return fd >= 0 ? fd : -2;
+}
+
+static int etcd_lock(struct bip_store *s, bool on)
+{
+	struct etcd *e = to_etcd(s);
+
+	if (e->read_only)
+		return BIP_OK;
+	if (e->lock_fd == -1)
+		e->lock_fd = open_node_lock(e);
+	if (e->lock_fd < 0)
+		return BIP_OK;
+	if (!on) {
+		flock(e->lock_fd, LOCK_UN);
+		return BIP_OK;
+	}
+	while (flock(e->lock_fd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			break; /* no lock then: the compares still decide */
+	return BIP_OK;
+}
+
 static void etcd_close(struct bip_store *s)
 {
 	struct etcd *e = to_etcd(s);
 
 	if (!e)
 		return;
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
+	free(e->endpoints);
 	bip_http_conn_free(&e->conn); /* before the TLS context it uses */
 	bip_tls_free(e->tls);
 	free(e->eps);
@@ -744,6 +812,7 @@ static const struct bip_store_ops etcd_ops = {
     .close = etcd_close,
     .errmsg = etcd_errmsg,
     .read = etcd_read,
+    .lock = etcd_lock,
 };
 
 /* 1..65535, digits only, no leading zero. */
@@ -832,6 +901,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	if (!e)
 		goto out;
 	e->base.ops = &etcd_ops;
+	e->lock_fd = -1;
 	bip_http_conn_init(&e->conn);
 	rc = BIP_EINVAL;
 	if (opts->timeout_ms < 0) {
@@ -848,8 +918,9 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	}
 	rc = BIP_ENOMEM;
 	e->prefix = strdup(prefix);
+	e->endpoints = strdup(endpoints);
 	e->eps = calloc(MAX_ENDPOINTS, sizeof(*e->eps));
-	if (!e->prefix || !e->eps)
+	if (!e->prefix || !e->endpoints || !e->eps)
 		goto out;
 	e->plen = strlen(prefix);
 	rc = BIP_EINVAL;
