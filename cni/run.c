@@ -194,6 +194,7 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 		 * directory on CHECK too), so that STATUS on a fresh node says ready. */
 		.read_only = cmd->read_only && !c->nranges,
 		.short_lived = true,
+		.node = ctx->node,
 	};
 	struct bip_store *store = NULL;
 	struct bip_ipam *ipam = NULL;

@@ -350,7 +350,7 @@ static int node_lock_file(char *path, size_t len, const char *before)
 /*
  * The node lock: the processes of one machine take turns on an flock while they allocate
  * through etcd (a handle's lock op, nothing sent). A second process cannot take it while the
- * first holds it, can once it is given back; other clusters or prefixes have other files.
+ * first holds it, can once it is given back; other nodes (clusters, prefixes) have other files.
  */
 static void test_etcd_node_lock(void)
 {
@@ -385,8 +385,8 @@ static void test_etcd_node_lock(void)
 	flock(fd, LOCK_UN);
 	close(fd);
 
-	/* Another prefix: another file, held independently. */
-	o.prefix = "/lock-test-2/";
+	/* Another node of the same cluster and prefix: another file, held independently. */
+	o.node = "node-b";
 	other = open_store("etcd://127.0.0.1:1,127.0.0.1:2", &o);
 	T_REQUIRE(other);
 	T_CHECK_INT(s->ops->lock(s, true), BIP_OK);
@@ -394,7 +394,7 @@ static void test_etcd_node_lock(void)
 	snprintf(cmd, sizeof(cmd), "echo %s >> %s", strrchr(path, '/') + 1, before);
 	T_REQUIRE(system(cmd) >= 0);
 	T_CHECK(node_lock_file(path2, sizeof(path2), before) == 0 && strcmp(path, path2) != 0,
-		"one lock file for two prefixes");
+		"one lock file for two nodes");
 	other->ops->lock(other, false);
 	s->ops->lock(s, false);
 	bip_store_close(other);

@@ -122,6 +122,12 @@ struct bip_store_opts {
 	 * instead of at every last close (store/sqlite/sqlite.c, "Checkpoints").
 	 */
 	bool short_lived;
+	/*
+	 * The node this handle allocates for, when it has one (the plugin's). Processes working for
+	 * one node take turns on a lock of that node where the store has one (etcd: an flock
+	 * under /run/blockipam); NULL: one lock for every caller without a node.
+	 */
+	const char *node;
 };
 
 /*

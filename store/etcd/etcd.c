@@ -91,6 +91,7 @@ struct etcd {
 	bool read_only; /* txn refused (BIP_EPERM), as the sqlite backend does */
 	int lock_fd;    /* the node lock's file: -1 not opened yet, -2 unavailable */
 	char *endpoints;
+	char *node; /* the node lock's node ("" for none) */
 	uint64_t rng;
 	char errmsg[512];
 };
@@ -735,8 +736,10 @@ static const char *etcd_errmsg(struct bip_store *s)
  * processes of one machine queue on an flock instead, as Calico's plugin does on its host-wide
  * IPAM lock, and hand over in the kernel's order. Other machines never see it, and correctness
  * never depends on it: the txn compares still decide. The file is
- * LOCK_DIR/etcd-<FNV-1a of endpoints and prefix>.lock (0600 in a 0700 directory), one per
- * cluster and prefix; where it cannot be made (no /run, not root) there is no lock.
+ * LOCK_DIR/etcd-<FNV-1a of endpoints, prefix and node>.lock (0600 in a 0700 directory): one per
+ * node (opts->node) of a cluster and prefix, so nodes simulated on one machine (the tests) still
+ * race each other through etcd as real ones do; where it cannot be made (no /run, not root)
+ * there is no lock.
  *
  * The wait has no timeout, like the SQLite writer lock (see there): a holder's own calls are
  * bounded by the store budget, and the lock dies with its process.
@@ -747,11 +750,11 @@ static int open_node_lock(struct etcd *e)
 {
 	char path[sizeof(LOCK_DIR) + 48];
 	uint64_t h = 0xcbf29ce484222325ull;
-	const char *parts[2] = {e->endpoints, e->prefix};
+	const char *parts[3] = {e->endpoints, e->prefix, e->node};
 	struct stat st;
 	int fd;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		for (const char *c = parts[i];; c++) {
 			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
 			if (!*c)
@@ -797,6 +800,7 @@ static void etcd_close(struct bip_store *s)
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
 	free(e->endpoints);
+	free(e->node);
 	bip_http_conn_free(&e->conn); /* before the TLS context it uses */
 	bip_tls_free(e->tls);
 	free(e->eps);
@@ -919,8 +923,9 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	rc = BIP_ENOMEM;
 	e->prefix = strdup(prefix);
 	e->endpoints = strdup(endpoints);
+	e->node = strdup(opts->node ? opts->node : "");
 	e->eps = calloc(MAX_ENDPOINTS, sizeof(*e->eps));
-	if (!e->prefix || !e->endpoints || !e->eps)
+	if (!e->prefix || !e->endpoints || !e->node || !e->eps)
 		goto out;
 	e->plen = strlen(prefix);
 	rc = BIP_EINVAL;
