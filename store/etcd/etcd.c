@@ -216,7 +216,10 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 				return rc;
 			}
 			if (rc != BIP_OK) {
-				snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
+				/* An attempt the budget cut short says less than the one before
+				 * it ("timed out" after two "refused"): keep that one. */
+				if (!*last || e->attempt_ms < left)
+					snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
 				last_rc = BIP_EAGAIN;
 				fail_over(e, &r);
 				continue;
@@ -252,7 +255,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			       ep->hosthdr, path, why);
 			return BIP_EAGAIN;
 		}
-		snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
+		if (!*last || e->attempt_ms < left || rc == BIP_OK)
+			snprintf(last, sizeof(last), "%s: %s", ep->hosthdr, why);
 		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
 		fail_over(e, &r);
 	}
