@@ -820,6 +820,26 @@ static void case_create_race(struct bip_store *s, const struct fixture *f)
 }
 
 /* Writers commit while the parent lists: each list's revision covers every entry it returns. */
+/* Collect the writer processes that have exited (each must have succeeded); how many still run. */
+static int reap_writers(pid_t *pids, int n)
+{
+	int running = 0;
+
+	for (int w = 0; w < n; w++) {
+		int st;
+
+		if (pids[w] < 0)
+			continue;
+		if (waitpid(pids[w], &st, WNOHANG) == 0) {
+			running++;
+			continue;
+		}
+		T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d failed", w);
+		pids[w] = -1;
+	}
+	return running;
+}
+
 static void case_list_snapshot(struct bip_store *s, const struct fixture *f)
 {
 	enum { WRITERS = 2, PUTS = 3000 };
@@ -857,19 +877,7 @@ static void case_list_snapshot(struct bip_store *s, const struct fixture *f)
 			bad++;
 		}
 		bip_kvs_free(&kvs);
-		running = 0;
-		for (int w = 0; w < WRITERS; w++) {
-			int st;
-
-			if (pids[w] < 0)
-				continue;
-			if (waitpid(pids[w], &st, WNOHANG) == 0) {
-				running++;
-				continue;
-			}
-			T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d failed", w);
-			pids[w] = -1;
-		}
+		running = reap_writers(pids, WRITERS);
 	}
 	T_CHECK(bad == 0, "%d entries newer than their list's revision (%d lists)", bad, lists);
 }
@@ -1108,19 +1116,7 @@ static void case_read_snapshot(struct bip_store *s, const struct fixture *f)
 		}
 		for (size_t i = 0; i < LEN(reads); i++)
 			bip_kvs_free(&out[i]);
-		running = 0;
-		for (int w = 0; w < WRITERS; w++) {
-			int st;
-
-			if (pids[w] < 0)
-				continue;
-			if (waitpid(pids[w], &st, WNOHANG) == 0) {
-				running++;
-				continue;
-			}
-			T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d failed", w);
-			pids[w] = -1;
-		}
+		running = reap_writers(pids, WRITERS);
 	}
 	T_CHECK(bad == 0, "%d batches not one snapshot (%d read, %d gave up)", bad, batches, busy);
 	T_CHECK(batches > 0, "no batch read while the writers ran (%d gave up)", busy);
