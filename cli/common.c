@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "manifest.h"
@@ -324,6 +325,34 @@ out:
 		fclose(f);
 	free(b);
 	return ret;
+}
+
+int ctl_local_node(char *buf, size_t len, const char **node)
+{
+	const char *env = getenv("BLOCKIPAM_NODE");
+
+	if (env && *env) {
+		if (!bip_res_name_ok(env)) {
+			ctl_err("invalid BLOCKIPAM_NODE '%s': not a node name", env);
+			return CTL_EXIT_ERR;
+		}
+		*node = env;
+		return CTL_EXIT_OK;
+	}
+	if (gethostname(buf, len) != 0 || !memchr(buf, '\0', len)) {
+		ctl_err("cannot read the host name (%s): name the node with --node or "
+			"BLOCKIPAM_NODE",
+			strerror(errno));
+		return CTL_EXIT_ERR;
+	}
+	if (!bip_res_name_ok(buf)) {
+		ctl_err("host name '%s' is not a valid node name: name the node with --node or "
+			"BLOCKIPAM_NODE",
+			buf);
+		return CTL_EXIT_ERR;
+	}
+	*node = buf;
+	return CTL_EXIT_OK;
 }
 
 int ctl_read_set(const char *path, json_t **set)

@@ -123,6 +123,10 @@ int ctl_read_file(const char *path, char **buf, size_t *len);
  * used as a set (key -> true). Prints the error. */
 int ctl_read_set(const char *path, json_t **set);
 
+/* This machine's node, as the plugin resolves it without a config: $BLOCKIPAM_NODE, else the
+ * host name (into buf). Prints the error. */
+int ctl_local_node(char *buf, size_t len, const char **node);
+
 /* Read FILE ("-" = stdin), parse it, convert every document (printing warnings) and, with
  * validate, run the library's validation on each: one message and CTL_EXIT_ERR on any failure. */
 int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool validate);

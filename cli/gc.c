@@ -8,6 +8,13 @@
  * handle allocated after the live list was taken (its file's time, less --grace for clock skew)
  * is kept: its container may simply be missing from an older list. An empty live list would
  * release everything, so it needs --allow-empty.
+ *
+ * A live list is one node's: the runtime that wrote it knows only its own containers. On a store
+ * that several nodes share, the handles of every other node are missing from it and alive all
+ * the same, so only the handles of one node are ever candidates: this machine's node
+ * ($BLOCKIPAM_NODE, else the host name, as the plugin resolves it), or the node named with
+ * --node. --all-nodes is for a live list that really covers the cluster (every pod of every
+ * node), and has to be asked for by name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +28,7 @@
 
 static const struct ctl_usage usage = {
     "gc",
-    "[--dry-run] [--node NAME] [--grace SECONDS] [--allow-empty]\n"
+    "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--allow-empty]\n"
     "       (--live FILE | --network NAME --attachments FILE) [--nodes-live FILE]\n"
     "   or: gc [--dry-run] [--allow-empty] --nodes-live FILE",
     "Release the addresses of containers that are gone, and the blocks of nodes that are gone.\n"
@@ -34,7 +41,10 @@ static const struct ctl_usage usage = {
     "  --attachments FILE   the live attachments of NAME as CNI GC gives them: a JSON list of\n"
     "                       {\"containerID\", \"ifname\"}, or an object holding one under\n"
     "                       \"cni.dev/valid-attachments\"\n"
-    "  --node NAME          only handles held on node NAME (the live list is that node's)\n"
+    "  --node NAME          the node whose live list this is: only its handles are released\n"
+    "                       (default: this machine's node, $BLOCKIPAM_NODE or the host name)\n"
+    "  --all-nodes          the live list covers every node of the cluster: handles of any\n"
+    "                       node may be released\n"
     "  --grace SECONDS      keep handles allocated later than the live file's time less this\n"
     "                       (default 60; the file is taken as written now when it is stdin)\n"
     "  --nodes-live FILE    node names that exist, one per line; release the block\n"
@@ -217,6 +227,7 @@ int gc_main(int argc, char **argv)
 						 {"attachments", required_argument, NULL, 'A'},
 						 {"nodes-live", required_argument, NULL, 'M'},
 						 {"node", required_argument, NULL, 'n'},
+						 {"all-nodes", no_argument, NULL, 'a'},
 						 {"grace", required_argument, NULL, 'g'},
 						 {"allow-empty", no_argument, NULL, 'E'},
 						 {"dry-run", no_argument, NULL, 'd'},
@@ -224,7 +235,8 @@ int gc_main(int argc, char **argv)
 	struct ctl_session s = {0};
 	struct gc g = {0};
 	const char *live_file = NULL, *network = NULL, *att_file = NULL, *nodes_file = NULL;
-	bool dry_run = false, allow_empty = false;
+	bool dry_run = false, allow_empty = false, all_nodes = false;
+	char host[256];
 	unsigned long grace = 60;
 	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
 	json_t *result = NULL, *v;
@@ -249,6 +261,9 @@ int gc_main(int argc, char **argv)
 			break;
 		case 'n':
 			g.node = optarg;
+			break;
+		case 'a':
+			all_nodes = true;
 			break;
 		case 'g':
 			if (ctl_parse_uint(optarg, 1ul << 31, &grace) != BIP_OK) {
@@ -277,6 +292,13 @@ int gc_main(int argc, char **argv)
 		ret = ctl_usage_err(&usage, "--network and --attachments go together");
 		goto out;
 	}
+	if (g.node && all_nodes) {
+		ret = ctl_usage_err(&usage, "--node excludes --all-nodes");
+		goto out;
+	}
+	if ((live_file || att_file) && !g.node && !all_nodes &&
+	    ctl_local_node(host, sizeof(host), &g.node) != CTL_EXIT_OK)
+		goto out;
 	if (!live_file && !att_file && !nodes_file) {
 		ret = ctl_usage_err(&usage, "nothing to collect: give --live, --network with "
 					    "--attachments, or --nodes-live");

@@ -1,6 +1,9 @@
 /*
- * GC (spec 1.1.0): release every handle of this network whose attachment is not in
- * cni.dev/valid-attachments. A handle is this network's only when its id is exactly
+ * GC (spec 1.1.0): release every handle of this network, made on this node, whose attachment is
+ * not in cni.dev/valid-attachments (or cni.dev/attachments). The runtime's list names only the
+ * attachments of its own node: on a store that several nodes share, every other node's handles
+ * are missing from it and are alive all the same, so a handle recorded on another node (or on
+ * none) is never touched. A handle is this network's only when its id is exactly
  * "<network>.<container>.<ifname>" built from its own recorded container and interface: the
  * prefix "<network>." alone would also match network "<network>.x". Handles without those
  * attributes were not made by the plugin and are never touched.
@@ -16,6 +19,7 @@
 
 struct gc {
 	const struct bip_cni_conf *conf;
+	const char *node;
 	char prefix[BIP_CNI_NAME_MAX + 2];
 	char **stale;
 	size_t n, cap;
@@ -26,6 +30,8 @@ static bool ours(const struct gc *g, const struct bip_handle_info *h)
 {
 	size_t p = strlen(g->prefix), c;
 
+	if (!h->node || strcmp(h->node, g->node) != 0)
+		return false;
 	if (!h->container || !h->ifname || strncmp(h->id, g->prefix, p) != 0)
 		return false;
 	c = strlen(h->container);
@@ -69,7 +75,7 @@ oom:
 
 int bip_cni_cmd_gc(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
 {
-	struct gc g = {.conf = ctx->conf};
+	struct gc g = {.conf = ctx->conf, .node = ctx->node};
 	size_t failed = 0, off = 0;
 	int rc, first = BIP_OK;
 

@@ -24,7 +24,7 @@ static const struct command {
 	{BIP_CNI_CMD_ADD, BIP_CNI_V030, true, false, bip_cni_cmd_add},
 	{BIP_CNI_CMD_DEL, BIP_CNI_V030, false, false, bip_cni_cmd_del},
 	{BIP_CNI_CMD_CHECK, BIP_CNI_V040, false, true, bip_cni_cmd_check},
-	{BIP_CNI_CMD_GC, BIP_CNI_V110, false, false, bip_cni_cmd_gc},
+	{BIP_CNI_CMD_GC, BIP_CNI_V110, true, false, bip_cni_cmd_gc},
 	{BIP_CNI_CMD_STATUS, BIP_CNI_V110, true, true, bip_cni_cmd_status},
 };
 

@@ -396,7 +396,7 @@ p "routes" 0 "node-3" "$B" routes
 p "routes -o json" 0 '"kind": "block"' "$B" routes -o json
 p "routes --node -o yaml" 0 "kind: blackhole" "$B" routes --node node-3 -o yaml
 p "gc keeps the live, releases the rest" 0 "released handle net1.container-2.eth0" \
-	"$B" gc --live "$tmp/live.txt" --grace 0
+	"$B" gc --live "$tmp/live.txt" --grace 0 --node node-3
 p "address freed" 0 "Assigned" "$B" ipam show --ip "${addr2:-0.0.0.0}" && not_in "no holder" "container-2"
 p "release by handle" 0 "released handle net1.container-1.eth0" "$B" ipam release --handle net1.container-1.eth0
 

@@ -550,6 +550,48 @@ static void test_gc(void)
 	fix_rm(&f);
 }
 
+/* Two nodes on one store: node-a's GC names only node-a's attachments; node-b's live pods of the
+ * same network are not in its list and must stay (a shared store's GC freed them once). */
+static void test_gc_other_node(void)
+{
+	static const char *const pools[] = {"p4=10.52.0.0/24,26", NULL};
+	static const char *const b_conf = "{'cniVersion':'1.1.0','name':'net1','ipam':{'type':'x',"
+					  "'store':'%s','node':'node-b'}}";
+	struct fix f;
+	char *out = NULL;
+
+	T_REQUIRE(fix_new(&f, pools) == 0, "fixture");
+	T_CHECK_INT(cni(&f, "ADD", "b-live", "eth0", b_conf, &out), 0);
+	free(out);
+	T_CHECK_INT(cni(&f, "ADD", "a-live", "eth0",
+			"{'cniVersion':'1.1.0','name':'net1','ipam':{'type':'x','store':'%s'}}", &out),
+		    0);
+	free(out);
+	T_CHECK_INT(cni(&f, "ADD", "a-stale", "eth0",
+			"{'cniVersion':'1.1.0','name':'net1','ipam':{'type':'x','store':'%s'}}", &out),
+		    0);
+	free(out);
+	T_CHECK_INT(cni(&f, "GC", NULL, NULL,
+			"{'cniVersion':'1.1.0','name':'net1','ipam':{'type':'x','store':'%s'},"
+			"'cni.dev/valid-attachments':[{'containerID':'a-live','ifname':'eth0'}]}",
+			&out),
+		    0);
+	free(out);
+	T_CHECK(has_handle(&f, "net1.b-live.eth0"), "node-a's GC released node-b's live pod");
+	T_CHECK(has_handle(&f, "net1.a-live.eth0"), "node-a's GC released its own live pod");
+	T_CHECK(!has_handle(&f, "net1.a-stale.eth0"), "node-a's GC kept its stale handle");
+	/* node-b's GC with an empty list releases node-b's handle only */
+	T_CHECK_INT(cni(&f, "GC", NULL, NULL,
+			"{'cniVersion':'1.1.0','name':'net1','ipam':{'type':'x','store':'%s',"
+			"'node':'node-b'},'cni.dev/attachments':[]}",
+			&out),
+		    0);
+	free(out);
+	T_CHECK(!has_handle(&f, "net1.b-live.eth0"), "node-b's GC kept node-b's handle");
+	T_CHECK(has_handle(&f, "net1.a-live.eth0"), "node-b's GC released node-a's live pod");
+	fix_rm(&f);
+}
+
 /* --- STATUS -------------------------------------------------------------------------------------- */
 
 static void test_status(void)
@@ -823,5 +865,5 @@ static void test_concurrent_add(void)
 
 T_MAIN(T(test_add_del_every_version), T(test_add_dual_stack_and_prefix_modes),
        T(test_add_requested_and_gateway), T(test_add_host_local_ranges),
-       T(test_add_handle_collision), T(test_check), T(test_gc), T(test_status),
+       T(test_add_handle_collision), T(test_check), T(test_gc), T(test_gc_other_node), T(test_status),
        T(test_store_missing), T(test_errors_leave_store_unchanged), T(test_concurrent_add))

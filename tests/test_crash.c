@@ -85,6 +85,7 @@ struct proc {
 	int h; /* handle index; -1 for GC */
 	enum op op;
 	int net;	 /* GC */
+	int node;	 /* GC: the node that calls it (it names only its own attachments) */
 	long kill_at_us; /* -1: not to be killed */
 	struct timespec start;
 };
@@ -123,11 +124,11 @@ static long env_long(const char *name, long def)
 static bool believed[NHANDLES];
 
 /* The network configuration of net, for the plugin (GC: with the attachments to keep). */
-static char *config(int net, const char *node, enum op op)
+static char *config(int net, int node, enum op op)
 {
 	json_t *ipam =
 	    json_pack("{s:s, s:s, s:s, s:b, s:{s:[s]}}", "type", "blockipam", "store", store_addr,
-		      "node", node, "assign_ipv6", net == 1, "pools", "ipv4", "crash-v4");
+		      "node", node_names[node], "assign_ipv6", net == 1, "pools", "ipv4", "crash-v4");
 	json_t *c;
 	char *s;
 
@@ -140,7 +141,7 @@ static char *config(int net, const char *node, enum op op)
 		json_t *valid = json_array();
 
 		for (int i = 0; i < NHANDLES; i++)
-			if (hs[i].net == net && believed[i])
+			if (hs[i].net == net && hs[i].node == node && believed[i])
 				json_array_append_new(valid,
 						      json_pack("{s:s, s:s}", "containerID",
 								hs[i].ctr, "ifname", "eth0"));
@@ -490,7 +491,7 @@ static void after(struct proc *p, int status, const char *out, long *bad)
 		for (int i = 0; i < NHANDLES; i++) {
 			struct handle *g = &hs[i];
 
-			if (g->net != p->net || believed[i])
+			if (g->net != p->net || g->node != p->node || believed[i])
 				continue;
 			if (ok) {
 				g->may_none = true;
@@ -536,6 +537,9 @@ static void after(struct proc *p, int status, const char *out, long *bad)
 	}
 }
 
+/* The node of the next GC, or -1 for one drawn at random. */
+static int gc_node = -1;
+
 static void launch(struct proc *p, int hi, enum op op, int net, long window_us, int kill_pct)
 {
 	char *conf;
@@ -549,10 +553,13 @@ static void launch(struct proc *p, int hi, enum op op, int net, long window_us, 
 	st.kills_drawn += p->kill_at_us >= 0;
 	if (hi >= 0) {
 		hs[hi].busy = true;
-		conf = config(hs[hi].net, node_names[hs[hi].node], op);
+		conf = config(hs[hi].net, hs[hi].node, op);
 		rc = spawn(p, op == OP_ADD ? "ADD" : "DEL", hs[hi].ctr, conf);
 	} else {
-		conf = config(net, node_names[0], OP_GC);
+		/* a runtime's GC lists only its own node's attachments: any other node's
+		 * handle it released would be a live pod's (the raw check catches that) */
+		p->node = gc_node >= 0 ? gc_node : (int)(rand_r(&seed) % NODES);
+		conf = config(net, p->node, OP_GC);
 		rc = spawn(p, "GC", NULL, conf);
 	}
 	free(conf);
@@ -810,10 +817,13 @@ static void test_crash(void)
 	rc = ipam_check(out, sizeof(out));
 	T_CHECK(rc == 0 && strstr(out, "No problems found."), "ipam check: exit %d:\n%s", rc, out);
 	/* GC with the attachments the runtime believes in: nothing else may stay held */
-	for (int net = 0; net < NETS; net++) {
-		rc = run_one(-1, OP_GC, net, out, sizeof(out));
-		T_CHECK(rc == 0, "GC %s: exit %d: %s", net_names[net], rc, out);
-	}
+	for (int net = 0; net < NETS; net++)
+		for (gc_node = 0; gc_node < NODES; gc_node++) {
+			rc = run_one(-1, OP_GC, net, out, sizeof(out));
+			T_CHECK(rc == 0, "GC %s on %s: exit %d: %s", net_names[net],
+				node_names[gc_node], rc, out);
+		}
+	gc_node = -1;
 	raw_check(false, &bad);
 	T_CHECK_INT(bad, 0);
 	for (int i = 0; i < NHANDLES; i++)
