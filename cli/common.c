@@ -391,9 +391,14 @@ out:
 	return ret;
 }
 
+const char *ctl_store_addr(void)
+{
+	return bip_store_addr_default(ctl.store, getenv("BLOCKIPAM_STORE"));
+}
+
 int ctl_open(struct ctl_session *s, bool read_only)
 {
-	const char *addr = bip_store_addr_default(ctl.store);
+	const char *addr = ctl_store_addr();
 	struct bip_store_opts opts = {.read_only = read_only};
 	char err[512] = "";
 	int rc;

@@ -54,7 +54,7 @@ static json_t *report_json(struct ctl_session *s, const struct bip_check_report 
 	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o}", "kind",
 			 "IPAMCheckReport", "version", 1, "time",
 			 bip_fmt_time((int64_t)time(NULL), now, sizeof(now)), "store",
-			 bip_store_addr_default(ctl.store), "repair", repair, "examined", "blocks",
+			 ctl_store_addr(), "repair", repair, "examined", "blocks",
 			 (json_int_t)r->blocks, "handles", (json_int_t)r->handles, "affinities",
 			 (json_int_t)r->affinities, "addresses", (json_int_t)r->addresses,
 			 "problemCount", (json_int_t)r->n, "repairedCount", (json_int_t)repaired,

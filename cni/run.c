@@ -122,7 +122,7 @@ static int resolve_store(const struct bip_cni_conf *c, const struct bip_cni_env 
 		*dir = buf;
 		return 0;
 	}
-	*addr = bip_store_addr_default(env->store);
+	*addr = bip_store_addr_default(NULL, env->store);
 	if (!bip_cni_store_addr_ok(*addr, why, sizeof(why)))
 		return bip_cni_errf(e, BIP_CNI_EENV, "invalid BLOCKIPAM_STORE: %s", why);
 	return 0;
