@@ -8,7 +8,7 @@
 #   make check      what CI runs: the static checks below, test with -Werror, san, a short fuzz
 #   make check-deps the layering of #includes and the library's exported symbols
 #   make check-format  clang-format on the files listed in scripts/formatted-files
-#   make analyze    cppcheck over the production sources (scripts/cppcheck.supp says why)
+#   make analyze    cppcheck over the production sources, clean (see the target for its choices)
 #   make san        the whole suite under ASan + UBSan (build-san/)
 #   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make demo       the main job: a walk through blockipam on the embedded store
@@ -154,11 +154,31 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' scripts/blockipam.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockipam.pc
 	install -m 0644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
+# The layering of the README's picture: includes, symbols between layers, the library's exports
+# (scripts/check-deps says what, scripts/check-deps.allow lists today's unprefixed internals).
+check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c)
+	scripts/check-deps $(BUILD)
+
+# cppcheck's bug classes (warning, portability, performance) over lib, store, cni and cli, with
+# the jansson loop macros it must know to parse (system headers are not read: minutes, nothing
+# of ours). Its "style" class is left out: two thirds of it is variableScope, which fights the
+# declarations-at-the-top of an `out:` ladder, and the rest were false "condition is always
+# false" on loops bounded by a parameter. A needed suppression goes inline, with its reason:
+#   // cppcheck-suppress <id> -- why
+analyze:
+	cppcheck -q -j2 --std=c11 --enable=warning,portability,performance --inline-suppr \
+		--library=scripts/cppcheck-jansson.cfg --error-exitcode=1 -Iinclude -D_GNU_SOURCE \
+		lib store cni cli
+
+# clang-format: `make format` rewrites every file; `make check-format` fails on any deviation in
+# the files listed in scripts/formatted-files (those that comply today; the rest are formatted
+# once after the issue-15 splits land, and the list then becomes every file).
+FORMATTED := $(shell sed -e 's/\#.*//' scripts/formatted-files)
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 check-format:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	clang-format --dry-run --Werror $(FORMATTED)
 
 clean:
 	rm -rf build build-san build-fuzz

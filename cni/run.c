@@ -299,7 +299,7 @@ int bip_cni_run(const struct bip_cni_io *io)
 	if (out)
 		fputs(out, io->out);
 	else if (rc) /* out of memory while printing the error: a fixed one */
-		fprintf(io->out, "{\"code\":%u,\"msg\":\"out of memory\"}\n", BIP_CNI_ETRYLATER);
+		fprintf(io->out, "{\"code\":%d,\"msg\":\"out of memory\"}\n", BIP_CNI_ETRYLATER);
 	fflush(io->out);
 	free(out);
 	free(buf);
