@@ -3,8 +3,7 @@
 #   make -f fuzz/fuzz.mk BUILD=build-fuzz     then   scripts/run-fuzz build-fuzz
 #
 # The library is compiled with coverage instrumentation (fuzzer-no-link) and the sanitizers, and
-# archived, so that each target links only the objects it uses. Source directories that do not
-# exist yet are simply empty wildcards.
+# archived, so that each target links only the objects it uses.
 
 BUILD     ?= build-fuzz
 FUZZ_CC   ?= $(shell command -v clang 2>/dev/null || command -v clang-14 2>/dev/null || echo clang)

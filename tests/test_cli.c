@@ -739,15 +739,13 @@ static void test_gc_handles(void)
 	json_decref(live);
 }
 
-/* What needs the engine: the library's validation behind apply. */
+/* The library's validation behind apply. */
 static void test_validate_with_engine(void)
 {
 	struct bip_pool p = {.name = "p"};
 	char err[256] = "";
 
 	T_REQUIRE(bip_prefix_parse_net("10.0.0.0/16", &p.cidr) == BIP_OK, "cidr");
-	if (bip_pool_validate(&p, err, sizeof(err)) == BIP_EUNSUPPORTED)
-		T_SKIP("needs the allocation engine (lib/ipam.c), not merged in this branch");
 	T_CHECK(bip_pool_validate(&p, err, sizeof(err)) == BIP_OK, "%s", err);
 	p.block_len = 33;
 	T_CHECK(bip_pool_validate(&p, err, sizeof(err)) != BIP_OK && *err, "block size 33");
