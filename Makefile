@@ -124,6 +124,14 @@ $(BENCH_NOP): bench/floor/nop.c
 test: all $(TESTS) $(HELPERS)
 	BUILD=$(BUILD) scripts/run-tests $(BUILD)
 
+# The in-process table tests: no exec'd processes, no servers, no real network (under 2 s).
+UNIT_TESTS := test_addr test_selector test_records test_http test_routes test_cni test_cli \
+	test_ipam
+empty :=
+comma := ,
+test-unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+	BIP_TESTS=$(subst $(empty) $(empty),$(comma),$(UNIT_TESTS)) scripts/run-tests $(BUILD)
+
 san:
 	$(MAKE) BUILD=build-san SAN=1 test
 
