@@ -140,7 +140,7 @@ check:
 	MAKE="$(MAKE)" FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/check.sh
 
 fuzz-build:
-	$(MAKE) -f fuzz/fuzz.mk BUILD=build-fuzz
+	$(MAKE) -f fuzz/fuzz.mk BUILD=build-fuzz WARN="$(WARN)"
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz build-fuzz

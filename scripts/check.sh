@@ -29,6 +29,6 @@ stage() {
 stage static $make WERROR=1 check-deps check-format analyze
 stage test $make WERROR=1 test
 stage sanitizers $make WERROR=1 san
-stage fuzz $make FUZZ_SECONDS="${FUZZ_SECONDS:-20}" fuzz
+stage fuzz $make WERROR=1 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" fuzz
 echo
 echo "$total_p passed, $total_f failed, $total_s skipped"
