@@ -58,17 +58,18 @@ EOF
 printf '# internals\nbip__helper\n' >"$t/scripts/check-deps.allow"
 (cd "$t" && git init -q && git add -A) || { bad "setup: git"; finish; }
 
-build() { # compile every .c of the tree and archive lib/ and store/
+compile() { # FILE.c...: (re)compile into build/obj, then archive lib/ and store/ again
 	local f o
-	rm -rf "$t/build"
-	for f in $(cd "$t" && git ls-files '*.c'); do
+	for f in "$@"; do
 		o=$t/build/obj/${f%.c}.o
 		mkdir -p "$(dirname "$o")"
 		cc -std=c11 -w -I"$t/include" -c "$t/$f" -o "$o" || return 1
 	done
+	rm -f "$t/build/libblockipam.a"
 	ar rcs "$t/build/libblockipam.a" "$t"/build/obj/lib/*.o "$t"/build/obj/store/*.o \
 		"$t"/build/obj/store/etcd/*.o
 }
+build() { compile $(cd "$t" && git ls-files '*.c'); }
 
 run_check() { (cd "$t" && scripts/check-deps build) >"$tmp/out" 2>&1; }
 
@@ -79,15 +80,16 @@ else
 	finish
 fi
 
-# violation NAME FILE 'TEXT TO APPEND' 'EXPECTED MESSAGE' [nobuild]: append to FILE, expect the
-# failure, then put FILE back. nobuild: an include that would not compile; the include check
-# reads the sources, so the clean tree's objects serve.
+# violation NAME FILE 'TEXT TO APPEND' 'EXPECTED MESSAGE' [nobuild]: append to FILE (recompiled
+# when it is a .c), expect the failure, then put FILE back. nobuild: an include that would not
+# compile; the include check reads the sources, so the clean tree's objects serve.
 violation() {
-	local what=$1 f=$t/$2 add=$3 want=$4 nobuild=${5:-}
+	local what=$1 rel=$2 f=$t/$2 add=$3 want=$4 nobuild=${5:-} c=
+	[ -z "$nobuild" ] && [[ $rel == *.c ]] && c=$rel
 	cp "$f" "$tmp/saved"
 	printf '%s\n' "$add" >>"$f"
 	(cd "$t" && git add -A)
-	if [ -z "$nobuild" ] && ! build; then
+	if [ -n "$c" ] && ! compile "$c"; then
 		bad "$what: the tree does not compile"
 	elif run_check; then
 		bad "$what: check-deps passed"
@@ -98,6 +100,7 @@ violation() {
 	fi
 	cp "$tmp/saved" "$f"
 	(cd "$t" && git add -A)
+	[ -z "$c" ] || compile "$c" || bad "$what: the tree put back does not compile"
 }
 
 violation "include across layers" lib/ipam.c '#include "../store/etcd/etcd.h"' \
