@@ -16,6 +16,7 @@ static const struct ctl_cmd commands[] = {
     {"gc", gc_main, "release the addresses of containers (and nodes) that are gone"},
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
+    {"metrics", metrics_main, "the store's figures in the Prometheus text format"},
 };
 
 static const char help[] =

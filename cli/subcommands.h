@@ -10,6 +10,7 @@ int delete_main(int argc, char **argv);
 int patch_main(int argc, char **argv);
 int gc_main(int argc, char **argv);
 int routes_main(int argc, char **argv);
+int metrics_main(int argc, char **argv);
 
 int ipam_main(int argc, char **argv);
 int ipam_show_main(int argc, char **argv);

@@ -6,7 +6,7 @@
 # --version / version and the plugin's banner, and bash completion driven through compgen.
 #
 # The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
-# (fd00:10::/64), a reservation, 7 nodes, 550 addresses, addresses borrowed by node-7 (after
+# (fd00:10::/64), a reservation, 7 nodes, 635 addresses, addresses borrowed by node-7 (after
 # maxBlocksPerHost=2), and one orphan block (its pool deleted while in use).
 # BIP_MAP_OUT=DIR copies the picture (map.svg, map.png) there (docs/ipam-map.svg comes from it).
 # Needs the built CLI, plugin and tests/helper_fill; chromium, xmllint, promtool and python3 are
@@ -168,6 +168,37 @@ if [ -n "${BIP_MAP_OUT:-}" ]; then
 	cp "$tmp/map.svg" "$BIP_MAP_OUT/map.svg"
 	[ -f "$tmp/map.png" ] && cp "$tmp/map.png" "$BIP_MAP_OUT/map.png"
 fi
+
+# --- metrics --------------------------------------------------------------------------------------
+t "metrics: help" 0 "Usage: blockipamctl metrics" "$B" metrics --help
+if t "metrics" 0 "ipam_ippool_size{ippool=\"prod-v4\"} 4096" "$B" metrics; then
+	cp "$tmp/out" "$tmp/metrics.txt"
+	m() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/metrics.txt"; }
+	check "metrics: reserved of prod-v4" test "$(m 'ipam_ippool_reserved{ippool="prod-v4"}')" = 65
+	check "metrics: node-7 borrows 22" \
+		test "$(m 'ipam_allocations_borrowed{ippool="prod-v4",node="node-7"}')" = 22
+	check "metrics: node-7 holds 150" test "$(m 'ipam_allocations_per_node{node="node-7"}')" = 150
+	check "metrics: node-7 has its 2 blocks" test "$(m 'ipam_blocks_per_node{node="node-7"}')" = 2
+	check "metrics: team-x blocks" test "$(m 'blockipam_ippool_blocks{ippool="team-x"}')" = 4
+	check "metrics: the orphan block" test "$(m 'ipam_blocks{ippool="(none)",node="(none)"}')" = 1
+	check "metrics: the orphan is a problem" \
+		test "$(m 'blockipam_check_problems{kind="block-outside-pools"}')" = 1
+	check "metrics: healthy kinds are 0" \
+		test "$(m 'blockipam_check_problems{kind="address-held-twice"}')" = 0
+	total=$(awk '$1 ~ /^ipam_allocations_in_use[{]/ { s += $2 } END { print s }' "$tmp/metrics.txt")
+	check "metrics: allocations add up to 635" test "$total" = 635
+	check "metrics: HELP and TYPE for every family" test \
+		"$(grep -c '^# HELP' "$tmp/metrics.txt")" = "$(grep -c '^# TYPE' "$tmp/metrics.txt")"
+	if command -v promtool >/dev/null; then
+		t "metrics: promtool check metrics" 0 "" promtool check metrics <"$tmp/metrics.txt"
+	else
+		skip "metrics: promtool check metrics" "promtool missing (Debian prometheus; scripts/deps.sh test)"
+	fi
+fi
+t "metrics: --no-check" 0 "ipam_blocks" "$B" metrics --no-check && not_in "metrics: no check" "blockipam_check"
+t "metrics: -f writes the file" 0 "" "$B" metrics -f "$tmp/textfile.prom"
+check "metrics: the file, no .tmp left" test -s "$tmp/textfile.prom" -a ! -e "$tmp/textfile.prom.tmp"
+t "metrics: unwritable file" 1 "cannot write" "$B" metrics -f "$tmp/nodir/x.prom"
 
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
