@@ -19,6 +19,7 @@ int ipam_release_main(int argc, char **argv);
 int ipam_split_main(int argc, char **argv);
 int ipam_configure_main(int argc, char **argv);
 int ipam_map_main(int argc, char **argv);
+int ipam_list_main(int argc, char **argv);
 
 int node_main(int argc, char **argv);
 int node_release_main(int argc, char **argv);

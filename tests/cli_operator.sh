@@ -200,5 +200,52 @@ t "metrics: -f writes the file" 0 "" "$B" metrics -f "$tmp/textfile.prom"
 check "metrics: the file, no .tmp left" test -s "$tmp/textfile.prom" -a ! -e "$tmp/textfile.prom.tmp"
 t "metrics: unwritable file" 1 "cannot write" "$B" metrics -f "$tmp/nodir/x.prom"
 
+# --- ipam list ------------------------------------------------------------------------------------
+t "list: help" 0 "Usage: blockipamctl ipam list" "$B" ipam list --help
+t "list: everything" 0 "ADDRESS" "$B" ipam list
+check "list: one row per address (635)" test "$(($(wc -l <"$tmp/out") - 1))" = 635
+check "list: columns" grep -qE '^ADDRESS +HANDLE +POD +NODE +BLOCK +SINCE$' "$tmp/out"
+# sorted as addresses: 10.244.x before 10.245.x, and within a /26 .2 before .10
+awk 'NR > 1 { print $1 }' "$tmp/out" >"$tmp/addrs"
+check "list: sorted as addresses" bash -c "grep -v : '$tmp/addrs' | sort -c -t . -k1,1n -k2,2n -k3,3n -k4,4n"
+t "list: --node" 0 "node-7" "$B" ipam list --node node-7
+check "list: node-7 holds 150" test "$(awk 'NR > 1 && $4 == "node-7"' "$tmp/out" | wc -l)" = 150 -a \
+	"$(awk 'NR > 1 && $4 != "node-7"' "$tmp/out" | wc -l)" = 0
+t "list: --pool" 0 "" "$B" ipam list --pool team-x -o json
+check "list: team-x has 40 in JSON" test "$(grep -c '"address":' "$tmp/out")" = 40
+check "list: team-x addresses only" test "$(grep '"address":' "$tmp/out" | grep -vc '10\.245\.')" = 0
+t "list: --namespace" 0 "" "$B" ipam list --namespace web -o yaml
+check "list: 50 in namespace web" test "$(grep -c '^- address:' "$tmp/out")" = 50
+t "list: --pod NAME" 0 "prod-v4-3-7" "$B" ipam list --pod prod-v4-3-7
+check "list: --pod in two namespaces" test "$(($(wc -l <"$tmp/out") - 1))" = 2
+t "list: --pod NS/NAME" 0 "web/prod-v4-3-7" "$B" ipam list --pod web/prod-v4-3-7 -o wide
+check "list: one pod, one address" test "$(($(wc -l <"$tmp/out") - 1))" = 1
+check "list: wide columns" grep -qE '^ADDRESS .* POOL +BLOCKOWNER +BORROWED +CONTAINER +INTERFACE$' "$tmp/out"
+t "list: filters combine" 0 "" "$B" ipam list --node node-7 --pool prod-v4 --namespace default -o json
+check "list: node-7's borrowed show in JSON" test "$(grep -c '"borrowed": true' "$tmp/out")" = 22
+t "list: nothing matches" 0 "No allocations match." "$B" ipam list --namespace nosuch
+check "list: empty stdout" test ! -s "$tmp/out"
+t "list: empty JSON" 0 "[]" "$B" ipam list --pod nosuch -o json
+t "list: unknown pool" 1 "pool 'nosuch' not found" "$B" ipam list --pool nosuch
+
+# --- ipam check: calicoctl's habits ------------------------------------------------------------------
+t "check: -o FILE says --report" 2 "write the report with --report report.json" \
+	"$B" ipam check -o report.json
+t "check: exclusive views" 2 "exclude each other" "$B" ipam check --show-all-ips --show-problem-ips
+t "check: --show-all-ips" 3 "Allocated addresses (635):" "$B" ipam check --show-all-ips
+check "check: every address has a status" \
+	test "$(grep -cE '  (ok|[a-z-]+)$' "$tmp/out")" -ge 635
+# break one allocation: drop a handle record behind the library's back
+sqlite3 "$tmp/ipam.db" "delete from kv where key = 'handles/net.web-prod-v4-c3p7.eth0'"
+t "check: --show-problem-ips" 3 "address-without-handle" "$B" ipam check --show-problem-ips
+check "check: only the problem address" grep -q "^Addresses with problems (1):" "$tmp/out"
+t "check: --report FILE" 3 "Report written to $tmp/report.json." \
+	"$B" ipam check --report "$tmp/report.json" --show-problem-ips
+check "check: the report is JSON with the address" \
+	bash -c "jq -e '.problemCount == 2 and (.addresses | length) == 1 and .addresses[0].problem == \"address-without-handle\"' '$tmp/report.json' >/dev/null"
+t "check: --report then release --from-report" 0 "" \
+	"$B" ipam release --from-report "$tmp/report.json" --dry-run
+t "check: -o json still works" 3 '"kind": "IPAMCheckReport"' "$B" ipam check -o json
+
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
