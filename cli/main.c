@@ -17,6 +17,7 @@ static const struct ctl_cmd commands[] = {
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
     {"metrics", metrics_main, "the store's figures in the Prometheus text format"},
+    {"version", version_main, "versions of this program, its plugin, and the store's schema"},
 };
 
 static const char help[] =
@@ -29,6 +30,7 @@ static const char help[] =
     "                    $BLOCKIPAM_STORE, then " BIP_STORE_DEFAULT ")\n"
     "  -o, --output FMT  table (default), wide, json or yaml\n"
     "  -h, --help        this help\n"
+    "  --version         the version of blockipamctl (and 'version' for the store's)\n"
     "\n"
     "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
 
@@ -36,15 +38,20 @@ static const char help[] =
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {CTL_LONGOPTS};
+	static const struct option longopts[] = {{"version", no_argument, NULL, 'V'}, CTL_LONGOPTS};
 	static const struct ctl_usage usage = {"", NULL, help};
 	static char *help_argv[] = {"--help", NULL};
 	int c;
 
 	/* '+': stop at the command word; what follows it belongs to the command */
-	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0)
+	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == 'h')
 			return ctl_dispatch(NULL, commands, NCOMMANDS, help, 1, help_argv);
+		if (c == 'V') {
+			ctl_print_version(stdout);
+			return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
+		}
+	}
 	if (c != CTL_OPT_END)
 		return ctl_opt_exit(c);
 	return ctl_dispatch(NULL, commands, NCOMMANDS, help, argc - optind, argv + optind);

@@ -3,6 +3,8 @@
 #ifndef BIP_CLI_SUBCOMMANDS_H
 #define BIP_CLI_SUBCOMMANDS_H
 
+#include <stdio.h>
+
 int apply_main(int argc, char **argv);
 int create_main(int argc, char **argv);
 int get_main(int argc, char **argv);
@@ -11,6 +13,7 @@ int patch_main(int argc, char **argv);
 int gc_main(int argc, char **argv);
 int routes_main(int argc, char **argv);
 int metrics_main(int argc, char **argv);
+int version_main(int argc, char **argv);
 
 int ipam_main(int argc, char **argv);
 int ipam_show_main(int argc, char **argv);
@@ -27,5 +30,8 @@ int node_set_main(int argc, char **argv);
 
 int store_main(int argc, char **argv);
 int store_migrate_main(int argc, char **argv);
+
+/* The one line of 'blockipamctl --version' (cli/version.c). */
+void ctl_print_version(FILE *f);
 
 #endif

@@ -247,5 +247,23 @@ t "check: --report then release --from-report" 0 "" \
 	"$B" ipam release --from-report "$tmp/report.json" --dry-run
 t "check: -o json still works" 3 '"kind": "IPAMCheckReport"' "$B" ipam check -o json
 
+# --- versions -------------------------------------------------------------------------------------
+t "--version" 0 "blockipamctl 0." "$B" --version
+check "--version: one line, the CNI versions" grep -qE '^blockipamctl [0-9.]+ .*CNI 0\.3\.0, .*1\.1\.0' "$tmp/out"
+check "--version: the store is not opened" test "$(wc -l <"$tmp/out")" = 1
+t "version" 0 "store: $BLOCKIPAM_STORE (SQLite), revision" "$B" version
+check "version: the schema version" grep -q ', schema version 1, records v1$' "$tmp/out"
+t "version -o json" 0 '"schemaVersion": 1' "$B" version -o json
+check "version -o json parses" bash -c "jq -e '.client.cniVersions | index(\"1.1.0\")' '$tmp/out' >/dev/null"
+t "version --client needs no store" 0 "blockipamctl" "$B" --store sqlite:///nonexistent/x.db version --client
+t "version: a missing store fails" 1 "cannot open store" "$B" --store sqlite:///nonexistent/x.db version
+t "help names --version" 0 "--version" "$B" --help
+t "plugin: --version" 0 "CNI protocol versions supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0" \
+	env -i "$PLUGIN" --version
+t "plugin: no CNI environment: the banner" 0 "CNI blockipam plugin v" env -i "$PLUGIN"
+check "plugin: the banner is one line on stderr" test ! -s "$tmp/out" -a "$(wc -l <"$tmp/err")" = 1
+t "plugin: CNI variables without CNI_COMMAND: the JSON error" 1 '"code":4' \
+	env -i CNI_CONTAINERID=x CNI_IFNAME=eth0 "$PLUGIN"
+
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
