@@ -11,12 +11,13 @@ static const struct ctl_cmd commands[] = {
     {"get", get_main, "show pools, reservations, the IPAM config, nodes, namespaces"},
     {"delete", delete_main, "delete a resource, or those named in a manifest"},
     {"patch", patch_main, "change fields of a resource with a JSON merge patch"},
-    {"ipam", ipam_main, "show, check, release, split, configure"},
+    {"ipam", ipam_main, "show, list, check, map, release, split, configure"},
     {"node", node_main, "release a node's blocks; set its labels, pod CIDRs, addresses"},
     {"gc", gc_main, "release the addresses of containers (and nodes) that are gone"},
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
     {"metrics", metrics_main, "the store's figures in the Prometheus text format"},
+    {"completion", completion_main, "shell completion: eval \"$(blockipamctl completion bash)\""},
     {"version", version_main, "versions of this program, its plugin, and the store's schema"},
 };
 

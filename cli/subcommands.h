@@ -14,6 +14,7 @@ int gc_main(int argc, char **argv);
 int routes_main(int argc, char **argv);
 int metrics_main(int argc, char **argv);
 int version_main(int argc, char **argv);
+int completion_main(int argc, char **argv);
 
 int ipam_main(int argc, char **argv);
 int ipam_show_main(int argc, char **argv);

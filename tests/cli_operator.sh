@@ -102,6 +102,10 @@ apiVersion: blockipam.io/v1
 kind: Reservation
 metadata: {name: lb}
 spec: {reservedCIDRs: [10.244.15.0/26, 10.244.3.7/32]}
+---
+apiVersion: blockipam.io/v1
+kind: Namespace
+metadata: {name: web}
 YAML
 setup() {
 	"$B" apply -f "$tmp/pools.yaml" &&
@@ -264,6 +268,52 @@ t "plugin: no CNI environment: the banner" 0 "CNI blockipam plugin v" env -i "$P
 check "plugin: the banner is one line on stderr" test ! -s "$tmp/out" -a "$(wc -l <"$tmp/err")" = 1
 t "plugin: CNI variables without CNI_COMMAND: the JSON error" 1 '"code":4' \
 	env -i CNI_CONTAINERID=x CNI_IFNAME=eth0 "$PLUGIN"
+
+# --- bash completion, driven through the function bash would call --------------------------------
+t "completion: help" 0 "Usage: blockipamctl completion" "$B" completion --help
+t "completion: bad shell" 2 "want 'bash' or 'names KIND'" "$B" completion tcsh
+t "completion: the script" 0 "complete -F _blockipamctl blockipamctl" "$B" completion bash
+check "completion: the script is bash" bash -n "$tmp/out"
+t "completion: names" 0 "prod-v4" "$B" completion names pool
+t "completion: names of nodes include block owners" 0 "node-7" "$B" completion names node
+# comp EXPECTED WORDS...: complete the last word ('' = a new word) of "blockipamctl WORDS..."
+comp() {
+	local want=$1
+	shift
+	B="$B" bash -c 'eval "$("$B" completion bash)" || exit 1
+		complete -p blockipamctl | grep -q -- "-F _blockipamctl" || exit 1
+		COMP_WORDS=("$B" "$@")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_blockipamctl
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$@" >"$tmp/out" 2>"$tmp/err"
+	if [ "$(sort "$tmp/out" | tr '\n' ' ' | sed 's/^ *//; s/ $//')" = "$want" ]; then
+		pass "completion: '$*' -> $want"
+	else
+		fail "completion: '$*'" "got '$(tr '\n' ' ' <"$tmp/out")', want '$want'"
+	fi
+}
+comp "ipam" ip
+comp "list" ipam li
+comp "map" ipam m
+comp "check configure help list map release show split" ipam ''
+comp "--help --namespace --node --output --pod --pool --store" ipam list --
+comp "prod-v4 prod-v6" ipam list --pool prod-
+comp "team-x" ipam map --pool t
+comp "pool" get p
+comp "reservation" delete re
+comp "ipamconfig ipamconfiguration ippool ipreservation" get ip
+comp "prod-v4 prod-v6 team-x" get pool ''
+comp "node-1" --store "$BLOCKIPAM_STORE" delete node node-1
+comp "json" ipam show -o j
+comp "--show-all-ips --show-problem-ips" ipam check --show
+comp "--format" routes --node node-1 --f
+comp "bash names" completion ''
+comp "node-7" node release node-7
+comp "" node set node-5 --label a=b ''
+comp "web" ipam list --namespace ''
+comp "" ipam list --pod ''
+comp "gc get" help g
+comp "version" ver
 
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
