@@ -293,27 +293,6 @@ static double pct(bip_u128 v, bip_u128 total)
 	return total ? (double)((long double)v * 100.0L / (long double)total) : 0.0;
 }
 
-/* A count as text: exact below 10^7, else with an SI suffix ("18.4E"), so IPv6 stays readable. */
-static char *count_text(bip_u128 v, char *buf, size_t len)
-{
-	static const char *const sfx[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
-	long double x = (long double)v;
-	int i = -1;
-
-	if (v < 10000000u) {
-		char num[BIP_U128_STRLEN];
-
-		snprintf(buf, len, "%s", bip_fmt_u128(v, num));
-		return buf;
-	}
-	while (x >= 1000.0L && i < 7) {
-		x /= 1000.0L;
-		i++;
-	}
-	snprintf(buf, len, "%.1Lf%s", x, sfx[i]);
-	return buf;
-}
-
 /* One pool's section at y; returns its height. */
 static double draw_section(FILE *f, const struct map *m, const struct bip_pool *p,
 			   const struct grid *g, double x0, double y0, double label_w)
@@ -356,12 +335,12 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 	svg_text(f, x0, y + 14, "fig",
 		 "capacity %s · in use %s (%.1f%%) · free %s (%.1f%%) · reserved %s · borrowed "
 		 "%llu",
-		 count_text(cap, c1, sizeof(c1)), count_text(used, c2, sizeof(c2)), pct(used, cap),
-		 count_text(fr, c3, sizeof(c3)), pct(fr, cap), count_text(res, c4, sizeof(c4)),
+		 bip_fmt_count(cap, c1, sizeof(c1)), bip_fmt_count(used, c2, sizeof(c2)), pct(used, cap),
+		 bip_fmt_count(fr, c3, sizeof(c3)), pct(fr, cap), bip_fmt_count(res, c4, sizeof(c4)),
 		 (unsigned long long)borrowed);
 	y += 18;
 	svg_text(f, x0, y + 14, "fig", "%zu of %s block positions claimed, by %zu node%s%s",
-		 claimed, count_text(g->positions, c5, sizeof(c5)), nodes, nodes == 1 ? "" : "s",
+		 claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), nodes, nodes == 1 ? "" : "s",
 		 g->claimed_only && p ? "; too many positions to draw: claimed blocks only, in "
 					"address order"
 				      : "");

@@ -335,9 +335,9 @@ e "show" 0 "65536" "$B" ipam show
 e "show: pool names" 0 "default-ipv4-ippool" "$B" ipam show
 e "show json" 0 '"capacity": 65536' "$B" ipam show -o json
 e "show yaml" 0 "capacity: 65536" "$B" ipam show -o yaml
-e "show blocks" 0 "BLOCK" "$B" ipam show --show-blocks
-e "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
-e "show borrowed" 0 "BLOCKOWNER" "$B" ipam show --show-borrowed
+e "show blocks: none yet, said so" 0 "No blocks." "$B" ipam show --show-blocks
+e "show blocks wide: none" 0 "No blocks." "$B" ipam show --show-blocks -o wide
+e "show borrowed: none" 0 "No borrowed addresses." "$B" ipam show --show-borrowed
 e "show configuration" 0 "MaxBlocksPerHost" "$B" ipam show --show-configuration
 e "show a free address" 0 "Assigned" "$B" ipam show --ip 192.168.0.1
 e "configure" 0 "STRICTAFFINITY" "$B" ipam configure --strict-affinity=true --max-blocks-per-host=8 \
@@ -392,6 +392,7 @@ if [ "$engine" = 1 ] && [ "$plugin" = 1 ]; then
 fi
 p "show an allocated address" 0 "net1.container-2.eth0" "$B" ipam show --ip "${addr2:-0.0.0.0}"
 p "show blocks with one" 0 "node-3" "$B" ipam show --show-blocks
+p "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
 p "routes" 0 "node-3" "$B" routes
 p "routes -o json" 0 '"kind": "block"' "$B" routes -o json
 p "routes --node -o yaml" 0 "kind: blackhole" "$B" routes --node node-3 -o yaml

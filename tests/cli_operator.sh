@@ -120,7 +120,45 @@ setup() {
 		"$B" delete pool old
 }
 t "store: pools, nodes, borrowed, orphan" 0 "" setup
+"$B" --store "sqlite://$tmp/empty.db" apply -f - >/dev/null <<'YAML'
+apiVersion: blockipam.io/v1
+kind: IPAMConfig
+metadata: {name: default}
+spec: {}
+YAML
 t "store: figures" 0 "prod-v4" "$B" ipam show
+
+# --- display ------------------------------------------------------------------------------------
+t "show: IPv6 capacity readable" 0 "18.4E" "$B" ipam show && not_in "show: no 20-digit number" "18446744073709551616"
+check "show: rounded, parts add up (84.7 + 13.7 + 1.6)" grep -qE '^prod-v4 .* 560 \(13\.7%\) +3471 \(84\.7%\) +65 \(1\.6%\)' "$tmp/out"
+check "show: a sliver is <0.1%, not 0.0%" grep -qE '^prod-v6 .* 30 \(<0\.1%\) +18\.4E \(>99\.9%\)' "$tmp/out"
+check "show: the orphan IPv4 block is IPv4, not ::/0" grep -qE '^\(no pool, IPv4\) +- +64 +5 ' "$tmp/out"
+not_in "show: no ::/0" "::/0"
+t "show -o json: exact numbers" 0 '"capacity": "18446744073709551616"' "$B" ipam show -o json
+t "show -o wide adds columns" 0 "" "$B" ipam show -o wide
+check "show -o wide: block size, disabled, assignment, selector" \
+	grep -qE '^NAME .* BLOCKS +BLOCKSIZE +DISABLED +ASSIGNMENT +NODESELECTOR$' "$tmp/out"
+t "show blocks" 0 "" "$B" ipam show --show-blocks
+awk 'NR > 1 && $1 !~ /:/ { print $1 }' "$tmp/out" | sed 's|/.*||' >"$tmp/blocks"
+check "show blocks: sorted as addresses" sort -c -t . -k1,1n -k2,2n -k3,3n -k4,4n "$tmp/blocks"
+check "show blocks: 10.244.4.64 before 10.244.10.128" \
+	test "$(grep -n '^10\.244\.4\.64$' "$tmp/blocks" | cut -d: -f1)" -lt "$(grep -n '^10\.244\.10\.128$' "$tmp/blocks" | cut -d: -f1)"
+t "show borrowed: sorted" 0 "node-7" "$B" ipam show --show-borrowed
+awk 'NR > 1 { print $1 }' "$tmp/out" >"$tmp/b"
+check "show borrowed: 27 rows (22 of node-7, 5 in the orphan), in address order" bash -c "[ \$(wc -l <'$tmp/b') = 27 ] && sort -c -t . -k1,1n -k2,2n -k3,3n -k4,4n '$tmp/b'"
+t "show --ip: a reserved address says so" 0 "Reservation  lb" "$B" ipam show --ip 10.244.15.3
+check "show --ip: reserved, and its pool" grep -qE '^Reserved +yes$' "$tmp/out"
+check "show --ip: the pool" grep -qE '^Pool +prod-v4$' "$tmp/out"
+t "show --ip: outside every pool" 0 "(none: outside every pool)" "$B" ipam show --ip 1.2.3.4
+t "show --ip: ADDR/LEN as ip addr prints it" 0 "10.244.15.3" "$B" ipam show --ip 10.244.15.3/26
+t "node-3's address" 0 "" "$B" node set node-3 --address 192.168.1.3
+t "routes: blackholes without a next hop" 0 "blackhole" "$B" routes --node node-3
+check "routes: no VIA on a blackhole" bash -c "! grep -E ' blackhole .* [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\$' '$tmp/out'"
+t "routes -o json: a blackhole's via is null" 0 "" "$B" routes --node node-3 -o json
+check "routes -o json: via null" bash -c "jq -e '[.routes[] | select(.kind == \"blackhole\") | .via] | all(. == null)' '$tmp/out' >/dev/null"
+t "empty: no pools" 0 "No pools." "$B" --store "sqlite://$tmp/empty.db" ipam show
+check "empty: nothing on stdout" test ! -s "$tmp/out"
+t "empty: no routes" 0 "No routes" "$B" --store "sqlite://$tmp/empty.db" routes
 
 # --- ipam map -------------------------------------------------------------------------------------
 t "map: help" 0 "Usage: blockipamctl ipam map" "$B" ipam map --help
