@@ -335,9 +335,9 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 	svg_text(f, x0, y + 14, "fig",
 		 "capacity %s · in use %s (%.1f%%) · free %s (%.1f%%) · reserved %s · borrowed "
 		 "%llu",
-		 bip_fmt_count(cap, c1, sizeof(c1)), bip_fmt_count(used, c2, sizeof(c2)), pct(used, cap),
-		 bip_fmt_count(fr, c3, sizeof(c3)), pct(fr, cap), bip_fmt_count(res, c4, sizeof(c4)),
-		 (unsigned long long)borrowed);
+		 bip_fmt_count(cap, c1, sizeof(c1)), bip_fmt_count(used, c2, sizeof(c2)),
+		 pct(used, cap), bip_fmt_count(fr, c3, sizeof(c3)), pct(fr, cap),
+		 bip_fmt_count(res, c4, sizeof(c4)), (unsigned long long)borrowed);
 	y += 18;
 	svg_text(f, x0, y + 14, "fig", "%zu of %s block positions claimed, by %zu node%s%s",
 		 claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), nodes, nodes == 1 ? "" : "s",
