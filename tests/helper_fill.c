@@ -4,8 +4,8 @@
  *   helper_fill STORE POOL NODES PODS [NAMESPACE [FIRST_NODE]]
  *
  * Node i (FIRST_NODE.., default 1) gets PODS addresses from POOL (a name or CIDR), handles
- * "net.<ns>-<pool>-c<node>p<j>.eth0", pod "<pool>-<node>-<j>", namespace NAMESPACE (default "default").
- * The family follows the pool. Exit 0 on success; 1 with a message on stderr otherwise.
+ * "net.<ns>-<pool>-c<node>p<j>.eth0", pod "<pool>-<node>-<j>", namespace NAMESPACE (default
+ * "default"). The family follows the pool. Exit 0 on success; 1 with a message on stderr otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
