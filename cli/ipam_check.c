@@ -11,6 +11,7 @@
 #include "allocs.h"
 #include "ctl.h"
 #include "output.h"
+#include "progress.h"
 #include "subcommands.h"
 
 static const struct ctl_usage usage = {
@@ -213,6 +214,7 @@ int ipam_check_main(int argc, char **argv)
 	struct bip_check_report r = {0};
 	struct ctl_alloc *ips = NULL;
 	size_t nips = 0;
+	struct ctl_progress *pr;
 	bool repair = false, show_all = false, show_problems = false;
 	const char *report_file = NULL;
 	json_t *report = NULL;
@@ -246,7 +248,10 @@ int ipam_check_main(int argc, char **argv)
 	}
 	if (ctl_open(&s, !repair) != CTL_EXIT_OK)
 		goto out;
-	if ((rc = bip_ipam_check(s.ipam, repair, &r)) != BIP_OK) {
+	pr = ctl_progress_start(repair ? "checking and repairing the store" : "checking the store");
+	rc = bip_ipam_check(s.ipam, repair, &r);
+	ctl_progress_stop(pr);
+	if (rc != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "the check could not complete");
 		goto out;
 	}

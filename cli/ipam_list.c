@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "allocs.h"
+#include "progress.h"
 #include "subcommands.h"
 
 static const struct ctl_usage usage = {
@@ -294,6 +295,7 @@ int ipam_list_main(int argc, char **argv)
 						 {"pod", required_argument, NULL, 'P'},
 						 CTL_LONGOPTS};
 	struct ctl_alloc_filter f = {0};
+	struct ctl_progress *pr;
 	struct ctl_session s = {0};
 	struct ctl_alloc *v = NULL;
 	struct bip_table t = {0};
@@ -321,7 +323,12 @@ int ipam_list_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
-	if (ctl_open(&s, true) != CTL_EXIT_OK || ctl_allocs_load(&s, &f, &v, &n) != BIP_OK)
+	if (ctl_open(&s, true) != CTL_EXIT_OK)
+		goto out;
+	pr = ctl_progress_start("reading the allocations");
+	rc = ctl_allocs_load(&s, &f, &v, &n);
+	ctl_progress_stop(pr);
+	if (rc != BIP_OK)
 		goto out;
 	if (ctl_tabular()) {
 		if (!n) {

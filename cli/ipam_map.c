@@ -22,6 +22,7 @@
 
 #include "ctl.h"
 #include "output.h"
+#include "progress.h"
 #include "subcommands.h"
 
 #define MAP_MAX_POSITIONS 65536u
@@ -632,6 +633,7 @@ int ipam_map_main(int argc, char **argv)
 						 {"file", required_argument, NULL, 'f'},
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
+	struct ctl_progress *pr;
 	struct map m = {0};
 	const struct bip_pool *only = NULL;
 	const char *pool = NULL, *file = NULL;
@@ -650,7 +652,12 @@ int ipam_map_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
-	if (ctl_open(&s, true) != CTL_EXIT_OK || load(&s, &m) != BIP_OK)
+	if (ctl_open(&s, true) != CTL_EXIT_OK)
+		goto out;
+	pr = ctl_progress_start("reading the store");
+	rc = load(&s, &m);
+	ctl_progress_stop(pr);
+	if (rc != BIP_OK)
 		goto out;
 	for (size_t i = 0; pool && i < m.npools; i++)
 		if (strcmp(m.pools[i].name, pool) == 0)

@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "output.h"
+#include "progress.h"
 #include "resource.h"
 #include "subcommands.h"
 
@@ -418,6 +419,7 @@ int ipam_show_main(int argc, char **argv)
 	struct bip_table t = {0};
 	struct bip_addr addr = {0};
 	struct bip_prefix pfx;
+	struct ctl_progress *pr;
 	enum view view = VIEW_POOLS;
 	json_t *out = json_array();
 	int ret = CTL_EXIT_ERR, c, rc, nviews = 0;
@@ -460,6 +462,7 @@ opts_done:
 	}
 	if (!out || ctl_open(&s, true) != CTL_EXIT_OK)
 		goto out;
+	pr = ctl_progress_start("reading the store");
 	switch (view) {
 	case VIEW_POOLS:
 		rc = show_pools(&s, out, &t, ctl.output == CTL_OUT_WIDE);
@@ -481,6 +484,7 @@ opts_done:
 		rc = show_ip(&s, addr, &out, &t);
 		break;
 	}
+	ctl_progress_stop(pr);
 	if (rc == BIP_ENOMEM)
 		ctl_err("out of memory");
 	if (rc != BIP_OK)

@@ -353,5 +353,23 @@ comp "" ipam list --pod ''
 comp "gc get" help g
 comp "version" ver
 
+# --- progress on stderr -----------------------------------------------------------------------------
+t "progress: none when stderr is not a terminal" 3 "" "$B" ipam check
+check "progress: stderr empty" test ! -s "$tmp/err"
+t "progress: forced (BLOCKIPAM_PROGRESS=always)" 3 "checking the store... 0 s" \
+	env BLOCKIPAM_PROGRESS=always "$B" ipam check
+t "progress: store migrate counts keys" 0 "copying keys... " \
+	env BLOCKIPAM_PROGRESS=always "$B" store migrate --from "$BLOCKIPAM_STORE" --to "sqlite://$tmp/copy.db"
+check "progress: ... of N (100%)" grep -qE 'copying keys\.\.\. [0-9]+ of [0-9]+ \([0-9]+%\)' "$tmp/err"
+t "progress: never" 3 "" env BLOCKIPAM_PROGRESS=never "$B" ipam check
+check "progress: never draws" test ! -s "$tmp/err"
+if command -v script >/dev/null; then
+	t "progress: on a terminal, erased before the output" 0 "" \
+		script -qec "env BLOCKIPAM_PROGRESS=always '$B' ipam show" /dev/null
+	check "progress: the line is drawn and erased" grep -q $'reading the store\\.\\.\\. 0 s\r\033\\[KNAME' "$tmp/out"
+else
+	skip "progress: on a terminal" "script (util-linux) missing"
+fi
+
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
