@@ -371,5 +371,19 @@ else
 	skip "progress: on a terminal" "script (util-linux) missing"
 fi
 
+# --- each thing said once ---------------------------------------------------------------------------
+t "message: an unreachable etcd, said once" 1 "blockipamctl: cannot list pools: etcd: " \
+	"$B" --store etcd://127.0.0.1:1 get pools
+check "message: 'cannot list pools' once" test "$(grep -o 'cannot list pools' "$tmp/err" | wc -l)" = 1
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir -m 0700 "$tmp/priv" && cp "$tmp/ipam.db" "$tmp/priv/ipam.db" && chmod 0600 "$tmp/priv/ipam.db"
+	chmod 0755 "$tmp"
+	t "message: permission denied, said once" 1 "Permission denied" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$B" --store "$tmp/priv/ipam.db" ipam show
+	check "message: 'cannot open store' once" test "$(grep -o 'cannot open store' "$tmp/err" | wc -l)" = 1
+else
+	skip "message: permission denied, said once" "needs root and setpriv"
+fi
+
 echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
