@@ -159,6 +159,9 @@ check "routes -o json: via null" bash -c "jq -e '[.routes[] | select(.kind == \"
 t "empty: no pools" 0 "No pools." "$B" --store "sqlite://$tmp/empty.db" ipam show
 check "empty: nothing on stdout" test ! -s "$tmp/out"
 t "empty: no routes" 0 "No routes" "$B" --store "sqlite://$tmp/empty.db" routes
+t "empty: get pools says so" 0 "No pools found." "$B" --store "sqlite://$tmp/empty.db" get pools
+check "empty: get pools prints no bare header" test ! -s "$tmp/out"
+t "empty: get -o yaml is still an empty List" 0 "items: []" "$B" --store "sqlite://$tmp/empty.db" get ns -o yaml
 
 # --- ipam map -------------------------------------------------------------------------------------
 t "map: help" 0 "Usage: blockipamctl ipam map" "$B" ipam map --help
