@@ -303,7 +303,7 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 	bip_u128 fr = used + res >= cap ? 0 : cap - used - res;
 	uint64_t borrowed = 0;
 	size_t nodes = 0, claimed = 0;
-	char cidr[BIP_PREFIX_STRLEN], c1[32], c2[32], c3[32], c4[32], c5[32];
+	char cidr[BIP_PREFIX_STRLEN], c1[32], c2[32], c3[32], c4[32], c5[32], p1[16], p2[16];
 	double y = y0, gy, step;
 	size_t label_every = 1;
 	bool *seen = calloc(m->nnodes ? m->nnodes : 1, sizeof(*seen));
@@ -334,17 +334,25 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 		svg_text(f, x0, y + 16, "h2", "blocks outside every pool (%zu)", g->n);
 	y += 22;
 	svg_text(f, x0, y + 14, "fig",
-		 "capacity %s · in use %s (%.1f%%) · free %s (%.1f%%) · reserved %s · borrowed "
-		 "%llu",
+		 "capacity %s · in use %s (%s) · free %s (%s) · reserved %s · borrowed %llu",
 		 bip_fmt_count(cap, c1, sizeof(c1)), bip_fmt_count(used, c2, sizeof(c2)),
-		 pct(used, cap), bip_fmt_count(fr, c3, sizeof(c3)), pct(fr, cap),
+		 cap ? bip_fmt_pct(used, cap, p1, sizeof(p1)) : "-",
+		 bip_fmt_count(fr, c3, sizeof(c3)),
+		 cap ? bip_fmt_pct(fr, cap, p2, sizeof(p2)) : "-",
 		 bip_fmt_count(res, c4, sizeof(c4)), (unsigned long long)borrowed);
 	y += 18;
-	svg_text(f, x0, y + 14, "fig", "%zu of %s block positions claimed, by %zu node%s%s",
-		 claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), nodes, nodes == 1 ? "" : "s",
-		 g->claimed_only && p ? "; too many positions to draw: claimed blocks only, in "
-					"address order"
-				      : "");
+	if (p)
+		svg_text(f, x0, y + 14, "fig", "%zu of %s block positions claimed, by %zu node%s%s",
+			 claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), nodes,
+			 nodes == 1 ? "" : "s",
+			 g->claimed_only ? "; too many positions to draw: claimed blocks only, in "
+					   "address order"
+					 : "");
+	else
+		svg_text(f, x0, y + 14, "fig",
+			 "%zu block%s left when %s pool was deleted while in use; 'blockipamctl "
+			 "ipam list' names the holders",
+			 claimed, claimed == 1 ? "" : "s", claimed == 1 ? "its" : "their");
 	y += 26;
 	gy = y;
 	step = g->tile;
