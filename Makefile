@@ -145,8 +145,11 @@ fuzz-build:
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz build-fuzz
 
-demo: all
-	scripts/demo.sh $(BUILD)
+# A quiet build first (the compiler lines are what 'make all' is for), then the walk-through.
+demo:
+	@echo "building blockipam (make all, quietly)..."
+	@$(MAKE) --no-print-directory -s all
+	@scripts/demo.sh $(BUILD)
 
 bench: all $(BENCHES) $(BENCH_NOP)
 	scripts/bench.sh $(BUILD)

@@ -299,9 +299,9 @@ t "show" 0 "65536" "$B" ipam show
 t "show: pool names" 0 "default-ipv4-ippool" "$B" ipam show
 t "show json" 0 '"capacity": 65536' "$B" ipam show -o json
 t "show yaml" 0 "capacity: 65536" "$B" ipam show -o yaml
-t "show blocks" 0 "BLOCK" "$B" ipam show --show-blocks
-t "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
-t "show borrowed" 0 "BLOCKOWNER" "$B" ipam show --show-borrowed
+t "show blocks: none yet, said so" 0 "No blocks." "$B" ipam show --show-blocks
+t "show blocks wide: none" 0 "No blocks." "$B" ipam show --show-blocks -o wide
+t "show borrowed: none" 0 "No borrowed addresses." "$B" ipam show --show-borrowed
 t "show configuration" 0 "MaxBlocksPerHost" "$B" ipam show --show-configuration
 t "show a free address" 0 "Assigned" "$B" ipam show --ip 192.168.0.1
 t "configure" 0 "STRICTAFFINITY" "$B" ipam configure --strict-affinity=true --max-blocks-per-host=8 \
@@ -357,6 +357,7 @@ addr2=$(grep -oE '"address": *"[^"/]+' "$tmp/add2" 2>/dev/null | head -n 1 | sed
 touch "$tmp/live.txt" # the live list is taken after the allocations
 t "show an allocated address" 0 "net1.container-2.eth0" "$B" ipam show --ip "${addr2:-0.0.0.0}"
 t "show blocks with one" 0 "node-3" "$B" ipam show --show-blocks
+t "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
 t "routes" 0 "node-3" "$B" routes
 t "routes -o json" 0 '"kind": "block"' "$B" routes -o json
 t "routes --node -o yaml" 0 "kind: blackhole" "$B" routes --node node-3 -o yaml
