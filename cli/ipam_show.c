@@ -13,7 +13,9 @@
 static const struct ctl_usage usage = {
     "ipam show", "[--ip ADDR | --show-blocks | --show-borrowed | --show-configuration]",
     "Without options: one row per pool with its capacity and the addresses in use, free and\n"
-    "reserved (capacity counts the whole pool CIDR, not only the blocks claimed so far).\n"
+    "reserved (capacity counts the whole pool CIDR, not only the blocks claimed so far). Each\n"
+    "address counts once: USED + RESERVED + FREE = CAPACITY (an allocated address that a\n"
+    "reservation covers is USED; overlapping reservations count their addresses once).\n"
     "\n"
     "Options (at most one):\n"
     "  --show-blocks         one row per block: its node, pool, size, used and free\n"
@@ -22,12 +24,6 @@ static const struct ctl_usage usage = {
     "  --ip ADDR             who holds ADDR, since when, in which block, on which node\n"};
 
 enum view { VIEW_POOLS, VIEW_BLOCKS, VIEW_BORROWED, VIEW_CONFIG, VIEW_IP };
-
-static bip_u128 free_of(bip_u128 capacity, bip_u128 used, bip_u128 reserved)
-{
-	/* used and reserved may overlap (an address reserved after it was allocated) */
-	return used + reserved >= capacity ? 0 : capacity - used - reserved;
-}
 
 static int show_pools(struct ctl_session *s, json_t *out, struct bip_table *t)
 {
@@ -45,7 +41,7 @@ static int show_pools(struct ctl_session *s, json_t *out, struct bip_table *t)
 	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
 		char cidr[BIP_PREFIX_STRLEN], cap[BIP_U128_STRLEN], blocks[BIP_U128_STRLEN];
 		char used[64], fr[64], res[64];
-		bip_u128 f = free_of(v[i].capacity, v[i].used, v[i].reserved);
+		bip_u128 f = v[i].free;
 		const char *row[] = {
 		    v[i].name ? v[i].name : "(no pool)",
 		    bip_prefix_fmt(v[i].cidr, cidr),
@@ -84,7 +80,7 @@ static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, 
 	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
 		char cidr[BIP_PREFIX_STRLEN], size[BIP_U128_STRLEN], used[64], fr[64];
 		char borrowed[BIP_U128_STRLEN], reserved[BIP_U128_STRLEN], claimed[32], empty[32];
-		bip_u128 f = free_of(v[i].size, v[i].used, v[i].reserved);
+		bip_u128 f = v[i].free;
 		const char *row[] = {bip_prefix_fmt(v[i].cidr, cidr),
 				     v[i].node,
 				     v[i].pool,

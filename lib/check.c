@@ -167,11 +167,16 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 	bi->claimed = b->claimed;
 	bi->empty_since = b->empty_since;
 	for (uint32_t o = 0; o < b->size; o++) {
+		bool res = l->nres && addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
+
 		if (b->handle[o] && b->holder[o])
 			bi->borrowed++;
-		if (addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o)))
+		if (res && b->handle[o])
+			bi->reserved_held++;
+		else if (res)
 			bi->reserved++;
 	}
+	bi->free = b->size - b->used - bi->reserved;
 	p = pool_of(l->pools, l->npools, b->cidr);
 	bi->node = b->node ? im_strdup(l->ip, b->node) : NULL;
 	bi->pool = p ? im_strdup(l->ip, p->name) : NULL;
@@ -508,6 +513,31 @@ void bip_pool_usages_free(struct bip_pool_usage *v, size_t n)
 	free(v);
 }
 
+/*
+ * Addresses of pool that reservations cover, each counted once. Two prefixes are either
+ * disjoint or one holds the other, so the union is the sum of the reservations that no other
+ * one holds (of equal ones, the first).
+ */
+static bip_u128 reserved_in(const struct bip_prefix *res, size_t nres, struct bip_prefix pool)
+{
+	bip_u128 n = 0;
+
+	for (size_t r = 0; r < nres; r++) {
+		bool inner = false;
+
+		if (bip_prefix_covers(res[r], pool))
+			return bip_prefix_last_ordinal(pool) + 1;
+		if (!bip_prefix_covers(pool, res[r]))
+			continue;
+		for (size_t q = 0; q < nres && !inner; q++)
+			inner = q != r && bip_prefix_covers(res[q], res[r]) &&
+				(!bip_prefix_eq(res[q], res[r]) || q < r);
+		if (!inner)
+			n += bip_prefix_last_ordinal(res[r]) + 1;
+	}
+	return n;
+}
+
 int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 {
 	struct bip_block_info *blocks = NULL;
@@ -537,14 +567,7 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 			goto out;
 		u[i].cidr = pools[i].cidr;
 		u[i].capacity = bip_prefix_last_ordinal(pools[i].cidr) + 1;
-		/* Reserved space inside the pool (reservations do not overlap each other in
-		 * practice; overlapping ones are counted once each). */
-		for (size_t r = 0; r < nres; r++) {
-			if (bip_prefix_covers(pools[i].cidr, res[r]))
-				u[i].reserved += bip_prefix_last_ordinal(res[r]) + 1;
-			else if (bip_prefix_covers(res[r], pools[i].cidr))
-				u[i].reserved = u[i].capacity;
-		}
+		u[i].reserved = reserved_in(res, nres, pools[i].cidr);
 	}
 	for (size_t b = 0; b < nblocks; b++) {
 		const struct bip_pool *p = pool_of(pools, npools, blocks[b].cidr);
@@ -554,7 +577,11 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 		row->blocks++;
 		if (!p)
 			row->capacity += blocks[b].size;
+		else /* held, so counted in used: not also in reserved */
+			row->reserved -= blocks[b].reserved_held;
 	}
+	for (size_t i = 0; i <= npools; i++)
+		u[i].free = u[i].capacity - u[i].used - u[i].reserved;
 	*n = npools + (u[npools].blocks ? 1 : 0);
 	*out = u;
 	u = NULL;

@@ -730,6 +730,22 @@ static const char *use_name(enum bip_use u)
 	return u == BIP_USE_TUNNEL ? "Tunnel" : u == BIP_USE_LOADBALANCER ? "LoadBalancer" : "Workload";
 }
 
+/* "Workload, Tunnel": the uses a pool allows, as manifests spell them. */
+static const char *uses_fmt(unsigned uses, char *buf, size_t len)
+{
+	static const enum bip_use all[] = {BIP_USE_WORKLOAD, BIP_USE_TUNNEL, BIP_USE_LOADBALANCER};
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if ((uses & all[i]) && at < len)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? ", " : "",
+					       use_name(all[i]));
+	if (!buf[0])
+		snprintf(buf, len, "none");
+	return buf;
+}
+
 /* Pools named at one level: those of family fam, in the order given. */
 static int named_pools(struct attempt *a, int fam, const char *const *refs, size_t nrefs,
 		       const char *level, size_t *idx, size_t *n)
@@ -750,10 +766,14 @@ static int named_pools(struct attempt *a, int fam, const char *const *refs, size
 		if (p->disabled)
 			return seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
 				      p->name, level);
-		if (!(p->allowed_uses & use))
+		if (!(p->allowed_uses & use)) {
+			char uses[64];
+
 			return seterr(a->ip, BIP_ENOPOOL,
-				      "pool '%s' (from %s) does not allow use %s", p->name, level,
-				      use_name(use));
+				      "pool '%s' (from %s) does not allow use %s (allowedUses: %s)",
+				      p->name, level, use_name(use),
+				      uses_fmt(p->allowed_uses, uses, sizeof(uses)));
+		}
 		idx[(*n)++] = (size_t)i;
 	}
 	return BIP_OK;
@@ -1398,6 +1418,7 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 static int alloc_specific(struct attempt *a)
 {
 	const struct bip_alloc_req *req = a->req;
+	enum bip_use use = req->use ? req->use : BIP_USE_WORKLOAD;
 	int rc;
 
 	for (size_t i = 0; i < req->nips; i++) {
@@ -1443,6 +1464,15 @@ static int alloc_specific(struct attempt *a)
 				return seterr(a->ip, BIP_EDISABLED,
 					      "requested address %s is in pool '%s', which is disabled",
 					      as, p->name);
+			if (!(p->allowed_uses & use)) {
+				char uses[64];
+
+				return seterr(a->ip, BIP_ENOPOOL,
+					      "requested address %s is in pool '%s', whose allowedUses "
+					      "(%s) do not include %s",
+					      as, p->name, uses_fmt(p->allowed_uses, uses, sizeof(uses)),
+					      use_name(use));
+			}
 			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
 			a->pool_used[p - a->pools] = true;
 		}

@@ -255,11 +255,16 @@ void bip_namespaces_free(struct bip_namespace *v, size_t n);
 
 /* --- blocks and lifecycle -------------------------------------------------------------- */
 
+/* Each address of a block counts once: size = used + reserved + free. */
 struct bip_block_info {
 	struct bip_prefix cidr;
 	char *node;     /* affine node, NULL when unowned */
 	char *pool;     /* NULL when outside every pool */
-	uint64_t size, used, reserved, borrowed; /* borrowed: held by other nodes */
+	uint64_t size, used, borrowed; /* borrowed: held by other nodes */
+	uint64_t reserved;      /* free addresses a reservation keeps out */
+	uint64_t reserved_held; /* allocated addresses a reservation covers (reserved after they
+				 * were allocated): counted in used, not in reserved */
+	uint64_t free;          /* neither allocated nor reserved */
 	int64_t claimed, empty_since;
 };
 
@@ -286,11 +291,14 @@ int bip_ipam_node_release(struct bip_ipam *ipam, const char *node, size_t *relea
 /* Free empty blocks that have been empty for at least min_age_s seconds (all nodes). */
 int bip_ipam_release_empty_blocks(struct bip_ipam *ipam, unsigned min_age_s, size_t *deleted);
 
-/* Utilization per pool (a pseudo-pool name NULL for blocks outside every pool). */
+/* Utilization per pool (a pseudo-pool name NULL for blocks outside every pool). Each address
+ * counts once, however many reservations cover it: capacity = used + reserved + free, where
+ * used is every allocated address (reserved ones included) and reserved the addresses that
+ * reservations keep out and nothing holds. */
 struct bip_pool_usage {
 	char *name;
 	struct bip_prefix cidr;
-	bip_u128 capacity, used, reserved, blocks;
+	bip_u128 capacity, used, reserved, free, blocks;
 };
 int bip_ipam_usage(struct bip_ipam *ipam, struct bip_pool_usage **out, size_t *n);
 void bip_pool_usages_free(struct bip_pool_usage *v, size_t n);
