@@ -437,7 +437,7 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 {
 	struct empties *e = ctx;
 
-	if (!b || b->used || !b->empty_since || b->empty_since > e->cutoff)
+	if (!b || b->used || b->hostlocal || !b->empty_since || b->empty_since > e->cutoff)
 		return 0;
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
@@ -1044,7 +1044,7 @@ static int check_affinities(struct checker *c, bool repair)
 		c->rep->affinities++;
 		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
 		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
-		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL) != BIP_OK) {
+		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
 			continue;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "blockipam/ipam.h"
 #include "t.h"
 #include "util.h"
@@ -36,7 +38,7 @@ static void env_close(struct env *e)
 	t_rmdir(e->dir);
 }
 
-__attribute__((unused)) static const char *fmt(struct bip_addr a)
+static const char *fmt(struct bip_addr a)
 {
 	static char buf[4][BIP_ADDR_STRLEN];
 	static int k;
@@ -54,7 +56,7 @@ static int alloc(struct env *e, const char *handle, const char *node, unsigned n
 }
 
 /* Allocate one address on node and say which ("" on failure). */
-__attribute__((unused)) static const char *alloc1(struct env *e, const char *handle, const char *node)
+static const char *alloc1(struct env *e, const char *handle, const char *node)
 {
 	static char buf[BIP_ADDR_STRLEN];
 	struct bip_alloc_result r;
@@ -247,4 +249,340 @@ static void test_usage_counts_each_address_once(void)
 	env_close(&e);
 }
 
-T_MAIN(T(test_specific_address_allowed_uses), T(test_usage_counts_each_address_once))
+/* --- raw record edits: a clock that has moved ------------------------------------------------- */
+
+/* Move the times a record carries (a block's emptySince and release times, an affinity's
+ * emptySince) by delta seconds, as if that much time had passed (delta < 0) or the writer's
+ * clock had been ahead (delta > 0). */
+static int shift_times(struct env *e, const char *key, long delta)
+{
+	struct bip_kv kv = {0};
+	json_t *j, *cool, *x;
+	char *text;
+	size_t i;
+	int rc;
+
+	if (bip_store_get(e->st, key, &kv) != BIP_OK)
+		return -1;
+	j = json_loadb((const char *)kv.value, kv.len, 0, NULL);
+	bip_kv_clear(&kv);
+	if (!j)
+		return -1;
+	if ((x = json_object_get(j, "emptySince")) && json_integer_value(x))
+		json_object_set_new(j, "emptySince", json_integer(json_integer_value(x) + delta));
+	cool = json_object_get(j, "cool");
+	json_array_foreach(cool, i, x)
+	{
+		json_t *t = json_array_get(x, 1);
+
+		json_array_set_new(x, 1, json_integer(json_integer_value(t) + delta));
+	}
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	rc = text ? t_put(e->st, key, text) : -1;
+	free(text);
+	return rc;
+}
+
+static bool exists(struct env *e, const char *key)
+{
+	struct bip_kv kv = {0};
+	int rc = bip_store_get(e->st, key, &kv);
+
+	bip_kv_clear(&kv);
+	return rc == BIP_OK;
+}
+
+static int set_config(struct env *e, bool strict, unsigned empty_s, unsigned cool_s)
+{
+	struct bip_config c;
+
+	bip_config_default(&c);
+	c.strict_affinity = strict;
+	c.empty_block_release_s = empty_s;
+	c.ip_cooldown_s = cool_s;
+	return bip_ipam_config_set(e->ip, &c);
+}
+
+static int alloc_ip(struct env *e, const char *handle, const char *node, const char *addr)
+{
+	struct bip_addr a = t_addr(addr);
+	struct bip_alloc_req req = {.handle = handle, .node = node, .ips = &a, .nips = 1};
+	struct bip_alloc_result r = {0};
+	int rc = bip_ipam_allocate(e->ip, &req, &r);
+
+	bip_alloc_result_free(&r);
+	return rc;
+}
+
+static int put_node(struct env *e, const char *name, const char *k, const char *v)
+{
+	struct bip_label l = {k, v};
+	struct bip_node n = {0};
+
+	n.name = (char *)name;
+	n.labels.v = k ? &l : NULL;
+	n.labels.n = k ? 1 : 0;
+	return bip_ipam_node_put(e->ip, &n);
+}
+
+static int pool_prio(struct env *e, const char *name, const char *cidr, unsigned block,
+		     const char *sel, int prio)
+{
+	struct bip_pool p = {0};
+
+	p.name = (char *)name;
+	p.cidr = t_prefix(cidr);
+	p.block_len = block;
+	p.node_selector = (char *)sel;
+	p.priority = prio;
+	return bip_ipam_pool_put(e->ip, &p, false);
+}
+
+/* --- 3. a pool whose nodeSelector stops selecting a node ---------------------------------- */
+
+static void test_node_selector_stops_selecting(void)
+{
+	struct env e;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(pool_prio(&e, "zone-a", "10.3.0.0/24", 26, "zone == 'a'", 10) == BIP_OK);
+	T_REQUIRE(pool_prio(&e, "general", "10.4.0.0/24", 26, NULL, 0) == BIP_OK);
+	T_REQUIRE(put_node(&e, "n1", "zone", "a") == BIP_OK);
+	T_CHECK(strncmp(alloc1(&e, "h0", "n1"), "10.3.0.", 7) == 0, "h0 from zone-a");
+	T_CHECK(strncmp(alloc1(&e, "h1", "n1"), "10.3.0.", 7) == 0, "h1 from zone-a");
+	/* n1 leaves zone a: its zone-a block has room, but n1 no longer allocates from it */
+	T_REQUIRE(put_node(&e, "n1", "zone", "b") == BIP_OK);
+	T_CHECK(strncmp(alloc1(&e, "h2", "n1"), "10.4.0.", 7) == 0, "h2 from general");
+	T_CHECK(strncmp(alloc1(&e, "h3", "n1"), "10.4.0.", 7) == 0, "h3 from general");
+	/* the block stays while it holds an address, and goes with its last one */
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h0") == BIP_OK);
+	T_CHECK(exists(&e, "blocks/10.3.0.0-26") || exists(&e, "blocks/10.3.0.64-26") ||
+		    exists(&e, "blocks/10.3.0.128-26") || exists(&e, "blocks/10.3.0.192-26"),
+		"the zone-a block went while it held h1");
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h1") == BIP_OK);
+	{
+		struct bip_block_info *bl = NULL;
+		size_t nb = 0;
+
+		T_REQUIRE(bip_ipam_block_list(e.ip, &bl, &nb) == BIP_OK);
+		for (size_t i = 0; i < nb; i++)
+			T_CHECK(!bl[i].pool || strcmp(bl[i].pool, "zone-a") != 0,
+				"zone-a block %s kept after its last address", fmt(bl[i].cidr.addr));
+		bip_block_infos_free(bl, nb);
+	}
+	check_clean(&e);
+	/* The same by address, and the ADD path: back in zone a, a new zone-a block (n1's general
+	 * block has room, and a node's own blocks go first, as in Calico: so by address); one
+	 * address released by address, the other by handle, then n1 leaves zone a again: the next
+	 * ADD gives the empty block back. */
+	T_REQUIRE(put_node(&e, "n1", "zone", "a") == BIP_OK);
+	T_REQUIRE(alloc_ip(&e, "h4", "n1", "10.3.0.70") == BIP_OK);
+	T_REQUIRE(alloc_ip(&e, "h5", "n1", "10.3.0.71") == BIP_OK);
+	{
+		struct bip_handle_info h = {0};
+
+		T_REQUIRE(bip_ipam_handle_get(e.ip, "h4", &h) == BIP_OK);
+		T_CHECK_INT(bip_ipam_release_addr(e.ip, h.addrs[0].addr, "h4"), BIP_OK);
+		bip_handle_info_clear(&h);
+	}
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h5") == BIP_OK); /* still selected: kept */
+	{
+		struct bip_block_info *bl = NULL;
+		size_t nb = 0, kept = 0;
+
+		T_REQUIRE(bip_ipam_block_list(e.ip, &bl, &nb) == BIP_OK);
+		for (size_t i = 0; i < nb; i++)
+			kept += bl[i].pool && strcmp(bl[i].pool, "zone-a") == 0;
+		T_CHECK_INT(kept, 1);
+		bip_block_infos_free(bl, nb);
+		T_REQUIRE(put_node(&e, "n1", "zone", "b") == BIP_OK);
+		T_CHECK(strncmp(alloc1(&e, "h6", "n1"), "10.4.0.", 7) == 0, "h6 from general");
+		T_REQUIRE(bip_ipam_block_list(e.ip, &bl, &nb) == BIP_OK);
+		kept = 0;
+		for (size_t i = 0; i < nb; i++)
+			kept += bl[i].pool && strcmp(bl[i].pool, "zone-a") == 0;
+		T_CHECK(kept == 0, "the empty zone-a block was not given back on ADD");
+		bip_block_infos_free(bl, nb);
+	}
+	check_clean(&e);
+	env_close(&e);
+}
+
+/* --- 4. emptyBlockReleaseSeconds ----------------------------------------------------------- */
+
+static void test_empty_block_release_on_add(void)
+{
+	char bkey[64] = "", akey[96];
+	struct env e;
+	struct bip_config c;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(bip_ipam_config_get(e.ip, &c) == BIP_OK);
+	T_CHECK_INT(c.empty_block_release_s, 900); /* the default, as Calico's leakGracePeriod */
+	T_REQUIRE(pool_prio(&e, "first", "10.5.0.0/24", 26, NULL, 10) == BIP_OK);
+	T_REQUIRE(pool_prio(&e, "second", "10.6.0.0/24", 26, NULL, 0) == BIP_OK);
+	T_CHECK(strncmp(alloc1(&e, "h0", "n1"), "10.5.0.", 7) == 0);
+	/* n1 also owns 10.6.0.0/26 (a specific address), which then goes empty */
+	T_REQUIRE(alloc_ip(&e, "hb", "n1", "10.6.0.5") == BIP_OK);
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "hb") == BIP_OK);
+	snprintf(bkey, sizeof(bkey), "blocks/10.6.0.0-26");
+	snprintf(akey, sizeof(akey), "affinity/n1/10.6.0.0-26");
+	T_REQUIRE(exists(&e, bkey) && exists(&e, akey));
+	/* just empty: kept */
+	T_CHECK(strncmp(alloc1(&e, "h1", "n1"), "10.5.0.", 7) == 0);
+	T_CHECK(exists(&e, bkey) && exists(&e, akey), "released before its time");
+	/* its emptiness as the affinity says is old, but the block holds an address again (its
+	 * affinity record is stale, as after a clock jump): kept */
+	T_REQUIRE(alloc_ip(&e, "hc", "n1", "10.6.0.6") == BIP_OK);
+	T_REQUIRE(t_put(e.st, akey, "{\"state\":\"confirmed\",\"free\":64,\"emptySince\":1000}") ==
+		  0);
+	T_CHECK(strncmp(alloc1(&e, "h2", "n1"), "10.5.0.", 7) == 0);
+	T_CHECK(exists(&e, bkey), "a block holding an address was released");
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "hc") == BIP_OK);
+	/* emptied by a clock ahead by an hour: late, never early */
+	T_REQUIRE(shift_times(&e, bkey, 3600) == 0 && shift_times(&e, akey, 3600) == 0);
+	T_CHECK(strncmp(alloc1(&e, "h3", "n1"), "10.5.0.", 7) == 0);
+	T_CHECK(exists(&e, bkey), "released although emptied 'in the future'");
+	/* empty for 901 s: the next ADD on n1 gives it back (block and affinity) */
+	T_REQUIRE(shift_times(&e, bkey, -3600 - 901) == 0 && shift_times(&e, akey, -3600 - 901) == 0);
+	T_CHECK(strncmp(alloc1(&e, "h4", "n1"), "10.5.0.", 7) == 0);
+	T_CHECK(!exists(&e, bkey) && !exists(&e, akey), "the long-empty block is still there");
+	check_clean(&e);
+	/* 0 = never */
+	T_REQUIRE(set_config(&e, false, 0, 0) == BIP_OK);
+	T_REQUIRE(alloc_ip(&e, "hd", "n1", "10.6.0.7") == BIP_OK);
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "hd") == BIP_OK);
+	T_REQUIRE(shift_times(&e, bkey, -100000) == 0 && shift_times(&e, akey, -100000) == 0);
+	T_CHECK(strncmp(alloc1(&e, "h5", "n1"), "10.5.0.", 7) == 0);
+	T_CHECK(exists(&e, bkey), "released with emptyBlockReleaseSeconds 0");
+	check_clean(&e);
+	env_close(&e);
+}
+
+static void test_empty_block_reclaimed_under_strict_affinity(void)
+{
+	static const char *bkey = "blocks/10.7.0.0-28", *a1 = "affinity/n1/10.7.0.0-28",
+			  *a2 = "affinity/n2/10.7.0.0-28";
+	struct env e;
+	struct bip_alloc_result r;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(t_pool(e.ip, "tiny", "10.7.0.0/28", 28, NULL) == BIP_OK); /* one block */
+	T_REQUIRE(set_config(&e, true, 900, 0) == BIP_OK);
+	T_CHECK_STR(alloc1(&e, "h0", "n1"), "10.7.0.0");
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h0") == BIP_OK);
+	/* n2 finds no unclaimed block, and n1's has been empty for less than 60 s */
+	T_CHECK_INT(alloc(&e, "h1", "n2", 1, &r), BIP_EEXHAUSTED);
+	T_CHECK(strstr(bip_ipam_errmsg(e.ip), "strictAffinity"), "%s", bip_ipam_errmsg(e.ip));
+	/* a clock ahead on n1 cannot make it early */
+	T_REQUIRE(shift_times(&e, bkey, 3600) == 0);
+	T_CHECK_INT(alloc(&e, "h1", "n2", 1, &r), BIP_EEXHAUSTED);
+	/* 61 s later n2 takes it over in its allocation: n1's affinity goes, n2's comes */
+	T_REQUIRE(shift_times(&e, bkey, -3600 - 61) == 0);
+	T_CHECK_STR(alloc1(&e, "h1", "n2"), "10.7.0.1"); /* 10.7.0.0 was freed last */
+	T_CHECK(!exists(&e, a1) && exists(&e, a2), "affinities not moved");
+	{
+		struct bip_addr_info ai;
+
+		T_REQUIRE(bip_ipam_addr_info(e.ip, t_addr("10.7.0.1"), &ai) == BIP_OK);
+		T_CHECK_STR(ai.block_node, "n2");
+		T_CHECK(!ai.borrowed, "the address counts as borrowed");
+		bip_addr_info_clear(&ai);
+	}
+	check_clean(&e);
+	/* a block that holds an address is never taken over, however old its emptySince */
+	T_REQUIRE(t_put(e.st, bkey,
+			"{\"cidr\":\"10.7.0.0/28\",\"node\":\"n2\",\"claimed\":1,\"emptySince\":1,"
+			"\"alloc\":[[1,\"h1\"]]}") == 0);
+	T_CHECK_INT(alloc(&e, "h2", "n3", 1, &r), BIP_EEXHAUSTED);
+	/* emptyBlockReleaseSeconds 0: never taken over */
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h1") == BIP_OK);
+	T_REQUIRE(set_config(&e, true, 0, 0) == BIP_OK);
+	T_REQUIRE(shift_times(&e, bkey, -100000) == 0);
+	T_CHECK_INT(alloc(&e, "h2", "n3", 1, &r), BIP_EEXHAUSTED);
+	/* and bip_ipam_release_empty_blocks (gc, ipam release --empty-blocks) frees it for all */
+	{
+		size_t del = 0;
+
+		T_REQUIRE(bip_ipam_release_empty_blocks(e.ip, 900, &del) == BIP_OK);
+		T_CHECK_INT(del, 1);
+		T_CHECK(!exists(&e, bkey) && !exists(&e, a2), "not released");
+	}
+	T_CHECK_STR(alloc1(&e, "h2", "n3"), "10.7.0.0");
+	check_clean(&e);
+	env_close(&e);
+}
+
+/* --- 6. ipCooldownSeconds ------------------------------------------------------------------ */
+
+static void test_ip_cooldown(void)
+{
+	static const char *bkey = "blocks/10.8.0.0-30";
+	struct env e;
+	struct bip_alloc_result r;
+	struct bip_config c;
+	char *before, *after;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(t_pool(e.ip, "p", "10.8.0.0/30", 30, NULL) == BIP_OK); /* 4 addresses */
+	T_REQUIRE(set_config(&e, false, 900, 1201) == BIP_EINVAL);
+	T_CHECK(strstr(bip_ipam_errmsg(e.ip), "ipCooldownSeconds 1201 out of range 0-1200"), "%s",
+		bip_ipam_errmsg(e.ip));
+	/* 0 (the default): the only free address is handed out at once */
+	T_REQUIRE(alloc(&e, "all", "n1", 3, &r) == BIP_OK);
+	bip_alloc_result_free(&r);
+	T_CHECK_STR(alloc1(&e, "h3", "n1"), "10.8.0.3");
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h3") == BIP_OK);
+	T_CHECK_STR(alloc1(&e, "h4", "n1"), "10.8.0.3");
+	/* 60 s: released, it is not handed out, automatically or by name, for 60 s */
+	T_REQUIRE(set_config(&e, false, 900, 60) == BIP_OK);
+	T_REQUIRE(bip_ipam_config_get(e.ip, &c) == BIP_OK);
+	T_CHECK_INT(c.ip_cooldown_s, 60);
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h4") == BIP_OK);
+	before = t_dump(e.st);
+	T_CHECK_INT(alloc(&e, "h5", "n1", 1, &r), BIP_EEXHAUSTED);
+	T_CHECK_INT(alloc_ip(&e, "h5", "n1", "10.8.0.3"), BIP_ETAKEN);
+	T_CHECK(strstr(bip_ipam_errmsg(e.ip), "cools down for ipCooldownSeconds (60 s)"), "%s",
+		bip_ipam_errmsg(e.ip));
+	after = t_dump(e.st);
+	T_CHECK(strcmp(before, after) == 0, "a refused request changed the store");
+	free(before);
+	free(after);
+	/* a clock that went back does not shorten it */
+	T_REQUIRE(shift_times(&e, bkey, 600) == 0);
+	T_CHECK_INT(alloc(&e, "h5", "n1", 1, &r), BIP_EEXHAUSTED);
+	/* 61 s after the release it is free again */
+	T_REQUIRE(shift_times(&e, bkey, -600 - 61) == 0);
+	T_CHECK_STR(alloc1(&e, "h5", "n1"), "10.8.0.3");
+	/* the release time is kept for BIP_COOLDOWN_MAX s, then dropped from the record */
+	T_REQUIRE(bip_ipam_release_handle(e.ip, "h5") == BIP_OK);
+	{
+		struct bip_kv kv = {0};
+
+		T_REQUIRE(bip_store_get(e.st, bkey, &kv) == BIP_OK);
+		T_CHECK(strstr((const char *)kv.value, "\"cool\":[[3,"), "%s", kv.value);
+		bip_kv_clear(&kv);
+		T_REQUIRE(shift_times(&e, bkey, -BIP_COOLDOWN_MAX) == 0);
+		T_REQUIRE(alloc_ip(&e, "h6", "n1", "10.8.0.3") == BIP_OK); /* rewrites the block */
+		T_REQUIRE(bip_ipam_release_addr(e.ip, t_addr("10.8.0.0"), "all") == BIP_OK);
+		T_REQUIRE(bip_store_get(e.st, bkey, &kv) == BIP_OK);
+		{
+			json_t *j = json_loadb((const char *)kv.value, kv.len, 0, NULL);
+			json_t *cool = json_object_get(j, "cool");
+
+			T_CHECK(json_array_size(cool) == 1 &&
+					json_integer_value(json_array_get(json_array_get(cool, 0),
+									  0)) == 0,
+				"%s", kv.value);
+			json_decref(j);
+		}
+		bip_kv_clear(&kv);
+	}
+	check_clean(&e);
+	env_close(&e);
+}
+
+T_MAIN(T(test_specific_address_allowed_uses), T(test_usage_counts_each_address_once),
+       T(test_node_selector_stops_selecting), T(test_empty_block_release_on_add),
+       T(test_empty_block_reclaimed_under_strict_affinity), T(test_ip_cooldown))

@@ -55,11 +55,23 @@ struct bip_pool {
 				 * (Calico's ipipMode, vxlanMode, natOutgoing, ...); may be NULL */
 };
 
+#define BIP_COOLDOWN_MAX 1200 /* ipCooldownSeconds at most (Calico's bound) */
+#define BIP_EMPTY_BLOCK_RELEASE_DEFAULT 900
+#define BIP_RECLAIM_MIN_AGE 60 /* another node takes over an empty block after this long */
+
 struct bip_config {
 	bool strict_affinity;      /* never borrow from another node's block */
 	bool auto_allocate_blocks; /* claim new blocks when a node's blocks are full */
 	unsigned max_blocks_per_host;   /* per family; 0 = unlimited (no hidden default) */
-	unsigned empty_block_release_s; /* free a node's empty block after this long; 0 = never */
+	/* An affine block empty this long goes back to the pool (affinity released, record
+	 * deleted): its own node does it on its next allocation, gc and "ipam release
+	 * --empty-blocks" for every node; a node that finds no unclaimed block left in a pool
+	 * takes over another node's block that has been empty for min(this, 60 s) instead.
+	 * Default 900 (Calico's leakGracePeriod); 0 = never. */
+	unsigned empty_block_release_s;
+	/* A released address is not handed out again for this many seconds (0-1200; Calico's
+	 * ipCooldownSeconds), on top of the least-recently-freed order. Default 0. */
+	unsigned ip_cooldown_s;
 };
 
 struct bip_reservation {
