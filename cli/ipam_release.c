@@ -5,13 +5,16 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "manifest.h"
 #include "subcommands.h"
 
 static const struct ctl_usage usage = {
-    "ipam release", "--ip ADDR [--handle ID] | --handle ID | --from-report FILE [--dry-run]",
+    "ipam release",
+    "--ip ADDR [--handle ID] | --handle ID | --from-report FILE [--dry-run]\n"
+    "       | --empty-blocks [--older-than SECONDS] [--dry-run]",
     "Release addresses.\n"
     "\n"
     "Options:\n"
@@ -20,7 +23,63 @@ static const struct ctl_usage usage = {
     "  --from-report FILE  release the leaked addresses (ADDR_NO_HANDLE) of an\n"
     "                      'ipam check -o json' report, each only if the handle the report\n"
     "                      names still holds it\n"
-    "  --dry-run           with --from-report: say what would be released\n"};
+    "  --empty-blocks      give every block that has been empty for emptyBlockReleaseSeconds\n"
+    "                      (or --older-than) back to its pool, whichever node owns it: its\n"
+    "                      affinity goes and its record is deleted, each conditioned on the\n"
+    "                      block being as read (one that took an address meanwhile stays)\n"
+    "  --older-than SECS   with --empty-blocks: this age instead of emptyBlockReleaseSeconds\n"
+    "  --dry-run           with --from-report or --empty-blocks: say what would be released\n"};
+
+/* --empty-blocks: the library's bip_ipam_release_empty_blocks, or what it would release. */
+static int empty_blocks(struct ctl_session *s, long older_than, bool dry_run)
+{
+	struct bip_block_info *v = NULL;
+	struct bip_config cfg;
+	size_t n = 0, deleted = 0;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if (older_than < 0) {
+		if ((rc = bip_ipam_config_get(s->ipam, &cfg)) != BIP_OK) {
+			ctl_lib_err(s->ipam, rc, "cannot read the IPAM configuration");
+			return CTL_EXIT_ERR;
+		}
+		if (!cfg.empty_block_release_s) {
+			ctl_err("emptyBlockReleaseSeconds is 0 (never): give --older-than SECONDS to "
+				"release empty blocks anyway");
+			return CTL_EXIT_ERR;
+		}
+		older_than = cfg.empty_block_release_s;
+	}
+	if (!dry_run) {
+		if ((rc = bip_ipam_release_empty_blocks(s->ipam, (unsigned)older_than, &deleted)) !=
+		    BIP_OK) {
+			ctl_lib_err(s->ipam, rc, "cannot release the empty blocks");
+			return CTL_EXIT_ERR;
+		}
+		printf("%zu empty blocks released (empty for %lds or more)\n", deleted, older_than);
+		return CTL_EXIT_OK;
+	}
+	if ((rc = bip_ipam_block_list(s->ipam, &v, &n)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot list the blocks");
+		return CTL_EXIT_ERR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char cidr[BIP_PREFIX_STRLEN];
+
+		if (v[i].used || !v[i].pool || !v[i].empty_since ||
+		    now - v[i].empty_since < older_than)
+			continue;
+		printf("would release %s (node %s, empty for %llds)\n",
+		       bip_prefix_fmt(v[i].cidr, cidr), v[i].node ? v[i].node : "(none)",
+		       (long long)(now - v[i].empty_since));
+		deleted++;
+	}
+	printf("%zu empty blocks would be released (empty for %lds or more)\n", deleted,
+	       older_than);
+	bip_block_infos_free(v, n);
+	return CTL_EXIT_OK;
+}
 
 /* Whether a report problem is a leaked address (not repaired since), its address and handle
  * (NULL when the report saw none: such an address is not released from a report). */
@@ -104,11 +163,15 @@ int ipam_release_main(int argc, char **argv)
 						 {"handle", required_argument, NULL, 'H'},
 						 {"from-report", required_argument, NULL, 'r'},
 						 {"dry-run", no_argument, NULL, 'n'},
+						 {"empty-blocks", no_argument, NULL, 'E'},
+						 {"older-than", required_argument, NULL, 'O'},
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	const char *ip = NULL, *handle = NULL, *report = NULL;
 	struct bip_addr addr;
-	bool dry_run = false;
+	bool dry_run = false, empty = false;
+	long older_than = -1;
+	unsigned long ul;
 	int ret = CTL_EXIT_ERR, c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
@@ -120,18 +183,34 @@ int ipam_release_main(int argc, char **argv)
 			report = optarg;
 		else if (c == 'n')
 			dry_run = true;
+		else if (c == 'E')
+			empty = true;
+		else if (c == 'O') {
+			if (ctl_parse_uint(optarg, 365 * 86400, &ul) != BIP_OK) {
+				ret = ctl_usage_err(&usage,
+						    "invalid value '%s' for --older-than (want "
+						    "seconds, 0 to 31536000)",
+						    optarg);
+				goto out;
+			}
+			older_than = (long)ul;
+		}
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
 		ret = rc;
 		goto out;
 	}
-	if (report ? ip || handle : !ip && !handle) {
-		ret = ctl_usage_err(&usage, "give --ip ADDR [--handle ID], --handle ID, or "
-					    "--from-report FILE");
+	if (empty ? ip || handle || report : report ? ip || handle : !ip && !handle) {
+		ret = ctl_usage_err(&usage, "give --ip ADDR [--handle ID], --handle ID, "
+					    "--from-report FILE, or --empty-blocks");
 		goto out;
 	}
-	if (dry_run && !report) {
-		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report");
+	if (dry_run && !report && !empty) {
+		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report or --empty-blocks");
+		goto out;
+	}
+	if (older_than >= 0 && !empty) {
+		ret = ctl_usage_err(&usage, "--older-than goes with --empty-blocks");
 		goto out;
 	}
 	if (ip && bip_addr_parse(ip, &addr) != BIP_OK) {
@@ -142,6 +221,10 @@ int ipam_release_main(int argc, char **argv)
 		goto out;
 	if (report) {
 		ret = from_report(&s, report, dry_run);
+		goto out;
+	}
+	if (empty) {
+		ret = empty_blocks(&s, older_than, dry_run);
 		goto out;
 	}
 	if (ip) {

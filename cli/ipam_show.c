@@ -161,7 +161,7 @@ static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
 {
 	static const char *const headers[] = {"PROPERTY", "VALUE"};
 	struct bip_config c;
-	char max[64], empty[64];
+	char max[64], empty[64], cool[64];
 	json_t *doc;
 	int rc;
 
@@ -173,11 +173,13 @@ static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
 		 c.max_blocks_per_host ? "" : " (unlimited)");
 	snprintf(empty, sizeof(empty), "%u%s", c.empty_block_release_s,
 		 c.empty_block_release_s ? " s" : " (never)");
+	snprintf(cool, sizeof(cool), "%u%s", c.ip_cooldown_s, c.ip_cooldown_s ? " s" : " (none)");
 	if (!(doc = bip_res_config_json(&c)) || bip_table_init(t, 2, headers) != BIP_OK ||
 	    prop(t, "StrictAffinity", c.strict_affinity ? "true" : "false") != BIP_OK ||
 	    prop(t, "AutoAllocateBlocks", c.auto_allocate_blocks ? "true" : "false") != BIP_OK ||
 	    prop(t, "MaxBlocksPerHost", max) != BIP_OK ||
-	    prop(t, "EmptyBlockReleaseSeconds", empty) != BIP_OK) {
+	    prop(t, "EmptyBlockReleaseSeconds", empty) != BIP_OK ||
+	    prop(t, "IPCooldownSeconds", cool) != BIP_OK) {
 		json_decref(doc);
 		return BIP_ENOMEM;
 	}
