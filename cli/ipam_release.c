@@ -1,7 +1,7 @@
 /*
  * ipam release: one address (optionally only while a given handle holds it), everything a handle
- * holds, or the leaked addresses of a check report. From a report, an address is released only if
- * the handle the report saw still holds it: one re-allocated since the check is left alone.
+ * holds, what a check report found (each problem acted on only if its record is as the report
+ * saw it), or the blocks that have been empty long enough.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +20,12 @@ static const struct ctl_usage usage = {
     "Options:\n"
     "  --ip ADDR           release this address; with --handle, only while ID holds it\n"
     "  --handle ID         alone: release everything handle ID holds\n"
-    "  --from-report FILE  release the leaked addresses (ADDR_NO_HANDLE) of an\n"
-    "                      'ipam check -o json' report, each only if the handle the report\n"
-    "                      names still holds it\n"
+    "  --from-report FILE  act on every problem of an 'ipam check -o json' report that is\n"
+    "                      still there, its record unchanged since: release leaked addresses\n"
+    "                      (held by a handle whose record does not list them), drop dangling\n"
+    "                      handle entries (a handle left with none goes), delete stray and\n"
+    "                      pending affinities and empty blocks outside every pool; name what\n"
+    "                      has no safe repair (corrupt records, overlapping blocks)\n"
     "  --empty-blocks      give every block that has been empty for emptyBlockReleaseSeconds\n"
     "                      (or --older-than) back to its pool, whichever node owns it: its\n"
     "                      affinity goes and its record is deleted, each conditioned on the\n"
@@ -81,27 +84,73 @@ static int empty_blocks(struct ctl_session *s, long older_than, bool dry_run)
 	return CTL_EXIT_OK;
 }
 
-/* Whether a report problem is a leaked address (not repaired since), its address and handle
- * (NULL when the report saw none: such an address is not released from a report). */
-static bool leaked(const json_t *p, struct bip_addr *addr, const char **handle)
+/* The report's problem that is p (same kind, record and subject), or NULL. */
+static const json_t *in_report(const json_t *problems, const struct bip_problem *p)
 {
-	const char *kind = json_string_value(json_object_get(p, "kind"));
-	const char *a = json_string_value(json_object_get(p, "address"));
+	const json_t *rp;
+	size_t i;
 
-	*handle = json_string_value(json_object_get(p, "handle"));
-	if (*handle && !**handle)
-		*handle = NULL;
-	return kind && strcmp(kind, bip_problem_name(BIP_PROB_ADDR_NO_HANDLE)) == 0 && a &&
-	       !json_is_true(json_object_get(p, "repaired")) && bip_addr_parse(a, addr) == BIP_OK;
+	json_array_foreach(problems, i, rp)
+	{
+		const char *kind = json_string_value(json_object_get(rp, "kind"));
+		const char *key = json_string_value(json_object_get(rp, "key"));
+		const char *subject = json_string_value(json_object_get(rp, "subject"));
+
+		if (kind && key && subject && strcmp(kind, bip_problem_name(p->kind)) == 0 &&
+		    strcmp(key, p->key) == 0 && strcmp(subject, p->subject) == 0)
+			return rp;
+	}
+	return NULL;
 }
 
+/* The problem of a fresh check that is rp, or NULL. */
+static const struct bip_problem *in_check(const struct bip_check_report *r, const json_t *rp)
+{
+	const char *kind = json_string_value(json_object_get(rp, "kind"));
+	const char *key = json_string_value(json_object_get(rp, "key"));
+	const char *subject = json_string_value(json_object_get(rp, "subject"));
+
+	for (size_t i = 0; kind && key && subject && i < r->n; i++)
+		if (strcmp(kind, bip_problem_name(r->v[i].kind)) == 0 &&
+		    strcmp(key, r->v[i].key) == 0 && strcmp(subject, r->v[i].subject) == 0)
+			return &r->v[i];
+	return NULL;
+}
+
+static bool unchanged(const json_t *rp, const struct bip_problem *p)
+{
+	const json_t *rev = json_object_get(rp, "revision");
+
+	return json_is_integer(rev) && json_integer_value(rev) == p->rev &&
+	       !json_is_true(json_object_get(rp, "repaired"));
+}
+
+/* For the library's repair: a problem the report saw, unchanged since. Leaked addresses are
+ * released, not adopted into their handle records, so a record that still has one waits. */
+static bool want_unchanged(void *ctx, const struct bip_problem *p)
+{
+	const json_t *rp = in_report(ctx, p);
+
+	return p->kind != BIP_PROB_ADDR_NO_HANDLE && rp && unchanged(rp, p);
+}
+
+/*
+ * --from-report: act on every problem of an "ipam check -o json" report that is still there
+ * with its record unchanged (the same revision): a leaked address (held in its block by a handle
+ * whose record does not list it) is released; a dangling handle entry, a stray or pending
+ * affinity, an empty block outside every pool are repaired as "ipam check --repair" would, each
+ * conditioned on the record being as the report saw it. A corrupt record and overlapping blocks
+ * have no safe repair: they are named, with what to look at. Whatever changed or went since the
+ * report is skipped, saying so.
+ */
 static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 {
 	const char *fname = strcmp(file, "-") == 0 ? "stdin" : file;
+	struct bip_check_report now = {0}, after = {0};
 	int ret = CTL_EXIT_ERR, rc;
 	char *buf = NULL, err[512];
-	size_t len, i, released = 0, skipped = 0, failed = 0;
-	json_t *docs = NULL, *problems, *p;
+	size_t len, i, released = 0, repaired = 0, skipped = 0, failed = 0, todo = 0;
+	json_t *docs = NULL, *problems, *p, *doc, *pending = NULL;
 
 	if (ctl_read_file(file, &buf, &len) != CTL_EXIT_OK)
 		goto out;
@@ -109,49 +158,115 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 		ctl_err("%s: %s", fname, err);
 		goto out;
 	}
-	problems = json_object_get(json_array_get(docs, 0), "problems");
+	doc = json_array_get(docs, 0);
+	problems = json_object_get(doc, "problems");
 	if (json_array_size(docs) != 1 || !json_is_array(problems)) {
 		ctl_err("%s: not an 'ipam check -o json' report (no list of problems)", fname);
 		goto out;
 	}
+	if (json_integer_value(json_object_get(doc, "version")) < 2) {
+		ctl_err("%s: a version 1 report carries no record revisions, so what changed since "
+			"cannot be told: run 'ipam check -o json' again",
+			fname);
+		goto out;
+	}
+	if (!(pending = json_array())) {
+		ctl_err("out of memory");
+		goto out;
+	}
+	if ((rc = bip_ipam_check(s->ipam, false, &now)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot check the store");
+		goto out;
+	}
 	json_array_foreach(problems, i, p)
 	{
-		char a[BIP_ADDR_STRLEN];
+		const char *kind = json_string_value(json_object_get(p, "kind"));
+		const char *subject = json_string_value(json_object_get(p, "subject"));
+		const struct bip_problem *q = in_check(&now, p);
 		struct bip_addr addr;
 		const char *handle;
 
-		if (!leaked(p, &addr, &handle))
+		if (!kind || !subject || json_is_true(json_object_get(p, "repaired")))
 			continue;
-		bip_addr_fmt(addr, a);
-		if (!handle) {
-			printf("skipped %s: the report names no handle holding it (release it with "
-			       "--ip if it is a leak)\n",
-			       a);
+		if (!q || !unchanged(p, q)) {
+			printf("skipped %s %s: %s since the report\n", kind, subject,
+			       q ? "its record changed" : "gone");
 			skipped++;
 			continue;
 		}
+		if (!q->fixable) {
+			printf("skipped %s %s: no safe repair (%s): look at %s\n", kind, subject,
+			       q->detail, q->key);
+			skipped++;
+			continue;
+		}
+		if (q->kind != BIP_PROB_ADDR_NO_HANDLE) {
+			todo++;
+			json_array_append(pending, p);
+			if (dry_run)
+				printf("would repair %s %s\n", kind, subject);
+			continue;
+		}
+		/* A leaked address: release it, only while the handle it was leaked by holds it. */
+		handle = q->key + strlen("handles/");
+		if (bip_addr_parse(subject, &addr) != BIP_OK)
+			continue;
 		if (dry_run) {
-			printf("would release %s (handle %s)\n", a, handle);
+			printf("would release %s (handle %s)\n", subject, handle);
 			released++;
 			continue;
 		}
 		rc = bip_ipam_release_addr(s->ipam, addr, handle);
 		if (rc == BIP_OK) {
-			printf("released %s (handle %s)\n", a, handle);
+			printf("released %s (handle %s)\n", subject, handle);
 			released++;
 		} else if (rc == BIP_EOWNER || rc == BIP_ENOTFOUND) {
-			printf("skipped %s: %s since the report\n", a,
+			printf("skipped %s: %s since the report\n", subject,
 			       rc == BIP_EOWNER ? "another handle holds it" : "it was released");
 			skipped++;
 		} else {
-			ctl_lib_err(s->ipam, rc, "cannot release %s", a);
+			ctl_lib_err(s->ipam, rc, "cannot release %s", subject);
 			failed++;
 		}
 	}
-	printf("%zu %sreleased, %zu skipped, %zu failed\n", released, dry_run ? "would be " : "",
-	       skipped, failed);
+	if (todo && !dry_run) {
+		if ((rc = bip_ipam_check_repair_if(s->ipam, want_unchanged, pending, &after)) !=
+		    BIP_OK) {
+			ctl_lib_err(s->ipam, rc, "cannot repair");
+			failed += todo;
+		} else {
+			json_array_foreach(pending, i, p)
+			{
+				const char *kind = json_string_value(json_object_get(p, "kind"));
+				const char *subject = json_string_value(json_object_get(p, "subject"));
+				const struct bip_problem *q = in_check(&after, p);
+
+				if (!q) { /* repaired along with another problem of its record */
+					printf("repaired %s %s\n", kind, subject);
+					repaired++;
+				} else if (q->repaired) {
+					printf("repaired %s %s\n", kind, subject);
+					repaired++;
+				} else {
+					printf("skipped %s %s: its record changed, or has a problem the "
+					       "report did not list\n",
+					       kind, subject);
+					skipped++;
+				}
+			}
+		}
+	}
+	if (dry_run)
+		printf("%zu would be released, %zu repaired, %zu skipped\n", released, todo,
+		       skipped);
+	else
+		printf("%zu released, %zu repaired, %zu skipped, %zu failed\n", released, repaired,
+		       skipped, failed);
 	ret = failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
 out:
+	bip_check_report_free(&now);
+	bip_check_report_free(&after);
+	json_decref(pending);
 	json_decref(docs);
 	free(buf);
 	return ret;

@@ -682,6 +682,7 @@ struct c_block {
 	int64_t rev;
 	int naff; /* affinities naming it */
 	bool has_node_aff;
+	bool empty;
 };
 
 struct c_handle { /* 32 bytes */
@@ -706,8 +707,31 @@ struct checker {
 	size_t nhandles, caph;
 	struct smap hmap;
 	struct arena arena; /* handle ids and address lists */
+	bool repair;
+	bool (*want)(void *ctx, const struct bip_problem *p);
+	void *want_ctx;
 	int rc;
 };
+
+/* Set what add_problem cannot know: the revision of the record and whether a repair exists. */
+static void last_problem(struct checker *c, int64_t rev, bool fixable)
+{
+	if (c->rep->n) {
+		c->rep->v[c->rep->n - 1].rev = rev;
+		c->rep->v[c->rep->n - 1].fixable = fixable;
+	}
+}
+
+/* Whether to repair the record that problems [first, last) were found in. */
+static bool may_repair(const struct checker *c, size_t first, size_t last)
+{
+	if (!c->repair)
+		return false;
+	for (size_t i = first; c->want && i < last; i++)
+		if (!c->want(c->want_ctx, &c->rep->v[i]))
+			return false;
+	return true;
+}
 
 static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
 		       const char *subject, const char *fmt, ...)
@@ -774,13 +798,19 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	int rc;
 
 	c->rep->blocks++;
-	if (!b)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the block record does not decode or breaks its invariants");
+	if (!b) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the block record does not decode or breaks its invariants");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	cidr_keypart(b->cidr, cs);
-	if (strcmp(cs, kp) != 0)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the record holds block %s, not the one its key names", cs);
+	if (strcmp(cs, kp) != 0) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the record holds block %s, not the one its key names", cs);
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	if (c->nblocks == c->capb) {
 		size_t cap = c->capb ? c->capb * 2 : 256;
 		struct c_block *v = im_realloc(c->ip, c->blocks, cap * sizeof(*v));
@@ -794,6 +824,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	memset(cb, 0, sizeof(*cb));
 	cb->cidr = b->cidr;
 	cb->rev = b->rev;
+	cb->empty = b->used == 0;
 	if (b->node) {
 		cb->node = im_strdup(c->ip, b->node);
 		if (!cb->node)
@@ -806,6 +837,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 				 b->used);
 		if (rc != BIP_OK)
 			return rc;
+		last_problem(c, b->rev, b->used == 0);
 	}
 	for (uint32_t o = 0; o < b->size; o++) {
 		size_t hi;
@@ -842,14 +874,20 @@ static int on_check_handle(void *ctx, const struct bip_kv *kv)
 	int rc;
 
 	c->rep->handles++;
-	if (!valid_handle(id))
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+	if (!valid_handle(id)) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = handle_decode(c->ip, id, kv->value, kv->len, &h);
 	if (rc == BIP_ENOMEM)
 		return rc;
-	if (rc != BIP_OK)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
-				   "the handle record does not decode");
+	if (rc != BIP_OK) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
+				 "the handle record does not decode");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = intern_handle(c, id, &hi);
 	if (rc != BIP_OK) {
 		bip_handle_info_clear(&h);
@@ -906,11 +944,12 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	cmp = (struct bip_cmp){key, h->present ? h->rev : 0};
 	if (h->present) {
 		rc = bip_store_get(c->ip->store, key, &kv);
+		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
+			rc = BIP_ECONFLICT; /* changed since the check read it: leave it */
 		if (rc == BIP_OK)
 			rc = handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
 			goto out;
-		cmp.rev = kv.rev;
 		free(info.addrs);
 	} else {
 		info.id = im_strdup(c->ip, h->id);
@@ -939,7 +978,7 @@ out:
 	return rc;
 }
 
-static int check_handles(struct checker *c, bool repair)
+static int check_handles(struct checker *c)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
 	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
@@ -989,6 +1028,7 @@ static int check_handles(struct checker *c, bool repair)
 					 as, ch->id);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->present ? ch->rev : 0, true);
 		}
 		/* Addresses the handle lists that its blocks do not give it. */
 		for (size_t j = 0; j < ch->naddrs; j++) {
@@ -1006,8 +1046,9 @@ static int check_handles(struct checker *c, bool repair)
 					 ch->id, as);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->rev, true);
 		}
-		if (bad && repair) {
+		if (bad && may_repair(c, first, c->rep->n)) {
 			rc = repair_handle(c, ch, held[h], count[h]);
 			if (rc != BIP_OK && rc != BIP_ECONFLICT)
 				goto out;
@@ -1024,7 +1065,7 @@ out:
 	return rc;
 }
 
-static int check_affinities(struct checker *c, bool repair)
+static int check_affinities(struct checker *c)
 {
 	struct bip_kvs kvs = {0};
 	char cs[BIP_PREFIX_STRLEN], key[KEY_LEN];
@@ -1047,6 +1088,7 @@ static int check_affinities(struct checker *c, bool repair)
 		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
+			last_problem(c, kvs.v[i].rev, false);
 			continue;
 		}
 		memcpy(node, rest, (size_t)(slash - rest));
@@ -1080,7 +1122,9 @@ static int check_affinities(struct checker *c, bool repair)
 				fix = true;
 			}
 		}
-		if (rc == BIP_OK && repair && (del || fix)) {
+		if (rc == BIP_OK && (del || fix))
+			last_problem(c, kvs.v[i].rev, true);
+		if (rc == BIP_OK && (del || fix) && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			struct bip_cmp cmp = {kvs.v[i].key, kvs.v[i].rev};
 			const char *val = affinity_value(AFF_CONFIRMED);
 			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
@@ -1105,7 +1149,9 @@ static int check_affinities(struct checker *c, bool repair)
 		rc = add_problem(c, BIP_PROB_AFFINITY_MISMATCH, key, cs,
 				 "block %s names node '%s', which has no affinity for it", cs,
 				 b->node);
-		if (rc == BIP_OK && repair) {
+		if (rc == BIP_OK)
+			last_problem(c, b->rev, true);
+		if (rc == BIP_OK && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			char bkey[KEY_LEN];
 			const char *val = affinity_value(AFF_CONFIRMED);
 			struct bip_cmp cmps[2];
@@ -1141,14 +1187,50 @@ static int check_overlaps(struct checker *c)
 				"twice",
 				bip_prefix_fmt(p, a), b) != BIP_OK)
 			return BIP_ENOMEM;
+		last_problem(c, c->blocks[i].rev, false);
 	}
 	return BIP_OK;
 }
 
-int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+/* Empty blocks outside every pool go (with the affinity of the node they name), each
+ * conditioned on the block being as read. Non-empty ones need their addresses released first. */
+static int repair_no_pool(struct checker *c)
+{
+	for (size_t p = 0; p < c->rep->n; p++) {
+		struct bip_problem *pr = &c->rep->v[p];
+		struct bip_prefix cidr;
+		struct c_block *b;
+		char akey[KEY_LEN];
+		struct bip_cmp cmp;
+		struct bip_op ops[2];
+		size_t nops = 0;
+		int trc;
+
+		if (pr->kind != BIP_PROB_BLOCK_NO_POOL || !pr->fixable || !may_repair(c, p, p + 1) ||
+		    bip_prefix_parse_net(pr->subject, &cidr) != BIP_OK ||
+		    !(b = find_cblock(c, cidr)) || !b->empty)
+			continue;
+		cmp = (struct bip_cmp){pr->key, b->rev};
+		ops[nops++] = (struct bip_op){BIP_OP_DEL, pr->key};
+		if (b->node) {
+			key_affinity(akey, b->node, b->cidr);
+			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
+		}
+		trc = bip_store_txn(c->ip->store, &cmp, 1, ops, nops, NULL);
+		if (trc == BIP_OK)
+			pr->repaired = true;
+		else if (trc != BIP_ECONFLICT)
+			return trc;
+	}
+	return BIP_OK;
+}
+
+static int check_run(struct bip_ipam *ip, bool repair,
+		     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+		     struct bip_check_report *out)
 {
 	struct bip_check_report rep = {0};
-	struct checker c = {.ip = ip, .rep = &rep};
+	struct checker c = {.ip = ip, .rep = &rep, .repair = repair, .want = want, .want_ctx = ctx};
 	int64_t rev;
 	int rc;
 
@@ -1166,9 +1248,11 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	if (rc == BIP_OK)
 		rc = check_overlaps(&c);
 	if (rc == BIP_OK)
-		rc = check_handles(&c, repair);
+		rc = check_handles(&c);
 	if (rc == BIP_OK)
-		rc = check_affinities(&c, repair);
+		rc = check_affinities(&c);
+	if (rc == BIP_OK && repair)
+		rc = repair_no_pool(&c);
 	bip_pools_free(c.pools, c.npools);
 	free(c.pool_revs);
 	for (size_t i = 0; i < c.nblocks; i++)
@@ -1184,4 +1268,16 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	}
 	*out = rep;
 	return BIP_OK;
+}
+
+int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+{
+	return check_run(ip, repair, NULL, NULL, out);
+}
+
+int bip_ipam_check_repair_if(struct bip_ipam *ip,
+			     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+			     struct bip_check_report *out)
+{
+	return check_run(ip, true, want, ctx, out);
 }

@@ -369,6 +369,11 @@ struct bip_problem {
 	char *key;      /* the store key concerned */
 	char *subject;  /* address, handle, block or node, as text */
 	char *detail;   /* one sentence */
+	int64_t rev;    /* revision of the record the problem was found in, as read (the record
+			 * at key; for a block naming a node without an affinity, the block's);
+			 * 0 when that record is absent. A repair is conditioned on it. */
+	bool fixable;   /* a repair exists (corrupt records and overlapping blocks need a person;
+			 * a block outside every pool can go only when empty) */
 	bool repaired;
 };
 
@@ -381,6 +386,14 @@ struct bip_check_report {
 /* Check everything; with repair, fix what is safe (each fix its own atomic transaction,
  * conditioned on the record not having changed since it was read). */
 int bip_ipam_check(struct bip_ipam *ipam, bool repair, struct bip_check_report *out);
+/*
+ * The check with repair, but a record is repaired only when want accepts every problem found on
+ * it (each as found now, its revision included): "ipam release --from-report" repairs what a
+ * report saw, and only where nothing changed since.
+ */
+int bip_ipam_check_repair_if(struct bip_ipam *ipam,
+			     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+			     struct bip_check_report *out);
 void bip_check_report_free(struct bip_check_report *r);
 const char *bip_problem_name(enum bip_problem_kind k);
 
