@@ -315,6 +315,10 @@ int ipam_release_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
+	if (older_than >= 0 && !empty) {
+		ret = ctl_usage_err(&usage, "--older-than goes with --empty-blocks");
+		goto out;
+	}
 	if (empty ? ip || handle || report : report ? ip || handle : !ip && !handle) {
 		ret = ctl_usage_err(&usage, "give --ip ADDR [--handle ID], --handle ID, "
 					    "--from-report FILE, or --empty-blocks");
@@ -322,10 +326,6 @@ int ipam_release_main(int argc, char **argv)
 	}
 	if (dry_run && !report && !empty) {
 		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report or --empty-blocks");
-		goto out;
-	}
-	if (older_than >= 0 && !empty) {
-		ret = ctl_usage_err(&usage, "--older-than goes with --empty-blocks");
 		goto out;
 	}
 	if (ip && bip_addr_parse(ip, &addr) != BIP_OK) {
