@@ -118,8 +118,8 @@ static void test_specific_address_allowed_uses(void)
 	T_REQUIRE(env_open(&e) == 0);
 	T_REQUIRE(t_pool(e.ip, "default", "10.0.0.0/24", 26, NULL) == BIP_OK);
 	T_REQUIRE(pool_uses(&e, "tunnels", "10.1.0.0/24", 26, BIP_USE_TUNNEL) == BIP_OK);
-	T_REQUIRE(pool_uses(&e, "lb", "10.2.0.0/24", 26, BIP_USE_LOADBALANCER) == BIP_OK,
-		  "%s", bip_ipam_errmsg(e.ip));
+	T_REQUIRE(pool_uses(&e, "lb", "10.2.0.0/24", 26, BIP_USE_LOADBALANCER) == BIP_OK, "%s",
+		  bip_ipam_errmsg(e.ip));
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct bip_alloc_result r = {0};
 		struct bip_addr a = t_addr(rows[i].addr);
@@ -180,14 +180,15 @@ static void check_usage(struct env *e, const char *what, const struct usage_want
 			if (!u[i].name || strcmp(u[i].name, w[k].pool) != 0)
 				continue;
 			found = true;
-			T_CHECK(u[i].capacity == w[k].capacity && u[i].used == w[k].used &&
-					u[i].reserved == w[k].reserved && u[i].free == w[k].free,
-				"%s: pool %s: capacity %llu used %llu reserved %llu free %llu, want "
-				"%llu %llu %llu %llu",
-				what, w[k].pool, (unsigned long long)u[i].capacity,
-				(unsigned long long)u[i].used, (unsigned long long)u[i].reserved,
-				(unsigned long long)u[i].free, w[k].capacity, w[k].used, w[k].reserved,
-				w[k].free);
+			T_CHECK(
+			    u[i].capacity == w[k].capacity && u[i].used == w[k].used &&
+				u[i].reserved == w[k].reserved && u[i].free == w[k].free,
+			    "%s: pool %s: capacity %llu used %llu reserved %llu free %llu, want "
+			    "%llu %llu %llu %llu",
+			    what, w[k].pool, (unsigned long long)u[i].capacity,
+			    (unsigned long long)u[i].used, (unsigned long long)u[i].reserved,
+			    (unsigned long long)u[i].free, w[k].capacity, w[k].used, w[k].reserved,
+			    w[k].free);
 			T_CHECK(u[i].used + u[i].reserved + u[i].free == u[i].capacity,
 				"%s: pool %s does not add up", what, w[k].pool);
 		}
@@ -199,8 +200,8 @@ static void check_usage(struct env *e, const char *what, const struct usage_want
 static void test_usage_counts_each_address_once(void)
 {
 	static const char *const r25[] = {"10.0.0.0/25"}, *const r32[] = {"10.0.0.3/32"},
-			       *const r26[] = {"10.0.0.64/26", "10.0.0.64/26"},
-			       *const held[] = {"10.0.1.1/32", "10.0.1.0/31"};
+				 *const r26[] = {"10.0.0.64/26", "10.0.0.64/26"},
+				 *const held[] = {"10.0.1.1/32", "10.0.1.0/31"};
 	struct env e;
 	struct bip_block_info *bl = NULL;
 	size_t nb = 0;
@@ -215,8 +216,7 @@ static void test_usage_counts_each_address_once(void)
 		    .handle = i ? "h1" : "h0", .node = "n1", .ips = &a, .nips = 1};
 		struct bip_alloc_result r = {0};
 
-		T_REQUIRE(bip_ipam_allocate(e.ip, &req, &r) == BIP_OK, "%s",
-			  bip_ipam_errmsg(e.ip));
+		T_REQUIRE(bip_ipam_allocate(e.ip, &req, &r) == BIP_OK, "%s", bip_ipam_errmsg(e.ip));
 		bip_alloc_result_free(&r);
 	}
 	check_usage(&e, "no reservation", (struct usage_want[]){{"p", 512, 2, 0, 510}}, 1);
@@ -368,7 +368,8 @@ static void test_node_selector_stops_selecting(void)
 		T_REQUIRE(bip_ipam_block_list(e.ip, &bl, &nb) == BIP_OK);
 		for (size_t i = 0; i < nb; i++)
 			T_CHECK(!bl[i].pool || strcmp(bl[i].pool, "zone-a") != 0,
-				"zone-a block %s kept after its last address", fmt(bl[i].cidr.addr));
+				"zone-a block %s kept after its last address",
+				fmt(bl[i].cidr.addr));
 		bip_block_infos_free(bl, nb);
 	}
 	check_clean(&e);
@@ -445,7 +446,8 @@ static void test_empty_block_release_on_add(void)
 	T_CHECK(strncmp(alloc1(&e, "h3", "n1"), "10.5.0.", 7) == 0);
 	T_CHECK(exists(&e, bkey), "released although emptied 'in the future'");
 	/* empty for 901 s: the next ADD on n1 gives it back (block and affinity) */
-	T_REQUIRE(shift_times(&e, bkey, -3600 - 901) == 0 && shift_times(&e, akey, -3600 - 901) == 0);
+	T_REQUIRE(shift_times(&e, bkey, -3600 - 901) == 0 &&
+		  shift_times(&e, akey, -3600 - 901) == 0);
 	T_CHECK(strncmp(alloc1(&e, "h4", "n1"), "10.5.0.", 7) == 0);
 	T_CHECK(!exists(&e, bkey) && !exists(&e, akey), "the long-empty block is still there");
 	check_clean(&e);
@@ -571,9 +573,8 @@ static void test_ip_cooldown(void)
 			json_t *j = json_loadb((const char *)kv.value, kv.len, 0, NULL);
 			json_t *cool = json_object_get(j, "cool");
 
-			T_CHECK(json_array_size(cool) == 1 &&
-					json_integer_value(json_array_get(json_array_get(cool, 0),
-									  0)) == 0,
+			T_CHECK(json_array_size(cool) == 1 && json_integer_value(json_array_get(
+								  json_array_get(cool, 0), 0)) == 0,
 				"%s", kv.value);
 			json_decref(j);
 		}
@@ -583,6 +584,100 @@ static void test_ip_cooldown(void)
 	env_close(&e);
 }
 
+/* --- 5. repairs conditioned on a report (the library side of --from-report) ----------------- */
+
+struct seen {
+	const struct bip_check_report *r;
+	bool any; /* accept everything, whatever the revision */
+};
+
+static bool want_seen(void *ctx, const struct bip_problem *p)
+{
+	const struct seen *s = ctx;
+
+	for (size_t i = 0; s->r && i < s->r->n; i++)
+		if (s->r->v[i].kind == p->kind && strcmp(s->r->v[i].key, p->key) == 0 &&
+		    strcmp(s->r->v[i].subject, p->subject) == 0 && s->r->v[i].rev == p->rev)
+			return true;
+	return s->any;
+}
+
+static bool never(void *ctx, const struct bip_problem *p)
+{
+	(void)ctx;
+	(void)p;
+	return false;
+}
+
+static void test_repair_only_what_a_report_saw(void)
+{
+	static const struct {
+		const char *kind, *subject;
+		bool fixable, repaired; /* in the conditioned repair */
+	} rows[] = {
+	    {"handle-names-free-address", "10.0.0.50", true, true},  /* as reported */
+	    {"handle-names-free-address", "10.0.0.51", true, false}, /* changed since */
+	    {"affinity-without-block", "10.0.1.0/26", true, true},
+	    {"block-outside-pools", "10.9.0.0/26", true, true},	  /* empty */
+	    {"block-outside-pools", "10.9.1.0/26", false, false}, /* holds an address */
+	    {"corrupt-record", "net.bad.eth0", false, false},
+	};
+	struct bip_check_report rep = {0}, again = {0}, after = {0};
+	struct seen s = {&rep, false};
+	struct env e;
+	char *before, *now;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(t_pool(e.ip, "p", "10.0.0.0/16", 26, NULL) == BIP_OK);
+	T_REQUIRE(t_put(e.st, "handles/ghost", "{\"ips\":[\"10.0.0.50/26\"],\"time\":1}") == 0);
+	T_REQUIRE(t_put(e.st, "handles/later", "{\"ips\":[\"10.0.0.51/26\"],\"time\":1}") == 0);
+	T_REQUIRE(t_put(e.st, "affinity/n2/10.0.1.0-26", "{\"state\":\"confirmed\"}") == 0);
+	T_REQUIRE(t_put(e.st, "blocks/10.9.0.0-26",
+			"{\"cidr\":\"10.9.0.0/26\",\"claimed\":1,\"alloc\":[]}") == 0);
+	T_REQUIRE(t_put(e.st, "blocks/10.9.1.0-26",
+			"{\"cidr\":\"10.9.1.0/26\",\"claimed\":1,\"alloc\":[[1,\"x\"]]}") == 0);
+	T_REQUIRE(t_put(e.st, "handles/x", "{\"ips\":[\"10.9.1.1/26\"],\"time\":1}") == 0);
+	T_REQUIRE(t_put(e.st, "handles/net.bad.eth0", "nope") == 0);
+	T_REQUIRE(bip_ipam_check(e.ip, false, &rep) == BIP_OK);
+	T_REQUIRE(rep.n == sizeof(rows) / sizeof(rows[0]), "%zu problems", rep.n);
+	for (size_t i = 0; i < rep.n; i++)
+		T_CHECK(rep.v[i].rev > 0, "%s has no revision", rep.v[i].key);
+	/* a filter that accepts nothing repairs nothing */
+	before = t_dump(e.st);
+	T_REQUIRE(bip_ipam_check_repair_if(e.ip, never, NULL, &again) == BIP_OK);
+	now = t_dump(e.st);
+	T_CHECK(strcmp(before, now) == 0, "a repair nobody wanted changed the store");
+	free(before);
+	free(now);
+	bip_check_report_free(&again);
+	/* one record changes after the report: only it is left alone */
+	T_REQUIRE(t_put(e.st, "handles/later", "{\"ips\":[\"10.0.0.51/26\"],\"time\":2}") == 0);
+	T_REQUIRE(bip_ipam_check_repair_if(e.ip, want_seen, &s, &after) == BIP_OK);
+	for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < after.n; i++) {
+			if (strcmp(bip_problem_name(after.v[i].kind), rows[k].kind) != 0 ||
+			    strcmp(after.v[i].subject, rows[k].subject) != 0)
+				continue;
+			found = true;
+			T_CHECK(after.v[i].fixable == rows[k].fixable, "row %zu: fixable %d", k,
+				after.v[i].fixable);
+			T_CHECK(after.v[i].repaired == rows[k].repaired,
+				"row %zu (%s %s): repaired %d", k, rows[k].kind, rows[k].subject,
+				after.v[i].repaired);
+		}
+		T_CHECK(found, "row %zu: not found", k);
+	}
+	T_CHECK(!exists(&e, "handles/ghost") && exists(&e, "handles/later"), "handles");
+	T_CHECK(!exists(&e, "affinity/n2/10.0.1.0-26"), "stray affinity kept");
+	T_CHECK(!exists(&e, "blocks/10.9.0.0-26") && exists(&e, "blocks/10.9.1.0-26"), "blocks");
+	bip_check_report_free(&after);
+	bip_check_report_free(&rep);
+	env_close(&e);
+}
+
 T_MAIN(T(test_specific_address_allowed_uses), T(test_usage_counts_each_address_once),
        T(test_node_selector_stops_selecting), T(test_empty_block_release_on_add),
-       T(test_empty_block_reclaimed_under_strict_affinity), T(test_ip_cooldown))
+       T(test_empty_block_reclaimed_under_strict_affinity), T(test_ip_cooldown),
+       T(test_repair_only_what_a_report_saw))
