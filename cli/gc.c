@@ -407,12 +407,12 @@ int gc_main(int argc, char **argv)
 		       g.other_node, json_array_size(dead_nodes), dry_run ? "would be " : "",
 		       failed);
 	} else {
-		result = json_pack(
-		    "{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun", dry_run,
-		    "handles", g.victims, "kept", "live", (json_int_t)g.live_kept, "recent",
-		    (json_int_t)g.recent_kept, "notCNI", (json_int_t)g.not_cni, "otherNodes",
-		    (json_int_t)g.other_node, "nodes", dead_nodes, "emptyBlocks",
-		    (json_int_t)empty_blocks, "failed", (json_int_t)failed);
+		result = json_pack("{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun",
+				   dry_run, "handles", g.victims, "kept", "live",
+				   (json_int_t)g.live_kept, "recent", (json_int_t)g.recent_kept,
+				   "notCNI", (json_int_t)g.not_cni, "otherNodes",
+				   (json_int_t)g.other_node, "nodes", dead_nodes, "emptyBlocks",
+				   (json_int_t)empty_blocks, "failed", (json_int_t)failed);
 		if (!result) {
 			ctl_err("out of memory");
 			goto out;

@@ -48,8 +48,9 @@ static int empty_blocks(struct ctl_session *s, long older_than, bool dry_run)
 			return CTL_EXIT_ERR;
 		}
 		if (!cfg.empty_block_release_s) {
-			ctl_err("emptyBlockReleaseSeconds is 0 (never): give --older-than SECONDS to "
-				"release empty blocks anyway");
+			ctl_err(
+			    "emptyBlockReleaseSeconds is 0 (never): give --older-than SECONDS to "
+			    "release empty blocks anyway");
 			return CTL_EXIT_ERR;
 		}
 		older_than = cfg.empty_block_release_s;
@@ -238,7 +239,8 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 			json_array_foreach(pending, i, p)
 			{
 				const char *kind = json_string_value(json_object_get(p, "kind"));
-				const char *subject = json_string_value(json_object_get(p, "subject"));
+				const char *subject =
+				    json_string_value(json_object_get(p, "subject"));
 				const struct bip_problem *q = in_check(&after, p);
 
 				if (!q) { /* repaired along with another problem of its record */
@@ -248,8 +250,8 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 					printf("repaired %s %s\n", kind, subject);
 					repaired++;
 				} else {
-					printf("skipped %s %s: its record changed, or has a problem the "
-					       "report did not list\n",
+					printf("skipped %s %s: its record changed, or has a "
+					       "problem the report did not list\n",
 					       kind, subject);
 					skipped++;
 				}

@@ -579,15 +579,16 @@ static int conv_reservation(struct cv *c, const char *name, const json_t *spec,
 
 static int conv_config(struct cv *c, const json_t *spec, struct bip_config *cfg)
 {
-	static const char *const ours[] = {"strictAffinity",	     "autoAllocateBlocks",
-					   "maxBlocksPerHost",	     "emptyBlockReleaseSeconds",
+	static const char *const ours[] = {"strictAffinity",	"autoAllocateBlocks",
+					   "maxBlocksPerHost",	"emptyBlockReleaseSeconds",
 					   "ipCooldownSeconds", NULL};
 	static const char *const calico[] = {"strictAffinity", "autoAllocateBlocks",
 					     "maxBlocksPerHost", "ipCooldownSeconds", NULL};
 	static const char *const calico_warned[] = {"kubeVirtVMAddressPersistence", NULL};
-	const struct field_set fs = {c->form == FORM_OURS ? ours : calico, NULL, NULL,
-				     c->form == FORM_OURS ? NULL : calico_warned,
-				     "blockipam has no such setting (there is no KubeVirt support)"};
+	const struct field_set fs = {
+	    c->form == FORM_OURS ? ours : calico, NULL, NULL,
+	    c->form == FORM_OURS ? NULL : calico_warned,
+	    "blockipam has no such setting (there is no KubeVirt support)"};
 	json_int_t max = 0, empty = 0, cool = 0;
 	int rc;
 
@@ -600,8 +601,8 @@ static int conv_config(struct cv *c, const json_t *spec, struct bip_config *cfg)
 	    (rc = get_bool(c, spec, "spec", "strictAffinity", &cfg->strict_affinity)) != BIP_OK ||
 	    (rc = get_bool(c, spec, "spec", "autoAllocateBlocks", &cfg->auto_allocate_blocks)) ||
 	    (rc = get_int(c, spec, "spec", "maxBlocksPerHost", 0, 1000000, &max)) != BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "emptyBlockReleaseSeconds", 0, 365 * 86400,
-			  &empty)) != BIP_OK ||
+	    (rc = get_int(c, spec, "spec", "emptyBlockReleaseSeconds", 0, 365 * 86400, &empty)) !=
+		BIP_OK ||
 	    (rc = get_int(c, spec, "spec", "ipCooldownSeconds", 0, BIP_COOLDOWN_MAX, &cool)))
 		return rc;
 	cfg->max_blocks_per_host = (unsigned)max;

@@ -1206,7 +1206,8 @@ static int repair_no_pool(struct checker *c)
 		size_t nops = 0;
 		int trc;
 
-		if (pr->kind != BIP_PROB_BLOCK_NO_POOL || !pr->fixable || !may_repair(c, p, p + 1) ||
+		if (pr->kind != BIP_PROB_BLOCK_NO_POOL || !pr->fixable ||
+		    !may_repair(c, p, p + 1) ||
 		    bip_prefix_parse_net(pr->subject, &cidr) != BIP_OK ||
 		    !(b = find_cblock(c, cidr)) || !b->empty)
 			continue;

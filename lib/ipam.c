@@ -102,7 +102,7 @@ struct attempt {
 	size_t nranges;
 	struct bip_range *own_ranges;
 	struct bip_alloc_result *result;
-	int64_t now; /* wall clock at the start of the attempt (cooldown, empty blocks) */
+	int64_t now;	 /* wall clock at the start of the attempt (cooldown, empty blocks) */
 	bool have_pools; /* pools read (a release reads them only when it needs them) */
 };
 
@@ -409,6 +409,45 @@ out:
 	return rc;
 }
 
+/* An affinity of the requesting node to create in the commit (aff_rev 0) or to rewrite (the
+ * revision it was read at). */
+static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_rev)
+{
+	struct bip_prefix *v = im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
+	int64_t *r;
+
+	if (!v)
+		return BIP_ENOMEM;
+	a->new_aff = v;
+	r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
+	if (!r)
+		return BIP_ENOMEM;
+	a->new_aff_rev = r;
+	a->new_aff_rev[a->nnew_aff] = aff_rev;
+	a->new_aff[a->nnew_aff++] = cidr;
+	return BIP_OK;
+}
+
+/* Another node's affinity to delete in the commit; node (malloc'd) is the attempt's then, on
+ * failure too. */
+static int drop_aff(struct attempt *a, struct bip_prefix cidr, char *node)
+{
+	struct bip_prefix *v = im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
+	char **nv;
+
+	if (v)
+		a->drop_aff = v;
+	nv = v ? im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(node);
+		return BIP_ENOMEM;
+	}
+	a->drop_node = nv;
+	a->drop_aff[a->ndrop] = cidr;
+	a->drop_node[a->ndrop++] = node;
+	return BIP_OK;
+}
+
 /* A new block owned by the requesting node, with its affinity, committed with the rest.
  * aff_rev: the revision of an affinity that already exists (0: create it). */
 static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, int64_t aff_rev,
@@ -425,19 +464,9 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 		return rc;
 	}
 	if (node) {
-		struct bip_prefix *v =
-			im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
-		int64_t *r;
-
-		if (!v)
-			return BIP_ENOMEM;
-		a->new_aff = v;
-		r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
-		if (!r)
-			return BIP_ENOMEM;
-		a->new_aff_rev = r;
-		a->new_aff_rev[a->nnew_aff] = aff_rev;
-		a->new_aff[a->nnew_aff++] = cidr;
+		rc = add_new_aff(a, cidr, aff_rev);
+		if (rc != BIP_OK)
+			return rc;
 	}
 	/* Later overlap checks in this attempt must see it. */
 	if (a->have_existing) {
@@ -1172,7 +1201,8 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 		    strcmp(b->node, a->req->node) == 0 || !b->empty_since ||
 		    a->now - b->empty_since < (int64_t)age)
 			continue;
-		/* Take it over: drop the old owner's affinity, create ours (must not exist). */
+		/* Take it over: the old owner's affinity goes, ours comes (must not exist). On
+		 * failure the attempt is thrown away, so a half-made change does not matter. */
 		rc = BIP_ENOMEM;
 		old = b->node;
 		b->node = im_strdup(a->ip, a->req->node);
@@ -1180,39 +1210,11 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 			b->node = old;
 			break;
 		}
-		{
-			struct bip_prefix *v =
-				im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
-			char **nv;
-
-			if (v)
-				a->drop_aff = v;
-			nv = v ? im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv))
-			       : NULL;
-			if (!nv) {
-				free(b->node);
-				b->node = old;
-				break;
-			}
-			a->drop_node = nv;
-			a->drop_aff[a->ndrop] = b->cidr;
-			a->drop_node[a->ndrop++] = old;
-		}
-		{
-			struct bip_prefix *v =
-				im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
-			int64_t *r;
-
-			if (!v)
-				break;
-			a->new_aff = v;
-			r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
-			if (!r)
-				break;
-			a->new_aff_rev = r;
-			a->new_aff_rev[a->nnew_aff] = 0;
-			a->new_aff[a->nnew_aff++] = b->cidr;
-		}
+		rc = drop_aff(a, b->cidr, old);
+		if (rc == BIP_OK)
+			rc = add_new_aff(a, b->cidr, 0);
+		if (rc != BIP_OK)
+			break;
 		b->claimed = a->now;
 		b->dirty = true;
 		*out = b;
@@ -1620,11 +1622,12 @@ static int alloc_specific(struct attempt *a)
 			if (!(p->allowed_uses & use)) {
 				char uses[64];
 
-				return seterr(a->ip, BIP_ENOPOOL,
-					      "requested address %s is in pool '%s', whose allowedUses "
-					      "(%s) do not include %s",
-					      as, p->name, uses_fmt(p->allowed_uses, uses, sizeof(uses)),
-					      use_name(use));
+				return seterr(
+				    a->ip, BIP_ENOPOOL,
+				    "requested address %s is in pool '%s', whose allowedUses "
+				    "(%s) do not include %s",
+				    as, p->name, uses_fmt(p->allowed_uses, uses, sizeof(uses)),
+				    use_name(use));
 			}
 			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
 			a->pool_used[p - a->pools] = true;
@@ -1663,7 +1666,8 @@ static int alloc_specific(struct attempt *a)
 			return seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s was released %llds ago and cools down "
 				      "for ipCooldownSeconds (%u s): try again in %llds",
-				      as, (long long)(a->now - b->freed_at[o]), a->cfg.ip_cooldown_s,
+				      as, (long long)(a->now - b->freed_at[o]),
+				      a->cfg.ip_cooldown_s,
 				      (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
 		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
 			return seterr(a->ip, BIP_ETAKEN,
@@ -1800,7 +1804,8 @@ static int commit_alloc(struct attempt *a)
 		 * must not exist yet (or be the one read, when its block was lost). */
 		key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len) : NULL;
+		v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
+		      : NULL;
 		if (!v)
 			goto out;
 		for (size_t j = 0; j < a->nnew_aff; j++)
@@ -1911,8 +1916,8 @@ static void tidy_own_blocks(struct attempt *a)
 		struct bip_op ops[2];
 		struct blk *b;
 
-		if (get_blk(a, cand[k], &b) != BIP_OK || !b || b->used || b->dirty || b->hostlocal ||
-		    !b->node || strcmp(b->node, a->req->node) != 0)
+		if (get_blk(a, cand[k], &b) != BIP_OK || !b || b->used || b->dirty ||
+		    b->hostlocal || !b->node || strcmp(b->node, a->req->node) != 0)
 			continue;
 		if (!drop[k] && (!b->empty_since || a->now - b->empty_since < (int64_t)age))
 			continue;
