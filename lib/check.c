@@ -578,10 +578,15 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 		if (!p)
 			row->capacity += blocks[b].size;
 		else /* held, so counted in used: not also in reserved */
-			row->reserved -= blocks[b].reserved_held;
+			row->reserved -= blocks[b].reserved_held < row->reserved
+					     ? blocks[b].reserved_held
+					     : row->reserved;
 	}
+	/* Saturating: only a broken store (overlapping blocks) can hold more than the pool. */
 	for (size_t i = 0; i <= npools; i++)
-		u[i].free = u[i].capacity - u[i].used - u[i].reserved;
+		u[i].free = u[i].used + u[i].reserved < u[i].capacity
+				? u[i].capacity - u[i].used - u[i].reserved
+				: 0;
 	*n = npools + (u[npools].blocks ? 1 : 0);
 	*out = u;
 	u = NULL;

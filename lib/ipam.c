@@ -1152,10 +1152,11 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
  * block becomes this node's and the old owner's affinity goes, in the attempt's one commit,
  * conditioned on the block being as read, so a block that took an address meanwhile stays with
  * its node (a wrong clock can only make the take-over early or late). Calico (v3.32) does the
- * same after 60 s. At most RECLAIM_SCAN blocks of the pool are read, in one request per
- * BIP_READ_MAX, walking from the node's start as claims do. *out NULL when there is none.
+ * same after 60 s. At most RECLAIM_SCAN blocks of the pool are read, in one request, walking
+ * from the node's start as claims do; one that does not decode is passed over (the check
+ * reports it). *out NULL when there is none.
  */
-#define RECLAIM_SCAN 256
+#define RECLAIM_SCAN BIP_READ_MAX
 
 static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk **out)
 {
@@ -1193,10 +1194,17 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 	}
 	rc = prefetch_blks(a, cand, ncand);
 	for (size_t i = 0; rc == BIP_OK && i < ncand; i++) {
+		char saved[sizeof(a->ip->errmsg)];
 		struct blk *b;
 		char *old;
 
+		memcpy(saved, a->ip->errmsg, sizeof(saved));
 		rc = get_blk(a, cand[i], &b);
+		if (rc == BIP_ECORRUPT) {
+			memcpy(a->ip->errmsg, saved, sizeof(saved));
+			rc = BIP_OK;
+			continue;
+		}
 		if (rc != BIP_OK || !b || b->used || b->dirty || b->hostlocal || !b->node ||
 		    strcmp(b->node, a->req->node) == 0 || !b->empty_since ||
 		    a->now - b->empty_since < (int64_t)age)
