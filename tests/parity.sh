@@ -56,10 +56,10 @@ for tool in sqlite3 jq; do
 	fi
 done
 
-# cni CMD CONTAINER [CNI_ARGS] [RUNTIME_IPS_JSON]: the plugin as a runtime calls it, on node n1.
+# cni CMD CONTAINER [CNI_ARGS] [RUNTIMECONFIG_JSON]: the plugin as a runtime calls it, on node n1.
 cni() {
 	local rt=''
-	[ -n "${4:-}" ] && rt=',"runtimeConfig":{"ips":'$4'}'
+	[ -n "${4:-}" ] && rt=',"runtimeConfig":'$4
 	printf '{"cniVersion":"1.0.0","name":"net","type":"ptp","ipam":{"type":"blockipam","store":"%s","node":"n1"}%s}' \
 		"$BLOCKIPAM_STORE" "$rt" |
 		CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/parity \
@@ -100,7 +100,9 @@ t "IP= in a Tunnel pool is refused" 1 \
 jq -e '.code == 103 and (.msg | test("tunnels"))' "$tmp/out" >/dev/null &&
 	pass "the error is blockipam's code 103 on stdout" || fail "error record" "$(cat "$tmp/out")"
 t "runtimeConfig ips in a Tunnel pool is refused" 1 "allowedUses (Tunnel)" \
-	cni ADD c-tun2 "" '["10.11.0.6/24"]'
+	cni ADD c-tun2 "" '{"ips":["10.11.0.6/24"]}'
+t "Calico's ipAddrs annotation in a Tunnel pool is refused" 1 "allowedUses (Tunnel)" \
+	cni ADD c-tun3 "" '{"io.kubernetes.cri.pod-annotations":{"cni.projectcalico.org/ipAddrs":"[\"10.11.0.7\"]"}}'
 t "nothing was allocated" 0 "No problems found." "$B" ipam check
 t "IP= in a Workload pool works" 0 '"10.10.0.5/26"' cni ADD c-ok "IgnoreUnknown=1;IP=10.10.0.5"
 
