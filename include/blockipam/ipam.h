@@ -300,7 +300,11 @@ int bip_ipam_alloc_foreach(struct bip_ipam *ipam,
 int bip_ipam_node_release(struct bip_ipam *ipam, const char *node, size_t *released_blocks,
 			  size_t *deleted_blocks);
 
-/* Free empty blocks that have been empty for at least min_age_s seconds (all nodes). */
+/* Give back to their pools the blocks (of every node) that have been empty for at least
+ * min_age_s seconds: affinity released, record deleted, each in its own transaction conditioned
+ * on the block being as read (one that took an address meanwhile stays). Host-local blocks are
+ * kept. gc and "ipam release --empty-blocks" call it; a node also gives back its own on its next
+ * allocation, and takes over another's when it has no unclaimed block left (bip_config). */
 int bip_ipam_release_empty_blocks(struct bip_ipam *ipam, unsigned min_age_s, size_t *deleted);
 
 /* Utilization per pool (a pseudo-pool name NULL for blocks outside every pool). Each address
