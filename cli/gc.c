@@ -31,7 +31,8 @@ static const struct ctl_usage usage = {
     "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--allow-empty]\n"
     "       (--live FILE | --network NAME --attachments FILE) [--nodes-live FILE]\n"
     "   or: gc [--dry-run] [--allow-empty] --nodes-live FILE",
-    "Release the addresses of containers that are gone, and the blocks of nodes that are gone.\n"
+    "Release the addresses of containers that are gone, and the blocks of nodes that are gone;\n"
+    "then give back every block that has been empty for emptyBlockReleaseSeconds.\n"
     "\n"
     "Options:\n"
     "  --live FILE          container IDs that are alive, one per line ('#' comments); every\n"
@@ -240,7 +241,7 @@ int gc_main(int argc, char **argv)
 	unsigned long grace = 60;
 	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
 	json_t *result = NULL, *v;
-	size_t i, failed = 0, released = 0;
+	size_t i, failed = 0, released = 0, empty_blocks = 0;
 	char *prefix = NULL;
 	const char *key;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -382,18 +383,36 @@ int gc_main(int argc, char **argv)
 			printf("released node %s: %zu blocks (%zu empty, deleted)\n", n, blocks,
 			       deleted);
 	}
+	/* Then the blocks that have been empty for emptyBlockReleaseSeconds (of any node: an
+	 * empty block holds no pod), each conditioned on the block being as read. */
+	if (!dry_run) {
+		struct bip_config cfg;
+
+		rc = bip_ipam_config_get(s.ipam, &cfg);
+		if (rc == BIP_OK && cfg.empty_block_release_s)
+			rc = bip_ipam_release_empty_blocks(s.ipam, cfg.empty_block_release_s,
+							   &empty_blocks);
+		if (rc != BIP_OK) {
+			ctl_lib_err(s.ipam, rc, "cannot release the empty blocks");
+			failed++;
+		}
+	}
 	if (ctl_tabular()) {
+		if (empty_blocks)
+			printf("released %zu blocks empty for emptyBlockReleaseSeconds or more\n",
+			       empty_blocks);
 		printf("gc: %zu handles %sreleased; kept %zu live, %zu too recent, %zu not CNI "
 		       "handles, %zu on other nodes; %zu nodes %sreleased; %zu failures\n",
 		       released, dry_run ? "would be " : "", g.live_kept, g.recent_kept, g.not_cni,
 		       g.other_node, json_array_size(dead_nodes), dry_run ? "would be " : "",
 		       failed);
 	} else {
-		result = json_pack(
-		    "{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I}", "dryRun", dry_run, "handles",
-		    g.victims, "kept", "live", (json_int_t)g.live_kept, "recent",
-		    (json_int_t)g.recent_kept, "notCNI", (json_int_t)g.not_cni, "otherNodes",
-		    (json_int_t)g.other_node, "nodes", dead_nodes, "failed", (json_int_t)failed);
+		result = json_pack("{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun",
+				   dry_run, "handles", g.victims, "kept", "live",
+				   (json_int_t)g.live_kept, "recent", (json_int_t)g.recent_kept,
+				   "notCNI", (json_int_t)g.not_cni, "otherNodes",
+				   (json_int_t)g.other_node, "nodes", dead_nodes, "emptyBlocks",
+				   (json_int_t)empty_blocks, "failed", (json_int_t)failed);
 		if (!result) {
 			ctl_err("out of memory");
 			goto out;

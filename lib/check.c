@@ -167,11 +167,16 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 	bi->claimed = b->claimed;
 	bi->empty_since = b->empty_since;
 	for (uint32_t o = 0; o < b->size; o++) {
+		bool res = l->nres && addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
+
 		if (b->handle[o] && b->holder[o])
 			bi->borrowed++;
-		if (addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o)))
+		if (res && b->handle[o])
+			bi->reserved_held++;
+		else if (res)
 			bi->reserved++;
 	}
+	bi->free = b->size - b->used - bi->reserved;
 	p = pool_of(l->pools, l->npools, b->cidr);
 	bi->node = b->node ? im_strdup(l->ip, b->node) : NULL;
 	bi->pool = p ? im_strdup(l->ip, p->name) : NULL;
@@ -432,7 +437,7 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 {
 	struct empties *e = ctx;
 
-	if (!b || b->used || !b->empty_since || b->empty_since > e->cutoff)
+	if (!b || b->used || b->hostlocal || !b->empty_since || b->empty_since > e->cutoff)
 		return 0;
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
@@ -508,6 +513,31 @@ void bip_pool_usages_free(struct bip_pool_usage *v, size_t n)
 	free(v);
 }
 
+/*
+ * Addresses of pool that reservations cover, each counted once. Two prefixes are either
+ * disjoint or one holds the other, so the union is the sum of the reservations that no other
+ * one holds (of equal ones, the first).
+ */
+static bip_u128 reserved_in(const struct bip_prefix *res, size_t nres, struct bip_prefix pool)
+{
+	bip_u128 n = 0;
+
+	for (size_t r = 0; r < nres; r++) {
+		bool inner = false;
+
+		if (bip_prefix_covers(res[r], pool))
+			return bip_prefix_last_ordinal(pool) + 1;
+		if (!bip_prefix_covers(pool, res[r]))
+			continue;
+		for (size_t q = 0; q < nres && !inner; q++)
+			inner = q != r && bip_prefix_covers(res[q], res[r]) &&
+				(!bip_prefix_eq(res[q], res[r]) || q < r);
+		if (!inner)
+			n += bip_prefix_last_ordinal(res[r]) + 1;
+	}
+	return n;
+}
+
 int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 {
 	struct bip_block_info *blocks = NULL;
@@ -537,14 +567,7 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 			goto out;
 		u[i].cidr = pools[i].cidr;
 		u[i].capacity = bip_prefix_last_ordinal(pools[i].cidr) + 1;
-		/* Reserved space inside the pool (reservations do not overlap each other in
-		 * practice; overlapping ones are counted once each). */
-		for (size_t r = 0; r < nres; r++) {
-			if (bip_prefix_covers(pools[i].cidr, res[r]))
-				u[i].reserved += bip_prefix_last_ordinal(res[r]) + 1;
-			else if (bip_prefix_covers(res[r], pools[i].cidr))
-				u[i].reserved = u[i].capacity;
-		}
+		u[i].reserved = reserved_in(res, nres, pools[i].cidr);
 	}
 	for (size_t b = 0; b < nblocks; b++) {
 		const struct bip_pool *p = pool_of(pools, npools, blocks[b].cidr);
@@ -554,7 +577,16 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 		row->blocks++;
 		if (!p)
 			row->capacity += blocks[b].size;
+		else /* held, so counted in used: not also in reserved */
+			row->reserved -= blocks[b].reserved_held < row->reserved
+					     ? blocks[b].reserved_held
+					     : row->reserved;
 	}
+	/* Saturating: only a broken store (overlapping blocks) can hold more than the pool. */
+	for (size_t i = 0; i <= npools; i++)
+		u[i].free = u[i].used + u[i].reserved < u[i].capacity
+				? u[i].capacity - u[i].used - u[i].reserved
+				: 0;
 	*n = npools + (u[npools].blocks ? 1 : 0);
 	*out = u;
 	u = NULL;
@@ -655,6 +687,7 @@ struct c_block {
 	int64_t rev;
 	int naff; /* affinities naming it */
 	bool has_node_aff;
+	bool empty;
 };
 
 struct c_handle { /* 32 bytes */
@@ -679,8 +712,31 @@ struct checker {
 	size_t nhandles, caph;
 	struct smap hmap;
 	struct arena arena; /* handle ids and address lists */
+	bool repair;
+	bool (*want)(void *ctx, const struct bip_problem *p);
+	void *want_ctx;
 	int rc;
 };
+
+/* Set what add_problem cannot know: the revision of the record and whether a repair exists. */
+static void last_problem(struct checker *c, int64_t rev, bool fixable)
+{
+	if (c->rep->n) {
+		c->rep->v[c->rep->n - 1].rev = rev;
+		c->rep->v[c->rep->n - 1].fixable = fixable;
+	}
+}
+
+/* Whether to repair the record that problems [first, last) were found in. */
+static bool may_repair(const struct checker *c, size_t first, size_t last)
+{
+	if (!c->repair)
+		return false;
+	for (size_t i = first; c->want && i < last; i++)
+		if (!c->want(c->want_ctx, &c->rep->v[i]))
+			return false;
+	return true;
+}
 
 static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
 		       const char *subject, const char *fmt, ...)
@@ -747,13 +803,19 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	int rc;
 
 	c->rep->blocks++;
-	if (!b)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the block record does not decode or breaks its invariants");
+	if (!b) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the block record does not decode or breaks its invariants");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	cidr_keypart(b->cidr, cs);
-	if (strcmp(cs, kp) != 0)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the record holds block %s, not the one its key names", cs);
+	if (strcmp(cs, kp) != 0) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the record holds block %s, not the one its key names", cs);
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	if (c->nblocks == c->capb) {
 		size_t cap = c->capb ? c->capb * 2 : 256;
 		struct c_block *v = im_realloc(c->ip, c->blocks, cap * sizeof(*v));
@@ -767,6 +829,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	memset(cb, 0, sizeof(*cb));
 	cb->cidr = b->cidr;
 	cb->rev = b->rev;
+	cb->empty = b->used == 0;
 	if (b->node) {
 		cb->node = im_strdup(c->ip, b->node);
 		if (!cb->node)
@@ -779,6 +842,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 				 b->used);
 		if (rc != BIP_OK)
 			return rc;
+		last_problem(c, b->rev, b->used == 0);
 	}
 	for (uint32_t o = 0; o < b->size; o++) {
 		size_t hi;
@@ -815,14 +879,20 @@ static int on_check_handle(void *ctx, const struct bip_kv *kv)
 	int rc;
 
 	c->rep->handles++;
-	if (!valid_handle(id))
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+	if (!valid_handle(id)) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = handle_decode(c->ip, id, kv->value, kv->len, &h);
 	if (rc == BIP_ENOMEM)
 		return rc;
-	if (rc != BIP_OK)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
-				   "the handle record does not decode");
+	if (rc != BIP_OK) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
+				 "the handle record does not decode");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = intern_handle(c, id, &hi);
 	if (rc != BIP_OK) {
 		bip_handle_info_clear(&h);
@@ -879,11 +949,12 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	cmp = (struct bip_cmp){key, h->present ? h->rev : 0};
 	if (h->present) {
 		rc = bip_store_get(c->ip->store, key, &kv);
+		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
+			rc = BIP_ECONFLICT; /* changed since the check read it: leave it */
 		if (rc == BIP_OK)
 			rc = handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
 			goto out;
-		cmp.rev = kv.rev;
 		free(info.addrs);
 	} else {
 		info.id = im_strdup(c->ip, h->id);
@@ -912,7 +983,7 @@ out:
 	return rc;
 }
 
-static int check_handles(struct checker *c, bool repair)
+static int check_handles(struct checker *c)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
 	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
@@ -962,6 +1033,7 @@ static int check_handles(struct checker *c, bool repair)
 					 as, ch->id);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->present ? ch->rev : 0, true);
 		}
 		/* Addresses the handle lists that its blocks do not give it. */
 		for (size_t j = 0; j < ch->naddrs; j++) {
@@ -979,8 +1051,9 @@ static int check_handles(struct checker *c, bool repair)
 					 ch->id, as);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->rev, true);
 		}
-		if (bad && repair) {
+		if (bad && may_repair(c, first, c->rep->n)) {
 			rc = repair_handle(c, ch, held[h], count[h]);
 			if (rc != BIP_OK && rc != BIP_ECONFLICT)
 				goto out;
@@ -997,7 +1070,7 @@ out:
 	return rc;
 }
 
-static int check_affinities(struct checker *c, bool repair)
+static int check_affinities(struct checker *c)
 {
 	struct bip_kvs kvs = {0};
 	char cs[BIP_PREFIX_STRLEN], key[KEY_LEN];
@@ -1017,9 +1090,10 @@ static int check_affinities(struct checker *c, bool repair)
 		c->rep->affinities++;
 		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
 		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
-		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL) != BIP_OK) {
+		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
+			last_problem(c, kvs.v[i].rev, false);
 			continue;
 		}
 		memcpy(node, rest, (size_t)(slash - rest));
@@ -1053,7 +1127,9 @@ static int check_affinities(struct checker *c, bool repair)
 				fix = true;
 			}
 		}
-		if (rc == BIP_OK && repair && (del || fix)) {
+		if (rc == BIP_OK && (del || fix))
+			last_problem(c, kvs.v[i].rev, true);
+		if (rc == BIP_OK && (del || fix) && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			struct bip_cmp cmp = {kvs.v[i].key, kvs.v[i].rev};
 			const char *val = affinity_value(AFF_CONFIRMED);
 			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
@@ -1078,7 +1154,9 @@ static int check_affinities(struct checker *c, bool repair)
 		rc = add_problem(c, BIP_PROB_AFFINITY_MISMATCH, key, cs,
 				 "block %s names node '%s', which has no affinity for it", cs,
 				 b->node);
-		if (rc == BIP_OK && repair) {
+		if (rc == BIP_OK)
+			last_problem(c, b->rev, true);
+		if (rc == BIP_OK && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			char bkey[KEY_LEN];
 			const char *val = affinity_value(AFF_CONFIRMED);
 			struct bip_cmp cmps[2];
@@ -1114,14 +1192,51 @@ static int check_overlaps(struct checker *c)
 				"twice",
 				bip_prefix_fmt(p, a), b) != BIP_OK)
 			return BIP_ENOMEM;
+		last_problem(c, c->blocks[i].rev, false);
 	}
 	return BIP_OK;
 }
 
-int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+/* Empty blocks outside every pool go (with the affinity of the node they name), each
+ * conditioned on the block being as read. Non-empty ones need their addresses released first. */
+static int repair_no_pool(struct checker *c)
+{
+	for (size_t p = 0; p < c->rep->n; p++) {
+		struct bip_problem *pr = &c->rep->v[p];
+		struct bip_prefix cidr;
+		struct c_block *b;
+		char akey[KEY_LEN];
+		struct bip_cmp cmp;
+		struct bip_op ops[2];
+		size_t nops = 0;
+		int trc;
+
+		if (pr->kind != BIP_PROB_BLOCK_NO_POOL || !pr->fixable ||
+		    !may_repair(c, p, p + 1) ||
+		    bip_prefix_parse_net(pr->subject, &cidr) != BIP_OK ||
+		    !(b = find_cblock(c, cidr)) || !b->empty)
+			continue;
+		cmp = (struct bip_cmp){pr->key, b->rev};
+		ops[nops++] = (struct bip_op){BIP_OP_DEL, pr->key};
+		if (b->node) {
+			key_affinity(akey, b->node, b->cidr);
+			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
+		}
+		trc = bip_store_txn(c->ip->store, &cmp, 1, ops, nops, NULL);
+		if (trc == BIP_OK)
+			pr->repaired = true;
+		else if (trc != BIP_ECONFLICT)
+			return trc;
+	}
+	return BIP_OK;
+}
+
+static int check_run(struct bip_ipam *ip, bool repair,
+		     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+		     struct bip_check_report *out)
 {
 	struct bip_check_report rep = {0};
-	struct checker c = {.ip = ip, .rep = &rep};
+	struct checker c = {.ip = ip, .rep = &rep, .repair = repair, .want = want, .want_ctx = ctx};
 	int64_t rev;
 	int rc;
 
@@ -1139,9 +1254,11 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	if (rc == BIP_OK)
 		rc = check_overlaps(&c);
 	if (rc == BIP_OK)
-		rc = check_handles(&c, repair);
+		rc = check_handles(&c);
 	if (rc == BIP_OK)
-		rc = check_affinities(&c, repair);
+		rc = check_affinities(&c);
+	if (rc == BIP_OK && repair)
+		rc = repair_no_pool(&c);
 	bip_pools_free(c.pools, c.npools);
 	free(c.pool_revs);
 	for (size_t i = 0; i < c.nblocks; i++)
@@ -1157,4 +1274,16 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	}
 	*out = rep;
 	return BIP_OK;
+}
+
+int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+{
+	return check_run(ip, repair, NULL, NULL, out);
+}
+
+int bip_ipam_check_repair_if(struct bip_ipam *ip,
+			     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+			     struct bip_check_report *out)
+{
+	return check_run(ip, true, want, ctx, out);
 }

@@ -651,7 +651,8 @@ void bip_config_default(struct bip_config *c)
 	c->strict_affinity = false;
 	c->auto_allocate_blocks = true;
 	c->max_blocks_per_host = 0;
-	c->empty_block_release_s = 0;
+	c->empty_block_release_s = BIP_EMPTY_BLOCK_RELEASE_DEFAULT;
+	c->ip_cooldown_s = 0;
 }
 
 int bip_ipam_config_get(struct bip_ipam *ip, struct bip_config *out)
@@ -684,6 +685,12 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 	if (cfg->max_blocks_per_host > 1000000)
 		return seterr(ip, BIP_EINVAL, "maxBlocksPerHost %u out of range 0-1000000",
 			      cfg->max_blocks_per_host);
+	if (cfg->ip_cooldown_s > BIP_COOLDOWN_MAX)
+		return seterr(ip, BIP_EINVAL, "ipCooldownSeconds %u out of range 0-%d",
+			      cfg->ip_cooldown_s, BIP_COOLDOWN_MAX);
+	if (cfg->empty_block_release_s > 365u * 86400)
+		return seterr(ip, BIP_EINVAL, "emptyBlockReleaseSeconds %u out of range 0-%u",
+			      cfg->empty_block_release_s, 365u * 86400);
 	/* strictAffinity off with autoAllocateBlocks off is allowed (Calico refuses it): nodes
 	 * then only borrow, which is what such a setting asks for. */
 	v = config_encode(ip, cfg, &op.len);
