@@ -137,6 +137,32 @@ int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool va
 enum ctl_liveness { CTL_NOT_CNI, CTL_LIVE, CTL_DEAD };
 enum ctl_liveness ctl_handle_liveness(const json_t *live, const char *handle);
 
+/* safety.c: the name of names nearest to word by edit distance (a small one for its length),
+ * NULL when none is near: for "did you mean '%s'?". */
+const char *ctl_nearest(const char *word, const char *const *names, size_t n);
+/* "<kind> 'name' not found (did you mean 'near'?)<suffix>" on stderr, from the names stored. */
+void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
+		   const char *suffix);
+/* Whether the store knows node (a node record, a block affine to it, or a handle made on it);
+ * else prints "<what>: unknown node 'x'; did you mean 'y'?" and returns CTL_EXIT_ERR. */
+int ctl_node_known(struct bip_ipam *ipam, const char *node, const char *what);
+/* The addresses in use inside within (NULL: anywhere) held by node (NULL: any): their count
+ * and a text naming the first few holders ("default/web-1 (10.0.0.5 on node node-a), ... and 3
+ * more"). Prints the error. */
+#define CTL_HOLDERS_NAMED 3
+struct ctl_holders {
+	size_t n;
+	char text[1024];
+};
+int ctl_holders(struct bip_ipam *ipam, const struct bip_prefix *within, const char *node,
+		struct ctl_holders *out);
+
+/* Warn (on stderr) about each pool of res whose nodeSelector or namespaceSelector selects none of
+ * the nodes or namespaces (stored, or in res) and names a label none of them has: a typo such as
+ * "rol == 'gpu'". Silent when there are no nodes (namespaces) to judge by. */
+void ctl_warn_selectors(struct bip_ipam *ipam, const char *fname, const struct bip_res *res,
+			size_t nres);
+
 /* An open store and an IPAM handle on it. */
 struct ctl_session {
 	struct bip_store *store;

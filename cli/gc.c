@@ -235,7 +235,7 @@ int gc_main(int argc, char **argv)
 	struct ctl_session s = {0};
 	struct gc g = {0};
 	const char *live_file = NULL, *network = NULL, *att_file = NULL, *nodes_file = NULL;
-	bool dry_run = false, allow_empty = false, all_nodes = false;
+	bool dry_run = false, allow_empty = false, all_nodes = false, node_named = false;
 	char host[256];
 	unsigned long grace = 60;
 	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
@@ -261,6 +261,7 @@ int gc_main(int argc, char **argv)
 			break;
 		case 'n':
 			g.node = optarg;
+			node_named = true;
 			break;
 		case 'a':
 			all_nodes = true;
@@ -335,6 +336,9 @@ int gc_main(int argc, char **argv)
 		goto out;
 	}
 	if (ctl_open(&s, dry_run) != CTL_EXIT_OK)
+		goto out;
+	/* a typo would collect nothing and say so with exit 0 */
+	if (node_named && ctl_node_known(s.ipam, g.node, "gc --node") != CTL_EXIT_OK)
 		goto out;
 	if ((live || attach) && (rc = bip_ipam_handle_foreach(s.ipam, prefix ? prefix : "",
 							      one_handle, &g)) != BIP_OK) {

@@ -11,11 +11,16 @@
 #include "subcommands.h"
 
 static const struct ctl_usage usage = {
-    "ipam release", "--ip ADDR [--handle ID] | --handle ID | --from-report FILE [--dry-run]",
+    "ipam release",
+    "--ip ADDR [--handle ID | --force] | --handle ID | --from-report FILE [--dry-run]",
     "Release addresses.\n"
     "\n"
     "Options:\n"
-    "  --ip ADDR           release this address; with --handle, only while ID holds it\n"
+    "  --ip ADDR           release this address; with --handle, only while ID holds it.\n"
+    "                      An address whose holder has a handle record (a pod that may be\n"
+    "                      running) is refused, naming the holder, unless --handle names it\n"
+    "                      or --force is given\n"
+    "  --force             with --ip: release it whoever holds it\n"
     "  --handle ID         alone: release everything handle ID holds\n"
     "  --from-report FILE  release the leaked addresses (ADDR_NO_HANDLE) of an\n"
     "                      'ipam check -o json' report, each only if the handle the report\n"
@@ -98,17 +103,50 @@ out:
 	return ret;
 }
 
+/*
+ * --ip without --handle or --force: an address whose handle has its record is a pod's, which
+ * may be running; releasing one of its addresses half-releases it and lets the address go to
+ * another pod. Refused, naming the holder. An address without a handle record (a leak) goes.
+ */
+static int refuse_held(struct ctl_session *s, struct bip_addr addr, const char *ip)
+{
+	struct bip_addr_info ai = {0};
+	struct bip_handle_info h = {0};
+	int rc = bip_ipam_addr_info(s->ipam, addr, &ai), ret = CTL_EXIT_OK;
+
+	if (rc == BIP_OK && ai.holder.id &&
+	    bip_ipam_handle_get(s->ipam, ai.holder.id, &h) == BIP_OK) {
+		char who[BIP_ATTR_MAX * 2 + 2] = "";
+
+		if (h.pod)
+			snprintf(who, sizeof(who), "%s%s%s ", h.namespace ? h.namespace : "",
+				 h.namespace ? "/" : "", h.pod);
+		ctl_err("%s is held by %s(handle '%s', node %s, %zu address%s): releasing it would "
+			"leave that pod half-released and give the address to another pod while it "
+			"may still use it. Once the pod is gone release all it holds with 'ipam "
+			"release --handle %s'; or release this address anyway with --handle %s or "
+			"--force; nothing was released",
+			ip, who, h.id, h.node ? h.node : "?", h.naddrs, h.naddrs == 1 ? "" : "es",
+			h.id, h.id);
+		ret = CTL_EXIT_ERR;
+	}
+	bip_handle_info_clear(&h);
+	bip_addr_info_clear(&ai);
+	return ret;
+}
+
 int ipam_release_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"ip", required_argument, NULL, 'i'},
 						 {"handle", required_argument, NULL, 'H'},
 						 {"from-report", required_argument, NULL, 'r'},
 						 {"dry-run", no_argument, NULL, 'n'},
+						 {"force", no_argument, NULL, 'F'},
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	const char *ip = NULL, *handle = NULL, *report = NULL;
 	struct bip_addr addr;
-	bool dry_run = false;
+	bool dry_run = false, force = false;
 	int ret = CTL_EXIT_ERR, c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
@@ -120,6 +158,8 @@ int ipam_release_main(int argc, char **argv)
 			report = optarg;
 		else if (c == 'n')
 			dry_run = true;
+		else if (c == 'F')
+			force = true;
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
 		ret = rc;
@@ -134,6 +174,10 @@ int ipam_release_main(int argc, char **argv)
 		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report");
 		goto out;
 	}
+	if (force && (!ip || handle)) {
+		ret = ctl_usage_err(&usage, "--force goes with --ip (without --handle)");
+		goto out;
+	}
 	if (ip && bip_addr_parse(ip, &addr) != BIP_OK) {
 		ret = ctl_usage_err(&usage, "invalid address '%s'", ip);
 		goto out;
@@ -145,6 +189,8 @@ int ipam_release_main(int argc, char **argv)
 		goto out;
 	}
 	if (ip) {
+		if (!handle && !force && refuse_held(&s, addr, ip) != CTL_EXIT_OK)
+			goto out;
 		rc = bip_ipam_release_addr(s.ipam, addr, handle);
 		if (rc == BIP_ENOTFOUND)
 			ctl_err("%s is not assigned", ip);

@@ -221,6 +221,11 @@ int bip_ipam_pool_list(struct bip_ipam *ipam, struct bip_pool **out, size_t *n);
 /* Delete a pool: disable it, release its blocks' affinities, delete its empty blocks (non-empty
  * ones stay unowned until their last address goes), then delete the record. */
 int bip_ipam_pool_delete(struct bip_ipam *ipam, const char *name);
+/* The same; with release, the addresses still held in its blocks are released first (each from
+ * the handle that held it, a handle record that ends empty is deleted), so that no block is left
+ * outside every pool. *released (may be NULL) counts them. */
+int bip_ipam_pool_delete_force(struct bip_ipam *ipam, const char *name, bool release,
+			       size_t *released);
 void bip_pool_clear(struct bip_pool *p);
 void bip_pools_free(struct bip_pool *v, size_t n);
 /* Validate a pool without the store (format and ranges only). */
