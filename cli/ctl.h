@@ -34,6 +34,10 @@ struct ctl_opts {
 	const char *prog;  /* "blockipamctl" */
 	const char *store; /* --store, NULL = bip_store_addr_default() */
 	enum ctl_output output;
+	/* How to open it, as the plugin's ipam.store_* fields say (NULL: $BLOCKIPAM_STORE_*, then
+	 * the default): --store-prefix, --store-ca-file, --store-cert-file, --store-key-file,
+	 * --store-timeout-ms. */
+	const char *store_prefix, *store_ca, *store_cert, *store_key, *store_timeout;
 };
 extern struct ctl_opts ctl;
 
@@ -58,10 +62,20 @@ struct ctl_usage {
 
 /* The options every command takes, appended to its own. */
 #define CTL_OPT_STORE 0x100
+#define CTL_OPT_STORE_PREFIX 0x101
+#define CTL_OPT_STORE_CA 0x102
+#define CTL_OPT_STORE_CERT 0x103
+#define CTL_OPT_STORE_KEY 0x104
+#define CTL_OPT_STORE_TIMEOUT 0x105
 #define CTL_SHORTOPTS ":ho:"
 #define CTL_LONGOPTS                                                                               \
 	{"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                \
 	    {"store", required_argument, NULL, CTL_OPT_STORE},                                     \
+	    {"store-prefix", required_argument, NULL, CTL_OPT_STORE_PREFIX},                       \
+	    {"store-ca-file", required_argument, NULL, CTL_OPT_STORE_CA},                          \
+	    {"store-cert-file", required_argument, NULL, CTL_OPT_STORE_CERT},                      \
+	    {"store-key-file", required_argument, NULL, CTL_OPT_STORE_KEY},                        \
+	    {"store-timeout-ms", required_argument, NULL, CTL_OPT_STORE_TIMEOUT},                  \
 	{                                                                                          \
 		NULL, 0, NULL, 0                                                                   \
 	}
@@ -168,6 +182,9 @@ struct ctl_session {
 	struct bip_store *store;
 	struct bip_ipam *ipam;
 };
+/* The options to open a store with, from --store-* / $BLOCKIPAM_STORE_* (checked as the plugin
+ * checks its ipam.store_* fields); prints the error. */
+int ctl_store_opts(struct bip_store_opts *o, bool read_only);
 /* Open the store named by --store / $BLOCKIPAM_STORE / the default; prints the error. */
 int ctl_open(struct ctl_session *s, bool read_only);
 void ctl_close(struct ctl_session *s);
