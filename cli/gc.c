@@ -205,6 +205,39 @@ static int known_nodes(struct ctl_session *s, json_t *names)
 	return BIP_OK;
 }
 
+/*
+ * A name of the live list that the store does not know, near a node that would be released
+ * ("worker1" for worker-1): a typo that would take a live node's blocks. Refused, naming both.
+ */
+static bool nodes_typo(const json_t *nodes_live, const json_t *known, const json_t *dead,
+		       const char *file)
+{
+	const char **names = calloc(json_array_size(dead) + 1, sizeof(*names)), *key, *near;
+	size_t n = 0, i;
+	bool typo = false;
+	json_t *v;
+
+	if (!names)
+		return false;
+	json_array_foreach(dead, i, v)
+	{
+		names[n++] = json_string_value(v);
+	}
+	json_object_foreach((json_t *)nodes_live, key, v)
+	{
+		if (json_object_get(known, key) || !(near = ctl_nearest(key, names, n)))
+			continue;
+		ctl_err("%s names node '%s', which the store does not know, and leaves out '%s', "
+			"whose blocks would be released: did you mean '%s'? Fix the list; nothing "
+			"was released",
+			file, key, near, near);
+		typo = true;
+		break;
+	}
+	free(names);
+	return typo;
+}
+
 static void print_handle(const json_t *v, const char *verb)
 {
 	const json_t *addrs = json_object_get(v, "addresses"), *a;
@@ -353,6 +386,8 @@ int gc_main(int argc, char **argv)
 			if (!json_object_get(nodes_live, key))
 				json_array_append_new(dead_nodes, json_string(key));
 		}
+		if (nodes_typo(nodes_live, known, dead_nodes, nodes_file))
+			goto out;
 	}
 	json_array_foreach(g.victims, i, v)
 	{

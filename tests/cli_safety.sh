@@ -27,7 +27,7 @@ fail() {
 # t NAME WANT_RC TEXT... -- CMD...: CMD exits WANT_RC and every TEXT (fixed strings) is in its
 # stdout or stderr.
 t() {
-	local name=$1 want=$2 texts=() rc
+	local name=$1 want=$2 texts=() rc x
 	shift 2
 	while [ "$1" != "--" ]; do
 		texts+=("$1")
@@ -42,7 +42,7 @@ t() {
 		return 1
 	fi
 	for x in "${texts[@]}"; do
-		if ! grep -qF -- "$x" "$tmp/out" "$tmp/err"; then
+		if [ -n "$x" ] && ! grep -qF -- "$x" "$tmp/out" "$tmp/err"; then
 			fail "$name" "no '$x' in the output"
 			return 1
 		fi
@@ -149,6 +149,13 @@ echo c3 >"$tmp/live.txt"
 t "gc --node typo" 1 "gc --node: unknown node 'worker_2'" "did you mean 'worker-2'?" -- \
 	"$B" gc --live "$tmp/live.txt" --node worker_2 --dry-run
 t "gc --node known" 0 "gc:" -- "$B" gc --live "$tmp/live.txt" --node worker-2 --dry-run
+printf 'worker1\nworker-2\n' >"$tmp/nodes.txt"
+t "gc --nodes-live with a typo: refused" 1 "names node 'worker1', which the store does not know" \
+	"did you mean 'worker-1'?" "nothing was released" -- "$B" gc --nodes-live "$tmp/nodes.txt"
+t "  worker-1 keeps its blocks" 0 "worker-1" -- "$B" ipam show --show-blocks
+printf 'worker-2\n' >"$tmp/nodes.txt"
+t "gc --nodes-live without the typo: a dry run names worker-1" 0 "would release node worker-1" -- \
+	"$B" gc --nodes-live "$tmp/nodes.txt" --dry-run
 t "node set of a new node is no typo" 0 "" -- "$B" node set worker-9 --label role=edge
 
 # --- selectors naming labels nobody has ---------------------------------------------------------
