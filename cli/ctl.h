@@ -157,6 +157,9 @@ const char *ctl_nearest(const char *word, const char *const *names, size_t n);
 /* "<kind> 'name' not found (did you mean 'near'?)<suffix>" on stderr, from the names stored. */
 void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
 		   const char *suffix);
+/* A warning when a resource about to be created is named like a stored one ("worker1" next to
+ * "worker-1"): node set creates nodes, so a typo there is not an error. */
+void ctl_warn_new_name(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name);
 /* Whether the store knows node (a node record, a block affine to it, or a handle made on it);
  * else prints "<what>: unknown node 'x'; did you mean 'y'?" and returns CTL_EXIT_ERR. */
 int ctl_node_known(struct bip_ipam *ipam, const char *node, const char *what);

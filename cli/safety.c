@@ -251,13 +251,15 @@ int ctl_holders(struct bip_ipam *ipam, const struct bip_prefix *within, const ch
 	return CTL_EXIT_OK;
 }
 
-void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
-		   const char *suffix)
+/* The stored name of kind nearest to name, copied into buf ("" when none). */
+static const char *nearest_stored(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
+				  char *buf, size_t len)
 {
 	json_t *docs = NULL, *d;
 	const char **names = NULL, *near = NULL;
 	size_t n = 0, i;
 
+	buf[0] = '\0';
 	if (bip_res_list(ipam, kind, &docs) == BIP_OK && json_is_array(docs) &&
 	    (names = calloc(json_array_size(docs) + 1, sizeof(*names)))) {
 		json_array_foreach(docs, i, d)
@@ -269,14 +271,35 @@ void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *na
 				names[n++] = nm;
 		}
 		near = ctl_nearest(name, names, n);
+		if (near)
+			snprintf(buf, len, "%s", near);
 	}
+	free(names);
+	json_decref(docs);
+	return *buf ? buf : NULL;
+}
+
+void ctl_warn_new_name(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name)
+{
+	char buf[BIP_NAME_MAX + 1];
+	const char *near = nearest_stored(ipam, kind, name, buf, sizeof(buf));
+
+	if (near)
+		ctl_warn("creating %s '%s' next to the existing '%s': a typo?",
+			 bip_res_kind_word(kind), name, near);
+}
+
+void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
+		   const char *suffix)
+{
+	char buf[BIP_NAME_MAX + 1];
+	const char *near = nearest_stored(ipam, kind, name, buf, sizeof(buf));
+
 	if (near)
 		ctl_err("%s '%s' not found (did you mean '%s'?)%s", bip_res_kind_word(kind), name,
 			near, suffix);
 	else
 		ctl_err("%s '%s' not found%s", bip_res_kind_word(kind), name, suffix);
-	free(names);
-	json_decref(docs);
 }
 
 /* The label sets selectors are judged against: stored ones, overridden by the manifest's. */

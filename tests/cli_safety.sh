@@ -156,7 +156,11 @@ t "  worker-1 keeps its blocks" 0 "worker-1" -- "$B" ipam show --show-blocks
 printf 'worker-2\n' >"$tmp/nodes.txt"
 t "gc --nodes-live without the typo: a dry run names worker-1" 0 "would release node worker-1" -- \
 	"$B" gc --nodes-live "$tmp/nodes.txt" --dry-run
-t "node set of a new node is no typo" 0 "" -- "$B" node set worker-9 --label role=edge
+t "node set of a new node is no typo" 0 "node/gateway-a created" -- "$B" node set gateway-a --label role=edge
+not_in "  no warning for a name far from the others" "warning"
+t "node set of a near name: created, with a warning" 0 "creating node 'worker2' next to the existing 'worker-2'" \
+	"node/worker2 created" -- "$B" node set worker2 --label role=edge
+t "  (deleted again)" 0 "node/worker2 deleted" -- "$B" delete node worker2
 
 # --- selectors naming labels nobody has ---------------------------------------------------------
 cat >"$tmp/sel.yaml" <<'EOF'
