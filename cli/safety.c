@@ -279,12 +279,29 @@ static const char *nearest_stored(struct bip_ipam *ipam, enum bip_res_kind kind,
 	return *buf ? buf : NULL;
 }
 
+/* Whether a and b differ only in their digits: worker-2 and worker-1 are a series, no typo. */
+static bool same_but_digits(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a >= '0' && *a <= '9')
+			a++;
+		while (*b >= '0' && *b <= '9')
+			b++;
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++;
+		b++;
+	}
+}
+
 void ctl_warn_new_name(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name)
 {
 	char buf[BIP_NAME_MAX + 1];
 	const char *near = nearest_stored(ipam, kind, name, buf, sizeof(buf));
 
-	if (near)
+	if (near && !same_but_digits(near, name))
 		ctl_warn("creating %s '%s' next to the existing '%s': a typo?",
 			 bip_res_kind_word(kind), name, near);
 }

@@ -161,6 +161,9 @@ not_in "  no warning for a name far from the others" "warning"
 t "node set of a near name: created, with a warning" 0 "creating node 'worker2' next to the existing 'worker-2'" \
 	"node/worker2 created" -- "$B" node set worker2 --label role=edge
 t "  (deleted again)" 0 "node/worker2 deleted" -- "$B" delete node worker2
+t "node set of the next of a series: no warning" 0 "node/worker-3 created" -- \
+	"$B" node set worker-3 --label role=edge && not_in "  no warning for worker-3" "warning"
+t "  (deleted again)" 0 "node/worker-3 deleted" -- "$B" delete node worker-3
 
 # --- selectors naming labels nobody has ---------------------------------------------------------
 cat >"$tmp/sel.yaml" <<'EOF'
