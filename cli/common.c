@@ -474,11 +474,12 @@ int ctl_open(struct ctl_session *s, bool read_only)
 	rc = bip_store_open(addr, &opts, &s->store, err, sizeof(err));
 	if (rc != BIP_OK) {
 		/* a read-only command on a store nobody has written yet */
-		ctl_err("cannot open store '%s': %s%s", addr, *err ? err : bip_strerror(rc),
-			read_only && rc == BIP_ENOTFOUND &&
-				(strstr(err, "does not exist") || strcmp(addr, BIP_STORE_DEFAULT) == 0)
-			    ? " (the first 'apply' creates it; or name another with --store)"
-			    : "");
+		ctl_err(
+		    "cannot open store '%s': %s%s", addr, *err ? err : bip_strerror(rc),
+		    read_only && rc == BIP_ENOTFOUND &&
+			    (strstr(err, "does not exist") || strcmp(addr, BIP_STORE_DEFAULT) == 0)
+			? " (the first 'apply' creates it; or name another with --store)"
+			: "");
 		return CTL_EXIT_ERR;
 	}
 	rc = bip_ipam_new(s->store, &s->ipam);

@@ -121,11 +121,12 @@ bool bip_cni_capacity_ok(const struct bip_cni_capacity_in *in, char *why, size_t
 				return false;
 			}
 			if (!nel) {
-				snprintf(why, whylen,
-					 "no IPv%d pool serves node '%s': none of the %zu IPv%d "
-					 "pool%s is enabled, Automatic and selects it (or, when the "
-					 "network config names pools, is one of them)",
-					 family, in->node, nfam, family, nfam == 1 ? "" : "s");
+				snprintf(
+				    why, whylen,
+				    "no IPv%d pool serves node '%s': none of the %zu IPv%d "
+				    "pool%s is enabled, Automatic and selects it (or, when the "
+				    "network config names pools, is one of them)",
+				    family, in->node, nfam, family, nfam == 1 ? "" : "s");
 				return false;
 			}
 		}

@@ -786,8 +786,8 @@ static bool auto_selected(const struct bip_pool *p, enum bip_use use,
 }
 
 int bip_ipam_pool_selects(struct bip_ipam *ip, const struct bip_pool *p, enum bip_use use,
-			  const char *node, const struct bip_label_set *node_labels,
-			  const char *ns, const struct bip_label_set *ns_labels, bool *out)
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out)
 {
 	struct bip_label_set nl = {0}, nsl = {0};
 	int rc;
@@ -802,8 +802,8 @@ int bip_ipam_pool_selects(struct bip_ipam *ip, const struct bip_pool *p, enum bi
 		/* as stored: 0 allowed uses is the default (Workload and Tunnel) */
 		if (!q.allowed_uses)
 			q.allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
-		*out = q.cidr.addr.family && auto_selected(&q, use ? use : BIP_USE_WORKLOAD, &nl,
-							   ns ? &nsl : NULL);
+		*out = q.cidr.addr.family &&
+		       auto_selected(&q, use ? use : BIP_USE_WORKLOAD, &nl, ns ? &nsl : NULL);
 	}
 	label_set_clear(&nl);
 	label_set_clear(&nsl);

@@ -97,10 +97,11 @@ int bip_store_addr_check(const char *addr, char *err, size_t errlen)
 		       "or etcd://host[:port]",
 		       addr);
 	else
-		seterr(err, errlen,
-		       "store address '%s': unknown scheme (want sqlite:///path, etcd://host[:port] "
-		       "or etcds://host[:port])",
-		       addr);
+		seterr(
+		    err, errlen,
+		    "store address '%s': unknown scheme (want sqlite:///path, etcd://host[:port] "
+		    "or etcds://host[:port])",
+		    addr);
 	return BIP_EINVAL;
 }
 

@@ -31,7 +31,7 @@
  * also YAML, so it can be pasted into pool.yaml as it is. */
 #define BIP_NO_POOL_HINT(name, cidr)                                                               \
 	"create one with 'blockipamctl apply -f pool.yaml', pool.yaml holding "                    \
-	"{\"apiVersion\": \"blockipam.io/v1\", \"kind\": \"Pool\", \"metadata\": {\"name\": "   \
+	"{\"apiVersion\": \"blockipam.io/v1\", \"kind\": \"Pool\", \"metadata\": {\"name\": "      \
 	"\"" name "\"}, \"spec\": {\"cidr\": \"" cidr "\"}}"
 #define BIP_NO_POOL_HINT4 BIP_NO_POOL_HINT("pods-v4", "10.244.0.0/16")
 #define BIP_NO_POOL_HINT6 BIP_NO_POOL_HINT("pods-v6", "fd00:244::/48")
@@ -250,8 +250,8 @@ int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen);
  * in STATUS). ADD and STATUS share this one rule. Writes *out; BIP_ENOMEM.
  */
 int bip_ipam_pool_selects(struct bip_ipam *ipam, const struct bip_pool *p, enum bip_use use,
-			  const char *node, const struct bip_label_set *node_labels,
-			  const char *ns, const struct bip_label_set *ns_labels, bool *out);
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out);
 
 /* The IPAM config (defaults when none is stored). Setting validates first. */
 int bip_ipam_config_get(struct bip_ipam *ipam, struct bip_config *out);

@@ -921,10 +921,11 @@ static int parse_endpoints(const char *endpoints, struct endpoint *eps, size_t *
 			return BIP_EINVAL;
 		}
 		if (parse_endpoint(p, len, eps ? &eps[n] : &scratch) != BIP_OK) {
-			seterr(err, errlen,
-			       "endpoint '%.*s' is not host[:port] or [v6addr][:port] (port 1-65535, "
-			       "default 2379)",
-			       (int)(len < 300 ? len : 300), p);
+			seterr(
+			    err, errlen,
+			    "endpoint '%.*s' is not host[:port] or [v6addr][:port] (port 1-65535, "
+			    "default 2379)",
+			    (int)(len < 300 ? len : 300), p);
 			return BIP_EINVAL;
 		}
 		n++;
