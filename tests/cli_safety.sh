@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
 # Operator actions that cannot hurt running pods (issue 14, item 5), exec'd on a temporary SQLite
-# store with addresses allocated through the real plugin: every refusal names what would be hurt
+# store and then on a real etcd of our own (tests/etcd-harness.sh; skipped loudly without etcd),
+# with addresses allocated through the real plugin: every refusal names what would be hurt
 # and the way on, every --force path works and leaves 'ipam check' clean, unknown names get a
 # did-you-mean, and a selector naming a label no node has draws a warning.
 # Ends with "cli_safety: N passed, N failed, N skipped".
 set -u
 build=${BIP_BUILD:-build}
+root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 B=$build/blockipamctl
 PLUGIN=$build/blockipam
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
+cleanup() {
+	declare -F etcd_cleanup >/dev/null && etcd_cleanup
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+kind=
 unset BLOCKIPAM_NODE
 passed=0 failed=0 skipped=0
 
 pass() {
 	passed=$((passed + 1))
-	echo "ok   $1"
+	echo "ok   $kind: $1"
 }
 fail() {
 	failed=$((failed + 1))
-	echo "FAIL $1: $2"
+	echo "FAIL $kind: $1: $2"
 	sed 's/^/    | /' "$tmp/out" "$tmp/err" | head -n 20
+}
+skip() {
+	skipped=$((skipped + 1))
+	echo "skip $1: SKIPPED: $2"
 }
 
 # t NAME WANT_RC TEXT... -- CMD...: CMD exits WANT_RC and every TEXT (fixed strings) is in its
@@ -73,6 +83,9 @@ if [ ! -x "$B" ] || [ ! -x "$PLUGIN" ]; then
 	exit 1
 fi
 
+# every check, on the (empty) store $BLOCKIPAM_STORE; names are prefixed with $kind
+suite() {
+	echo "# $kind store: $BLOCKIPAM_STORE"
 cat >"$tmp/setup.yaml" <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Pool
@@ -103,9 +116,8 @@ t "setup" 0 "pool/pods created" -- "$B" apply -f "$tmp/setup.yaml"
 a1=$(add c1 worker-1 default web-1) && a2=$(add c2 worker-1 default web-2) &&
 	a3=$(add c3 worker-2 default db-1)
 if [ -z "${a1:-}" ] || [ -z "${a3:-}" ]; then
-	echo "# plugin ADD failed: $(cat "$tmp/add")"
-	echo "cli_safety: $passed passed, 1 failed, 0 skipped"
-	exit 1
+	fail "plugin ADDs" "$(cat "$tmp/add")"
+	return
 fi
 echo "# web-1 $a1, web-2 $a2 on worker-1; db-1 $a3 on worker-2"
 
@@ -201,6 +213,23 @@ t "delete pool --force releases what it holds" 0 "pool/pods deleted (1 address r
 t "ipam check clean after the forced deletes" 0 "No problems found" -- "$B" ipam check
 t "  no block left" 0 "" -- "$B" ipam show --show-blocks -o json && not_in "  no block" "10.70."
 t "  the handle is gone" 1 "not assigned" -- "$B" ipam release --ip "$a3" --force
+
+}
+
+kind=sqlite
+export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
+suite
+
+. "$root/tests/etcd-harness.sh"
+if ! command -v "$ETCD_BIN" >/dev/null; then
+	skip "etcd: every check" "no etcd binary: the etcd backend is NOT tested here"
+elif ! etcd_start_single; then
+	fail "etcd: every check" "etcd did not start"
+else
+	kind=etcd
+	export BLOCKIPAM_STORE=$ETCD_ADDR
+	suite
+fi
 
 echo "cli_safety: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
