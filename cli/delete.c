@@ -92,7 +92,7 @@ static int check_in_use(struct bip_ipam *ipam, const struct target *t, const str
 {
 	struct ctl_holders h;
 	struct bip_pool p = {0};
-	char nsnames[512];
+	char nsnames[512], cidr[BIP_PREFIX_STRLEN];
 	size_t nns = 0;
 	int ret = CTL_EXIT_ERR, rc;
 
@@ -126,6 +126,7 @@ static int check_in_use(struct bip_ipam *ipam, const struct target *t, const str
 		ctl_lib_err(ipam, rc, "cannot read pool '%s'", t->name);
 		goto out;
 	}
+	bip_prefix_fmt(p.cidr, cidr);
 	if (ctl_holders(ipam, &p.cidr, NULL, &h) != CTL_EXIT_OK ||
 	    naming_namespaces(ipam, &p, all, n_all, nsnames, sizeof(nsnames), &nns) != CTL_EXIT_OK)
 		goto out;
@@ -152,9 +153,9 @@ static int check_in_use(struct bip_ipam *ipam, const struct target *t, const str
 		ret = CTL_EXIT_ERR;
 	} else if (nns) {
 		ctl_err("pool '%s' is named by namespace%s %s: their pods' ADDs would fail. Change "
-			"the namespace's pools first (apply it without '%s'), or delete it anyway "
-			"with --force; nothing was deleted",
-			t->name, nns == 1 ? "" : "s", nsnames, t->name);
+			"the namespace's pools first (apply it without '%s' or %s), or delete it "
+			"anyway with --force; nothing was deleted",
+			t->name, nns == 1 ? "" : "s", nsnames, t->name, cidr);
 		ret = CTL_EXIT_ERR;
 	}
 out:
