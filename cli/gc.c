@@ -206,6 +206,39 @@ static int known_nodes(struct ctl_session *s, json_t *names)
 	return BIP_OK;
 }
 
+/*
+ * A name of the live list that the store does not know, near a node that would be released
+ * ("worker1" for worker-1): a typo that would take a live node's blocks. Refused, naming both.
+ */
+static bool nodes_typo(const json_t *nodes_live, const json_t *known, const json_t *dead,
+		       const char *file)
+{
+	const char **names = calloc(json_array_size(dead) + 1, sizeof(*names)), *key, *near;
+	size_t n = 0, i;
+	bool typo = false;
+	json_t *v;
+
+	if (!names)
+		return false;
+	json_array_foreach(dead, i, v)
+	{
+		names[n++] = json_string_value(v);
+	}
+	json_object_foreach((json_t *)nodes_live, key, v)
+	{
+		if (json_object_get(known, key) || !(near = ctl_nearest(key, names, n)))
+			continue;
+		ctl_err("%s names node '%s', which the store does not know, and leaves out '%s', "
+			"whose blocks would be released: did you mean '%s'? Fix the list; nothing "
+			"was released",
+			file, key, near, near);
+		typo = true;
+		break;
+	}
+	free(names);
+	return typo;
+}
+
 static void print_handle(const json_t *v, const char *verb)
 {
 	const json_t *addrs = json_object_get(v, "addresses"), *a;
@@ -236,7 +269,7 @@ int gc_main(int argc, char **argv)
 	struct ctl_session s = {0};
 	struct gc g = {0};
 	const char *live_file = NULL, *network = NULL, *att_file = NULL, *nodes_file = NULL;
-	bool dry_run = false, allow_empty = false, all_nodes = false;
+	bool dry_run = false, allow_empty = false, all_nodes = false, node_named = false;
 	char host[256];
 	unsigned long grace = 60;
 	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
@@ -262,6 +295,7 @@ int gc_main(int argc, char **argv)
 			break;
 		case 'n':
 			g.node = optarg;
+			node_named = true;
 			break;
 		case 'a':
 			all_nodes = true;
@@ -337,6 +371,9 @@ int gc_main(int argc, char **argv)
 	}
 	if (ctl_open(&s, dry_run) != CTL_EXIT_OK)
 		goto out;
+	/* a typo would collect nothing and say so with exit 0 */
+	if (node_named && ctl_node_known(s.ipam, g.node, "gc --node") != CTL_EXIT_OK)
+		goto out;
 	if ((live || attach) && (rc = bip_ipam_handle_foreach(s.ipam, prefix ? prefix : "",
 							      one_handle, &g)) != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "cannot list the handles");
@@ -350,6 +387,8 @@ int gc_main(int argc, char **argv)
 			if (!json_object_get(nodes_live, key))
 				json_array_append_new(dead_nodes, json_string(key));
 		}
+		if (nodes_typo(nodes_live, known, dead_nodes, nodes_file))
+			goto out;
 	}
 	json_array_foreach(g.victims, i, v)
 	{

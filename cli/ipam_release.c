@@ -13,12 +13,16 @@
 
 static const struct ctl_usage usage = {
     "ipam release",
-    "--ip ADDR [--handle ID] | --handle ID | --from-report FILE [--dry-run]\n"
+    "--ip ADDR [--handle ID | --force] | --handle ID | --from-report FILE [--dry-run]\n"
     "       | --empty-blocks [--older-than SECONDS] [--dry-run]",
     "Release addresses.\n"
     "\n"
     "Options:\n"
-    "  --ip ADDR           release this address; with --handle, only while ID holds it\n"
+    "  --ip ADDR           release this address; with --handle, only while ID holds it.\n"
+    "                      An address whose holder has a handle record (a pod that may be\n"
+    "                      running) is refused, naming the holder, unless --handle names it\n"
+    "                      or --force is given\n"
+    "  --force             with --ip: release it whoever holds it\n"
     "  --handle ID         alone: release everything handle ID holds\n"
     "  --from-report FILE  act on every problem of an 'ipam check -o json' report that is\n"
     "                      still there, its record unchanged since: release leaked addresses\n"
@@ -274,6 +278,38 @@ out:
 	return ret;
 }
 
+/*
+ * --ip without --handle or --force: an address whose handle has its record is a pod's, which
+ * may be running; releasing one of its addresses half-releases it and lets the address go to
+ * another pod. Refused, naming the holder. An address without a handle record (a leak) goes.
+ */
+static int refuse_held(struct ctl_session *s, struct bip_addr addr, const char *ip)
+{
+	struct bip_addr_info ai = {0};
+	struct bip_handle_info h = {0};
+	int rc = bip_ipam_addr_info(s->ipam, addr, &ai), ret = CTL_EXIT_OK;
+
+	if (rc == BIP_OK && ai.holder.id &&
+	    bip_ipam_handle_get(s->ipam, ai.holder.id, &h) == BIP_OK) {
+		char who[BIP_ATTR_MAX * 2 + 2] = "";
+
+		if (h.pod)
+			snprintf(who, sizeof(who), "%s%s%s ", h.namespace ? h.namespace : "",
+				 h.namespace ? "/" : "", h.pod);
+		ctl_err("%s is held by %s(handle '%s', node %s, %zu address%s): releasing it would "
+			"leave that pod half-released and give the address to another pod while it "
+			"may still use it. Once the pod is gone release all it holds with 'ipam "
+			"release --handle %s'; or release this address anyway with --handle %s or "
+			"--force; nothing was released",
+			ip, who, h.id, h.node ? h.node : "?", h.naddrs, h.naddrs == 1 ? "" : "es",
+			h.id, h.id);
+		ret = CTL_EXIT_ERR;
+	}
+	bip_handle_info_clear(&h);
+	bip_addr_info_clear(&ai);
+	return ret;
+}
+
 int ipam_release_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"ip", required_argument, NULL, 'i'},
@@ -282,11 +318,12 @@ int ipam_release_main(int argc, char **argv)
 						 {"dry-run", no_argument, NULL, 'n'},
 						 {"empty-blocks", no_argument, NULL, 'E'},
 						 {"older-than", required_argument, NULL, 'O'},
+						 {"force", no_argument, NULL, 'F'},
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	const char *ip = NULL, *handle = NULL, *report = NULL;
 	struct bip_addr addr;
-	bool dry_run = false, empty = false;
+	bool dry_run = false, empty = false, force = false;
 	long older_than = -1;
 	unsigned long ul;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -311,7 +348,8 @@ int ipam_release_main(int argc, char **argv)
 				goto out;
 			}
 			older_than = (long)ul;
-		}
+		} else if (c == 'F')
+			force = true;
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
 		ret = rc;
@@ -330,6 +368,10 @@ int ipam_release_main(int argc, char **argv)
 		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report or --empty-blocks");
 		goto out;
 	}
+	if (force && (!ip || handle)) {
+		ret = ctl_usage_err(&usage, "--force goes with --ip (without --handle)");
+		goto out;
+	}
 	if (ip && bip_addr_parse(ip, &addr) != BIP_OK) {
 		ret = ctl_usage_err(&usage, "invalid address '%s'", ip);
 		goto out;
@@ -345,6 +387,8 @@ int ipam_release_main(int argc, char **argv)
 		goto out;
 	}
 	if (ip) {
+		if (!handle && !force && refuse_held(&s, addr, ip) != CTL_EXIT_OK)
+			goto out;
 		rc = bip_ipam_release_addr(s.ipam, addr, handle);
 		if (rc == BIP_ENOTFOUND)
 			ctl_err("%s is not assigned", ip);

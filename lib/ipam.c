@@ -835,6 +835,43 @@ static bool selector_matches(const char *text, const struct bip_label_set *ls)
 	return m;
 }
 
+/* The automatic level's test of one pool, given the labels with their implicit name labels
+ * (ns_labels NULL: the namespace is not judged). */
+static bool auto_selected(const struct bip_pool *p, enum bip_use use,
+			  const struct bip_label_set *node_labels,
+			  const struct bip_label_set *ns_labels)
+{
+	if (p->disabled || p->mode != BIP_ASSIGN_AUTOMATIC || !(p->allowed_uses & use))
+		return false;
+	return selector_matches(p->node_selector, node_labels) &&
+	       (!ns_labels || selector_matches(p->ns_selector, ns_labels));
+}
+
+int bip_ipam_pool_selects(struct bip_ipam *ip, const struct bip_pool *p, enum bip_use use,
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out)
+{
+	struct bip_label_set nl = {0}, nsl = {0};
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = labels_with_name(ip, node_labels, "kubernetes.io/hostname", node, &nl);
+	if (rc == BIP_OK && ns)
+		rc = labels_with_name(ip, ns_labels, "kubernetes.io/metadata.name", ns, &nsl);
+	if (rc == BIP_OK) {
+		struct bip_pool q = *p;
+
+		/* as stored: 0 allowed uses is the default (Workload and Tunnel) */
+		if (!q.allowed_uses)
+			q.allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+		*out = q.cidr.addr.family &&
+		       auto_selected(&q, use ? use : BIP_USE_WORKLOAD, &nl, ns ? &nsl : NULL);
+	}
+	label_set_clear(&nl);
+	label_set_clear(&nsl);
+	return rc;
+}
+
 /* Candidate pools for one family, most specific level first; idx has room for npools. */
 static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 {
@@ -867,19 +904,38 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 	for (size_t i = 0; i < a->npools; i++) {
 		const struct bip_pool *p = &a->pools[i];
 
-		if (p->cidr.addr.family != fam || p->disabled || p->mode != BIP_ASSIGN_AUTOMATIC ||
-		    !(p->allowed_uses & use))
-			continue;
-		if (!selector_matches(p->node_selector, &a->node_labels) ||
-		    !selector_matches(p->ns_selector, &a->ns_labels))
-			continue;
-		idx[(*n)++] = i;
+		if (p->cidr.addr.family == fam &&
+		    auto_selected(p, use, &a->node_labels, &a->ns_labels))
+			idx[(*n)++] = i;
 	}
-	if (*n == 0)
+	if (*n == 0) {
+		size_t nfam = 0, off = 0, manual = 0, uses = 0;
+
+		for (size_t i = 0; i < a->npools; i++) {
+			const struct bip_pool *p = &a->pools[i];
+
+			if (p->cidr.addr.family != fam)
+				continue;
+			nfam++;
+			if (p->disabled)
+				off++;
+			else if (p->mode != BIP_ASSIGN_AUTOMATIC)
+				manual++;
+			else if (!(p->allowed_uses & use))
+				uses++;
+		}
+		if (!nfam)
+			return seterr(a->ip, BIP_ENOPOOL, "no IPv%d pool exists: %s", fam,
+				      fam == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
 		return seterr(a->ip, BIP_ENOPOOL,
-			      "no enabled IPv%d pool for node '%s'%s%s (use %s)", fam, req->node,
-			      req->namespace ? " in namespace " : "",
-			      req->namespace ? req->namespace : "", use_name(use));
+			      "no IPv%d pool selects node '%s'%s%s: of %zu IPv%d pool%s, %zu %s "
+			      "disabled, %zu Manual (used only when named), %zu without use %s, "
+			      "%zu with a nodeSelector or namespaceSelector that does not match",
+			      fam, req->node, req->namespace ? " in namespace " : "",
+			      req->namespace ? req->namespace : "", nfam, fam, nfam == 1 ? "" : "s",
+			      off, off == 1 ? "is" : "are", manual, uses, use_name(use),
+			      nfam - off - manual - uses);
+	}
 	return BIP_OK;
 }
 

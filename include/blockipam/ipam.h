@@ -27,6 +27,15 @@
 #define BIP_HANDLE_MAX 512  /* handle ids */
 #define BIP_ATTR_MAX 253    /* pod, namespace, container, interface attribute values */
 
+/* What to say when a family has no pool at all (ADD and STATUS): how to create one. The JSON is
+ * also YAML, so it can be pasted into pool.yaml as it is. */
+#define BIP_NO_POOL_HINT(name, cidr)                                                               \
+	"create one with 'blockipamctl apply -f pool.yaml', pool.yaml holding "                    \
+	"{\"apiVersion\": \"blockipam.io/v1\", \"kind\": \"Pool\", \"metadata\": {\"name\": "      \
+	"\"" name "\"}, \"spec\": {\"cidr\": \"" cidr "\"}}"
+#define BIP_NO_POOL_HINT4 BIP_NO_POOL_HINT("pods-v4", "10.244.0.0/16")
+#define BIP_NO_POOL_HINT6 BIP_NO_POOL_HINT("pods-v6", "fd00:244::/48")
+
 /* Uses a pool may allow (bit set). */
 enum bip_use {
 	BIP_USE_WORKLOAD = 1u << 0,
@@ -233,10 +242,28 @@ int bip_ipam_pool_list(struct bip_ipam *ipam, struct bip_pool **out, size_t *n);
 /* Delete a pool: disable it, release its blocks' affinities, delete its empty blocks (non-empty
  * ones stay unowned until their last address goes), then delete the record. */
 int bip_ipam_pool_delete(struct bip_ipam *ipam, const char *name);
+/* The same; with release, the addresses still held in its blocks are released first (each from
+ * the handle that held it, a handle record that ends empty is deleted), so that no block is left
+ * outside every pool. *released (may be NULL) counts them. */
+int bip_ipam_pool_delete_force(struct bip_ipam *ipam, const char *name, bool release,
+			       size_t *released);
 void bip_pool_clear(struct bip_pool *p);
 void bip_pools_free(struct bip_pool *v, size_t n);
 /* Validate a pool without the store (format and ranges only). */
 int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen);
+
+/*
+ * The allocator's automatic level (every enabled Automatic pool whose selectors match), for one
+ * pool: whether a pod of node in namespace ns would get addresses from p without naming it.
+ * p is enabled and Automatic, allows use (0 = Workload), and its nodeSelector matches
+ * node_labels (the node's record; NULL when it has none) plus the implicit
+ * kubernetes.io/hostname=<node>; its namespaceSelector matches ns_labels plus
+ * kubernetes.io/metadata.name=<ns>, unless ns is NULL (no pod: the namespace is not judged, as
+ * in STATUS). ADD and STATUS share this one rule. Writes *out; BIP_ENOMEM.
+ */
+int bip_ipam_pool_selects(struct bip_ipam *ipam, const struct bip_pool *p, enum bip_use use,
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out);
 
 /* The IPAM config (defaults when none is stored). Setting validates first. */
 int bip_ipam_config_get(struct bip_ipam *ipam, struct bip_config *out);
