@@ -657,8 +657,9 @@ struct c_block {
 	bool has_node_aff;
 };
 
-struct c_handle { /* 32 bytes */
+struct c_handle { /* 40 bytes */
 	char *id;
+	char *node; /* the node holding its first address in the blocks (a record to rebuild) */
 	struct bip_prefix *addrs;
 	int64_t rev;
 	uint32_t naddrs;
@@ -743,7 +744,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	struct checker *c = ctx;
 	struct c_block *cb;
 	char cs[BIP_PREFIX_STRLEN];
-	const char *kp = kv->key + strlen(PFX_BLOCKS);
+	const char *kp = kv->key + strlen(PFX_BLOCKS), *holder;
 	int rc;
 
 	c->rep->blocks++;
@@ -788,6 +789,13 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 		rc = intern_handle(c, b->handle[o], &hi);
 		if (rc != BIP_OK)
 			return rc;
+		holder = b->holder && b->holder[o] ? b->holder[o] : b->node;
+		if (holder && !c->handles[hi].node) {
+			c->handles[hi].node = arena_alloc(c->ip, &c->arena, strlen(holder) + 1);
+			if (!c->handles[hi].node)
+				return BIP_ENOMEM;
+			strcpy(c->handles[hi].node, holder);
+		}
 		if (c->nallocs == c->capa) {
 			size_t cap = c->capa ? c->capa * 2 : 1024;
 			struct c_alloc *v = im_realloc(c->ip, c->allocs, cap * sizeof(*v));
@@ -886,10 +894,13 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		cmp.rev = kv.rev;
 		free(info.addrs);
 	} else {
+		/* The node that holds the addresses owns the rebuilt record: without it, no node's
+		 * gc would ever take it (gc releases only the handles of the node it runs for). */
 		info.id = im_strdup(c->ip, h->id);
+		info.node = h->node ? im_strdup(c->ip, h->node) : NULL;
 		info.time = bip_now();
 		rc = BIP_ENOMEM;
-		if (!info.id)
+		if (!info.id || (h->node && !info.node))
 			goto out;
 	}
 	info.addrs = (struct bip_prefix *)want;
