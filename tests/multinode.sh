@@ -26,6 +26,7 @@ CK=$root/tests/multinode_check.py
 tmp=$(mktemp -d)
 passed=0 failed=0 skipped=0
 finish() {
+	[ -n "${CKP_PID:-}" ] && kill "$CKP_PID" 2>/dev/null
 	etcd_cleanup
 	rm -rf "$tmp"
 	echo "multinode: $passed passed, $failed failed, $skipped skipped"
@@ -48,6 +49,20 @@ if ! command -v python3 >/dev/null; then
 	exit 0
 fi
 
+# One checker process for the whole test (a Python start costs 0.2 s here): ck CMD ARGS...
+# runs one of its commands and prints what it says; its exit status is the command's.
+coproc CKP { python3 "$CK" serve; }
+ck() {
+	local line IFS=$'\x1f'
+	printf '%s\n' "$*" >&"${CKP[1]}"
+	while IFS= read -r line <&"${CKP[0]}"; do
+		[[ $line == "__rc__ "* ]] && return "${line#__rc__ }"
+		printf '%s\n' "$line"
+	done
+	echo "multinode_check: the checker process is gone"
+	return 2
+}
+
 S= # the store of the scenario running
 SNAP=$tmp/snap.json
 LABEL=
@@ -60,17 +75,19 @@ cni() {
 	[ "$net" = tiny ] && ipam="$ipam, \"pools\": {\"ipv4\": [\"tiny\"]}"
 	[ -n "$extra" ] && extra="$extra,"
 	[ -n "$cid" ] && env=(CNI_CONTAINERID="$cid" CNI_NETNS=/var/run/netns/mn CNI_IFNAME="$ifn")
+	[ -n "${CARGS:-}" ] && env+=(CNI_ARGS="$CARGS")
 	env CNI_COMMAND="$cmd" CNI_PATH="$build" "${env[@]}" "$PLUGIN" <<<"{\"cniVersion\": \"1.1.0\",
  \"name\": \"$net\", \"type\": \"ptp\", $extra \"ipam\": {$ipam}}"
 }
 ctl() { "$B" --store "$S" "$@"; }
 
-# att NAME CID...: a valid-attachments list, for ifname eth0
+# att NAME CID[:IFNAME]...: a valid-attachments list (IFNAME eth0 by default)
 att() {
 	local out="\"$1\": [" sep= c
 	shift
 	for c in "$@"; do
-		out="$out$sep{\"containerID\": \"$c\", \"ifname\": \"eth0\"}"
+		[[ $c == *:* ]] || c=$c:eth0
+		out="$out$sep{\"containerID\": \"${c%%:*}\", \"ifname\": \"${c#*:}\"}"
 		sep=", "
 	done
 	echo "$out]"
@@ -90,7 +107,7 @@ st() {
 	shift
 	"$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	python3 "$CK" step "$SNAP" "$S" "${opts[@]}" >"$tmp/ck" 2>&1
+	ck step "$SNAP" "$S" "${opts[@]}" >"$tmp/ck" 2>&1
 	ckrc=$?
 	if [ "$rc" != "$want" ]; then
 		fail "$name" "exit $rc, want $want"
@@ -127,7 +144,7 @@ add() { # add NODE CID [IFNAME [NETWORK]]: an ADD that only NODE's records see
 scenario() {
 	S=$1 LABEL=$2
 	local n c h
-	python3 "$CK" snap "$S" "$SNAP" >"$tmp/out" 2>&1 || fail "$LABEL: snapshot" "$(cat "$tmp/out")"
+	ck snap "$S" "$SNAP" >"$tmp/out" 2>&1 || fail "$LABEL: snapshot" "$(cat "$tmp/out")"
 	echo "== $LABEL: $S"
 
 	# --- setup, each step checked as well -----------------------------------------------------
@@ -198,6 +215,8 @@ YAML
 	st "GC on node-b with an empty list: only b's" 0 --node node-b \
 		--released tiny.b-t1.eth1 --gone handles/tiny.b-t1.eth1 --may blocks@node-b \
 		--may affinity@node-b -- cni node-b GC "" eth1 tiny "$(att cni.dev/valid-attachments)"
+	st "GC of 'tiny' on node-c, keeping c-t1: node-a's address in its block stays" 0 --nothing -- \
+		cni node-c GC "" eth1 tiny "$(att cni.dev/valid-attachments c-t1:eth1)"
 	st "GC on node-a of its address borrowed in another node's block" 0 --node node-a \
 		--released tiny.a-t1.eth1 --gone handles/tiny.a-t1.eth1 --may 'blocks/10.50.*' --may 'affinity/*/10.50.*' -- \
 		cni node-a GC "" eth1 tiny "$(att cni.dev/valid-attachments)"
@@ -228,6 +247,36 @@ YAML
 		--may blocks@node-b --may affinity@node-b -- cni node-b DEL b-d1
 	st "DEL again: nothing" 0 --nothing -- cni node-b DEL b-d1
 	st "DEL on node-c of node-a's pod id: nothing held by it" 0 --nothing -- cni node-c DEL a-x1
+
+	# --- a specific address inside another node's block: node-a holds it there --------------
+	local ip
+	ip=$(addr_of b-l1 4 | awk -F. '{print $1"."$2"."$3"."$4+9}')
+	CARGS="IP=$ip" st "ADD a-ip on node-a with IP=$ip (in node-b's block)" 0 --node node-a \
+		--new handles/net.a-ip.eth0 --may 'blocks/*' --may 'affinity/*' -- \
+		cni node-a ADD a-ip eth0 net
+	cp "$tmp/out" "$tmp/res.a-ip"
+	st "DEL a-ip on node-a" 0 --node node-a --released net.a-ip.eth0 --gone handles/net.a-ip.eth0 \
+		--may 'blocks/*' --may 'affinity/*' -- cni node-a DEL a-ip eth0 net
+
+	# --- strict affinity: no borrowing; nothing changes on a refusal ---------------------------
+	st "ipam configure --strict-affinity=true" 0 --cluster --new config -- \
+		ctl ipam configure --strict-affinity=true
+	st "ADD a-t2 in 'tiny' on node-a under strict affinity: refused, nothing changed" 1 \
+		--nothing -- cni node-a ADD a-t2 eth1 tiny
+	grep -q '"code":100' "$tmp/out" || fail "$LABEL: strict refusal" "not code 100"
+	st "ADD a-t3 in 'tiny' on node-c under strict affinity: c's own block" 0 --node node-c \
+		--new handles/tiny.c-t3.eth1 --may blocks@node-c --may affinity@node-c -- \
+		cni node-c ADD c-t3 eth1 tiny
+	st "ipam configure --strict-affinity=false" 0 --cluster --must config -- \
+		ctl ipam configure --strict-affinity=false
+
+	# --- gc --nodes-live: only the gone node's affinities ---------------------------------------
+	add node-e e-1
+	st "DEL e-1 on node-e" 0 --node node-e --released net.e-1.eth0 --may blocks@node-e \
+		--may affinity@node-e --gone handles/net.e-1.eth0 -- cni node-e DEL e-1
+	printf '%s\n' node-a node-b node-c >"$tmp/nodes"
+	st "gc --nodes-live (node-e is gone)" 0 --node node-e --may affinity@node-e \
+		--may blocks@node-e -- ctl gc --nodes-live "$tmp/nodes"
 
 	# --- resources: create, apply, patch, delete of every kind --------------------------------
 	st "create pool" 0 --cluster --new pools/extra --may poolset -- ctl create -f - <<'YAML'
@@ -284,7 +333,7 @@ spec: {addresses: [192.168.7.11]}
 YAML
 	st "patch node node-c" 0 --node node-c --must nodes/node-c -- \
 		ctl patch node node-c --patch '{"metadata":{"labels":{"rack":"r3"}}}'
-	st "create ipamconfig" 0 --cluster --new config -- ctl create -f - <<'YAML'
+	st "create ipamconfig" 0 --cluster --must config -- ctl create -f - <<'YAML'
 apiVersion: blockipam.io/v1
 kind: IPAMConfig
 metadata: {name: default}
@@ -320,8 +369,8 @@ YAML
 	st "ipam release --ip (node-c's IPv4 of c-l2) ${force[*]}" 0 --node node-c --lost-ok \
 		--must handles/net.c-l2.eth0 --may blocks@node-c --may affinity@node-c -- \
 		ctl ipam release --ip "$(addr_of c-l2 4)" "${force[@]}"
-	python3 "$CK" drop "$S" handles/net.b-l1.eth0 handles/net.a-l3.eth0
-	python3 "$CK" snap "$S" "$SNAP" >/dev/null # the two leaks break the invariants on purpose
+	ck drop "$S" handles/net.b-l1.eth0 handles/net.a-l3.eth0
+	ck snap "$S" "$SNAP" >/dev/null # the two leaks break the invariants on purpose
 	ctl ipam check -o json >"$tmp/report.json" 2>/dev/null
 	[ $? = 3 ] && pass "$LABEL: ipam check finds the two leaks" || fail "$LABEL: leaks" "not found"
 	jq '{problems: [.problems[] | select(.subject | test("^'"$(addr_of b-l1 4)"'$|^'"$(addr_of b-l1 6)"'$"))]}' \
@@ -335,22 +384,28 @@ YAML
 		ctl ipam release --from-report "$tmp/report-b.json"
 	st "ipam check --repair (node-a's leak)" 0 --node node-a --must handles/net.a-l3.eth0 \
 		--may affinity@node-a -- ctl ipam check --repair
-	st "node release node-c" 0 --node node-c --may affinity@node-c --may blocks@node-c -- \
-		ctl node release node-c
+	st "ADD a-t4 on node-a, borrowed again" 0 --node node-a --new handles/tiny.a-t4.eth1 \
+		--may 'blocks/10.50.*' --may 'affinity/*/10.50.*' -- cni node-a ADD a-t4 eth1 tiny
+	cp "$tmp/out" "$tmp/res.a-t4"
+	st "node release node-c: node-a's borrowed entries stay as they are" 0 --node node-c \
+		--may affinity@node-c --may blocks@node-c -- ctl node release node-c
+	st "ipam release --ip of node-a's borrowed address" 0 --node node-a --released tiny.a-t4.eth1 \
+		--gone handles/tiny.a-t4.eth1 --may 'blocks/10.50.*' --may 'affinity/*/10.50.*' -- \
+		ctl ipam release --ip "$(addr_of a-t4 4)" "${force[@]}"
 	add node-c c-l4
 
 	# --- store migrate into a fresh store -------------------------------------------------------
 	local to=sqlite://$tmp/migrated-$LABEL.db
 	st "store migrate into a fresh SQLite file: source unchanged" 0 --nothing -- \
 		"$B" store migrate --from "$S" --to "$to"
-	if python3 "$CK" same "$S" "$to" >"$tmp/out" 2>&1; then
+	if ck same "$S" "$to" >"$tmp/out" 2>&1; then
 		pass "$LABEL: migrated store holds the same records: $(cat "$tmp/out")"
 	else
 		fail "$LABEL: migrated store" "$(cat "$tmp/out")"
 	fi
 	local keep=$S
 	S=$to LABEL="$2 migrated"
-	python3 "$CK" snap "$S" "$SNAP" >/dev/null
+	ck snap "$S" "$SNAP" >/dev/null
 	for n in a b c; do add "node-$n" "$n-m1"; done
 	st "GC on node-b after migration" 0 --node node-b --released net.b-m1.eth0 \
 		--gone handles/net.b-m1.eth0 --may blocks@node-b --may affinity@node-b -- \
@@ -365,6 +420,19 @@ if [[ ",$stores," == *,etcd,* ]]; then
 	if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null; then
 		skip "multinode etcd" "etcd or etcdctl missing: three nodes on etcd NOT tested"
 	elif etcd_start_single; then
+		if [ -f "$tmp/migrated-sqlite.db" ]; then
+			# the SQLite scenario's end state into the fresh etcd, then start over empty
+			if "$B" store migrate --from "sqlite://$tmp/migrated-sqlite.db" --to "$ETCD_ADDR" \
+				>"$tmp/out" 2>&1 && ck same "sqlite://$tmp/migrated-sqlite.db" \
+				"$ETCD_ADDR" >"$tmp/out" 2>&1 && "$B" --store "$ETCD_ADDR" ipam check \
+				>/dev/null 2>&1; then
+				pass "store migrate SQLite -> fresh etcd: $(cat "$tmp/out"), ipam check clean"
+			else
+				fail "store migrate SQLite -> fresh etcd" "$(cat "$tmp/out")"
+			fi
+			ETCDCTL_API=3 "$ETCDCTL_BIN" --endpoints="${ETCD_ADDR#etcd://}" del --prefix \
+				/blockipam/ >/dev/null
+		fi
 		scenario "$ETCD_ADDR" etcd
 	else
 		fail "etcd" "did not start"

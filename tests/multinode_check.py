@@ -10,6 +10,7 @@ base64). A snapshot is every record, key (without the prefix) -> value, byte for
                                             invariants, then replace BEFORE with the new one
     same STORE_A STORE_B                    the two stores hold exactly the same records
     drop STORE KEY...                       delete raw records (to make a problem on purpose)
+    serve                                   the commands above from stdin (see serve())
 
 step's OPTIONS say what the command may change; everything else must be byte-identical:
     --node N        records of node N may change: nodes/N, affinity/N/..., the handles recorded
@@ -45,6 +46,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 
 PREFIX = "/blockipam/v1/"
 CLUSTER = ("pools/", "poolset", "config", "reservations/", "namespaces/")
@@ -68,16 +70,20 @@ def snapshot(store):
         finally:
             db.close()
     elif store.startswith("etcd://"):
-        out = subprocess.run(
-            ["etcdctl", "--endpoints=" + etcd_endpoints(store), "--command-timeout=20s",
-             "get", "--prefix", PREFIX, "-w", "json"],
-            check=True, capture_output=True, env=dict(os.environ, ETCDCTL_API="3")).stdout
+        # etcd's own JSON gateway (what `etcdctl get --prefix -w json` prints, without starting
+        # a process per snapshot)
+        end = PREFIX[:-1] + chr(ord(PREFIX[-1]) + 1)
+        body = json.dumps({"key": base64.b64encode(PREFIX.encode()).decode(),
+                           "range_end": base64.b64encode(end.encode()).decode()}).encode()
+        url = "http://" + store[len("etcd://"):].split(",")[0] + "/v3/kv/range"
+        with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=20) as r:
+            out = r.read()
         for kv in json.loads(out).get("kvs", []):
             k = base64.b64decode(kv["key"]).decode()
             recs[k[len(PREFIX):]] = base64.b64decode(kv.get("value", "")).decode(
                 "utf-8", "surrogateescape")
     else:
-        raise SystemExit(f"multinode_check: unknown store '{store}'")
+        raise ValueError(f"unknown store '{store}'")
     return recs
 
 
@@ -298,8 +304,27 @@ def step(argv):
     return 1 if errs else 0
 
 
+def serve():
+    """Commands on stdin, one a line, arguments separated by \\x1f; after each, its output and
+    a line "__rc__ N". One process for a whole test: Python starts in 0.2 s here."""
+    for line in sys.stdin:
+        argv = line.rstrip("\n").split("\x1f")
+        try:
+            rc = run(argv[0], argv[1:])
+        except Exception as e:  # the test goes on; the step fails
+            print(f"multinode_check: {argv[0]}: {e!r}")
+            rc = 2
+        print(f"__rc__ {rc}", flush=True)
+    return 0
+
+
 def main():
-    cmd, argv = sys.argv[1], sys.argv[2:]
+    if sys.argv[1] == "serve":
+        return serve()
+    return run(sys.argv[1], sys.argv[2:])
+
+
+def run(cmd, argv):
     if cmd == "snap":
         with open(argv[1], "w") as f:
             json.dump(snapshot(argv[0]), f)
@@ -317,7 +342,7 @@ def main():
     if cmd == "drop":
         drop(argv[0], argv[1:])
         return 0
-    raise SystemExit(f"multinode_check: unknown command '{cmd}'")
+    raise ValueError(f"unknown command '{cmd}'")
 
 
 if __name__ == "__main__":
