@@ -14,8 +14,10 @@
  *   (one address per family, never half of one);
  *   a repeated ADD returns what the first returned.
  *
- * At the end `blockipamctl ipam check` finds nothing; a GC that keeps the attachments the
- * runtime believes in releases everything else (nothing is lost for good); DEL of every handle
+ * At the end `blockipamctl ipam check` finds nothing; one attachment per node loses its handle
+ * record (a leak) and `ipam check --repair`, killed at random and then run whole, rebuilds it on
+ * the node that holds it; a GC per node that keeps the attachments the runtime believes in
+ * releases everything else, those leaks included (nothing is lost for good); DEL of every handle
  * leaves the store without a single allocation; `ipam check` again finds nothing.
  *
  * Knobs (environment): BIP_CRASH_STORE the store address (default: a SQLite file in a temporary
@@ -685,6 +687,77 @@ static int ipam_check(char *out, size_t len)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* blockipamctl --store S ipam check --repair, exec'd; SIGKILLed after kill_at_us (< 0: never).
+ * Returns the wait status. */
+static int repair_run(long kill_at_us)
+{
+	char *argv[] = {ctl, "--store", store_addr, "ipam", "check", "--repair", NULL};
+	int status = 0, devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (devnull < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+			_exit(127);
+		execv(ctl, argv);
+		_exit(127);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	if (pid < 0)
+		return -1;
+	if (kill_at_us >= 0) {
+		usleep((useconds_t)kill_at_us);
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+/*
+ * Leaks as another IPAM's crash (or a hand edit) leaves them: one attachment per node that the
+ * runtime has given up on (its container is gone) loses its handle record. `ipam check --repair`,
+ * killed at random moments and then run to its end, rebuilds each record on the node that holds
+ * the addresses: the GC of that node must then release it (a record rebuilt without its node was
+ * taken by no node's GC, a leak for good on a shared store). Returns the leaks made.
+ */
+static int leak_and_repair(long window_us, long *bad)
+{
+	struct bip_store *s = NULL;
+	char err[512] = "", key[160];
+	int made = 0, status;
+
+	if (bip_store_open(store_addr, NULL, &s, err, sizeof(err)) != BIP_OK) {
+		fprintf(stderr, "  leaks: cannot open %s: %s\n", store_addr, err);
+		(*bad)++;
+		return 0;
+	}
+	for (int node = 0; node < NODES; node++)
+		for (int i = 0; i < NHANDLES; i++) {
+			struct handle *h = &hs[i];
+
+			if (h->node != node || !believed[i] || !h->may_known || h->may_none)
+				continue;
+			snprintf(key, sizeof(key), "handles/%s", h->id);
+			if (t_del(s, key) != BIP_OK) {
+				fprintf(stderr, "  leaks: cannot delete %s\n", key);
+				(*bad)++;
+			}
+			believed[i] = false; /* the runtime forgot it: GC must take it */
+			made++;
+			break;
+		}
+	bip_store_close(s);
+	for (int k = 0; k < 6; k++)
+		repair_run((long)(rand_r(&seed) % (unsigned)(3 * window_us + 1)));
+	status = repair_run(-1);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "  ipam check --repair: status %d\n", status);
+		(*bad)++;
+	}
+	return made;
+}
+
 static int put_pools(void)
 {
 	struct bip_store *s = NULL;
@@ -816,6 +889,18 @@ static void test_crash(void)
 	/* the store as the kills left it */
 	rc = ipam_check(out, sizeof(out));
 	T_CHECK(rc == 0 && strstr(out, "No problems found."), "ipam check: exit %d:\n%s", rc, out);
+	/* leaked handle records, repaired (with kills), then collected by their node's GC below */
+	{
+		int leaks = leak_and_repair(window_us, &bad);
+
+		T_CHECK(leaks == NODES, "%d leaks made, want one per node", leaks);
+		T_CHECK_INT(bad, 0);
+		rc = ipam_check(out, sizeof(out));
+		T_CHECK(rc == 0 && strstr(out, "No problems found."),
+			"ipam check after the repairs: exit %d:\n%s", rc, out);
+		raw_check(false, &bad);
+		T_CHECK_INT(bad, 0);
+	}
 	/* GC with the attachments the runtime believes in: nothing else may stay held */
 	for (int net = 0; net < NETS; net++)
 		for (gc_node = 0; gc_node < NODES; gc_node++) {
