@@ -241,6 +241,15 @@ YAML
 		--may blocks@node-c --may affinity@node-a --may affinity@node-c -- \
 		ctl gc --all-nodes --grace 0 --live "$tmp/live"
 
+	# the CLI's default node without BLOCKIPAM_NODE: this machine's host name
+	local me
+	me=$(hostname)
+	add "$me" h-s1
+	touch -d "@$(($(date +%s) + 5))" "$tmp/live"
+	st "gc --live without --node or BLOCKIPAM_NODE: the host name's node ($me)" 0 --node "$me" \
+		--released net.h-s1.eth0 --gone handles/net.h-s1.eth0 --may "blocks@$me" \
+		--may "affinity@$me" -- ctl gc --grace 0 --live "$tmp/live"
+
 	# --- DEL ------------------------------------------------------------------------------------
 	add node-b b-d1
 	st "DEL b-d1 on node-b" 0 --node node-b --released net.b-d1.eth0 --gone handles/net.b-d1.eth0 \
@@ -274,7 +283,7 @@ YAML
 	add node-e e-1
 	st "DEL e-1 on node-e" 0 --node node-e --released net.e-1.eth0 --may blocks@node-e \
 		--may affinity@node-e --gone handles/net.e-1.eth0 -- cni node-e DEL e-1
-	printf '%s\n' node-a node-b node-c >"$tmp/nodes"
+	printf '%s\n' node-a node-b node-c "$(hostname)" >"$tmp/nodes"
 	st "gc --nodes-live (node-e is gone)" 0 --node node-e --may affinity@node-e \
 		--may blocks@node-e -- ctl gc --nodes-live "$tmp/nodes"
 
@@ -384,6 +393,9 @@ YAML
 		ctl ipam release --from-report "$tmp/report-b.json"
 	st "ipam check --repair (node-a's leak)" 0 --node node-a --must handles/net.a-l3.eth0 \
 		--may affinity@node-a -- ctl ipam check --repair
+	st "GC on node-a takes the record --repair rebuilt (a-l3 is gone)" 0 --node node-a \
+		--released net.a-l3.eth0 --gone handles/net.a-l3.eth0 --may blocks@node-a \
+		--may affinity@node-a -- cni node-a GC "" eth0 net "$(att cni.dev/valid-attachments a-l1 a-l2)"
 	st "ADD a-t4 on node-a, borrowed again" 0 --node node-a --new handles/tiny.a-t4.eth1 \
 		--may 'blocks/10.50.*' --may 'affinity/*/10.50.*' -- cni node-a ADD a-t4 eth1 tiny
 	cp "$tmp/out" "$tmp/res.a-t4"
@@ -393,6 +405,36 @@ YAML
 		--gone handles/tiny.a-t4.eth1 --may 'blocks/10.50.*' --may 'affinity/*/10.50.*' -- \
 		ctl ipam release --ip "$(addr_of a-t4 4)" "${force[@]}"
 	add node-c c-l4
+
+	# --- at once: node-b and node-c allocate and release while ipam check (and --repair) and
+	# node-a's GC run; every check is clean, node-a's and the cluster's records stay as they are
+	busy() { # busy NODE: 24 ADDs, every second one DELed again
+		local k
+		for ((k = 1; k <= 24; k++)); do
+			cni "$1" ADD "${1#node-}-x$k" >/dev/null 2>&1 || echo "ADD $k" >>"$tmp/busy.err"
+			if ((k % 2 == 0)); then
+				cni "$1" DEL "${1#node-}-x$((k - 1))" >/dev/null 2>&1 ||
+					echo "DEL $k" >>"$tmp/busy.err"
+			fi
+		done
+	}
+	: >"$tmp/busy.err"
+	busy node-b &
+	local p1=$!
+	busy node-c &
+	local p2=$! bad=0 k
+	for ((k = 0; k < 8; k++)); do
+		ctl ipam check >"$tmp/ick" 2>&1 || { bad=$((bad + 1)); cat "$tmp/ick"; }
+		ctl ipam check --repair >"$tmp/ick" 2>&1 || { bad=$((bad + 1)); cat "$tmp/ick"; }
+		cni node-a GC "" eth0 net "$(att cni.dev/valid-attachments a-l1 a-l2 a-m0)" >/dev/null ||
+			bad=$((bad + 1))
+	done
+	wait "$p1" "$p2"
+	[ "$bad" = 0 ] && [ ! -s "$tmp/busy.err" ] &&
+		pass "$LABEL: 16 checks (8 repairing) and 8 GCs on node-a while node-b and node-c work: all clean" ||
+		fail "$LABEL: checks while nodes work" "$bad checks or GCs failed; $(cat "$tmp/busy.err")"
+	st "after it: only node-b's and node-c's records changed" 0 --node node-b --node node-c \
+		--any-key -- true
 
 	# --- store migrate into a fresh store -------------------------------------------------------
 	local to=sqlite://$tmp/migrated-$LABEL.db
@@ -409,7 +451,8 @@ YAML
 	for n in a b c; do add "node-$n" "$n-m1"; done
 	st "GC on node-b after migration" 0 --node node-b --released net.b-m1.eth0 \
 		--gone handles/net.b-m1.eth0 --may blocks@node-b --may affinity@node-b -- \
-		cni node-b GC "" eth0 net "$(att cni.dev/valid-attachments b-l1 b-l3)"
+		cni node-b GC "" eth0 net \
+		"$(att cni.dev/valid-attachments b-l1 b-l3 $(seq -f b-x%g 2 2 24))"
 	S=$keep LABEL=$2
 }
 
