@@ -194,6 +194,8 @@ YAML
 			"\"prevResult\": $(cat "$tmp/res.$n-l1")"
 		st "STATUS on node-$n" 0 --nothing -- cni "node-$n" STATUS
 	done
+	st "STATUS on node-z (no record, no block yet): nothing changed" 0 --nothing -- \
+		cni node-z STATUS
 	st "CHECK of another node's pod: not found, nothing changed" 0 --nothing -- \
 		cni node-a CHECK b-l1 eth0 net "\"prevResult\": $(cat "$tmp/res.b-l1")"
 
