@@ -1026,7 +1026,12 @@ static void test_check_and_repair(void)
 	T_REQUIRE(bip_ipam_check(e.ip, false, &rep) == BIP_OK);
 	T_CHECK_INT(rep.n, 2);
 	bip_check_report_free(&rep);
-	/* the leaked address got its owner record back, so it can be released normally */
+	/* the leaked address got its owner record back, on the node that holds it (else no
+	 * node's gc would take it), so it can be released normally */
+	struct bip_handle_info hi = {0};
+	T_REQUIRE(bip_ipam_handle_get(e.ip, "h1", &hi) == BIP_OK);
+	T_CHECK_STR(hi.node ? hi.node : "(none)", "n1");
+	bip_handle_info_clear(&hi);
 	T_CHECK_INT(bip_ipam_release_handle(e.ip, "h1"), BIP_OK);
 	env_close(&e);
 }
