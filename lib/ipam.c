@@ -1268,7 +1268,11 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 				    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam,
 				    node, n > 1 ? "s" : "", a->pools[idx[0]].name,
 				    n > 1 ? ", ..." : "",
-				    strict ? " (strictAffinity is on: no borrowing)" : "");
+				    strict ? " (strictAffinity is on: no borrowing)"
+				    : rule->no_borrow
+					    ? " (the main plugin's subnet is a block of this node: "
+					      "no borrowing)"
+					    : "");
 		goto out;
 	}
 	rc = BIP_OK;
