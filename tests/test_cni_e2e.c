@@ -472,6 +472,69 @@ static void test_add_main_plugin_models(void)
 	}
 }
 
+/* bridge: a requested address must be in the node's one IPv4 block (its bridge's subnet). */
+static void test_add_bridge_requested(void)
+{
+	static const char *const pools[] = {"p4=10.65.0.0/24,28", NULL};
+	static const char fmt[] = "{'cniVersion':'1.0.0','name':'net1','type':'bridge',%s"
+				  "'ipam':{'type':'blockipam','store':'%%s','node':'%s'}}";
+	struct fix f;
+	char conf[512], *out = NULL;
+	struct bip_prefix mine = {0}, theirs = {0};
+	json_t *res;
+	char a[BIP_ADDR_STRLEN], req[128];
+	const struct {
+		const char *node;
+		int block;      /* 0: node-a's block, 1: node-b's, 2: a block nobody holds */
+		unsigned nth;   /* address in it */
+		unsigned code;
+		const char *msg;
+	} rows[] = {
+		{"node-a", 0, 9, 0, NULL},
+		{"node-a", 0, 15, 101, "is the broadcast address of subnet"},
+		{"node-a", 2, 5, 105, "outside the subnet"},
+		{"node-a", 1, 5, 105, "outside the subnet"},
+		{"node-c", 1, 5, 101, "not in a subnet of node 'node-c'"},
+		{"node-c", 2, 5, 0, NULL},
+	};
+
+	T_REQUIRE(fix_new(&f, pools) == 0, "fixture");
+	for (int n = 0; n < 2; n++) {
+		snprintf(conf, sizeof(conf), fmt, "", n ? "node-b" : "node-a");
+		T_CHECK_INT(cni(&f, "ADD", n ? "auto-b" : "auto-a", "eth0", conf, &out), 0);
+		res = js(out);
+		T_CHECK(bip_prefix_parse(ip0(res), n ? &theirs : &mine) == BIP_OK, "%s", out);
+		json_decref(res);
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bip_prefix b = rows[i].block == 0 ? mine : theirs;
+		char cid[32];
+
+		b.addr = bip_prefix_first(b);
+		if (rows[i].block == 2) /* the block after both: 10.65.0.x/28 nobody holds */
+			for (b.addr = bip_addr_add(bip_prefix_first(mine), 16);
+			     bip_prefix_contains((struct bip_prefix){bip_prefix_first(theirs), 28},
+						 b.addr) ||
+			     bip_prefix_contains((struct bip_prefix){bip_prefix_first(mine), 28},
+						 b.addr);
+			     b.addr = bip_addr_add(b.addr, 16))
+				;
+		bip_addr_fmt(bip_addr_add(b.addr, rows[i].nth), a);
+		snprintf(req, sizeof(req), "'runtimeConfig':{'ips':['%s']},", a);
+		snprintf(conf, sizeof(conf), fmt, req, rows[i].node);
+		snprintf(cid, sizeof(cid), "req-%zu", i);
+		T_CHECK_INT(cni(&f, "ADD", cid, "eth0", conf, &out), rows[i].code ? 1 : 0);
+		if (rows[i].code)
+			T_CHECK(tu_code(out) == rows[i].code && strstr(out, rows[i].msg),
+				"row %zu (%s on %s): %s", i, a, rows[i].node, out);
+		else
+			T_CHECK(strstr(out, "/28") && strstr(out, "gateway"), "row %zu: %s", i, out);
+		free(out);
+	}
+	fix_rm(&f);
+}
+
 static void test_add_requested_and_gateway(void)
 {
 	static const char *const pools[] = {"p4=10.46.0.0/24,26", NULL};
@@ -1020,6 +1083,6 @@ static void test_concurrent_add(void)
 }
 
 T_MAIN(T(test_add_del_every_version), T(test_add_dual_stack_and_prefix_modes),
-       T(test_add_requested_and_gateway), T(test_add_main_plugin_models), T(test_add_host_local_ranges),
+       T(test_add_requested_and_gateway), T(test_add_main_plugin_models), T(test_add_bridge_requested), T(test_add_host_local_ranges),
        T(test_add_handle_collision), T(test_check), T(test_gc), T(test_gc_other_node), T(test_status),
        T(test_store_missing), T(test_errors_leave_store_unchanged), T(test_concurrent_add))
