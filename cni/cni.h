@@ -379,6 +379,9 @@ struct bip_cni_capacity_in {
 	size_t nranges;
 	const bip_u128 *range_used;
 	bool want4, want6;
+	/* the main plugin's subnet rules (bip_cni_subnet_rules): addresses kept out of each
+	 * block, blocks a node may use, no borrowing */
+	struct bip_subnet_rule subnet[2];
 };
 
 /* True when an address of every wanted family could be allocated; else why names the family. */

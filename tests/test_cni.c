@@ -1279,6 +1279,74 @@ static void test_capacity(void)
 		if (!rows[i].ok)
 			T_CHECK(strstr(why, "IPv4") && strstr(why, "'n1'"), "row %zu: %s", i, why);
 	}
+	/* The main plugin's subnet rule: kept-out addresses are not free, a bridge uses only the
+	 * node's first block and borrows nothing. blk[0] is n1's 10.0.0.0/30 with one address
+	 * used; the pool 10.0.0.0/29 has a second block. */
+	{
+		static const struct {
+			const char *what;
+			enum bip_subnet_kind kind;
+			unsigned max;
+			bool no_borrow;
+			const char *owner0;
+			int nblocks;
+			bool ok;
+		} sr[] = {
+			{"routed: 3 free in n1's block", BIP_SUBNET_NONE, 0, false, "n1", 1, true},
+			{"bridge: n1's only block full (1 used + 3 kept out)", BIP_SUBNET_BLOCK, 1,
+			 true, "n1", 1, false},
+			{"bridge, n1 has no block: may claim", BIP_SUBNET_BLOCK, 1, true, "n1", 0,
+			 true},
+			{"block rule without a limit: may claim the second", BIP_SUBNET_BLOCK, 0, true,
+			 "n1", 1, true},
+			{"bridge: n2's block is not n1's subnet (the pool has room)", BIP_SUBNET_BLOCK,
+			 1, true, "n2", 1, true},
+			{"pool rule: 10.0.0.0/29 keeps .0, .1 (and .7) out; one left", BIP_SUBNET_POOL,
+			 0, false, "n1", 1, true},
+		};
+
+		bip_prefix_parse_net("10.0.0.0/29", &pools[0].cidr);
+		pools[0].disabled = false;
+		elig[0] = true;
+		blk[0].used = 1;
+		for (size_t i = 0; i < sizeof(sr) / sizeof(sr[0]); i++) {
+			struct bip_cni_capacity_in in = {
+				.node = "n1",
+				.pools = pools,
+				.npools = 2,
+				.eligible = elig,
+				.blocks = blk,
+				.nblocks = (size_t)sr[i].nblocks,
+				.want4 = true,
+				.cfg = {.auto_allocate_blocks = true},
+			};
+			char why[128] = "";
+
+			blk[0].node = (char *)sr[i].owner0;
+			in.subnet[0] = (struct bip_subnet_rule){.kind = sr[i].kind,
+								.max_blocks = sr[i].max,
+								.no_borrow = sr[i].no_borrow};
+			T_CHECK(bip_cni_capacity_ok(&in, why, sizeof(why)) == sr[i].ok,
+				"subnet row %zu: %s (%s)", i, sr[i].what, why);
+		}
+		/* pool rule on a one-block pool: .0, .1 and .3 kept out, .2 used: full */
+		{
+			struct bip_cni_capacity_in in = {
+				.node = "n1", .pools = pools, .npools = 2, .eligible = elig,
+				.blocks = blk, .nblocks = 1, .want4 = true,
+				.cfg = {.auto_allocate_blocks = true},
+			};
+			char why[128] = "";
+
+			bip_prefix_parse_net("10.0.0.0/30", &pools[0].cidr);
+			blk[0].node = (char *)"n1";
+			in.subnet[0].kind = BIP_SUBNET_POOL;
+			T_CHECK(!bip_cni_capacity_ok(&in, why, sizeof(why)),
+				"pool rule, one-block pool with 1 used: not full?");
+			in.subnet[0].kind = BIP_SUBNET_NONE;
+			T_CHECK(bip_cni_capacity_ok(&in, why, sizeof(why)), "routed: %s", why);
+		}
+	}
 	/* host-local ranges: one set, two ranges; the gateway is not counted */
 	bip_prefix_parse_net("10.1.0.0/30", &ranges[0].subnet);
 	bip_addr_parse("10.1.0.1", &ranges[0].start);

@@ -422,9 +422,20 @@ static void test_add_main_plugin_models(void)
 		}
 		T_CHECK(ok == rows[r].pods, "%s: %u ADDs, want %u", rows[r].what, ok, rows[r].pods);
 		T_CHECK(nhandles(&f) == (long)ok, "%s: a refused ADD left a handle", rows[r].what);
-		/* A specific address: the same length (and gateway) as the automatic one. */
+		/* STATUS agrees with ADD: not available (50) now, ready after one DEL. */
+		snprintf(spec, sizeof(spec),
+			 "{'cniVersion':'1.1.0','name':'net1'%s,'ipam':{'type':'blockipam',"
+			 "'store':'%%s'%s}}",
+			 rows[r].top, rows[r].ipam);
+		T_CHECK(cni(&f, "STATUS", NULL, NULL, spec, &out) == 1 && tu_code(out) == 50,
+			"%s: STATUS when full: %s", rows[r].what, out);
+		free(out);
 		T_CHECK_INT(cni(&f, "DEL", "m-0", "eth0", conf, &out), 0);
 		free(out);
+		T_CHECK(cni(&f, "STATUS", NULL, NULL, spec, &out) == 0, "%s: STATUS after a DEL: %s",
+			rows[r].what, out);
+		free(out);
+		/* A specific address: the same length (and gateway) as the automatic one. */
 		{
 			char addr[BIP_PREFIX_STRLEN], *slash, top[512];
 			json_t *res;
