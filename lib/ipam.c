@@ -1479,9 +1479,11 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 	static const char *const what[] = {"network address", "gateway", "broadcast address"};
 	const struct bip_subnet_rule *rule = &a->req->subnet[addr.family == 6];
 	char as[BIP_ADDR_STRLEN], bs[BIP_PREFIX_STRLEN], ss[BIP_PREFIX_STRLEN];
+	char saved[sizeof(a->ip->errmsg)];
 	struct bip_addr keep[3];
 	struct bip_prefix sub;
 	unsigned mine = 0;
+	size_t *idx, n = 0;
 	int k, rc;
 
 	if (!subnet_of(a, cidr, &sub, keep))
@@ -1496,26 +1498,43 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 	rc = need_affinities(a);
 	if (rc != BIP_OK)
 		return rc;
-	for (size_t i = 0; i < a->naff; i++) {
-		const struct bip_pool *p = pool_of(a->pools, a->npools, a->aff[i]);
-
-		if (!p || !bip_prefix_covers(p->cidr, cidr))
-			continue;
-		if (bip_prefix_eq(a->aff[i], cidr))
-			return mine < rule->max_blocks
-				       ? BIP_OK
-				       : seterr(a->ip, BIP_EBLOCKLIMIT,
-						"requested address %s is in block %s of node '%s', "
-						"which is not its subnet",
-						as, bip_prefix_fmt(cidr, bs), a->req->node);
-		if (++mine >= rule->max_blocks)
-			return seterr(a->ip, BIP_EBLOCKLIMIT,
-				      "requested address %s is outside the subnet %s of node '%s' "
-				      "(the main plugin takes %u IPv%d subnet%s per node)",
-				      as, bip_prefix_fmt(a->aff[i], ss), a->req->node,
-				      rule->max_blocks, addr.family, rule->max_blocks > 1 ? "s" : "");
+	/* The network's scope: the pools its automatic addresses would come from (as in
+	 * alloc_family), and the requested address's own. */
+	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	if (!idx)
+		return BIP_ENOMEM;
+	memcpy(saved, a->ip->errmsg, sizeof(saved));
+	rc = candidate_pools(a, addr.family, idx, &n);
+	if (rc != BIP_OK && rc != BIP_ENOMEM) {
+		memcpy(a->ip->errmsg, saved, sizeof(saved));
+		n = 0;
+		rc = BIP_OK;
 	}
-	return BIP_OK;
+	for (size_t i = 0; i < a->naff && rc == BIP_OK; i++) {
+		const struct bip_pool *p = pool_of(a->pools, a->npools, a->aff[i]);
+		bool scope = p && bip_prefix_covers(p->cidr, cidr);
+
+		for (size_t j = 0; p && j < n && !scope; j++)
+			scope = &a->pools[idx[j]] == p;
+		if (!scope)
+			continue;
+		if (bip_prefix_eq(a->aff[i], cidr)) {
+			if (mine >= rule->max_blocks)
+				rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+					    "requested address %s is in block %s of node '%s', "
+					    "which is not its subnet",
+					    as, bip_prefix_fmt(cidr, bs), a->req->node);
+			break;
+		}
+		if (++mine >= rule->max_blocks)
+			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+				    "requested address %s is outside the subnet %s of node '%s' "
+				    "(the main plugin takes %u IPv%d subnet%s per node)",
+				    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
+				    addr.family, rule->max_blocks > 1 ? "s" : "");
+	}
+	free(idx);
+	return rc;
 }
 
 static int alloc_specific(struct attempt *a)

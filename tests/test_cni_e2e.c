@@ -486,7 +486,7 @@ static void test_add_main_plugin_models(void)
 /* bridge: a requested address must be in the node's one IPv4 block (its bridge's subnet). */
 static void test_add_bridge_requested(void)
 {
-	static const char *const pools[] = {"p4=10.65.0.0/24,28", NULL};
+	static const char *const pools[] = {"p4=10.65.0.0/24,28", "p4b=10.66.0.0/24,28", NULL};
 	static const char fmt[] = "{'cniVersion':'1.0.0','name':'net1','type':'bridge',%s"
 				  "'ipam':{'type':'blockipam','store':'%%s','node':'%s'}}";
 	struct fix f;
@@ -496,7 +496,8 @@ static void test_add_bridge_requested(void)
 	char a[BIP_ADDR_STRLEN], req[128];
 	const struct {
 		const char *node;
-		int block;      /* 0: node-a's block, 1: node-b's, 2: a block nobody holds */
+		int block;      /* 0: node-a's block, 1: node-b's, 2: a block nobody holds, 3: one
+				 * of the second pool (the network's too: no pool is named) */
 		unsigned nth;   /* address in it */
 		unsigned code;
 		const char *msg;
@@ -505,6 +506,7 @@ static void test_add_bridge_requested(void)
 		{"node-a", 0, 15, 101, "is the broadcast address of subnet"},
 		{"node-a", 2, 5, 105, "outside the subnet"},
 		{"node-a", 1, 5, 105, "outside the subnet"},
+		{"node-a", 3, 5, 105, "outside the subnet"},
 		{"node-c", 1, 5, 101, "not in a subnet of node 'node-c'"},
 		{"node-c", 2, 5, 0, NULL},
 	};
@@ -531,6 +533,8 @@ static void test_add_bridge_requested(void)
 						 b.addr);
 			     b.addr = bip_addr_add(b.addr, 16))
 				;
+		if (rows[i].block == 3)
+			bip_addr_parse("10.66.0.0", &b.addr);
 		bip_addr_fmt(bip_addr_add(b.addr, rows[i].nth), a);
 		snprintf(req, sizeof(req), "'runtimeConfig':{'ips':['%s']},", a);
 		snprintf(conf, sizeof(conf), fmt, req, rows[i].node);
