@@ -517,7 +517,9 @@ static char *bip_conf(const char *store, const char *prefix, const char *node)
 
 	if (prefix)
 		snprintf(pfx, sizeof(pfx), "\"store_prefix\":\"%s\",", prefix);
-	return xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"" NETWORK "\",\"type\":\"bridge\","
+	/* No top-level type: the engine's routed model (thousands of pods on one node; a
+	 * bridge would allow one block). */
+	return xasprintf("{\"cniVersion\":\"1.0.0\",\"name\":\"" NETWORK "\","
 			 "\"ipam\":{\"type\":\"blockipam\",\"store\":\"%s\",%s\"node\":\"%s\","
 			 "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}",
 			 store, pfx, node);
