@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../cni/cni.h"
+#include "common/stats.h"
 
 #define NET "hlbench"
 
@@ -43,30 +44,6 @@ struct plugin {
 	char conf[1024], dir[PATH_MAX];
 	double *add, *del, *ver;
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (nearest rank) of n sorted values. */
-static double quantile(double *v, size_t n, double q)
-{
-	size_t k = (size_t)(q * (double)n + 0.999999);
-
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[k == 0 ? 0 : k > n ? n - 1 : k - 1];
-}
 
 /* Exec the plugin once; returns the elapsed ms from fork to reaped, or -1 on failure. */
 static double exec_once(const struct plugin *p, const char *cmd, const char *cid)
@@ -265,8 +242,9 @@ int main(int argc, char **argv)
 	for (long i = 0; i < ops; i++)
 		for (int k = 0; k < 2; k++)
 			pl[k].ver[i] = exec_once(&pl[k], "VERSION", "v");
-	printf("%-10s VERSION (exec floor): med %.2f ms", pl[0].name, quantile(pl[0].ver, ops, .5));
-	printf("; %s: med %.2f ms\n", pl[1].name, quantile(pl[1].ver, ops, .5));
+	printf("%-10s VERSION (exec floor): med %.2f ms", pl[0].name,
+	       stats_of(pl[0].ver, (size_t)ops).med);
+	printf("; %s: med %.2f ms\n", pl[1].name, stats_of(pl[1].ver, (size_t)ops).med);
 	printf("%-10s %7s %9s %9s %9s %9s %10s\n", "plugin", "held", "ADD med", "ADD p99",
 	       "DEL med", "DEL p99", "fill");
 	sz = strdup(sizes);
@@ -301,11 +279,13 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2; k++) {
+			struct stats add = stats_of(pl[k].add, (size_t)ops),
+				     del = stats_of(pl[k].del, (size_t)ops);
+
 			printf("%-10s %7ld %6.2f ms %6.2f ms %6.2f ms %6.2f ms %7.0f ms\n",
-			       pl[k].name, n, quantile(pl[k].add, ops, .5),
-			       quantile(pl[k].add, ops, .99), quantile(pl[k].del, ops, .5),
-			       quantile(pl[k].del, ops, .99), fill[k]);
+			       pl[k].name, n, add.med, add.p99, del.med, del.p99, fill[k]);
+		}
 		fflush(stdout);
 	}
 	free(sz);
