@@ -58,9 +58,10 @@ CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/test_*.c)
 HELPER_SRCS := $(wildcard tests/helper_*.c)
 FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
-# Each bench/*.c is a program of its own; bench/common/ (the sample statistics) is linked into
-# every bench.
+# Each bench/*.c is a program of its own; bench/cnibench/ is one program in several files;
+# bench/common/ (the sample statistics) is linked into every bench.
 BENCH_SRCS := $(wildcard bench/*.c)
+CNIBENCH_SRCS := $(wildcard bench/cnibench/*.c)
 BENCH_COMMON_SRCS := $(wildcard bench/common/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -70,7 +71,7 @@ PLUGIN  := $(BUILD)/blockipam
 CLI     := $(BUILD)/blockipamctl
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRCS))
-BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS)) $(BUILD)/bench/cnibench
 BENCH_COMMON := $(call obj,$(BENCH_COMMON_SRCS))
 # The benchmark's floor: a trivial program linked statically (bench/floor/nop.c).
 BENCH_NOP := $(BUILD)/bench/nop
@@ -114,6 +115,10 @@ $(CLI): $(call obj,cli/main.c) $(CLI_OBJS) $(LIBA)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
 $(BUILD)/tests/%: $(call obj,tests/%.c) $(T_OBJS) $(CLI_A) $(CNI_A) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
+
+$(BUILD)/bench/cnibench: $(call obj,$(CNIBENCH_SRCS)) $(BENCH_COMMON) $(T_OBJS) $(CNI_A) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 

@@ -45,17 +45,16 @@ struct plugin {
 	double *add, *del, *ver;
 };
 
+/* The environment of every call but CNI_COMMAND and CNI_CONTAINERID. */
+#define PLUGIN_ENV                                                                                 \
+	"CNI_NETNS=/var/run/netns/bench", "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni",              \
+	    "BLOCKIPAM_NODE=bench-node"
+
 /* Exec the plugin once; returns the elapsed ms from fork to reaped, or -1 on failure. */
 static double exec_once(const struct plugin *p, const char *cmd, const char *cid)
 {
 	char c[32], id[64], out[4096];
-	char *env[] = {c,
-		       id,
-		       "CNI_NETNS=/var/run/netns/bench",
-		       "CNI_IFNAME=eth0",
-		       "CNI_PATH=/usr/lib/cni",
-		       "BLOCKIPAM_NODE=bench-node",
-		       NULL};
+	char *env[] = {c, id, PLUGIN_ENV, NULL};
 	char *argv[] = {(char *)p->path, NULL};
 	int in[2], o[2], status;
 	size_t len = 0, clen = strlen(p->conf);
@@ -133,13 +132,7 @@ static int fill_blockipam(const struct plugin *p, long n)
 	for (long i = 0; i < n; i++) {
 		char id[64], *out = NULL;
 		size_t len = 0;
-		const char *env[] = {"CNI_COMMAND=ADD",
-				     id,
-				     "CNI_NETNS=/var/run/netns/bench",
-				     "CNI_IFNAME=eth0",
-				     "CNI_PATH=/usr/lib/cni",
-				     "BLOCKIPAM_NODE=bench-node",
-				     NULL};
+		const char *env[] = {"CNI_COMMAND=ADD", id, PLUGIN_ENV, NULL};
 		FILE *in = fmemopen((void *)p->conf, strlen(p->conf), "r");
 		FILE *o = open_memstream(&out, &len);
 		struct bip_cni_io io = {env, in, o};
@@ -195,6 +188,44 @@ static void usage(void)
 	exit(2);
 }
 
+/* Both plugins at n held: fill each, then ops ADD+DEL pairs of each, interleaved; one line each. */
+static int run_size(struct plugin pl[2], const char *tmp, long n, long ops, int plen)
+{
+	double fill[2];
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(pl[k].dir, sizeof(pl[k].dir), "%s/%s-%ld", tmp, pl[k].name, n);
+		snprintf(pl[k].conf, sizeof(pl[k].conf), conf_fmt, pl[k].name, plen, pl[k].dir);
+		fill[k] = now_ms();
+		if ((k == 0 ? fill_blockipam(&pl[k], n) : fill_host_local(&pl[k], n)) != 0) {
+			fprintf(stderr, "cannot fill %s with %ld: %s\n", pl[k].name, n,
+				strerror(errno));
+			return -1;
+		}
+		fill[k] = now_ms() - fill[k];
+	}
+	for (long i = 0; i < ops; i++) {
+		char cid[32];
+
+		snprintf(cid, sizeof(cid), "bench-%ld-%ld", n, i);
+		for (int k = 0; k < 2; k++) {
+			pl[k].add[i] = exec_once(&pl[k], "ADD", cid);
+			pl[k].del[i] = exec_once(&pl[k], "DEL", cid);
+			if (pl[k].add[i] < 0 || pl[k].del[i] < 0)
+				return -1;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		struct stats add = stats_of(pl[k].add, (size_t)ops),
+			     del = stats_of(pl[k].del, (size_t)ops);
+
+		printf("%-10s %7ld %6.2f ms %6.2f ms %6.2f ms %6.2f ms %7.0f ms\n", pl[k].name, n,
+		       add.med, add.p99, del.med, del.p99, fill[k]);
+	}
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct plugin pl[2] = {{.name = "blockipam", .path = "build/blockipam"},
@@ -248,46 +279,11 @@ int main(int argc, char **argv)
 	printf("%-10s %7s %9s %9s %9s %9s %10s\n", "plugin", "held", "ADD med", "ADD p99",
 	       "DEL med", "DEL p99", "fill");
 	sz = strdup(sizes);
-	for (char *s = strtok_r(sz, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-		long n = strtol(s, NULL, 10);
-		double fill[2];
-
-		for (int k = 0; k < 2; k++) {
-			snprintf(pl[k].dir, sizeof(pl[k].dir), "%s/%s-%ld", tmp, pl[k].name, n);
-			snprintf(pl[k].conf, sizeof(pl[k].conf), conf_fmt, pl[k].name, plen,
-				 pl[k].dir);
-			fill[k] = now_ms();
-			if ((k == 0 ? fill_blockipam(&pl[k], n) : fill_host_local(&pl[k], n)) !=
-			    0) {
-				fprintf(stderr, "cannot fill %s with %ld: %s\n", pl[k].name, n,
-					strerror(errno));
-				free(sz);
-				goto out;
-			}
-			fill[k] = now_ms() - fill[k];
+	for (char *s = strtok_r(sz, ",", &save); s; s = strtok_r(NULL, ",", &save))
+		if (run_size(pl, tmp, strtol(s, NULL, 10), ops, plen) != 0) {
+			free(sz);
+			goto out;
 		}
-		for (long i = 0; i < ops; i++) {
-			char cid[32];
-
-			snprintf(cid, sizeof(cid), "bench-%ld-%ld", n, i);
-			for (int k = 0; k < 2; k++) {
-				pl[k].add[i] = exec_once(&pl[k], "ADD", cid);
-				pl[k].del[i] = exec_once(&pl[k], "DEL", cid);
-				if (pl[k].add[i] < 0 || pl[k].del[i] < 0) {
-					free(sz);
-					goto out;
-				}
-			}
-		}
-		for (int k = 0; k < 2; k++) {
-			struct stats add = stats_of(pl[k].add, (size_t)ops),
-				     del = stats_of(pl[k].del, (size_t)ops);
-
-			printf("%-10s %7ld %6.2f ms %6.2f ms %6.2f ms %6.2f ms %7.0f ms\n",
-			       pl[k].name, n, add.med, add.p99, del.med, del.p99, fill[k]);
-		}
-		fflush(stdout);
-	}
 	free(sz);
 	ret = 0;
 out:
