@@ -1,0 +1,118 @@
+/*
+ * A blocking flock with a deadline: the node lock of both backends (SQLite's writer lock on
+ * "<db>.lock", etcd's per-node lock under /run/blockipam).
+ *
+ * Why blocking: a blocking flock waits in the kernel and is handed over at the holder's unlock,
+ * so the processes of a node take turns; polling with LOCK_NB lets a newcomer beat a process that
+ * has waited long (store/sqlite/sqlite.c, write_lock(), has the figures). Why a deadline: a
+ * holder that is frozen (SIGSTOP, the cgroup freezer, stuck in uninterruptible I/O) keeps the
+ * lock as long as it is frozen, and without a bound every ADD of the node waited with it, each
+ * retry of the runtime too (kubelet allows 4 minutes).
+ *
+ * How: flock has no timeout, so a per-thread POSIX timer (timer_create, SIGEV_THREAD_ID, on
+ * CLOCK_MONOTONIC) sends SIGALRM to the waiting thread at the deadline; the handler does nothing
+ * and is installed without SA_RESTART, so the signal ends the flock with EINTR. The timer then
+ * repeats every TICK_MS: a signal that lands just before the thread enters flock is not lost for
+ * good, the next one ends the wait. Any EINTR before the deadline (another signal) waits again.
+ * F_OFD_SETLKW would need the same timer, and would not conflict with the flocks that older
+ * binaries take on the same file during an upgrade: flock stays.
+ *
+ * The price, for a library: while it waits, the thread has SIGALRM unblocked and handled here;
+ * the previous action and mask are put back before it returns. An application that uses SIGALRM
+ * itself (alarm(), setitimer) would lose a signal that fires during a lock wait. The plugin and
+ * the CLI do not.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blockipam/err.h"
+#include "lock.h"
+
+#define TICK_MS 5
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static struct timespec ms_ts(int ms)
+{
+	return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+}
+
+int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
+{
+	struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGALRM};
+	struct itimerspec its = {.it_interval = ms_ts(TICK_MS)};
+	sigset_t alrm, old_mask;
+	timer_t timer;
+	int64_t deadline;
+	int ret = BIP_EIO;
+
+	*sys_errno = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return BIP_OK; /* free: no timer, no signal (the common case costs one syscall) */
+	if (errno != EWOULDBLOCK && errno != EINTR) {
+		*sys_errno = errno;
+		return BIP_EIO;
+	}
+	if (timeout_ms <= 0)
+		return BIP_EAGAIN;
+	deadline = mono_ms() + timeout_ms;
+	its.it_value = ms_ts(timeout_ms);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the signal must end the flock */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sev.sigev_value.sival_ptr = NULL;
+	sev._sigev_un._tid = gettid();
+	if (sigaction(SIGALRM, &sa, &old_sa) != 0) {
+		*sys_errno = errno;
+		return BIP_EIO;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &alrm, &old_mask);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
+		*sys_errno = errno;
+		goto out_sig;
+	}
+	if (timer_settime(timer, 0, &its, NULL) != 0) {
+		*sys_errno = errno;
+		goto out_timer;
+	}
+	for (;;) {
+		if (flock(fd, LOCK_EX) == 0) {
+			ret = BIP_OK;
+			break;
+		}
+		if (errno != EINTR) {
+			*sys_errno = errno;
+			break;
+		}
+		if (mono_ms() >= deadline) {
+			ret = BIP_EAGAIN;
+			break;
+		}
+	}
+out_timer:
+	/* After timer_delete no signal of ours can be generated, and one generated before was
+	 * delivered (it is unblocked) at the latest on the way out of that syscall. */
+	timer_delete(timer);
+out_sig:
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	return ret;
+}
