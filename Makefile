@@ -9,6 +9,8 @@
 #   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make demo       the main job: a walk through blockipam on the embedded store
 #   make bench      the benchmark (bench/RESULTS.md)
+#   make soak       a million exec'd ADDs and DELs on SQLite and etcd (bench/SOAK.md)
+#   make fuzz-long  each fuzz target for an hour or 10M runs, corpus kept (fuzz/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin
 
 PREFIX      ?= /usr/local
@@ -66,7 +68,7 @@ CNI_OBJS := $(call obj,$(CNI_SRCS))
 CLI_OBJS := $(call obj,$(filter-out cli/main.c,$(CLI_SRCS)))
 T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SRCS))
 
-.PHONY: all test check san fuzz fuzz-build demo bench install clean format check-format
+.PHONY: all test check san fuzz fuzz-build fuzz-long demo bench soak install clean format check-format
 # The plugin and the CLI are built once their main.c exists.
 all: $(LIBA) $(if $(wildcard cni/main.c),$(PLUGIN)) $(if $(wildcard cli/main.c),$(CLI))
 
@@ -114,6 +116,14 @@ fuzz: fuzz-build
 
 demo: all
 	scripts/demo.sh $(BUILD)
+
+# The long runs of issue 19, on demand: SOAK_OPS (1000000) calls on SQLite and a 3-member etcd
+# (bench/SOAK.md); each fuzz target for FUZZ_LONG_SECONDS or FUZZ_LONG_RUNS (fuzz/RESULTS.md).
+soak: all
+	scripts/soak.sh $(BUILD)
+
+fuzz-long: fuzz-build
+	scripts/fuzz-long.sh build-fuzz
 
 bench: all $(BENCHES) $(BENCH_NOP)
 	scripts/bench.sh $(BUILD)

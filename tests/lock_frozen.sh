@@ -74,7 +74,7 @@ waiters_try_again() {
 		elif ! python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
 sys.exit(0 if d["code"] == 11 and "lock" in d["msg"] else 1)' "$tmp/w$i" 2>/dev/null; then
 			bad="call $i: $(head -c 400 "$tmp/w$i")"
-		elif [ "$ms" -lt $((budget - 50)) ] || [ "$ms" -gt $((budget + 700)) ]; then
+		elif [ "$ms" -lt $((budget - 50)) ] || [ "$ms" -gt $((budget + 1500)) ]; then
 			bad="call $i took $ms ms for a budget of $budget ms"
 		fi
 	done
