@@ -30,7 +30,7 @@ trap 'touch "$tmp/stop"; wait; etcd_cleanup; rm -rf "$tmp"' EXIT
 workers=$((nodes * procs))
 per=$(((ops + workers - 1) / workers))
 bad=0
-rows=()
+rows=() whys=()
 
 # raw STORE FILE: every record in etcdctl's JSON form (base64 keys and values)
 raw() {
@@ -62,6 +62,9 @@ call() {
 	out=$(CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=/nonexistent \
 		"$PLUGIN" <<<"$conf" 2>/dev/null) && return 0
 	echo "$1 $(sed -n 's/.*"code":\([0-9]*\).*/\1/p' <<<"$out")" >>"$tmp/fail.$n.$w"
+	# What kind of failure: the message up to its first detail, digits and names dropped.
+	sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' <<<"$out" | sed -E "s/'[^']*'/X/g; s/[0-9]+/N/g" |
+		cut -d: -f1-2 >>"$tmp/why.$n.$w"
 	return 1
 }
 held=() k=0 done_ops=0
@@ -83,7 +86,7 @@ echo "$done_ops" >"$tmp/ops.$n.$w"
 W
 
 for store in $stores; do
-	rm -f "$tmp"/ops.* "$tmp"/fail.* "$tmp"/done.* "$tmp/stop"
+	rm -f "$tmp"/ops.* "$tmp"/fail.* "$tmp"/why.* "$tmp"/done.* "$tmp/stop"
 	case $store in
 	sqlite) S=sqlite://$tmp/soak.db ;;
 	etcd)
@@ -132,6 +135,9 @@ YAML
 	secs=$((t1 - t0 > 0 ? t1 - t0 : 1))
 	done_ops=$(cat "$tmp"/ops.* | awk '{s += $1} END {print s + 0}')
 	fails=$(cat "$tmp"/fail.* 2>/dev/null | sort | uniq -c | awk '{printf "%s%s code %s: %d", sep, $2, $3, $1; sep = ", "}')
+	why=$(cat "$tmp"/why.* 2>/dev/null | sort | uniq -c | sort -rn | head -3 |
+		awk '{n = $1; $1 = ""; printf "%s%d x%s", sep, n, $0; sep = "; "}')
+	[ -n "$why" ] && whys+=("- $store: $why")
 	raw "$S" "$tmp/raw.json"
 	python3 "$CHECK" snapshot "$tmp/raw.json" >"$tmp/snap" 2>&1 && checks_ok=$((checks_ok + 1))
 	checks=$((checks + 1))
@@ -160,6 +166,12 @@ done
 	echo "| store | calls | time | rate | failed calls | checker | at the end | ipam check | etcd RSS kB first → last |"
 	echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 	printf '%s\n' "${rows[@]}"
+	if [ ${#whys[@]} -gt 0 ]; then
+		echo
+		echo "The failures' most frequent messages:"
+		echo
+		printf '%s\n' "${whys[@]}"
+	fi
 } >"$out.new"
 mv "$out.new" "$out"
 echo "soak: wrote $out"
