@@ -63,7 +63,7 @@ call() {
 		"$PLUGIN" <<<"$conf" 2>/dev/null) && return 0
 	echo "$1 $(sed -n 's/.*"code":\([0-9]*\).*/\1/p' <<<"$out")" >>"$tmp/fail.$n.$w"
 	# What kind of failure: the message up to its first detail, digits and names dropped.
-	sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' <<<"$out" | sed -E "s/'[^']*'/X/g; s/[0-9]+/N/g" |
+	sed -n 's/.*"msg":"\([^"]*\)".*/\1/p' <<<"$out" | sed -E "s/'[^' ]*'/X/g; s/[0-9]+/N/g" |
 		cut -d: -f1-2 >>"$tmp/why.$n.$w"
 	return 1
 }
