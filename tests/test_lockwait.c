@@ -121,6 +121,44 @@ static void test_released_during_wait(void)
 	reap(pid);
 }
 
+/* A child that takes its turn through bip_lock_wait (so it is counted), holds hold_ms, exits. */
+static pid_t turn_taker(int hold_ms)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open_lock(), e;
+
+		if (bip_lock_wait(fd, 10000, &e) != BIP_OK)
+			_exit(1);
+		usleep((useconds_t)hold_ms * 1000);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Holders that come and go, each within the waiter's timeout but all together far longer: the
+ * queue moves, so the waiter waits on and gets its turn (a frozen holder does not let go). */
+static void test_moving_queue(void)
+{
+	pid_t a = holder(100), b[4];
+	int fd = open_lock(), e;
+	int64_t t0, ms;
+
+	T_REQUIRE(a > 0 && fd >= 0);
+	for (int i = 0; i < 4; i++)
+		b[i] = turn_taker(100);
+	usleep(30000);
+	t0 = now_ms();
+	T_CHECK_INT(bip_lock_wait(fd, 150, &e), BIP_OK);
+	ms = now_ms() - t0;
+	T_CHECK(ms < 3000, "took %lld ms", (long long)ms);
+	close(fd);
+	reap(a);
+	for (int i = 0; i < 4; i++)
+		reap(b[i]);
+}
+
 static volatile sig_atomic_t usr1;
 
 static void on_usr1(int sig)
@@ -183,4 +221,4 @@ static void test_caller_state_kept(void)
 }
 
 T_MAIN(T(test_free_lock), T(test_held_times_out), T(test_released_during_wait),
-       T(test_other_signals), T(test_caller_state_kept))
+       T(test_moving_queue), T(test_other_signals), T(test_caller_state_kept))
