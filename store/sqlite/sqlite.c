@@ -315,7 +315,8 @@ static int busy_wait(void *arg, int n)
  *
  * A frozen holder (SIGSTOP, the cgroup freezer, uninterruptible I/O) keeps the flock as long as
  * it is frozen, so the wait is bounded by the store's timeout (opts->timeout_ms, the plugin's
- * timeout_ms) and answers BIP_EAGAIN (CNI code 11) past it, naming the lock file. The wait stays
+ * timeout_ms) and answers BIP_EAGAIN (CNI code 11) past it, naming the lock file; a queue of
+ * live holders that moves meanwhile is waited through, a bounded number of rounds. The wait stays
  * a blocking flock, ended by a timer (store/lock.c says how), so it keeps the kernel's queue.
  */
 static int write_lock(struct sqlite_store *s)
