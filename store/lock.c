@@ -19,8 +19,8 @@
  *
  * Frozen, not merely slow. A holder that is alive but slow (a loaded machine, an etcd call that
  * waits for an election) hands the lock on within its own bounded calls, and the processes
- * queued behind it must not give up only because the queue is long: every holder counts its
- * turn in the lock file's first 8 bytes (pwrite, no fsync: a count, not data). At the deadline
+ * queued behind it must not give up only because the queue is long: every holder that waited
+ * counts its turn in the lock file's first 8 bytes (pwrite, no fsync: a count, not data). At the deadline
  * a waiter reads the count: if it moved since the wait began, the queue is moving and the wait
  * goes on for another timeout_ms (at most MAX_ROUNDS times, so every wait stays bounded); if it
  * did not move, the holder has not let go for timeout_ms, and the wait ends with BIP_EAGAIN.
@@ -95,8 +95,11 @@ int bip_lock_wait(int fd, int timeout_ms, int *sys_errno)
 	int ret = BIP_EIO, rounds = 1;
 
 	*sys_errno = 0;
+	/* Free: no timer, no signal, no count (the common case costs one syscall, and leaves the
+	 * lock file as it was). Only turns taken from the queue are counted: while anyone waits
+	 * the lock is held, so the turns a waiter needs to see are all taken that way. */
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return took(fd); /* free: no timer, no signal (the common case: three syscalls) */
+		return BIP_OK;
 	if (errno != EWOULDBLOCK && errno != EINTR) {
 		*sys_errno = errno;
 		return BIP_EIO;
