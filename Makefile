@@ -13,6 +13,8 @@
 #   make fuzz       build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make demo       the main job: a walk through blockipam on the embedded store
 #   make bench      the benchmark (bench/RESULTS.md)
+#   make soak       a million exec'd ADDs and DELs on SQLite and etcd (bench/SOAK.md)
+#   make fuzz-long  each fuzz target for an hour or 10M runs, corpus kept (fuzz/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin
 
 PREFIX      ?= /usr/local
@@ -85,8 +87,8 @@ T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SR
 CNI_A   := $(BUILD)/libcni.a
 CLI_A   := $(BUILD)/libcli.a
 
-.PHONY: all test test-unit check check-deps check-format analyze san fuzz fuzz-build demo bench \
-	install clean format
+.PHONY: all test test-unit check check-deps check-format analyze san fuzz fuzz-build fuzz-long demo \
+	bench soak install clean format
 all: $(LIBA) $(PLUGIN) $(CLI)
 # Keep the test objects: make would delete them as intermediates of the pattern rules.
 .SECONDARY:
@@ -159,6 +161,14 @@ demo:
 	@echo "building blockipam (make all, quietly)..."
 	@$(MAKE) --no-print-directory -s all
 	@scripts/demo.sh $(BUILD)
+
+# The long runs of issue 19, on demand: SOAK_OPS (1000000) calls on SQLite and a 3-member etcd
+# (bench/SOAK.md); each fuzz target for FUZZ_LONG_SECONDS or FUZZ_LONG_RUNS (fuzz/RESULTS.md).
+soak: all
+	scripts/soak.sh $(BUILD)
+
+fuzz-long: fuzz-build
+	scripts/fuzz-long.sh build-fuzz
 
 bench: all $(BENCHES) $(BENCH_NOP)
 	scripts/bench.sh $(BUILD)

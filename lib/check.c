@@ -1510,7 +1510,12 @@ static int check_run(struct bip_ipam *ip, bool repair,
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	rc = load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
+	/* A damaged file first: its records cannot be trusted, and its error says how to restore. */
+	rc = ip->store->ops->verify ? ip->store->ops->verify(ip->store) : BIP_OK;
+	if (rc != BIP_OK)
+		seterr(ip, rc, "the store failed its integrity check");
+	if (rc == BIP_OK)
+		rc = load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
 	if (rc == BIP_OK)
 		rc = foreach_block(ip, on_check_block, &c);
 	if (rc == BIP_OK) {

@@ -150,11 +150,20 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Hold the store's writer lock across one attempt, where the store has one (see store.h). */
-static void store_lock(struct bip_ipam *ip, bool on)
+/*
+ * Hold the store's writer lock across one attempt, where the store has one (see store.h). The
+ * store bounds the wait by its timeout: past it (a frozen holder) the call answers BIP_EAGAIN.
+ */
+static int store_lock(struct bip_ipam *ip, bool on)
 {
-	if (ip->store->ops->lock)
-		ip->store->ops->lock(ip->store, on);
+	int rc;
+
+	if (!ip->store->ops->lock)
+		return BIP_OK;
+	rc = ip->store->ops->lock(ip->store, on);
+	if (rc != BIP_OK && on)
+		return seterr(ip, rc, "cannot take this node's store lock");
+	return BIP_OK;
 }
 
 /* --- reading ---------------------------------------------------------------------------- */
@@ -2399,7 +2408,9 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 
 		/* The result is built before the commit, so nothing can fail after it. */
 		a.result = &res;
-		store_lock(ip, true);
+		rc = store_lock(ip, true);
+		if (rc != BIP_OK)
+			return rc;
 		rc = try_allocate(&a);
 		if (rc == BIP_OK)
 			tidy_own_blocks(&a);
@@ -2551,7 +2562,9 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		int64_t t0 = mono_us();
 
-		store_lock(ip, true);
+		rc = store_lock(ip, true);
+		if (rc != BIP_OK)
+			return rc;
 		rc = release_handle_once(ip, handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)
@@ -2703,7 +2716,9 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		int64_t t0 = mono_us();
 
-		store_lock(ip, true);
+		rc = store_lock(ip, true);
+		if (rc != BIP_OK)
+			return rc;
 		rc = release_addr_once(ip, addr, expect_handle);
 		store_lock(ip, false);
 		if (rc != BIP_ECONFLICT)

@@ -61,7 +61,8 @@ int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 	vsnprintf(ip->errmsg, sizeof(ip->errmsg), fmt, ap);
 	va_end(ap);
 	/* The store's own words (which endpoint, what it answered, "may have been applied"). */
-	if ((err == BIP_EIO || err == BIP_EAGAIN || err == BIP_ETIMEDOUT || err == BIP_EPERM) &&
+	if ((err == BIP_EIO || err == BIP_EAGAIN || err == BIP_ETIMEDOUT || err == BIP_EPERM ||
+	     err == BIP_ECORRUPT) &&
 	    ip->store && ip->store->ops->errmsg) {
 		const char *m = ip->store->ops->errmsg(ip->store);
 		size_t n = strlen(ip->errmsg);

@@ -7,7 +7,7 @@ if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
 iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \
 podman runc busybox-static conmon catatonit clang-format cppcheck chromium libxml2-utils \
-prometheus python3"
+prometheus python3 faketime iptables"
 fi
 if [ "${1:-}" = bench ]; then
 	need="$need hyperfine"

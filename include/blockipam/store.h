@@ -101,6 +101,12 @@ struct bip_store_ops {
 	/* Optional: the batch read (see bip_store_read, which falls back to get and list). */
 	int (*read)(struct bip_store *s, const struct bip_read *reads, size_t n,
 		    struct bip_kvs *out, int64_t *rev);
+	/*
+	 * Optional: check the store's own structure (SQLite: PRAGMA integrity_check). BIP_OK:
+	 * sound. BIP_ECORRUPT: damaged, and errmsg() says where and how to restore it. Another code:
+	 * the check could not run.
+	 */
+	int (*verify)(struct bip_store *s);
 };
 
 /* Every backend embeds this as its first member. */

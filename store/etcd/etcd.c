@@ -47,6 +47,7 @@
 #include "blockipam/store.h"
 #include "codec.h"
 #include "etcd.h"
+#include "../lock.h"
 #include "http.h"
 #include "tls.h"
 
@@ -92,6 +93,8 @@ struct etcd {
 	char *endpoints;
 	char *node; /* the node lock's node ("" for none) */
 	uint64_t rng;
+	/* Names the node lock's file in messages. */
+	uint64_t lock_hash;
 	char errmsg[512];
 };
 
@@ -259,8 +262,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
 		fail_over(e, &r);
 	}
-	seterr(e->errmsg, sizeof(e->errmsg), "etcd: no answer within %d ms (last: %s)",
-	       e->budget_ms, *last ? last : "no attempt");
+	seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: no answer to %s within %d ms (last: %s)",
+	       e->endpoints, path, e->budget_ms, *last ? last : "no attempt");
 	return last_rc;
 }
 
@@ -744,8 +747,10 @@ static const char *etcd_errmsg(struct bip_store *s)
  * race each other through etcd as real ones do; where it cannot be made (no /run, not root)
  * there is no lock.
  *
- * The wait has no timeout, like the SQLite writer lock (see there): a holder's own calls are
- * bounded by the store budget, and the lock dies with its process.
+ * The wait is bounded by the budget of one store call (opts->timeout_ms), like the SQLite writer
+ * lock: a frozen holder (SIGSTOP, the cgroup freezer) keeps the lock while it is frozen, and the
+ * other processes of its node then answer BIP_EAGAIN (CNI code 11) instead of waiting with it.
+ * The wait is a blocking flock ended by a timer (store/lock.c), so it keeps the kernel's queue.
  */
 #define LOCK_DIR "/run/blockipam"
 
@@ -768,6 +773,7 @@ static int open_node_lock(struct etcd *e)
 	if (lstat(LOCK_DIR, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022))
 		return -2;
+	e->lock_hash = h;
 	snprintf(path, sizeof(path), "%s/etcd-%016llx.lock", LOCK_DIR, (unsigned long long)h);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
@@ -777,6 +783,7 @@ static int open_node_lock(struct etcd *e)
 static int etcd_lock(struct bip_store *s, bool on)
 {
 	struct etcd *e = to_etcd(s);
+	int rc, err;
 
 	if (e->read_only)
 		return BIP_OK;
@@ -788,10 +795,16 @@ static int etcd_lock(struct bip_store *s, bool on)
 		flock(e->lock_fd, LOCK_UN);
 		return BIP_OK;
 	}
-	while (flock(e->lock_fd, LOCK_EX) != 0)
-		if (errno != EINTR)
-			break; /* no lock then: the compares still decide */
-	return BIP_OK;
+	e->errmsg[0] = '\0';
+	rc = bip__lock_wait(e->lock_fd, e->budget_ms, &err);
+	if (rc == BIP_EAGAIN) {
+		seterr(e->errmsg, sizeof(e->errmsg),
+		       "the node lock %s/etcd-%016llx.lock (node '%s') was held by another process "
+		       "for over %d ms (a stopped or stuck process of this machine?)",
+		       LOCK_DIR, (unsigned long long)e->lock_hash, e->node, e->budget_ms);
+		return rc;
+	}
+	return BIP_OK; /* held, or flock failed: no lock then, the compares still decide */
 }
 
 static void etcd_close(struct bip_store *s)

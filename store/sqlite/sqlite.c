@@ -37,6 +37,7 @@
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
+#include "../lock.h"
 
 #define SCHEMA_VERSION 1
 #define APPLICATION_ID 0x62697061 /* "bipa" */
@@ -139,6 +140,7 @@ struct sqlite_store {
 	bool session; /* the writer lock is held across calls (sq_lock) */
 	unsigned seed;
 	struct timespec busy_until;
+	char errmsg[PATH_MAX + 160]; /* why the last write_lock() failed, else "" */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -202,6 +204,51 @@ static int map_errno(int e)
 	default:
 		return BIP_EIO;
 	}
+}
+
+/*
+ * A failed SQLite call in store terms, and in words (s->errmsg, bip_store_errmsg) where an
+ * operator must act: a damaged file (restore it), a full disk, a read-only file system, an I/O
+ * error. A lost race or a busy store needs no words. The writer lock has its own (write_lock).
+ */
+static int sq_rc(struct sqlite_store *s, int rc)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	int ret = map_rc(rc);
+
+	if (ret == BIP_OK || s->errmsg[0])
+		return ret;
+	if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)
+		rc = sqlite3_extended_errcode(s->db);
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		seterr(s->errmsg, sizeof(s->errmsg),
+		       "store '%s' is damaged (%s): stop its writers and restore it from a backup, or "
+		       "save what is readable with `sqlite3 '%s' .recover`; `blockipamctl ipam check` "
+		       "runs SQLite's integrity check",
+		       path, sqlite3_errstr(rc), path);
+		break;
+	case SQLITE_FULL:
+		seterr(s->errmsg, sizeof(s->errmsg),
+		       "the disk holding store '%s' is full: nothing was written; free space there",
+		       path);
+		break;
+	case SQLITE_READONLY:
+		seterr(s->errmsg, sizeof(s->errmsg),
+		       "store '%s' cannot be written (%s): is its file system mounted read-only, or "
+		       "its file or directory not writable?",
+		       path, sqlite3_errmsg(s->db));
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
+		       sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
+		break;
+	default:
+		break;
+	}
+	return ret;
 }
 
 static void ts_add_ms(struct timespec *t, int ms)
@@ -269,16 +316,29 @@ static int busy_wait(void *arg, int n)
  * the jittered busy handler alone and 430-530 ms with SQLite's own handler; with NORMAL all
  * but SQLite's handler (72-99 ms) gave 40-59 ms, the scheduling noise of 2 vCPUs.
  *
- * The price: an flock wait cannot time out. Each holder's own waits are bounded (the busy
- * timeout) and the lock dies with its process, so a wait ends unless a holder is frozen
- * (SIGSTOP, cgroup freezer); then the runtime's CNI timeout ends the waiting plugins.
+ * A frozen holder (SIGSTOP, the cgroup freezer, uninterruptible I/O) keeps the flock as long as
+ * it is frozen, so the wait is bounded by the store's timeout (opts->timeout_ms, the plugin's
+ * timeout_ms) and answers BIP_EAGAIN (CNI code 11) past it, naming the lock file; a queue of
+ * live holders that moves meanwhile is waited through, a bounded number of rounds. The wait stays
+ * a blocking flock, ended by a timer (store/lock.c says how), so it keeps the kernel's queue.
  */
 static int write_lock(struct sqlite_store *s)
 {
-	while (flock(s->lock_fd, LOCK_EX) != 0)
-		if (errno != EINTR)
-			return map_errno(errno);
-	return BIP_OK;
+	int e, ret;
+
+	s->errmsg[0] = '\0';
+	ret = bip__lock_wait(s->lock_fd, s->timeout_ms, &e);
+	if (ret == BIP_EAGAIN)
+		seterr(s->errmsg, sizeof(s->errmsg),
+		       "the store lock '%s.lock' was held by another process for over %d ms (a "
+		       "stopped or stuck process of this machine?)",
+		       sqlite3_db_filename(s->db, "main"), s->timeout_ms);
+	else if (ret != BIP_OK) {
+		ret = map_errno(e);
+		seterr(s->errmsg, sizeof(s->errmsg), "cannot lock '%s.lock': %s",
+		       sqlite3_db_filename(s->db, "main"), strerror(e));
+	}
+	return ret;
 }
 
 static void write_unlock(struct sqlite_store *s)
@@ -369,6 +429,7 @@ static int sq_get(struct bip_store *bs, const char *key, struct bip_kv *out)
 	const unsigned char *v;
 	int rc, ret = BIP_EINVAL;
 
+	s->errmsg[0] = '\0';
 	if (!key_ok(key) || !out)
 		goto out;
 	ret = BIP_ENOTFOUND;
@@ -376,13 +437,13 @@ static int sq_get(struct bip_store *bs, const char *key, struct bip_kv *out)
 		goto out;
 	st = stmt(s, ST_GET, &rc);
 	if (!st) {
-		ret = map_rc(rc);
+		ret = sq_rc(s, rc);
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		ret = rc == SQLITE_DONE ? BIP_ENOTFOUND : map_rc(rc);
+		ret = rc == SQLITE_DONE ? BIP_ENOTFOUND : sq_rc(s, rc);
 		goto reset;
 	}
 	/* A blob read as text gets a NUL terminator and keeps every byte (UTF-8 database). */
@@ -442,7 +503,7 @@ static int list_rows(struct sqlite_store *s, const char *prefix, unsigned flags,
 	else
 		st = stmt(s, keys_only ? ST_LIST_KEYS_ALL : ST_LIST_ALL, &rc);
 	if (!st)
-		return map_rc(rc);
+		return sq_rc(s, rc);
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
 	if (bounded)
 		sqlite3_bind_text(st, 2, end, (int)end_len, SQLITE_STATIC);
@@ -472,7 +533,7 @@ static int list_rows(struct sqlite_store *s, const char *prefix, unsigned flags,
 			goto done;
 		}
 	}
-	ret = rc == SQLITE_DONE ? BIP_OK : map_rc(rc);
+	ret = rc == SQLITE_DONE ? BIP_OK : sq_rc(s, rc);
 done:
 	s->in_list = false;
 	sqlite3_reset(st);
@@ -486,6 +547,7 @@ static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip
 	int64_t store;
 	int rc, ret = BIP_EINVAL;
 
+	s->errmsg[0] = '\0';
 	if (!prefix)
 		prefix = "";
 	if (!fn || strnlen(prefix, BIP_KEY_MAX + 1) > BIP_KEY_MAX || s->in_list)
@@ -499,7 +561,7 @@ static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip
 	rc = exec_stmt(s, ST_BEGIN_READ);
 	if (rc == SQLITE_OK)
 		rc = store_rev(s, &store);
-	ret = map_rc(rc);
+	ret = sq_rc(s, rc);
 	if (ret == BIP_OK)
 		ret = list_rows(s, prefix, flags, fn, ctx);
 	if (ret == BIP_OK && rev)
@@ -525,6 +587,7 @@ static int sq_read(struct bip_store *bs, const struct bip_read *reads, size_t n,
 	size_t i = 0;
 	int rc, ret = BIP_EINVAL;
 
+	s->errmsg[0] = '\0';
 	for (size_t j = 0; j < n; j++)
 		if (strnlen(reads[j].key, BIP_KEY_MAX + 1) > BIP_KEY_MAX ||
 		    (!reads[j].prefix && !key_ok(reads[j].key)))
@@ -535,7 +598,7 @@ static int sq_read(struct bip_store *bs, const struct bip_read *reads, size_t n,
 		rc = exec_stmt(s, ST_BEGIN_READ);
 		if (rc == SQLITE_OK)
 			rc = store_rev(s, &store);
-		if ((ret = map_rc(rc)) != BIP_OK)
+		if ((ret = sq_rc(s, rc)) != BIP_OK)
 			goto out;
 	}
 	for (ret = BIP_OK; i < n && ret == BIP_OK; i++) {
@@ -684,7 +747,7 @@ static int txn_locked(struct sqlite_store *s, const struct bip_cmp *cmps, size_t
 		*rev = changed ? cur + 1 : cur;
 out:
 	end_txn(s);
-	return map_rc(rc);
+	return sq_rc(s, rc);
 }
 
 static int sq_txn(struct bip_store *bs, const struct bip_cmp *cmps, size_t ncmp,
@@ -693,6 +756,7 @@ static int sq_txn(struct bip_store *bs, const struct bip_cmp *cmps, size_t ncmp,
 	struct sqlite_store *s = (struct sqlite_store *)bs;
 	int ret;
 
+	s->errmsg[0] = '\0';
 	ret = txn_check(cmps, ncmp, ops, nop);
 	if (ret != BIP_OK)
 		goto out;
@@ -740,6 +804,53 @@ static int sq_lock(struct bip_store *bs, bool on)
 	return BIP_OK;
 }
 
+/* The connection's store, where a failure needs its words (see describe()). */
+static const char *sq_errmsg(struct bip_store *bs)
+{
+	return ((struct sqlite_store *)bs)->errmsg;
+}
+
+/*
+ * PRAGMA integrity_check: the whole file's b-trees, free list and indexes. Reads only, in one
+ * read transaction, so writers go on meanwhile.
+ */
+static int sq_verify(struct bip_store *bs)
+{
+	struct sqlite_store *s = (struct sqlite_store *)bs;
+	const char *path = sqlite3_db_filename(s->db, "main");
+	sqlite3_stmt *st = NULL;
+	char first[300] = "";
+	int rc, n = 0, ret;
+
+	s->errmsg[0] = '\0';
+	if (s->no_schema)
+		return BIP_OK;
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(20)", -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(st, 0);
+
+		if (line && strcmp(line, "ok") != 0 && n++ == 0)
+			snprintf(first, sizeof(first), "%s", line);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+		ret = sq_rc(s, rc);
+		sq_errmsg(bs);
+		goto out;
+	}
+	ret = BIP_OK;
+	if (n == 0)
+		goto out;
+	ret = BIP_ECORRUPT;
+	seterr(s->errmsg, sizeof(s->errmsg),
+	       "store '%s' is damaged (integrity check: %s%s): stop its writers and restore it from "
+	       "a backup, or save what is readable with `sqlite3 '%s' .recover`",
+	       path, first, n > 1 ? ", and more" : "", path);
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 static void sq_close(struct bip_store *bs)
 {
 	struct sqlite_store *s = (struct sqlite_store *)bs;
@@ -775,6 +886,8 @@ static const struct bip_store_ops sqlite_ops = {
 	.close = sq_close,
 	.lock = sq_lock,
 	.read = sq_read,
+	.errmsg = sq_errmsg,
+	.verify = sq_verify,
 };
 
 /* What a file says it is: all read in one statement, so from one snapshot. */
