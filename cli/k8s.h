@@ -31,6 +31,7 @@
 #define K8S_MARK_VALUE "kubernetes"
 
 #define K8S_MAX_LABELS 1000
+#define K8S_MAX_DEPTH 64 /* as manifest.h: objects kubectl prints nest about 15 deep */
 
 enum k8s_kind { K8S_NODE, K8S_NAMESPACE, K8S_POD, K8S_NKINDS };
 #define K8S_BIT(k) (1u << (k))

@@ -533,6 +533,33 @@ static int add_event(struct pctx *c, const json_t *doc)
 	return add_object(c, obj, NULL, strcmp(type, "DELETED") == 0);
 }
 
+/* Whether v nests deeper than max (JSON input is limited only by jansson's 2048 levels). */
+static bool too_deep(const json_t *v, int max)
+{
+	const json_t *e;
+	const char *k;
+	size_t i;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return false;
+	if (max == 0)
+		return true;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+		{
+			if (too_deep(e, max - 1))
+				return true;
+		}
+		return false;
+	}
+	json_object_foreach((json_t *)v, k, e)
+	{
+		if (too_deep(e, max - 1))
+			return true;
+	}
+	return false;
+}
+
 int k8s_input_add(struct k8s_input *in, const json_t *docs, unsigned full_mask, char *err,
 		  size_t errlen)
 {
@@ -552,6 +579,8 @@ int k8s_input_add(struct k8s_input *in, const json_t *docs, unsigned full_mask, 
 		in->docs++;
 		if (!json_is_object(d))
 			rc = bad(&c, "not an object");
+		else if (too_deep(d, K8S_MAX_DEPTH))
+			rc = bad(&c, "nested more than %d levels deep", K8S_MAX_DEPTH);
 		else if (!kind && json_object_get(d, "type") && json_object_get(d, "object"))
 			rc = add_event(&c, d);
 		else if (kind && (n = strlen(kind)) >= 4 && strcmp(kind + n - 4, "List") == 0)
