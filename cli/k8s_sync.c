@@ -346,6 +346,7 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 	size_t npools = 0, nnodes = 0, nns = 0;
 	struct names gone = {0};
 	struct hvec hv = {0};
+	bool need_leaks;
 	char b1[BIP_PREFIX_STRLEN], b2[BIP_PREFIX_STRLEN];
 	int rc;
 
@@ -413,7 +414,15 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 	for (size_t i = 0; in->full[K8S_NAMESPACE] && i < nns; i++)
 		if (marked(&nss[i].labels) && !k8s_input_find(in, K8S_NAMESPACE, NULL, nss[i].name))
 			ns_gone(ip, nss[i].name, o, st);
-	/* leaks */
+	/* leaks: only when something went that allocations may belong to (a watch event for a
+	 * node's status must not read every handle) */
+	need_leaks = gone.n || in->full[K8S_POD] || in->full[K8S_NODE];
+	for (size_t i = 0; i < in->n; i++)
+		need_leaks |= in->v[i].kind == K8S_POD && in->v[i].deleted;
+	if (!need_leaks) {
+		rc = BIP_OK;
+		goto out;
+	}
 	rc = bip_ipam_handle_foreach(ip, "", collect, &hv);
 	if (rc == BIP_ENOMEM)
 		goto nomem;
