@@ -394,7 +394,11 @@ out:
 int ctl_open(struct ctl_session *s, bool read_only)
 {
 	const char *addr = bip_store_addr_default(ctl.store);
-	struct bip_store_opts opts = {.read_only = read_only};
+	/* etcds:// client certificates, as the plugin's store_*_file (a Secret in a Deployment) */
+	struct bip_store_opts opts = {.read_only = read_only,
+				      .ca_file = getenv("BLOCKIPAM_STORE_CA_FILE"),
+				      .cert_file = getenv("BLOCKIPAM_STORE_CERT_FILE"),
+				      .key_file = getenv("BLOCKIPAM_STORE_KEY_FILE")};
 	char err[512] = "";
 	int rc;
 

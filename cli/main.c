@@ -5,6 +5,10 @@
 #include "ctl.h"
 #include "subcommands.h"
 
+#ifndef BIP_VERSION
+#define BIP_VERSION "0.1.0" /* as scripts/blockipam.pc.in */
+#endif
+
 static const struct ctl_cmd commands[] = {
     {"apply", apply_main, "create or update resources from a YAML or JSON manifest"},
     {"create", create_main, "create resources from a manifest (fail if any exists)"},
@@ -29,6 +33,7 @@ static const char help[] =
     "                    $BLOCKIPAM_STORE, then " BIP_STORE_DEFAULT ")\n"
     "  -o, --output FMT  table (default), wide, json or yaml\n"
     "  -h, --help        this help\n"
+    "  --version         print the version\n"
     "\n"
     "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
 
@@ -36,7 +41,7 @@ static const char help[] =
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {CTL_LONGOPTS};
+	static const struct option longopts[] = {{"version", no_argument, NULL, 'V'}, CTL_LONGOPTS};
 	static const struct ctl_usage usage = {"", NULL, help};
 	static char *help_argv[] = {"--help", NULL};
 	int c;
@@ -45,6 +50,9 @@ int main(int argc, char **argv)
 	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0)
 		if (c == 'h')
 			return ctl_dispatch(NULL, commands, NCOMMANDS, help, 1, help_argv);
+		else if (c == 'V')
+			return printf("blockipamctl %s\n", BIP_VERSION) < 0 ? CTL_EXIT_ERR
+									    : CTL_EXIT_OK;
 	if (c != CTL_OPT_END)
 		return ctl_opt_exit(c);
 	return ctl_dispatch(NULL, commands, NCOMMANDS, help, argc - optind, argv + optind);
