@@ -10,6 +10,7 @@
 #   make demo       the main job: a walk through blockipam on the embedded store
 #   make bench      the benchmark (bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin
+#   make image      the OCI image of deploy/kubernetes, offline with podman build (IMAGE=...)
 
 PREFIX      ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
@@ -66,7 +67,7 @@ CNI_OBJS := $(call obj,$(CNI_SRCS))
 CLI_OBJS := $(call obj,$(filter-out cli/main.c,$(CLI_SRCS)))
 T_OBJS  := $(call obj,tests/t.c $(wildcard tests/util*.c)) $(call obj,$(FAULT_SRCS))
 
-.PHONY: all test check san fuzz fuzz-build demo bench install clean format check-format
+.PHONY: all test check san fuzz fuzz-build demo bench install clean format check-format image
 # The plugin and the CLI are built once their main.c exists.
 all: $(LIBA) $(if $(wildcard cni/main.c),$(PLUGIN)) $(if $(wildcard cli/main.c),$(CLI))
 
@@ -128,6 +129,13 @@ install: all
 	install -m 0644 include/blockipam/*.h $(DESTDIR)$(PREFIX)/include/blockipam/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' scripts/blockipam.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockipam.pc
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(PREFIX)/share/man/man8/ || true; done
+
+# The OCI image for deploy/kubernetes, built offline (FROM scratch, root staged from this build
+# and this machine's Debian packages by scripts/image.sh).
+IMAGE ?= localhost/blockipam:0.1.0
+image: all
+	scripts/image.sh $(BUILD) $(BUILD)/image
+	podman build --network none -t $(IMAGE) -f $(BUILD)/image/Containerfile $(BUILD)/image
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
