@@ -353,6 +353,23 @@ if command -v etcd >/dev/null 2>&1; then
 	else
 		fail "etcd" "could not start a test etcd"
 	fi
+	# etcd with mutual TLS: the CLI takes the client certificate from the environment, as
+	# deploy/kubernetes/04-sync.yaml gives it to k8s watch from the Secret
+	etcd_stop_all
+	mkdir -p "$tmp/certs"
+	if ! command -v openssl >/dev/null || ! etcd_make_certs "$tmp/certs"; then
+		skip "etcds" "openssl cannot make the test certificates"
+	elif ! etcd_start_single --tls "$tmp/certs"; then
+		fail "etcds" "could not start a test etcd with TLS"
+	else
+		export BLOCKIPAM_STORE=$ETCD_ADDR
+		list "$obj/n1s.json" >"$tmp/tls.json"
+		t "etcds: no client certificate, refused" 1 "" sync "$tmp/tls.json"
+		t "etcds: certificates from BLOCKIPAM_STORE_*_FILE" 0 "node/n1 created" \
+			env BLOCKIPAM_STORE_CA_FILE="$tmp/certs/ca.pem" \
+			BLOCKIPAM_STORE_CERT_FILE="$tmp/certs/client.pem" \
+			BLOCKIPAM_STORE_KEY_FILE="$tmp/certs/client-key.pem" "$B" k8s sync -f "$tmp/tls.json"
+	fi
 else
 	skip "etcd suite" "etcd is not installed: the etcd half did not run"
 fi
