@@ -80,6 +80,10 @@ void k8s_input_finish(struct k8s_input *in);
 const struct k8s_obj *k8s_input_find(const struct k8s_input *in, enum k8s_kind kind, const char *ns,
 				     const char *name);
 void k8s_input_clear(struct k8s_input *in);
+/* A new copy of obj with only the fields the parser reads (a pod of 10 kB keeps about 200 bytes),
+ * so that the list of a large cluster's pods fits in memory; NULL on ENOMEM. What is not an
+ * object is returned as it is, for the parser to refuse. */
+json_t *k8s_slim(const json_t *obj);
 
 /* "15m", "1h30m", "90s", "0s": Go-style durations of whole seconds. BIP_EINVAL otherwise. */
 int k8s_parse_duration(const char *s, int64_t *seconds);

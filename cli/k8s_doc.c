@@ -596,6 +596,66 @@ int k8s_input_add(struct k8s_input *in, const json_t *docs, unsigned full_mask, 
 	return BIP_OK;
 }
 
+/* Copy src[key] into dst[key] when it is there. */
+static int keep(json_t *dst, const json_t *src, const char *key)
+{
+	json_t *v = json_object_get(src, key);
+
+	return !v || !json_object_set(dst, key, v) ? BIP_OK : BIP_ENOMEM;
+}
+
+json_t *k8s_slim(const json_t *obj)
+{
+	static const char *const anns[] = {"blockipam.io/ipv4pools", "blockipam.io/ipv6pools",
+					   "cni.projectcalico.org/ipv4pools",
+					   "cni.projectcalico.org/ipv6pools"};
+	const json_t *meta = json_object_get(obj, "metadata"), *spec = json_object_get(obj, "spec");
+	const json_t *status = json_object_get(obj, "status"),
+		     *a = json_object_get(meta, "annotations");
+	json_t *o = json_object(), *m = json_object(), *sp = json_object(), *st = json_object();
+	json_t *an = json_object();
+	int rc = o && m && sp && st && an ? BIP_OK : BIP_ENOMEM;
+
+	if (!json_is_object(obj)) { /* let the parser say what is wrong with it */
+		json_decref(o);
+		o = json_incref((json_t *)obj);
+		goto out;
+	}
+	if (rc == BIP_OK)
+		rc = keep(o, obj, "kind") || keep(o, obj, "apiVersion") || keep(m, meta, "name") ||
+		     keep(m, meta, "namespace") || keep(m, meta, "uid") ||
+		     keep(m, meta, "labels") || keep(sp, spec, "podCIDR") ||
+		     keep(sp, spec, "podCIDRs") || keep(sp, spec, "nodeName") ||
+		     keep(st, status, "phase") || keep(st, status, "addresses");
+	for (size_t i = 0; rc == BIP_OK && json_is_object(a) && i < sizeof(anns) / sizeof(anns[0]);
+	     i++)
+		rc = keep(an, a, anns[i]);
+	if (rc == BIP_OK && json_is_object(a))
+		rc = json_object_set(m, "annotations", an) ? BIP_ENOMEM : BIP_OK;
+	if (rc == BIP_OK && json_is_object(meta))
+		rc = json_object_set(o, "metadata", m) ? BIP_ENOMEM : BIP_OK;
+	else if (rc == BIP_OK && meta)
+		rc = keep(o, obj, "metadata");
+	if (rc == BIP_OK && json_is_object(spec))
+		rc = json_object_set(o, "spec", sp) ? BIP_ENOMEM : BIP_OK;
+	else if (rc == BIP_OK && spec)
+		rc = keep(o, obj, "spec");
+	if (rc == BIP_OK && json_is_object(status))
+		rc = json_object_set(o, "status", st) ? BIP_ENOMEM : BIP_OK;
+	else if (rc == BIP_OK && status)
+		rc = keep(o, obj, "status");
+	if (rc != BIP_OK) {
+		json_decref(o);
+		o = NULL;
+	}
+out:
+	json_decref(m);
+	json_decref(sp);
+	json_decref(st);
+	json_decref(an);
+	return o;
+}
+
 static const char *obj_ns(const struct k8s_obj *o)
 {
 	return o->kind == K8S_POD ? o->u.pod.ns : "";

@@ -2,14 +2,17 @@
  * k8s watch: keep the store in sync with a cluster by running kubectl, which brings the kubeconfig
  * or the in-cluster service account, TLS and authentication; blockipam only reads what it prints.
  *
- * A round: list nodes, namespaces and pods (`kubectl get --raw /api/v1/<kind>`: the API's typed
- * lists, complete even when empty, with their resourceVersion) and reconcile as `k8s sync` does;
+ * A round: list nodes, namespaces and pods (`kubectl get --raw /api/v1/<kind>?limit=500`, page by
+ * page with the continue token: the API's typed lists, complete even when empty, with their
+ * resourceVersion; each object slimmed to the fields the sync reads, so that 100,000 pods fit in
+ * memory) and reconcile as `k8s sync` does;
  * then watch each kind from its list's resourceVersion (`...?watch=1&resourceVersion=RV`), one
  * kubectl per kind, applying each event as it comes. When a watch ends (kubectl exits), reports an
  * ERROR (410 Gone: the version is too old), or --resync elapses, the round ends and the next one
  * lists again: the list is the truth. A failed list is retried after a backoff (1 s doubling to
  * 60 s). SIGTERM and SIGINT stop it between two steps: the children are terminated and waited for.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -28,8 +31,10 @@
 
 #define LOG "k8s watch: "
 #define LINE_MAX_BYTES (16u << 20) /* one watch event */
+#define K8S_PAGE 500		   /* objects per list request, as kubectl's --chunk-size */
 
 static const char *const kinds[K8S_NKINDS] = {"nodes", "namespaces", "pods"};
+static const char *const list_kinds[K8S_NKINDS] = {"NodeList", "NamespaceList", "PodList"};
 
 /* Set by the signal handler (the binary's, not the library's): stop between two steps. The pipe
  * wakes up a poll or a nap that would otherwise sleep through the signal. */
@@ -191,20 +196,74 @@ static void log_stats(const char *what, const struct k8s_stats *st)
 }
 
 /* List every kind and reconcile. Fills rv (the lists' resourceVersions). */
-static int list_round(struct watch *w, char *rv[K8S_NKINDS])
+/* Append what c printed (one page of a typed list) to items; the page's resourceVersion and
+ * continue token into rv and cont. */
+static int list_page(int k, struct child *c, json_t *items, char **rv, char *cont, size_t contlen,
+		     char *err, size_t errlen)
 {
-	struct k8s_input in = {0};
-	struct k8s_stats st = {0};
-	char path[64], err[1024];
-	size_t counts[K8S_NKINDS] = {0};
-	int ret = -1;
+	json_t *docs = NULL, *doc, *meta, *e;
+	const char *s, *kind;
+	size_t i;
+	int rc = bip_manifest_parse(c->buf ? c->buf : "", c->len, &docs, err, errlen);
 
-	for (int k = 0; k < K8S_NKINDS && !stopping; k++) {
+	if (rc != BIP_OK)
+		goto out;
+	doc = json_array_get(docs, 0);
+	meta = json_object_get(doc, "metadata");
+	kind = json_string_value(json_object_get(doc, "kind"));
+	rc = BIP_EINVAL;
+	if (json_array_size(docs) != 1 || !json_is_array(json_object_get(doc, "items")) || !kind ||
+	    strcmp(kind, list_kinds[k]) != 0) {
+		snprintf(err, errlen, "not a %s", list_kinds[k]);
+		goto out;
+	}
+	if (!*rv && (s = json_string_value(json_object_get(meta, "resourceVersion"))) &&
+	    !(*rv = strdup(s))) {
+		rc = BIP_ENOMEM;
+		goto out;
+	}
+	s = json_string_value(json_object_get(meta, "continue"));
+	if (s && strlen(s) >= contlen) {
+		snprintf(err, errlen, "a continue token of %zu bytes", strlen(s));
+		goto out;
+	}
+	snprintf(cont, contlen, "%s", s ? s : "");
+	json_array_foreach(json_object_get(doc, "items"), i, e)
+	{
+		if (json_array_append_new(items, k8s_slim(e)) != 0) {
+			rc = BIP_ENOMEM;
+			goto out;
+		}
+	}
+	rc = BIP_OK;
+out:
+	if (rc == BIP_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	json_decref(docs);
+	return rc;
+}
+
+/* The whole list of kind k, a page of K8S_PAGE at a time, into in. */
+static int list_kind(struct watch *w, int k, struct k8s_input *in)
+{
+	json_t *items = json_array(), *doc = NULL;
+	char cont[4096] = "", path[3 * sizeof(cont) + 64], err[1024], *rv = NULL;
+	int ret = -1, rc;
+
+	if (!items)
+		goto nomem;
+	do {
 		struct child c = {.fd = -1};
-		json_t *docs = NULL;
-		int rc = 0, status;
+		int n = snprintf(path, sizeof(path), "/api/v1/%s?limit=%d%s", kinds[k], K8S_PAGE,
+				 *cont ? "&continue=" : "");
+		int status;
 
-		snprintf(path, sizeof(path), "/api/v1/%s", kinds[k]);
+		/* tokens are URL-safe base64 today; encode anything else all the same */
+		for (const char *p = cont; *p && n > 0 && (size_t)n + 4 < sizeof(path); p++)
+			n += isalnum((unsigned char)*p) || strchr("-_.~", *p)
+				 ? snprintf(path + n, sizeof(path) - (size_t)n, "%c", *p)
+				 : snprintf(path + n, sizeof(path) - (size_t)n, "%%%02X",
+					    (unsigned char)*p);
 		if (spawn(w, path, &c) != 0) {
 			say("cannot run %s: %s", w->kubectl, strerror(errno));
 			goto out;
@@ -221,18 +280,44 @@ static int list_round(struct watch *w, char *rv[K8S_NKINDS])
 			child_free(&c);
 			goto out;
 		}
-		rc = bip_manifest_parse(c.buf ? c.buf : "", c.len, &docs, err, sizeof(err));
-		if (rc == BIP_OK)
-			rc = k8s_input_add(&in, docs, 0, err, sizeof(err));
-		json_decref(docs);
+		rc = list_page(k, &c, items, &rv, cont, sizeof(cont), err, sizeof(err));
 		child_free(&c);
-		if (rc == BIP_OK && !in.full[k])
-			rc = (snprintf(err, sizeof(err), "not a %s list", kinds[k]), BIP_EINVAL);
 		if (rc != BIP_OK) {
 			say("list of %s refused: %s", kinds[k], err);
 			goto out;
 		}
+	} while (*cont && !stopping);
+	doc = json_pack("[{s:s, s:s, s:{s:s?}, s:O}]", "kind", list_kinds[k], "apiVersion", "v1",
+			"metadata", "resourceVersion", rv, "items", items);
+	if (!doc)
+		goto nomem;
+	if ((rc = k8s_input_add(in, doc, 0, err, sizeof(err))) != BIP_OK) {
+		say("list of %s refused: %s", kinds[k], err);
+		goto out;
 	}
+	ret = 0;
+	goto out;
+nomem:
+	say("list of %s: out of memory", kinds[k]);
+out:
+	json_decref(doc);
+	json_decref(items);
+	free(rv);
+	return ret;
+}
+
+/* List every kind and reconcile. Fills rv (the lists' resourceVersions). */
+static int list_round(struct watch *w, char *rv[K8S_NKINDS])
+{
+	struct k8s_input in = {0};
+	struct k8s_stats st = {0};
+	char err[1024];
+	size_t counts[K8S_NKINDS] = {0};
+	int ret = -1;
+
+	for (int k = 0; k < K8S_NKINDS && !stopping; k++)
+		if (list_kind(w, k, &in) != 0)
+			goto out;
 	if (stopping)
 		goto out;
 	k8s_input_finish(&in);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # blockipamctl k8s watch against a kubectl stand-in that prints recorded output: no API server
 # can run here, so this one test replays what `kubectl get --raw /api/v1/<kind>` (typed lists) and
-# `kubectl get --raw '/api/v1/<kind>?watch=1&resourceVersion=RV'` (one JSON event per line) print.
+# `kubectl get --raw '/api/v1/<kind>?watch=1&resourceVersion=RV'` (one JSON event per line) print,
+# lists in pages (`?limit=500&continue=TOKEN`).
 # The objects themselves are made by the real kubectl (--local / --dry-run=client).
 # Checks: list then watch from the list's resourceVersion, events applied, SIGTERM stops it
 # cleanly (children gone), a restart in the middle of a stream reconciles from the next full list
@@ -103,7 +104,12 @@ echo '{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},
 # round 3: the list fails (no recording); round 4: n5 joined
 typed NodeList 4001 "$tmp/n1b.json" "$tmp/n5.json" >"$rec/r4-nodes.json"
 cp "$rec/r2-namespaces.json" "$rec/r4-namespaces.json"
-cp "$rec/r2-pods.json" "$rec/r4-pods.json"
+# the pods come in two pages (a continue token that needs percent-encoding)
+printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: default\n' >"$tmp/pa.yaml"
+"$KUBECTL" patch --local -f "$tmp/pa.yaml" --type merge -p '{"metadata":{"uid":"ua"}}' -o json >"$tmp/pa.json"
+jq '.metadata.name = "b" | .metadata.uid = "ub"' "$tmp/pa.json" >"$tmp/pb.json"
+typed PodList 4003 "$tmp/pa.json" | jq -c '.metadata.continue = "tok/+="' >"$rec/r4-pods.json"
+typed PodList 4003 "$tmp/pb.json" >"$rec/r4-pods-page2.json"
 
 cat >"$tmp/kubectl" <<'EOF'
 #!/bin/bash
@@ -118,9 +124,10 @@ case $path in
 	f=$REC/r$(cat "$REC/round")-watch-$kind.jsonl
 	[ -f "$f" ] && cat "$f"
 	exec sleep 300 ;;
-/api/v1/nodes) echo $(($(cat "$REC/round" 2>/dev/null || echo 0) + 1)) >"$REC/round" ;;
+/api/v1/nodes\?limit=*) echo $(($(cat "$REC/round" 2>/dev/null || echo 0) + 1)) >"$REC/round" ;;
 esac
 f=$REC/r$(cat "$REC/round")-$kind.json
+case $path in *continue=*) f=${f%.json}-page2.json ;; esac
 [ -f "$f" ] || { echo "Error from server (ServiceUnavailable): the server is currently unable to handle the request" >&2; exit 1; }
 cat "$f"
 EOF
@@ -180,6 +187,8 @@ check "... a leaked allocation released" until_ok 10 bash -c "'$B' ipam show --i
 check "410 Gone: listed again" until_ok 10 grep -q "ERROR 410: too old resource version" "$tmp/log"
 check "a failed list is retried after a backoff" until_ok 10 grep -q "retrying in 1s" "$tmp/log"
 check "next list after the backoff: n5 joined" until_ok 10 "$B" get node n5
+check "lists come in pages" grep -q "/api/v1/pods?limit=500&continue=tok%2F%2B%3D" "$rec/calls"
+check "... and every page counts" grep -q "listed 2 nodes, 2 namespaces, 2 pods" "$tmp/log"
 stop "second run"
 check "four list rounds" test "$(cat "$rec/round")" = 4
 finish
