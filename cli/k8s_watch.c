@@ -113,6 +113,8 @@ static int spawn(const struct watch *w, const char *path, struct child *c)
 		if (null >= 0)
 			dup2(null, 0);
 		dup2(fds[1], 1);
+		/* kubectl gets stdin, stdout, stderr and nothing of ours (the store's files) */
+		close_range(3, ~0u, 0);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
