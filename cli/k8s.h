@@ -47,6 +47,7 @@ struct k8s_obj {
 	enum k8s_kind kind;
 	bool deleted;	 /* a DELETED event */
 	bool superseded; /* a later list of its kind replaced it */
+	bool refused;	 /* lenient input: it did not parse; only kind and name are set */
 	size_t seq;	 /* order in the input: the later of two entries for one object wins */
 	union {
 		struct bip_node node;
@@ -61,13 +62,17 @@ struct k8s_input {
 	bool finished;	       /* k8s_input_finish ran: v is sorted, one entry per object */
 	bool full[K8S_NKINDS]; /* a complete list of this kind was read */
 	char *rv[K8S_NKINDS];  /* resourceVersion of the last list of the kind, NULL if none */
-	size_t docs, skipped, bookmarks, error_events;
+	bool lenient;	       /* set before adding: a bad object is a warning (k8s.h) */
+	size_t docs, skipped, bookmarks, error_events, refused;
 	json_t *warnings; /* strings: ERROR events, ... */
 };
 
 /*
- * Add the documents of docs (an array) to in. full_mask (K8S_BIT) marks kinds that a "List" in
- * the input holds completely even when it holds none of them (kubectl get -o json prints "List"
+ * Add the documents of docs (an array) to in. With in->lenient (k8s watch: one bad object must not
+ * stop the sync of the cluster) an object that does not parse is a warning and, when it has a
+ * name, a placeholder that counts as present and is never written, so that a list does not
+ * delete its record nor release its pod's addresses. full_mask (K8S_BIT) marks kinds that a "List"
+ * in the input holds completely even when it holds none of them (kubectl get -o json prints "List"
  * whatever it lists). On failure returns BIP_EINVAL (BIP_ENOMEM) with err naming the document
  * ("document 3 (Node n1): spec.podCIDRs[0]: invalid CIDR '10.0.0.1/33'") and in is unusable
  * (only k8s_input_clear).

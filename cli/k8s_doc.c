@@ -390,7 +390,7 @@ static bool kind_of(const char *kind, enum k8s_kind *out)
 }
 
 /* One object; item_kind is the kind of a typed list's items, which the API does not repeat. */
-static int add_object(struct pctx *c, const json_t *obj, const char *item_kind, bool deleted)
+static int add_object_strict(struct pctx *c, const json_t *obj, const char *item_kind, bool deleted)
 {
 	struct k8s_input *in = c->in;
 	const char *kind, *api, *name;
@@ -439,6 +439,45 @@ static int add_object(struct pctx *c, const json_t *obj, const char *item_kind, 
 	     : k == K8S_NAMESPACE ? namespace_of(c, obj, name, &o->u.ns)
 				  : pod_of(c, obj, name, &o->u.pod);
 	memcpy(c->where, where, sizeof(where));
+	return rc;
+}
+
+/* add_object_strict; in a lenient input an object that fails is kept as a placeholder (its
+ * kind and name: present, never written) and the failure becomes a warning. */
+static int add_object(struct pctx *c, const json_t *obj, const char *item_kind, bool deleted)
+{
+	struct k8s_input *in = c->in;
+	size_t n = in->n;
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	struct k8s_obj *o;
+	char where[1200];
+	int rc = add_object_strict(c, obj, item_kind, deleted);
+
+	if (rc != BIP_EINVAL || !in->lenient)
+		return rc;
+	in->refused++;
+	snprintf(where, sizeof(where), "%s (ignored: its record stays as it is)", c->err);
+	if (json_array_append_new(in->warnings, json_string(where)) != 0)
+		return BIP_ENOMEM;
+	if (in->n == n)
+		return BIP_OK; /* not even a name: nothing to hold a place for */
+	o = &in->v[n];
+	obj_clear(o);
+	o->refused = true;
+	if (o->kind == K8S_POD) {
+		o->deleted = false; /* its UID is not known: a deletion might hit its successor */
+		if (!ns)
+			ns = "default";
+		if (!bip_res_name_ok(ns)) {
+			in->n = n;
+			return BIP_OK;
+		}
+		rc = dup(ns, &o->u.pod.ns) || dup(name, &o->u.pod.name) ? BIP_ENOMEM : BIP_OK;
+	} else {
+		rc = dup(name, o->kind == K8S_NODE ? &o->u.node.name : &o->u.ns.name);
+	}
 	return rc;
 }
 

@@ -361,7 +361,7 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 	for (size_t i = 0; i < in->n; i++) {
 		const struct bip_node *n = &in->v[i].u.node;
 
-		if (in->v[i].kind != K8S_NODE || in->v[i].deleted)
+		if (in->v[i].kind != K8S_NODE || in->v[i].deleted || in->v[i].refused)
 			continue;
 		for (size_t j = 0; j < n->npod_cidrs; j++)
 			for (size_t k = 0; k < npools; k++)
@@ -380,7 +380,7 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 		const struct k8s_obj *e = &in->v[i];
 		const struct bip_node *have;
 
-		if (e->kind != K8S_NODE)
+		if (e->kind != K8S_NODE || (e->refused && !e->deleted))
 			continue;
 		have = stored_node(nodes, nnodes, e->u.node.name);
 		if (!e->deleted) {
@@ -403,7 +403,7 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 		const struct k8s_obj *e = &in->v[i];
 		const struct bip_namespace *have;
 
-		if (e->kind != K8S_NAMESPACE)
+		if (e->kind != K8S_NAMESPACE || (e->refused && !e->deleted))
 			continue;
 		have = stored_ns(nss, nns, e->u.ns.name);
 		if (!e->deleted)
@@ -449,7 +449,7 @@ json_t *k8s_stats_json(const struct k8s_stats *st, const struct k8s_input *in)
 {
 	return json_pack(
 	    "{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I, s:I}, "
-	    "s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "nodes", "written", (json_int_t)st->nodes_written, "unchanged",
 	    (json_int_t)st->nodes_unchanged, "deleted", (json_int_t)st->nodes_deleted, "namespaces",
 	    "written", (json_int_t)st->ns_written, "unchanged", (json_int_t)st->ns_unchanged,
@@ -458,7 +458,8 @@ json_t *k8s_stats_json(const struct k8s_stats *st, const struct k8s_input *in)
 	    "found", (json_int_t)st->leaks_found, "released", (json_int_t)st->leaks_released,
 	    "keptYoung", (json_int_t)st->leaks_young, "missingPools", (json_int_t)st->missing_pools,
 	    "failures", (json_int_t)st->failures, "documents", (json_int_t)in->docs, "skipped",
-	    (json_int_t)in->skipped, "errorEvents", (json_int_t)in->error_events);
+	    (json_int_t)in->skipped, "errorEvents", (json_int_t)in->error_events, "refused",
+	    (json_int_t)in->refused);
 }
 
 /* --- the command ------------------------------------------------------------------------- */

@@ -293,6 +293,7 @@ static int list_kind(struct watch *w, int k, struct k8s_input *in)
 			"metadata", "resourceVersion", rv, "items", items);
 	if (!doc)
 		goto nomem;
+	in->lenient = true;
 	if ((rc = k8s_input_add(in, doc, 0, err, sizeof(err))) != BIP_OK) {
 		say("list of %s refused: %s", kinds[k], err);
 		goto out;
@@ -355,6 +356,7 @@ static int on_event(struct watch *w, int k, const char *line, size_t len)
 	bool needed = false;
 	int ret = 0, rc;
 
+	in.lenient = true;
 	rc = bip_manifest_parse(line, len, &docs, err, sizeof(err));
 	if (rc == BIP_OK)
 		rc = k8s_input_add(&in, docs, 0, err, sizeof(err));
@@ -362,10 +364,11 @@ static int on_event(struct watch *w, int k, const char *line, size_t len)
 		say("watch of %s: event skipped: %s", kinds[k], err);
 		goto out;
 	}
+	for (size_t i = 0; i < json_array_size(in.warnings); i++)
+		say("watch of %s: %s%s", kinds[k],
+		    json_string_value(json_array_get(in.warnings, i)),
+		    in.error_events ? "; listing again" : "");
 	if (in.error_events) {
-		for (size_t i = 0; i < json_array_size(in.warnings); i++)
-			say("watch of %s: %s; listing again", kinds[k],
-			    json_string_value(json_array_get(in.warnings, i)));
 		ret = 1;
 		goto out;
 	}
@@ -374,7 +377,7 @@ static int on_event(struct watch *w, int k, const char *line, size_t len)
 		goto out;
 	/* a pod that is added or changes needs nothing; a deleted one may free addresses */
 	for (size_t i = 0; i < in.n; i++)
-		needed |= in.v[i].kind != K8S_POD || in.v[i].deleted;
+		needed |= (in.v[i].kind != K8S_POD || in.v[i].deleted) && !in.v[i].refused;
 	if (!needed)
 		goto out;
 	w->o.now = (int64_t)time(NULL);

@@ -31,14 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (bip_manifest_parse((const char *)data, size, &docs, err, sizeof(err)) != BIP_OK)
 		return 0;
-	/* the full mask comes from the input too, so both ways of reading a List are driven */
+	/* the full mask and leniency come from the input too, so every way of reading is driven */
+	in.lenient = size && (data[0] & 8u);
 	if (k8s_input_add(&in, docs, size ? data[0] & 7u : 0, err, sizeof(err)) == BIP_OK) {
 		k8s_input_finish(&in);
 		for (size_t i = 0; i < in.n; i++) {
 			const struct k8s_obj *o = &in.v[i];
 			const char *ns = o->kind == K8S_POD ? o->u.pod.ns : NULL;
 
-			if (!bip_res_name_ok(name_of(o)) ||
+			if (!name_of(o) || !bip_res_name_ok(name_of(o)) ||
 			    k8s_input_find(&in, o->kind, ns, name_of(o)) != o)
 				abort();
 			if (o->kind == K8S_NODE) {

@@ -103,7 +103,9 @@ echo '{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},
 	>"$rec/r2-watch-pods.jsonl"
 # round 3: the list fails (no recording); round 4: n5 joined
 typed NodeList 4001 "$tmp/n1b.json" "$tmp/n5.json" >"$rec/r4-nodes.json"
-cp "$rec/r2-namespaces.json" "$rec/r4-namespaces.json"
+# ... and ns1's pool annotation got broken: one bad object must not stop the sync of the rest
+jq '.metadata.annotations["cni.projectcalico.org/ipv4pools"] = "[pool-a"' "$tmp/ns1.json" >"$tmp/ns1bad.json"
+typed NamespaceList 4002 "$tmp/default.json" "$tmp/ns1bad.json" >"$rec/r4-namespaces.json"
 # the pods come in two pages (a continue token that needs percent-encoding)
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: default\n' >"$tmp/pa.yaml"
 "$KUBECTL" patch --local -f "$tmp/pa.yaml" --type merge -p '{"metadata":{"uid":"ua"}}' -o json >"$tmp/pa.json"
@@ -187,6 +189,8 @@ check "... a leaked allocation released" until_ok 10 bash -c "'$B' ipam show --i
 check "410 Gone: listed again" until_ok 10 grep -q "ERROR 410: too old resource version" "$tmp/log"
 check "a failed list is retried after a backoff" until_ok 10 grep -q "retrying in 1s" "$tmp/log"
 check "next list after the backoff: n5 joined" until_ok 10 "$B" get node n5
+check "a broken object in a list: reported" grep -q "ipv4pools.*want a JSON list.*ignored: its record stays" "$tmp/log"
+check "... and its record kept as it was" bash -c "'$B' get namespace ns1 -o json | jq -e '.spec.pools == [\"pool-a\"]'"
 check "lists come in pages" grep -q "/api/v1/pods?limit=500&continue=tok%2F%2B%3D" "$rec/calls"
 check "... and every page counts" grep -q "listed 2 nodes, 2 namespaces, 2 pods" "$tmp/log"
 stop "second run"
