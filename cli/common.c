@@ -51,15 +51,19 @@ void ctl_warn(const char *fmt, ...)
 void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
 {
 	const char *detail = ipam ? bip_ipam_errmsg(ipam) : "";
+	char what[512];
 	va_list ap;
 
 	if (!detail || !*detail)
 		detail = bip_strerror(rc);
-	fprintf(stderr, "%s: ", ctl.prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", detail);
+	/* the library's detail often starts with what was being done: say it once */
+	if (strncmp(detail, what, strlen(what)) == 0)
+		fprintf(stderr, "%s: %s\n", ctl.prog, detail);
+	else
+		fprintf(stderr, "%s: %s: %s\n", ctl.prog, what, detail);
 }
 
 void ctl_help(const struct ctl_usage *u, FILE *f)
@@ -391,9 +395,14 @@ out:
 	return ret;
 }
 
+const char *ctl_store_addr(void)
+{
+	return bip_store_addr_default(ctl.store, getenv("BLOCKIPAM_STORE"));
+}
+
 int ctl_open(struct ctl_session *s, bool read_only)
 {
-	const char *addr = bip_store_addr_default(ctl.store);
+	const char *addr = ctl_store_addr();
 	/* etcds:// client certificates, as the plugin's store_*_file (a Secret in a Deployment) */
 	struct bip_store_opts opts = {.read_only = read_only,
 				      .ca_file = getenv("BLOCKIPAM_STORE_CA_FILE"),
@@ -406,7 +415,11 @@ int ctl_open(struct ctl_session *s, bool read_only)
 	s->ipam = NULL;
 	rc = bip_store_open(addr, &opts, &s->store, err, sizeof(err));
 	if (rc != BIP_OK) {
-		ctl_err("cannot open store '%s': %s", addr, *err ? err : bip_strerror(rc));
+		/* the store's own message names the store already ("cannot open store ...") */
+		if (strncmp(err, "cannot open store ", 18) == 0)
+			ctl_err("%s", err);
+		else
+			ctl_err("cannot open store '%s': %s", addr, *err ? err : bip_strerror(rc));
 		return CTL_EXIT_ERR;
 	}
 	rc = bip_ipam_new(s->store, &s->ipam);

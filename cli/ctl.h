@@ -32,7 +32,7 @@ enum ctl_output { CTL_OUT_TABLE, CTL_OUT_WIDE, CTL_OUT_JSON, CTL_OUT_YAML };
 
 struct ctl_opts {
 	const char *prog;  /* "blockipamctl" */
-	const char *store; /* --store, NULL = bip_store_addr_default() */
+	const char *store; /* --store, NULL = ctl_store_addr()'s fallbacks */
 	enum ctl_output output;
 };
 extern struct ctl_opts ctl;
@@ -142,7 +142,9 @@ struct ctl_session {
 	struct bip_store *store;
 	struct bip_ipam *ipam;
 };
-/* Open the store named by --store / $BLOCKIPAM_STORE / the default; prints the error. */
+/* The store address: --store, else $BLOCKIPAM_STORE, else the default. */
+const char *ctl_store_addr(void);
+/* Open the store named by ctl_store_addr(); prints the error. */
 int ctl_open(struct ctl_session *s, bool read_only);
 void ctl_close(struct ctl_session *s);
 

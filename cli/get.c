@@ -25,12 +25,20 @@ static int print_tables(const json_t *by_kind[], bool kind_prefix)
 			ctl_err("out of memory");
 			return CTL_EXIT_ERR;
 		}
+		if (!json_array_size(by_kind[k])) {
+			/* as kubectl: say so on stderr rather than print a bare header */
+			fprintf(stderr, "No %ss found.\n", bip_res_kind_word((enum bip_res_kind)k));
+			bip_table_free(&t);
+			continue;
+		}
 		if (!first)
 			putchar('\n');
 		bip_table_print(&t, stdout);
 		bip_table_free(&t);
 		first = false;
 	}
+	if (kind_prefix && first)
+		fprintf(stderr, "No resources found.\n");
 	return CTL_EXIT_OK;
 }
 

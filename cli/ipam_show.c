@@ -3,10 +3,12 @@
  * configuration, or who holds one address. Each view is built as JSON (for -o json / yaml) and as
  * a table from the same numbers.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "output.h"
+#include "progress.h"
 #include "resource.h"
 #include "subcommands.h"
 
@@ -29,42 +31,118 @@ static bip_u128 free_of(bip_u128 capacity, bip_u128 used, bip_u128 reserved)
 	return used + reserved >= capacity ? 0 : capacity - used - reserved;
 }
 
-static int show_pools(struct ctl_session *s, json_t *out, struct bip_table *t)
+/* The blocks outside every pool, per family: the library's usage adds them up across families. */
+struct orphans {
+	bip_u128 capacity, used, reserved, blocks;
+};
+
+static int orphan_usage(struct ctl_session *s, struct orphans o[2])
 {
-	static const char *const headers[] = {"NAME", "CIDR",	  "CAPACITY", "USED",
-					      "FREE", "RESERVED", "BLOCKS"};
-	struct bip_pool_usage *v = NULL;
+	struct bip_block_info *v = NULL;
 	size_t n = 0;
+	int rc;
+
+	if ((rc = bip_ipam_block_list(s->ipam, &v, &n)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot list the blocks");
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct orphans *f = &o[v[i].cidr.addr.family == 6];
+
+		if (v[i].pool)
+			continue;
+		f->capacity += v[i].size;
+		f->used += v[i].used;
+		f->reserved += v[i].reserved;
+		f->blocks++;
+	}
+	bip_block_infos_free(v, n);
+	return BIP_OK;
+}
+
+static int pool_row(json_t *out, struct bip_table *t, const char *name, const char *label,
+		    const char *cidr, int family, bip_u128 capacity, bip_u128 used,
+		    bip_u128 reserved, bip_u128 blocks, const struct bip_pool *p)
+{
+	char cap[BIP_U128_STRLEN], nb[BIP_U128_STRLEN], bl[8], u[64], fr[64], res[64];
+	bip_u128 f = free_of(capacity, used, reserved);
+	const char *row[] = {label,
+			     cidr,
+			     bip_fmt_count(capacity, cap, sizeof(cap)),
+			     bip_fmt_count_pct(used, capacity, u, sizeof(u)),
+			     bip_fmt_count_pct(f, capacity, fr, sizeof(fr)),
+			     bip_fmt_count_pct(reserved, capacity, res, sizeof(res)),
+			     bip_fmt_u128(blocks, nb),
+			     p ? (snprintf(bl, sizeof(bl), "/%u", p->block_len), bl) : "-",
+			     p ? (p->disabled ? "true" : "false") : "-",
+			     p ? (p->mode == BIP_ASSIGN_MANUAL ? "Manual" : "Automatic") : "-",
+			     p && p->node_selector && *p->node_selector ? p->node_selector
+			     : p					? "all()"
+									: "-"};
+	json_t *o = json_pack("{s:s?, s:s?, s:i, s:o, s:o, s:o, s:o, s:o}", "name", name, "cidr",
+			      cidr, "family", family, "capacity", bip_json_u128(capacity), "used",
+			      bip_json_u128(used), "free", bip_json_u128(f), "reserved",
+			      bip_json_u128(reserved), "blocks", bip_json_u128(blocks));
+
+	if (o && p)
+		json_object_set_new(o, "disabled", json_boolean(p->disabled));
+	if (!o || json_array_append_new(out, o) != 0 || bip_table_add(t, row) != BIP_OK)
+		return BIP_ENOMEM;
+	return BIP_OK;
+}
+
+static int show_pools(struct ctl_session *s, json_t *out, struct bip_table *t, bool wide)
+{
+	static const char *const headers[] = {"NAME",	  "CIDR",	"CAPACITY",    "USED",
+					      "FREE",	  "RESERVED",	"BLOCKS",      "BLOCKSIZE",
+					      "DISABLED", "ASSIGNMENT", "NODESELECTOR"};
+	struct bip_pool_usage *v = NULL;
+	struct bip_pool *pools = NULL;
+	struct orphans o[2] = {{0}};
+	size_t n = 0, np = 0;
 	int rc;
 
 	if ((rc = bip_ipam_usage(s->ipam, &v, &n)) != BIP_OK) {
 		ctl_lib_err(s->ipam, rc, "cannot compute the utilization");
 		return rc;
 	}
-	rc = bip_table_init(t, 7, headers);
-	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
-		char cidr[BIP_PREFIX_STRLEN], cap[BIP_U128_STRLEN], blocks[BIP_U128_STRLEN];
-		char used[64], fr[64], res[64];
-		bip_u128 f = free_of(v[i].capacity, v[i].used, v[i].reserved);
-		const char *row[] = {
-		    v[i].name ? v[i].name : "(no pool)",
-		    bip_prefix_fmt(v[i].cidr, cidr),
-		    bip_fmt_u128(v[i].capacity, cap),
-		    bip_fmt_count_pct(v[i].used, v[i].capacity, used, sizeof(used)),
-		    bip_fmt_count_pct(f, v[i].capacity, fr, sizeof(fr)),
-		    bip_fmt_count_pct(v[i].reserved, v[i].capacity, res, sizeof(res)),
-		    bip_fmt_u128(v[i].blocks, blocks)};
-		json_t *o =
-		    json_pack("{s:s?, s:s, s:o, s:o, s:o, s:o, s:o}", "name", v[i].name, "cidr",
-			      cidr, "capacity", bip_json_u128(v[i].capacity), "used",
-			      bip_json_u128(v[i].used), "free", bip_json_u128(f), "reserved",
-			      bip_json_u128(v[i].reserved), "blocks", bip_json_u128(v[i].blocks));
-
-		if (!o || json_array_append_new(out, o) != 0 || bip_table_add(t, row) != BIP_OK)
-			rc = BIP_ENOMEM;
+	if ((rc = bip_ipam_pool_list(s->ipam, &pools, &np)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot list the pools");
+		goto out;
 	}
+	rc = bip_table_init(t, wide ? 11 : 7, headers);
+	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
+		const struct bip_pool *p = NULL;
+		char cidr[BIP_PREFIX_STRLEN];
+
+		if (!v[i].name) {
+			if ((rc = orphan_usage(s, o)) != BIP_OK)
+				goto out;
+			for (int k = 0; k < 2 && rc == BIP_OK; k++)
+				if (o[k].blocks)
+					rc = pool_row(out, t, NULL,
+						      k ? "(no pool, IPv6)" : "(no pool, IPv4)",
+						      NULL, k ? 6 : 4, o[k].capacity, o[k].used,
+						      o[k].reserved, o[k].blocks, NULL);
+			continue;
+		}
+		for (size_t j = 0; j < np && !p; j++)
+			if (strcmp(pools[j].name, v[i].name) == 0)
+				p = &pools[j];
+		rc = pool_row(out, t, v[i].name, v[i].name, bip_prefix_fmt(v[i].cidr, cidr),
+			      v[i].cidr.addr.family, v[i].capacity, v[i].used, v[i].reserved,
+			      v[i].blocks, p);
+	}
+out:
+	bip_pools_free(pools, np);
 	bip_pool_usages_free(v, n);
 	return rc;
+}
+
+static int cmp_block(const void *x, const void *y)
+{
+	return bip_prefix_cmp(((const struct bip_block_info *)x)->cidr,
+			      ((const struct bip_block_info *)y)->cidr);
 }
 
 static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, bool wide)
@@ -80,6 +158,8 @@ static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, 
 		ctl_lib_err(s->ipam, rc, "cannot list the blocks");
 		return rc;
 	}
+	/* the store lists them in key (text) order: 10.244.170.x before 10.244.55.x */
+	qsort(v, n, sizeof(*v), cmp_block);
 	rc = bip_table_init(t, wide ? 10 : 7, headers);
 	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
 		char cidr[BIP_PREFIX_STRLEN], size[BIP_U128_STRLEN], used[64], fr[64];
@@ -109,9 +189,15 @@ static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, 
 	return rc;
 }
 
+struct borrowed_one {
+	struct bip_addr addr;
+	struct bip_prefix block;
+	char *handle, *block_node, *node;
+};
+
 struct borrowed {
-	json_t *out;
-	struct bip_table *t;
+	struct borrowed_one *v;
+	size_t n, cap;
 };
 
 static bool same(const char *a, const char *b)
@@ -119,37 +205,79 @@ static bool same(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*fail |= s && !d;
+	return d;
+}
+
 static int one_borrowed(void *ctx, const struct bip_alloc_entry *e)
 {
 	struct borrowed *b = ctx;
-	char addr[BIP_ADDR_STRLEN], block[BIP_PREFIX_STRLEN];
-	const char *row[5];
-	json_t *o;
+	struct borrowed_one *o;
+	bool fail = false;
 
 	if (same(e->node, e->block_node))
 		return BIP_OK;
-	row[0] = bip_addr_fmt(e->addr, addr);
-	row[1] = e->handle;
-	row[2] = bip_prefix_fmt(e->block, block);
-	row[3] = e->block_node ? e->block_node : "(none)";
-	row[4] = e->node;
-	o = json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address", addr, "handle", e->handle, "block",
-		      block, "blockOwner", e->block_node, "node", e->node);
-	if (!o || json_array_append_new(b->out, o) != 0 || bip_table_add(b->t, row) != BIP_OK)
-		return BIP_ENOMEM;
-	return BIP_OK;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		struct borrowed_one *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	o = &b->v[b->n++];
+	*o = (struct borrowed_one){.addr = e->addr, .block = e->block};
+	o->handle = dup_or_null(e->handle, &fail);
+	o->block_node = dup_or_null(e->block_node, &fail);
+	o->node = dup_or_null(e->node, &fail);
+	return fail ? BIP_ENOMEM : BIP_OK;
+}
+
+static int cmp_borrowed(const void *x, const void *y)
+{
+	return bip_addr_cmp(((const struct borrowed_one *)x)->addr,
+			    ((const struct borrowed_one *)y)->addr);
 }
 
 static int show_borrowed(struct ctl_session *s, json_t *out, struct bip_table *t)
 {
 	static const char *const headers[] = {"ADDRESS", "HANDLE", "BLOCK", "BLOCKOWNER", "NODE"};
-	struct borrowed b = {out, t};
+	struct borrowed b = {0};
 	int rc;
 
 	if ((rc = bip_table_init(t, 5, headers)) != BIP_OK)
 		return rc;
-	if ((rc = bip_ipam_alloc_foreach(s->ipam, one_borrowed, &b)) != BIP_OK)
-		ctl_lib_err(s->ipam, rc, "cannot read the allocations");
+	if ((rc = bip_ipam_alloc_foreach(s->ipam, one_borrowed, &b)) != BIP_OK) {
+		if (rc != BIP_ENOMEM)
+			ctl_lib_err(s->ipam, rc, "cannot read the allocations");
+		goto out;
+	}
+	qsort(b.v, b.n, sizeof(*b.v), cmp_borrowed);
+	for (size_t i = 0; i < b.n && rc == BIP_OK; i++) {
+		const struct borrowed_one *e = &b.v[i];
+		char addr[BIP_ADDR_STRLEN], block[BIP_PREFIX_STRLEN];
+		const char *row[] = {bip_addr_fmt(e->addr, addr), e->handle,
+				     bip_prefix_fmt(e->block, block),
+				     e->block_node ? e->block_node : "(none)", e->node};
+		json_t *o =
+		    json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "address", addr, "handle", e->handle,
+			      "block", block, "blockOwner", e->block_node, "node", e->node);
+
+		if (!o || json_array_append_new(out, o) != 0 || bip_table_add(t, row) != BIP_OK)
+			rc = BIP_ENOMEM;
+	}
+out:
+	for (size_t i = 0; i < b.n; i++) {
+		free(b.v[i].handle);
+		free(b.v[i].block_node);
+		free(b.v[i].node);
+	}
+	free(b.v);
 	return rc;
 }
 
@@ -189,6 +317,33 @@ static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
 	return BIP_OK;
 }
 
+/* For an address nobody holds: the pool it is in and the reservation that keeps it, if any. */
+static int free_addr_context(struct ctl_session *s, struct bip_addr addr, char **pool, char **resv)
+{
+	struct bip_pool *pools = NULL;
+	struct bip_reservation *res = NULL;
+	size_t np = 0, nr = 0;
+	int rc;
+
+	if ((rc = bip_ipam_pool_list(s->ipam, &pools, &np)) != BIP_OK ||
+	    (rc = bip_ipam_reservation_list(s->ipam, &res, &nr)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot read the pools and reservations");
+		goto out;
+	}
+	for (size_t i = 0; i < np && !*pool; i++)
+		if (bip_prefix_contains(pools[i].cidr, addr) && !(*pool = strdup(pools[i].name)))
+			rc = BIP_ENOMEM;
+	for (size_t i = 0; i < nr && !*resv && rc == BIP_OK; i++)
+		for (size_t k = 0; k < res[i].ncidrs && !*resv; k++)
+			if (bip_prefix_contains(res[i].cidrs[k], addr) &&
+			    !(*resv = strdup(res[i].name)))
+				rc = BIP_ENOMEM;
+out:
+	bip_pools_free(pools, np);
+	bip_reservations_free(res, nr);
+	return rc;
+}
+
 static int show_ip(struct ctl_session *s, struct bip_addr addr, json_t **out, struct bip_table *t)
 {
 	static const char *const headers[] = {"PROPERTY", "VALUE"};
@@ -203,11 +358,21 @@ static int show_ip(struct ctl_session *s, struct bip_addr addr, json_t **out, st
 		return rc;
 	rc = bip_ipam_addr_info(s->ipam, addr, &ai);
 	if (rc == BIP_ENOTFOUND) {
-		if (!(o = json_pack("{s:s, s:b}", "address", a, "assigned", 0)) ||
-		    prop(t, "Address", a) != BIP_OK || prop(t, "Assigned", "no") != BIP_OK)
+		char *pool = NULL, *resv = NULL;
+
+		if ((rc = free_addr_context(s, addr, &pool, &resv)) != BIP_OK)
+			goto out;
+		if (!(o = json_pack("{s:s, s:b, s:s?, s:b, s:s?}", "address", a, "assigned", 0,
+				    "pool", pool, "reserved", resv != NULL, "reservation", resv)) ||
+		    prop(t, "Address", a) != BIP_OK || prop(t, "Assigned", "no") != BIP_OK ||
+		    prop(t, "Pool", pool ? pool : "(none: outside every pool)") != BIP_OK ||
+		    prop(t, "Reserved", resv ? "yes" : "no") != BIP_OK ||
+		    (resv && prop(t, "Reservation", resv) != BIP_OK))
 			rc = BIP_ENOMEM;
 		else
 			rc = BIP_OK;
+		free(pool);
+		free(resv);
 		goto out;
 	}
 	if (rc != BIP_OK) {
@@ -254,6 +419,8 @@ int ipam_show_main(int argc, char **argv)
 	struct ctl_session s = {0};
 	struct bip_table t = {0};
 	struct bip_addr addr = {0};
+	struct bip_prefix pfx;
+	struct ctl_progress *pr;
 	enum view view = VIEW_POOLS;
 	json_t *out = json_array();
 	int ret = CTL_EXIT_ERR, c, rc, nviews = 0;
@@ -272,7 +439,11 @@ int ipam_show_main(int argc, char **argv)
 			break;
 		case 'i':
 			view = VIEW_IP;
-			if (bip_addr_parse(optarg, &addr) != BIP_OK) {
+			/* an interface address ("10.0.0.5/26", as 'ip addr' shows it) too */
+			if (bip_addr_parse(optarg, &addr) != BIP_OK &&
+			    bip_prefix_parse(optarg, &pfx) == BIP_OK)
+				addr = pfx.addr;
+			else if (bip_addr_parse(optarg, &addr) != BIP_OK) {
 				c = CTL_OPT_USAGE;
 				ctl_usage_err(&usage, "invalid address '%s'", optarg);
 				goto opts_done;
@@ -292,9 +463,10 @@ opts_done:
 	}
 	if (!out || ctl_open(&s, true) != CTL_EXIT_OK)
 		goto out;
+	pr = ctl_progress_start("reading the store");
 	switch (view) {
 	case VIEW_POOLS:
-		rc = show_pools(&s, out, &t);
+		rc = show_pools(&s, out, &t, ctl.output == CTL_OUT_WIDE);
 		break;
 	case VIEW_BLOCKS:
 		rc = show_blocks(&s, out, &t, ctl.output == CTL_OUT_WIDE);
@@ -313,12 +485,16 @@ opts_done:
 		rc = show_ip(&s, addr, &out, &t);
 		break;
 	}
+	ctl_progress_stop(pr);
 	if (rc == BIP_ENOMEM)
 		ctl_err("out of memory");
 	if (rc != BIP_OK)
 		goto out;
 	if (ctl_tabular())
-		bip_table_print(&t, stdout);
+		bip_table_print_or(&t, stdout,
+				   view == VIEW_POOLS	 ? "No pools."
+				   : view == VIEW_BLOCKS ? "No blocks."
+							 : "No borrowed addresses.");
 	else if (ctl_print(out) != CTL_EXIT_OK)
 		goto out;
 	ret = CTL_EXIT_OK;

@@ -5,22 +5,21 @@
 #include "ctl.h"
 #include "subcommands.h"
 
-#ifndef BIP_VERSION
-#define BIP_VERSION "0.1.0" /* as scripts/blockipam.pc.in */
-#endif
-
 static const struct ctl_cmd commands[] = {
     {"apply", apply_main, "create or update resources from a YAML or JSON manifest"},
     {"create", create_main, "create resources from a manifest (fail if any exists)"},
     {"get", get_main, "show pools, reservations, the IPAM config, nodes, namespaces"},
     {"delete", delete_main, "delete a resource, or those named in a manifest"},
     {"patch", patch_main, "change fields of a resource with a JSON merge patch"},
-    {"ipam", ipam_main, "show, check, release, split, configure"},
+    {"ipam", ipam_main, "show, list, check, map, release, split, configure"},
     {"node", node_main, "release a node's blocks; set its labels, pod CIDRs, addresses"},
     {"gc", gc_main, "release the addresses of containers (and nodes) that are gone"},
     {"k8s", k8s_main, "keep nodes, namespaces and pods in sync with Kubernetes; collect leaks"},
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
+    {"metrics", metrics_main, "the store's figures in the Prometheus text format"},
+    {"completion", completion_main, "shell completion: eval \"$(blockipamctl completion bash)\""},
+    {"version", version_main, "versions of this program, its plugin, and the store's schema"},
 };
 
 static const char help[] =
@@ -33,7 +32,7 @@ static const char help[] =
     "                    $BLOCKIPAM_STORE, then " BIP_STORE_DEFAULT ")\n"
     "  -o, --output FMT  table (default), wide, json or yaml\n"
     "  -h, --help        this help\n"
-    "  --version         print the version\n"
+    "  --version         the version of blockipamctl (and 'version' for the store's)\n"
     "\n"
     "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
 
@@ -47,12 +46,14 @@ int main(int argc, char **argv)
 	int c;
 
 	/* '+': stop at the command word; what follows it belongs to the command */
-	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0)
+	while ((c = ctl_getopt(&usage, argc, argv, "+" CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == 'h')
 			return ctl_dispatch(NULL, commands, NCOMMANDS, help, 1, help_argv);
-		else if (c == 'V')
-			return printf("blockipamctl %s\n", BIP_VERSION) < 0 ? CTL_EXIT_ERR
-									    : CTL_EXIT_OK;
+		if (c == 'V') {
+			ctl_print_version(stdout);
+			return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
+		}
+	}
 	if (c != CTL_OPT_END)
 		return ctl_opt_exit(c);
 	return ctl_dispatch(NULL, commands, NCOMMANDS, help, argc - optind, argv + optind);

@@ -91,18 +91,59 @@ char *bip_fmt_u128(bip_u128 v, char *buf)
 	return buf;
 }
 
+char *bip_fmt_count(bip_u128 v, char *buf, size_t len)
+{
+	static const char *const sfx[] = {"k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q"};
+	char num[BIP_U128_STRLEN];
+	long double x = (long double)v;
+	int i = -1;
+
+	if (v < (bip_u128)1000000000000u) {
+		snprintf(buf, len, "%s", bip_fmt_u128(v, num));
+		return buf;
+	}
+	while (x >= 999.95L && i < 9) {
+		x /= 1000.0L;
+		i++;
+	}
+	snprintf(buf, len, "%.1Lf%s", x, sfx[i]);
+	return buf;
+}
+
+char *bip_fmt_pct(bip_u128 v, bip_u128 total, char *buf, size_t len)
+{
+	long double p = (long double)v * 100.0L / (long double)total;
+
+	/* rounded to one decimal, halves to even (6.25 and 93.75 make 6.2 + 93.8), so that parts
+	 * add up to 100%; but a part that is not all is never shown as 100.0%, nor a part that
+	 * is not nothing as 0.0% */
+	if (v && v < total && p < 0.05L)
+		snprintf(buf, len, "<0.1%%");
+	else if (v < total && p >= 99.95L)
+		snprintf(buf, len, ">99.9%%");
+	else
+		snprintf(buf, len, "%.1Lf%%", rintl(p * 10.0L) / 10.0L);
+	return buf;
+}
+
 char *bip_fmt_count_pct(bip_u128 v, bip_u128 total, char *buf, size_t len)
 {
-	char num[BIP_U128_STRLEN];
+	char num[BIP_U128_STRLEN], pct[16];
 
-	bip_fmt_u128(v, num);
+	bip_fmt_count(v, num, sizeof(num));
 	if (!total)
 		snprintf(buf, len, "%s", num);
 	else
-		/* truncated, not rounded: 65535 of 65536 is 99.9%, never 100.0% */
-		snprintf(buf, len, "%s (%.1Lf%%)", num,
-			 floorl((long double)v * 1000.0L / (long double)total) / 10.0L);
+		snprintf(buf, len, "%s (%s)", num, bip_fmt_pct(v, total, pct, sizeof(pct)));
 	return buf;
+}
+
+void bip_table_print_or(const struct bip_table *t, FILE *f, const char *none)
+{
+	if (t->nrows > 1)
+		bip_table_print(t, f);
+	else
+		fprintf(stderr, "%s\n", none);
 }
 
 json_t *bip_json_u128(bip_u128 v)

@@ -25,11 +25,20 @@ int bip_table_add(struct bip_table *t, const char *const *row);
 /* Columns separated by two spaces, left-aligned, no trailing blanks. */
 void bip_table_print(const struct bip_table *t, FILE *f);
 void bip_table_free(struct bip_table *t);
+/* The table, or when it has no rows the sentence none ("No blocks.") on stderr, as kubectl
+ * says "No resources found": nothing on stdout for a script to mistake for data. */
+void bip_table_print_or(const struct bip_table *t, FILE *f, const char *none);
 
 #define BIP_U128_STRLEN 40
 /* Decimal text of v; buf holds BIP_U128_STRLEN bytes. Returns buf. */
 char *bip_fmt_u128(bip_u128 v, char *buf);
-/* "v (p%)" with one decimal, "v" when total is 0. */
+/* A count for a table: exact below 10^12, else three digits and an SI prefix ("18.4E" for
+ * 2^64), so IPv6 sizes stay readable (JSON keeps the exact number). buf: BIP_U128_STRLEN. */
+char *bip_fmt_count(bip_u128 v, char *buf, size_t len);
+/* v of total as "25.0%": rounded, but "<0.1%" and ">99.9%" rather than 0.0% / 100.0% for a
+ * part that is neither nothing nor all. total must not be 0. */
+char *bip_fmt_pct(bip_u128 v, bip_u128 total, char *buf, size_t len);
+/* "v (p%)" (bip_fmt_count, bip_fmt_pct), "v" when total is 0. */
 char *bip_fmt_count_pct(bip_u128 v, bip_u128 total, char *buf, size_t len);
 /* A JSON integer when v fits in 63 bits, else its decimal text as a string. */
 json_t *bip_json_u128(bip_u128 v);

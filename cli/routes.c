@@ -28,9 +28,10 @@ enum fmt { FMT_TABLE, FMT_IP, FMT_BIRD };
 
 static const char *const kind_names[] = {"block", "host", "blackhole"};
 
+/* A blackhole has no next hop, whatever the node's address. */
 static const char *via_text(const struct bip_route *r, char *buf)
 {
-	if (!r->via.family)
+	if (!r->via.family || r->kind == BIP_ROUTE_BLACKHOLE)
 		return "";
 	return bip_addr_fmt(r->via, buf);
 }
@@ -110,9 +111,9 @@ static json_t *routes_json(const struct bip_routes *rs, const char *node)
 	for (size_t i = 0; o && a && i < rs->n; i++) {
 		const struct bip_route *r = &rs->v[i];
 		char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
-		json_t *e = json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind_names[r->kind], "destination",
-				      bip_prefix_fmt(r->dst, d), "node", r->node, "via",
-				      r->via.family ? via_text(r, v) : NULL);
+		json_t *e = json_pack("{s:s, s:s, s:s, s:s?}", "kind", kind_names[r->kind],
+				      "destination", bip_prefix_fmt(r->dst, d), "node", r->node,
+				      "via", *via_text(r, v) ? v : NULL);
 
 		if (!e || json_array_append_new(a, e)) {
 			json_decref(o);
@@ -128,11 +129,10 @@ static json_t *routes_json(const struct bip_routes *rs, const char *node)
 	if (node)
 		json_object_set_new(o, "node", json_string(node));
 	json_object_set_new(o, "routes", a);
-	json_object_set_new(
-		o, "summary",
-		json_pack("{sIsIsI}", "pods", (json_int_t)rs->pods, "routesWithBlocks",
-			  (json_int_t)rs->n, "hostRoutes",
-			  (json_int_t)count_kind(rs, BIP_ROUTE_HOST)));
+	json_object_set_new(o, "summary",
+			    json_pack("{sIsIsI}", "pods", (json_int_t)rs->pods, "routesWithBlocks",
+				      (json_int_t)rs->n, "hostRoutes",
+				      (json_int_t)count_kind(rs, BIP_ROUTE_HOST)));
 	return o;
 }
 
@@ -163,9 +163,9 @@ int routes_main(int argc, char **argv)
 			else if (strcmp(optarg, "bird") == 0)
 				fmt = FMT_BIRD;
 			else
-				return ctl_usage_err(&usage,
-						     "invalid --format '%s': want table, ip or bird",
-						     optarg);
+				return ctl_usage_err(
+				    &usage, "invalid --format '%s': want table, ip or bird",
+				    optarg);
 		}
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
@@ -204,7 +204,8 @@ int routes_main(int argc, char **argv)
 		for (size_t i = 0; i < rs.n; i++) {
 			char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
 			const char *row[4] = {rs.v[i].node, kind_names[rs.v[i].kind],
-					      bip_prefix_fmt(rs.v[i].dst, d), via_text(&rs.v[i], v)};
+					      bip_prefix_fmt(rs.v[i].dst, d),
+					      via_text(&rs.v[i], v)};
 
 			if (bip_table_add(&t, row) != BIP_OK) {
 				bip_table_free(&t);
@@ -212,7 +213,8 @@ int routes_main(int argc, char **argv)
 				goto out;
 			}
 		}
-		bip_table_print(&t, stdout);
+		bip_table_print_or(&t, stdout,
+				   "No routes: no node owns a block or holds an address.");
 		bip_table_free(&t);
 	}
 	ret = CTL_EXIT_OK;

@@ -18,6 +18,7 @@
 
 #include "blockipam/store.h"
 #include "ctl.h"
+#include "progress.h"
 #include "subcommands.h"
 
 #define BATCH_OPS 128
@@ -72,7 +73,7 @@ static int open_store(const char *addr, bool read_only, const char *opt, struct 
 
 /* Apply ops[0..n) in transactions; with guard, each put is conditioned on its key being absent. */
 static int apply_batches(struct bip_store *dst, const char *addr, const struct bip_op *ops,
-			 size_t n, bool guard, size_t *ntxn)
+			 size_t n, bool guard, size_t *ntxn, struct ctl_progress *pr)
 {
 	struct bip_cmp *cmps = guard ? calloc(BATCH_OPS, sizeof(*cmps)) : NULL;
 	size_t i = 0;
@@ -87,7 +88,8 @@ static int apply_batches(struct bip_store *dst, const char *addr, const struct b
 		int rc;
 
 		/* at least one op per txn, however big its value */
-		while (j < n && j - i < BATCH_OPS && (j == i || bytes + ops[j].len <= BATCH_BYTES)) {
+		while (j < n && j - i < BATCH_OPS &&
+		       (j == i || bytes + ops[j].len <= BATCH_BYTES)) {
 			bytes += ops[j].len;
 			if (guard)
 				cmps[j - i] = (struct bip_cmp){.key = ops[j].key, .rev = 0};
@@ -104,14 +106,15 @@ static int apply_batches(struct bip_store *dst, const char *addr, const struct b
 		if (rc != BIP_OK) {
 			char what[128];
 
-			snprintf(what, sizeof(what), "cannot write keys %zu-%zu of %zu to", i + 1, j,
-				 n);
+			snprintf(what, sizeof(what), "cannot write keys %zu-%zu of %zu to", i + 1,
+				 j, n);
 			store_err(dst, rc, what, addr);
 			free(cmps);
 			return CTL_EXIT_ERR;
 		}
 		(*ntxn)++;
 		i = j;
+		ctl_progress_set(pr, i, n);
 	}
 	free(cmps);
 	return CTL_EXIT_OK;
@@ -157,6 +160,7 @@ int store_migrate_main(int argc, char **argv)
 	struct bip_kvs in = {0}, old = {0}, back = {0};
 	struct bip_op *ops = NULL;
 	const char *from = NULL, *to = NULL;
+	struct ctl_progress *pr = NULL;
 	bool force = false;
 	size_t i, nput = 0, ndel = 0, ntxn = 0, bytes = 0;
 	double t0, t_read, t_write, t_end;
@@ -181,7 +185,11 @@ int store_migrate_main(int argc, char **argv)
 	if (open_store(from, true, "source (--from)", &src) != CTL_EXIT_OK ||
 	    open_store(to, false, "target (--to)", &dst) != CTL_EXIT_OK)
 		goto out;
-	if ((rc = bip_store_list(src, "", 0, &in)) != BIP_OK) {
+	pr = ctl_progress_start("reading the source store");
+	rc = bip_store_list(src, "", 0, &in);
+	ctl_progress_stop(pr);
+	pr = NULL;
+	if (rc != BIP_OK) {
 		store_err(src, rc, "cannot read the source store", from);
 		goto out;
 	}
@@ -209,13 +217,16 @@ int store_migrate_main(int argc, char **argv)
 	/* --force: the target's keys the source lacks go first (merge walk over sorted keys) */
 	for (i = 0; i < old.n; i++) {
 		const struct bip_kv *k =
-			in.n ? bsearch(&old.v[i], in.v, in.n, sizeof(*in.v), kv_cmp) : NULL;
+		    in.n ? bsearch(&old.v[i], in.v, in.n, sizeof(*in.v), kv_cmp) : NULL;
 
 		if (!k)
 			ops[ndel++] = (struct bip_op){.kind = BIP_OP_DEL, .key = old.v[i].key};
 	}
-	if (ndel && apply_batches(dst, to, ops, ndel, false, &ntxn) != CTL_EXIT_OK)
+	pr = ndel ? ctl_progress_start("deleting the target's other keys") : NULL;
+	if (ndel && apply_batches(dst, to, ops, ndel, false, &ntxn, pr) != CTL_EXIT_OK)
 		goto out;
+	ctl_progress_stop(pr);
+	pr = NULL;
 	for (i = 0; i < in.n; i++) {
 		ops[i] = (struct bip_op){.kind = BIP_OP_PUT,
 					 .key = in.v[i].key,
@@ -224,11 +235,17 @@ int store_migrate_main(int argc, char **argv)
 		bytes += in.v[i].len;
 	}
 	nput = in.n;
-	if (apply_batches(dst, to, ops, nput, !force, &ntxn) != CTL_EXIT_OK)
+	pr = ctl_progress_start("copying keys");
+	if (apply_batches(dst, to, ops, nput, !force, &ntxn, pr) != CTL_EXIT_OK)
 		goto out;
+	ctl_progress_stop(pr);
+	pr = ctl_progress_start("verifying the target store");
 	t_write = now_ms();
 
-	if ((rc = bip_store_list(dst, "", 0, &back)) != BIP_OK) {
+	rc = bip_store_list(dst, "", 0, &back);
+	ctl_progress_stop(pr);
+	pr = NULL;
+	if (rc != BIP_OK) {
 		store_err(dst, rc, "cannot read the target store back from", to);
 		goto out;
 	}
@@ -261,6 +278,7 @@ int store_migrate_main(int argc, char **argv)
 	       t_write - t_read, t_end - t_write);
 	ret = CTL_EXIT_OK;
 out:
+	ctl_progress_stop(pr);
 	free(ops);
 	bip_kvs_free(&in);
 	bip_kvs_free(&old);

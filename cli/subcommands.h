@@ -3,6 +3,8 @@
 #ifndef BIP_CLI_SUBCOMMANDS_H
 #define BIP_CLI_SUBCOMMANDS_H
 
+#include <stdio.h>
+
 int apply_main(int argc, char **argv);
 int create_main(int argc, char **argv);
 int get_main(int argc, char **argv);
@@ -10,6 +12,9 @@ int delete_main(int argc, char **argv);
 int patch_main(int argc, char **argv);
 int gc_main(int argc, char **argv);
 int routes_main(int argc, char **argv);
+int metrics_main(int argc, char **argv);
+int version_main(int argc, char **argv);
+int completion_main(int argc, char **argv);
 
 int ipam_main(int argc, char **argv);
 int ipam_show_main(int argc, char **argv);
@@ -17,6 +22,8 @@ int ipam_check_main(int argc, char **argv);
 int ipam_release_main(int argc, char **argv);
 int ipam_split_main(int argc, char **argv);
 int ipam_configure_main(int argc, char **argv);
+int ipam_map_main(int argc, char **argv);
+int ipam_list_main(int argc, char **argv);
 
 int node_main(int argc, char **argv);
 int node_release_main(int argc, char **argv);
@@ -28,5 +35,8 @@ int k8s_watch_main(int argc, char **argv);
 
 int store_main(int argc, char **argv);
 int store_migrate_main(int argc, char **argv);
+
+/* The one line of 'blockipamctl --version' (cli/version.c). */
+void ctl_print_version(FILE *f);
 
 #endif

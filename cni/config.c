@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockipam/version.h"
 #include "cni.h"
 
 const char *bip_cni_json_type(const json_t *j)
@@ -145,8 +146,7 @@ static int get_addr(json_t *v, const char *field, struct bip_addr *out, struct b
 
 /* --- version ------------------------------------------------------------------------------ */
 
-static const char *const versions[BIP_CNI_V__COUNT] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0",
-						       "1.1.0"};
+static const char *const versions[BIP_CNI_V__COUNT] = {BIP_CNI_SPEC_VERSIONS};
 
 const char *bip_cni_version_str(enum bip_cni_version v)
 {

@@ -122,7 +122,7 @@ static int resolve_store(const struct bip_cni_conf *c, const struct bip_cni_env 
 		*dir = buf;
 		return 0;
 	}
-	*addr = bip_store_addr_default(env->store);
+	*addr = bip_store_addr_default(NULL, env->store);
 	if (!bip_cni_store_addr_ok(*addr, why, sizeof(why)))
 		return bip_cni_errf(e, BIP_CNI_EENV, "invalid BLOCKIPAM_STORE: %s", why);
 	return 0;
@@ -299,7 +299,7 @@ int bip_cni_run(const struct bip_cni_io *io)
 	if (out)
 		fputs(out, io->out);
 	else if (rc) /* out of memory while printing the error: a fixed one */
-		fprintf(io->out, "{\"code\":%u,\"msg\":\"out of memory\"}\n", BIP_CNI_ETRYLATER);
+		fprintf(io->out, "{\"code\":%d,\"msg\":\"out of memory\"}\n", BIP_CNI_ETRYLATER);
 	fflush(io->out);
 	free(out);
 	free(buf);

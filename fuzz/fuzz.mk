@@ -3,14 +3,15 @@
 #   make -f fuzz/fuzz.mk BUILD=build-fuzz     then   scripts/run-fuzz build-fuzz
 #
 # The library is compiled with coverage instrumentation (fuzzer-no-link) and the sanitizers, and
-# archived, so that each target links only the objects it uses. Source directories that do not
-# exist yet are simply empty wildcards.
+# archived, so that each target links only the objects it uses.
 
 BUILD     ?= build-fuzz
 FUZZ_CC   ?= $(shell command -v clang 2>/dev/null || command -v clang-14 2>/dev/null || echo clang)
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CPPFLAGS  := -Iinclude -D_GNU_SOURCE
-CFLAGS    := -std=c11 -g -O1 -Wall -Wextra -Wno-missing-field-initializers $(SANITIZE)
+# The project's warnings (and -Werror with WERROR=1), passed down by the top Makefile.
+WARN      ?= -Wall -Wextra -Wno-missing-field-initializers
+CFLAGS    := -std=c11 -g -O1 $(WARN) $(SANITIZE)
 LDLIBS    := -lsqlite3 -ljansson -lyaml -lm -lpthread -ldl
 
 LIB_SRCS  := $(wildcard lib/*.c store/*.c store/sqlite/*.c store/etcd/*.c) \

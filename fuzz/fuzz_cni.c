@@ -23,6 +23,8 @@ static const char *line(const char **p, const char *end, char *buf, size_t n)
 	return buf;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const cmds[] = {"ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"};

@@ -15,7 +15,13 @@ export BLOCKIPAM_STORE="sqlite://$demo/ipam.db"
 
 if [ -t 1 ]; then b=$'\e[1m' n=$'\e[0m'; else b='' n=''; fi
 step() { printf '\n%s== %s%s\n' "$b" "$*" "$n"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# the command as a reader would type it: the binaries by name, paths under the demo shortened
+run() {
+	local shown="$*"
+	shown=${shown//$build\//}
+	printf '$ %s\n' "$shown"
+	"$@"
+}
 
 step "1. Pools: one for every node, one preferred by nodes labelled zone=a, an IPv6 pool, and a small pool that only namespace team-x uses"
 cat > "$demo/pools.yaml" <<'YAML'
@@ -51,7 +57,6 @@ done
 run "$ctl" get nodes -o wide
 
 step "3. A namespace whose pods take their addresses from the team-x pool"
-run "$ctl" node --help >/dev/null 2>&1 || true
 cat > "$demo/ns.yaml" <<'YAML'
 apiVersion: blockipam.io/v1
 kind: Namespace
@@ -74,6 +79,12 @@ del() {
 	CNI_COMMAND=DEL CNI_CONTAINERID="ctr-$1" CNI_NETNS="/var/run/netns/ctr-$1" CNI_IFNAME=eth0 \
 	CNI_PATH="$build" BLOCKIPAM_NODE="$2" "$plugin" < "$demo/net.conf"
 }
+echo "A runtime calls the plugin with the CNI variables in its environment and the network"
+echo "config on stdin; the first ADD, exactly as this demo runs it:"
+printf '  CNI_COMMAND=ADD CNI_CONTAINERID=ctr-1 CNI_NETNS=/var/run/netns/ctr-1 CNI_IFNAME=eth0 \\\n'
+printf '  CNI_PATH=%s CNI_ARGS="K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-1" \\\n' "$build"
+printf '  BLOCKIPAM_NODE=node-1 blockipam < net.conf\n'
+sed 's/^/  net.conf: /' "$demo/net.conf"
 start=$(date +%s%N)
 for p in $(seq 1 300); do
 	node="node-$(( (p - 1) % 5 + 1 ))"
@@ -83,8 +94,12 @@ for p in $(seq 1 300); do
 	[ "$p" = 1 ] && printf 'first result: %s\n' "$out"
 done
 end=$(date +%s%N)
-printf '300 ADDs in %d ms (%.2f ms per pod, including the shell that calls it)\n' \
-	$(( (end - start) / 1000000 )) "$(echo "($end - $start) / 300000000" | bc -l)"
+us=$(((end - start) / 300 / 1000)) # per pod, in microseconds (bash arithmetic: no bc needed)
+printf '300 ADDs in %d ms: %d.%02d ms per pod, counted from this shell loop\n' \
+	$(((end - start) / 1000000)) $((us / 1000)) $((us % 1000 / 10))
+echo "(each pod here costs a bash subshell and two execs besides the plugin's own work, on a"
+echo " shared machine; the README's 1.6 ms is the plugin alone, exec'd by a C harness next to"
+echo " host-local in one run: bench/RESULTS.md)"
 printf 'a repeated ADD returns what the pod already holds: %s\n' "$(add 1 node-1 default)"
 
 step "5. 100 pods go away (CNI DEL): their addresses return to their blocks"
@@ -93,12 +108,12 @@ for p in $(seq 3 3 300); do
 done
 run "$ctl" ipam show
 
-step "6. Blocks: each node fills its own blocks; team-x's 4 blocks of 16 went to the first 4 nodes"
+step "6. Blocks, in address order: each node fills its own blocks; team-x's 4 blocks of 16 went to the first 4 nodes that asked"
 run "$ctl" ipam show --show-blocks
 
 step "7. The fifth node to ask found no team-x block left to claim, so it borrowed addresses from another node's block"
 run "$ctl" ipam show --show-borrowed
-borrowed=$("$ctl" -o json ipam show --show-borrowed | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d if isinstance(d,list) else d.get("items", d.get("borrowed", [])); print(r[0]["address"] if r else "")' 2>/dev/null || true)
+borrowed=$("$ctl" ipam show --show-borrowed 2>/dev/null | awk 'NR == 2 { print $1 }')
 if [ -n "$borrowed" ]; then run "$ctl" ipam show --ip "$borrowed"; fi
 
 step "8. The consistency check reads every block, handle and affinity"
@@ -109,6 +124,14 @@ if "$ctl" routes --help >/dev/null 2>&1; then
 	run "$ctl" routes --node node-1
 	run "$ctl" routes --summary
 fi
+
+step "10. The operator's views: the team-x pods on node-4 (borrowed), a picture of the pools, Prometheus metrics"
+run "$ctl" ipam list --namespace team-x --node node-4
+run "$ctl" ipam map -f "$demo/pools.svg"
+echo "(open $demo/pools.svg in a browser: one tile per block position, coloured by node, filled by use)"
+"$ctl" metrics --no-check >"$demo/metrics.prom"
+printf '$ blockipamctl metrics | grep team-x\n'
+grep 'team-x' "$demo/metrics.prom"
 
 step "Done. The store is $demo/ipam.db"
 echo "Look inside: sqlite3 $demo/ipam.db \"select key, value from kv where key like 'blocks/%' limit 2\""

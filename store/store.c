@@ -28,15 +28,12 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *bip_store_addr_default(const char *explicit_addr)
+const char *bip_store_addr_default(const char *explicit_addr, const char *env_addr)
 {
-	const char *env;
-
 	if (explicit_addr && *explicit_addr)
 		return explicit_addr;
-	env = getenv("BLOCKIPAM_STORE");
-	if (env && *env)
-		return env;
+	if (env_addr && *env_addr)
+		return env_addr;
 	return BIP_STORE_DEFAULT;
 }
 

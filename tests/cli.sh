@@ -1,35 +1,25 @@
 #!/usr/bin/env bash
 # blockipamctl end to end: every command and its error paths, exec'd on a temporary SQLite store.
 #
-# Checks written with `t` need no engine (help, usage errors, manifest errors, checks made before
-# the store is opened). Checks written with `e` need the allocation engine (lib/ipam.c) and the
-# sqlite store: they are skipped, loudly, while this build has the CLI branch's stub instead, and
-# run as soon as the engine is merged. Checks written with `p` need the CNI plugin as well (to
-# allocate addresses). Ends with "cli: N passed, N failed, N skipped".
+# Every check is a `t` row: a command, its exit status and a text in its output. The part that
+# needs allocated addresses gets them from the CNI plugin. Ends with "cli: N passed, N failed,
+# N skipped".
 set -u
-build=${BIP_BUILD:-build}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=cli
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 data=$root/tests/data
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
 unset BLOCKIPAM_NODE
-passed=0 failed=0 skipped=0 rc=0
+rc=0
 
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
+pass() { ok "$1"; }
 fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
+	bad "$1: $2"
 	sed 's/^/    | /' "$tmp/out" "$tmp/err" | head -n 20
-}
-skip() {
-	skipped=$((skipped + 1))
-	echo "skip $1: SKIPPED: $2"
 }
 
 # t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC, and TEXT (a fixed string; '' = anything) is in
@@ -50,24 +40,6 @@ t() {
 	pass "$name"
 }
 
-# e ...: t, for a check that needs the engine.
-e() {
-	if [ "$engine" = 0 ]; then
-		skip "$1" "needs the allocation engine (not merged in this build)"
-		return 1
-	fi
-	t "$@"
-}
-
-# p ...: t, for a check that needs the engine and the CNI plugin to allocate.
-p() {
-	if [ "$engine" = 0 ] || [ "$plugin" = 0 ]; then
-		skip "$1" "needs the allocation engine and the CNI plugin"
-		return 1
-	fi
-	t "$@"
-}
-
 # not_in NAME TEXT: the last command's output does not hold TEXT.
 not_in() {
 	if grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
@@ -77,18 +49,10 @@ not_in() {
 	fi
 }
 
-if [ ! -x "$B" ]; then
-	echo "no $B: build it first (make)"
-	echo "cli: 0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-
-# The stub that stands in for the engine in the CLI branch says so; anything else is the engine.
-"$B" get ipamconfig >/dev/null 2>"$tmp/probe"
-if grep -q "stub for the CLI branch" "$tmp/probe"; then engine=0; else engine=1; fi
-plugin=0
-[ -x "$PLUGIN" ] && plugin=1
-echo "# engine: $engine, plugin: $plugin, store: $BLOCKIPAM_STORE"
+for f in "$B" "$PLUGIN"; do
+	[ -x "$f" ] || { bad "no $f: build it first (make)"; finish; }
+done
+echo "# store: $BLOCKIPAM_STORE"
 
 # --- help and usage (no store) ------------------------------------------------------------------
 
@@ -220,30 +184,30 @@ t "multi-document: the bad one is named" 1 \
 t "same resource twice" 1 "pool 'wide' is also defined in document 1" \
 	"$B" apply -f <(sed -n 1,4p "$tmp/overlap.yaml"; echo ---; sed -n 1,4p "$tmp/overlap.yaml")
 
-# --- resources (engine) ----------------------------------------------------------------------------
+# --- resources -------------------------------------------------------------------------------------
 
 for f in "$data"/calico/*; do
-	e "apply Calico $(basename "$f")" 0 "" "$B" apply -f "$f" && not_in "no warnings" "warning"
+	t "apply Calico $(basename "$f")" 0 "" "$B" apply -f "$f" && not_in "no warnings" "warning"
 done
-e "Calico pool is listed" 0 "default-ipv4-ippool" "$B" get ippools
-e "calicoctl kind names" 0 "zone-east-ippool" "$B" get IPPool zone-east-ippool
-e "our kind names" 0 "10.10.0.0/20" "$B" get pools
-e "Calico fields kept: yaml" 0 "ipipMode: Always" "$B" get pool default-ipv4-ippool -o yaml
-e "Calico fields kept: json" 0 '"natOutgoing": true' "$B" get pool default-ipv4-ippool -o json
-e "Calico fields kept: wide" 0 "disableBGPExport=true" "$B" get pools -o wide
-e "manual pool" 0 "Manual" "$B" get pool dmz-manual
-e "IPv6 pool" 0 "fd00:10:244::/48" "$B" get pool default-ipv6-ippool
-e "list items" 0 "list-pool-b" "$B" get pool list-pool-b -o wide
-e "reservation" 0 "192.168.2.3/32,10.0.2.3/32,cafe:f00d::/123" "$B" get ipreservations
-e "IPAM configuration" 0 "maxBlocksPerHost: 4" "$B" get ipamconfiguration default -o yaml
-e "get everything" 0 "ipamconfig/default" "$B" get
-e "get one that is not there" 1 "pool 'nope' not found" "$B" get pool nope
-e "apply again: configured" 0 "pool/default-ipv4-ippool configured" \
+t "Calico pool is listed" 0 "default-ipv4-ippool" "$B" get ippools
+t "calicoctl kind names" 0 "zone-east-ippool" "$B" get IPPool zone-east-ippool
+t "our kind names" 0 "10.10.0.0/20" "$B" get pools
+t "Calico fields kept: yaml" 0 "ipipMode: Always" "$B" get pool default-ipv4-ippool -o yaml
+t "Calico fields kept: json" 0 '"natOutgoing": true' "$B" get pool default-ipv4-ippool -o json
+t "Calico fields kept: wide" 0 "disableBGPExport=true" "$B" get pools -o wide
+t "manual pool" 0 "Manual" "$B" get pool dmz-manual
+t "IPv6 pool" 0 "fd00:10:244::/48" "$B" get pool default-ipv6-ippool
+t "list items" 0 "list-pool-b" "$B" get pool list-pool-b -o wide
+t "reservation" 0 "192.168.2.3/32,10.0.2.3/32,cafe:f00d::/123" "$B" get ipreservations
+t "IPAM configuration" 0 "maxBlocksPerHost: 4" "$B" get ipamconfiguration default -o yaml
+t "get everything" 0 "ipamconfig/default" "$B" get
+t "get one that is not there" 1 "pool 'nope' not found" "$B" get pool nope
+t "apply again: configured" 0 "pool/default-ipv4-ippool configured" \
 	"$B" apply -f "$data/calico/ippool-default.yaml"
-e "create again: refused" 1 "pool 'default-ipv4-ippool' already exists" \
+t "create again: refused" 1 "pool 'default-ipv4-ippool' already exists" \
 	"$B" create -f "$data/calico/ippool-default.yaml"
-e "dry run" 0 "pool/json-pool configured (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
-e "overlap with a stored pool" 1 "overlaps the stored pool 'default-ipv4-ippool'" \
+t "dry run" 0 "pool/json-pool configured (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
+t "overlap with a stored pool" 1 "overlaps the stored pool 'default-ipv4-ippool'" \
 	"$B" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Pool
@@ -255,37 +219,37 @@ kind: Pool
 metadata: {name: inside}
 spec: {cidr: 192.168.7.0/24}
 EOF
-e "nothing of it was written" 1 "pool 'before' not found" "$B" get pool before
-e "nothing of a bad manifest was written" 1 "pool 'first' not found" "$B" get pool first
-e "cidr cannot change" 1 "cannot change in place (stored 192.168.0.0/16, manifest 192.169.0.0/16)" \
+t "nothing of it was written" 1 "pool 'before' not found" "$B" get pool before
+t "nothing of a bad manifest was written" 1 "pool 'first' not found" "$B" get pool first
+t "cidr cannot change" 1 "cannot change in place (stored 192.168.0.0/16, manifest 192.169.0.0/16)" \
 	"$B" apply -f <(sed 's#192.168.0.0/16#192.169.0.0/16#' "$data/calico/ippool-default.yaml")
-e "block size cannot change" 1 "block size of a pool cannot change in place (stored 26, manifest 27)" \
+t "block size cannot change" 1 "block size of a pool cannot change in place (stored 26, manifest 27)" \
 	"$B" apply -f <(sed 's#blockSize: 26#blockSize: 27#' "$data/calico/ippool-default.yaml")
 
 # round trips: what get prints, apply takes back unchanged
-if e "get -o yaml" 0 "kind: List" "$B" get -o yaml; then
+if t "get -o yaml" 0 "kind: List" "$B" get -o yaml; then
 	cp "$tmp/out" "$tmp/all.yaml"
-	e "apply the yaml" 0 "configured" "$B" apply -f "$tmp/all.yaml"
-	e "get -o yaml again" 0 "" "$B" get -o yaml
+	t "apply the yaml" 0 "configured" "$B" apply -f "$tmp/all.yaml"
+	t "get -o yaml again" 0 "" "$B" get -o yaml
 	if cmp -s "$tmp/out" "$tmp/all.yaml"; then pass "yaml round trip"; else fail "yaml round trip" "differs"; fi
 fi
-if e "get -o json" 0 '"kind": "List"' "$B" get -o json; then
+if t "get -o json" 0 '"kind": "List"' "$B" get -o json; then
 	cp "$tmp/out" "$tmp/all.json"
-	e "apply the json" 0 "configured" "$B" apply -f "$tmp/all.json"
-	e "get -o json again" 0 "" "$B" get -o json
+	t "apply the json" 0 "configured" "$B" apply -f "$tmp/all.json"
+	t "get -o json again" 0 "" "$B" get -o json
 	if cmp -s "$tmp/out" "$tmp/all.json"; then pass "json round trip"; else fail "json round trip" "differs"; fi
 fi
-if e "one pool as yaml" 0 "kind: Pool" "$B" get pool zone-west-ippool -o yaml; then
+if t "one pool as yaml" 0 "kind: Pool" "$B" get pool zone-west-ippool -o yaml; then
 	cp "$tmp/out" "$tmp/one.yaml"
-	e "delete it" 0 "pool/zone-west-ippool deleted" "$B" delete pool zone-west-ippool
-	e "it is gone" 1 "not found" "$B" get pool zone-west-ippool
-	e "apply it back" 0 "pool/zone-west-ippool created" "$B" apply -f "$tmp/one.yaml"
-	e "back as it was" 0 "" "$B" get pool zone-west-ippool -o yaml
+	t "delete it" 0 "pool/zone-west-ippool deleted" "$B" delete pool zone-west-ippool
+	t "it is gone" 1 "not found" "$B" get pool zone-west-ippool
+	t "apply it back" 0 "pool/zone-west-ippool created" "$B" apply -f "$tmp/one.yaml"
+	t "back as it was" 0 "" "$B" get pool zone-west-ippool -o yaml
 	if cmp -s "$tmp/out" "$tmp/one.yaml"; then pass "one pool round trip"; else fail "one pool round trip" "differs"; fi
 fi
 
 # our own kinds
-e "apply own kinds" 0 "namespace/team-a created" "$B" apply -f - <<'EOF'
+t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Node
 metadata:
@@ -305,75 +269,75 @@ kind: Reservation
 metadata: {name: gateways}
 spec: {reservedCIDRs: [10.10.0.1, 10.10.16.1]}
 EOF
-e "node" 0 "10.200.1.0/24" "$B" get node node-1
-e "node labels (wide)" 0 "kubernetes.io/os=linux" "$B" get nodes -o wide
-e "namespace" 0 "dmz-manual" "$B" get namespaces
-e "node set" 0 "node/node-1 configured" "$B" node set node-1 --label zone=west --label kubernetes.io/os- \
+t "node" 0 "10.200.1.0/24" "$B" get node node-1
+t "node labels (wide)" 0 "kubernetes.io/os=linux" "$B" get nodes -o wide
+t "namespace" 0 "dmz-manual" "$B" get namespaces
+t "node set" 0 "node/node-1 configured" "$B" node set node-1 --label zone=west --label kubernetes.io/os- \
 	--pod-cidr 10.200.2.0/24 --pod-cidr fd00:200::/64 --address fd00::10
-e "node set result" 0 "zone: west" "$B" get node node-1 -o yaml && not_in "label removed" "kubernetes.io/os"
-e "pod CIDR of a family replaced" 0 "fd00:200::/64" "$B" get node node-1 && not_in "old pod CIDR gone" "10.200.1.0/24"
-e "node set creates" 0 "node/node-2 created" "$B" node set node-2 --label zone=east
-e "node set: bad label key" 1 "invalid label key 'bad key'" "$B" node set node-2 --label 'bad key=x'
+t "node set result" 0 "zone: west" "$B" get node node-1 -o yaml && not_in "label removed" "kubernetes.io/os"
+t "pod CIDR of a family replaced" 0 "fd00:200::/64" "$B" get node node-1 && not_in "old pod CIDR gone" "10.200.1.0/24"
+t "node set creates" 0 "node/node-2 created" "$B" node set node-2 --label zone=east
+t "node set: bad label key" 1 "invalid label key 'bad key'" "$B" node set node-2 --label 'bad key=x'
 
 # patch
-e "patch a pool" 0 "pool/list-pool-a patched" "$B" patch pool list-pool-a --patch '{"spec":{"disabled":true}}'
-e "patched" 0 "disabled: true" "$B" get pool list-pool-a -o yaml
-e "patch removes a kept field" 0 "patched" "$B" patch pool list-pool-a --patch '{"spec":{"ipipMode":null}}'
-e "removed" 0 "" "$B" get pool list-pool-a -o yaml && not_in "ipipMode gone" "ipipMode"
-e "patch in YAML" 0 "patched" "$B" patch ipamconfig default --patch '{spec: {maxBlocksPerHost: 6}}'
-e "patch: no rename" 1 "cannot change the kind or name" "$B" patch pool list-pool-a --patch '{"metadata":{"name":"b"}}'
-e "patch: no new cidr" 1 "cannot change in place" "$B" patch pool list-pool-a --patch '{"spec":{"cidr":"172.17.0.0/20"}}'
-e "patch: validated" 1 "spec.disabled: want true or false, got string 'no'" \
+t "patch a pool" 0 "pool/list-pool-a patched" "$B" patch pool list-pool-a --patch '{"spec":{"disabled":true}}'
+t "patched" 0 "disabled: true" "$B" get pool list-pool-a -o yaml
+t "patch removes a kept field" 0 "patched" "$B" patch pool list-pool-a --patch '{"spec":{"ipipMode":null}}'
+t "removed" 0 "" "$B" get pool list-pool-a -o yaml && not_in "ipipMode gone" "ipipMode"
+t "patch in YAML" 0 "patched" "$B" patch ipamconfig default --patch '{spec: {maxBlocksPerHost: 6}}'
+t "patch: no rename" 1 "cannot change the kind or name" "$B" patch pool list-pool-a --patch '{"metadata":{"name":"b"}}'
+t "patch: no new cidr" 1 "cannot change in place" "$B" patch pool list-pool-a --patch '{"spec":{"cidr":"172.17.0.0/20"}}'
+t "patch: validated" 1 "spec.disabled: want true or false, got string 'no'" \
 	"$B" patch pool list-pool-a --patch '{"spec":{"disabled":"no"}}'
-e "patch: missing" 1 "pool 'nope' not found" "$B" patch pool nope --patch '{}'
-e "patch node labels" 0 "patched" "$B" patch node node-2 --patch '{"metadata":{"labels":{"rack":"r1"}}}'
-e "patched node" 0 "rack=r1" "$B" get node node-2 -o wide
+t "patch: missing" 1 "pool 'nope' not found" "$B" patch pool nope --patch '{}'
+t "patch node labels" 0 "patched" "$B" patch node node-2 --patch '{"metadata":{"labels":{"rack":"r1"}}}'
+t "patched node" 0 "rack=r1" "$B" get node node-2 -o wide
 
-# --- ipam (engine) --------------------------------------------------------------------------------
+# --- ipam -----------------------------------------------------------------------------------------
 
-e "show" 0 "65536" "$B" ipam show
-e "show: pool names" 0 "default-ipv4-ippool" "$B" ipam show
-e "show json" 0 '"capacity": 65536' "$B" ipam show -o json
-e "show yaml" 0 "capacity: 65536" "$B" ipam show -o yaml
-e "show blocks" 0 "BLOCK" "$B" ipam show --show-blocks
-e "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
-e "show borrowed" 0 "BLOCKOWNER" "$B" ipam show --show-borrowed
-e "show configuration" 0 "MaxBlocksPerHost" "$B" ipam show --show-configuration
-e "show a free address" 0 "Assigned" "$B" ipam show --ip 192.168.0.1
-e "configure" 0 "STRICTAFFINITY" "$B" ipam configure --strict-affinity=true --max-blocks-per-host=8 \
+t "show" 0 "65536" "$B" ipam show
+t "show: pool names" 0 "default-ipv4-ippool" "$B" ipam show
+t "show json" 0 '"capacity": 65536' "$B" ipam show -o json
+t "show yaml" 0 "capacity: 65536" "$B" ipam show -o yaml
+t "show blocks: none yet, said so" 0 "No blocks." "$B" ipam show --show-blocks
+t "show blocks wide: none" 0 "No blocks." "$B" ipam show --show-blocks -o wide
+t "show borrowed: none" 0 "No borrowed addresses." "$B" ipam show --show-borrowed
+t "show configuration" 0 "MaxBlocksPerHost" "$B" ipam show --show-configuration
+t "show a free address" 0 "Assigned" "$B" ipam show --ip 192.168.0.1
+t "configure" 0 "STRICTAFFINITY" "$B" ipam configure --strict-affinity=true --max-blocks-per-host=8 \
 	--empty-block-release=600
-e "configured" 0 "600 s" "$B" ipam show --show-configuration
-e "configure (calicoctl spelling)" 0 "true" "$B" ipam configure --strictaffinity=true
-e "check a clean store" 0 "No problems found." "$B" ipam check
-e "check -o json" 0 '"problemCount": 0' "$B" ipam check -o json && cp "$tmp/out" "$tmp/report.json"
-e "check --repair" 0 "" "$B" ipam check --repair
-e "release from a clean report" 0 "0 released, 0 skipped, 0 failed" \
+t "configured" 0 "600 s" "$B" ipam show --show-configuration
+t "configure (calicoctl spelling)" 0 "true" "$B" ipam configure --strictaffinity=true
+t "check a clean store" 0 "No problems found." "$B" ipam check
+t "check -o json" 0 '"problemCount": 0' "$B" ipam check -o json && cp "$tmp/out" "$tmp/report.json"
+t "check --repair" 0 "" "$B" ipam check --repair
+t "release from a clean report" 0 "0 released, 0 skipped, 0 failed" \
 	"$B" ipam release --from-report "$tmp/report.json"
-e "release from a non-report" 1 "not an 'ipam check -o json' report" \
+t "release from a non-report" 1 "not an 'ipam check -o json' report" \
 	"$B" ipam release --from-report "$data/calico/ipamconfig.yaml"
-e "release a free address" 1 "192.168.0.1 is not assigned" "$B" ipam release --ip 192.168.0.1
-e "release an unknown handle" 1 "handle 'nope' holds no addresses" "$B" ipam release --handle nope
-e "split an enabled pool" 1 "is enabled; disable it first" "$B" ipam split zone-east-ippool 2
-e "split too fine" 1 "cannot be split into 128: each part would be a /27, smaller than one block" \
+t "release a free address" 1 "192.168.0.1 is not assigned" "$B" ipam release --ip 192.168.0.1
+t "release an unknown handle" 1 "handle 'nope' holds no addresses" "$B" ipam release --handle nope
+t "split an enabled pool" 1 "is enabled; disable it first" "$B" ipam split zone-east-ippool 2
+t "split too fine" 1 "cannot be split into 128: each part would be a /27, smaller than one block" \
 	"$B" ipam split list-pool-a 128
-e "split" 0 "split into 4 pools" "$B" ipam split list-pool-a 4
-e "parts" 0 "172.16.12.0/22" "$B" get pool list-pool-a-3
-e "parent gone" 1 "not found" "$B" get pool list-pool-a
-e "parts disabled" 0 "disabled: true" "$B" get pool list-pool-a-0 -o yaml
-e "split a missing pool" 1 "pool 'nope' not found" "$B" ipam split nope 2
+t "split" 0 "split into 4 pools" "$B" ipam split list-pool-a 4
+t "parts" 0 "172.16.12.0/22" "$B" get pool list-pool-a-3
+t "parent gone" 1 "not found" "$B" get pool list-pool-a
+t "parts disabled" 0 "disabled: true" "$B" get pool list-pool-a-0 -o yaml
+t "split a missing pool" 1 "pool 'nope' not found" "$B" ipam split nope 2
 
-# --- gc and nodes (engine) ------------------------------------------------------------------------
+# --- gc and nodes ---------------------------------------------------------------------------------
 
 printf 'container-1\n# comment\n' >"$tmp/live.txt"
 printf 'node-1\n' >"$tmp/nodes.txt"
 echo '[{"containerID": "container-1", "ifname": "eth0"}]' >"$tmp/att.json"
-e "gc --live" 0 "gc: 0 handles released" "$B" gc --live "$tmp/live.txt"
-e "gc --network --attachments" 0 "gc: 0 handles" "$B" gc --network net1 --attachments "$tmp/att.json"
-e "gc --nodes-live --dry-run" 0 "would release node node-2" "$B" gc --nodes-live "$tmp/nodes.txt" --dry-run
-e "gc json" 0 '"dryRun": true' "$B" gc --nodes-live "$tmp/nodes.txt" --dry-run -o json
-e "node release" 0 "node/node-2 released" "$B" node release node-2
+t "gc --live" 0 "gc: 0 handles released" "$B" gc --live "$tmp/live.txt"
+t "gc --network --attachments" 0 "gc: 0 handles" "$B" gc --network net1 --attachments "$tmp/att.json"
+t "gc --nodes-live --dry-run" 0 "would release node node-2" "$B" gc --nodes-live "$tmp/nodes.txt" --dry-run
+t "gc json" 0 '"dryRun": true' "$B" gc --nodes-live "$tmp/nodes.txt" --dry-run -o json
+t "node release" 0 "node/node-2 released" "$B" node release node-2
 
-# --- with addresses allocated by the plugin (engine and plugin) -----------------------------------
+# --- with addresses allocated by the plugin -------------------------------------------------------
 
 cni_add() { # NETWORK CONTAINER IFNAME NODE
 	printf '{"cniVersion":"1.0.0","name":"%s","type":"bridge","ipam":{"type":"blockipam","store":"%s","node":"%s"}}' \
@@ -381,39 +345,40 @@ cni_add() { # NETWORK CONTAINER IFNAME NODE
 		CNI_COMMAND=ADD CNI_CONTAINERID=$2 CNI_IFNAME=$3 CNI_NETNS=/var/run/netns/cli-test \
 			CNI_PATH=$build "$PLUGIN"
 }
-if [ "$engine" = 1 ] && [ "$plugin" = 1 ]; then
-	"$B" patch pool list-pool-a-0 --patch '{"spec":{"disabled":false}}' >/dev/null 2>&1
-	# node-3 has no pod CIDR: its pods get addresses from blocks of the automatic pools
-	cni_add net1 container-1 eth0 node-3 >"$tmp/add1" 2>&1 &&
-		cni_add net1 container-2 eth0 node-3 >"$tmp/add2" 2>&1 || plugin=0
-	[ "$plugin" = 0 ] && echo "# plugin ADD failed: $(cat "$tmp/add1" "$tmp/add2" 2>/dev/null)"
-	addr2=$(grep -oE '"address": *"[^"/]+' "$tmp/add2" 2>/dev/null | head -n 1 | sed 's/.*"//')
-	touch "$tmp/live.txt" # the live list is taken after the allocations
+"$B" patch pool list-pool-a-0 --patch '{"spec":{"disabled":false}}' >/dev/null 2>&1
+# node-3 has no pod CIDR: its pods get addresses from blocks of the automatic pools
+if cni_add net1 container-1 eth0 node-3 >"$tmp/add1" 2>&1 &&
+	cni_add net1 container-2 eth0 node-3 >"$tmp/add2" 2>&1; then
+	ok "plugin ADDs for node-3"
+else
+	bad "plugin ADDs for node-3: $(cat "$tmp/add1" "$tmp/add2" 2>/dev/null)"
 fi
-p "show an allocated address" 0 "net1.container-2.eth0" "$B" ipam show --ip "${addr2:-0.0.0.0}"
-p "show blocks with one" 0 "node-3" "$B" ipam show --show-blocks
-p "routes" 0 "node-3" "$B" routes
-p "routes -o json" 0 '"kind": "block"' "$B" routes -o json
-p "routes --node -o yaml" 0 "kind: blackhole" "$B" routes --node node-3 -o yaml
-p "gc keeps the live, releases the rest" 0 "released handle net1.container-2.eth0" \
+addr2=$(grep -oE '"address": *"[^"/]+' "$tmp/add2" 2>/dev/null | head -n 1 | sed 's/.*"//')
+touch "$tmp/live.txt" # the live list is taken after the allocations
+t "show an allocated address" 0 "net1.container-2.eth0" "$B" ipam show --ip "${addr2:-0.0.0.0}"
+t "show blocks with one" 0 "node-3" "$B" ipam show --show-blocks
+t "show blocks wide" 0 "EMPTYSINCE" "$B" ipam show --show-blocks -o wide
+t "routes" 0 "node-3" "$B" routes
+t "routes -o json" 0 '"kind": "block"' "$B" routes -o json
+t "routes --node -o yaml" 0 "kind: blackhole" "$B" routes --node node-3 -o yaml
+t "gc keeps the live, releases the rest" 0 "released handle net1.container-2.eth0" \
 	"$B" gc --live "$tmp/live.txt" --grace 0 --node node-3
-p "address freed" 0 "Assigned" "$B" ipam show --ip "${addr2:-0.0.0.0}" && not_in "no holder" "container-2"
-p "release by handle" 0 "released handle net1.container-1.eth0" "$B" ipam release --handle net1.container-1.eth0
+t "address freed" 0 "Assigned" "$B" ipam show --ip "${addr2:-0.0.0.0}" && not_in "no holder" "container-2"
+t "release by handle" 0 "released handle net1.container-1.eth0" "$B" ipam release --handle net1.container-1.eth0
 
-# --- deleting (engine) ----------------------------------------------------------------------------
+# --- deleting -------------------------------------------------------------------------------------
 
-e "delete a namespace" 0 "namespace/team-a deleted" "$B" delete ns team-a
-e "delete: all must exist" 1 "pool 'nope' not found; nothing was deleted" "$B" delete pool dmz-manual nope
-e "delete: untouched" 0 "dmz-manual" "$B" get pool dmz-manual
-e "delete -f" 0 "pool/zone-east-ippool deleted" "$B" delete -f "$data/calico/ippools-topology.yaml"
-e "deleted" 1 "not found" "$B" get pool dmz-manual
-e "delete the config: defaults" 0 "ipamconfig/default reset to defaults" "$B" delete ipamconfig default
-e "delete a missing node" 1 "node 'nope' not found" "$B" delete node nope
-if e "no namespaces left" 0 "items: []" "$B" get namespaces -o yaml; then
+t "delete a namespace" 0 "namespace/team-a deleted" "$B" delete ns team-a
+t "delete: all must exist" 1 "pool 'nope' not found; nothing was deleted" "$B" delete pool dmz-manual nope
+t "delete: untouched" 0 "dmz-manual" "$B" get pool dmz-manual
+t "delete -f" 0 "pool/zone-east-ippool deleted" "$B" delete -f "$data/calico/ippools-topology.yaml"
+t "deleted" 1 "not found" "$B" get pool dmz-manual
+t "delete the config: defaults" 0 "ipamconfig/default reset to defaults" "$B" delete ipamconfig default
+t "delete a missing node" 1 "node 'nope' not found" "$B" delete node nope
+if t "no namespaces left" 0 "items: []" "$B" get namespaces -o yaml; then
 	cp "$tmp/out" "$tmp/none.yaml"
-	e "apply an empty list" 0 "nothing to do" "$B" apply -f "$tmp/none.yaml"
-	e "delete an empty list" 0 "nothing to do" "$B" delete -f "$tmp/none.yaml"
+	t "apply an empty list" 0 "nothing to do" "$B" apply -f "$tmp/none.yaml"
+	t "delete an empty list" 0 "nothing to do" "$B" delete -f "$tmp/none.yaml"
 fi
 
-echo "cli: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+finish

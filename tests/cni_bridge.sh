@@ -9,30 +9,16 @@
 # missing is a loud, counted skip. Prints "cni_bridge: N passed, N failed, N skipped".
 set -u
 name=cni_bridge
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
-
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-plugin=$build/blockipam
+. "$(dirname "$0")/lib.sh"
 mkpool=$build/tests/helper_mkpool
-cnidir=/usr/lib/cni
 scenarios="bridge ptp"
 
-why=""
-[ "$(id -u)" = 0 ] || why="not root"
-[ -z "$why" ] && ! ip netns list >/dev/null 2>&1 && why="'ip netns' is not available"
-[ -z "$why" ] && ! command -v jq >/dev/null && why="jq is not installed"
-[ -z "$why" ] && ! command -v ping >/dev/null && why="ping is not installed"
+why=$(why_not_netns)
+[ -z "$why" ] && why=$(why_not_cmd jq ping)
 [ -z "$why" ] && [ ! -x "$plugin" ] && why="$plugin is not built"
 [ -z "$why" ] && [ ! -x "$mkpool" ] && why="$mkpool is not built (make $mkpool)"
-if [ -n "$why" ]; then
-	for s in $scenarios; do skip "$s: $why"; done
-	finish
-fi
+# shellcheck disable=SC2086 # the scenario names are words
+[ -n "$why" ] && skip_all "$why" $scenarios
 
 tmp=$(mktemp -d /tmp/bip-cni-bridge.XXXXXX)
 id=$$

@@ -13,23 +13,21 @@
 # Ends with "etcd: N passed, N failed, N skipped" (the sums of the test binaries' lines).
 # ETCD_CAS_SECONDS (default 20) sets the length of part 4.
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
+name=etcd
+. "$(dirname "$0")/lib.sh"
 . "$root/tests/etcd-harness.sh"
 
-passed=0 failed=0 skipped=0
 log=$(mktemp)
 certs=
 sserver=
 
-finish() {
+cleanup() {
 	[ -n "$sserver" ] && kill "$sserver" 2>/dev/null && wait "$sserver" 2>/dev/null
 	etcd_cleanup
 	rm -f "$log"
 	[ -n "$certs" ] && rm -rf "$certs"
-	echo "etcd: $passed passed, $failed failed, $skipped skipped"
 }
-trap finish EXIT
+trap 'cleanup; finish' EXIT
 
 # Add up the closing line of a test binary's output in file $1 (none: one failure).
 tally() {
@@ -49,10 +47,7 @@ run() {
 	tally "$log"
 }
 
-fail() {
-	echo "FAIL $*"
-	failed=$((failed + 1))
-}
+fail() { bad "$@"; }
 
 for b in test_store test_etcd; do
 	if [ ! -x "$build/tests/$b" ]; then
@@ -61,8 +56,7 @@ for b in test_store test_etcd; do
 	fi
 done
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null; then
-	echo "skip etcd: SKIPPED: etcd/etcdctl not installed (scripts/deps.sh test): the etcd backend is NOT tested"
-	skipped=$((skipped + 1))
+	skip "etcd: etcd/etcdctl not installed (scripts/deps.sh test): the etcd backend is NOT tested"
 	exit 0
 fi
 

@@ -15,30 +15,23 @@
 # ETCD_NODES_SEQ (default 300) the sequential ones. Ends with "etcd_nodes: N passed, N failed,
 # N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=etcd_nodes
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
 tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	etcd_cleanup
-	rm -rf "$tmp"
-	echo "etcd_nodes: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+trap 'etcd_cleanup; rm -rf "$tmp"; finish' EXIT
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
+pass() { ok "$1"; }
+fail() { bad "$1: $2"; }
 
 for f in "$B" "$PLUGIN"; do
 	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
 done
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null ||
 	! command -v python3 >/dev/null; then
-	skipped=$((skipped + 1))
-	echo "skip etcd_nodes: SKIPPED: etcd, etcdctl or python3 missing: many nodes on etcd NOT tested"
+	skip "etcd_nodes: etcd, etcdctl or python3 missing: many nodes on etcd NOT tested"
 	exit 0
 fi
 etcd_start_single || { fail "etcd" "did not start"; exit 1; }

@@ -10,31 +10,17 @@
 # "hostile: N passed, N failed, N skipped".
 set -u
 name=hostile
-passed=0 failed=0 skipped=0 tried=0
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=$(cd "${BIP_BUILD:-$root/build}" && pwd)
+. "$(dirname "$0")/lib.sh"
+tried=0
+build=$(cd "$build" && pwd)
 P=$build/blockipam
 B=$build/blockipamctl
 
-finish() {
-	echo "# $tried hostile inputs tried"
-	echo "$name: $passed passed, $failed failed, $skipped skipped"
-	exit $((failed > 0))
-}
 for x in "$P" "$B"; do
-	if [ ! -x "$x" ]; then
-		echo "FAIL $x is not built"
-		failed=1
-		finish
-	fi
+	[ -x "$x" ] || { bad "$x is not built"; finish; }
 done
-for t in jq sqlite3 sha256sum; do
-	if ! command -v "$t" >/dev/null; then
-		echo "skip everything: $t is not installed (scripts/deps.sh test): SKIPPED"
-		skipped=1
-		finish
-	fi
-done
+why=$(why_not_cmd jq sqlite3 sha256sum)
+[ -n "$why" ] && skip_all "$why (scripts/deps.sh test)" everything
 
 tmp=$(mktemp -d /tmp/bip-hostile.XXXXXX)
 trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -46,7 +32,7 @@ S=sqlite://$db
 
 # --- the store, with something in it ---------------------------------------------------------
 
-"$B" --store "$S" apply -f - >/dev/null <<'EOF' || { echo "FAIL setup: apply"; failed=1; finish; }
+"$B" --store "$S" apply -f - >/dev/null <<'EOF' || { bad "setup: apply"; finish; }
 apiVersion: blockipam.io/v1
 kind: Pool
 metadata: {name: p4}
@@ -76,12 +62,12 @@ base='{"cniVersion":"1.0.0","name":"net","type":"bridge","ipam":{"type":"blockip
 ENV=(CNI_COMMAND=ADD CNI_CONTAINERID=ctr-held CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/h
 	CNI_PATH=/opt/cni/bin PATH=/usr/bin:/bin)
 (cd "$w/cwd" && env -i "${ENV[@]}" "$P" <<<"$base" >"$io/held") ||
-	{ echo "FAIL setup: ADD: $(cat "$io/held")"; failed=1; finish; }
+	{ bad "setup: ADD: $(cat "$io/held")"; finish; }
 held=$(jq -r '.ips[0].address' "$io/held")
 held=${held%/*}
 # a container id with a dot: its handle net.x.y.eth0 could be network net.x's container y
 (cd "$w/cwd" && env -i "${ENV[@]}" CNI_CONTAINERID=x.y "$P" <<<"$base" >"$io/held2") ||
-	{ echo "FAIL setup: ADD x.y: $(cat "$io/held2")"; failed=1; finish; }
+	{ bad "setup: ADD x.y: $(cat "$io/held2")"; finish; }
 
 # Stores that must be refused, each in its own 0700 directory (part of the world).
 mkdir -m 0700 "$w/gw" "$w/ln" "$w/isdir" "$w/junk" "$w/foreign" "$w/newer" "$w/nofile"
@@ -107,12 +93,10 @@ snapshot() {
 }
 snapshot >"$io/snap0"
 
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
 # the first 110 characters of a message, on one line
 oneline() { local s=${1//$'\n'/\\n}; echo "${s:0:110}"; }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
+bad() { # NAME WHY: lib.sh's failure, with the case's output
+	t_fail "$1: $2"
 	[ -s "$io/out" ] && head -c 600 "$io/out" | sed 's/^/    | /'
 	[ -s "$io/err" ] && head -n 5 "$io/err" | sed 's/^/    ! /'
 }
@@ -679,4 +663,5 @@ m "ipam release: a garbage address" 2 "invalid address '10.90.0.999'" "" ipam re
 m "ipam split: 0" 2 "not '0'" "" ipam split p4 0
 
 echo "# $((tried - cni_tried)) hostile blockipamctl invocations"
+echo "# $tried hostile inputs tried"
 finish

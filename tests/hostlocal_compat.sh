@@ -22,16 +22,7 @@
 # skip. Prints "hostlocal_compat: N passed, N failed, N skipped".
 set -u
 name=hostlocal_compat
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
-
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-plugin=$build/blockipam
-cnidir=/usr/lib/cni
+. "$(dirname "$0")/lib.sh"
 hl=$cnidir/host-local
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE
 part1="shape-0.3.1 shape-0.4.0 shape-1.0.0 version-1.1.0 repeat del"
@@ -41,11 +32,9 @@ part3="default-dataDir"
 why=""
 [ ! -x "$plugin" ] && why="$plugin is not built"
 [ -z "$why" ] && [ ! -x "$hl" ] && why="$hl is not installed (apt-get install containernetworking-plugins)"
-[ -z "$why" ] && ! command -v jq >/dev/null && why="jq is not installed"
-if [ -n "$why" ]; then
-	for s in $part1 $part2 $part3; do skip "$s: $why"; done
-	finish
-fi
+[ -z "$why" ] && why=$(why_not_cmd jq)
+# shellcheck disable=SC2086 # the check names are words
+[ -n "$why" ] && skip_all "$why" $part1 $part2 $part3
 
 tmp=$(mktemp -d /tmp/bip-hl-compat.XXXXXX)
 id=$$
@@ -183,15 +172,11 @@ else
 fi
 
 # --- part 2: the real bridge plugin --------------------------------------------------------------
-why=""
-[ "$(id -u)" = 0 ] || why="not root"
-[ -z "$why" ] && ! ip netns list >/dev/null 2>&1 && why="'ip netns' is not available"
+why=$(why_not_netns)
 [ -z "$why" ] && [ ! -x "$cnidir/bridge" ] && why="$cnidir/bridge is not installed"
-[ -z "$why" ] && ! command -v ping >/dev/null && why="ping is not installed"
-if [ -n "$why" ]; then
-	for s in $part2 $part3; do skip "$s: $why"; done
-	finish
-fi
+[ -z "$why" ] && why=$(why_not_cmd ping)
+# shellcheck disable=SC2086 # the check names are words
+[ -n "$why" ] && skip_all "$why" $part2 $part3
 
 # bridge_conf TYPE DATADIR: the bridge network, the same for both IPAMs but the type.
 bridge_conf() {

@@ -88,7 +88,7 @@ else
 	bad "build: podman build: $(tail -n 5 "$tmp/out" | tr '\n' ' ')"
 	finish
 fi
-want="blockipamctl $("$build/blockipamctl" --version | cut -d' ' -f2)"
+want=$("$build/blockipamctl" --version)
 if out=$(run "$tag" --version 2>&1) && [ "$out" = "$want" ]; then
 	ok "version: blockipamctl --version in the image says '$out'"
 elif printf '%s' "$out" | grep -qi "cgroup\|OCI runtime\|setrlimit"; then

@@ -9,25 +9,18 @@
 #
 # Ends with "migrate: N passed, N failed, N skipped". MIGRATE_PODS (default 300) sets the ADDs.
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=migrate
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
 tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	etcd_cleanup
-	rm -rf "$tmp"
-	echo "migrate: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+trap 'etcd_cleanup; rm -rf "$tmp"; finish' EXIT
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE
 
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
+pass() { ok "$1"; }
 fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
+	bad "$1: $2"
 	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
 }
 # t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT ('' = anything) is in stdout or stderr.
@@ -47,8 +40,7 @@ t() {
 # same NAME FILE1 FILE2
 same() {
 	if cmp -s "$2" "$3"; then pass "$1"; else
-		failed=$((failed + 1))
-		echo "FAIL $1: outputs differ"
+		bad "$1: outputs differ"
 		diff "$2" "$3" | head -n 20 | sed 's/^/    | /'
 	fi
 }
@@ -57,8 +49,7 @@ for f in "$B" "$PLUGIN"; do
 	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
 done
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null; then
-	skipped=$((skipped + 1))
-	echo "skip migrate: SKIPPED: etcd/etcdctl not installed (scripts/deps.sh test): store migrate is NOT tested"
+	skip "migrate: etcd/etcdctl not installed (scripts/deps.sh test): store migrate is NOT tested"
 	exit 0
 fi
 

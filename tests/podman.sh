@@ -22,23 +22,10 @@
 # loud, counted skip with the reason. Prints "podman: N passed, N failed, N skipped".
 set -u
 name=podman
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
+. "$(dirname "$0")/lib.sh"
 checks="address reach rm-frees"
-skip_all() {
-	local c
-	for c in $checks; do skip "$c: $1"; done
-	finish
-}
-
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-plugin=$build/blockipam
-ctl=$build/blockipamctl
-cnidir=/usr/lib/cni
+# shellcheck disable=SC2086 # the check names are words
+skip_checks() { skip_all "$1" $checks; }
 start=$(date +%s%N)
 
 pkgs="podman runc busybox-static conmon catatonit"
@@ -56,7 +43,7 @@ why=""
 [ -z "$why" ] && [ ! -x "$cnidir/bridge" ] && why="$cnidir/bridge is not installed (containernetworking-plugins)"
 [ -z "$why" ] && [ ! -x "$plugin" ] && why="$plugin is not built"
 [ -z "$why" ] && [ ! -x "$ctl" ] && why="$ctl is not built"
-[ -n "$why" ] && skip_all "$why"
+[ -n "$why" ] && skip_checks "$why"
 
 tmp=$(mktemp -d /tmp/bip-podman.XXXXXX)
 sfx=$$-$RANDOM
@@ -162,12 +149,12 @@ ip netns add "$hostns" && ip -n "$hostns" link set lo up || { bad "setup: ip net
 
 started=1
 if ! pm import "$tmp/busybox.tar" "$image" >"$tmp/out" 2>&1; then
-	skip_all "podman import fails here: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
+	skip_checks "podman import fails here: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
 fi
 # Can podman run a container here at all (no network: nothing of ours is involved)?
 if ! pm run --rm "${ulimits[@]}" --cgroup-parent "/$cgparent" --network none "$image" \
 	/bin/sh -c 'echo ran' >"$tmp/out" 2>&1 || ! grep -qx ran "$tmp/out"; then
-	skip_all "podman cannot run a container here, even without a network: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
+	skip_checks "podman cannot run a container here, even without a network: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
 fi
 
 # ---- the containers --------------------------------------------------------------------------

@@ -29,27 +29,14 @@
 # is a loud, counted skip. Prints "routes_netns: N passed, N failed, N skipped".
 set -u
 name=routes_netns
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
-
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-plugin=$build/blockipam
-ctl=$build/blockipamctl
-cnidir=/usr/lib/cni
+. "$(dirname "$0")/lib.sh"
 unset BLOCKIPAM_NODE
 
 why=""
 [ ! -x "$ctl" ] && why="$ctl is not built"
 [ -z "$why" ] && [ ! -x "$plugin" ] && why="$plugin is not built"
-[ -z "$why" ] && ! command -v jq >/dev/null && why="jq is not installed"
-if [ -n "$why" ]; then
-	for s in bird pod-to-pod borrowed routes-match del-and-check; do skip "$s: $why"; done
-	finish
-fi
+[ -z "$why" ] && why=$(why_not_cmd jq)
+[ -n "$why" ] && skip_all "$why" bird pod-to-pod borrowed routes-match del-and-check
 
 tmp=$(mktemp -d /tmp/bip-routes-netns.XXXXXX)
 sfx=$$-$RANDOM
@@ -153,10 +140,8 @@ bird_part
 
 # ---- part 2: real namespaces ---------------------------------------------------------------------
 
-why=""
-[ "$(id -u)" = 0 ] || why="not root"
-[ -z "$why" ] && ! ip netns list >/dev/null 2>&1 && why="'ip netns' is not available"
-[ -z "$why" ] && ! command -v ping >/dev/null && why="ping is not installed"
+why=$(why_not_netns)
+[ -z "$why" ] && why=$(why_not_cmd ping)
 for k in bridge ptp; do
 	[ -z "$why" ] && [ ! -x "$cnidir/$k" ] &&
 		why="$cnidir/$k is not installed (apt-get install containernetworking-plugins)"

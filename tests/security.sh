@@ -18,19 +18,9 @@
 # Ends with "security: N passed, N failed, N skipped".
 set -u
 name=security
-passed=0 failed=0 skipped=0
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-P=$build/blockipam
-B=$build/blockipamctl
-
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() {
-	echo "$name: $passed passed, $failed failed, $skipped skipped"
-	exit $((failed > 0))
-}
+. "$(dirname "$0")/lib.sh"
+P=$plugin
+B=$ctl
 if [ ! -x "$P" ] || [ ! -x "$B" ]; then
 	bad "$P and $B must be built"
 	finish

@@ -1837,7 +1837,28 @@ static void test_sqlite_short_lived(void)
 	rm_tree(dir);
 }
 
+/* The library never reads the process environment: the caller passes its BLOCKIPAM_STORE. */
+static void test_store_addr_default(void)
+{
+	static const struct {
+		const char *explicit_addr, *env_addr, *want;
+	} rows[] = {
+	    {"etcd://a:1", "etcd://b:2", "etcd://a:1"},
+	    {"", "etcd://b:2", "etcd://b:2"},
+	    {NULL, "etcd://b:2", "etcd://b:2"},
+	    {NULL, "", BIP_STORE_DEFAULT},
+	    {NULL, NULL, BIP_STORE_DEFAULT},
+	};
+
+	T_REQUIRE(setenv("BLOCKIPAM_STORE", "etcd://process-env:1", 1) == 0);
+	for (size_t i = 0; i < LEN(rows); i++)
+		T_CHECK_STR(bip_store_addr_default(rows[i].explicit_addr, rows[i].env_addr),
+			    rows[i].want);
+	unsetenv("BLOCKIPAM_STORE");
+}
+
 static const struct t_case sqlite_tests[] = {
+	T(test_store_addr_default),
 	T(test_sqlite_bad_open),
 	T(test_sqlite_direct_relative),
 	T(test_sqlite_unreadable),

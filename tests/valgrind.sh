@@ -9,35 +9,23 @@
 # "valgrind: N passed, N failed, N skipped".
 set -u
 name=valgrind
-passed=0 failed=0 skipped=0
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-P=$build/blockipam
-B=$build/blockipamctl
+. "$(dirname "$0")/lib.sh"
+P=$plugin
+B=$ctl
 cases="ADD ADD-again ADD-host-local ADD-second CHECK GC STATUS VERSION DEL DEL-again error-config
 error-taken error-store error-version error-env cli-show cli-show-blocks cli-check cli-get cli-routes
 cli-node-set cli-gc"
 
-finish() {
-	echo "$name: $passed passed, $failed failed, $skipped skipped"
-	exit $((failed > 0))
-}
-skip_all() {
-	for c in $cases; do
-		skipped=$((skipped + 1))
-		echo "skip $c: $1: SKIPPED"
-	done
-	finish
-}
+# shellcheck disable=SC2086 # the case names are words
+skip_cases() { skip_all "$1" $cases; }
 if [ ! -x "$P" ] || [ ! -x "$B" ]; then
-	echo "FAIL $P and $B must be built"
-	failed=1
+	bad "$P and $B must be built"
 	finish
 fi
-command -v valgrind >/dev/null || skip_all "valgrind is not installed (scripts/deps.sh test)"
-command -v jq >/dev/null || skip_all "jq is not installed (scripts/deps.sh test)"
+command -v valgrind >/dev/null || skip_cases "valgrind is not installed (scripts/deps.sh test)"
+command -v jq >/dev/null || skip_cases "jq is not installed (scripts/deps.sh test)"
 if ldd "$P" 2>/dev/null | grep -q libasan; then
-	skip_all "a sanitizer build: valgrind cannot run ASan binaries"
+	skip_cases "a sanitizer build: valgrind cannot run ASan binaries"
 fi
 
 tmp=$(mktemp -d /tmp/bip-valgrind.XXXXXX)
@@ -46,7 +34,7 @@ S=sqlite://$tmp/ipam.db
 VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 	--log-file="$tmp/vg.log")
 
-"$B" --store "$S" apply -f - >/dev/null <<'EOF' || { echo "FAIL setup"; failed=1; finish; }
+"$B" --store "$S" apply -f - >/dev/null <<'EOF' || { bad "setup"; finish; }
 apiVersion: blockipam.io/v1
 kind: Pool
 metadata: {name: p4}
@@ -73,18 +61,14 @@ v() {
 		<<<"$cfg" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$rc" = 99 ] || [ -s "$tmp/vg.log" ]; then
-		failed=$((failed + 1))
-		echo "FAIL $name: valgrind found errors (exit $rc):"
+				bad "$name: valgrind found errors (exit $rc):"
 		sed 's/^/    | /' "$tmp/vg.log" | head -n 40
 	elif [ "$rc" != "$want" ]; then
-		failed=$((failed + 1))
-		echo "FAIL $name: exit $rc, want $want: $(head -c 400 "$tmp/out")"
+				bad "$name: exit $rc, want $want: $(head -c 400 "$tmp/out")"
 	elif [ -n "$check" ] && ! jq -e "$check" "$tmp/out" >/dev/null 2>&1; then
-		failed=$((failed + 1))
-		echo "FAIL $name: output fails '$check': $(head -c 400 "$tmp/out")"
+				bad "$name: output fails '$check': $(head -c 400 "$tmp/out")"
 	else
-		passed=$((passed + 1))
-		echo "ok   $name (exit $rc, valgrind clean)"
+				ok "$name (exit $rc, valgrind clean)"
 	fi
 }
 
@@ -94,8 +78,7 @@ v ADD 0 '.ips | length == 2' ADD ctr-1 "$c10"
 cp "$tmp/out" "$tmp/add1"
 v ADD-again 0 '.ips | length == 2' ADD ctr-1 "$c10"
 if ! cmp -s "$tmp/out" "$tmp/add1"; then
-	failed=$((failed + 1))
-	echo "FAIL ADD-again: a different result: $(cat "$tmp/out")"
+		bad "ADD-again: a different result: $(cat "$tmp/out")"
 fi
 v ADD-host-local 0 '.ips[0].address == "10.96.0.2/24"' ADD ctr-hl \
 	"$(conf 1.0.0 '.name = "vg-hl" | .ipam |= (del(.assign_ipv6) | .ranges = [[{subnet: "10.96.0.0/24"}]])')"
@@ -122,11 +105,9 @@ for args in "ipam show" "ipam show --show-blocks" "ipam check" "get -o yaml" "ro
 	"${VG[@]}" "$B" --store "$S" $args >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$tmp/vg.log" ]; then
-		passed=$((passed + 1))
-		echo "ok   cli: $args (valgrind clean)"
+				ok "cli: $args (valgrind clean)"
 	else
-		failed=$((failed + 1))
-		echo "FAIL cli: $args: exit $rc"
+				bad "cli: $args: exit $rc"
 		sed 's/^/    | /' "$tmp/vg.log" "$tmp/err" | head -n 40
 	fi
 done

@@ -137,8 +137,9 @@ struct bip_store_opts {
  */
 int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct bip_store **out,
 		   char *err, size_t errlen);
-/* The store address to use: explicit, else $BLOCKIPAM_STORE, else BIP_STORE_DEFAULT. */
-const char *bip_store_addr_default(const char *explicit_addr);
+/* The store address to use: explicit_addr, else env_addr (the caller's BLOCKIPAM_STORE: the
+ * library never reads the process environment), else BIP_STORE_DEFAULT. Either may be NULL. */
+const char *bip_store_addr_default(const char *explicit_addr, const char *env_addr);
 void bip_store_close(struct bip_store *s);
 /* Words on the last failed call of s (which endpoint, what it said), never NULL: "" when the
  * backend has nothing to add to the code. Valid until the next call on s. */

@@ -32,7 +32,6 @@
  *
  * bip_store_errmsg() tells what happened last, in words.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -823,6 +822,23 @@ static const struct bip_store_ops etcd_ops = {
     .lock = etcd_lock,
 };
 
+/* ASCII only: <ctype.h> answers by the locale, and a program that links the library may have
+ * called setlocale(), where bytes above 127 can count as letters. */
+static bool ascii_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool ascii_alnum(unsigned char c)
+{
+	return ascii_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool ascii_xdigit(unsigned char c)
+{
+	return ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 /* 1..65535, digits only, no leading zero. */
 static bool port_ok(const char *s, size_t n)
 {
@@ -831,7 +847,7 @@ static bool port_ok(const char *s, size_t n)
 	if (n == 0 || n > 5 || s[0] == '0')
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
+		if (!ascii_digit((unsigned char)s[i]))
 			return false;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
@@ -845,8 +861,8 @@ static bool host_ok(const char *s, size_t n, bool v6)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!(v6 ? isxdigit(c) || c == ':' || c == '.'
-			 : isalnum(c) || c == '.' || c == '-'))
+		if (!(v6 ? ascii_xdigit(c) || c == ':' || c == '.'
+			 : ascii_alnum(c) || c == '.' || c == '-'))
 			return false;
 	}
 	return true;

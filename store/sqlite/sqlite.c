@@ -142,6 +142,9 @@ struct sqlite_store {
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
