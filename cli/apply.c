@@ -82,6 +82,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 			ctl_lib_err(s.ipam, rc, "%s: %s; nothing was written", fname, err);
 		goto out;
 	}
+	ctl_warn_selectors(s.ipam, fname, res, n);
 	for (i = 0; i < n; i++) {
 		const char *done = exists[i] ? "configured" : "created";
 

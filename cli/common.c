@@ -15,6 +15,10 @@ const char ctl_common_help[] =
     "Common options:\n"
     "  --store ADDR      store address (default: $BLOCKIPAM_STORE, then\n"
     "                    " BIP_STORE_DEFAULT ")\n"
+    "  --store-prefix P, --store-ca-file F, --store-cert-file F, --store-key-file F,\n"
+    "  --store-timeout-ms N   as the plugin's ipam.store_prefix, store_ca_file, ... fields\n"
+    "                    (default: $BLOCKIPAM_STORE_PREFIX, _CA_FILE, _CERT_FILE, _KEY_FILE,\n"
+    "                    _TIMEOUT_MS)\n"
     "  -o, --output FMT  table (default), wide, json or yaml\n"
     "  -h, --help        this help\n"
     "\n"
@@ -167,6 +171,21 @@ int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *sho
 				return CTL_OPT_USAGE;
 			}
 			ctl.store = optarg;
+			continue;
+		case CTL_OPT_STORE_PREFIX:
+			ctl.store_prefix = optarg;
+			continue;
+		case CTL_OPT_STORE_CA:
+			ctl.store_ca = optarg;
+			continue;
+		case CTL_OPT_STORE_CERT:
+			ctl.store_cert = optarg;
+			continue;
+		case CTL_OPT_STORE_KEY:
+			ctl.store_key = optarg;
+			continue;
+		case CTL_OPT_STORE_TIMEOUT:
+			ctl.store_timeout = optarg;
 			continue;
 		case ':':
 			active = NULL;
@@ -400,26 +419,81 @@ const char *ctl_store_addr(void)
 	return bip_store_addr_default(ctl.store, getenv("BLOCKIPAM_STORE"));
 }
 
+/* An option's value, else its environment variable's (NULL when neither is set). */
+static const char *opt_env(const char *opt, const char *env, const char **from, const char *name)
+{
+	const char *v = getenv(env);
+
+	if (opt) {
+		*from = name;
+		return opt;
+	}
+	*from = env;
+	return v && *v ? v : NULL;
+}
+
+int ctl_store_opts(struct bip_store_opts *o, bool read_only)
+{
+	static const struct {
+		const char *opt, *env;
+	} files[] = {{"--store-ca-file", "BLOCKIPAM_STORE_CA_FILE"},
+		     {"--store-cert-file", "BLOCKIPAM_STORE_CERT_FILE"},
+		     {"--store-key-file", "BLOCKIPAM_STORE_KEY_FILE"}};
+	const char *given[] = {ctl.store_ca, ctl.store_cert, ctl.store_key}, *from, *v;
+	const char **dst[] = {&o->ca_file, &o->cert_file, &o->key_file};
+	unsigned long ms;
+
+	*o = (struct bip_store_opts){.read_only = read_only};
+	for (size_t i = 0; i < 3; i++) {
+		v = opt_env(given[i], files[i].env, &from, files[i].opt);
+		if (v && v[0] != '/') {
+			ctl_err("invalid %s '%s': must be an absolute path", from, v);
+			return CTL_EXIT_ERR;
+		}
+		*dst[i] = v;
+	}
+	v = opt_env(ctl.store_prefix, "BLOCKIPAM_STORE_PREFIX", &from, "--store-prefix");
+	if (v && (v[0] != '/' || v[strlen(v) - 1] != '/')) {
+		ctl_err("invalid %s '%s': must start and end with '/'", from, v);
+		return CTL_EXIT_ERR;
+	}
+	o->prefix = v;
+	v = opt_env(ctl.store_timeout, "BLOCKIPAM_STORE_TIMEOUT_MS", &from, "--store-timeout-ms");
+	if (v) {
+		if (ctl_parse_uint(v, 600000, &ms) != BIP_OK || ms < 1) {
+			ctl_err("invalid %s '%s': want milliseconds from 1 to 600000", from, v);
+			return CTL_EXIT_ERR;
+		}
+		o->timeout_ms = (int)ms;
+	}
+	return CTL_EXIT_OK;
+}
+
 int ctl_open(struct ctl_session *s, bool read_only)
 {
 	const char *addr = ctl_store_addr();
-	/* etcds:// client certificates, as the plugin's store_*_file (a Secret in a Deployment) */
-	struct bip_store_opts opts = {.read_only = read_only,
-				      .ca_file = getenv("BLOCKIPAM_STORE_CA_FILE"),
-				      .cert_file = getenv("BLOCKIPAM_STORE_CERT_FILE"),
-				      .key_file = getenv("BLOCKIPAM_STORE_KEY_FILE")};
+	struct bip_store_opts opts;
 	char err[512] = "";
 	int rc;
 
 	s->store = NULL;
 	s->ipam = NULL;
+	if (ctl_store_opts(&opts, read_only) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
 	rc = bip_store_open(addr, &opts, &s->store, err, sizeof(err));
 	if (rc != BIP_OK) {
-		/* the store's own message names the store already ("cannot open store ...") */
+		const char *hint = read_only && rc == BIP_ENOTFOUND &&
+					   (strstr(err, "does not exist") || strcmp(addr, BIP_STORE_DEFAULT) == 0)
+				       ? " (the first 'apply' creates it; or name another with --store)"
+				       : "";
+
+		/* the store's own message names the store already ("cannot open store ..."); a
+		 * read-only command on a store nobody has written yet gets the hint */
 		if (strncmp(err, "cannot open store ", 18) == 0)
-			ctl_err("%s", err);
+			ctl_err("%s%s", err, hint);
 		else
-			ctl_err("cannot open store '%s': %s", addr, *err ? err : bip_strerror(rc));
+			ctl_err("cannot open store '%s': %s%s", addr, *err ? err : bip_strerror(rc),
+				hint);
 		return CTL_EXIT_ERR;
 	}
 	rc = bip_ipam_new(s->store, &s->ipam);

@@ -34,6 +34,10 @@ struct ctl_opts {
 	const char *prog;  /* "blockipamctl" */
 	const char *store; /* --store, NULL = ctl_store_addr()'s fallbacks */
 	enum ctl_output output;
+	/* How to open it, as the plugin's ipam.store_* fields say (NULL: $BLOCKIPAM_STORE_*, then
+	 * the default): --store-prefix, --store-ca-file, --store-cert-file, --store-key-file,
+	 * --store-timeout-ms. */
+	const char *store_prefix, *store_ca, *store_cert, *store_key, *store_timeout;
 };
 extern struct ctl_opts ctl;
 
@@ -58,10 +62,20 @@ struct ctl_usage {
 
 /* The options every command takes, appended to its own. */
 #define CTL_OPT_STORE 0x100
+#define CTL_OPT_STORE_PREFIX 0x101
+#define CTL_OPT_STORE_CA 0x102
+#define CTL_OPT_STORE_CERT 0x103
+#define CTL_OPT_STORE_KEY 0x104
+#define CTL_OPT_STORE_TIMEOUT 0x105
 #define CTL_SHORTOPTS ":ho:"
 #define CTL_LONGOPTS                                                                               \
 	{"help", no_argument, NULL, 'h'}, {"output", required_argument, NULL, 'o'},                \
 	    {"store", required_argument, NULL, CTL_OPT_STORE},                                     \
+	    {"store-prefix", required_argument, NULL, CTL_OPT_STORE_PREFIX},                       \
+	    {"store-ca-file", required_argument, NULL, CTL_OPT_STORE_CA},                          \
+	    {"store-cert-file", required_argument, NULL, CTL_OPT_STORE_CERT},                      \
+	    {"store-key-file", required_argument, NULL, CTL_OPT_STORE_KEY},                        \
+	    {"store-timeout-ms", required_argument, NULL, CTL_OPT_STORE_TIMEOUT},                  \
 	{                                                                                          \
 		NULL, 0, NULL, 0                                                                   \
 	}
@@ -137,6 +151,35 @@ int ctl_load_manifest(const char *file, struct bip_res **res, size_t *n, bool va
 enum ctl_liveness { CTL_NOT_CNI, CTL_LIVE, CTL_DEAD };
 enum ctl_liveness ctl_handle_liveness(const json_t *live, const char *handle);
 
+/* safety.c: the name of names nearest to word by edit distance (a small one for its length),
+ * NULL when none is near: for "did you mean '%s'?". */
+const char *ctl_nearest(const char *word, const char *const *names, size_t n);
+/* "<kind> 'name' not found (did you mean 'near'?)<suffix>" on stderr, from the names stored. */
+void ctl_not_found(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name,
+		   const char *suffix);
+/* A warning when a resource about to be created is named like a stored one ("worker1" next to
+ * "worker-1"): node set creates nodes, so a typo there is not an error. */
+void ctl_warn_new_name(struct bip_ipam *ipam, enum bip_res_kind kind, const char *name);
+/* Whether the store knows node (a node record, a block affine to it, or a handle made on it);
+ * else prints "<what>: unknown node 'x'; did you mean 'y'?" and returns CTL_EXIT_ERR. */
+int ctl_node_known(struct bip_ipam *ipam, const char *node, const char *what);
+/* The addresses in use inside within (NULL: anywhere) held by node (NULL: any): their count
+ * and a text naming the first few holders ("default/web-1 (10.0.0.5 on node node-a), ... and 3
+ * more"). Prints the error. */
+#define CTL_HOLDERS_NAMED 3
+struct ctl_holders {
+	size_t n;
+	char text[1024];
+};
+int ctl_holders(struct bip_ipam *ipam, const struct bip_prefix *within, const char *node,
+		struct ctl_holders *out);
+
+/* Warn (on stderr) about each pool of res whose nodeSelector or namespaceSelector selects none of
+ * the nodes or namespaces (stored, or in res) and names a label none of them has: a typo such as
+ * "rol == 'gpu'". Silent when there are no nodes (namespaces) to judge by. */
+void ctl_warn_selectors(struct bip_ipam *ipam, const char *fname, const struct bip_res *res,
+			size_t nres);
+
 /* An open store and an IPAM handle on it. */
 struct ctl_session {
 	struct bip_store *store;
@@ -144,6 +187,9 @@ struct ctl_session {
 };
 /* The store address: --store, else $BLOCKIPAM_STORE, else the default. */
 const char *ctl_store_addr(void);
+/* The options to open a store with, from --store-* / $BLOCKIPAM_STORE_* (checked as the plugin
+ * checks its ipam.store_* fields); prints the error. */
+int ctl_store_opts(struct bip_store_opts *o, bool read_only);
 /* Open the store named by ctl_store_addr(); prints the error. */
 int ctl_open(struct ctl_session *s, bool read_only);
 void ctl_close(struct ctl_session *s);

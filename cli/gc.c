@@ -31,7 +31,8 @@ static const struct ctl_usage usage = {
     "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--allow-empty]\n"
     "       (--live FILE | --network NAME --attachments FILE) [--nodes-live FILE]\n"
     "   or: gc [--dry-run] [--allow-empty] --nodes-live FILE",
-    "Release the addresses of containers that are gone, and the blocks of nodes that are gone.\n"
+    "Release the addresses of containers that are gone, and the blocks of nodes that are gone;\n"
+    "then give back every block that has been empty for emptyBlockReleaseSeconds.\n"
     "\n"
     "Options:\n"
     "  --live FILE          container IDs that are alive, one per line ('#' comments); every\n"
@@ -205,6 +206,39 @@ static int known_nodes(struct ctl_session *s, json_t *names)
 	return BIP_OK;
 }
 
+/*
+ * A name of the live list that the store does not know, near a node that would be released
+ * ("worker1" for worker-1): a typo that would take a live node's blocks. Refused, naming both.
+ */
+static bool nodes_typo(const json_t *nodes_live, const json_t *known, const json_t *dead,
+		       const char *file)
+{
+	const char **names = calloc(json_array_size(dead) + 1, sizeof(*names)), *key, *near;
+	size_t n = 0, i;
+	bool typo = false;
+	json_t *v;
+
+	if (!names)
+		return false;
+	json_array_foreach(dead, i, v)
+	{
+		names[n++] = json_string_value(v);
+	}
+	json_object_foreach((json_t *)nodes_live, key, v)
+	{
+		if (json_object_get(known, key) || !(near = ctl_nearest(key, names, n)))
+			continue;
+		ctl_err("%s names node '%s', which the store does not know, and leaves out '%s', "
+			"whose blocks would be released: did you mean '%s'? Fix the list; nothing "
+			"was released",
+			file, key, near, near);
+		typo = true;
+		break;
+	}
+	free(names);
+	return typo;
+}
+
 static void print_handle(const json_t *v, const char *verb)
 {
 	const json_t *addrs = json_object_get(v, "addresses"), *a;
@@ -235,12 +269,12 @@ int gc_main(int argc, char **argv)
 	struct ctl_session s = {0};
 	struct gc g = {0};
 	const char *live_file = NULL, *network = NULL, *att_file = NULL, *nodes_file = NULL;
-	bool dry_run = false, allow_empty = false, all_nodes = false;
+	bool dry_run = false, allow_empty = false, all_nodes = false, node_named = false;
 	char host[256];
 	unsigned long grace = 60;
 	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
 	json_t *result = NULL, *v;
-	size_t i, failed = 0, released = 0;
+	size_t i, failed = 0, released = 0, empty_blocks = 0;
 	char *prefix = NULL;
 	const char *key;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -261,6 +295,7 @@ int gc_main(int argc, char **argv)
 			break;
 		case 'n':
 			g.node = optarg;
+			node_named = true;
 			break;
 		case 'a':
 			all_nodes = true;
@@ -336,6 +371,9 @@ int gc_main(int argc, char **argv)
 	}
 	if (ctl_open(&s, dry_run) != CTL_EXIT_OK)
 		goto out;
+	/* a typo would collect nothing and say so with exit 0 */
+	if (node_named && ctl_node_known(s.ipam, g.node, "gc --node") != CTL_EXIT_OK)
+		goto out;
 	if ((live || attach) && (rc = bip_ipam_handle_foreach(s.ipam, prefix ? prefix : "",
 							      one_handle, &g)) != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "cannot list the handles");
@@ -349,6 +387,8 @@ int gc_main(int argc, char **argv)
 			if (!json_object_get(nodes_live, key))
 				json_array_append_new(dead_nodes, json_string(key));
 		}
+		if (nodes_typo(nodes_live, known, dead_nodes, nodes_file))
+			goto out;
 	}
 	json_array_foreach(g.victims, i, v)
 	{
@@ -382,18 +422,36 @@ int gc_main(int argc, char **argv)
 			printf("released node %s: %zu blocks (%zu empty, deleted)\n", n, blocks,
 			       deleted);
 	}
+	/* Then the blocks that have been empty for emptyBlockReleaseSeconds (of any node: an
+	 * empty block holds no pod), each conditioned on the block being as read. */
+	if (!dry_run) {
+		struct bip_config cfg;
+
+		rc = bip_ipam_config_get(s.ipam, &cfg);
+		if (rc == BIP_OK && cfg.empty_block_release_s)
+			rc = bip_ipam_release_empty_blocks(s.ipam, cfg.empty_block_release_s,
+							   &empty_blocks);
+		if (rc != BIP_OK) {
+			ctl_lib_err(s.ipam, rc, "cannot release the empty blocks");
+			failed++;
+		}
+	}
 	if (ctl_tabular()) {
+		if (empty_blocks)
+			printf("released %zu blocks empty for emptyBlockReleaseSeconds or more\n",
+			       empty_blocks);
 		printf("gc: %zu handles %sreleased; kept %zu live, %zu too recent, %zu not CNI "
 		       "handles, %zu on other nodes; %zu nodes %sreleased; %zu failures\n",
 		       released, dry_run ? "would be " : "", g.live_kept, g.recent_kept, g.not_cni,
 		       g.other_node, json_array_size(dead_nodes), dry_run ? "would be " : "",
 		       failed);
 	} else {
-		result = json_pack(
-		    "{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I}", "dryRun", dry_run, "handles",
-		    g.victims, "kept", "live", (json_int_t)g.live_kept, "recent",
-		    (json_int_t)g.recent_kept, "notCNI", (json_int_t)g.not_cni, "otherNodes",
-		    (json_int_t)g.other_node, "nodes", dead_nodes, "failed", (json_int_t)failed);
+		result = json_pack("{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun",
+				   dry_run, "handles", g.victims, "kept", "live",
+				   (json_int_t)g.live_kept, "recent", (json_int_t)g.recent_kept,
+				   "notCNI", (json_int_t)g.not_cni, "otherNodes",
+				   (json_int_t)g.other_node, "nodes", dead_nodes, "emptyBlocks",
+				   (json_int_t)empty_blocks, "failed", (json_int_t)failed);
 		if (!result) {
 			ctl_err("out of memory");
 			goto out;

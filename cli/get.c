@@ -66,7 +66,7 @@ int get_main(int argc, char **argv)
 	if (name) {
 		rc = bip_res_get(s.ipam, kind, name, &one);
 		if (rc == BIP_ENOTFOUND) {
-			ctl_err("%s '%s' not found", bip_res_kind_word(kind), name);
+			ctl_not_found(s.ipam, kind, name, "");
 			goto out;
 		}
 		if (rc != BIP_OK) {

@@ -146,9 +146,10 @@ static json_t *report_json(struct ctl_session *s, const struct bip_check_report 
 		struct bip_addr addr;
 		struct bip_addr_info ai = {0};
 
-		o = json_pack("{s:s, s:s?, s:s?, s:s?, s:b}", "kind", bip_problem_name(p->kind),
-			      "key", p->key, "subject", p->subject, "detail", p->detail, "repaired",
-			      p->repaired);
+		o = json_pack("{s:s, s:s?, s:s?, s:s?, s:I, s:b, s:b}", "kind",
+			      bip_problem_name(p->kind), "key", p->key, "subject", p->subject,
+			      "detail", p->detail, "revision", (json_int_t)p->rev, "fixable",
+			      p->fixable, "repaired", p->repaired);
 		if (!o || json_array_append_new(problems, o) != 0) {
 			json_decref(problems);
 			return NULL;
@@ -164,7 +165,7 @@ static json_t *report_json(struct ctl_session *s, const struct bip_check_report 
 	if (!problems)
 		return NULL;
 	return json_pack("{s:s, s:i, s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:o}", "kind",
-			 "IPAMCheckReport", "version", 1, "time",
+			 "IPAMCheckReport", "version", 2, "time",
 			 bip_fmt_time((int64_t)time(NULL), now, sizeof(now)), "store",
 			 ctl_store_addr(), "repair", repair, "examined", "blocks",
 			 (json_int_t)r->blocks, "handles", (json_int_t)r->handles, "affinities",

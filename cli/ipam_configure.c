@@ -7,14 +7,18 @@
 static const struct ctl_usage usage = {
     "ipam configure",
     "[--strict-affinity=true|false] [--auto-allocate-blocks=true|false]\n"
-    "       [--max-blocks-per-host=N] [--empty-block-release=SECONDS]",
+    "       [--max-blocks-per-host=N] [--empty-block-release=SECONDS]\n"
+    "       [--ip-cooldown=SECONDS]",
     "Change the IPAM configuration; what is not given keeps its value. Prints the result.\n"
     "\n"
     "Options:\n"
     "  --strict-affinity=BOOL      never borrow an address from another node's block\n"
     "  --auto-allocate-blocks=BOOL claim new blocks when a node's blocks are full\n"
     "  --max-blocks-per-host=N     blocks a node may own per family; 0 = unlimited\n"
-    "  --empty-block-release=SECS  free a node's block once empty this long; 0 = never\n"};
+    "  --empty-block-release=SECS  give an affine block back to its pool once it has been\n"
+    "                              empty this long (default 900); 0 = never\n"
+    "  --ip-cooldown=SECS          do not hand a released address out again for this long\n"
+    "                              (0-1200, default 0; Calico's ipCooldownSeconds)\n"};
 
 int ipam_configure_main(int argc, char **argv)
 {
@@ -24,12 +28,13 @@ int ipam_configure_main(int argc, char **argv)
 	    {"auto-allocate-blocks", required_argument, NULL, 'a'},
 	    {"max-blocks-per-host", required_argument, NULL, 'm'},
 	    {"empty-block-release", required_argument, NULL, 'e'},
+	    {"ip-cooldown", required_argument, NULL, 'c'},
 	    CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	struct bip_config cfg;
 	bool strict = false, autoalloc = false, set_strict = false, set_auto = false;
-	unsigned long max = 0, empty = 0;
-	bool set_max = false, set_empty = false;
+	unsigned long max = 0, empty = 0, cool = 0;
+	bool set_max = false, set_empty = false, set_cool = false;
 	struct bip_table t = {0};
 	json_t *doc = NULL, *docs = NULL;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -50,8 +55,12 @@ int ipam_configure_main(int argc, char **argv)
 			set_max = true;
 			break;
 		case 'e':
-			rc = ctl_parse_uint(optarg, 0xffffffffu, &empty);
+			rc = ctl_parse_uint(optarg, 365 * 86400, &empty);
 			set_empty = true;
+			break;
+		case 'c':
+			rc = ctl_parse_uint(optarg, BIP_COOLDOWN_MAX, &cool);
+			set_cool = true;
 			break;
 		}
 		if (rc != BIP_OK) {
@@ -59,9 +68,12 @@ int ipam_configure_main(int argc, char **argv)
 					    c == 's'   ? "strict-affinity"
 					    : c == 'a' ? "auto-allocate-blocks"
 					    : c == 'm' ? "max-blocks-per-host"
-						       : "empty-block-release",
+					    : c == 'e' ? "empty-block-release"
+						       : "ip-cooldown",
 					    c == 's' || c == 'a' ? "true or false"
-								 : "a number from 0 to 4294967295");
+					    : c == 'm'		 ? "a number from 0 to 4294967295"
+					    : c == 'e'		 ? "a number from 0 to 31536000"
+								 : "a number from 0 to 1200");
 			goto out;
 		}
 	}
@@ -69,7 +81,7 @@ int ipam_configure_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
-	if (!set_strict && !set_auto && !set_max && !set_empty) {
+	if (!set_strict && !set_auto && !set_max && !set_empty && !set_cool) {
 		ret = ctl_usage_err(&usage, "nothing to change: give at least one option");
 		goto out;
 	}
@@ -87,6 +99,8 @@ int ipam_configure_main(int argc, char **argv)
 		cfg.max_blocks_per_host = (unsigned)max;
 	if (set_empty)
 		cfg.empty_block_release_s = (unsigned)empty;
+	if (set_cool)
+		cfg.ip_cooldown_s = (unsigned)cool;
 	if ((rc = bip_ipam_config_set(s.ipam, &cfg)) != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "cannot set the IPAM configuration");
 		goto out;

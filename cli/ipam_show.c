@@ -15,7 +15,9 @@
 static const struct ctl_usage usage = {
     "ipam show", "[--ip ADDR | --show-blocks | --show-borrowed | --show-configuration]",
     "Without options: one row per pool with its capacity and the addresses in use, free and\n"
-    "reserved (capacity counts the whole pool CIDR, not only the blocks claimed so far).\n"
+    "reserved (capacity counts the whole pool CIDR, not only the blocks claimed so far). Each\n"
+    "address counts once: USED + RESERVED + FREE = CAPACITY (an allocated address that a\n"
+    "reservation covers is USED; overlapping reservations count their addresses once).\n"
     "\n"
     "Options (at most one):\n"
     "  --show-blocks         one row per block: its node, pool, size, used and free\n"
@@ -164,7 +166,7 @@ static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, 
 	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
 		char cidr[BIP_PREFIX_STRLEN], size[BIP_U128_STRLEN], used[64], fr[64];
 		char borrowed[BIP_U128_STRLEN], reserved[BIP_U128_STRLEN], claimed[32], empty[32];
-		bip_u128 f = free_of(v[i].size, v[i].used, v[i].reserved);
+		bip_u128 f = v[i].free;
 		const char *row[] = {bip_prefix_fmt(v[i].cidr, cidr),
 				     v[i].node,
 				     v[i].pool,
@@ -293,7 +295,7 @@ static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
 {
 	static const char *const headers[] = {"PROPERTY", "VALUE"};
 	struct bip_config c;
-	char max[64], empty[64];
+	char max[64], empty[64], cool[64];
 	json_t *doc;
 	int rc;
 
@@ -305,11 +307,13 @@ static int show_config(struct ctl_session *s, json_t **out, struct bip_table *t)
 		 c.max_blocks_per_host ? "" : " (unlimited)");
 	snprintf(empty, sizeof(empty), "%u%s", c.empty_block_release_s,
 		 c.empty_block_release_s ? " s" : " (never)");
+	snprintf(cool, sizeof(cool), "%u%s", c.ip_cooldown_s, c.ip_cooldown_s ? " s" : " (none)");
 	if (!(doc = bip_res_config_json(&c)) || bip_table_init(t, 2, headers) != BIP_OK ||
 	    prop(t, "StrictAffinity", c.strict_affinity ? "true" : "false") != BIP_OK ||
 	    prop(t, "AutoAllocateBlocks", c.auto_allocate_blocks ? "true" : "false") != BIP_OK ||
 	    prop(t, "MaxBlocksPerHost", max) != BIP_OK ||
-	    prop(t, "EmptyBlockReleaseSeconds", empty) != BIP_OK) {
+	    prop(t, "EmptyBlockReleaseSeconds", empty) != BIP_OK ||
+	    prop(t, "IPCooldownSeconds", cool) != BIP_OK) {
 		json_decref(doc);
 		return BIP_ENOMEM;
 	}

@@ -79,7 +79,7 @@ int ipam_split_main(int argc, char **argv)
 	rc = bip_ipam_pool_get(s.ipam, name, &parent);
 	if (rc != BIP_OK) {
 		if (rc == BIP_ENOTFOUND)
-			ctl_err("pool '%s' not found", name);
+			ctl_not_found(s.ipam, BIP_RES_POOL, name, "");
 		else
 			ctl_lib_err(s.ipam, rc, "cannot read pool '%s'", name);
 		goto out;

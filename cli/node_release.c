@@ -22,7 +22,8 @@ int node_release_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
-	if (ctl_open(&s, false) != CTL_EXIT_OK)
+	if (ctl_open(&s, false) != CTL_EXIT_OK ||
+	    ctl_node_known(s.ipam, argv[optind], "node release") != CTL_EXIT_OK)
 		goto out;
 	rc = bip_ipam_node_release(s.ipam, argv[optind], &released, &deleted);
 	if (rc != BIP_OK) {

@@ -143,6 +143,8 @@ int node_set_main(int argc, char **argv)
 	rc = bip_res_get(s.ipam, BIP_RES_NODE, name, &doc);
 	existed = rc == BIP_OK;
 	if (rc == BIP_ENOTFOUND)
+		ctl_warn_new_name(s.ipam, BIP_RES_NODE, name);
+	if (rc == BIP_ENOTFOUND)
 		doc = json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", BIP_API_VERSION, "kind",
 				"Node", "metadata", "name", name, "spec");
 	else if (rc != BIP_OK) {

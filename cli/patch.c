@@ -62,7 +62,7 @@ int patch_main(int argc, char **argv)
 		goto out;
 	rc = bip_res_get(s.ipam, kind, name, &cur);
 	if (rc == BIP_ENOTFOUND) {
-		ctl_err("%s '%s' not found", bip_res_kind_word(kind), name);
+		ctl_not_found(s.ipam, kind, name, "");
 		goto out;
 	}
 	if (rc != BIP_OK) {

@@ -579,32 +579,35 @@ static int conv_reservation(struct cv *c, const char *name, const json_t *spec,
 
 static int conv_config(struct cv *c, const json_t *spec, struct bip_config *cfg)
 {
-	static const char *const ours[] = {"strictAffinity", "autoAllocateBlocks",
-					   "maxBlocksPerHost", "emptyBlockReleaseSeconds", NULL};
+	static const char *const ours[] = {"strictAffinity",	"autoAllocateBlocks",
+					   "maxBlocksPerHost",	"emptyBlockReleaseSeconds",
+					   "ipCooldownSeconds", NULL};
 	static const char *const calico[] = {"strictAffinity", "autoAllocateBlocks",
-					     "maxBlocksPerHost", NULL};
-	static const char *const calico_warned[] = {"kubeVirtVMAddressPersistence",
-						    "ipCooldownSeconds", NULL};
+					     "maxBlocksPerHost", "ipCooldownSeconds", NULL};
+	static const char *const calico_warned[] = {"kubeVirtVMAddressPersistence", NULL};
 	const struct field_set fs = {
 	    c->form == FORM_OURS ? ours : calico, NULL, NULL,
 	    c->form == FORM_OURS ? NULL : calico_warned,
-	    "blockipam has no such setting (freed addresses are reused last; there is no "
-	    "KubeVirt support)"};
-	json_int_t max = 0, empty = 0;
+	    "blockipam has no such setting (there is no KubeVirt support)"};
+	json_int_t max = 0, empty = 0, cool = 0;
 	int rc;
 
 	/* apply sets the whole configuration: what the document leaves out takes its default */
 	bip_config_default(cfg);
 	max = cfg->max_blocks_per_host;
 	empty = cfg->empty_block_release_s;
+	cool = cfg->ip_cooldown_s;
 	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
 	    (rc = get_bool(c, spec, "spec", "strictAffinity", &cfg->strict_affinity)) != BIP_OK ||
 	    (rc = get_bool(c, spec, "spec", "autoAllocateBlocks", &cfg->auto_allocate_blocks)) ||
-	    (rc = get_int(c, spec, "spec", "maxBlocksPerHost", 0, UINT_MAX, &max)) != BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "emptyBlockReleaseSeconds", 0, UINT_MAX, &empty)))
+	    (rc = get_int(c, spec, "spec", "maxBlocksPerHost", 0, 1000000, &max)) != BIP_OK ||
+	    (rc = get_int(c, spec, "spec", "emptyBlockReleaseSeconds", 0, 365 * 86400, &empty)) !=
+		BIP_OK ||
+	    (rc = get_int(c, spec, "spec", "ipCooldownSeconds", 0, BIP_COOLDOWN_MAX, &cool)))
 		return rc;
 	cfg->max_blocks_per_host = (unsigned)max;
 	cfg->empty_block_release_s = (unsigned)empty;
+	cfg->ip_cooldown_s = (unsigned)cool;
 	return BIP_OK;
 }
 
@@ -1136,10 +1139,11 @@ json_t *bip_res_reservation_json(const struct bip_reservation *r)
 json_t *bip_res_config_json(const struct bip_config *c)
 {
 	return doc_new(BIP_RES_CONFIG, BIP_CONFIG_NAME, NULL,
-		       json_pack("{s:b, s:b, s:I, s:I}", "strictAffinity", c->strict_affinity,
+		       json_pack("{s:b, s:b, s:I, s:I, s:I}", "strictAffinity", c->strict_affinity,
 				 "autoAllocateBlocks", c->auto_allocate_blocks, "maxBlocksPerHost",
 				 (json_int_t)c->max_blocks_per_host, "emptyBlockReleaseSeconds",
-				 (json_int_t)c->empty_block_release_s));
+				 (json_int_t)c->empty_block_release_s, "ipCooldownSeconds",
+				 (json_int_t)c->ip_cooldown_s));
 }
 
 json_t *bip_res_node_json(const struct bip_node *n)
@@ -1233,6 +1237,7 @@ static const struct col config_cols[] = {
     {"AUTOALLOCATEBLOCKS", "spec.autoAllocateBlocks", false},
     {"MAXBLOCKSPERHOST", "spec.maxBlocksPerHost", false},
     {"EMPTYBLOCKRELEASE", "spec.emptyBlockReleaseSeconds", false},
+    {"IPCOOLDOWN", "spec.ipCooldownSeconds", false},
     {NULL, NULL, false}};
 static const struct col node_cols[] = {{"NAME", "metadata.name", false},
 				       {"ADDRESSES", "spec.addresses", false},

@@ -175,6 +175,9 @@ int routes_main(int argc, char **argv)
 				     fmt == FMT_IP ? "ip" : "bird");
 	if (ctl_open(&s, true) != CTL_EXIT_OK)
 		goto out;
+	/* a typo would route the node's own blocks via itself, with no blackhole */
+	if (node && ctl_node_known(s.ipam, node, "routes --node") != CTL_EXIT_OK)
+		goto out;
 	rc = bip_ipam_routes(s.ipam, node, &rs);
 	if (rc != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "cannot compute the routes");

@@ -59,10 +59,14 @@ static void store_err(struct bip_store *s, int rc, const char *fmt_what, const c
 
 static int open_store(const char *addr, bool read_only, const char *opt, struct bip_store **out)
 {
-	struct bip_store_opts opts = {.read_only = read_only};
+	struct bip_store_opts opts;
 	char err[512] = "";
-	int rc = bip_store_open(addr, &opts, out, err, sizeof(err));
+	int rc;
 
+	/* the --store-* options (TLS, prefix, timeout) serve both sides */
+	if (ctl_store_opts(&opts, read_only) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	rc = bip_store_open(addr, &opts, out, err, sizeof(err));
 	if (rc != BIP_OK) {
 		ctl_err("cannot open the %s store '%s': %s", opt, addr,
 			*err ? err : bip_strerror(rc));

@@ -106,6 +106,30 @@ bool bip_cni_capacity_ok(const struct bip_cni_capacity_in *in, char *why, size_t
 		if (!(family == 4 ? in->want4 : in->want6))
 			continue;
 		ok = in->nranges ? ranges_ok(in, family) : blocks_ok(in, family);
+		if (!ok && !in->nranges) {
+			size_t nfam = 0, nel = 0;
+
+			for (size_t i = 0; i < in->npools; i++) {
+				if (in->pools[i].cidr.addr.family != family)
+					continue;
+				nfam++;
+				nel += in->eligible[i] && !in->pools[i].disabled;
+			}
+			if (!nfam) {
+				snprintf(why, whylen, "no IPv%d pool exists: %s", family,
+					 family == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
+				return false;
+			}
+			if (!nel) {
+				snprintf(
+				    why, whylen,
+				    "no IPv%d pool serves node '%s': none of the %zu IPv%d "
+				    "pool%s is enabled, Automatic and selects it (or, when the "
+				    "network config names pools, is one of them)",
+				    family, in->node, nfam, family, nfam == 1 ? "" : "s");
+				return false;
+			}
+		}
 		if (!ok) {
 			snprintf(why, whylen, "no free IPv%d address for node '%s' in %s", family,
 				 in->node, in->nranges ? "its ranges" : "its eligible pools");

@@ -5,14 +5,14 @@
  * allocations inside the ranges) and judged by bip_cni_capacity_ok.
  *
  * Eligible pools follow the allocation order's last two levels: the pools named in the network
- * config when it names any (existing and enabled), else every enabled Automatic pool that
- * allows Workload use and whose nodeSelector matches the node. Namespace selectors are not
- * applied: STATUS has no pod, and some namespace may still be served.
+ * config when it names any (existing and enabled), else the library's automatic selection
+ * (bip_ipam_pool_selects: the one rule ADD uses, the implicit kubernetes.io/hostname label
+ * included). Namespace selectors are not applied: STATUS has no pod, and some namespace may
+ * still be served.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockipam/selector.h"
 #include "cni.h"
 
 static bool named(const struct bip_cni_conf *c, const struct bip_pool *p)
@@ -24,24 +24,6 @@ static bool named(const struct bip_cni_conf *c, const struct bip_pool *p)
 		if (strcmp(c->pools[i], p->name) == 0 || strcmp(c->pools[i], buf) == 0)
 			return true;
 	return false;
-}
-
-static bool selected(const struct bip_pool *p, const struct bip_node *node)
-{
-	struct bip_selector *sel = NULL;
-	const struct bip_label *labels = node->labels.v;
-	unsigned uses = p->allowed_uses ? p->allowed_uses : BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
-	bool ok;
-
-	if (p->mode != BIP_ASSIGN_AUTOMATIC || !(uses & BIP_USE_WORKLOAD))
-		return false;
-	if (!p->node_selector || !*p->node_selector)
-		return true;
-	if (bip_selector_parse(p->node_selector, &sel, NULL, 0) != BIP_OK)
-		return false;
-	ok = bip_selector_match(sel, labels, node->labels.n);
-	bip_selector_free(sel);
-	return ok;
 }
 
 bool bip_cni_pod_cidr_of(const struct bip_node *node, int family)
@@ -117,7 +99,17 @@ int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, str
 	for (size_t i = 0; i < in.npools; i++) {
 		size_t nfam = pools[i].cidr.addr.family == 4 ? c->npools4 : c->npools6;
 
-		eligible[i] = nfam ? named(c, &pools[i]) : selected(&pools[i], &node);
+		if (nfam) {
+			eligible[i] = named(c, &pools[i]);
+			continue;
+		}
+		rc = bip_ipam_pool_selects(ipam, &pools[i], BIP_USE_WORKLOAD, ctx->node,
+					   node.name ? &node.labels : NULL, NULL, NULL,
+					   &eligible[i]);
+		if (rc != BIP_OK) {
+			rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+			goto out;
+		}
 	}
 	in.eligible = eligible;
 	if ((c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&node, 4)) ||

@@ -145,8 +145,14 @@ static int open_failed(enum bip_cni_cmd cmd, int rc, const char *addr, const cha
 		code = BIP_CNI_ETRYLATER;
 	if (!code)
 		code = BIP_CNI_EINTERNAL;
-	return bip_cni_errf(e, code, "cannot open store '%s': %s", addr,
-			    msg && *msg ? msg : bip_strerror(rc));
+	/* STATUS opens read-only: a store nobody wrote yet holds no pool */
+	return bip_cni_errf(
+	    e, code, "cannot open store '%s': %s%s", addr, msg && *msg ? msg : bip_strerror(rc),
+	    cmd == BIP_CNI_CMD_STATUS && rc == BIP_ENOTFOUND &&
+		    ((msg && strstr(msg, "does not exist")) || strcmp(addr, BIP_STORE_DEFAULT) == 0)
+		? " (so no pool exists yet: the first 'blockipamctl apply -f "
+		  "pool.yaml' creates it)"
+		: "");
 }
 
 /*

@@ -4,9 +4,10 @@
  *
  * The check streams blocks and handles (never holding every record's text at once), indexes
  * handles by id in a hash table, and cross-checks both directions. Repairs never free an address
- * that some handle may still use: a missing handle record is rebuilt, a handle naming an address
- * its block does not give it loses that address, stray affinities are deleted; each repair is
- * one transaction conditioned on the records being as read.
+ * that some handle may still use: a missing handle record is rebuilt (on the node that holds its
+ * addresses, with the CNI container and interface when the id splits one way), a handle naming
+ * an address its block does not give it loses that address, stray affinities are deleted; each
+ * repair is one transaction conditioned on the records being as read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,11 +168,16 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 	bi->claimed = b->claimed;
 	bi->empty_since = b->empty_since;
 	for (uint32_t o = 0; o < b->size; o++) {
+		bool res = l->nres && addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
+
 		if (b->handle[o] && b->holder[o])
 			bi->borrowed++;
-		if (addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o)))
+		if (res && b->handle[o])
+			bi->reserved_held++;
+		else if (res)
 			bi->reserved++;
 	}
+	bi->free = b->size - b->used - bi->reserved;
 	p = pool_of(l->pools, l->npools, b->cidr);
 	bi->node = b->node ? im_strdup(l->ip, b->node) : NULL;
 	bi->pool = p ? im_strdup(l->ip, p->name) : NULL;
@@ -432,7 +438,7 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 {
 	struct empties *e = ctx;
 
-	if (!b || b->used || !b->empty_since || b->empty_since > e->cutoff)
+	if (!b || b->used || b->hostlocal || !b->empty_since || b->empty_since > e->cutoff)
 		return 0;
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
@@ -508,6 +514,31 @@ void bip_pool_usages_free(struct bip_pool_usage *v, size_t n)
 	free(v);
 }
 
+/*
+ * Addresses of pool that reservations cover, each counted once. Two prefixes are either
+ * disjoint or one holds the other, so the union is the sum of the reservations that no other
+ * one holds (of equal ones, the first).
+ */
+static bip_u128 reserved_in(const struct bip_prefix *res, size_t nres, struct bip_prefix pool)
+{
+	bip_u128 n = 0;
+
+	for (size_t r = 0; r < nres; r++) {
+		bool inner = false;
+
+		if (bip_prefix_covers(res[r], pool))
+			return bip_prefix_last_ordinal(pool) + 1;
+		if (!bip_prefix_covers(pool, res[r]))
+			continue;
+		for (size_t q = 0; q < nres && !inner; q++)
+			inner = q != r && bip_prefix_covers(res[q], res[r]) &&
+				(!bip_prefix_eq(res[q], res[r]) || q < r);
+		if (!inner)
+			n += bip_prefix_last_ordinal(res[r]) + 1;
+	}
+	return n;
+}
+
 int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 {
 	struct bip_block_info *blocks = NULL;
@@ -537,14 +568,7 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 			goto out;
 		u[i].cidr = pools[i].cidr;
 		u[i].capacity = bip_prefix_last_ordinal(pools[i].cidr) + 1;
-		/* Reserved space inside the pool (reservations do not overlap each other in
-		 * practice; overlapping ones are counted once each). */
-		for (size_t r = 0; r < nres; r++) {
-			if (bip_prefix_covers(pools[i].cidr, res[r]))
-				u[i].reserved += bip_prefix_last_ordinal(res[r]) + 1;
-			else if (bip_prefix_covers(res[r], pools[i].cidr))
-				u[i].reserved = u[i].capacity;
-		}
+		u[i].reserved = reserved_in(res, nres, pools[i].cidr);
 	}
 	for (size_t b = 0; b < nblocks; b++) {
 		const struct bip_pool *p = pool_of(pools, npools, blocks[b].cidr);
@@ -554,7 +578,16 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 		row->blocks++;
 		if (!p)
 			row->capacity += blocks[b].size;
+		else /* held, so counted in used: not also in reserved */
+			row->reserved -= blocks[b].reserved_held < row->reserved
+					     ? blocks[b].reserved_held
+					     : row->reserved;
 	}
+	/* Saturating: only a broken store (overlapping blocks) can hold more than the pool. */
+	for (size_t i = 0; i <= npools; i++)
+		u[i].free = u[i].used + u[i].reserved < u[i].capacity
+				? u[i].capacity - u[i].used - u[i].reserved
+				: 0;
 	*n = npools + (u[npools].blocks ? 1 : 0);
 	*out = u;
 	u = NULL;
@@ -655,10 +688,12 @@ struct c_block {
 	int64_t rev;
 	int naff; /* affinities naming it */
 	bool has_node_aff;
+	bool empty;
 };
 
-struct c_handle { /* 32 bytes */
+struct c_handle { /* 40 bytes */
 	char *id;
+	char *node; /* the node holding its first address in the blocks (a record to rebuild) */
 	struct bip_prefix *addrs;
 	int64_t rev;
 	uint32_t naddrs;
@@ -679,8 +714,31 @@ struct checker {
 	size_t nhandles, caph;
 	struct smap hmap;
 	struct arena arena; /* handle ids and address lists */
+	bool repair;
+	bool (*want)(void *ctx, const struct bip_problem *p);
+	void *want_ctx;
 	int rc;
 };
+
+/* Set what add_problem cannot know: the revision of the record and whether a repair exists. */
+static void last_problem(struct checker *c, int64_t rev, bool fixable)
+{
+	if (c->rep->n) {
+		c->rep->v[c->rep->n - 1].rev = rev;
+		c->rep->v[c->rep->n - 1].fixable = fixable;
+	}
+}
+
+/* Whether to repair the record that problems [first, last) were found in. */
+static bool may_repair(const struct checker *c, size_t first, size_t last)
+{
+	if (!c->repair)
+		return false;
+	for (size_t i = first; c->want && i < last; i++)
+		if (!c->want(c->want_ctx, &c->rep->v[i]))
+			return false;
+	return true;
+}
 
 static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
 		       const char *subject, const char *fmt, ...)
@@ -743,17 +801,23 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	struct checker *c = ctx;
 	struct c_block *cb;
 	char cs[BIP_PREFIX_STRLEN];
-	const char *kp = kv->key + strlen(PFX_BLOCKS);
+	const char *kp = kv->key + strlen(PFX_BLOCKS), *holder;
 	int rc;
 
 	c->rep->blocks++;
-	if (!b)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the block record does not decode or breaks its invariants");
+	if (!b) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the block record does not decode or breaks its invariants");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	cidr_keypart(b->cidr, cs);
-	if (strcmp(cs, kp) != 0)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
-				   "the record holds block %s, not the one its key names", cs);
+	if (strcmp(cs, kp) != 0) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
+				 "the record holds block %s, not the one its key names", cs);
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	if (c->nblocks == c->capb) {
 		size_t cap = c->capb ? c->capb * 2 : 256;
 		struct c_block *v = im_realloc(c->ip, c->blocks, cap * sizeof(*v));
@@ -767,6 +831,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	memset(cb, 0, sizeof(*cb));
 	cb->cidr = b->cidr;
 	cb->rev = b->rev;
+	cb->empty = b->used == 0;
 	if (b->node) {
 		cb->node = im_strdup(c->ip, b->node);
 		if (!cb->node)
@@ -779,6 +844,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 				 b->used);
 		if (rc != BIP_OK)
 			return rc;
+		last_problem(c, b->rev, b->used == 0);
 	}
 	for (uint32_t o = 0; o < b->size; o++) {
 		size_t hi;
@@ -788,6 +854,13 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 		rc = intern_handle(c, b->handle[o], &hi);
 		if (rc != BIP_OK)
 			return rc;
+		holder = b->holder && b->holder[o] ? b->holder[o] : b->node;
+		if (holder && !c->handles[hi].node) {
+			c->handles[hi].node = arena_alloc(c->ip, &c->arena, strlen(holder) + 1);
+			if (!c->handles[hi].node)
+				return BIP_ENOMEM;
+			strcpy(c->handles[hi].node, holder);
+		}
 		if (c->nallocs == c->capa) {
 			size_t cap = c->capa ? c->capa * 2 : 1024;
 			struct c_alloc *v = im_realloc(c->ip, c->allocs, cap * sizeof(*v));
@@ -815,14 +888,20 @@ static int on_check_handle(void *ctx, const struct bip_kv *kv)
 	int rc;
 
 	c->rep->handles++;
-	if (!valid_handle(id))
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+	if (!valid_handle(id)) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = handle_decode(c->ip, id, kv->value, kv->len, &h);
 	if (rc == BIP_ENOMEM)
 		return rc;
-	if (rc != BIP_OK)
-		return add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
-				   "the handle record does not decode");
+	if (rc != BIP_OK) {
+		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id,
+				 "the handle record does not decode");
+		last_problem(c, kv->rev, false);
+		return rc;
+	}
 	rc = intern_handle(c, id, &hi);
 	if (rc != BIP_OK) {
 		bip_handle_info_clear(&h);
@@ -862,6 +941,140 @@ static struct c_block *find_cblock(struct checker *c, struct bip_prefix p)
 	return NULL;
 }
 
+/*
+ * The scan lists blocks, then handles, then affinities, each at its own time: a plugin of any
+ * node that allocates or releases in between makes records that agree look as if they did not
+ * (a new handle whose address the block list predates, a released one whose block entry it
+ * still saw, a new block's affinity). Reporting those would be false, and repairing them would
+ * damage live records. So whatever looks wrong is read again, with the records it depends on,
+ * at ONE store revision (bip_store_read), and judged and repaired on that.
+ */
+
+/* Read keys[0..n) at one revision into got[0..n) (each 0 or 1 entry). */
+static int reread(struct checker *c, char (*keys)[KEY_LEN], size_t n, struct bip_kvs *got)
+{
+	struct bip_read reads[BIP_READ_MAX];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		reads[i] = (struct bip_read){keys[i], false, 0};
+	rc = bip_store_read(c->ip->store, reads, n, got, NULL);
+	return rc == BIP_OK ? BIP_OK : seterr(c->ip, rc, "cannot read %s again", keys[0]);
+}
+
+/*
+ * Read handle h and the blocks of its addresses (those the scan saw it hold, `given`, and those
+ * it lists) at one revision. On success h describes the record as read then (present, rev,
+ * addresses) and *fresh (malloc'd; NULL when empty) the addresses those blocks give it.
+ */
+static int reread_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *given,
+			 size_t ngiven, struct bip_prefix **fresh, size_t *nfresh, bool *done)
+{
+	struct bip_prefix cidrs[BIP_READ_MAX], *out = NULL;
+	struct bip_kvs got[BIP_READ_MAX];
+	char(*keys)[KEY_LEN] = NULL;
+	size_t n = 0, nout = 0, nread = 0;
+	int rc = BIP_OK;
+
+	*fresh = NULL;
+	*nfresh = 0;
+	*done = false;
+	for (size_t i = 0; i < ngiven + h->naddrs; i++) {
+		struct bip_prefix p = i < ngiven ? given[i] : h->addrs[i - ngiven];
+		bool dup = false;
+
+		p.addr = bip_prefix_first(p);
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = bip_prefix_eq(cidrs[j], p);
+		if (dup)
+			continue;
+		if (n + 1 == BIP_READ_MAX) /* more blocks than one read takes: judge on the scan */
+			return BIP_OK;
+		cidrs[n++] = p;
+	}
+	rc = BIP_ENOMEM;
+	keys = im_calloc(c->ip, n + 1, sizeof(*keys));
+	out = im_calloc(c->ip, HANDLE_MAX_ADDRS + ngiven + 1, sizeof(*out));
+	if (!keys || !out)
+		goto out;
+	key_handle(keys[0], h->id);
+	for (size_t j = 0; j < n; j++)
+		key_block(keys[j + 1], cidrs[j]);
+	rc = reread(c, keys, n + 1, got);
+	if (rc != BIP_OK)
+		goto out;
+	nread = n + 1;
+	h->present = got[0].n > 0;
+	h->naddrs = 0;
+	if (h->present) {
+		struct bip_handle_info info = {0};
+
+		rc = handle_decode(c->ip, h->id, got[0].v[0].value, got[0].v[0].len, &info);
+		if (rc == BIP_OK) {
+			h->rev = got[0].v[0].rev;
+			h->addrs =
+			    arena_alloc(c->ip, &c->arena, info.naddrs * sizeof(*info.addrs) + 1);
+			if (h->addrs && info.naddrs)
+				memcpy(h->addrs, info.addrs, info.naddrs * sizeof(*info.addrs));
+			h->naddrs = (uint32_t)info.naddrs;
+			rc = h->addrs ? BIP_OK : BIP_ENOMEM;
+		}
+		bip_handle_info_clear(&info);
+		if (rc != BIP_OK)
+			goto out;
+	}
+	for (size_t j = 1; j < nread; j++) {
+		struct blk *b = NULL;
+
+		if (!got[j].n)
+			continue;
+		rc = blk_decode(c->ip, got[j].v[0].key, got[j].v[0].value, got[j].v[0].len,
+				got[j].v[0].rev, &b);
+		if (rc == BIP_ENOMEM)
+			goto out;
+		if (rc != BIP_OK)
+			continue; /* a block that does not decode is reported on its own */
+		for (uint32_t o = 0; o < b->size && nout < HANDLE_MAX_ADDRS + ngiven; o++)
+			if (b->handle[o] && strcmp(b->handle[o], h->id) == 0)
+				out[nout++] =
+				    (struct bip_prefix){bip_prefix_nth(b->cidr, o), b->cidr.len};
+		blk_free(b);
+	}
+	*fresh = out;
+	*nfresh = nout;
+	*done = true;
+	out = NULL;
+	rc = BIP_OK;
+out:
+	for (size_t j = 0; j < nread; j++)
+		bip_kvs_free(&got[j]);
+	free(keys);
+	free(out);
+	return rc;
+}
+
+/* Whether a handle's addresses are exactly those its blocks give it. */
+static bool handle_agrees(const struct c_handle *h, const struct bip_prefix *given, size_t ngiven)
+{
+	for (size_t i = 0; i < ngiven; i++) {
+		bool listed = false;
+
+		for (size_t j = 0; j < h->naddrs && !listed; j++)
+			listed = bip_addr_eq(h->addrs[j].addr, given[i].addr);
+		if (!listed)
+			return false;
+	}
+	for (size_t j = 0; j < h->naddrs; j++) {
+		bool held = false;
+
+		for (size_t i = 0; i < ngiven && !held; i++)
+			held = bip_addr_eq(h->addrs[j].addr, given[i].addr);
+		if (!held)
+			return false;
+	}
+	return true;
+}
+
 /* Rebuild or trim a handle record so it lists exactly `want` (delete when empty). */
 static int repair_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *want,
 			 size_t nwant)
@@ -879,18 +1092,39 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	cmp = (struct bip_cmp){key, h->present ? h->rev : 0};
 	if (h->present) {
 		rc = bip_store_get(c->ip->store, key, &kv);
+		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
+			rc = BIP_ECONFLICT; /* changed since it was judged: leave it */
 		if (rc == BIP_OK)
 			rc = handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
 			goto out;
-		cmp.rev = kv.rev;
 		free(info.addrs);
 	} else {
-		info.id = im_strdup(c->ip, h->id);
-		info.time = bip_now();
+		/* The node that holds the addresses owns the rebuilt record, and a CNI handle id
+		 * that splits only one way ("<network>.<container>.<ifname>", two dots) gives its
+		 * container and interface: without them no gc would ever take the record (a gc
+		 * releases only the handles of the node it runs for; CNI GC only the attachments
+		 * the plugin recorded). An id with more dots splits several ways: only
+		 * `blockipamctl gc --live` (which tries every split) can take it then. */
+		const char *d1 = strchr(h->id, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+		bool split = d2 && d1 > h->id && d2 > d1 + 1 && d2[1] && !strchr(d2 + 1, '.');
+
 		rc = BIP_ENOMEM;
-		if (!info.id)
+		info.time = bip_now();
+		info.id = im_strdup(c->ip, h->id);
+		info.node = h->node ? im_strdup(c->ip, h->node) : NULL;
+		if (!info.id || (h->node && !info.node))
 			goto out;
+		if (split) {
+			size_t cn = (size_t)(d2 - d1 - 1);
+
+			info.container = im_malloc(c->ip, cn + 1);
+			info.ifname = im_strdup(c->ip, d2 + 1);
+			if (!info.container || !info.ifname)
+				goto out;
+			memcpy(info.container, d1 + 1, cn);
+			info.container[cn] = '\0';
+		}
 	}
 	info.addrs = (struct bip_prefix *)want;
 	info.naddrs = nwant;
@@ -912,13 +1146,15 @@ out:
 	return rc;
 }
 
-static int check_handles(struct checker *c, bool repair)
+static int check_handles(struct checker *c)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
 	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
 	size_t *start = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
 	struct bip_prefix *flat = im_calloc(c->ip, c->nallocs + 1, sizeof(*flat));
 	struct bip_prefix **held = im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
+	struct bip_prefix *fresh = NULL;
+	size_t nfresh;
 	int rc = BIP_ENOMEM;
 
 	if (!count || !start || !flat || !held)
@@ -940,21 +1176,36 @@ static int check_handles(struct checker *c, bool repair)
 	}
 	for (size_t h = 0; h < c->nhandles; h++) {
 		struct c_handle *ch = &c->handles[h];
+		const struct bip_prefix *given = held[h];
+		size_t ngiven = count[h];
 		bool bad = false;
 		size_t first = c->rep->n;
 
+		free(fresh);
+		fresh = NULL;
+		if (!handle_agrees(ch, given, ngiven)) {
+			bool done;
+
+			rc = reread_handle(c, ch, given, ngiven, &fresh, &nfresh, &done);
+			if (rc != BIP_OK)
+				goto out;
+			if (done) { /* else too many blocks to read at once: the scan's view */
+				given = fresh;
+				ngiven = nfresh;
+			}
+		}
 		key_handle(key, ch->id);
 		/* Addresses given by blocks but not listed by the handle. */
-		for (size_t i = 0; i < count[h]; i++) {
+		for (size_t i = 0; i < ngiven; i++) {
 			bool listed = false;
 
 			for (size_t j = 0; j < ch->naddrs && !listed; j++)
-				listed = bip_addr_eq(ch->addrs[j].addr, held[h][i].addr);
+				listed = bip_addr_eq(ch->addrs[j].addr, given[i].addr);
 			if (listed)
 				continue;
 			bad = true;
 			rc = add_problem(c, BIP_PROB_ADDR_NO_HANDLE, key,
-					 bip_addr_fmt(held[h][i].addr, as),
+					 bip_addr_fmt(given[i].addr, as),
 					 ch->present ? "address %s is held by '%s' in its block, "
 						       "but the handle record does not list it"
 						     : "address %s is held by '%s', which has no "
@@ -962,14 +1213,15 @@ static int check_handles(struct checker *c, bool repair)
 					 as, ch->id);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->present ? ch->rev : 0, true);
 		}
 		/* Addresses the handle lists that its blocks do not give it. */
 		for (size_t j = 0; j < ch->naddrs; j++) {
-			bool given = false;
+			bool is_given = false;
 
-			for (size_t i = 0; i < count[h] && !given; i++)
-				given = bip_addr_eq(ch->addrs[j].addr, held[h][i].addr);
-			if (given)
+			for (size_t i = 0; i < ngiven && !is_given; i++)
+				is_given = bip_addr_eq(ch->addrs[j].addr, given[i].addr);
+			if (is_given)
 				continue;
 			bad = true;
 			rc = add_problem(c, BIP_PROB_HANDLE_DANGLING, key,
@@ -979,9 +1231,10 @@ static int check_handles(struct checker *c, bool repair)
 					 ch->id, as);
 			if (rc != BIP_OK)
 				goto out;
+			last_problem(c, ch->rev, true);
 		}
-		if (bad && repair) {
-			rc = repair_handle(c, ch, held[h], count[h]);
+		if (bad && may_repair(c, first, c->rep->n)) {
+			rc = repair_handle(c, ch, given, ngiven);
 			if (rc != BIP_OK && rc != BIP_ECONFLICT)
 				goto out;
 			for (size_t p = first; rc == BIP_OK && p < c->rep->n; p++)
@@ -990,6 +1243,7 @@ static int check_handles(struct checker *c, bool repair)
 	}
 	rc = BIP_OK;
 out:
+	free(fresh);
 	free(held);
 	free(flat);
 	free(start);
@@ -997,10 +1251,62 @@ out:
 	return rc;
 }
 
-static int check_affinities(struct checker *c, bool repair)
+/* An affinity and its block as read together at one revision (rev 0: absent). */
+struct aff_now {
+	int64_t aff_rev, blk_rev;
+	enum aff_state st;
+	bool blk_ok;		     /* the block decodes */
+	char node[BIP_NAME_MAX + 1]; /* the block's node, "" for none */
+};
+
+static int reread_affinity(struct checker *c, const char *akey, struct bip_prefix cidr,
+			   struct aff_now *now)
+{
+	char(*keys)[KEY_LEN] = im_calloc(c->ip, 2, KEY_LEN);
+	struct bip_kvs got[2];
+	int rc = BIP_ENOMEM;
+
+	memset(now, 0, sizeof(*now));
+	if (!keys)
+		return rc;
+	snprintf(keys[0], KEY_LEN, "%s", akey);
+	key_block(keys[1], cidr);
+	rc = reread(c, keys, 2, got);
+	if (rc == BIP_OK) {
+		if (got[0].n) {
+			now->aff_rev = got[0].v[0].rev;
+			if (affinity_decode(got[0].v[0].value, got[0].v[0].len, &now->st, NULL,
+					    NULL) != BIP_OK)
+				now->st = AFF_PENDING;
+		}
+		if (got[1].n) {
+			struct blk *b = NULL;
+
+			now->blk_rev = got[1].v[0].rev;
+			rc = blk_decode(c->ip, got[1].v[0].key, got[1].v[0].value, got[1].v[0].len,
+					got[1].v[0].rev, &b);
+			if (rc == BIP_OK) {
+				now->blk_ok = true;
+				snprintf(now->node, sizeof(now->node), "%s",
+					 b->node ? b->node : "");
+				blk_free(b);
+			}
+			if (rc != BIP_ENOMEM)
+				rc = BIP_OK; /* one that does not decode is reported on its own */
+		}
+		bip_kvs_free(&got[0]);
+		bip_kvs_free(&got[1]);
+	}
+	free(keys);
+	return rc;
+}
+
+static int check_affinities(struct checker *c)
 {
 	struct bip_kvs kvs = {0};
-	char cs[BIP_PREFIX_STRLEN], key[KEY_LEN];
+	char cs[BIP_PREFIX_STRLEN], key[KEY_LEN], bkey[KEY_LEN];
+	struct bip_cmp cmps[2];
+	struct aff_now now;
 	int rc = bip_store_list(c->ip->store, PFX_AFFINITY, 0, &kvs);
 
 	if (rc != BIP_OK)
@@ -1012,21 +1318,49 @@ static int check_affinities(struct checker *c, bool repair)
 		struct bip_prefix cidr;
 		enum aff_state st;
 		struct c_block *b;
-		bool del = false, fix = false;
+		const char *bnode;
+		bool del = false, fix = false, exists;
 
 		c->rep->affinities++;
 		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
 		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
-		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL) != BIP_OK) {
+		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
+			last_problem(c, kvs.v[i].rev, false);
 			continue;
 		}
 		memcpy(node, rest, (size_t)(slash - rest));
 		node[slash - rest] = '\0';
 		bip_prefix_fmt(cidr, cs);
 		b = find_cblock(c, cidr);
-		if (!b) {
+		exists = b != NULL;
+		bnode = b ? b->node : NULL;
+		cmps[0] = (struct bip_cmp){kvs.v[i].key, kvs.v[i].rev};
+		cmps[1] = (struct bip_cmp){NULL, 0};
+		if (!b || !b->node || strcmp(b->node, node) != 0 || st != AFF_CONFIRMED) {
+			/* judged on the affinity and its block as they are together */
+			rc = reread_affinity(c, kvs.v[i].key, cidr, &now);
+			if (rc != BIP_OK)
+				break;
+			if (!now.aff_rev)
+				continue; /* gone meanwhile */
+			if (now.blk_rev && now.blk_ok && strcmp(now.node, node) == 0 &&
+			    now.st == AFF_CONFIRMED) {
+				if (b && b->node && strcmp(b->node, node) == 0) {
+					b->naff++;
+					b->has_node_aff = true;
+				}
+				continue; /* fine now: a claim or release in between */
+			}
+			st = now.st;
+			exists = now.blk_rev && now.blk_ok;
+			bnode = now.node[0] ? now.node : NULL;
+			cmps[0].rev = now.aff_rev;
+			key_block(bkey, cidr);
+			cmps[1] = (struct bip_cmp){bkey, now.blk_rev};
+		}
+		if (!exists) {
 			rc = add_problem(c, st == AFF_CONFIRMED ? BIP_PROB_AFFINITY_NO_BLOCK
 								 : BIP_PROB_AFFINITY_PENDING,
 					 kvs.v[i].key, cs,
@@ -1034,17 +1368,22 @@ static int check_affinities(struct checker *c, bool repair)
 					 "exist",
 					 node, st == AFF_CONFIRMED ? "confirmed" : "pending", cs);
 			del = true;
-		} else if (!b->node || strcmp(b->node, node) != 0) {
-			b->naff++;
-			rc = add_problem(c, b->naff > 1 ? BIP_PROB_BLOCK_TWO_OWNERS
-							: BIP_PROB_AFFINITY_MISMATCH,
-					 kvs.v[i].key, cs,
-					 "node '%s' has an affinity for block %s, which belongs to %s",
-					 node, cs, b->node ? b->node : "no node");
+		} else if (!bnode || strcmp(bnode, node) != 0) {
+			if (b)
+				b->naff++;
+			rc = add_problem(
+			    c,
+			    b && b->naff > 1 ? BIP_PROB_BLOCK_TWO_OWNERS
+					     : BIP_PROB_AFFINITY_MISMATCH,
+			    kvs.v[i].key, cs,
+			    "node '%s' has an affinity for block %s, which belongs to %s", node, cs,
+			    bnode ? bnode : "no node");
 			del = true;
 		} else {
-			b->naff++;
-			b->has_node_aff = true;
+			if (b) {
+				b->naff++;
+				b->has_node_aff = true;
+			}
 			if (st != AFF_CONFIRMED) {
 				rc = add_problem(c, BIP_PROB_AFFINITY_PENDING, kvs.v[i].key, cs,
 						 "node '%s' owns block %s but its affinity is left "
@@ -1053,13 +1392,15 @@ static int check_affinities(struct checker *c, bool repair)
 				fix = true;
 			}
 		}
-		if (rc == BIP_OK && repair && (del || fix)) {
-			struct bip_cmp cmp = {kvs.v[i].key, kvs.v[i].rev};
+		if (rc == BIP_OK && (del || fix))
+			last_problem(c, cmps[0].rev, true);
+		if (rc == BIP_OK && (del || fix) && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			const char *val = affinity_value(AFF_CONFIRMED);
 			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
 					       : (struct bip_op){BIP_OP_PUT, kvs.v[i].key, val,
 								 strlen(val)};
-			int trc = bip_store_txn(c->ip->store, &cmp, 1, &op, 1, NULL);
+			int trc =
+			    bip_store_txn(c->ip->store, cmps, cmps[1].key ? 2 : 1, &op, 1, NULL);
 
 			if (trc == BIP_OK)
 				c->rep->v[c->rep->n - 1].repaired = true;
@@ -1075,13 +1416,19 @@ static int check_affinities(struct checker *c, bool repair)
 			continue;
 		bip_prefix_fmt(b->cidr, cs);
 		key_affinity(key, b->node, b->cidr);
+		rc = reread_affinity(c, key, b->cidr, &now);
+		if (rc != BIP_OK)
+			break;
+		if (now.aff_rev || !now.blk_rev || !now.blk_ok || strcmp(now.node, b->node) != 0)
+			continue; /* its affinity came, or the block went or moved, meanwhile */
+		b->rev = now.blk_rev;
 		rc = add_problem(c, BIP_PROB_AFFINITY_MISMATCH, key, cs,
 				 "block %s names node '%s', which has no affinity for it", cs,
 				 b->node);
-		if (rc == BIP_OK && repair) {
-			char bkey[KEY_LEN];
+		if (rc == BIP_OK)
+			last_problem(c, b->rev, true);
+		if (rc == BIP_OK && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			const char *val = affinity_value(AFF_CONFIRMED);
-			struct bip_cmp cmps[2];
 			struct bip_op op = {BIP_OP_PUT, key, val, strlen(val)};
 			int trc;
 
@@ -1114,14 +1461,51 @@ static int check_overlaps(struct checker *c)
 				"twice",
 				bip_prefix_fmt(p, a), b) != BIP_OK)
 			return BIP_ENOMEM;
+		last_problem(c, c->blocks[i].rev, false);
 	}
 	return BIP_OK;
 }
 
-int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+/* Empty blocks outside every pool go (with the affinity of the node they name), each
+ * conditioned on the block being as read. Non-empty ones need their addresses released first. */
+static int repair_no_pool(struct checker *c)
+{
+	for (size_t p = 0; p < c->rep->n; p++) {
+		struct bip_problem *pr = &c->rep->v[p];
+		struct bip_prefix cidr;
+		struct c_block *b;
+		char akey[KEY_LEN];
+		struct bip_cmp cmp;
+		struct bip_op ops[2];
+		size_t nops = 0;
+		int trc;
+
+		if (pr->kind != BIP_PROB_BLOCK_NO_POOL || !pr->fixable ||
+		    !may_repair(c, p, p + 1) ||
+		    bip_prefix_parse_net(pr->subject, &cidr) != BIP_OK ||
+		    !(b = find_cblock(c, cidr)) || !b->empty)
+			continue;
+		cmp = (struct bip_cmp){pr->key, b->rev};
+		ops[nops++] = (struct bip_op){BIP_OP_DEL, pr->key};
+		if (b->node) {
+			key_affinity(akey, b->node, b->cidr);
+			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
+		}
+		trc = bip_store_txn(c->ip->store, &cmp, 1, ops, nops, NULL);
+		if (trc == BIP_OK)
+			pr->repaired = true;
+		else if (trc != BIP_ECONFLICT)
+			return trc;
+	}
+	return BIP_OK;
+}
+
+static int check_run(struct bip_ipam *ip, bool repair,
+		     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+		     struct bip_check_report *out)
 {
 	struct bip_check_report rep = {0};
-	struct checker c = {.ip = ip, .rep = &rep};
+	struct checker c = {.ip = ip, .rep = &rep, .repair = repair, .want = want, .want_ctx = ctx};
 	int64_t rev;
 	int rc;
 
@@ -1139,9 +1523,11 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	if (rc == BIP_OK)
 		rc = check_overlaps(&c);
 	if (rc == BIP_OK)
-		rc = check_handles(&c, repair);
+		rc = check_handles(&c);
 	if (rc == BIP_OK)
-		rc = check_affinities(&c, repair);
+		rc = check_affinities(&c);
+	if (rc == BIP_OK && repair)
+		rc = repair_no_pool(&c);
 	bip_pools_free(c.pools, c.npools);
 	free(c.pool_revs);
 	for (size_t i = 0; i < c.nblocks; i++)
@@ -1157,4 +1543,16 @@ int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *ou
 	}
 	*out = rep;
 	return BIP_OK;
+}
+
+int bip_ipam_check(struct bip_ipam *ip, bool repair, struct bip_check_report *out)
+{
+	return check_run(ip, repair, NULL, NULL, out);
+}
+
+int bip_ipam_check_repair_if(struct bip_ipam *ip,
+			     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+			     struct bip_check_report *out)
+{
+	return check_run(ip, true, want, ctx, out);
 }

@@ -81,6 +81,8 @@ struct blk {
 	char **holder;       /* per ordinal, node holding it when not the block's node */
 	uint32_t *freed;     /* released ordinals, oldest first */
 	uint32_t nfreed;
+	int64_t *freed_at;   /* per ordinal: unix seconds of its release, 0 = long ago or unknown
+			      * (stored as "cool" for releases of the last BIP_COOLDOWN_MAX s) */
 	uint8_t *inq;        /* per ordinal: in freed[] */
 	uint32_t used;
 	int64_t rev;         /* store revision; 0 = not in the store yet */
@@ -126,15 +128,18 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
 
 /*
- * Affinity values: {"state":"confirmed","free":N}. "free" is the number of free addresses of
- * the block, written in the same transaction as every change of the block, so the allocator
- * finds a node's block with room from the affinity list alone instead of reading every full
- * block; absent (older records, repairs) means unknown. *nfree is -1 then.
+ * Affinity values: {"state":"confirmed","free":N(,"emptySince":T)}. "free" is the number of free
+ * addresses of the block, written in the same transaction as every change of the block, so the
+ * allocator finds a node's block with room from the affinity list alone instead of reading every
+ * full block; absent (older records, repairs) means unknown. *nfree is -1 then. "emptySince"
+ * (the block's, when it is empty) lets a node see which of its blocks have been empty long
+ * enough to give back without reading them; 0 when absent.
  */
 enum aff_state { AFF_PENDING, AFF_CONFIRMED, AFF_PENDING_DELETION };
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree);
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
+		    int64_t *empty_since);
 const char *affinity_value(enum aff_state st);
-char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len);
+char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len);
 
 /*
  * A stored record's canonical text: decode v as a record of kind k (name: its key's name part;

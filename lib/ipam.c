@@ -89,7 +89,12 @@ struct attempt {
 	struct bip_prefix *aff; /* this node's affinities */
 	int64_t *aff_rev;
 	long *aff_free; /* free addresses of each, -1 unknown */
+	int64_t *aff_empty; /* when each became empty, 0 unknown or not empty */
 	size_t naff, capaff;
+	/* Other nodes' empty blocks taken over in this attempt: their affinities go. */
+	struct bip_prefix *drop_aff;
+	char **drop_node;
+	size_t ndrop;
 	bool have_aff;
 	struct bip_assigned *out;
 	size_t nout;
@@ -97,6 +102,8 @@ struct attempt {
 	size_t nranges;
 	struct bip_range *own_ranges;
 	struct bip_alloc_result *result;
+	int64_t now;	 /* wall clock at the start of the attempt (cooldown, empty blocks) */
+	bool have_pools; /* pools read (a release reads them only when it needs them) */
 };
 
 static void attempt_clear(struct attempt *a)
@@ -124,6 +131,11 @@ static void attempt_clear(struct attempt *a)
 	free(a->aff);
 	free(a->aff_rev);
 	free(a->aff_free);
+	free(a->aff_empty);
+	free(a->drop_aff);
+	for (size_t i = 0; i < a->ndrop; i++)
+		free(a->drop_node[i]);
+	free(a->drop_node);
 	free(a->out);
 	free(a->own_ranges);
 	memset(a, 0, sizeof(*a));
@@ -397,6 +409,45 @@ out:
 	return rc;
 }
 
+/* An affinity of the requesting node to create in the commit (aff_rev 0) or to rewrite (the
+ * revision it was read at). */
+static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_rev)
+{
+	struct bip_prefix *v = im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
+	int64_t *r;
+
+	if (!v)
+		return BIP_ENOMEM;
+	a->new_aff = v;
+	r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
+	if (!r)
+		return BIP_ENOMEM;
+	a->new_aff_rev = r;
+	a->new_aff_rev[a->nnew_aff] = aff_rev;
+	a->new_aff[a->nnew_aff++] = cidr;
+	return BIP_OK;
+}
+
+/* Another node's affinity to delete in the commit; node (malloc'd) is the attempt's then, on
+ * failure too. */
+static int drop_aff(struct attempt *a, struct bip_prefix cidr, char *node)
+{
+	struct bip_prefix *v = im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
+	char **nv;
+
+	if (v)
+		a->drop_aff = v;
+	nv = v ? im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(node);
+		return BIP_ENOMEM;
+	}
+	a->drop_node = nv;
+	a->drop_aff[a->ndrop] = cidr;
+	a->drop_node[a->ndrop++] = node;
+	return BIP_OK;
+}
+
 /* A new block owned by the requesting node, with its affinity, committed with the rest.
  * aff_rev: the revision of an affinity that already exists (0: create it). */
 static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, int64_t aff_rev,
@@ -413,19 +464,9 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 		return rc;
 	}
 	if (node) {
-		struct bip_prefix *v =
-			im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
-		int64_t *r;
-
-		if (!v)
-			return BIP_ENOMEM;
-		a->new_aff = v;
-		r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
-		if (!r)
-			return BIP_ENOMEM;
-		a->new_aff_rev = r;
-		a->new_aff_rev[a->nnew_aff] = aff_rev;
-		a->new_aff[a->nnew_aff++] = cidr;
+		rc = add_new_aff(a, cidr, aff_rev);
+		if (rc != BIP_OK)
+			return rc;
 	}
 	/* Later overlap checks in this attempt must see it. */
 	if (a->have_existing) {
@@ -568,6 +609,7 @@ static int use_context(struct attempt *a)
 	rc = pools_from(ip, &a->rd[RD_POOLS], &a->pools, &a->pool_revs, &a->npools);
 	if (rc != BIP_OK)
 		return rc;
+	a->have_pools = true;
 	a->pool_used = im_calloc(ip, a->npools, sizeof(bool));
 	if (!a->pool_used)
 		return BIP_ENOMEM;
@@ -730,6 +772,22 @@ static const char *use_name(enum bip_use u)
 	return u == BIP_USE_TUNNEL ? "Tunnel" : u == BIP_USE_LOADBALANCER ? "LoadBalancer" : "Workload";
 }
 
+/* "Workload, Tunnel": the uses a pool allows, as manifests spell them. */
+static const char *uses_fmt(unsigned uses, char *buf, size_t len)
+{
+	static const enum bip_use all[] = {BIP_USE_WORKLOAD, BIP_USE_TUNNEL, BIP_USE_LOADBALANCER};
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if ((uses & all[i]) && at < len)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? ", " : "",
+					       use_name(all[i]));
+	if (!buf[0])
+		snprintf(buf, len, "none");
+	return buf;
+}
+
 /* Pools named at one level: those of family fam, in the order given. */
 static int named_pools(struct attempt *a, int fam, const char *const *refs, size_t nrefs,
 		       const char *level, size_t *idx, size_t *n)
@@ -750,10 +808,14 @@ static int named_pools(struct attempt *a, int fam, const char *const *refs, size
 		if (p->disabled)
 			return seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
 				      p->name, level);
-		if (!(p->allowed_uses & use))
+		if (!(p->allowed_uses & use)) {
+			char uses[64];
+
 			return seterr(a->ip, BIP_ENOPOOL,
-				      "pool '%s' (from %s) does not allow use %s", p->name, level,
-				      use_name(use));
+				      "pool '%s' (from %s) does not allow use %s (allowedUses: %s)",
+				      p->name, level, use_name(use),
+				      uses_fmt(p->allowed_uses, uses, sizeof(uses)));
+		}
 		idx[(*n)++] = (size_t)i;
 	}
 	return BIP_OK;
@@ -771,6 +833,43 @@ static bool selector_matches(const char *text, const struct bip_label_set *ls)
 	m = bip_selector_match(sel, ls->v, ls->n);
 	bip_selector_free(sel);
 	return m;
+}
+
+/* The automatic level's test of one pool, given the labels with their implicit name labels
+ * (ns_labels NULL: the namespace is not judged). */
+static bool auto_selected(const struct bip_pool *p, enum bip_use use,
+			  const struct bip_label_set *node_labels,
+			  const struct bip_label_set *ns_labels)
+{
+	if (p->disabled || p->mode != BIP_ASSIGN_AUTOMATIC || !(p->allowed_uses & use))
+		return false;
+	return selector_matches(p->node_selector, node_labels) &&
+	       (!ns_labels || selector_matches(p->ns_selector, ns_labels));
+}
+
+int bip_ipam_pool_selects(struct bip_ipam *ip, const struct bip_pool *p, enum bip_use use,
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out)
+{
+	struct bip_label_set nl = {0}, nsl = {0};
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = labels_with_name(ip, node_labels, "kubernetes.io/hostname", node, &nl);
+	if (rc == BIP_OK && ns)
+		rc = labels_with_name(ip, ns_labels, "kubernetes.io/metadata.name", ns, &nsl);
+	if (rc == BIP_OK) {
+		struct bip_pool q = *p;
+
+		/* as stored: 0 allowed uses is the default (Workload and Tunnel) */
+		if (!q.allowed_uses)
+			q.allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+		*out = q.cidr.addr.family &&
+		       auto_selected(&q, use ? use : BIP_USE_WORKLOAD, &nl, ns ? &nsl : NULL);
+	}
+	label_set_clear(&nl);
+	label_set_clear(&nsl);
+	return rc;
 }
 
 /* Candidate pools for one family, most specific level first; idx has room for npools. */
@@ -805,19 +904,38 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 	for (size_t i = 0; i < a->npools; i++) {
 		const struct bip_pool *p = &a->pools[i];
 
-		if (p->cidr.addr.family != fam || p->disabled || p->mode != BIP_ASSIGN_AUTOMATIC ||
-		    !(p->allowed_uses & use))
-			continue;
-		if (!selector_matches(p->node_selector, &a->node_labels) ||
-		    !selector_matches(p->ns_selector, &a->ns_labels))
-			continue;
-		idx[(*n)++] = i;
+		if (p->cidr.addr.family == fam &&
+		    auto_selected(p, use, &a->node_labels, &a->ns_labels))
+			idx[(*n)++] = i;
 	}
-	if (*n == 0)
+	if (*n == 0) {
+		size_t nfam = 0, off = 0, manual = 0, uses = 0;
+
+		for (size_t i = 0; i < a->npools; i++) {
+			const struct bip_pool *p = &a->pools[i];
+
+			if (p->cidr.addr.family != fam)
+				continue;
+			nfam++;
+			if (p->disabled)
+				off++;
+			else if (p->mode != BIP_ASSIGN_AUTOMATIC)
+				manual++;
+			else if (!(p->allowed_uses & use))
+				uses++;
+		}
+		if (!nfam)
+			return seterr(a->ip, BIP_ENOPOOL, "no IPv%d pool exists: %s", fam,
+				      fam == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
 		return seterr(a->ip, BIP_ENOPOOL,
-			      "no enabled IPv%d pool for node '%s'%s%s (use %s)", fam, req->node,
-			      req->namespace ? " in namespace " : "",
-			      req->namespace ? req->namespace : "", use_name(use));
+			      "no IPv%d pool selects node '%s'%s%s: of %zu IPv%d pool%s, %zu %s "
+			      "disabled, %zu Manual (used only when named), %zu without use %s, "
+			      "%zu with a nodeSelector or namespaceSelector that does not match",
+			      fam, req->node, req->namespace ? " in namespace " : "",
+			      req->namespace ? req->namespace : "", nfam, fam, nfam == 1 ? "" : "s",
+			      off, off == 1 ? "is" : "are", manual, uses, use_name(use),
+			      nfam - off - manual - uses);
+	}
 	return BIP_OK;
 }
 
@@ -838,12 +956,20 @@ static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix b
 	return BIP_OK;
 }
 
+/* A released address within ipCooldownSeconds of its release. A clock that went back makes
+ * the wait longer, one that jumped ahead shorter: never an address handed out twice. */
+static bool cooling(const struct attempt *a, const struct blk *b, uint32_t o)
+{
+	return a->cfg.ip_cooldown_s && b->freed_at[o] &&
+	       a->now - b->freed_at[o] < (int64_t)a->cfg.ip_cooldown_s;
+}
+
 static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
 		       const struct bip_range *r)
 {
 	struct bip_addr addr = bip_prefix_nth(b->cidr, o);
 
-	if (b->handle[o] || addr_reserved(a->res, a->nres, addr))
+	if (b->handle[o] || addr_reserved(a->res, a->nres, addr) || cooling(a, b, o))
 		return false;
 	if (r) {
 		if (r->start.family && bip_addr_cmp(addr, r->start) < 0)
@@ -955,14 +1081,15 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 	struct bip_prefix p;
 	enum aff_state st;
 	long nfree;
+	int64_t es;
 
 	if (cidr_from_keypart(part, &p) != BIP_OK ||
-	    affinity_decode(kv->value, kv->len, &st, &nfree) != BIP_OK)
+	    affinity_decode(kv->value, kv->len, &st, &nfree, &es) != BIP_OK)
 		return 0; /* the check reports it; allocation does without it */
 	if (a->naff == a->capaff) {
 		size_t cap = a->capaff ? a->capaff * 2 : 16;
 		struct bip_prefix *v = im_realloc(a->ip, a->aff, cap * sizeof(*v));
-		int64_t *r;
+		int64_t *r, *e;
 		long *f;
 
 		if (!v)
@@ -976,9 +1103,14 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 		if (!f)
 			return BIP_ENOMEM;
 		a->aff_free = f;
+		e = im_realloc(a->ip, a->aff_empty, cap * sizeof(*e));
+		if (!e)
+			return BIP_ENOMEM;
+		a->aff_empty = e;
 		a->capaff = cap;
 	}
 	a->aff[a->naff] = p;
+	a->aff_empty[a->naff] = es;
 	a->aff_rev[a->naff] = kv->rev;
 	a->aff_free[a->naff++] = nfree;
 	return 0;
@@ -1070,6 +1202,93 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 	return rc == BIP_OK ? prefetch_blks(a, first, n) : rc;
 }
 
+/*
+ * Another node's block in pool p that has been empty long enough (min(emptyBlockReleaseSeconds,
+ * BIP_RECLAIM_MIN_AGE)) to be taken over by this node, which found no unclaimed block left: the
+ * block becomes this node's and the old owner's affinity goes, in the attempt's one commit,
+ * conditioned on the block being as read, so a block that took an address meanwhile stays with
+ * its node (a wrong clock can only make the take-over early or late). Calico (v3.32) does the
+ * same after 60 s. At most RECLAIM_SCAN blocks of the pool are read, in one request, walking
+ * from the node's start as claims do; one that does not decode is passed over (the check
+ * reports it). *out NULL when there is none.
+ */
+#define RECLAIM_SCAN BIP_READ_MAX
+
+static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk **out)
+{
+	unsigned age = a->cfg.empty_block_release_s;
+	struct bip_prefix *cand = NULL;
+	size_t ncand = 0, first = 0, cnt = 0;
+	int rc;
+
+	*out = NULL;
+	if (!age)
+		return BIP_OK;
+	if (age > BIP_RECLAIM_MIN_AGE)
+		age = BIP_RECLAIM_MIN_AGE;
+	rc = need_existing(a);
+	if (rc != BIP_OK)
+		return rc;
+	for (size_t i = 0; i < a->nexisting; i++)
+		if (bip_prefix_covers(p->cidr, a->existing[i]) && !cnt++)
+			first = i;
+	if (!cnt)
+		return BIP_OK;
+	cand = im_calloc(a->ip, cnt < RECLAIM_SCAN ? cnt : RECLAIM_SCAN, sizeof(*cand));
+	if (!cand)
+		return BIP_ENOMEM;
+	/* The pool's blocks are contiguous in the sorted list: walk them from the node's start. */
+	for (size_t s = 0, start = (size_t)(fnv1a(a->req->node) % cnt);
+	     s < cnt && ncand < RECLAIM_SCAN; s++) {
+		struct bip_prefix c = a->existing[first + (start + s) % cnt];
+		bool mine = false;
+
+		for (size_t i = 0; i < a->naff && !mine; i++)
+			mine = bip_prefix_eq(a->aff[i], c);
+		if (!mine && bip_prefix_covers(p->cidr, c) && !fully_reserved(a, c))
+			cand[ncand++] = c;
+	}
+	rc = prefetch_blks(a, cand, ncand);
+	for (size_t i = 0; rc == BIP_OK && i < ncand; i++) {
+		char saved[sizeof(a->ip->errmsg)];
+		struct blk *b;
+		char *old;
+
+		memcpy(saved, a->ip->errmsg, sizeof(saved));
+		rc = get_blk(a, cand[i], &b);
+		if (rc == BIP_ECORRUPT) {
+			memcpy(a->ip->errmsg, saved, sizeof(saved));
+			rc = BIP_OK;
+			continue;
+		}
+		if (rc != BIP_OK || !b || b->used || b->dirty || b->hostlocal || !b->node ||
+		    strcmp(b->node, a->req->node) == 0 || !b->empty_since ||
+		    a->now - b->empty_since < (int64_t)age)
+			continue;
+		/* Take it over: the old owner's affinity goes, ours comes (must not exist). On
+		 * failure the attempt is thrown away, so a half-made change does not matter. */
+		rc = BIP_ENOMEM;
+		old = b->node;
+		b->node = im_strdup(a->ip, a->req->node);
+		if (!b->node) {
+			b->node = old;
+			break;
+		}
+		rc = drop_aff(a, b->cidr, old);
+		if (rc == BIP_OK)
+			rc = add_new_aff(a, b->cidr, 0);
+		if (rc != BIP_OK)
+			break;
+		b->claimed = a->now;
+		b->dirty = true;
+		*out = b;
+		rc = BIP_OK;
+		break;
+	}
+	free(cand);
+	return rc;
+}
+
 /* Block mode for one family: own blocks, new blocks, borrowed addresses. */
 static int alloc_family(struct attempt *a, int fam, unsigned need)
 {
@@ -1148,6 +1367,26 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		rc = take_from(a, b, &need, NULL, -1);
 		if (rc != BIP_OK)
 			goto out;
+	}
+	/* 2b. No unclaimed block left: take over another node's long-empty one. */
+	for (size_t pi = 0; pi < n && need && a->cfg.auto_allocate_blocks && !limit; pi++) {
+		struct blk *b = NULL;
+
+		if (a->cfg.max_blocks_per_host && owned >= a->cfg.max_blocks_per_host) {
+			limit = true;
+			break;
+		}
+		rc = reclaim_empty(a, &a->pools[idx[pi]], &b);
+		if (rc != BIP_OK)
+			goto out;
+		if (!b)
+			continue;
+		a->pool_used[idx[pi]] = true;
+		owned++;
+		rc = take_from(a, b, &need, NULL, -1);
+		if (rc != BIP_OK)
+			goto out;
+		pi--; /* the same pool may have more */
 	}
 	/* 3. Borrow from other nodes' blocks (and unowned ones). */
 	if (need && !strict) {
@@ -1398,6 +1637,7 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 static int alloc_specific(struct attempt *a)
 {
 	const struct bip_alloc_req *req = a->req;
+	enum bip_use use = req->use ? req->use : BIP_USE_WORKLOAD;
 	int rc;
 
 	for (size_t i = 0; i < req->nips; i++) {
@@ -1443,6 +1683,16 @@ static int alloc_specific(struct attempt *a)
 				return seterr(a->ip, BIP_EDISABLED,
 					      "requested address %s is in pool '%s', which is disabled",
 					      as, p->name);
+			if (!(p->allowed_uses & use)) {
+				char uses[64];
+
+				return seterr(
+				    a->ip, BIP_ENOPOOL,
+				    "requested address %s is in pool '%s', whose allowedUses "
+				    "(%s) do not include %s",
+				    as, p->name, uses_fmt(p->allowed_uses, uses, sizeof(uses)),
+				    use_name(use));
+			}
 			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
 			a->pool_used[p - a->pools] = true;
 		}
@@ -1476,6 +1726,13 @@ static int alloc_specific(struct attempt *a)
 			return seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is already in use by '%s'", as,
 				      b->handle[o]);
+		if (cooling(a, b, o))
+			return seterr(a->ip, BIP_ETAKEN,
+				      "requested address %s was released %llds ago and cools down "
+				      "for ipCooldownSeconds (%u s): try again in %llds",
+				      as, (long long)(a->now - b->freed_at[o]),
+				      a->cfg.ip_cooldown_s,
+				      (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
 		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
 			return seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is in block %s of node '%s' and "
@@ -1559,7 +1816,7 @@ static int commit_alloc(struct attempt *a)
 	char key[KEY_LEN];
 	const char *k;
 	char *v;
-	size_t len, max = 2 + 2 * a->nblks + a->npools;
+	size_t len, max = 2 + 2 * a->nblks + a->npools + a->ndrop;
 	int rc;
 
 	rc = txn_init(ip, &t, max);
@@ -1612,13 +1869,23 @@ static int commit_alloc(struct attempt *a)
 		 * must not exist yet (or be the one read, when its block was lost). */
 		key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? affinity_encode(ip, b->size - b->used, &len) : NULL;
+		v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
+		      : NULL;
 		if (!v)
 			goto out;
 		for (size_t j = 0; j < a->nnew_aff; j++)
 			if (strcmp(b->node, req->node) == 0 && bip_prefix_eq(a->new_aff[j], b->cidr))
 				txn_cmp(&t, k, a->new_aff_rev[j]);
 		txn_put(&t, k, v, len);
+	}
+	/* Blocks taken over from other nodes: the old owners' affinities go (the block's compare
+	 * above is what makes this safe). */
+	for (size_t i = 0; i < a->ndrop; i++) {
+		key_affinity(key, a->drop_node[i], a->drop_aff[i]);
+		k = txn_key(ip, &t, key);
+		if (!k)
+			goto out;
+		txn_del(&t, k);
 	}
 	/* New blocks only inside pools that are still as read (not deleted, disabled, resized). */
 	for (size_t i = 0; i < a->npools; i++) {
@@ -1635,6 +1902,156 @@ static int commit_alloc(struct attempt *a)
 		seterr(ip, rc, "cannot commit the allocation for '%s'", req->handle);
 out:
 	txn_buf_clear(&t);
+	return rc;
+}
+
+/* --- blocks a node gives back ------------------------------------------------------------ */
+
+/* Whether a node should hold no empty block of pool p: p is disabled, or its nodeSelector no
+ * longer selects the node (its labels changed, or the pool's selector did: Calico #8823). */
+static bool pool_drops_node(const struct bip_pool *p, const struct bip_label_set *labels)
+{
+	return p->disabled || !selector_matches(p->node_selector, labels);
+}
+
+/*
+ * After a committed allocation, give back this node's empty blocks that it should not keep:
+ * those empty for emptyBlockReleaseSeconds (by the emptySince their affinities carry, so nothing
+ * is read unless one is due), and those of a pool that no longer selects the node. Each goes in
+ * its own transaction (block and affinity deleted) conditioned on both being as read, so a block
+ * that took an address meanwhile stays: a wrong clock can make a release early or late, never
+ * take a block that holds an address. Best effort: a failure leaves it for the next allocation,
+ * gc or "ipam release --empty-blocks".
+ */
+static void tidy_own_blocks(struct attempt *a)
+{
+	struct bip_ipam *ip = a->ip;
+	unsigned age = a->cfg.empty_block_release_s;
+	char saved[sizeof(ip->errmsg)];
+	struct bip_prefix *cand = NULL;
+	size_t *ci = NULL, nc = 0;
+	bool *drop = NULL;
+
+	if (!a->have_aff || !a->naff || !a->have_pools)
+		return;
+	/* Most allocations find no empty block of their own to consider: nothing allocated. */
+	for (size_t i = 0; i < a->naff && !nc; i++) {
+		unsigned host = bip_addr_bits(a->aff[i].addr) - a->aff[i].len;
+		struct blk *b = cached_blk(a, a->aff[i]);
+
+		nc = host <= 16 && a->aff_free[i] == (long)(1u << host) && !(b && b->dirty);
+	}
+	if (!nc)
+		return;
+	nc = 0;
+	if (!a->node_labels.v &&
+	    labels_with_name(ip, a->have_node ? &a->node.labels : NULL, "kubernetes.io/hostname",
+			     a->req->node, &a->node_labels) != BIP_OK)
+		return;
+	memcpy(saved, ip->errmsg, sizeof(saved));
+	cand = im_calloc(ip, a->naff, sizeof(*cand));
+	ci = im_calloc(ip, a->naff, sizeof(*ci));
+	drop = im_calloc(ip, a->naff, sizeof(*drop));
+	if (!cand || !ci || !drop)
+		goto out;
+	for (size_t i = 0; i < a->naff; i++) {
+		struct bip_prefix c = a->aff[i];
+		unsigned host = bip_addr_bits(c.addr) - c.len;
+		const struct bip_pool *p;
+		struct blk *b;
+		bool old;
+
+		if (host > 16 || a->aff_free[i] != (long)(1u << host))
+			continue; /* not empty by its affinity (or not known to be) */
+		b = cached_blk(a, c);
+		if ((b && b->dirty) || !(p = pool_of(a->pools, a->npools, c)))
+			continue;
+		old = age && a->aff_empty[i] && a->now - a->aff_empty[i] >= (int64_t)age;
+		drop[nc] = pool_drops_node(p, &a->node_labels);
+		if (!old && !drop[nc])
+			continue;
+		cand[nc] = c;
+		ci[nc++] = i;
+	}
+	if (!nc || prefetch_blks(a, cand, nc) != BIP_OK)
+		goto out;
+	for (size_t k = 0; k < nc; k++) {
+		char bkey[KEY_LEN], akey[KEY_LEN];
+		struct bip_cmp cmps[2];
+		struct bip_op ops[2];
+		struct blk *b;
+
+		if (get_blk(a, cand[k], &b) != BIP_OK || !b || b->used || b->dirty ||
+		    b->hostlocal || !b->node || strcmp(b->node, a->req->node) != 0)
+			continue;
+		if (!drop[k] && (!b->empty_since || a->now - b->empty_since < (int64_t)age))
+			continue;
+		key_block(bkey, b->cidr);
+		key_affinity(akey, b->node, b->cidr);
+		cmps[0] = (struct bip_cmp){bkey, b->rev};
+		cmps[1] = (struct bip_cmp){akey, a->aff_rev[ci[k]]};
+		ops[0] = (struct bip_op){BIP_OP_DEL, bkey};
+		ops[1] = (struct bip_op){BIP_OP_DEL, akey};
+		(void)bip_store_txn(ip->store, cmps, 2, ops, 2, NULL);
+	}
+out:
+	free(cand);
+	free(ci);
+	free(drop);
+	memcpy(ip->errmsg, saved, sizeof(saved));
+}
+
+/*
+ * In a release: whether b, owned and now empty, goes back to the pool at once because its pool
+ * is disabled or no longer selects its node. The pools are read once per attempt and the owner's
+ * node record per block, only for blocks that became empty.
+ */
+static int empty_block_unwanted(struct attempt *a, const struct blk *b, bool *out)
+{
+	const struct bip_pool *p;
+	struct bip_label_set labels = {0};
+	struct bip_node node = {0};
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	bool have = false;
+	int rc;
+
+	*out = false;
+	if (!b->node || b->used || b->hostlocal)
+		return BIP_OK;
+	if (!a->have_pools) {
+		rc = load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+		if (rc != BIP_OK)
+			return rc;
+		a->have_pools = true;
+	}
+	p = pool_of(a->pools, a->npools, b->cidr);
+	if (!p)
+		return BIP_OK;
+	if (p->disabled || !p->node_selector || !*p->node_selector) {
+		*out = p->disabled;
+		return BIP_OK;
+	}
+	snprintf(key, sizeof(key), PFX_NODES "%s", b->node);
+	rc = bip_store_get(a->ip->store, key, &kv);
+	if (rc == BIP_OK) {
+		rc = node_decode(a->ip, b->node, kv.value, kv.len, &node);
+		have = rc == BIP_OK;
+		if (rc == BIP_ECORRUPT)
+			rc = BIP_OK; /* the check reports it; keep the block */
+	} else if (rc == BIP_ENOTFOUND) {
+		rc = BIP_OK;
+	} else {
+		seterr(a->ip, rc, "cannot read %s", key);
+	}
+	if (rc == BIP_OK)
+		rc = labels_with_name(a->ip, have ? &node.labels : NULL, "kubernetes.io/hostname",
+				      b->node, &labels);
+	if (rc == BIP_OK)
+		*out = pool_drops_node(p, &labels);
+	label_set_clear(&labels);
+	bip_node_clear(&node);
+	bip_kv_clear(&kv);
 	return rc;
 }
 
@@ -1714,6 +2131,7 @@ static int try_allocate(struct attempt *a)
 	bool podcidr = false;
 	int rc;
 
+	a->now = bip_now();
 	rc = read_context(a);
 	if (rc == BIP_OK)
 		rc = use_handle(a, a->rd[RD_HANDLE].n ? &a->rd[RD_HANDLE].v[0] : NULL);
@@ -1822,6 +2240,8 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		a.result = &res;
 		store_lock(ip, true);
 		rc = try_allocate(&a);
+		if (rc == BIP_OK)
+			tidy_own_blocks(&a);
 		store_lock(ip, false);
 		if (rc == BIP_OK)
 			*out = res;
@@ -1858,7 +2278,7 @@ static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct b
 		return BIP_OK;
 	key_affinity(key, b->node, b->cidr);
 	k = txn_key(ip, t, key);
-	v = k ? affinity_encode(ip, b->size - b->used, &len) : NULL;
+	v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len) : NULL;
 	if (!v)
 		return BIP_ENOMEM;
 	txn_put(t, k, v, len);
@@ -1914,6 +2334,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 	txn_del(&t, k);
 	for (size_t i = 0; i < a.nblks; i++) {
 		struct blk *b = a.blks[i];
+		bool drop;
 		size_t len;
 		char *v;
 
@@ -1925,6 +2346,19 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 			goto out;
 		txn_cmp(&t, k, b->rev);
 		if (!b->node && b->used == 0) { /* an unowned block goes with its last address */
+			txn_del(&t, k);
+			continue;
+		}
+		rc = empty_block_unwanted(&a, b, &drop);
+		if (rc != BIP_OK)
+			goto out;
+		rc = BIP_ENOMEM;
+		if (drop) { /* its pool no longer wants it on its node: block and affinity go */
+			txn_del(&t, k);
+			key_affinity(key, b->node, b->cidr);
+			k = txn_key(ip, &t, key);
+			if (!k)
+				goto out;
 			txn_del(&t, k);
 			continue;
 		}
@@ -1979,6 +2413,7 @@ static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **o
 	rc = load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
 	if (rc != BIP_OK)
 		return rc;
+	a->have_pools = true;
 	p = pool_of(a->pools, a->npools, one);
 	if (p) {
 		struct bip_prefix cidr;
@@ -2008,6 +2443,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	uint32_t o;
 	size_t len;
 	char *v;
+	bool drop;
 	int rc;
 
 	a.req = &req;
@@ -2041,12 +2477,16 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	if (a.have_handle) {
 		/* Drop this address from the handle; delete the handle when it was the last. */
 		size_t j = 0;
+		bool listed;
 
 		for (size_t i = 0; i < a.held.naddrs; i++)
 			if (!bip_addr_eq(a.held.addrs[i].addr, addr))
 				a.held.addrs[j++] = a.held.addrs[i];
+		listed = j < a.held.naddrs;
 		a.held.naddrs = j;
-		if (j == 0) {
+		if (!listed) {
+			/* a leak (the record does not list it): the record stays as it is */
+		} else if (j == 0) {
 			txn_del(&t, k);
 		} else {
 			v = handle_encode(ip, &a.held, &len);
@@ -2056,12 +2496,23 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		}
 	}
 	blk_release(b, o);
+	rc = empty_block_unwanted(&a, b, &drop);
+	if (rc != BIP_OK)
+		goto out;
+	rc = BIP_ENOMEM;
 	key_block(key, b->cidr);
 	k = txn_key(ip, &t, key);
 	if (!k)
 		goto out;
 	txn_cmp(&t, k, b->rev);
 	if (!b->node && b->used == 0) {
+		txn_del(&t, k);
+	} else if (drop) { /* its pool no longer wants it on its node: block and affinity go */
+		txn_del(&t, k);
+		key_affinity(key, b->node, b->cidr);
+		k = txn_key(ip, &t, key);
+		if (!k)
+			goto out;
 		txn_del(&t, k);
 	} else {
 		v = blk_encode(ip, b, &len);

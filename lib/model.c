@@ -108,6 +108,7 @@ static void blk_free_slots(struct blk *b)
 	free(b->handle);
 	free(b->holder);
 	free(b->freed);
+	free(b->freed_at);
 	free(b->inq);
 }
 
@@ -136,7 +137,8 @@ static struct blk *blk_alloc(struct bip_ipam *ip, struct bip_prefix cidr)
 	b->holder = im_calloc(ip, b->size, sizeof(char *));
 	b->freed = im_calloc(ip, b->size, sizeof(uint32_t));
 	b->inq = im_calloc(ip, b->size, 1);
-	if (!b->handle || !b->holder || !b->freed || !b->inq) {
+	b->freed_at = im_calloc(ip, b->size, sizeof(int64_t));
+	if (!b->handle || !b->holder || !b->freed || !b->inq || !b->freed_at) {
 		blk_free(b);
 		return NULL;
 	}
@@ -187,6 +189,7 @@ int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
 				b->freed[j++] = b->freed[i];
 		b->nfreed = j;
 		b->inq[o] = 0;
+		b->freed_at[o] = 0;
 	}
 	b->handle[o] = h;
 	b->holder[o] = n;
@@ -206,6 +209,7 @@ void blk_release(struct blk *b, uint32_t o)
 	b->holder[o] = NULL;
 	b->freed[b->nfreed++] = o;
 	b->inq[o] = 1;
+	b->freed_at[o] = bip_now();
 	b->used--;
 	if (b->used == 0)
 		b->empty_since = bip_now();
@@ -291,6 +295,23 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 		b->freed[b->nfreed++] = (uint32_t)x;
 		b->inq[x] = 1;
 	}
+	/* "cool": [[ordinal, unix seconds of its release], ...] for recently freed ordinals */
+	freed = json_object_get(j, "cool");
+	if (freed && !json_is_array(freed))
+		goto out;
+	json_array_foreach(freed, i, e)
+	{
+		json_t *jo = json_array_get(e, 0), *jt = json_array_get(e, 1);
+
+		if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(jo) ||
+		    !json_is_integer(jt))
+			goto out;
+		x = json_integer_value(jo);
+		if (x < 0 || x >= b->size || !b->inq[x] || b->freed_at[x] ||
+		    json_integer_value(jt) <= 0)
+			goto out;
+		b->freed_at[x] = json_integer_value(jt);
+	}
 	b->rev = rev;
 	b->dirty = false;
 	*out = b;
@@ -308,7 +329,9 @@ char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 {
 	char buf[BIP_PREFIX_STRLEN];
 	json_t *j = json_object(), *alloc = json_array(), *freed = json_array();
-	int bad = !j || !alloc || !freed;
+	json_t *cool = json_array();
+	int64_t now = bip_now();
+	int bad = !j || !alloc || !freed || !cool;
 
 	bad |= set_str(j, "cidr", bip_prefix_fmt(b->cidr, buf));
 	bad |= set_str(j, "node", b->node);
@@ -326,12 +349,22 @@ char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 				 : json_pack("[is]", (json_int_t)o, b->handle[o]);
 		bad |= json_array_append_new(alloc, e);
 	}
-	for (uint32_t i = 0; !bad && i < b->nfreed; i++)
-		bad |= json_array_append_new(freed, json_integer(b->freed[i]));
+	for (uint32_t i = 0; !bad && i < b->nfreed; i++) {
+		uint32_t o = b->freed[i];
+		int64_t t = b->freed_at[o];
+
+		bad |= json_array_append_new(freed, json_integer(o));
+		/* Release times matter for BIP_COOLDOWN_MAX seconds; older ones are dropped (a
+		 * time ahead of the clock is kept as long, then dropped too). */
+		if (t && t > now - BIP_COOLDOWN_MAX && t < now + BIP_COOLDOWN_MAX)
+			bad |= json_array_append_new(
+			    cool, json_pack("[II]", (json_int_t)o, (json_int_t)t));
+	}
 	if (bad) {
 		json_decref(j);
 		json_decref(alloc);
 		json_decref(freed);
+		json_decref(cool);
 		return NULL;
 	}
 	json_object_set_new(j, "alloc", alloc);
@@ -339,6 +372,10 @@ char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 		json_object_set_new(j, "freed", freed);
 	else
 		json_decref(freed);
+	if (json_array_size(cool))
+		json_object_set_new(j, "cool", cool);
+	else
+		json_decref(cool);
 	return dump(ip, j, len);
 }
 
@@ -480,9 +517,11 @@ void bip_handle_info_clear(struct bip_handle_info *h)
 
 static const char *const aff_names[] = {"pending", "confirmed", "pendingDeletion"};
 
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree)
+int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
+		    int64_t *empty_since)
 {
 	json_t *j = load(v, len), *s, *f;
+	int64_t es;
 	int rc = BIP_ECORRUPT;
 
 	if (!j || !json_is_object(j))
@@ -491,8 +530,12 @@ int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long
 	if (f && (!json_is_integer(f) || json_integer_value(f) < 0 ||
 		  json_integer_value(f) > (json_int_t)BLK_MAX_ORDINALS))
 		goto out;
+	if (get_int(j, "emptySince", &es, 0, INT64_MAX) != BIP_OK)
+		goto out;
 	if (nfree)
 		*nfree = f ? (long)json_integer_value(f) : -1;
+	if (empty_since)
+		*empty_since = es;
 	s = json_object_get(j, "state");
 	if (!json_is_string(s))
 		goto out;
@@ -518,8 +561,13 @@ const char *affinity_value(enum aff_state st)
 	}
 }
 
-char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, size_t *len)
+char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len)
 {
+	if (empty_since)
+		return dump(ip,
+			    json_pack("{sssIsI}", "state", "confirmed", "free", (json_int_t)nfree,
+				      "emptySince", (json_int_t)empty_since),
+			    len);
 	return dump(ip, json_pack("{sssI}", "state", "confirmed", "free", (json_int_t)nfree), len);
 }
 
@@ -752,6 +800,9 @@ int config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struc
 			goto out;
 		c.empty_block_release_s = (unsigned)x;
 	}
+	if (get_int(j, "ipCooldownSeconds", &x, 0, BIP_COOLDOWN_MAX) != BIP_OK)
+		goto out;
+	c.ip_cooldown_s = (unsigned)x;
 	*out = c;
 	rc = BIP_OK;
 out:
@@ -761,10 +812,11 @@ out:
 
 char *config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len)
 {
-	json_t *j = json_pack("{sbsbsIsI}", "strictAffinity", c->strict_affinity,
+	json_t *j = json_pack("{sbsbsIsIsI}", "strictAffinity", c->strict_affinity,
 			      "autoAllocateBlocks", c->auto_allocate_blocks, "maxBlocksPerHost",
 			      (json_int_t)c->max_blocks_per_host, "emptyBlockReleaseSeconds",
-			      (json_int_t)c->empty_block_release_s);
+			      (json_int_t)c->empty_block_release_s, "ipCooldownSeconds",
+			      (json_int_t)c->ip_cooldown_s);
 
 	return dump(ip, j, len);
 }
@@ -1029,7 +1081,7 @@ int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 		rc = namespace_decode(ip, name, v, len, &u.ns);
 		break;
 	case REC_AFFINITY:
-		rc = affinity_decode(v, len, &u.st, NULL);
+		rc = affinity_decode(v, len, &u.st, NULL, NULL);
 		break;
 	default:
 		return BIP_EINVAL;

@@ -447,10 +447,75 @@ int bip_ipam_pool_list(struct bip_ipam *ip, struct bip_pool **out, size_t *n)
 static int release_affinities(struct bip_ipam *ip, const struct bip_prefix *within,
 			      const char *only_node, size_t *released, size_t *deleted);
 
+/* The addresses held in one pool's blocks, collected before any is released. */
+struct held {
+	struct bip_ipam *ip;
+	struct bip_prefix cidr;
+	struct bip_addr *addr;
+	char **handle;
+	size_t n;
+};
+
+static int collect_held(void *ctx, const struct bip_alloc_entry *e)
+{
+	struct held *h = ctx;
+	struct bip_addr *a;
+	char **hd;
+
+	if (!bip_prefix_covers(h->cidr, e->block))
+		return 0;
+	a = im_realloc(h->ip, h->addr, (h->n + 1) * sizeof(*a));
+	if (!a)
+		return BIP_ENOMEM;
+	h->addr = a;
+	hd = im_realloc(h->ip, h->handle, (h->n + 1) * sizeof(*hd));
+	if (!hd)
+		return BIP_ENOMEM;
+	h->handle = hd;
+	if (!(hd[h->n] = im_strdup(h->ip, e->handle)))
+		return BIP_ENOMEM;
+	a[h->n++] = e->addr;
+	return 0;
+}
+
+/*
+ * Release every address held in the blocks inside cidr, each from the handle that held it when
+ * listed (one transaction per address: a handle that changed meanwhile is left alone). Called
+ * once the pool is disabled and its affinities are gone, so nothing new starts in it, and an
+ * unowned block goes with its last address.
+ */
+static int release_held(struct bip_ipam *ip, struct bip_prefix cidr, size_t *released)
+{
+	struct held h = {.ip = ip, .cidr = cidr};
+	int rc;
+
+	rc = bip_ipam_alloc_foreach(ip, collect_held, &h);
+	for (size_t i = 0; rc == BIP_OK && i < h.n; i++) {
+		int r = bip_ipam_release_addr(ip, h.addr[i], h.handle[i]);
+
+		if (r == BIP_OK)
+			(*released)++;
+		else if (r != BIP_ENOTFOUND && r != BIP_EOWNER)
+			rc = r;
+	}
+	for (size_t i = 0; i < h.n; i++)
+		free(h.handle[i]);
+	free(h.handle);
+	free(h.addr);
+	return rc;
+}
+
 int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
+{
+	return bip_ipam_pool_delete_force(ip, name, false, NULL);
+}
+
+int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool release,
+			       size_t *released)
 {
 	struct bip_pool p = {0};
 	char key[KEY_LEN];
+	size_t nrel = 0;
 	int rc;
 
 	rc = bip_ipam_pool_get(ip, name, &p);
@@ -488,6 +553,14 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 	rc = release_affinities(ip, &p.cidr, NULL, NULL, NULL);
 	if (rc != BIP_OK)
 		goto out;
+	/* 2b. Forced: release the addresses still held, so no block outlives its pool. */
+	if (release) {
+		rc = release_held(ip, p.cidr, &nrel);
+		if (released)
+			*released = nrel;
+		if (rc != BIP_OK)
+			goto out;
+	}
 	/* 3. Delete the record. */
 	for (int attempt = 0; attempt < 32; attempt++) {
 		struct bip_kv kv = {0};
@@ -651,7 +724,8 @@ void bip_config_default(struct bip_config *c)
 	c->strict_affinity = false;
 	c->auto_allocate_blocks = true;
 	c->max_blocks_per_host = 0;
-	c->empty_block_release_s = 0;
+	c->empty_block_release_s = BIP_EMPTY_BLOCK_RELEASE_DEFAULT;
+	c->ip_cooldown_s = 0;
 }
 
 int bip_ipam_config_get(struct bip_ipam *ip, struct bip_config *out)
@@ -684,6 +758,12 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 	if (cfg->max_blocks_per_host > 1000000)
 		return seterr(ip, BIP_EINVAL, "maxBlocksPerHost %u out of range 0-1000000",
 			      cfg->max_blocks_per_host);
+	if (cfg->ip_cooldown_s > BIP_COOLDOWN_MAX)
+		return seterr(ip, BIP_EINVAL, "ipCooldownSeconds %u out of range 0-%d",
+			      cfg->ip_cooldown_s, BIP_COOLDOWN_MAX);
+	if (cfg->empty_block_release_s > 365u * 86400)
+		return seterr(ip, BIP_EINVAL, "emptyBlockReleaseSeconds %u out of range 0-%u",
+			      cfg->empty_block_release_s, 365u * 86400);
 	/* strictAffinity off with autoAllocateBlocks off is allowed (Calico refuses it): nodes
 	 * then only borrow, which is what such a setting asks for. */
 	v = config_encode(ip, cfg, &op.len);

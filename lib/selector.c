@@ -686,3 +686,23 @@ const char *bip_selector_text(const struct bip_selector *sel)
 {
 	return sel ? sel->text : "";
 }
+
+size_t bip_selector_key(const struct bip_selector *sel, size_t i, char *buf, size_t len)
+{
+	size_t seen = 0;
+
+	for (size_t k = 0; sel && k < sel->nnodes; k++) {
+		const struct sel_node *n = &sel->nodes[k];
+
+		if (n->kind == SEL_ALL || n->kind == SEL_NOT || n->kind == SEL_AND ||
+		    n->kind == SEL_OR)
+			continue;
+		if (seen++ == i) {
+			snprintf(buf, len, "%.*s", (int)n->keylen, sel->text + n->key);
+			return n->keylen + 1;
+		}
+	}
+	if (len)
+		buf[0] = '\0';
+	return 0;
+}

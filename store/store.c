@@ -2,9 +2,10 @@
  * Store addresses and the helpers shared by every backend. An address names the backend:
  *
  *   sqlite:///var/lib/blockipam/ipam.db   (or a bare absolute path)
- *   etcd://127.0.0.1:2379[,host:port...]  etcds://... for TLS
+ *   etcd://127.0.0.1:2379[,host[:port]...]  etcds://... for TLS
  *
- * The same syntax serves the plugin config ("store"), the CLI (--store) and BLOCKIPAM_STORE.
+ * The same syntax serves the plugin config ("store"), the CLI (--store) and BLOCKIPAM_STORE,
+ * and it is parsed in one place: bip_store_addr_check (etcd's endpoint list in store/etcd).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,40 +38,90 @@ const char *bip_store_addr_default(const char *explicit_addr, const char *env_ad
 	return BIP_STORE_DEFAULT;
 }
 
-int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct bip_store **out,
-		   char *err, size_t errlen)
+int bip_store_addr_check(const char *addr, char *err, size_t errlen)
 {
-	static const struct bip_store_opts none;
+	const char *path = NULL, *eps = NULL;
+	char why[400];
 
-	if (!opts)
-		opts = &none;
 	if (!addr || !*addr) {
 		seterr(err, errlen, "empty store address");
 		return BIP_EINVAL;
 	}
-	if (strncmp(addr, "sqlite://", 9) == 0) {
-		const char *path = addr + 9;
+	if (strncmp(addr, "sqlite://", 9) == 0)
+		path = addr + 9;
+	else if (addr[0] == '/')
+		path = addr;
+	else if (strncmp(addr, "etcd://", 7) == 0)
+		eps = addr + 7;
+	else if (strncmp(addr, "etcds://", 8) == 0)
+		eps = addr + 8;
+	if (path) {
+		size_t n = strlen(path);
 
-		if (*path != '/') {
+		if (path[0] != '/') {
 			seterr(err, errlen,
-			       "invalid store address '%s': the sqlite path must be absolute "
+			       "store address '%s': the sqlite path must be absolute "
 			       "(sqlite:///path/to/file.db)",
 			       addr);
 			return BIP_EINVAL;
 		}
-		return bip_sqlite_open(path, opts, out, err, errlen);
+		if (n < 2 || path[n - 1] == '/') {
+			seterr(err, errlen,
+			       "store address '%s': '%s' names a directory; want "
+			       "sqlite:///absolute/path/to/file.db",
+			       addr, path);
+			return BIP_EINVAL;
+		}
+		for (const char *p = path; *p; p++) {
+			if ((unsigned char)*p < ' ' || *p == 0x7f) {
+				seterr(err, errlen, "store address '%s': control character in path",
+				       addr);
+				return BIP_EINVAL;
+			}
+		}
+		return BIP_OK;
 	}
+	if (eps) {
+		if (bip_etcd_addr_check(eps, why, sizeof(why)) != BIP_OK) {
+			seterr(err, errlen, "store address '%s': %s", addr, why);
+			return BIP_EINVAL;
+		}
+		return BIP_OK;
+	}
+	if (!strstr(addr, "://"))
+		seterr(err, errlen,
+		       "store address '%s': a path must be absolute (sqlite:///path/to/file.db), "
+		       "or etcd://host[:port]",
+		       addr);
+	else
+		seterr(
+		    err, errlen,
+		    "store address '%s': unknown scheme (want sqlite:///path, etcd://host[:port] "
+		    "or etcds://host[:port])",
+		    addr);
+	return BIP_EINVAL;
+}
+
+int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct bip_store **out,
+		   char *err, size_t errlen)
+{
+	static const struct bip_store_opts none;
+	char why[512];
+
+	if (!opts)
+		opts = &none;
+	*out = NULL;
+	if (bip_store_addr_check(addr, why, sizeof(why)) != BIP_OK) {
+		seterr(err, errlen, "%s%s", addr && *addr ? "invalid " : "", why);
+		return BIP_EINVAL;
+	}
+	if (strncmp(addr, "sqlite://", 9) == 0)
+		return bip_sqlite_open(addr + 9, opts, out, err, errlen);
 	if (addr[0] == '/')
 		return bip_sqlite_open(addr, opts, out, err, errlen);
 	if (strncmp(addr, "etcd://", 7) == 0)
 		return bip_etcd_open(addr + 7, false, opts, out, err, errlen);
-	if (strncmp(addr, "etcds://", 8) == 0)
-		return bip_etcd_open(addr + 8, true, opts, out, err, errlen);
-	seterr(err, errlen,
-	       "invalid store address '%s': unknown scheme (want sqlite:///path, etcd://host:port "
-	       "or etcds://host:port)",
-	       addr);
-	return BIP_EINVAL;
+	return bip_etcd_open(addr + 8, true, opts, out, err, errlen);
 }
 
 void bip_store_close(struct bip_store *s)

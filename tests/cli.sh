@@ -94,7 +94,7 @@ t "show: two views" 2 "exclude each other" "$B" ipam show --show-blocks --show-b
 t "release: nothing" 2 "give --ip ADDR" "$B" ipam release
 t "release: bad address" 2 "invalid address 'x'" "$B" ipam release --ip x
 t "release: report and ip" 2 "give --ip ADDR" "$B" ipam release --ip 10.0.0.1 --from-report r
-t "release: dry run alone" 2 "--dry-run goes with --from-report" "$B" ipam release --ip 10.0.0.1 --dry-run
+t "release: dry run alone" 2 "--dry-run goes with --from-report or --empty-blocks" "$B" ipam release --ip 10.0.0.1 --dry-run
 t "split: N not a power of two" 2 "N must be a power of two from 2 to 65536, not '3'" "$B" ipam split p 3
 t "split: N is 1" 2 "not '1'" "$B" ipam split p 1
 t "split: N junk" 2 "not '4x'" "$B" ipam split p 4x
@@ -311,7 +311,7 @@ t "configure (calicoctl spelling)" 0 "true" "$B" ipam configure --strictaffinity
 t "check a clean store" 0 "No problems found." "$B" ipam check
 t "check -o json" 0 '"problemCount": 0' "$B" ipam check -o json && cp "$tmp/out" "$tmp/report.json"
 t "check --repair" 0 "" "$B" ipam check --repair
-t "release from a clean report" 0 "0 released, 0 skipped, 0 failed" \
+t "release from a clean report" 0 "0 released, 0 repaired, 0 skipped, 0 failed" \
 	"$B" ipam release --from-report "$tmp/report.json"
 t "release from a non-report" 1 "not an 'ipam check -o json' report" \
 	"$B" ipam release --from-report "$data/calico/ipamconfig.yaml"

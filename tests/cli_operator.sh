@@ -117,7 +117,7 @@ setup() {
 		"$B" ipam configure --max-blocks-per-host=2 &&
 		"$FILL" "$BLOCKIPAM_STORE" prod-v4 1 150 default 7 &&
 		"$B" patch pool old --patch '{"spec":{"disabled":true}}' &&
-		"$B" delete pool old
+		"$FILL" "$BLOCKIPAM_STORE" --delete-pool old # as an older release left it
 }
 t "store: pools, nodes, borrowed, orphan" 0 "" setup
 "$B" --store "sqlite://$tmp/empty.db" apply -f - >/dev/null <<'YAML'
@@ -337,7 +337,7 @@ comp "ipam" ip
 comp "list" ipam li
 comp "map" ipam m
 comp "check configure help list map release show split" ipam ''
-comp "--help --namespace --node --output --pod --pool --store" ipam list --
+comp "--help --namespace --node --output --pod --pool --store --store-ca-file --store-cert-file --store-key-file --store-prefix --store-timeout-ms" ipam list --
 comp "prod-v4 prod-v6" ipam list --pool prod-
 comp "team-x" ipam map --pool t
 comp "pool" get p

@@ -6,6 +6,12 @@
  * Node i (FIRST_NODE.., default 1) gets PODS addresses from POOL (a name or CIDR), handles
  * "net.<ns>-<pool>-c<node>p<j>.eth0", pod "<pool>-<node>-<j>", namespace NAMESPACE (default
  * "default"). The family follows the pool. Exit 0 on success; 1 with a message on stderr otherwise.
+ *
+ *   helper_fill STORE --delete-pool POOL
+ *
+ * Deletes POOL with the library's plain bip_ipam_pool_delete, which leaves its non-empty blocks
+ * behind, unowned: the store an older release's 'delete pool' left (blockipamctl now refuses a
+ * pool in use), for tests of how such left-over blocks are shown.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,17 @@ int main(int argc, char **argv)
 	long nodes, pods, first = argc > 6 ? atol(argv[6]) : 1;
 	int ret = 1, rc;
 
+	if (argc == 4 && strcmp(argv[2], "--delete-pool") == 0) {
+		if ((rc = bip_store_open(argv[1], NULL, &store, err, sizeof(err))) == BIP_OK &&
+		    (rc = bip_ipam_new(store, &ipam)) == BIP_OK)
+			rc = bip_ipam_pool_delete(ipam, argv[3]);
+		if (rc != BIP_OK)
+			fprintf(stderr, "delete pool %s: %s %s (%s)\n", argv[3], err,
+				ipam ? bip_ipam_errmsg(ipam) : "", bip_errname(rc));
+		bip_ipam_free(ipam);
+		bip_store_close(store);
+		return rc == BIP_OK ? 0 : 1;
+	}
 	if (argc < 5 || argc > 7) {
 		fprintf(stderr, "usage: %s STORE POOL NODES PODS [NAMESPACE [FIRST_NODE]]\n",
 			argv[0]);

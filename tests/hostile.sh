@@ -347,7 +347,7 @@ c "ipam.store with a newline" 7 "control character in path" \
 	"$(mk '.ipam.store = "sqlite:///tmp/a\nb.db"')"
 c "ipam.store unknown scheme" 7 "store address 'mysql://db': unknown scheme" \
 	"$(mk '.ipam.store = "mysql://db"')"
-c "etcd without a port" 7 "endpoint 'etcd-1' is not host:port" "$(mk '.ipam.store = "etcd://etcd-1"')"
+c "etcd with an empty port" 7 "endpoint 'etcd-1:' is not host[:port]" "$(mk '.ipam.store = "etcd://etcd-1:"')"
 c "etcd port 99999" 7 "endpoint 'h:99999'" "$(mk '.ipam.store = "etcd://h:99999"')"
 c "etcd port -1" 7 "endpoint 'h:-1'" "$(mk '.ipam.store = "etcd://h:-1"')"
 c "etcd empty endpoint" 7 "etcd://h:1,,h:2" "$(mk '.ipam.store = "etcd://h:1,,h:2"')"

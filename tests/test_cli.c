@@ -331,7 +331,7 @@ static void test_own_form(void)
 	    "apiVersion: blockipam.io/v1\n"
 	    "kind: IPAMConfig\n"
 	    "spec: {strictAffinity: true, maxBlocksPerHost: 0, "
-	    "emptyBlockReleaseSeconds: 600}\n";
+	    "emptyBlockReleaseSeconds: 600, ipCooldownSeconds: 30}\n";
 	json_t *docs = NULL, *again = json_array();
 	struct bip_res *v = NULL, *w = NULL;
 	size_t n = 0, m = 0;
@@ -351,6 +351,7 @@ static void test_own_form(void)
 	T_CHECK_STR(v[2].u.ns.pools[1], "10.9.0.0/24");
 	T_CHECK_STR(bip_res_name(&v[3]), "default");
 	T_CHECK_INT(v[3].u.cfg.empty_block_release_s, 600);
+	T_CHECK_INT(v[3].u.cfg.ip_cooldown_s, 30);
 	/* our form out, read back in: the same resources, the same documents */
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(again, bip_res_to_json(&v[i]));
@@ -418,7 +419,10 @@ static void test_bad_resources(void)
 	     "the IPAM configuration is named 'default', not 'c'"},
 	    {"apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata: {name: "
 	     "default}\nspec: {maxBlocksPerHost: -1}\n",
-	     "spec.maxBlocksPerHost: want an integer from 0 to 4294967295, got integer -1"},
+	     "spec.maxBlocksPerHost: want an integer from 0 to 1000000, got integer -1"},
+	    {"apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata: {name: "
+	     "default}\nspec: {ipCooldownSeconds: 1201}\n",
+	     "spec.ipCooldownSeconds: want an integer from 0 to 1200, got integer 1201"},
 	    {"apiVersion: blockipam.io/v1\nkind: Node\nmetadata: {name: n, labels: {zone: 1}}\n",
 	     "metadata.labels.zone: want a string, got integer 1 (quote it)"},
 	    {"apiVersion: blockipam.io/v1\nkind: Node\nmetadata: {name: n, labels: {'a b': x}}\n",
@@ -486,6 +490,9 @@ static void test_warnings(void)
 	    {"apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata: {name: "
 	     "default}\nspec: {strictAffinity: true, kubeVirtVMAddressPersistence: Enabled}\n",
 	     "spec.kubeVirtVMAddressPersistence is ignored: blockipam has no such setting"},
+	    {"apiVersion: projectcalico.org/v3\nkind: IPAMConfiguration\nmetadata: {name: "
+	     "default}\nspec: {strictAffinity: true, ipCooldownSeconds: 120}\n",
+	     NULL},
 	    {"apiVersion: blockipam.io/v1\nkind: Node\nmetadata: {name: n, labels: {a: b}}\n",
 	     NULL},
 	};

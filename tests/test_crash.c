@@ -14,8 +14,11 @@
  *   (one address per family, never half of one);
  *   a repeated ADD returns what the first returned.
  *
- * At the end `blockipamctl ipam check` finds nothing; a GC that keeps the attachments the
- * runtime believes in releases everything else (nothing is lost for good); DEL of every handle
+ * Every fifth batch runs `blockipamctl ipam check --repair` alongside: it must find nothing.
+ * At the end `blockipamctl ipam check` finds nothing; one attachment per node loses its handle
+ * record (a leak) and `ipam check --repair`, killed at random and then run whole, rebuilds it on
+ * the node that holds it; a GC per node that keeps the attachments the runtime believes in
+ * releases everything else, those leaks included (nothing is lost for good); DEL of every handle
  * leaves the store without a single allocation; `ipam check` again finds nothing.
  *
  * Knobs (environment): BIP_CRASH_STORE the store address (default: a SQLite file in a temporary
@@ -94,6 +97,7 @@ struct stats {
 	long launched[OP__COUNT], done[OP__COUNT], killed[OP__COUNT], failed[OP__COUNT];
 	long tryagain, repeats, checks, kills_drawn, window_min, window_max;
 	long add_committed, add_rolled_back, del_committed, del_rolled_back;
+	long repairs; /* ipam check --repair run during a batch */
 };
 
 static struct handle hs[NHANDLES];
@@ -685,6 +689,91 @@ static int ipam_check(char *out, size_t len)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Start blockipamctl --store S ipam check --repair; with out, its stdout and stderr go to a
+ * pipe whose read end is *out, else nowhere. */
+static pid_t repair_spawn(int *out)
+{
+	char *argv[] = {ctl, "--store", store_addr, "ipam", "check", "--repair", NULL};
+	int fd[2] = {-1, -1};
+	pid_t pid;
+
+	if (out ? pipe2(fd, O_CLOEXEC) != 0 : (fd[1] = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(fd[1], 1) < 0 || dup2(fd[1], 2) < 0)
+			_exit(127);
+		execv(ctl, argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	if (out)
+		*out = fd[0];
+	return pid;
+}
+
+/* ipam check --repair, exec'd; SIGKILLed after kill_at_us (< 0: never). Returns the wait
+ * status. */
+static int repair_run(long kill_at_us)
+{
+	int status = 0;
+	pid_t pid = repair_spawn(NULL);
+
+	if (pid < 0)
+		return -1;
+	if (kill_at_us >= 0) {
+		usleep((useconds_t)kill_at_us);
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+/*
+ * Leaks as another IPAM's crash (or a hand edit) leaves them: one attachment per node that the
+ * runtime has given up on (its container is gone) loses its handle record. `ipam check --repair`,
+ * killed at random moments and then run to its end, rebuilds each record on the node that holds
+ * the addresses: the GC of that node must then release it (a record rebuilt without its node was
+ * taken by no node's GC, a leak for good on a shared store). Returns the leaks made.
+ */
+static int leak_and_repair(long window_us, long *bad)
+{
+	struct bip_store *s = NULL;
+	char err[512] = "", key[160];
+	int made = 0, status;
+
+	if (bip_store_open(store_addr, NULL, &s, err, sizeof(err)) != BIP_OK) {
+		fprintf(stderr, "  leaks: cannot open %s: %s\n", store_addr, err);
+		(*bad)++;
+		return 0;
+	}
+	for (int node = 0; node < NODES; node++)
+		for (int i = 0; i < NHANDLES; i++) {
+			struct handle *h = &hs[i];
+
+			if (h->node != node || !believed[i] || !h->may_known || h->may_none)
+				continue;
+			snprintf(key, sizeof(key), "handles/%s", h->id);
+			if (t_del(s, key) != BIP_OK) {
+				fprintf(stderr, "  leaks: cannot delete %s\n", key);
+				(*bad)++;
+			}
+			believed[i] = false; /* the runtime forgot it: GC must take it */
+			made++;
+			break;
+		}
+	bip_store_close(s);
+	for (int k = 0; k < 6; k++)
+		repair_run((long)(rand_r(&seed) % (unsigned)(3 * window_us + 1)));
+	status = repair_run(-1);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "  ipam check --repair: status %d\n", status);
+		(*bad)++;
+	}
+	return made;
+}
+
 static int put_pools(void)
 {
 	struct bip_store *s = NULL;
@@ -774,13 +863,18 @@ static void test_crash(void)
 
 	t0 = now_us();
 	while (kills < target && now_us() - t0 < budget_us) {
-		int n = 0, tries = 0;
+		int n = 0, tries = 0, repair_out = -1;
+		pid_t repair;
 
 		/* GC now and then, alone: a runtime collects with every attachment it knows */
 		if (++batches % 20 == 0) {
 			launch(&ps[0], -1, OP_GC, batches / 20 % NETS, window_us, 50);
 			bad += finish(ps, 1);
 		}
+		/* now and then `ipam check --repair` runs while the batch does: the store is
+		 * consistent at every commit, so it must find nothing (it once reported, and
+		 * "repaired", records that plugins changed between its listings) */
+		repair = batches % 5 == 0 ? repair_spawn(&repair_out) : -1;
 		while (n < BATCH && tries++ < 10 * BATCH) {
 			int hi = rand_r(&seed) % NHANDLES, r = rand_r(&seed) % 100;
 			struct handle *h = &hs[hi];
@@ -797,6 +891,23 @@ static void test_crash(void)
 			launch(&ps[n++], hi, op, 0, window_us, 70);
 		}
 		bad += finish(ps, n);
+		if (repair > 0) {
+			struct proc rp = {.pid = repair, .out = repair_out};
+			int status = 0;
+
+			read_out(&rp, out, sizeof(out)); /* to its end first: it may print a lot */
+			while (waitpid(repair, &status, 0) < 0 && errno == EINTR)
+				;
+
+			st.repairs++;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+			    !strstr(out, "No problems found.")) {
+				fprintf(stderr,
+					"  ipam check --repair during a batch: status %d:\n%s",
+					status, out);
+				bad++;
+			}
+		}
 		if (!window_fixed)
 			adapt_window(&window_us);
 		kills = st.killed[OP_ADD] + st.killed[OP_DEL] + st.killed[OP_GC];
@@ -816,6 +927,18 @@ static void test_crash(void)
 	/* the store as the kills left it */
 	rc = ipam_check(out, sizeof(out));
 	T_CHECK(rc == 0 && strstr(out, "No problems found."), "ipam check: exit %d:\n%s", rc, out);
+	/* leaked handle records, repaired (with kills), then collected by their node's GC below */
+	{
+		int leaks = leak_and_repair(window_us, &bad);
+
+		T_CHECK(leaks == NODES, "%d leaks made, want one per node", leaks);
+		T_CHECK_INT(bad, 0);
+		rc = ipam_check(out, sizeof(out));
+		T_CHECK(rc == 0 && strstr(out, "No problems found."),
+			"ipam check after the repairs: exit %d:\n%s", rc, out);
+		raw_check(false, &bad);
+		T_CHECK_INT(bad, 0);
+	}
 	/* GC with the attachments the runtime believes in: nothing else may stay held */
 	for (int net = 0; net < NETS; net++)
 		for (gc_node = 0; gc_node < NODES; gc_node++) {
@@ -849,11 +972,12 @@ static void test_crash(void)
 	       kills, batches, (now_us() - t0) / 1e6, st.killed[OP_ADD], st.killed[OP_DEL],
 	       st.killed[OP_GC], st.done[OP_ADD], st.repeats, st.done[OP_DEL], st.done[OP_GC],
 	       st.tryagain, st.failed[OP_ADD] + st.failed[OP_DEL] + st.failed[OP_GC]);
-	printf("   killed ADDs seen committed %ld, rolled back %ld; killed DELs committed %ld, "
-	       "rolled back %ld; %ld of %ld kills drawn came before the exit; kill window %ld-%ld us; "
-	       "%ld raw checks\n",
-	       st.add_committed, st.add_rolled_back, st.del_committed, st.del_rolled_back, kills,
-	       st.kills_drawn, st.window_min, st.window_max, st.checks);
+	printf(
+	    "   killed ADDs seen committed %ld, rolled back %ld; killed DELs committed %ld, "
+	    "rolled back %ld; %ld of %ld kills drawn came before the exit; kill window %ld-%ld us; "
+	    "%ld raw checks, %ld repairs during batches\n",
+	    st.add_committed, st.add_rolled_back, st.del_committed, st.del_rolled_back, kills,
+	    st.kills_drawn, st.window_min, st.window_max, st.checks, st.repairs);
 	t_rmdir(dir);
 }
 

@@ -690,6 +690,8 @@ static void test_etcd_round_trips(void)
 	    {"ADD", "rt.2.eth0", 1, 0, false, false, 3},
 	    {"repeated ADD", "rt.2.eth0", 1, 0, false, false, 2},
 	    {"DEL", "rt.2.eth0", 0, 0, false, true, 3},
+	    /* the block goes empty: the pools are read to see whether it still belongs here */
+	    {"DEL of the block's last address", "rt.1.eth0", 0, 0, false, true, 4},
 	    {"first dual-stack ADD (claims a block)", "rt.3.eth0", 1, 1, false, false, 0},
 	    {"dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 3},
 	    {"repeated dual-stack ADD", "rt.4.eth0", 1, 1, false, false, 2},

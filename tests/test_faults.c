@@ -149,6 +149,13 @@ static char *norm_dump(struct bip_store *s)
 		for (size_t i = 0; i < 3 && !k; i++)
 			if (strncmp(p, stamps[i], strlen(stamps[i])) == 0)
 				k = strlen(stamps[i]);
+		if (!k && *p >= '0' && *p <= '9' && strspn(p, "0123456789") >= 9 &&
+		    (p == buf || p[-1] < '0' || p[-1] > '9')) {
+			/* a unix time elsewhere (a block's release times, "cool") */
+			*o++ = 'T';
+			p += strspn(p, "0123456789");
+			continue;
+		}
 		if (!k) {
 			*o++ = *p++;
 			continue;

@@ -689,6 +689,90 @@ static void test_pool_delete(void)
 	env_close(&e);
 }
 
+/* A forced delete releases what the pool's blocks hold: no block outlives its pool. */
+static void test_pool_delete_force(void)
+{
+	struct env e;
+	struct bip_alloc_result r;
+	struct bip_handle_info h = {0};
+	struct bip_block_info *bl;
+	size_t n, released = 0;
+
+	T_REQUIRE(env_open(&e) == 0);
+	T_REQUIRE(t_pool(e.ip, "p", "10.0.0.0/24", 28, NULL) == BIP_OK);
+	T_REQUIRE(t_pool(e.ip, "v6", "fd00::/64", 122, NULL) == BIP_OK);
+	T_REQUIRE(alloc(&e, "a", "n1", 2, 0, &r) == BIP_OK); /* p only */
+	bip_alloc_result_free(&r);
+	T_REQUIRE(alloc(&e, "b", "n2", 1, 1, &r) == BIP_OK); /* p and v6 */
+	bip_alloc_result_free(&r);
+	T_REQUIRE(bip_ipam_pool_delete_force(e.ip, "p", true, &released) == BIP_OK, "%s",
+		  bip_ipam_errmsg(e.ip));
+	T_CHECK_INT(released, 3);
+	T_CHECK_INT(bip_ipam_pool_get(e.ip, "p", &(struct bip_pool){0}), BIP_ENOTFOUND);
+	T_REQUIRE(bip_ipam_block_list(e.ip, &bl, &n) == BIP_OK);
+	T_CHECK(n == 1 && bl[0].cidr.addr.family == 6, "%zu blocks left, want v6's one", n);
+	bip_block_infos_free(bl, n);
+	/* a handle left with nothing goes; one with an address elsewhere keeps that one */
+	T_CHECK_INT(bip_ipam_handle_get(e.ip, "a", &h), BIP_ENOTFOUND);
+	T_REQUIRE(bip_ipam_handle_get(e.ip, "b", &h) == BIP_OK);
+	T_CHECK(h.naddrs == 1 && h.addrs[0].addr.family == 6, "b holds %zu", h.naddrs);
+	bip_handle_info_clear(&h);
+	check_clean(&e);
+	/* without release it is the plain delete; a missing pool is ENOTFOUND */
+	T_CHECK_INT(bip_ipam_pool_delete_force(e.ip, "p", true, NULL), BIP_ENOTFOUND);
+	env_close(&e);
+}
+
+/* The automatic level's rule, as STATUS asks it of one pool. */
+static void test_pool_selects(void)
+{
+	static const struct bip_label zone_a[] = {{"zone", "a"}};
+	static const struct bip_label team_x[] = {{"team", "x"}};
+	const struct bip_label_set za = {(struct bip_label *)zone_a, 1};
+	const struct bip_label_set tx = {(struct bip_label *)team_x, 1};
+	static const struct {
+		const char *sel, *ns_sel;
+		bool disabled, manual;
+		unsigned uses;
+		const char *node;
+		bool labels, with_ns;
+		bool want;
+	} rows[] = {
+	    {NULL, NULL, false, false, 0, "n1", false, false, true},
+	    {"kubernetes.io/hostname == 'n1'", NULL, false, false, 0, "n1", false, false, true},
+	    {"kubernetes.io/hostname == 'n1'", NULL, false, false, 0, "n2", false, false, false},
+	    {"zone == 'a'", NULL, false, false, 0, "n1", true, false, true},
+	    {"zone == 'a'", NULL, false, false, 0, "n1", false, false, false},
+	    {NULL, NULL, true, false, 0, "n1", false, false, false},
+	    {NULL, NULL, false, true, 0, "n1", false, false, false},
+	    {NULL, NULL, false, false, BIP_USE_TUNNEL, "n1", false, false, false},
+	    /* no namespace: its selector is not judged; with one, it is */
+	    {NULL, "team == 'x'", false, false, 0, "n1", false, false, true},
+	    {NULL, "team == 'x'", false, false, 0, "n1", false, true, true},
+	    {NULL, "kubernetes.io/metadata.name == 'other'", false, false, 0, "n1", false, true,
+	     false},
+	};
+	struct env e;
+
+	T_REQUIRE(env_open(&e) == 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bip_pool p = {.cidr = t_prefix("10.0.0.0/16"), .block_len = 26};
+		bool got = !rows[i].want;
+
+		p.node_selector = (char *)rows[i].sel;
+		p.ns_selector = (char *)rows[i].ns_sel;
+		p.disabled = rows[i].disabled;
+		p.mode = rows[i].manual ? BIP_ASSIGN_MANUAL : BIP_ASSIGN_AUTOMATIC;
+		p.allowed_uses = rows[i].uses;
+		T_CHECK_INT(bip_ipam_pool_selects(e.ip, &p, BIP_USE_WORKLOAD, rows[i].node,
+						  rows[i].labels ? &za : NULL,
+						  rows[i].with_ns ? "ns1" : NULL, &tx, &got),
+			    BIP_OK);
+		T_CHECK(got == rows[i].want, "row %zu: got %d", i, got);
+	}
+	env_close(&e);
+}
+
 static void test_host_local_ranges(void)
 {
 	struct env e;
@@ -942,7 +1026,12 @@ static void test_check_and_repair(void)
 	T_REQUIRE(bip_ipam_check(e.ip, false, &rep) == BIP_OK);
 	T_CHECK_INT(rep.n, 2);
 	bip_check_report_free(&rep);
-	/* the leaked address got its owner record back, so it can be released normally */
+	/* the leaked address got its owner record back, on the node that holds it (else no
+	 * node's gc would take it), so it can be released normally */
+	struct bip_handle_info hi = {0};
+	T_REQUIRE(bip_ipam_handle_get(e.ip, "h1", &hi) == BIP_OK);
+	T_CHECK_STR(hi.node ? hi.node : "(none)", "n1");
+	bip_handle_info_clear(&hi);
 	T_CHECK_INT(bip_ipam_release_handle(e.ip, "h1"), BIP_OK);
 	env_close(&e);
 }
@@ -1032,7 +1121,8 @@ T_MAIN(T(test_pool_validation), T(test_pool_immutable_fields), T(test_fill_block
        T(test_reuse_order), T(test_two_nodes_and_borrowing),
        T(test_strict_affinity_and_block_limit), T(test_reservations), T(test_specific_addresses),
        T(test_pool_selection), T(test_dual_stack_and_idempotence), T(test_release),
-       T(test_node_release_and_empty_blocks), T(test_pool_delete), T(test_host_local_ranges),
+       T(test_node_release_and_empty_blocks), T(test_pool_delete), T(test_pool_delete_force),
+       T(test_pool_selects), T(test_host_local_ranges),
        T(test_range_sub_blocks), T(test_pod_cidr_change_drops_sub_blocks),
        T(test_pod_cidr_mode), T(test_check_and_repair), T(test_bad_requests_change_nothing),
        T(test_out_of_memory))

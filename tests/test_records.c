@@ -49,6 +49,18 @@ static void test_codec_round_trip(void)
 	     BIP_ECORRUPT},
 	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"alloc\":[[0,\"h\"]],\"freed\":[0]}",
 	     BIP_ECORRUPT},
+	    /* release times older than BIP_COOLDOWN_MAX are dropped; they must name freed
+	     * ordinals, once each, with a positive time */
+	    {BLOCK, "b",
+	     "{\"cidr\":\"10.0.0.0/30\",\"claimed\":5,\"alloc\":[],\"freed\":[1],"
+	     "\"cool\":[[1,5]]}",
+	     BIP_OK, "{\"cidr\":\"10.0.0.0/30\",\"claimed\":5,\"alloc\":[],\"freed\":[1]}"},
+	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"freed\":[1],\"cool\":[[2,5]]}", BIP_ECORRUPT},
+	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"freed\":[1],\"cool\":[[1,0]]}", BIP_ECORRUPT},
+	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"freed\":[1],\"cool\":[[1,5],[1,6]]}",
+	     BIP_ECORRUPT},
+	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"freed\":[1],\"cool\":[1]}", BIP_ECORRUPT},
+	    {AFFINITY, "", "{\"state\":\"confirmed\",\"free\":4,\"emptySince\":-1}", BIP_ECORRUPT},
 	    {BLOCK, "b", "{\"cidr\":\"10.0.0.1/30\"}", BIP_ECORRUPT},
 	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/8\"}", BIP_ECORRUPT},
 	    {BLOCK, "b", "{\"cidr\":\"10.0.0.0/30\",\"node\":\"bad/node\"}", BIP_ECORRUPT},
@@ -74,7 +86,9 @@ static void test_codec_round_trip(void)
 	    {POOL, "p", "{\"cidr\":\"10.0.0.0/24\",\"nodeSelector\":\"a ==\"}", BIP_ECORRUPT},
 	    {CONFIG, "", "{\"strictAffinity\":true}", BIP_OK,
 	     "{\"strictAffinity\":true,\"autoAllocateBlocks\":true,\"maxBlocksPerHost\":0,"
-	     "\"emptyBlockReleaseSeconds\":0}"},
+	     "\"emptyBlockReleaseSeconds\":900,\"ipCooldownSeconds\":0}"},
+	    {CONFIG, "", "{\"ipCooldownSeconds\":1201}", BIP_ECORRUPT},
+	    {CONFIG, "", "{\"ipCooldownSeconds\":-1}", BIP_ECORRUPT},
 	    {CONFIG, "", "{\"maxBlocksPerHost\":-1}", BIP_ECORRUPT},
 	    {RESERVATION, "r", "{\"cidrs\":[\"10.0.0.0/30\",\"fd00::1/128\"]}", BIP_OK, NULL},
 	    {RESERVATION, "r", "{\"cidrs\":[\"10.0.0.1/30\"]}", BIP_ECORRUPT},

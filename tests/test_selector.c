@@ -424,5 +424,44 @@ static void test_api_edges(void)
 	bip_selector_free(sel);
 }
 
+/* The label keys a selector compares, for the CLI's "names a label no node has" warning. */
+static void test_keys(void)
+{
+	static const struct {
+		const char *text;
+		const char *keys[4];
+	} rows[] = {
+	    {"all()", {NULL}},
+	    {"", {NULL}},
+	    {"rol == 'gpu'", {"rol", NULL}},
+	    {"!has(gpu) && (zone in {'a'} || kubernetes.io/hostname != 'n1')",
+	     {"gpu", "zone", "kubernetes.io/hostname", NULL}},
+	    {"a starts with 'x' || !(b ends with 'y')", {"a", "b", NULL}},
+	};
+	char buf[64];
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct bip_selector *sel = NULL;
+		size_t i = 0, want = 0;
+
+		T_REQUIRE(bip_selector_parse(rows[r].text, &sel, NULL, 0) == BIP_OK, "%s",
+			  rows[r].text);
+		for (; bip_selector_key(sel, i, buf, sizeof(buf)); i++) {
+			bool found = false;
+
+			for (size_t k = 0; rows[r].keys[k]; k++)
+				found |= strcmp(rows[r].keys[k], buf) == 0;
+			T_CHECK(found, "%s: unexpected key '%s'", rows[r].text, buf);
+		}
+		while (rows[r].keys[want])
+			want++;
+		T_CHECK(i == want, "%s: %zu keys, want %zu (one per comparison)", rows[r].text, i,
+			want);
+		T_CHECK_STR(buf, "");
+		bip_selector_free(sel);
+	}
+	T_CHECK(bip_selector_key(NULL, 0, buf, sizeof(buf)) == 0, "NULL has no keys");
+}
+
 T_MAIN(T(test_operators), T(test_keys_and_quotes), T(test_precedence), T(test_malformed),
-       T(test_limits), T(test_api_edges))
+       T(test_limits), T(test_api_edges), T(test_keys))

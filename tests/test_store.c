@@ -1857,8 +1857,52 @@ static void test_store_addr_default(void)
 	unsetenv("BLOCKIPAM_STORE");
 }
 
+/* The one address grammar (bip_store_addr_check): what the plugin's config check and
+ * bip_store_open both apply. */
+static void test_store_addr_check(void)
+{
+	static const struct {
+		const char *addr;
+		bool ok;
+		const char *msg;
+	} rows[] = {
+	    {"sqlite:///var/lib/blockipam/ipam.db", true, ""},
+	    {"/var/lib/blockipam/ipam.db", true, ""},
+	    {"etcd://127.0.0.1:2379", true, ""},
+	    {"etcd://etcd-1", true, ""}, /* etcd's default port, as bip_etcd_open has it */
+	    {"etcds://a:1,b,[::1]:2379,[fd00::1]", true, ""},
+	    {"", false, "empty store address"},
+	    {"ipam.db", false, "store address 'ipam.db': a path must be absolute"},
+	    {"sqlite://ipam.db", false, "the sqlite path must be absolute"},
+	    {"sqlite:///tmp/", false, "store address 'sqlite:///tmp/': '/tmp/' names a directory"},
+	    {"sqlite:///tmp/a\nb.db", false, "control character in path"},
+	    {"mysql://db", false, "store address 'mysql://db': unknown scheme"},
+	    {"etcd://", false, "no endpoint"},
+	    {"etcd://h:1,,h:2", false, "'etcd://h:1,,h:2': empty endpoint"},
+	    {"etcd://h:1,", false, "empty endpoint"},
+	    {"etcd://h:", false, "endpoint 'h:' is not host[:port]"},
+	    {"etcd://h:99999", false, "endpoint 'h:99999'"},
+	    {"etcd://h:0", false, "endpoint 'h:0'"},
+	    {"etcd://h:-1", false, "endpoint 'h:-1'"},
+	    {"etcd://a/b:1", false, "endpoint 'a/b:1'"},
+	    {"etcd://[::1", false, "endpoint '[::1'"},
+	    {"etcd://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", false, "more than 16 endpoints"},
+	};
+
+	for (size_t i = 0; i < LEN(rows); i++) {
+		char err[512] = "";
+		int rc = bip_store_addr_check(rows[i].addr, err, sizeof(err));
+
+		T_CHECK(rows[i].ok ? rc == BIP_OK : rc == BIP_EINVAL, "'%s': rc %d (%s)",
+			rows[i].addr, rc, err);
+		T_CHECK(strstr(err, rows[i].msg) != NULL, "'%s': message '%s', want '%s'",
+			rows[i].addr, err, rows[i].msg);
+	}
+}
+
 static const struct t_case sqlite_tests[] = {
 	T(test_store_addr_default),
+	T(test_store_addr_check),
 	T(test_sqlite_bad_open),
 	T(test_sqlite_direct_relative),
 	T(test_sqlite_unreadable),

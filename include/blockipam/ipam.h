@@ -27,6 +27,15 @@
 #define BIP_HANDLE_MAX 512  /* handle ids */
 #define BIP_ATTR_MAX 253    /* pod, namespace, container, interface attribute values */
 
+/* What to say when a family has no pool at all (ADD and STATUS): how to create one. The JSON is
+ * also YAML, so it can be pasted into pool.yaml as it is. */
+#define BIP_NO_POOL_HINT(name, cidr)                                                               \
+	"create one with 'blockipamctl apply -f pool.yaml', pool.yaml holding "                    \
+	"{\"apiVersion\": \"blockipam.io/v1\", \"kind\": \"Pool\", \"metadata\": {\"name\": "      \
+	"\"" name "\"}, \"spec\": {\"cidr\": \"" cidr "\"}}"
+#define BIP_NO_POOL_HINT4 BIP_NO_POOL_HINT("pods-v4", "10.244.0.0/16")
+#define BIP_NO_POOL_HINT6 BIP_NO_POOL_HINT("pods-v6", "fd00:244::/48")
+
 /* Uses a pool may allow (bit set). */
 enum bip_use {
 	BIP_USE_WORKLOAD = 1u << 0,
@@ -55,11 +64,23 @@ struct bip_pool {
 				 * (Calico's ipipMode, vxlanMode, natOutgoing, ...); may be NULL */
 };
 
+#define BIP_COOLDOWN_MAX 1200 /* ipCooldownSeconds at most (Calico's bound) */
+#define BIP_EMPTY_BLOCK_RELEASE_DEFAULT 900
+#define BIP_RECLAIM_MIN_AGE 60 /* another node takes over an empty block after this long */
+
 struct bip_config {
 	bool strict_affinity;      /* never borrow from another node's block */
 	bool auto_allocate_blocks; /* claim new blocks when a node's blocks are full */
 	unsigned max_blocks_per_host;   /* per family; 0 = unlimited (no hidden default) */
-	unsigned empty_block_release_s; /* free a node's empty block after this long; 0 = never */
+	/* An affine block empty this long goes back to the pool (affinity released, record
+	 * deleted): its own node does it on its next allocation, gc and "ipam release
+	 * --empty-blocks" for every node; a node that finds no unclaimed block left in a pool
+	 * takes over another node's block that has been empty for min(this, 60 s) instead.
+	 * Default 900 (Calico's leakGracePeriod); 0 = never. */
+	unsigned empty_block_release_s;
+	/* A released address is not handed out again for this many seconds (0-1200; Calico's
+	 * ipCooldownSeconds), on top of the least-recently-freed order. Default 0. */
+	unsigned ip_cooldown_s;
 };
 
 struct bip_reservation {
@@ -223,10 +244,28 @@ int bip_ipam_pool_list(struct bip_ipam *ipam, struct bip_pool **out, size_t *n);
 /* Delete a pool: disable it, release its blocks' affinities, delete its empty blocks (non-empty
  * ones stay unowned until their last address goes), then delete the record. */
 int bip_ipam_pool_delete(struct bip_ipam *ipam, const char *name);
+/* The same; with release, the addresses still held in its blocks are released first (each from
+ * the handle that held it, a handle record that ends empty is deleted), so that no block is left
+ * outside every pool. *released (may be NULL) counts them. */
+int bip_ipam_pool_delete_force(struct bip_ipam *ipam, const char *name, bool release,
+			       size_t *released);
 void bip_pool_clear(struct bip_pool *p);
 void bip_pools_free(struct bip_pool *v, size_t n);
 /* Validate a pool without the store (format and ranges only). */
 int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen);
+
+/*
+ * The allocator's automatic level (every enabled Automatic pool whose selectors match), for one
+ * pool: whether a pod of node in namespace ns would get addresses from p without naming it.
+ * p is enabled and Automatic, allows use (0 = Workload), and its nodeSelector matches
+ * node_labels (the node's record; NULL when it has none) plus the implicit
+ * kubernetes.io/hostname=<node>; its namespaceSelector matches ns_labels plus
+ * kubernetes.io/metadata.name=<ns>, unless ns is NULL (no pod: the namespace is not judged, as
+ * in STATUS). ADD and STATUS share this one rule. Writes *out; BIP_ENOMEM.
+ */
+int bip_ipam_pool_selects(struct bip_ipam *ipam, const struct bip_pool *p, enum bip_use use,
+			  const char *node, const struct bip_label_set *node_labels, const char *ns,
+			  const struct bip_label_set *ns_labels, bool *out);
 
 /* The IPAM config (defaults when none is stored). Setting validates first. */
 int bip_ipam_config_get(struct bip_ipam *ipam, struct bip_config *out);
@@ -257,11 +296,16 @@ void bip_namespaces_free(struct bip_namespace *v, size_t n);
 
 /* --- blocks and lifecycle -------------------------------------------------------------- */
 
+/* Each address of a block counts once: size = used + reserved + free. */
 struct bip_block_info {
 	struct bip_prefix cidr;
 	char *node;     /* affine node, NULL when unowned */
 	char *pool;     /* NULL when outside every pool */
-	uint64_t size, used, reserved, borrowed; /* borrowed: held by other nodes */
+	uint64_t size, used, borrowed; /* borrowed: held by other nodes */
+	uint64_t reserved;      /* free addresses a reservation keeps out */
+	uint64_t reserved_held; /* allocated addresses a reservation covers (reserved after they
+				 * were allocated): counted in used, not in reserved */
+	uint64_t free;          /* neither allocated nor reserved */
 	int64_t claimed, empty_since;
 };
 
@@ -285,14 +329,21 @@ int bip_ipam_alloc_foreach(struct bip_ipam *ipam,
 int bip_ipam_node_release(struct bip_ipam *ipam, const char *node, size_t *released_blocks,
 			  size_t *deleted_blocks);
 
-/* Free empty blocks that have been empty for at least min_age_s seconds (all nodes). */
+/* Give back to their pools the blocks (of every node) that have been empty for at least
+ * min_age_s seconds: affinity released, record deleted, each in its own transaction conditioned
+ * on the block being as read (one that took an address meanwhile stays). Host-local blocks are
+ * kept. gc and "ipam release --empty-blocks" call it; a node also gives back its own on its next
+ * allocation, and takes over another's when it has no unclaimed block left (bip_config). */
 int bip_ipam_release_empty_blocks(struct bip_ipam *ipam, unsigned min_age_s, size_t *deleted);
 
-/* Utilization per pool (a pseudo-pool name NULL for blocks outside every pool). */
+/* Utilization per pool (a pseudo-pool name NULL for blocks outside every pool). Each address
+ * counts once, however many reservations cover it: capacity = used + reserved + free, where
+ * used is every allocated address (reserved ones included) and reserved the addresses that
+ * reservations keep out and nothing holds. */
 struct bip_pool_usage {
 	char *name;
 	struct bip_prefix cidr;
-	bip_u128 capacity, used, reserved, blocks;
+	bip_u128 capacity, used, reserved, free, blocks;
 };
 int bip_ipam_usage(struct bip_ipam *ipam, struct bip_pool_usage **out, size_t *n);
 void bip_pool_usages_free(struct bip_pool_usage *v, size_t n);
@@ -351,6 +402,11 @@ struct bip_problem {
 	char *key;      /* the store key concerned */
 	char *subject;  /* address, handle, block or node, as text */
 	char *detail;   /* one sentence */
+	int64_t rev;    /* revision of the record the problem was found in, as read (the record
+			 * at key; for a block naming a node without an affinity, the block's);
+			 * 0 when that record is absent. A repair is conditioned on it. */
+	bool fixable;   /* a repair exists (corrupt records and overlapping blocks need a person;
+			 * a block outside every pool can go only when empty) */
 	bool repaired;
 };
 
@@ -363,6 +419,14 @@ struct bip_check_report {
 /* Check everything; with repair, fix what is safe (each fix its own atomic transaction,
  * conditioned on the record not having changed since it was read). */
 int bip_ipam_check(struct bip_ipam *ipam, bool repair, struct bip_check_report *out);
+/*
+ * The check with repair, but a record is repaired only when want accepts every problem found on
+ * it (each as found now, its revision included): "ipam release --from-report" repairs what a
+ * report saw, and only where nothing changed since.
+ */
+int bip_ipam_check_repair_if(struct bip_ipam *ipam,
+			     bool (*want)(void *ctx, const struct bip_problem *p), void *ctx,
+			     struct bip_check_report *out);
 void bip_check_report_free(struct bip_check_report *r);
 const char *bip_problem_name(enum bip_problem_kind k);
 

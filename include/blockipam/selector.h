@@ -51,6 +51,10 @@ void bip_selector_free(struct bip_selector *sel);
  */
 bool bip_selector_match(const struct bip_selector *sel, const struct bip_label *labels, size_t n);
 
+/* The label key of the i-th comparison of sel (in text order of parsing; a key may come more
+ * than once) into buf: returns its length + 1, or 0 (buf "") past the last one. */
+size_t bip_selector_key(const struct bip_selector *sel, size_t i, char *buf, size_t len);
+
 /* The text sel was parsed from, unchanged (owned by sel); "" for NULL. */
 const char *bip_selector_text(const struct bip_selector *sel);
 

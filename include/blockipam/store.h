@@ -140,6 +140,17 @@ int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct b
 /* The store address to use: explicit_addr, else env_addr (the caller's BLOCKIPAM_STORE: the
  * library never reads the process environment), else BIP_STORE_DEFAULT. Either may be NULL. */
 const char *bip_store_addr_default(const char *explicit_addr, const char *env_addr);
+/*
+ * The one grammar of store addresses, checked without opening anything (the plugin checks its
+ * config with it before any side effect; bip_store_open checks with it first):
+ *   sqlite:///abs/path/file.db or /abs/path/file.db (no control characters, not a directory)
+ *   etcd://EP[,EP...], etcds://EP[,EP...] with EP = host[:port] or [v6addr][:port], port
+ *   1-65535 (default 2379), at most 16 endpoints.
+ * BIP_EINVAL with "store address 'x': <what is wrong>" in err.
+ */
+int bip_store_addr_check(const char *addr, char *err, size_t errlen);
+/* etcd's part of it: the endpoint list after "etcd://" (store/etcd). */
+int bip_etcd_addr_check(const char *endpoints, char *err, size_t errlen);
 void bip_store_close(struct bip_store *s);
 /* Words on the last failed call of s (which endpoint, what it said), never NULL: "" when the
  * backend has nothing to add to the code. Valid until the next call on s. */

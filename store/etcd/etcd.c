@@ -912,12 +912,60 @@ static int parse_endpoint(const char *s, size_t n, struct endpoint *ep)
 	return BIP_OK;
 }
 
+/*
+ * The endpoint list of an etcd address: 1..MAX_ENDPOINTS of "host[:port]" or "[v6][:port]",
+ * comma-separated, none empty. The one grammar: bip_store_addr_check (and through it the
+ * plugin's config check and bip_store_open) and bip_etcd_open use it. eps has room for
+ * MAX_ENDPOINTS (NULL: only check). err: "endpoint 'x' is not ...", without the address.
+ */
+static int parse_endpoints(const char *endpoints, struct endpoint *eps, size_t *neps, char *err,
+			   size_t errlen)
+{
+	struct endpoint scratch;
+	const char *p = endpoints;
+	size_t n = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (n == MAX_ENDPOINTS) {
+			seterr(err, errlen, "more than %d endpoints", MAX_ENDPOINTS);
+			return BIP_EINVAL;
+		}
+		if (len == 0) {
+			seterr(err, errlen, "%s", *endpoints ? "empty endpoint" : "no endpoint");
+			return BIP_EINVAL;
+		}
+		if (parse_endpoint(p, len, eps ? &eps[n] : &scratch) != BIP_OK) {
+			seterr(
+			    err, errlen,
+			    "endpoint '%.*s' is not host[:port] or [v6addr][:port] (port 1-65535, "
+			    "default 2379)",
+			    (int)(len < 300 ? len : 300), p);
+			return BIP_EINVAL;
+		}
+		n++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	if (neps)
+		*neps = n;
+	return BIP_OK;
+}
+
+int bip_etcd_addr_check(const char *endpoints, char *err, size_t errlen)
+{
+	return parse_endpoints(endpoints, NULL, NULL, err, errlen);
+}
+
 int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *opts,
 		  struct bip_store **out, char *err, size_t errlen)
 {
 	static const struct bip_store_opts none;
-	const char *scheme = tls ? "etcds" : "etcd", *p = endpoints, *prefix;
+	const char *scheme = tls ? "etcds" : "etcd", *prefix;
 	struct etcd *e = calloc(1, sizeof(*e));
+	char why[400];
 	int rc = BIP_ENOMEM;
 
 	if (!opts)
@@ -948,27 +996,12 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	if (!e->prefix || !e->endpoints || !e->node || !e->eps)
 		goto out;
 	e->plen = strlen(prefix);
-	rc = BIP_EINVAL;
-	for (;;) {
-		size_t n = strcspn(p, ",");
-
-		if (e->neps == MAX_ENDPOINTS) {
-			seterr(err, errlen, "store address '%s://%s': more than %d endpoints",
-			       scheme, endpoints, MAX_ENDPOINTS);
-			goto out;
-		}
-		if (parse_endpoint(p, n, &e->eps[e->neps]) != BIP_OK) {
-			seterr(err, errlen,
-			       "invalid store address '%s://%s': bad endpoint '%.*s' (want "
-			       "host:port, [v6addr]:port)",
-			       scheme, endpoints, (int)(n < 300 ? n : 300), p);
-			goto out;
-		}
-		e->neps++;
-		if (!p[n])
-			break;
-		p += n + 1;
+	rc = parse_endpoints(endpoints, e->eps, &e->neps, why, sizeof(why));
+	if (rc != BIP_OK) {
+		seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints, why);
+		goto out;
 	}
+	rc = BIP_EINVAL;
 	if (tls) {
 		const char *ca = opts->ca_file && *opts->ca_file ? opts->ca_file : NULL;
 		const char *cert = opts->cert_file && *opts->cert_file ? opts->cert_file : NULL;
