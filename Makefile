@@ -59,7 +59,11 @@ CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/test_*.c)
 HELPER_SRCS := $(wildcard tests/helper_*.c)
 FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
+# Each bench/*.c is a program of its own; bench/cnibench/ is one program in several files;
+# bench/common/ (the sample statistics) is linked into every bench.
 BENCH_SRCS := $(wildcard bench/*.c)
+CNIBENCH_SRCS := $(wildcard bench/cnibench/*.c)
+BENCH_COMMON_SRCS := $(wildcard bench/common/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -68,7 +72,8 @@ PLUGIN  := $(BUILD)/blockipam
 CLI     := $(BUILD)/blockipamctl
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRCS))
-BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS)) $(BUILD)/bench/cnibench
+BENCH_COMMON := $(call obj,$(BENCH_COMMON_SRCS))
 # The benchmark's floor: a trivial program linked statically (bench/floor/nop.c).
 BENCH_NOP := $(BUILD)/bench/nop
 CNI_OBJS := $(call obj,$(CNI_SRCS))
@@ -114,7 +119,11 @@ $(BUILD)/tests/%: $(call obj,tests/%.c) $(T_OBJS) $(CLI_A) $(CNI_A) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
-$(BUILD)/bench/%: $(call obj,bench/%.c) $(T_OBJS) $(CNI_A) $(LIBA)
+$(BUILD)/bench/cnibench: $(call obj,$(CNIBENCH_SRCS)) $(BENCH_COMMON) $(T_OBJS) $(CNI_A) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
+
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(BENCH_COMMON) $(T_OBJS) $(CNI_A) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 

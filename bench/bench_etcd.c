@@ -22,21 +22,7 @@
 #include "../store/etcd/etcd.h"
 #include "blockipam/err.h"
 #include "blockipam/store.h"
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "common/stats.h"
 
 int main(int argc, char **argv)
 {
@@ -87,14 +73,15 @@ int main(int argc, char **argv)
 			ms[i] = now_ms() - t1;
 		}
 		double dt = now_ms() - t0;
+		struct stats lat = stats_of(ms, n > 0 ? (size_t)n : 0);
+
 		bip_etcd_stats(s, &st);
-		qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
 		if (rc == BIP_OK && n > 0)
 			printf(
 			    "%d CAS txns: %.0f txn/s; latency median %.3f ms, p90 %.3f, p99 %.3f, "
 			    "max %.3f; %" PRIu64 " requests on %" PRIu64 " connection(s)\n",
-			    n, n / (dt / 1e3), ms[n / 2], ms[n * 9 / 10], ms[n * 99 / 100],
-			    ms[n - 1], st.requests, st.connects);
+			    n, n / (dt / 1e3), lat.med, lat.p90, lat.p99, lat.max, st.requests,
+			    st.connects);
 		free(ms);
 		bip_kv_clear(&kv);
 	} else {

@@ -20,22 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/stats.h"
+
 #define MAX_PLUGINS 8
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* One exec; returns its exit status (-1 if it could not run). */
 static int run(const char *plugin, const char *conf, const char *cmd, const char *id,
@@ -65,11 +52,12 @@ static int run(const char *plugin, const char *conf, const char *cmd, const char
 
 static void report(const char *plugin, const char *what, double *ms, int n, int failed, bool named)
 {
-	qsort(ms, (size_t)n, sizeof(*ms), cmp_double);
+	struct stats st = stats_of(ms, (size_t)n);
+
 	if (named)
 		printf("%s: ", plugin);
-	printf("%s x %d: median %.3f ms, p90 %.3f, p99 %.3f, min %.3f, max %.3f; %d failed\n",
-	       what, n, ms[n / 2], ms[n * 9 / 10], ms[n * 99 / 100], ms[0], ms[n - 1], failed);
+	printf("%s x %d: median %.3f ms, p90 %.3f, p99 %.3f, min %.3f, max %.3f; %d failed\n", what,
+	       n, st.med, st.p90, st.p99, st.min, st.max, failed);
 }
 
 int main(int argc, char **argv)
@@ -100,7 +88,8 @@ int main(int argc, char **argv)
 			failed[p] = 0;
 		for (int i = 0; i < n; i++) {
 			for (int k = 0; k < np; k++) {
-				int p = (i + k) % np; /* who goes first rotates: no seat is favoured */
+				int p =
+				    (i + k) % np; /* who goes first rotates: no seat is favoured */
 				double t0 = now_ms();
 
 				snprintf(id, sizeof(id), "bench-%ld-%d-%d", (long)getpid(), p, i);

@@ -16,21 +16,7 @@
 
 #include "blockipam/ipam.h"
 #include "../tests/util.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "common/stats.h"
 
 static int one(struct bip_ipam *ip, long k, int nodes)
 {
@@ -72,8 +58,7 @@ static double probe(struct bip_ipam *ip, long base, int nodes)
 			 (base + i) * 2654435761ul, base + i);
 		bip_ipam_release_handle(ip, h);
 	}
-	qsort(t, 200, sizeof(t[0]), cmp_d);
-	return t[100] * 1e6;
+	return stats_of(t, 200).med * 1e6;
 }
 
 static long long fsize(const char *p)

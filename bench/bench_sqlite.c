@@ -23,31 +23,17 @@
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
+#include "common/stats.h"
 
 static char addr[PATH_MAX + 16];
 
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void report(const char *what, double *ms, size_t n, double elapsed_ms)
 {
-	qsort(ms, n, sizeof(*ms), cmp_double);
+	struct stats st = stats_of(ms, n);
+
 	printf("%s: %zu ops in %.2f s (%.0f ops/s): median %.3f ms, p90 %.3f, p99 %.3f, "
 	       "max %.3f ms\n",
-	       what, n, elapsed_ms / 1e3, n / (elapsed_ms / 1e3), ms[n / 2], ms[n * 9 / 10],
-	       ms[n * 99 / 100], ms[n - 1]);
+	       what, n, elapsed_ms / 1e3, n / (elapsed_ms / 1e3), st.med, st.p90, st.p99, st.max);
 }
 
 static struct bip_store *open_store(void)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../cni/cni.h"
+#include "common/stats.h"
 
 #define NET "hlbench"
 
@@ -44,41 +45,16 @@ struct plugin {
 	double *add, *del, *ver;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (nearest rank) of n sorted values. */
-static double quantile(double *v, size_t n, double q)
-{
-	size_t k = (size_t)(q * (double)n + 0.999999);
-
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[k == 0 ? 0 : k > n ? n - 1 : k - 1];
-}
+/* The environment of every call but CNI_COMMAND and CNI_CONTAINERID. */
+#define PLUGIN_ENV                                                                                 \
+	"CNI_NETNS=/var/run/netns/bench", "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni",              \
+	    "BLOCKIPAM_NODE=bench-node"
 
 /* Exec the plugin once; returns the elapsed ms from fork to reaped, or -1 on failure. */
 static double exec_once(const struct plugin *p, const char *cmd, const char *cid)
 {
 	char c[32], id[64], out[4096];
-	char *env[] = {c,
-		       id,
-		       "CNI_NETNS=/var/run/netns/bench",
-		       "CNI_IFNAME=eth0",
-		       "CNI_PATH=/usr/lib/cni",
-		       "BLOCKIPAM_NODE=bench-node",
-		       NULL};
+	char *env[] = {c, id, PLUGIN_ENV, NULL};
 	char *argv[] = {(char *)p->path, NULL};
 	int in[2], o[2], status;
 	size_t len = 0, clen = strlen(p->conf);
@@ -156,13 +132,7 @@ static int fill_blockipam(const struct plugin *p, long n)
 	for (long i = 0; i < n; i++) {
 		char id[64], *out = NULL;
 		size_t len = 0;
-		const char *env[] = {"CNI_COMMAND=ADD",
-				     id,
-				     "CNI_NETNS=/var/run/netns/bench",
-				     "CNI_IFNAME=eth0",
-				     "CNI_PATH=/usr/lib/cni",
-				     "BLOCKIPAM_NODE=bench-node",
-				     NULL};
+		const char *env[] = {"CNI_COMMAND=ADD", id, PLUGIN_ENV, NULL};
 		FILE *in = fmemopen((void *)p->conf, strlen(p->conf), "r");
 		FILE *o = open_memstream(&out, &len);
 		struct bip_cni_io io = {env, in, o};
@@ -218,6 +188,44 @@ static void usage(void)
 	exit(2);
 }
 
+/* Both plugins at n held: fill each, then ops ADD+DEL pairs of each, interleaved; one line each. */
+static int run_size(struct plugin pl[2], const char *tmp, long n, long ops, int plen)
+{
+	double fill[2];
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(pl[k].dir, sizeof(pl[k].dir), "%s/%s-%ld", tmp, pl[k].name, n);
+		snprintf(pl[k].conf, sizeof(pl[k].conf), conf_fmt, pl[k].name, plen, pl[k].dir);
+		fill[k] = now_ms();
+		if ((k == 0 ? fill_blockipam(&pl[k], n) : fill_host_local(&pl[k], n)) != 0) {
+			fprintf(stderr, "cannot fill %s with %ld: %s\n", pl[k].name, n,
+				strerror(errno));
+			return -1;
+		}
+		fill[k] = now_ms() - fill[k];
+	}
+	for (long i = 0; i < ops; i++) {
+		char cid[32];
+
+		snprintf(cid, sizeof(cid), "bench-%ld-%ld", n, i);
+		for (int k = 0; k < 2; k++) {
+			pl[k].add[i] = exec_once(&pl[k], "ADD", cid);
+			pl[k].del[i] = exec_once(&pl[k], "DEL", cid);
+			if (pl[k].add[i] < 0 || pl[k].del[i] < 0)
+				return -1;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		struct stats add = stats_of(pl[k].add, (size_t)ops),
+			     del = stats_of(pl[k].del, (size_t)ops);
+
+		printf("%-10s %7ld %6.2f ms %6.2f ms %6.2f ms %6.2f ms %7.0f ms\n", pl[k].name, n,
+		       add.med, add.p99, del.med, del.p99, fill[k]);
+	}
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct plugin pl[2] = {{.name = "blockipam", .path = "build/blockipam"},
@@ -265,49 +273,17 @@ int main(int argc, char **argv)
 	for (long i = 0; i < ops; i++)
 		for (int k = 0; k < 2; k++)
 			pl[k].ver[i] = exec_once(&pl[k], "VERSION", "v");
-	printf("%-10s VERSION (exec floor): med %.2f ms", pl[0].name, quantile(pl[0].ver, ops, .5));
-	printf("; %s: med %.2f ms\n", pl[1].name, quantile(pl[1].ver, ops, .5));
+	printf("%-10s VERSION (exec floor): med %.2f ms", pl[0].name,
+	       stats_of(pl[0].ver, (size_t)ops).med);
+	printf("; %s: med %.2f ms\n", pl[1].name, stats_of(pl[1].ver, (size_t)ops).med);
 	printf("%-10s %7s %9s %9s %9s %9s %10s\n", "plugin", "held", "ADD med", "ADD p99",
 	       "DEL med", "DEL p99", "fill");
 	sz = strdup(sizes);
-	for (char *s = strtok_r(sz, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-		long n = strtol(s, NULL, 10);
-		double fill[2];
-
-		for (int k = 0; k < 2; k++) {
-			snprintf(pl[k].dir, sizeof(pl[k].dir), "%s/%s-%ld", tmp, pl[k].name, n);
-			snprintf(pl[k].conf, sizeof(pl[k].conf), conf_fmt, pl[k].name, plen,
-				 pl[k].dir);
-			fill[k] = now_ms();
-			if ((k == 0 ? fill_blockipam(&pl[k], n) : fill_host_local(&pl[k], n)) !=
-			    0) {
-				fprintf(stderr, "cannot fill %s with %ld: %s\n", pl[k].name, n,
-					strerror(errno));
-				free(sz);
-				goto out;
-			}
-			fill[k] = now_ms() - fill[k];
+	for (char *s = strtok_r(sz, ",", &save); s; s = strtok_r(NULL, ",", &save))
+		if (run_size(pl, tmp, strtol(s, NULL, 10), ops, plen) != 0) {
+			free(sz);
+			goto out;
 		}
-		for (long i = 0; i < ops; i++) {
-			char cid[32];
-
-			snprintf(cid, sizeof(cid), "bench-%ld-%ld", n, i);
-			for (int k = 0; k < 2; k++) {
-				pl[k].add[i] = exec_once(&pl[k], "ADD", cid);
-				pl[k].del[i] = exec_once(&pl[k], "DEL", cid);
-				if (pl[k].add[i] < 0 || pl[k].del[i] < 0) {
-					free(sz);
-					goto out;
-				}
-			}
-		}
-		for (int k = 0; k < 2; k++)
-			printf("%-10s %7ld %6.2f ms %6.2f ms %6.2f ms %6.2f ms %7.0f ms\n",
-			       pl[k].name, n, quantile(pl[k].add, ops, .5),
-			       quantile(pl[k].add, ops, .99), quantile(pl[k].del, ops, .5),
-			       quantile(pl[k].del, ops, .99), fill[k]);
-		fflush(stdout);
-	}
 	free(sz);
 	ret = 0;
 out:

@@ -11,15 +11,39 @@
  *
  * Reservations are counted as the engine reports them per block (bip_block_info.reserved);
  * a wholly reserved unclaimed block still counts as claimable (the engine would skip it).
+ * The main plugin's subnet rule (bip_alloc_req.subnet) is applied as the engine does: the
+ * subnet's network, gateway and IPv4 broadcast addresses are not free, a rule with max_blocks
+ * lets the node use only its first blocks and claim none beyond, and no_borrow forbids other
+ * nodes' blocks.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cni.h"
 
-static bip_u128 block_free(const struct bip_block_info *b)
+/* How many addresses of block b the rule keeps out (as the engine's subnet_of). */
+static uint64_t kept_in(const struct bip_subnet_rule *r, const struct bip_pool *p,
+			const struct bip_block_info *b)
 {
-	uint64_t taken = b->used + b->reserved;
+	struct bip_prefix sub = r->kind == BIP_SUBNET_POOL ? p->cidr : b->cidr;
+	struct bip_addr keep[3] = {bip_prefix_first(sub), bip_addr_next(bip_prefix_first(sub)),
+				   {0}};
+	uint64_t n = 0;
+
+	if (r->kind == BIP_SUBNET_NONE)
+		return 0;
+	if (r->kind == BIP_SUBNET_POOL && bip_prefix_contains(sub, r->gateway))
+		keep[1] = r->gateway;
+	if (sub.addr.family == 4)
+		keep[2] = bip_prefix_last(sub);
+	for (int i = 0; i < 3; i++)
+		n += keep[i].family && bip_prefix_contains(b->cidr, keep[i]);
+	return n;
+}
+
+static bip_u128 block_free(const struct bip_block_info *b, uint64_t kept)
+{
+	uint64_t taken = b->used + b->reserved + kept;
 
 	return taken >= b->size ? 0 : b->size - taken;
 }
@@ -60,22 +84,28 @@ static bool ranges_ok(const struct bip_cni_capacity_in *in, int family)
 }
 
 static bool pool_ok(const struct bip_cni_capacity_in *in, const struct bip_pool *p,
-		    unsigned node_blocks)
+		    unsigned node_blocks, unsigned eligible_own, unsigned *seen_own)
 {
+	const struct bip_subnet_rule *r = &in->subnet[p->cidr.addr.family == 6];
+	unsigned max = r->kind == BIP_SUBNET_BLOCK ? r->max_blocks : 0;
 	unsigned d = p->block_len - p->cidr.len;
 	bip_u128 claimed = 0, total = d >= 128 ? ~(bip_u128)0 : (bip_u128)1 << d;
 	bool may_claim = in->cfg.auto_allocate_blocks &&
-			 (in->cfg.max_blocks_per_host == 0 || node_blocks < in->cfg.max_blocks_per_host);
+			 (in->cfg.max_blocks_per_host == 0 || node_blocks < in->cfg.max_blocks_per_host) &&
+			 (max == 0 || eligible_own < max);
 
 	for (size_t i = 0; i < in->nblocks; i++) {
 		const struct bip_block_info *b = &in->blocks[i];
+		bool own = same(b->node, in->node);
 
 		if (!same(b->pool, p->name))
 			continue;
 		claimed++;
-		if (block_free(b) == 0)
+		if (own && max && (*seen_own)++ >= max)
+			continue; /* beyond the node's first max blocks: the engine skips it */
+		if (block_free(b, kept_in(r, p, b)) == 0)
 			continue;
-		if (same(b->node, in->node) || !in->cfg.strict_affinity)
+		if (own || (!in->cfg.strict_affinity && !r->no_borrow))
 			return true;
 	}
 	return may_claim && claimed < total;
@@ -83,16 +113,22 @@ static bool pool_ok(const struct bip_cni_capacity_in *in, const struct bip_pool 
 
 static bool blocks_ok(const struct bip_cni_capacity_in *in, int family)
 {
-	unsigned node_blocks = 0;
+	unsigned node_blocks = 0, eligible_own = 0, seen_own = 0;
 
-	for (size_t i = 0; i < in->nblocks; i++)
-		if (in->blocks[i].cidr.addr.family == family && same(in->blocks[i].node, in->node))
-			node_blocks++;
+	for (size_t i = 0; i < in->nblocks; i++) {
+		const struct bip_block_info *b = &in->blocks[i];
+
+		if (b->cidr.addr.family != family || !same(b->node, in->node))
+			continue;
+		node_blocks++;
+		for (size_t k = 0; k < in->npools; k++)
+			eligible_own += in->eligible[k] && same(b->pool, in->pools[k].name);
+	}
 	for (size_t i = 0; i < in->npools; i++) {
 		const struct bip_pool *p = &in->pools[i];
 
 		if (in->eligible[i] && !p->disabled && p->cidr.addr.family == family &&
-		    pool_ok(in, p, node_blocks))
+		    pool_ok(in, p, node_blocks, eligible_own, &seen_own))
 			return true;
 	}
 	return false;

@@ -99,6 +99,8 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 	struct bip_pool *pools = NULL;
 	size_t npools = 0;
 	struct bip_cni_ip *ips = NULL;
+	struct bip_cni_route *routes = NULL;
+	size_t nroutes = 0;
 	char *json = NULL;
 	int rc;
 
@@ -116,6 +118,7 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 		req.num4 = c->assign4;
 		req.num6 = c->assign6;
 	}
+	bip_cni_subnet_rules(c, req.subnet);
 	if (c->use_pod_cidr4 || c->use_pod_cidr6) {
 		rc = need_pod_cidrs(ctx, ipam, e);
 		if (rc)
@@ -123,12 +126,21 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 	}
 	rc = bip_ipam_allocate(ipam, &req, &res);
 	if (rc != BIP_OK) {
+		int lib = rc;
+
 		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "allocation failed");
+		if (lib == BIP_EBLOCKLIMIT && c->model == BIP_CNI_MODEL_BRIDGE &&
+		    strstr(e->msg, "as its subnet"))
+			bip_cni_err_details(e, "the bridge plugin takes one IPv4 subnet per bridge, "
+					       "so this node's pods on network '%s' share one block: "
+					       "use a pool with a larger blockSize (24 holds 253 pods), "
+					       "or host-local mode (a pod CIDR per node)",
+					    c->name);
 		goto out;
 	}
 	if (res.existing && (rc = check_owner(ctx, ipam, e)))
 		goto out;
-	if (c->prefix_mode == BIP_CNI_PREFIX_POOL &&
+	if (c->prefix_mode == BIP_CNI_PREFIX_POOL && !req.subnet[0].kind &&
 	    (rc = bip_ipam_pool_list(ipam, &pools, &npools)) != BIP_OK) {
 		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "listing pools");
 		goto out;
@@ -143,9 +155,28 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 		ips[i].address.len = (uint8_t)bip_cni_report_len(c->prefix_mode, &res.v[i], pools,
 								 npools);
 		ips[i].gateway = gateway_of(c, &res.v[i]);
+		/* The main plugin's subnet (model): its length and its gateway. */
+		if (res.v[i].subnet.addr.family) {
+			ips[i].address.len = res.v[i].subnet.len;
+			ips[i].gateway = res.v[i].gateway;
+		}
 	}
-	json = bip_cni_result_json(&(struct bip_cni_result){ips, res.n, c->routes, c->nroutes,
-							    &c->dns},
+	routes = calloc(c->nroutes + 1, sizeof(*routes));
+	if (!routes) {
+		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c->nroutes; i++) {
+		const struct bip_cni_route *r = &c->routes[i];
+
+		/* bridge with isDefaultGateway adds the default route via the gateway itself;
+		 * the same route from IPAM would make it fail ("file exists"). */
+		if (c->model == BIP_CNI_MODEL_BRIDGE && c->default_gw && !c->host_local &&
+		    r->dst.len == 0 && !r->gw.family)
+			continue;
+		routes[nroutes++] = *r;
+	}
+	json = bip_cni_result_json(&(struct bip_cni_result){ips, res.n, routes, nroutes, &c->dns},
 				   c->version);
 	if (!json) {
 		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
@@ -158,6 +189,7 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 	rc = 0;
 out:
 	free(json);
+	free(routes);
 	free(ips);
 	bip_pools_free(pools, npools);
 	bip_alloc_result_free(&res);

@@ -68,6 +68,7 @@ int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, str
 	char why[256];
 	int rc;
 
+	bip_cni_subnet_rules(c, in.subnet);
 	step = "reading the IPAM config";
 	rc = bip_ipam_config_get(ipam, &in.cfg);
 	if (rc == BIP_OK) {

@@ -182,6 +182,18 @@ enum bip_cni_prefix_mode {
 	BIP_CNI_PREFIX_HOST,  /* /32, /128 */
 };
 
+/*
+ * The main plugin's model: what the network's top-level "type" does with the result
+ * (docs/cni.md "Which network plugin"). Block mode only; host-local mode keeps its own rules.
+ */
+enum bip_cni_model {
+	BIP_CNI_MODEL_NONE,    /* no top-level type: routed, every address of a block */
+	BIP_CNI_MODEL_BRIDGE,  /* the node's block is its bridge's subnet (one IPv4 per bridge) */
+	BIP_CNI_MODEL_PTP,     /* routed, but the gateway must be inside the pod's prefix */
+	BIP_CNI_MODEL_MACVLAN, /* macvlan, ipvlan: the pool is one L2 subnet */
+	BIP_CNI_MODEL_OTHER,   /* any other type: as macvlan, but "host" lengths are allowed */
+};
+
 struct bip_cni_route {
 	struct bip_prefix dst;
 	struct bip_addr gw; /* family 0 = none */
@@ -220,6 +232,10 @@ struct bip_cni_conf {
 	size_t npools4, npools6;
 	bool assign4, assign6;
 	enum bip_cni_prefix_mode prefix_mode;
+	bool prefix_set;        /* prefix_length given (else the model's default) */
+	const char *main_type;  /* the top-level "type", NULL when absent */
+	enum bip_cni_model model;
+	bool default_gw;        /* the main plugin adds the default route (isDefaultGateway) */
 	struct bip_addr gateway4, gateway6; /* block mode gateways to report */
 	struct bip_cni_route *routes;
 	size_t nroutes;
@@ -334,6 +350,11 @@ bool bip_cni_handle_ours(const struct bip_cni_ctx *ctx, const struct bip_handle_
 int bip_cni_handle_foreign(const struct bip_cni_ctx *ctx, const struct bip_handle_info *h,
 			   struct bip_cni_err *e);
 
+/* The engine's subnet rules for a configuration's model, [0] IPv4 and [1] IPv6 (config.c). */
+void bip_cni_subnet_rules(const struct bip_cni_conf *c, struct bip_subnet_rule rules[2]);
+/* The model's name for messages ("bridge", "macvlan", ...). */
+const char *bip_cni_model_name(const struct bip_cni_conf *c);
+
 /* ADD's reported length for one assigned address (pools: NULL unless mode is "pool"). */
 int bip_cni_report_len(enum bip_cni_prefix_mode mode, const struct bip_assigned *a,
 		       const struct bip_pool *pools, size_t npools);
@@ -358,6 +379,9 @@ struct bip_cni_capacity_in {
 	size_t nranges;
 	const bip_u128 *range_used;
 	bool want4, want6;
+	/* the main plugin's subnet rules (bip_cni_subnet_rules): addresses kept out of each
+	 * block, blocks a node may use, no borrowing */
+	struct bip_subnet_rule subnet[2];
 };
 
 /* True when an address of every wanted family could be allocated; else why names the family. */

@@ -331,6 +331,7 @@ static int parse_prefix_mode(json_t *ipam, struct bip_cni_conf *c, struct bip_cn
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(s, modes[i]) == 0) {
 			c->prefix_mode = (enum bip_cni_prefix_mode)i;
+			c->prefix_set = true;
 			return 0;
 		}
 	}
@@ -614,6 +615,81 @@ static int parse_ipam(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *
 	return rc;
 }
 
+/*
+ * The main plugin's model from the top-level "type" (block mode only), its default prefix
+ * length, and the combinations that cannot work with it, refused before anything happens:
+ * they would fail inside the main plugin or give a pod a broken network.
+ */
+static int parse_model(json_t *root, struct bip_cni_conf *c, struct bip_cni_err *e)
+{
+	static const char *const lens[] = {"block", "pool", "host"};
+	json_t *t = json_object_get(root, "type");
+	const char *type;
+	int rc = 0;
+
+	if (!t)
+		return 0;
+	if (!json_is_string(t) || !json_string_length(t))
+		return bip_cni_type_err(e, "type", t, "the main plugin's name");
+	type = c->main_type = json_string_value(t);
+	if (strcmp(type, "bridge") == 0)
+		c->model = BIP_CNI_MODEL_BRIDGE;
+	else if (strcmp(type, "ptp") == 0)
+		c->model = BIP_CNI_MODEL_PTP;
+	else if (strcmp(type, "macvlan") == 0 || strcmp(type, "ipvlan") == 0)
+		c->model = BIP_CNI_MODEL_MACVLAN;
+	else
+		c->model = BIP_CNI_MODEL_OTHER;
+	c->default_gw = json_is_true(json_object_get(root, "isDefaultGateway"));
+	if (c->host_local)
+		return 0;
+	if (!c->prefix_set)
+		c->prefix_mode = c->model == BIP_CNI_MODEL_BRIDGE ? BIP_CNI_PREFIX_BLOCK
+								  : BIP_CNI_PREFIX_POOL;
+	if (c->model == BIP_CNI_MODEL_BRIDGE && c->prefix_mode != BIP_CNI_PREFIX_BLOCK)
+		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
+				  "invalid ipam.prefix_length '%s' with type bridge: the bridge's "
+				  "subnet is the node's block (the bridge takes one IPv4 subnet); "
+				  "remove prefix_length",
+				  lens[c->prefix_mode]);
+	else if (c->model == BIP_CNI_MODEL_BRIDGE && (c->gateway4.family || c->gateway6.family))
+		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
+				  "invalid ipam.gateway with type bridge: each node's subnet is its "
+				  "block and its gateway the block's network+1, which the bridge "
+				  "takes (isGateway); remove ipam.gateway");
+	else if ((c->model == BIP_CNI_MODEL_PTP || c->model == BIP_CNI_MODEL_MACVLAN) &&
+		 c->prefix_mode == BIP_CNI_PREFIX_HOST)
+		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
+				  "invalid ipam.prefix_length 'host' with type %s: %s reaches the "
+				  "gateway through the pod's prefix; use \"pool\" (the default) or "
+				  "\"block\"",
+				  type, type);
+	return rc;
+}
+
+const char *bip_cni_model_name(const struct bip_cni_conf *c)
+{
+	return c->main_type ? c->main_type : "(none)";
+}
+
+void bip_cni_subnet_rules(const struct bip_cni_conf *c, struct bip_subnet_rule rules[2])
+{
+	memset(rules, 0, 2 * sizeof(*rules));
+	if (c->host_local || c->model == BIP_CNI_MODEL_NONE || c->prefix_mode == BIP_CNI_PREFIX_HOST)
+		return;
+	for (int f = 0; f < 2; f++) {
+		struct bip_subnet_rule *r = &rules[f];
+
+		r->kind = c->prefix_mode == BIP_CNI_PREFIX_POOL ? BIP_SUBNET_POOL : BIP_SUBNET_BLOCK;
+		r->gateway = f ? c->gateway6 : c->gateway4;
+		/* ptp routes every pod, so an address of another node's block works there;
+		 * on an L2 subnet it would not (and the bridge would refuse its gateway). */
+		r->no_borrow = c->model != BIP_CNI_MODEL_PTP && r->kind == BIP_SUBNET_BLOCK;
+		/* The bridge plugin accepts one IPv4 address per bridge, IPv6 ones per subnet. */
+		r->max_blocks = c->model == BIP_CNI_MODEL_BRIDGE && f == 0;
+	}
+}
+
 int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		       const struct bip_cni_env *env, struct bip_cni_conf *out,
 		       struct bip_cni_err *e)
@@ -670,6 +746,8 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		goto fail;
 	}
 	rc = parse_ipam(ipam, c, e);
+	if (!rc)
+		rc = parse_model(c->root, c, e);
 	if (!rc)
 		rc = bip_cni_request_parse(c->root, cmd, env, c, e);
 	if (!rc)

@@ -941,10 +941,51 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 
 /* --- taking addresses ------------------------------------------------------------------- */
 
+/*
+ * The main plugin's subnet around block blk under the request's rule for its family, and the
+ * addresses it keeps out: keep[0] the network address, keep[1] the gateway, keep[2] the IPv4
+ * broadcast address (family 0 = none). False (nothing kept out) when the family is routed.
+ */
+static bool subnet_of(const struct attempt *a, struct bip_prefix blk, struct bip_prefix *sub,
+		      struct bip_addr keep[3])
+{
+	const struct bip_subnet_rule *r = &a->req->subnet[blk.addr.family == 6];
+	const struct bip_pool *p;
+
+	memset(keep, 0, 3 * sizeof(*keep));
+	*sub = blk;
+	if (r->kind == BIP_SUBNET_NONE)
+		return false;
+	if (r->kind == BIP_SUBNET_POOL) {
+		p = pool_of(a->pools, a->npools, blk);
+		if (!p)
+			return false;
+		*sub = p->cidr;
+	}
+	keep[0] = bip_prefix_first(*sub);
+	keep[1] = bip_addr_next(keep[0]);
+	if (r->kind == BIP_SUBNET_POOL && bip_prefix_contains(*sub, r->gateway))
+		keep[1] = r->gateway;
+	if (sub->addr.family == 4)
+		keep[2] = bip_prefix_last(*sub);
+	return true;
+}
+
+/* Which of keep (subnet_of) addr is: 0 network, 1 gateway, 2 broadcast; -1 none. */
+static int kept_out(const struct bip_addr *keep, struct bip_addr addr)
+{
+	for (int i = 0; keep && i < 3; i++)
+		if (keep[i].family && bip_addr_eq(keep[i], addr))
+			return i;
+	return -1;
+}
+
 static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block,
 		    bool borrowed, int range_index)
 {
 	struct bip_assigned *v = im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
+	struct bip_addr keep[3];
+	struct bip_prefix sub;
 
 	if (!v)
 		return BIP_ENOMEM;
@@ -952,6 +993,10 @@ static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix b
 	a->out[a->nout] = (struct bip_assigned){addr, block, borrowed, range_index};
 	if (range_index >= 0)
 		a->out[a->nout].range = a->ranges[range_index].subnet;
+	else if (subnet_of(a, block, &sub, keep)) {
+		a->out[a->nout].subnet = sub;
+		a->out[a->nout].gateway = keep[1];
+	}
 	a->nout++;
 	return BIP_OK;
 }
@@ -965,11 +1010,12 @@ static bool cooling(const struct attempt *a, const struct blk *b, uint32_t o)
 }
 
 static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
-		       const struct bip_range *r)
+		       const struct bip_range *r, const struct bip_addr *keep)
 {
 	struct bip_addr addr = bip_prefix_nth(b->cidr, o);
 
-	if (b->handle[o] || addr_reserved(a->res, a->nres, addr) || cooling(a, b, o))
+	if (b->handle[o] || addr_reserved(a->res, a->nres, addr) || cooling(a, b, o) ||
+	    kept_out(keep, addr) >= 0)
 		return false;
 	if (r) {
 		if (r->start.family && bip_addr_cmp(addr, r->start) < 0)
@@ -988,10 +1034,13 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 {
 	const char *node = a->req->node;
 	bool borrowed = r == NULL && (!b->node || strcmp(b->node, node) != 0);
+	struct bip_addr keep[3];
+	struct bip_prefix sub;
+	bool l2 = r == NULL && subnet_of(a, b->cidr, &sub, keep);
 	int rc;
 
 	for (uint32_t o = 0; *need && o < b->size; o++) {
-		if (b->inq[o] || !ordinal_ok(a, b, o, r))
+		if (b->inq[o] || !ordinal_ok(a, b, o, r, l2 ? keep : NULL))
 			continue;
 		rc = blk_take(a->ip, b, o, a->req->handle, node);
 		if (rc == BIP_OK)
@@ -1003,7 +1052,7 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 	for (uint32_t i = 0; *need && i < b->nfreed;) {
 		uint32_t o = b->freed[i];
 
-		if (!ordinal_ok(a, b, o, r)) {
+		if (!ordinal_ok(a, b, o, r, l2 ? keep : NULL)) {
 			i++;
 			continue;
 		}
@@ -1293,9 +1342,12 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 static int alloc_family(struct attempt *a, int fam, unsigned need)
 {
 	const char *node = a->req->node;
+	const struct bip_subnet_rule *rule = &a->req->subnet[fam == 6];
+	unsigned max = rule->kind == BIP_SUBNET_BLOCK ? rule->max_blocks : 0;
 	size_t *idx, n = 0;
-	unsigned owned = 0;
+	unsigned owned = 0, mine = 0;
 	bool limit = false, strict = a->cfg.strict_affinity;
+	struct bip_prefix last = {0};
 	int rc;
 
 	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
@@ -1314,6 +1366,10 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 
 			if (!bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]))
 				continue;
+			/* The main plugin's model uses only the node's first max blocks. */
+			if (max && mine++ >= max)
+				continue;
+			last = a->aff[i];
 			/* Full by its affinity's count, and not changed in this attempt: the
 			 * block need not be read at all. */
 			if (a->aff_free[i] == 0 && !cached_blk(a, a->aff[i]))
@@ -1352,6 +1408,8 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			limit = true;
 			break;
 		}
+		if (max && owned >= max)
+			break;
 		rc = find_unclaimed(a, &a->pools[idx[pi]], &cidr);
 		if (rc == BIP_EEXHAUSTED) {
 			pi++;
@@ -1364,6 +1422,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			goto out;
 		a->pool_used[idx[pi]] = true;
 		owned++;
+		last = cidr;
 		rc = take_from(a, b, &need, NULL, -1);
 		if (rc != BIP_OK)
 			goto out;
@@ -1376,6 +1435,8 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			limit = true;
 			break;
 		}
+		if (max && owned >= max)
+			break; /* the main plugin's model: no block beyond its first max */
 		rc = reclaim_empty(a, &a->pools[idx[pi]], &b);
 		if (rc != BIP_OK)
 			goto out;
@@ -1389,7 +1450,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		pi--; /* the same pool may have more */
 	}
 	/* 3. Borrow from other nodes' blocks (and unowned ones). */
-	if (need && !strict) {
+	if (need && !strict && !rule->no_borrow) {
 		rc = need_existing(a);
 		if (rc != BIP_OK)
 			goto out;
@@ -1426,7 +1487,19 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		}
 	}
 	if (need) {
-		if (limit)
+		char bs[BIP_PREFIX_STRLEN];
+		const struct bip_pool *lp = pool_of(a->pools, a->npools, last);
+
+		if (max && owned >= max && lp)
+			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+				    "node '%s' uses %u IPv%d block%s as its subnet and %s is full "
+				    "(pool '%s', blockSize %u: %llu addresses, %d kept out as "
+				    "network, gateway%s)",
+				    node, max, fam, max > 1 ? "s" : "", bip_prefix_fmt(last, bs),
+				    lp->name, lp->block_len,
+				    (unsigned long long)bip_prefix_last_ordinal(last) + 1,
+				    fam == 4 ? 3 : 2, fam == 4 ? " and broadcast" : "");
+		else if (limit)
 			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
 				    "node '%s' holds its limit of %u IPv%d blocks "
 				    "(maxBlocksPerHost) and no address could be borrowed%s",
@@ -1437,7 +1510,11 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 				    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam,
 				    node, n > 1 ? "s" : "", a->pools[idx[0]].name,
 				    n > 1 ? ", ..." : "",
-				    strict ? " (strictAffinity is on: no borrowing)" : "");
+				    strict ? " (strictAffinity is on: no borrowing)"
+				    : rule->no_borrow
+					    ? " (the main plugin's subnet is a block of this node: "
+					      "no borrowing)"
+					    : "");
 		goto out;
 	}
 	rc = BIP_OK;
@@ -1634,6 +1711,74 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 }
 
 /* Specific addresses. */
+/*
+ * Under the main plugin's subnet model a requested address must not be one the model keeps
+ * out, and (a rule with max_blocks) its block must be one of the node's subnets, or become
+ * its first.
+ */
+static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bip_prefix cidr)
+{
+	static const char *const what[] = {"network address", "gateway", "broadcast address"};
+	const struct bip_subnet_rule *rule = &a->req->subnet[addr.family == 6];
+	char as[BIP_ADDR_STRLEN], bs[BIP_PREFIX_STRLEN], ss[BIP_PREFIX_STRLEN];
+	char saved[sizeof(a->ip->errmsg)];
+	struct bip_addr keep[3];
+	struct bip_prefix sub;
+	unsigned mine = 0;
+	size_t *idx, n = 0;
+	int k, rc;
+
+	if (!subnet_of(a, cidr, &sub, keep))
+		return BIP_OK;
+	bip_addr_fmt(addr, as);
+	k = kept_out(keep, addr);
+	if (k >= 0)
+		return seterr(a->ip, BIP_ETAKEN, "requested address %s is the %s of subnet %s", as,
+			      what[k], bip_prefix_fmt(sub, ss));
+	if (rule->kind != BIP_SUBNET_BLOCK || !rule->max_blocks)
+		return BIP_OK;
+	rc = need_affinities(a);
+	if (rc != BIP_OK)
+		return rc;
+	/* The network's scope: the pools its automatic addresses would come from (as in
+	 * alloc_family), and the requested address's own. */
+	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	if (!idx)
+		return BIP_ENOMEM;
+	memcpy(saved, a->ip->errmsg, sizeof(saved));
+	rc = candidate_pools(a, addr.family, idx, &n);
+	if (rc != BIP_OK && rc != BIP_ENOMEM) {
+		memcpy(a->ip->errmsg, saved, sizeof(saved));
+		n = 0;
+		rc = BIP_OK;
+	}
+	for (size_t i = 0; i < a->naff && rc == BIP_OK; i++) {
+		const struct bip_pool *p = pool_of(a->pools, a->npools, a->aff[i]);
+		bool scope = p && bip_prefix_covers(p->cidr, cidr);
+
+		for (size_t j = 0; p && j < n && !scope; j++)
+			scope = &a->pools[idx[j]] == p;
+		if (!scope)
+			continue;
+		if (bip_prefix_eq(a->aff[i], cidr)) {
+			if (mine >= rule->max_blocks)
+				rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+					    "requested address %s is in block %s of node '%s', "
+					    "which is not its subnet",
+					    as, bip_prefix_fmt(cidr, bs), a->req->node);
+			break;
+		}
+		if (++mine >= rule->max_blocks)
+			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+				    "requested address %s is outside the subnet %s of node '%s' "
+				    "(the main plugin takes %u IPv%d subnet%s per node)",
+				    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
+				    addr.family, rule->max_blocks > 1 ? "s" : "");
+	}
+	free(idx);
+	return rc;
+}
+
 static int alloc_specific(struct attempt *a)
 {
 	const struct bip_alloc_req *req = a->req;
@@ -1704,6 +1849,8 @@ static int alloc_specific(struct attempt *a)
 				      "requested address %s is outside rangeStart-rangeEnd", as);
 		if (r && r->gateway.family && bip_addr_eq(addr, r->gateway))
 			return seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway", as);
+		if (!r && (rc = specific_subnet_ok(a, addr, cidr)) != BIP_OK)
+			return rc;
 		rc = get_blk(a, cidr, &b);
 		if (rc != BIP_OK)
 			return rc;
@@ -1733,6 +1880,13 @@ static int alloc_specific(struct attempt *a)
 				      as, (long long)(a->now - b->freed_at[o]),
 				      a->cfg.ip_cooldown_s,
 				      (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
+		if (!r && req->subnet[addr.family == 6].no_borrow &&
+		    (!b->node || strcmp(b->node, req->node) != 0))
+			return seterr(a->ip, BIP_ETAKEN,
+				      "requested address %s is in block %s of %s%s%s, not in a subnet "
+				      "of node '%s' (the main plugin's subnets are per node)",
+				      as, bip_prefix_fmt(b->cidr, bs), b->node ? "node '" : "no node",
+				      b->node ? b->node : "", b->node ? "'" : "", req->node);
 		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
 			return seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is in block %s of node '%s' and "
@@ -2208,8 +2362,17 @@ static int result_from(struct attempt *a, struct bip_alloc_result *out)
 					ri = (int)j;
 			p.addr.v &= bip_mask(fam, p.len);
 			v[k] = (struct bip_assigned){a->held.addrs[i].addr, p, false, ri};
-			if (ri >= 0)
+			if (ri >= 0) {
 				v[k].range = a->ranges[ri].subnet;
+			} else {
+				struct bip_addr keep[3];
+				struct bip_prefix sub;
+
+				if (subnet_of(a, p, &sub, keep)) {
+					v[k].subnet = sub;
+					v[k].gateway = keep[1];
+				}
+			}
 			k++;
 		}
 		for (size_t i = 0; i < a->nout; i++)

@@ -40,7 +40,7 @@ pool=$(ctl get /blockipam/v1/pools/bench --print-value-only)
 conf() { # name prefix
 	ctl put "$2pools/bench" "$pool" >/dev/null
 	cat >"$tmp/$1.conf" <<EOF
-{"cniVersion": "1.0.0", "name": "bench", "type": "bridge",
+{"cniVersion": "1.0.0", "name": "bench",
  "ipam": {"type": "blockipam", "store": "$ETCD_ADDR", "store_prefix": "$2", "node": "node-1"}}
 EOF
 }

@@ -19,7 +19,9 @@ seq=${SEQ:-3000}
 out=$build/etcd-bench
 mkdir -p "$out" "$build/obj/bench"
 command -v hyperfine >/dev/null && command -v jq >/dev/null || { echo "needs hyperfine and jq"; exit 1; }
-make -s "$build/libblockipam.a" "$build/obj/bench/bench_etcd.o" BUILD="$build"
+make -s "$build/libblockipam.a" "$build/obj/bench/bench_etcd.o" "$build/obj/bench/common/stats.o" \
+	BUILD="$build"
+objs="$build/obj/bench/bench_etcd.o $build/obj/bench/common/stats.o"
 # hyperfine, then one line per command: median, p90, p99, min (jq over its JSON export).
 hf() {
 	local json
@@ -33,8 +35,8 @@ hf() {
 	rm -f "$json"
 }
 static="-Wl,-Bstatic -lsqlite3 -ljansson -Wl,-Bdynamic"
-cc -o "$out/nossl" "$build/obj/bench/bench_etcd.o" "$build/libblockipam.a" $static -lm -lpthread -ldl
-cc -o "$out/withssl" "$build/obj/bench/bench_etcd.o" "$build/libblockipam.a" $static \
+cc -o "$out/nossl" $objs "$build/libblockipam.a" $static -lm -lpthread -ldl
+cc -o "$out/withssl" $objs "$build/libblockipam.a" $static \
 	-Wl,--no-as-needed -lssl -lcrypto -Wl,--as-needed -lm -lpthread -ldl
 
 echo "== 1. exec cost of linking libssl (the program exits at once)"

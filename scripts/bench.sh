@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: run the benchmark harness (bench/cnibench.c) and write bench/RESULTS.md and
+# make bench: run the benchmark harness (bench/cnibench/) and write bench/RESULTS.md and
 # bench/results.json. Usage: scripts/bench.sh BUILD_DIR
 #
 # BIP_BENCH_QUICK=1 shrinks every size to try the harness; its output goes to BUILD_DIR/bench/

@@ -67,7 +67,7 @@ run "$ctl" apply -f "$demo/ns.yaml"
 
 step "4. 300 pods: the runtime calls the plugin (CNI ADD) once per pod, spread over the nodes"
 cat > "$demo/net.conf" <<'JSON'
-{"cniVersion": "1.0.0", "name": "demo-net", "type": "bridge",
+{"cniVersion": "1.0.0", "name": "demo-net", "type": "ptp",
  "ipam": {"type": "blockipam", "assign_ipv6": true, "routes": [{"dst": "0.0.0.0/0"}]}}
 JSON
 add() { # pod node namespace

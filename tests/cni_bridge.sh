@@ -67,7 +67,7 @@ if ! "$mkpool" "$store" pool-a 10.77.0.0/24 26 2>"$tmp/mkpool.err"; then
 fi
 
 scenario() {
-	local kind=$1 extra=$2 out1 out2 ip1 ip2 again rc
+	local kind=$1 extra=$2 len=$4 out1 out2 ip1 ip2 again rc
 	CNI_BIN=$cnidir/$kind
 	if [ ! -x "$CNI_BIN" ]; then
 		skip "$kind: $CNI_BIN is not installed (apt-get install containernetworking-plugins)"
@@ -82,11 +82,11 @@ scenario() {
 	out2=$(run_cni ADD ctr2 "$conf" "$CNI_BIN") || { bad "$kind: ADD ctr2: $out2"; return; }
 	ip1=$(jq -r '.ips[0].address' <<<"$out1")
 	ip2=$(jq -r '.ips[0].address' <<<"$out2")
-	if [[ $ip1 == 10.77.0.*/26 && $ip2 == 10.77.0.*/26 && $ip1 != "$ip2" ]] &&
+	if [[ $ip1 == 10.77.0.*/$len && $ip2 == 10.77.0.*/$len && $ip1 != "$ip2" ]] &&
 		[ "$(net26 "${ip1%/*}")" = "$(net26 "${ip2%/*}")" ]; then
-		ok "$kind: ADD gave $ip1 and $ip2, distinct, in one /26 block of the pool"
+		ok "$kind: ADD gave $ip1 and $ip2, distinct, in one /26 block of the pool, as /$len"
 	else
-		bad "$kind: ADD gave '$ip1' and '$ip2' (want two addresses in one /26 of 10.77.0.0/24)"
+		bad "$kind: ADD gave '$ip1' and '$ip2' (want two addresses /$len in one /26 of 10.77.0.0/24)"
 	fi
 	if ip netns exec "$ns1" ip -4 addr show eth0 | grep -q "inet ${ip1} " &&
 		ip netns exec "$ns2" ip -4 addr show eth0 | grep -q "inet ${ip2} "; then
@@ -130,12 +130,12 @@ scenario() {
 	ip link del "$bridge" 2>/dev/null
 }
 
-# bridge: both containers on one L2 segment; no gateway (every address of a block can be a
-# pod's, so the bridge must not take the block's first address).
-scenario bridge ",\"bridge\":\"$bridge\",\"isGateway\":false" ""
-# ptp: each container behind its own veth, routed through the host; the gateway (on every
-# host-side veth) is outside the pool, as Calico does it.
-scenario ptp "" ',"gateway":"169.254.1.1"'
+# bridge: both containers on one L2 segment, the node's block their subnet (its network,
+# network+1 and broadcast kept out: tests/cni_models.sh has isGateway and more pods).
+scenario bridge ",\"bridge\":\"$bridge\",\"isGateway\":false" "" 26
+# ptp: each container behind its own veth, routed through the host; the pool is the pods'
+# prefix and its network+1 the gateway on every host-side veth (docs/cni.md).
+scenario ptp "" "" 24
 
 # Nothing may be left behind.
 left=$(ip netns list | grep -c "^bip-$id-" || true)

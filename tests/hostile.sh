@@ -331,6 +331,15 @@ c "both pool spellings" 7 "ipam.pools.ipv4 and ipam.ipv4_pools both given" \
 	"$(mk '.ipam.pools = {"ipv4": ["p4"]} | .ipam.ipv4_pools = ["p4"]')"
 c "nothing to assign" 7 "both false" "$(mk '.ipam.assign_ipv4 = false')"
 c "prefix_length big" 7 "invalid ipam.prefix_length 'big'" "$(mk '.ipam.prefix_length = "big"')"
+# the main plugin's model (docs/cni.md "Which network plugin")
+c "bridge, prefix_length pool" 7 "invalid ipam.prefix_length 'pool' with type bridge" \
+	"$(mk '.ipam.prefix_length = "pool"')"
+c "bridge with a gateway" 7 "invalid ipam.gateway with type bridge" \
+	"$(mk '.ipam.gateway = "10.0.0.1"')"
+c "ptp, prefix_length host" 7 "invalid ipam.prefix_length 'host' with type ptp" \
+	"$(mk '.type = "ptp" | .ipam.prefix_length = "host"')"
+c "type not a string" 7 "invalid type: want the main plugin's name, got an integer 5" \
+	"$(mk '.type = 5')"
 c "store_prefix without /" 7 "invalid ipam.store_prefix 'x'" "$(mk '.ipam.store_prefix = "x"')"
 c "relative store_ca_file" 7 "invalid ipam.store_ca_file 'ca.pem': must be an absolute path" \
 	"$(mk '.ipam.store_ca_file = "ca.pem"')"

@@ -83,8 +83,10 @@ kind: Namespace
 metadata: {name: team-x, labels: {team: x}}
 spec: {pools: [team-x]}
 YAML
+# No top-level type: the engine's routed model (team-x's 4 blocks serve 5 nodes by borrowing,
+# which a bridge would not allow); no network plugin runs here.
 cat >"$tmp/net.conf" <<'JSON'
-{"cniVersion": "1.0.0", "name": "mig-net", "type": "bridge",
+{"cniVersion": "1.0.0", "name": "mig-net",
  "ipam": {"type": "blockipam", "assign_ipv6": true}}
 JSON
 add() { # store pod node namespace

@@ -51,7 +51,7 @@ records_of() { ctl get --prefix "$P" | paste - - | grep -F -- "$1" | sort; }
 
 # cni CMD CONTAINER NODE [CNI_ARGS]: exit status and stdout of the plugin.
 cni() {
-	printf '{"cniVersion":"1.0.0","name":"net","type":"ptp","ipam":{"type":"blockipam","store":"%s","node":"%s"}}' \
+	printf '{"cniVersion":"1.0.0","name":"net","ipam":{"type":"blockipam","store":"%s","node":"%s"}}' \
 		"$E" "$3" |
 		CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/parity \
 			CNI_ARGS=${4:-} CNI_PATH=$build "$PLUGIN" >"$tmp/out" 2>&1

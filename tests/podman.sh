@@ -107,14 +107,8 @@ apiVersion: blockipam.io/v1
 kind: Pool
 metadata: {name: podman-pool}
 spec: {cidr: 10.249.0.0/24, blockSize: 26}
----
-# network+1 of each block is the bridge's gateway (isGateway); the last address is the block's
-# broadcast address on the bridge.
-apiVersion: blockipam.io/v1
-kind: Reservation
-metadata: {name: podman-gateways}
-spec: {reservedCIDRs: [10.249.0.1, 10.249.0.63, 10.249.0.65, 10.249.0.127, 10.249.0.129,
-  10.249.0.191, 10.249.0.193, 10.249.0.255]}
+# No reservation: under bridge blockipam keeps the block's network, network+1 (the bridge's
+# gateway with isGateway) and broadcast address out itself.
 EOF
 mkdir -p "$tmp/net.d" "$tmp/rootfs/bin"
 cat >"$tmp/net.d/$net.conflist" <<EOF

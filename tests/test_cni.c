@@ -209,7 +209,8 @@ static void test_cni_args(void)
 
 /* --- configuration ---------------------------------------------------------------------------- */
 
-#define BASE "{'cniVersion':'1.0.0','name':'net1','type':'bridge','ipam':{'type':'blockipam'%s}%s}"
+/* No top-level type: no main plugin model (test_config_model has the models). */
+#define BASE "{'cniVersion':'1.0.0','name':'net1','ipam':{'type':'blockipam'%s}%s}"
 
 struct conf_row {
 	const char *ipam; /* inserted into the ipam object, starting with ',' */
@@ -528,6 +529,80 @@ static void test_config_request(void)
 	};
 
 	check_conf_rows(rows, sizeof(rows) / sizeof(rows[0]));
+}
+
+/* The main plugin's model (top-level type): default lengths, rules, refused combinations. */
+static void test_config_model(void)
+{
+	static const struct conf_row bad[] = {
+		{"", ",'type':5", 0, 7, "invalid type: want the main plugin's name"},
+		{"", ",'type':''", 0, 7, "invalid type"},
+		{",'prefix_length':'pool'", ",'type':'bridge'", 0, 7,
+		 "prefix_length 'pool' with type bridge"},
+		{",'prefix_length':'host'", ",'type':'bridge'", 0, 7,
+		 "prefix_length 'host' with type bridge"},
+		{",'gateway':'10.0.0.1'", ",'type':'bridge'", 0, 7, "ipam.gateway with type bridge"},
+		{",'prefix_length':'host'", ",'type':'ptp'", 0, 7, "'host' with type ptp"},
+		{",'prefix_length':'host'", ",'type':'macvlan'", 0, 7, "'host' with type macvlan"},
+		{",'prefix_length':'host'", ",'type':'ipvlan'", 0, 7, "'host' with type ipvlan"},
+		{",'prefix_length':'block'", ",'type':'bridge'", 0, 0, NULL},
+		{",'prefix_length':'host'", ",'type':'vlan'", 0, 0, NULL},
+		{",'gateway':'10.0.0.1','prefix_length':'block'", ",'type':'ptp'", 0, 0, NULL},
+		/* host-local mode keeps its own rules (its gateway is the range's) */
+		{",'subnet':'10.0.0.0/24','gateway':'10.0.0.9'", ",'type':'bridge'", 0, 0, NULL},
+	};
+	static const struct {
+		const char *ipam, *top;
+		enum bip_cni_model model;
+		enum bip_cni_prefix_mode prefix;
+		enum bip_subnet_kind kind;
+		unsigned max4, max6;
+		bool no_borrow, default_gw;
+	} rows[] = {
+		{"", "", BIP_CNI_MODEL_NONE, BIP_CNI_PREFIX_BLOCK, BIP_SUBNET_NONE, 0, 0, false, false},
+		{"", ",'type':'bridge'", BIP_CNI_MODEL_BRIDGE, BIP_CNI_PREFIX_BLOCK, BIP_SUBNET_BLOCK,
+		 1, 0, true, false},
+		{"", ",'type':'bridge','isGateway':true,'isDefaultGateway':true", BIP_CNI_MODEL_BRIDGE,
+		 BIP_CNI_PREFIX_BLOCK, BIP_SUBNET_BLOCK, 1, 0, true, true},
+		{"", ",'type':'ptp'", BIP_CNI_MODEL_PTP, BIP_CNI_PREFIX_POOL, BIP_SUBNET_POOL, 0, 0,
+		 false, false},
+		{",'prefix_length':'block'", ",'type':'ptp'", BIP_CNI_MODEL_PTP, BIP_CNI_PREFIX_BLOCK,
+		 BIP_SUBNET_BLOCK, 0, 0, false, false},
+		{"", ",'type':'macvlan'", BIP_CNI_MODEL_MACVLAN, BIP_CNI_PREFIX_POOL, BIP_SUBNET_POOL,
+		 0, 0, false, false},
+		{",'prefix_length':'block'", ",'type':'ipvlan'", BIP_CNI_MODEL_MACVLAN,
+		 BIP_CNI_PREFIX_BLOCK, BIP_SUBNET_BLOCK, 0, 0, true, false},
+		{"", ",'type':'vlan'", BIP_CNI_MODEL_OTHER, BIP_CNI_PREFIX_POOL, BIP_SUBNET_POOL, 0,
+		 0, false, false},
+		{",'prefix_length':'host'", ",'type':'vlan'", BIP_CNI_MODEL_OTHER, BIP_CNI_PREFIX_HOST,
+		 BIP_SUBNET_NONE, 0, 0, false, false},
+		{",'prefix_length':'pool'", "", BIP_CNI_MODEL_NONE, BIP_CNI_PREFIX_POOL,
+		 BIP_SUBNET_NONE, 0, 0, false, false},
+	};
+
+	check_conf_rows(bad, sizeof(bad) / sizeof(bad[0]));
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct conf_row r = {rows[i].ipam, rows[i].top, 0, 0, NULL};
+		struct bip_subnet_rule sr[2];
+		struct bip_cni_conf c;
+		struct bip_cni_err e = {0};
+
+		if (parse_row(&r, NULL, &c, &e) != 0) {
+			T_CHECK(0, "row %zu: %s", i, e.msg);
+			continue;
+		}
+		bip_cni_subnet_rules(&c, sr);
+		T_CHECK(c.model == rows[i].model, "row %zu: model %d", i, c.model);
+		T_CHECK(c.prefix_mode == rows[i].prefix, "row %zu: prefix %d", i, c.prefix_mode);
+		T_CHECK(c.default_gw == rows[i].default_gw, "row %zu: isDefaultGateway", i);
+		for (int f = 0; f < 2; f++) {
+			T_CHECK(sr[f].kind == rows[i].kind, "row %zu/%d: kind %d", i, f, sr[f].kind);
+			T_CHECK(sr[f].max_blocks == (f ? rows[i].max6 : rows[i].max4),
+				"row %zu/%d: max_blocks %u", i, f, sr[f].max_blocks);
+			T_CHECK(sr[f].no_borrow == rows[i].no_borrow, "row %zu/%d: no_borrow", i, f);
+		}
+		bip_cni_conf_free(&c);
+	}
 }
 
 /* The values a good config parses into. */
@@ -1206,6 +1281,74 @@ static void test_capacity(void)
 		if (!rows[i].ok)
 			T_CHECK(strstr(why, "IPv4") && strstr(why, "'n1'"), "row %zu: %s", i, why);
 	}
+	/* The main plugin's subnet rule: kept-out addresses are not free, a bridge uses only the
+	 * node's first block and borrows nothing. blk[0] is n1's 10.0.0.0/30 with one address
+	 * used; the pool 10.0.0.0/29 has a second block. */
+	{
+		static const struct {
+			const char *what;
+			enum bip_subnet_kind kind;
+			unsigned max;
+			bool no_borrow;
+			const char *owner0;
+			int nblocks;
+			bool ok;
+		} sr[] = {
+			{"routed: 3 free in n1's block", BIP_SUBNET_NONE, 0, false, "n1", 1, true},
+			{"bridge: n1's only block full (1 used + 3 kept out)", BIP_SUBNET_BLOCK, 1,
+			 true, "n1", 1, false},
+			{"bridge, n1 has no block: may claim", BIP_SUBNET_BLOCK, 1, true, "n1", 0,
+			 true},
+			{"block rule without a limit: may claim the second", BIP_SUBNET_BLOCK, 0, true,
+			 "n1", 1, true},
+			{"bridge: n2's block is not n1's subnet (the pool has room)", BIP_SUBNET_BLOCK,
+			 1, true, "n2", 1, true},
+			{"pool rule: 10.0.0.0/29 keeps .0, .1 (and .7) out; one left", BIP_SUBNET_POOL,
+			 0, false, "n1", 1, true},
+		};
+
+		bip_prefix_parse_net("10.0.0.0/29", &pools[0].cidr);
+		pools[0].disabled = false;
+		elig[0] = true;
+		blk[0].used = 1;
+		for (size_t i = 0; i < sizeof(sr) / sizeof(sr[0]); i++) {
+			struct bip_cni_capacity_in in = {
+				.node = "n1",
+				.pools = pools,
+				.npools = 2,
+				.eligible = elig,
+				.blocks = blk,
+				.nblocks = (size_t)sr[i].nblocks,
+				.want4 = true,
+				.cfg = {.auto_allocate_blocks = true},
+			};
+			char why[128] = "";
+
+			blk[0].node = (char *)sr[i].owner0;
+			in.subnet[0] = (struct bip_subnet_rule){.kind = sr[i].kind,
+								.max_blocks = sr[i].max,
+								.no_borrow = sr[i].no_borrow};
+			T_CHECK(bip_cni_capacity_ok(&in, why, sizeof(why)) == sr[i].ok,
+				"subnet row %zu: %s (%s)", i, sr[i].what, why);
+		}
+		/* pool rule on a one-block pool: .0, .1 and .3 kept out, .2 used: full */
+		{
+			struct bip_cni_capacity_in in = {
+				.node = "n1", .pools = pools, .npools = 2, .eligible = elig,
+				.blocks = blk, .nblocks = 1, .want4 = true,
+				.cfg = {.auto_allocate_blocks = true},
+			};
+			char why[128] = "";
+
+			bip_prefix_parse_net("10.0.0.0/30", &pools[0].cidr);
+			blk[0].node = (char *)"n1";
+			in.subnet[0].kind = BIP_SUBNET_POOL;
+			T_CHECK(!bip_cni_capacity_ok(&in, why, sizeof(why)),
+				"pool rule, one-block pool with 1 used: not full?");
+			in.subnet[0].kind = BIP_SUBNET_NONE;
+			T_CHECK(bip_cni_capacity_ok(&in, why, sizeof(why)), "routed: %s", why);
+		}
+	}
 	/* host-local ranges: one set, two ranges; the gateway is not counted */
 	bip_prefix_parse_net("10.1.0.0/30", &ranges[0].subnet);
 	bip_addr_parse("10.1.0.1", &ranges[0].start);
@@ -1282,7 +1425,7 @@ static void test_bad_input_no_store(void)
 }
 
 T_MAIN(T(test_env), T(test_env_values), T(test_cni_args), T(test_config_top),
-       T(test_config_ipam), T(test_config_ranges), T(test_config_request), T(test_config_values),
+       T(test_config_ipam), T(test_config_ranges), T(test_config_request), T(test_config_values), T(test_config_model),
        T(test_config_ranges_values), T(test_requested_ips), T(test_annotation_pools),
        T(test_gc_attachments), T(test_config_size_limit), T(test_resolv), T(test_names),
        T(test_version_output), T(test_version_gating), T(test_result_format), T(test_error_json),

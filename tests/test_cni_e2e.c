@@ -205,7 +205,7 @@ static void conf_for(char *buf, size_t n, const char *version, const char *ipam_
 		     const char *top_extra)
 {
 	snprintf(buf, n,
-		 "{'cniVersion':'%s','name':'net1','type':'bridge','ipam':{'type':'blockipam',"
+		 "{'cniVersion':'%s','name':'net1','ipam':{'type':'blockipam',"
 		 "'store':'%%s'%s}%s}",
 		 version, ipam_extra, top_extra);
 }
@@ -311,6 +311,240 @@ static void test_add_dual_stack_and_prefix_modes(void)
 		}
 		T_CHECK(seen4 == (rows[i].want4_len != NULL) && seen6, "row %zu: %s", i, out);
 		json_decref(res);
+		free(out);
+	}
+	fix_rm(&f);
+}
+
+/*
+ * The main plugin's model (top-level type), with more pods than a block holds on one node:
+ * every result's length and gateway are the model's, no pod gets the subnet's network address,
+ * its gateway or its (IPv4) broadcast address, and when the model can take no more the refusal
+ * is blockipam's own code. A specific address gets the same length as an automatic one, and the
+ * addresses the model keeps out are refused on request too.
+ */
+static void test_add_main_plugin_models(void)
+{
+	static const struct {
+		const char *what, *top, *ipam, *p4, *p6;
+		unsigned len4, len6;
+		int gw;          /* ordinal of the gateway in the reported subnet; -1 none */
+		bool keep;       /* network, gateway, IPv4 broadcast kept out */
+		unsigned pods;   /* how many ADDs succeed */
+		unsigned code;   /* the next ADD's refusal */
+		const char *msg; /* ... and a part of its message or details */
+	} rows[] = {
+		{"bridge", ",'type':'bridge','isGateway':true", ",'assign_ipv6':true",
+		 "p4=10.60.0.0/24,28", "p6=fd60::/120,124", 28, 124, 1, true, 13, 105,
+		 "uses 1 IPv4 block as its subnet"},
+		{"ptp", ",'type':'ptp'", ",'assign_ipv6':true", "p4=10.61.0.0/26,28",
+		 "p6=fd61::/120,124", 26, 120, 1, true, 61, 100, "no free IPv4 address"},
+		{"ptp-block", ",'type':'ptp'", ",'assign_ipv6':true,'prefix_length':'block'",
+		 "p4=10.63.0.0/26,28", "p6=fd63::/120,124", 28, 124, 1, true, 52, 100,
+		 "no free IPv4"},
+		{"macvlan", ",'type':'macvlan','master':'eth9'",
+		 ",'assign_ipv6':true,'gateway':['10.62.0.9','fd62::9']", "p4=10.62.0.0/26,28",
+		 "p6=fd62::/120,124", 26, 120, 9, true, 61, 100, "no free IPv4"},
+		{"none", "", ",'assign_ipv6':true", "p4=10.64.0.0/26,28", "p6=fd64::/120,124", 28,
+		 124, -1, false, 64, 100, "no free IPv4"},
+	};
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		const char *pools[] = {rows[r].p4, rows[r].p6, NULL};
+		char conf[1024], spec[1024], cid[32], first[2][BIP_PREFIX_STRLEN] = {"", ""};
+		char *out = NULL, seen[256] = {0};
+		unsigned ok = 0;
+		struct fix f;
+
+		T_REQUIRE(fix_new(&f, pools) == 0, "fixture");
+		snprintf(conf, sizeof(conf),
+			 "{'cniVersion':'1.0.0','name':'net1'%s,'ipam':{'type':'blockipam',"
+			 "'store':'%%s'%s,'routes':[{'dst':'0.0.0.0/0'}]}}",
+			 rows[r].top, rows[r].ipam);
+		for (unsigned i = 0; i < rows[r].pods + 1; i++) {
+			json_t *res, *ip;
+			size_t k;
+			int rc;
+
+			snprintf(cid, sizeof(cid), "m-%u", i);
+			rc = cni(&f, "ADD", cid, "eth0", conf, &out);
+			if (i == rows[r].pods) {
+				T_CHECK(rc == 1 && tu_code(out) == rows[r].code &&
+						strstr(out, rows[r].msg),
+					"%s: ADD %u: want %u '%s', got %s", rows[r].what, i,
+					rows[r].code, rows[r].msg, out);
+				free(out);
+				break;
+			}
+			if (rc != 0) {
+				T_CHECK(0, "%s: ADD %u: %s", rows[r].what, i, out);
+				free(out);
+				break;
+			}
+			res = js(out);
+			json_array_foreach(json_object_get(res, "ips"), k, ip) {
+				const char *a = json_string_value(json_object_get(ip, "address"));
+				const char *g = json_string_value(json_object_get(ip, "gateway"));
+				struct bip_prefix p = {0}, sub;
+				struct bip_addr gw = {0};
+				uint64_t o;
+
+				T_CHECK(a && bip_prefix_parse(a, &p) == BIP_OK, "%s", out);
+				sub = (struct bip_prefix){bip_prefix_first(p), p.len};
+				o = (uint64_t)bip_prefix_ordinal(sub, p.addr);
+				T_CHECK(p.len == (p.addr.family == 4 ? rows[r].len4 : rows[r].len6),
+					"%s: %s: want /%u", rows[r].what, a,
+					p.addr.family == 4 ? rows[r].len4 : rows[r].len6);
+				if (rows[r].gw < 0) {
+					T_CHECK(g == NULL, "%s: %s has gateway %s", rows[r].what, a, g);
+				} else {
+					T_CHECK(g && bip_addr_parse(g, &gw) == BIP_OK &&
+							bip_addr_eq(gw, bip_prefix_nth(sub, rows[r].gw)),
+						"%s: %s: gateway %s", rows[r].what, a, g ? g : "none");
+					T_CHECK(o != 0 && o != (uint64_t)rows[r].gw &&
+							(p.addr.family == 6 ||
+							 !bip_addr_eq(p.addr, bip_prefix_last(sub))),
+						"%s: %s is kept out (network, gateway, broadcast)",
+						rows[r].what, a);
+				}
+				if (p.addr.family == 4) {
+					unsigned last = (unsigned)(p.addr.v & 0xff);
+
+					T_CHECK(!seen[last], "%s: %s twice", rows[r].what, a);
+					seen[last] = 1;
+				}
+				if (!first[p.addr.family == 6][0])
+					snprintf(first[p.addr.family == 6], BIP_PREFIX_STRLEN, "%s", a);
+			}
+			json_decref(res);
+			free(out);
+			ok++;
+		}
+		T_CHECK(ok == rows[r].pods, "%s: %u ADDs, want %u", rows[r].what, ok, rows[r].pods);
+		T_CHECK(nhandles(&f) == (long)ok, "%s: a refused ADD left a handle", rows[r].what);
+		/* STATUS agrees with ADD: not available (50) now, ready after one DEL. */
+		snprintf(spec, sizeof(spec),
+			 "{'cniVersion':'1.1.0','name':'net1'%s,'ipam':{'type':'blockipam',"
+			 "'store':'%%s'%s}}",
+			 rows[r].top, rows[r].ipam);
+		T_CHECK(cni(&f, "STATUS", NULL, NULL, spec, &out) == 1 && tu_code(out) == 50,
+			"%s: STATUS when full: %s", rows[r].what, out);
+		free(out);
+		T_CHECK_INT(cni(&f, "DEL", "m-0", "eth0", conf, &out), 0);
+		free(out);
+		T_CHECK(cni(&f, "STATUS", NULL, NULL, spec, &out) == 0, "%s: STATUS after a DEL: %s",
+			rows[r].what, out);
+		free(out);
+		/* A specific address: the same length (and gateway) as the automatic one. */
+		{
+			char addr[BIP_PREFIX_STRLEN], *slash, top[512];
+			json_t *res;
+
+			snprintf(addr, sizeof(addr), "%s", first[0]);
+			slash = strchr(addr, '/');
+			if (slash)
+				*slash = '\0';
+			snprintf(top, sizeof(top), "%s,'runtimeConfig':{'ips':['%s/8']}", rows[r].top,
+				 addr);
+			snprintf(spec, sizeof(spec),
+				 "{'cniVersion':'1.0.0','name':'net1'%s,'ipam':{'type':'blockipam',"
+				 "'store':'%%s'%s}}",
+				 top, rows[r].ipam);
+			T_CHECK_INT(cni(&f, "ADD", "spec-1", "eth0", spec, &out), 0);
+			res = js(out);
+			T_CHECK_STR(ip0(res), first[0]);
+			json_decref(res);
+			free(out);
+		}
+		/* The subnet's network address and gateway are refused on request (101). */
+		if (rows[r].keep) {
+			struct bip_prefix p = {0};
+			char top[512], a[BIP_ADDR_STRLEN];
+
+			T_CHECK(bip_prefix_parse(first[0], &p) == BIP_OK, "%s", first[0]);
+			for (int k = 0; k < 2; k++) {
+				struct bip_prefix sub = {bip_prefix_first(p), p.len};
+
+				bip_addr_fmt(bip_prefix_nth(sub, k ? (unsigned)rows[r].gw : 0), a);
+				snprintf(top, sizeof(top), "%s,'runtimeConfig':{'ips':['%s']}",
+					 rows[r].top, a);
+				snprintf(spec, sizeof(spec),
+					 "{'cniVersion':'1.0.0','name':'net1'%s,'ipam':{'type':"
+					 "'blockipam','store':'%%s'%s}}",
+					 top, rows[r].ipam);
+				T_CHECK_INT(cni(&f, "ADD", "spec-2", "eth0", spec, &out), 1);
+				T_CHECK(tu_code(out) == 101 &&
+						strstr(out, k ? "is the gateway" : "is the network"),
+					"%s: %s: %s", rows[r].what, a, out);
+				free(out);
+			}
+		}
+		fix_rm(&f);
+	}
+}
+
+/* bridge: a requested address must be in the node's one IPv4 block (its bridge's subnet). */
+static void test_add_bridge_requested(void)
+{
+	static const char *const pools[] = {"p4=10.65.0.0/24,28", "p4b=10.66.0.0/24,28", NULL};
+	static const char fmt[] = "{'cniVersion':'1.0.0','name':'net1','type':'bridge',%s"
+				  "'ipam':{'type':'blockipam','store':'%%s','node':'%s'}}";
+	struct fix f;
+	char conf[512], *out = NULL;
+	struct bip_prefix mine = {0}, theirs = {0};
+	json_t *res;
+	char a[BIP_ADDR_STRLEN], req[128];
+	const struct {
+		const char *node;
+		int block;      /* 0: node-a's block, 1: node-b's, 2: a block nobody holds, 3: one
+				 * of the second pool (the network's too: no pool is named) */
+		unsigned nth;   /* address in it */
+		unsigned code;
+		const char *msg;
+	} rows[] = {
+		{"node-a", 0, 9, 0, NULL},
+		{"node-a", 0, 15, 101, "is the broadcast address of subnet"},
+		{"node-a", 2, 5, 105, "outside the subnet"},
+		{"node-a", 1, 5, 105, "outside the subnet"},
+		{"node-a", 3, 5, 105, "outside the subnet"},
+		{"node-c", 1, 5, 101, "not in a subnet of node 'node-c'"},
+		{"node-c", 2, 5, 0, NULL},
+	};
+
+	T_REQUIRE(fix_new(&f, pools) == 0, "fixture");
+	for (int n = 0; n < 2; n++) {
+		snprintf(conf, sizeof(conf), fmt, "", n ? "node-b" : "node-a");
+		T_CHECK_INT(cni(&f, "ADD", n ? "auto-b" : "auto-a", "eth0", conf, &out), 0);
+		res = js(out);
+		T_CHECK(bip_prefix_parse(ip0(res), n ? &theirs : &mine) == BIP_OK, "%s", out);
+		json_decref(res);
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bip_prefix b = rows[i].block == 0 ? mine : theirs;
+		char cid[32];
+
+		b.addr = bip_prefix_first(b);
+		if (rows[i].block == 2) /* the block after both: 10.65.0.x/28 nobody holds */
+			for (b.addr = bip_addr_add(bip_prefix_first(mine), 16);
+			     bip_prefix_contains((struct bip_prefix){bip_prefix_first(theirs), 28},
+						 b.addr) ||
+			     bip_prefix_contains((struct bip_prefix){bip_prefix_first(mine), 28},
+						 b.addr);
+			     b.addr = bip_addr_add(b.addr, 16))
+				;
+		if (rows[i].block == 3)
+			bip_addr_parse("10.66.0.0", &b.addr);
+		bip_addr_fmt(bip_addr_add(b.addr, rows[i].nth), a);
+		snprintf(req, sizeof(req), "'runtimeConfig':{'ips':['%s']},", a);
+		snprintf(conf, sizeof(conf), fmt, req, rows[i].node);
+		snprintf(cid, sizeof(cid), "req-%zu", i);
+		T_CHECK_INT(cni(&f, "ADD", cid, "eth0", conf, &out), rows[i].code ? 1 : 0);
+		if (rows[i].code)
+			T_CHECK(tu_code(out) == rows[i].code && strstr(out, rows[i].msg),
+				"row %zu (%s on %s): %s", i, a, rows[i].node, out);
+		else
+			T_CHECK(strstr(out, "/28") && strstr(out, "gateway"), "row %zu: %s", i, out);
 		free(out);
 	}
 	fix_rm(&f);
@@ -796,7 +1030,7 @@ static int run_many(const char *plugin, const char *cmd, struct fix *f, struct p
 	char conf[512], *json;
 
 	snprintf(conf, sizeof(conf),
-		 "{'cniVersion':'1.0.0','name':'net1','type':'bridge','ipam':{'type':'blockipam',"
+		 "{'cniVersion':'1.0.0','name':'net1','ipam':{'type':'blockipam',"
 		 "'store':'%s'}}",
 		 f->store);
 	json = tu_dq(conf);
@@ -864,6 +1098,6 @@ static void test_concurrent_add(void)
 }
 
 T_MAIN(T(test_add_del_every_version), T(test_add_dual_stack_and_prefix_modes),
-       T(test_add_requested_and_gateway), T(test_add_host_local_ranges),
+       T(test_add_requested_and_gateway), T(test_add_main_plugin_models), T(test_add_bridge_requested), T(test_add_host_local_ranges),
        T(test_add_handle_collision), T(test_check), T(test_gc), T(test_gc_other_node), T(test_status),
        T(test_store_missing), T(test_errors_leave_store_unchanged), T(test_concurrent_add))

@@ -139,8 +139,9 @@ static char *config(int net, int node, enum op op)
 	if (net == 1)
 		json_object_set_new(json_object_get(ipam, "pools"), "ipv6",
 				    json_pack("[s]", "crash-v6"));
-	c = json_pack("{s:s, s:s, s:s, s:o}", "cniVersion", "1.1.0", "name", net_names[net], "type",
-		      "bridge", "ipam", ipam);
+	/* No top-level type: the engine's routed model (any number of blocks per node). */
+	c = json_pack("{s:s, s:s, s:o}", "cniVersion", "1.1.0", "name", net_names[net], "ipam",
+		      ipam);
 	if (op == OP_GC) {
 		json_t *valid = json_array();
 

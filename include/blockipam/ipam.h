@@ -126,6 +126,25 @@ struct bip_range {
  * before broadcast). STATUS and ADD use the same definition. */
 void bip_pod_cidr_range(struct bip_prefix cidr, int set, struct bip_range *out);
 
+/*
+ * How the main plugin (the network's top-level CNI "type") treats an address's prefix, per
+ * family (bip_alloc_req.subnet). Under an L2 subnet the subnet's network address, its gateway
+ * and (IPv4) its broadcast address are never handed out, automatically or on request.
+ */
+enum bip_subnet_kind {
+	BIP_SUBNET_NONE = 0, /* routed: every address of a block can be a pod's (Calico) */
+	BIP_SUBNET_BLOCK,    /* each block is a subnet; its gateway is network+1 (bridge) */
+	BIP_SUBNET_POOL,     /* the pool is one subnet (ptp with the pool's length, macvlan) */
+};
+
+struct bip_subnet_rule {
+	enum bip_subnet_kind kind;
+	struct bip_addr gateway; /* POOL: the gateway when inside the pool, else network+1 is */
+	unsigned max_blocks;     /* BLOCK: the node's blocks this request may use, its first ones
+				  * in candidate pool and key order (bridge: 1); 0 = any */
+	bool no_borrow;          /* never an address of another node's (or no node's) block */
+};
+
 struct bip_alloc_req {
 	const char *handle;          /* required; printable ASCII, no '/', no space */
 	const char *node;            /* required */
@@ -148,6 +167,8 @@ struct bip_alloc_req {
 	const struct bip_range *ranges;
 	size_t nranges;
 	bool ignore_pod_cidrs;
+	/* Block mode: the main plugin's subnet model, [0] IPv4, [1] IPv6 (zero: routed). */
+	struct bip_subnet_rule subnet[2];
 };
 
 struct bip_assigned {
@@ -158,6 +179,8 @@ struct bip_assigned {
 	int range_index;         /* host-local: index in req->ranges; else -1 */
 	struct bip_prefix range; /* host-local: the subnet of its range or pod CIDR (the length
 				  * to report); family 0 otherwise */
+	struct bip_prefix subnet; /* under a subnet rule: the subnet (block or pool) and */
+	struct bip_addr gateway;  /* its gateway; family 0 otherwise */
 };
 
 struct bip_alloc_result {
