@@ -16,6 +16,7 @@
 #   make soak       a million exec'd ADDs and DELs on SQLite and etcd (bench/SOAK.md)
 #   make fuzz-long  each fuzz target for an hour or 10M runs, corpus kept (fuzz/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin
+#   make image      the OCI image of deploy/kubernetes, offline with podman build (IMAGE=...)
 
 PREFIX      ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
@@ -88,7 +89,7 @@ CNI_A   := $(BUILD)/libcni.a
 CLI_A   := $(BUILD)/libcli.a
 
 .PHONY: all test test-unit check check-deps check-format analyze san fuzz fuzz-build fuzz-long demo \
-	bench soak install clean format
+	bench soak install clean format image
 all: $(LIBA) $(PLUGIN) $(CLI)
 # Keep the test objects: make would delete them as intermediates of the pattern rules.
 .SECONDARY:
@@ -183,6 +184,13 @@ install: all
 	install -m 0644 include/blockipam/*.h $(DESTDIR)$(PREFIX)/include/blockipam/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' scripts/blockipam.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockipam.pc
 	install -m 0644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# The OCI image for deploy/kubernetes, built offline (FROM scratch, root staged from this build
+# and this machine's Debian packages by scripts/image.sh).
+IMAGE ?= localhost/blockipam:$(VERSION)
+image: all
+	scripts/image.sh $(BUILD) $(BUILD)/image
+	podman build --network none -t $(IMAGE) -f $(BUILD)/image/Containerfile $(BUILD)/image
 
 # The layering of the README's picture: includes, symbols between layers, the library's exports
 # (scripts/check-deps says what, scripts/check-deps.allow lists today's unprefixed internals).

@@ -385,16 +385,17 @@ static int show_ip(struct ctl_session *s, struct bip_addr addr, json_t **out, st
 	}
 	bip_prefix_fmt(ai.block, block);
 	bip_fmt_time(h->time, since, sizeof(since));
-	o = json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:b, "
-		      "s:b}",
+	o = json_pack("{s:s, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, "
+		      "s:b, s:b}",
 		      "address", a, "assigned", 1, "handle", h->id, "node", h->node, "namespace",
-		      h->namespace, "pod", h->pod, "container", h->container, "interface",
-		      h->ifname, "since", h->time ? since : NULL, "block", block, "blockOwner",
-		      ai.block_node, "pool", ai.pool, "borrowed", ai.borrowed, "reserved",
-		      ai.reserved);
+		      h->namespace, "pod", h->pod, "podUID", h->pod_uid, "container", h->container,
+		      "interface", h->ifname, "since", h->time ? since : NULL, "block", block,
+		      "blockOwner", ai.block_node, "pool", ai.pool, "borrowed", ai.borrowed,
+		      "reserved", ai.reserved);
 	rc = !o || prop(t, "Address", a) || prop(t, "Assigned", "yes") ||
 		     prop(t, "Handle", h->id) || prop(t, "Node", h->node) ||
 		     prop(t, "Namespace", h->namespace) || prop(t, "Pod", h->pod) ||
+		     (h->pod_uid && prop(t, "PodUID", h->pod_uid)) ||
 		     prop(t, "Container", h->container) || prop(t, "Interface", h->ifname) ||
 		     prop(t, "Since", since) || prop(t, "Block", block) ||
 		     prop(t, "BlockOwner", ai.block_node ? ai.block_node : "(none)") ||

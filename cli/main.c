@@ -14,6 +14,7 @@ static const struct ctl_cmd commands[] = {
     {"ipam", ipam_main, "show, list, check, map, release, split, configure"},
     {"node", node_main, "release a node's blocks; set its labels, pod CIDRs, addresses"},
     {"gc", gc_main, "release the addresses of containers (and nodes) that are gone"},
+    {"k8s", k8s_main, "keep nodes, namespaces and pods in sync with Kubernetes; collect leaks"},
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
     {"metrics", metrics_main, "the store's figures in the Prometheus text format"},

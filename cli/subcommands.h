@@ -1,5 +1,5 @@
 /* The entry point of every blockipamctl subcommand, found through the tables in main.c,
- * ipam.c, node.c and store.c. Each returns an exit status (enum ctl_exit). */
+ * ipam.c, node.c, k8s.c and store.c. Each returns an exit status (enum ctl_exit). */
 #ifndef BIP_CLI_SUBCOMMANDS_H
 #define BIP_CLI_SUBCOMMANDS_H
 
@@ -28,6 +28,10 @@ int ipam_list_main(int argc, char **argv);
 int node_main(int argc, char **argv);
 int node_release_main(int argc, char **argv);
 int node_set_main(int argc, char **argv);
+
+int k8s_main(int argc, char **argv);
+int k8s_sync_main(int argc, char **argv);
+int k8s_watch_main(int argc, char **argv);
 
 int store_main(int argc, char **argv);
 int store_migrate_main(int argc, char **argv);

@@ -2000,6 +2000,7 @@ static int commit_alloc(struct attempt *a)
 	h.pod = (char *)req->attrs.pod;
 	h.container = (char *)req->attrs.container;
 	h.ifname = (char *)req->attrs.ifname;
+	h.pod_uid = (char *)req->attrs.pod_uid;
 	h.time = a->have_handle ? a->held.time : bip_now();
 	v = handle_encode(ip, &h, &len);
 	free(h.addrs);
@@ -2229,7 +2230,8 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 	if (req->namespace && !valid_name(req->namespace))
 		return seterr(ip, BIP_EINVAL, "invalid namespace '%s'", req->namespace);
 	if (!valid_attr(req->attrs.namespace) || !valid_attr(req->attrs.pod) ||
-	    !valid_attr(req->attrs.container) || !valid_attr(req->attrs.ifname))
+	    !valid_attr(req->attrs.container) || !valid_attr(req->attrs.ifname) ||
+	    !valid_attr(req->attrs.pod_uid))
 		return seterr(ip, BIP_EINVAL, "invalid attribute (control characters or too long)");
 	if (req->num4 + req->num6 + req->nips > MAX_PER_REQUEST || req->num4 > MAX_PER_REQUEST ||
 	    req->num6 > MAX_PER_REQUEST)

@@ -400,7 +400,8 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 	    (rc = get_str(ip, j, "namespace", &h.namespace, false)) != BIP_OK ||
 	    (rc = get_str(ip, j, "pod", &h.pod, false)) != BIP_OK ||
 	    (rc = get_str(ip, j, "container", &h.container, false)) != BIP_OK ||
-	    (rc = get_str(ip, j, "ifname", &h.ifname, false)) != BIP_OK)
+	    (rc = get_str(ip, j, "ifname", &h.ifname, false)) != BIP_OK ||
+	    (rc = get_str(ip, j, "podUID", &h.pod_uid, false)) != BIP_OK)
 		goto out;
 	rc = BIP_ECORRUPT;
 	if (get_int(j, "time", &h.time, 0, INT64_MAX) != BIP_OK)
@@ -485,6 +486,7 @@ char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t
 	bad |= set_str(j, "node", h->node);
 	bad |= set_str(j, "namespace", h->namespace);
 	bad |= set_str(j, "pod", h->pod);
+	bad |= set_str(j, "podUID", h->pod_uid);
 	if (!container_derivable(h))
 		bad |= set_str(j, "container", h->container);
 	bad |= set_str(j, "ifname", h->ifname);
@@ -506,6 +508,7 @@ void bip_handle_info_clear(struct bip_handle_info *h)
 	free(h->pod);
 	free(h->container);
 	free(h->ifname);
+	free(h->pod_uid);
 	free(h->addrs);
 	memset(h, 0, sizeof(*h));
 }

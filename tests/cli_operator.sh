@@ -375,7 +375,7 @@ else
 fi
 
 # --- each thing said once ---------------------------------------------------------------------------
-t "message: an unreachable etcd, said once" 1 "blockipamctl: cannot list pools: etcd: " \
+t "message: an unreachable etcd, said once" 1 "blockipamctl: cannot list pools: etcd 127.0.0.1:1: " \
 	"$B" --store etcd://127.0.0.1:1 get pools
 check "message: 'cannot list pools' once" test "$(grep -o 'cannot list pools' "$tmp/err" | wc -l)" = 1
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then

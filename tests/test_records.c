@@ -69,6 +69,12 @@ static void test_codec_round_trip(void)
 	     "{\"ips\":[\"10.0.0.1/26\",\"fd00::1/122\"],\"node\":\"n1\",\"pod\":\"p\","
 	     "\"ifname\":\"eth0\",\"time\":7}",
 	     BIP_OK, NULL},
+	    /* K8S_POD_UID, recorded since the k8s sync; records without it (above) still decode */
+	    {HANDLE, "net.c1.eth0",
+	     "{\"ips\":[\"10.0.0.1/26\"],\"node\":\"n1\",\"namespace\":\"ns\",\"pod\":\"p\","
+	     "\"podUID\":\"6f1c-42\",\"ifname\":\"eth0\",\"time\":7}",
+	     BIP_OK, NULL},
+	    {HANDLE, "h", "{\"ips\":[],\"podUID\":7,\"time\":1}", BIP_ECORRUPT},
 	    {HANDLE, "h", "{\"ips\":[\"10.0.0.1\"]}", BIP_ECORRUPT},
 	    {HANDLE, "h", "{\"node\":\"n1\"}", BIP_ECORRUPT},
 	    {HANDLE, "h", "{\"ips\":[],\"time\":-1}", BIP_ECORRUPT},

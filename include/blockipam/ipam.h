@@ -111,6 +111,7 @@ struct bip_attrs {
 	const char *pod;
 	const char *container;
 	const char *ifname;
+	const char *pod_uid; /* Kubernetes' K8S_POD_UID: tells a recreated pod from the old one */
 };
 
 /* One host-local range: a subnet with optional start/end and a gateway never handed out. */
@@ -195,6 +196,7 @@ struct bip_handle_info {
 	int64_t time; /* unix seconds of the allocation */
 	struct bip_prefix *addrs; /* address/len-of-its-block */
 	size_t naddrs;
+	char *pod_uid; /* NULL when not recorded (records written before it was) */
 };
 
 struct bip_ipam;
