@@ -43,7 +43,7 @@ done
 add() {
 	CNI_COMMAND=ADD CNI_CONTAINERID=$2 CNI_NETNS=/x CNI_IFNAME=eth0 CNI_PATH=/nonexistent \
 		"$PLUGIN" >"$tmp/out" 2>/dev/null <<EOF
-{"cniVersion": "1.0.0", "name": "sf", "type": "bridge",
+{"cniVersion": "1.0.0", "name": "sf",
  "ipam": {"type": "blockipam", "store": "$1", "node": "n1"}}
 EOF
 }
