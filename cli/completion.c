@@ -187,7 +187,8 @@ static int print_names(enum bip_res_kind kind)
 	for (i = 0; i < nb; i++)
 		if (blocks[i].node)
 			names[n++] = blocks[i].node;
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n) /* qsort wants a non-NULL array even when empty */
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n; i++)
 		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
 			printf("%s\n", names[i]);

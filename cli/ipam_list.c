@@ -192,7 +192,8 @@ int ctl_allocs_load(struct ctl_session *s, const struct ctl_alloc_filter *f, str
 			ctl_lib_err(s->ipam, rc, "cannot read the allocations");
 		goto out;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_handle);
+	if (l.n) /* qsort wants a non-NULL array even when empty */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_handle);
 	if ((rc = bip_ipam_handle_foreach(s->ipam, "", on_handle, &l)) != BIP_OK) {
 		if (rc == BIP_ENOMEM)
 			ctl_err("out of memory");
@@ -207,7 +208,8 @@ int ctl_allocs_load(struct ctl_session *s, const struct ctl_alloc_filter *f, str
 			alloc_clear(&l.v[i]);
 	}
 	l.n = k;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_addr);
+	if (l.n) /* qsort wants a non-NULL array even when empty */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_addr);
 	*out = l.v;
 	*n = l.n;
 	l.v = NULL;

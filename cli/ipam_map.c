@@ -175,7 +175,8 @@ static int collect_nodes(struct map *m)
 	for (size_t i = 0; i < m->nblocks; i++)
 		if (m->blocks[i].node)
 			names[n++] = m->blocks[i].node;
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n) /* qsort wants a non-NULL array even when empty */
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (m->nnodes && strcmp(m->nodes[m->nnodes - 1].name, names[i]) == 0) {
 			m->nodes[m->nnodes - 1].blocks++;
@@ -481,7 +482,8 @@ static double draw_legend(FILE *f, const struct map *m, double x, double y)
 	if (top) {
 		for (size_t i = 0; i < m->nnodes; i++)
 			top[i] = &m->nodes[i];
-		qsort(top, m->nnodes, sizeof(*top), cmp_node_blocks);
+		if (m->nnodes) /* qsort wants a non-NULL array even when empty */
+			qsort(top, m->nnodes, sizeof(*top), cmp_node_blocks);
 		for (size_t i = 0; i < n; i++) {
 			fprintf(f,
 				"<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" "

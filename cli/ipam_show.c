@@ -161,7 +161,8 @@ static int show_blocks(struct ctl_session *s, json_t *out, struct bip_table *t, 
 		return rc;
 	}
 	/* the store lists them in key (text) order: 10.244.170.x before 10.244.55.x */
-	qsort(v, n, sizeof(*v), cmp_block);
+	if (n) /* qsort wants a non-NULL array even when empty */
+		qsort(v, n, sizeof(*v), cmp_block);
 	rc = bip_table_init(t, wide ? 10 : 7, headers);
 	for (size_t i = 0; i < n && rc == BIP_OK; i++) {
 		char cidr[BIP_PREFIX_STRLEN], size[BIP_U128_STRLEN], used[64], fr[64];
@@ -259,7 +260,8 @@ static int show_borrowed(struct ctl_session *s, json_t *out, struct bip_table *t
 			ctl_lib_err(s->ipam, rc, "cannot read the allocations");
 		goto out;
 	}
-	qsort(b.v, b.n, sizeof(*b.v), cmp_borrowed);
+	if (b.n) /* qsort wants a non-NULL array even when empty */
+		qsort(b.v, b.n, sizeof(*b.v), cmp_borrowed);
 	for (size_t i = 0; i < b.n && rc == BIP_OK; i++) {
 		const struct borrowed_one *e = &b.v[i];
 		char addr[BIP_ADDR_STRLEN], block[BIP_PREFIX_STRLEN];

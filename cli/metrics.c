@@ -274,7 +274,8 @@ static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 		a.by_cidr[i] = &blocks[i];
 	}
 	a.nblocks = nb;
-	qsort(a.by_cidr, nb, sizeof(*a.by_cidr), cmp_block);
+	if (nb) /* qsort wants a non-NULL array even when empty */
+		qsort(a.by_cidr, nb, sizeof(*a.by_cidr), cmp_block);
 	if ((rc = bip_ipam_alloc_foreach(s->ipam, one_alloc, &a)) != BIP_OK) {
 		if (rc == BIP_ENOMEM)
 			goto nomem;
@@ -286,12 +287,14 @@ static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 		goto out;
 	}
 	rc = BIP_ENOMEM;
-	qsort(a.v, a.n, sizeof(*a.v), cmp_pair);
+	if (a.n) /* qsort wants a non-NULL array even when empty */
+		qsort(a.v, a.n, sizeof(*a.v), cmp_pair);
 	if (!(by_node = malloc((a.n ? a.n : 1) * sizeof(*by_node))))
 		goto nomem;
 	for (size_t i = 0; i < a.n; i++)
 		by_node[i] = &a.v[i];
-	qsort(by_node, a.n, sizeof(*by_node), cmp_pair_node);
+	if (a.n) /* qsort wants a non-NULL array even when empty */
+		qsort(by_node, a.n, sizeof(*by_node), cmp_pair_node);
 
 	pool_family(f, u, nu, pools, np, FIG_SIZE, "ipam_ippool_size",
 		    "Number of IP addresses in the IP pool's CIDR.");

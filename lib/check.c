@@ -1075,6 +1075,75 @@ static bool handle_agrees(const struct c_handle *h, const struct bip_prefix *giv
 	return true;
 }
 
+/*
+ * The compares a handle repair commits under: the blocks of `want` (and of the addresses the
+ * record lists), read again with the handle at one revision, must still give the handle exactly
+ * `want`, and the handle must be as judged; then each of those records is compared at the
+ * revision just read. A repair judged on one view and written after another node changed a
+ * block would otherwise rebuild a record for an address released meanwhile (a dangling handle
+ * that a later ADD of the same attachment would take up again). BIP_ECONFLICT: changed since
+ * judged (leave it). keys must hold BIP_READ_MAX keys; cmps as many.
+ */
+static int repair_cmps(struct checker *c, struct c_handle *h, const struct bip_prefix *want,
+		       size_t nwant, char (*keys)[KEY_LEN], struct bip_cmp *cmps, size_t *ncmps)
+{
+	struct c_handle now = *h;
+	struct bip_prefix *fresh = NULL;
+	struct bip_kvs got[BIP_READ_MAX];
+	size_t nfresh = 0, n = 1, nread = 0;
+	bool done = false;
+	int rc;
+
+	rc = reread_handle(c, &now, want, nwant, &fresh, &nfresh, &done);
+	if (rc != BIP_OK)
+		return rc;
+	rc = BIP_ECONFLICT;
+	if (!done || now.present != h->present || (h->present && now.rev != h->rev) ||
+	    nfresh != nwant)
+		goto out;
+	for (size_t i = 0; i < nwant; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < nfresh && !found; j++)
+			found = bip_addr_eq(fresh[j].addr, want[i].addr);
+		if (!found)
+			goto out;
+	}
+	/* the blocks again, for their revisions (reread_handle keeps none) */
+	key_handle(keys[0], h->id);
+	for (size_t i = 0; i < nwant + h->naddrs; i++) {
+		struct bip_prefix p = i < nwant ? want[i] : h->addrs[i - nwant];
+		char k[KEY_LEN];
+		bool dup = false;
+
+		p.addr = bip_prefix_first(p);
+		key_block(k, p);
+		for (size_t j = 1; j < n && !dup; j++)
+			dup = strcmp(keys[j], k) == 0;
+		if (dup)
+			continue;
+		if (n == BIP_READ_MAX)
+			goto out;
+		memcpy(keys[n++], k, KEY_LEN);
+	}
+	rc = reread(c, keys, n, got);
+	if (rc != BIP_OK)
+		goto out;
+	nread = n;
+	rc = BIP_ECONFLICT;
+	if ((got[0].n > 0) != h->present || (h->present && got[0].v[0].rev != h->rev))
+		goto out;
+	for (size_t j = 0; j < n; j++)
+		cmps[j] = (struct bip_cmp){keys[j], got[j].n ? got[j].v[0].rev : 0};
+	*ncmps = n;
+	rc = BIP_OK;
+out:
+	for (size_t j = 0; j < nread; j++)
+		bip_kvs_free(&got[j]);
+	free(fresh);
+	return rc;
+}
+
 /* Rebuild or trim a handle record so it lists exactly `want` (delete when empty). */
 static int repair_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *want,
 			 size_t nwant)
@@ -1082,14 +1151,14 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	struct bip_handle_info info = {0};
 	struct bip_kv kv = {0};
 	char key[KEY_LEN];
-	struct bip_cmp cmp;
+	struct bip_cmp *cmps = NULL;
+	char(*keys)[KEY_LEN] = NULL;
 	struct bip_op op;
 	char *v = NULL;
-	size_t len = 0;
+	size_t len = 0, ncmps = 0;
 	int rc;
 
 	key_handle(key, h->id);
-	cmp = (struct bip_cmp){key, h->present ? h->rev : 0};
 	if (h->present) {
 		rc = bip_store_get(c->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
@@ -1137,11 +1206,20 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	} else {
 		op = (struct bip_op){BIP_OP_DEL, key};
 	}
-	rc = bip_store_txn(c->ip->store, &cmp, 1, &op, 1, NULL);
+	rc = BIP_ENOMEM;
+	keys = im_calloc(c->ip, BIP_READ_MAX, sizeof(*keys));
+	cmps = im_calloc(c->ip, BIP_READ_MAX, sizeof(*cmps));
+	if (!keys || !cmps)
+		goto out;
+	rc = repair_cmps(c, h, want, nwant, keys, cmps, &ncmps);
+	if (rc == BIP_OK)
+		rc = bip_store_txn(c->ip->store, cmps, ncmps, &op, 1, NULL);
 out:
 	info.addrs = NULL;
 	bip_handle_info_clear(&info);
 	bip_kv_clear(&kv);
+	free(keys);
+	free(cmps);
 	free(v);
 	return rc;
 }
