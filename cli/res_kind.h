@@ -1,4 +1,10 @@
 /*
+ * Resource kinds behind one ops table (Redis's dictType, this project's bip_store_ops): each kind
+ * of resource.h lives in its own file (res_pool.c, res_reservation.c, res_config.c, res_node.c,
+ * res_namespace.c) and fills one struct bip_res_kind_ops; resource.c and resource_store.c hold the
+ * table and the loops every kind shares. Adding a field to a kind touches its file; adding a kind
+ * adds a file and a table row.
+ *
  * res_read.c is the strict typed JSON reader the converters share: every field read through one
  * getter that names the field and the bad value (bip_rd_*), every object's keys checked against
  * the fields its form knows. Private to cli/resource*.c and cli/res_*.c.
@@ -70,5 +76,57 @@ int bip_rd_labels(struct bip_rd *c, const json_t *meta, struct bip_label_set *ou
 /* A CIDR without host bits; allow_bare takes a bare address as its /32 or /128. */
 int bip_rd_cidr(struct bip_rd *c, const char *path, const char *s, bool allow_bare,
 		struct bip_prefix *out);
+
+/* --- our form out (resource.c) ----------------------------------------------------------- */
+
+/* The document around spec (stolen); labels (stolen) may be NULL. NULL on ENOMEM. */
+json_t *bip_res_doc_new(enum bip_res_kind k, const char *name, json_t *labels, json_t *spec);
+json_t *bip_res_labels_json(const struct bip_label_set *l);
+json_t *bip_res_prefixes_json(const struct bip_prefix *v, size_t n);
+void bip_res_labels_clear(struct bip_label_set *l);
+/* Append doc (stolen) to docs; BIP_ENOMEM when doc is NULL or the append fails. */
+int bip_res_add(json_t *docs, json_t *doc);
+
+/* --- the ops table ------------------------------------------------------------------------ */
+
+/* A column of `get` tables. */
+struct bip_res_col {
+	const char *header;
+	const char *path; /* "spec.cidr"; "@other" = the pool's kept Calico fields */
+	bool wide;
+};
+
+struct bip_res_kind_ops {
+	const char *name;	    /* our manifest kind: "Pool" */
+	const char *word;	    /* singular CLI word: "pool" */
+	const char *const words[8]; /* every CLI spelling, compared without case */
+	const char *fixed_name;	    /* the one resource of the kind (IPAM config), else NULL */
+	bool labelled;		    /* metadata.labels is kept */
+	const struct bip_res_col *columns;
+	/* The resource's name. */
+	const char *(*name_of)(const struct bip_res *r);
+	/* spec (and meta, for labels) into r->u; name is checked. r->u is freed by clear. */
+	int (*convert)(struct bip_rd *c, const char *name, const json_t *meta, const json_t *spec,
+		       struct bip_res *r);
+	json_t *(*to_json)(const struct bip_res *r);
+	/* NULL when the kind owns nothing. */
+	void (*clear)(struct bip_res *r);
+	/* The library's own validation (msg its reason); NULL when there is none. */
+	int (*validate)(const struct bip_res *r, char *msg, size_t len);
+	/* The store side: *doc (our form), BIP_ENOTFOUND when absent; append all to docs. */
+	int (*get)(struct bip_ipam *ipam, const char *name, json_t **doc);
+	int (*list)(struct bip_ipam *ipam, json_t *docs);
+	int (*put)(struct bip_ipam *ipam, struct bip_res *r, bool create_only);
+	int (*del)(struct bip_ipam *ipam, const char *name);
+};
+
+extern const struct bip_res_kind_ops bip_res_pool_ops, bip_res_reservation_ops, bip_res_config_ops,
+    bip_res_node_ops, bip_res_namespace_ops;
+
+/* The ops of a kind; NULL for a value out of range. */
+const struct bip_res_kind_ops *bip_res_ops(enum bip_res_kind k);
+
+/* Calico pool fields blockipam keeps verbatim in bip_pool.extra (res_pool.c). */
+extern const char *const bip_res_pool_kept[];
 
 #endif
