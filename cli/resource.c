@@ -126,6 +126,28 @@ static const struct doc_form *find_form(struct bip_rd *c, const char *api, const
 	return NULL;
 }
 
+/* metadata.name (*name, NULL when not given) checked; a kind with one resource names it itself. */
+static int doc_name(struct bip_rd *c, const struct bip_res_kind_ops *ops, const char **name)
+{
+	if (ops->fixed_name) {
+		if (*name && strcmp(*name, ops->fixed_name) != 0)
+			return bip_rd_bad(
+			    c, "metadata.name: the IPAM configuration is named '%s', not '%s'",
+			    ops->fixed_name, *name);
+		*name = ops->fixed_name;
+		return BIP_OK;
+	}
+	if (!*name)
+		return bip_rd_bad(c, "metadata.name is missing");
+	if (!bip_res_name_ok(*name))
+		return bip_rd_bad(
+		    c,
+		    "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
+		    "starting and ending with a letter or digit)",
+		    *name);
+	return BIP_OK;
+}
+
 /* Convert one document; api/kind fill in for a List item that leaves them out. */
 static int convert(struct bip_rd *c, const json_t *doc, const char *api, const char *kind,
 		   struct bip_res *out)
@@ -171,21 +193,8 @@ static int convert(struct bip_rd *c, const json_t *doc, const char *api, const c
 		return bip_rd_want(c, "", "spec", "a mapping", spec);
 	if ((rc = bip_rd_string(c, meta, "metadata", "name", &name)) != BIP_OK)
 		return rc;
-	if (ops->fixed_name) {
-		if (name && strcmp(name, ops->fixed_name) != 0)
-			return bip_rd_bad(
-			    c, "metadata.name: the IPAM configuration is named '%s', not '%s'",
-			    ops->fixed_name, name);
-		name = ops->fixed_name;
-	} else if (!name) {
-		return bip_rd_bad(c, "metadata.name is missing");
-	} else if (!bip_res_name_ok(name)) {
-		return bip_rd_bad(
-		    c,
-		    "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
-		    "starting and ending with a letter or digit)",
-		    name);
-	}
+	if ((rc = doc_name(c, ops, &name)) != BIP_OK)
+		return rc;
 	snprintf(c->src + strlen(c->src), sizeof(c->src) - strlen(c->src), " (%s %s)", kind, name);
 	if (meta) {
 		const struct bip_rd_fields mfs = {
