@@ -1,34 +1,19 @@
 /*
- * Manifest documents <-> library structs for the five resource kinds (resource.h).
- *
- * Every field is read through one typed getter that names the field and the bad value; every
- * object's keys are checked against the fields its form knows, so a misspelt field is an error and
- * never a silently ignored setting.
+ * Manifest documents <-> library structs for the five resource kinds (resource.h): the table of
+ * kinds (res_kind.h) and what every kind shares: the document's envelope (apiVersion, kind,
+ * metadata), Lists, checks across documents, clearing, our form's envelope and the tables. What
+ * a kind's spec holds is its own file's (res_pool.c, ...); the strict reader is res_read.c.
  */
-#include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "resource.h"
+#include "res_kind.h"
 
-enum form { FORM_OURS, FORM_CALICO };
-
-static const struct kind_info {
-	const char *name;	    /* our manifest kind */
-	const char *word;	    /* singular CLI word */
-	const char *const words[8]; /* every CLI spelling, compared without case */
-} kinds[BIP_RES__COUNT] = {
-    [BIP_RES_POOL] = {"Pool", "pool", {"pool", "pools", "ippool", "ippools", "ipp", "ipps"}},
-    [BIP_RES_RESERVATION] = {"Reservation",
-			     "reservation",
-			     {"reservation", "reservations", "ipreservation", "ipreservations"}},
-    [BIP_RES_CONFIG] = {"IPAMConfig",
-			"ipamconfig",
-			{"ipamconfig", "ipamconfigs", "ipamconfiguration", "ipamconfigurations"}},
-    [BIP_RES_NODE] = {"Node", "node", {"node", "nodes"}},
-    [BIP_RES_NAMESPACE] = {"Namespace", "namespace", {"namespace", "namespaces", "ns"}},
+static const struct bip_res_kind_ops *const kinds[BIP_RES__COUNT] = {
+    [BIP_RES_POOL] = &bip_res_pool_ops,		  [BIP_RES_RESERVATION] = &bip_res_reservation_ops,
+    [BIP_RES_CONFIG] = &bip_res_config_ops,	  [BIP_RES_NODE] = &bip_res_node_ops,
+    [BIP_RES_NAMESPACE] = &bip_res_namespace_ops,
 };
 
 /* (apiVersion, kind) of the documents we read. */
@@ -36,25 +21,30 @@ static const struct doc_form {
 	const char *api;
 	const char *kind;
 	enum bip_res_kind res;
-	enum form form;
+	enum bip_rd_form form;
 } doc_forms[] = {
-    {BIP_API_VERSION, "Pool", BIP_RES_POOL, FORM_OURS},
-    {BIP_API_VERSION, "Reservation", BIP_RES_RESERVATION, FORM_OURS},
-    {BIP_API_VERSION, "IPAMConfig", BIP_RES_CONFIG, FORM_OURS},
-    {BIP_API_VERSION, "Node", BIP_RES_NODE, FORM_OURS},
-    {BIP_API_VERSION, "Namespace", BIP_RES_NAMESPACE, FORM_OURS},
-    {"projectcalico.org/v3", "IPPool", BIP_RES_POOL, FORM_CALICO},
-    {"projectcalico.org/v3", "IPReservation", BIP_RES_RESERVATION, FORM_CALICO},
-    {"projectcalico.org/v3", "IPAMConfiguration", BIP_RES_CONFIG, FORM_CALICO},
-    {"crd.projectcalico.org/v1", "IPPool", BIP_RES_POOL, FORM_CALICO},
-    {"crd.projectcalico.org/v1", "IPReservation", BIP_RES_RESERVATION, FORM_CALICO},
-    {"crd.projectcalico.org/v1", "IPAMConfig", BIP_RES_CONFIG, FORM_CALICO},
+    {BIP_API_VERSION, "Pool", BIP_RES_POOL, BIP_RD_OURS},
+    {BIP_API_VERSION, "Reservation", BIP_RES_RESERVATION, BIP_RD_OURS},
+    {BIP_API_VERSION, "IPAMConfig", BIP_RES_CONFIG, BIP_RD_OURS},
+    {BIP_API_VERSION, "Node", BIP_RES_NODE, BIP_RD_OURS},
+    {BIP_API_VERSION, "Namespace", BIP_RES_NAMESPACE, BIP_RD_OURS},
+    {"projectcalico.org/v3", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
+    {"projectcalico.org/v3", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
+    {"projectcalico.org/v3", "IPAMConfiguration", BIP_RES_CONFIG, BIP_RD_CALICO},
+    {"crd.projectcalico.org/v1", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
+    {"crd.projectcalico.org/v1", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
+    {"crd.projectcalico.org/v1", "IPAMConfig", BIP_RES_CONFIG, BIP_RD_CALICO},
 };
+
+const struct bip_res_kind_ops *bip_res_ops(enum bip_res_kind k)
+{
+	return (unsigned)k < BIP_RES__COUNT ? kinds[k] : NULL;
+}
 
 int bip_res_kind_parse(const char *word, enum bip_res_kind *out)
 {
 	for (int k = 0; k < BIP_RES__COUNT; k++)
-		for (const char *const *w = kinds[k].words; *w; w++)
+		for (const char *const *w = kinds[k]->words; *w; w++)
 			if (strcasecmp(word, *w) == 0) {
 				*out = (enum bip_res_kind)k;
 				return BIP_OK;
@@ -64,309 +54,22 @@ int bip_res_kind_parse(const char *word, enum bip_res_kind *out)
 
 const char *bip_res_kind_name(enum bip_res_kind k)
 {
-	return kinds[k].name;
+	return kinds[k]->name;
 }
 
 const char *bip_res_kind_word(enum bip_res_kind k)
 {
-	return kinds[k].word;
+	return kinds[k]->word;
 }
 
 const char *bip_res_name(const struct bip_res *r)
 {
-	switch (r->kind) {
-	case BIP_RES_POOL:
-		return r->u.pool.name;
-	case BIP_RES_RESERVATION:
-		return r->u.res.name;
-	case BIP_RES_NODE:
-		return r->u.node.name;
-	case BIP_RES_NAMESPACE:
-		return r->u.ns.name;
-	default:
-		return BIP_CONFIG_NAME;
-	}
+	const struct bip_res_kind_ops *ops = bip_res_ops(r->kind);
+
+	return ops ? ops->name_of(r) : BIP_CONFIG_NAME;
 }
 
-static bool is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-bool bip_res_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BIP_NAME_MAX || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-		return false;
-	for (; *s; s++)
-		if (!is_alnum(*s) && *s != '-' && *s != '.' && *s != '_')
-			return false;
-	return true;
-}
-
-/* Label keys are what selectors can name: [A-Za-z0-9_./-]+ (selector.h). */
-static bool label_key_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BIP_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!is_alnum(*s) && !strchr("_./-", *s))
-			return false;
-	return true;
-}
-
-static bool label_value_ok(const char *s)
-{
-	if (strlen(s) > BIP_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/* --- conversion context and typed getters ------------------------------------------------ */
-
-struct cv {
-	char src[BIP_NAME_MAX + 96]; /* "document 2 item 1 (IPPool p1)" */
-	char *err;
-	size_t errlen;
-	json_t *warnings;
-	enum form form;
-};
-
-static int bad(struct cv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(struct cv *c, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!c->err || !c->errlen)
-		return BIP_EINVAL;
-	n = snprintf(c->err, c->errlen, "%s: ", c->src);
-	if (n >= 0 && (size_t)n < c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return BIP_EINVAL;
-}
-
-static void warn(struct cv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn(struct cv *c, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int n;
-
-	if (!c->warnings)
-		return;
-	n = snprintf(msg, sizeof(msg), "%s: ", c->src);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	json_array_append_new(c->warnings, json_string(msg));
-}
-
-/* "string 'x'", "integer 5", "a mapping", ... for messages. */
-static const char *describe(const json_t *v, char *buf, size_t len)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "a mapping";
-	case JSON_ARRAY:
-		return "a list";
-	case JSON_STRING:
-		snprintf(buf, len, "string '%.64s%s'", json_string_value(v),
-			 json_string_length(v) > 64 ? "..." : "");
-		return buf;
-	case JSON_INTEGER:
-		snprintf(buf, len, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, len, "number %g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
-}
-
-/*
- * Whether a key of a document is shown in an error. `apply -f` aimed at the wrong file (a key,
- * /etc/shadow) must not print what the file holds: a key is shown only when it could be a field
- * name, and a document that is not a mapping only by its type.
- */
-static bool showable_key(const char *key)
-{
-	size_t n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/");
-
-	return n == strlen(key) && n <= 64;
-}
-
-static const char *type_word(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "a mapping";
-	case JSON_ARRAY: return "a list";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
-/* A field that is absent or null is "not given" (*out untouched, returns BIP_OK). */
-static const json_t *field(const json_t *obj, const char *key)
-{
-	const json_t *v = obj ? json_object_get(obj, key) : NULL;
-
-	return v && !json_is_null(v) ? v : NULL;
-}
-
-static int want(struct cv *c, const char *path, const char *key, const char *what, const json_t *v)
-{
-	char buf[128];
-
-	return bad(c, "%s%s%s: want %s, got %s", path, *path ? "." : "", key, what,
-		   describe(v, buf, sizeof(buf)));
-}
-
-static int get_string(struct cv *c, const json_t *obj, const char *path, const char *key,
-		      const char **out)
-{
-	const json_t *v = field(obj, key);
-
-	if (!v)
-		return BIP_OK;
-	if (!json_is_string(v))
-		return want(c, path, key, "a string", v);
-	*out = json_string_value(v);
-	return BIP_OK;
-}
-
-static int get_bool(struct cv *c, const json_t *obj, const char *path, const char *key, bool *out)
-{
-	const json_t *v = field(obj, key);
-
-	if (!v)
-		return BIP_OK;
-	if (!json_is_boolean(v))
-		return want(c, path, key, "true or false", v);
-	*out = json_is_true(v);
-	return BIP_OK;
-}
-
-static int get_int(struct cv *c, const json_t *obj, const char *path, const char *key,
-		   json_int_t min, json_int_t max, json_int_t *out)
-{
-	const json_t *v = field(obj, key);
-	char what[96];
-
-	if (!v)
-		return BIP_OK;
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		snprintf(what, sizeof(what),
-			 "an integer from %" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT, min,
-			 max);
-		return want(c, path, key, what, v);
-	}
-	*out = json_integer_value(v);
-	return BIP_OK;
-}
-
-/* A list whose elements are all strings (borrowed); NULL when not given. */
-static int get_strings(struct cv *c, const json_t *obj, const char *path, const char *key,
-		       const json_t **out)
-{
-	const json_t *v = field(obj, key), *e;
-	char buf[128];
-	size_t i;
-
-	*out = NULL;
-	if (!v)
-		return BIP_OK;
-	if (!json_is_array(v))
-		return want(c, path, key, "a list of strings", v);
-	json_array_foreach(v, i, e)
-	{
-		if (!json_is_string(e))
-			return bad(c, "%s.%s[%zu]: want a string, got %s", path, key, i,
-				   describe(e, buf, sizeof(buf)));
-	}
-	*out = v;
-	return BIP_OK;
-}
-
-static int dup_str(const char *s, char **out)
-{
-	if (!s)
-		return BIP_OK;
-	*out = strdup(s);
-	return *out ? BIP_OK : BIP_ENOMEM;
-}
-
-/* --- which fields each object may hold ---------------------------------------------------- */
-
-struct field_set {
-	const char *const *known;   /* converted */
-	const char *const *kept;    /* kept verbatim (pool: into extra) */
-	const char *const *ignored; /* set by a server, meaningless here: ignored silently */
-	const char *const *warned;  /* ignored, with a warning */
-	const char *why;	    /* the warning's reason */
-};
-
-static bool in(const char *const *list, const char *s)
-{
-	for (; list && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
-static int check_fields(struct cv *c, const json_t *obj, const char *path,
-			const struct field_set *fs)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		char known[512] = "";
-
-		if (in(fs->known, key) || in(fs->kept, key) || in(fs->ignored, key))
-			continue;
-		if (in(fs->warned, key)) {
-			warn(c, "%s%s%s is ignored: %s", path, *path ? "." : "", key, fs->why);
-			continue;
-		}
-		for (const char *const *k = fs->known; *k; k++)
-			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-				 k == fs->known ? "" : ", ", *k);
-		if (!showable_key(key))
-			return bad(c,
-				   "unknown field in %s: a key of %zu bytes that is no field name "
-				   "(not shown; is this a manifest?) (known: %s)",
-				   *path ? path : "the document", strlen(key), known);
-		return bad(c, "unknown field '%s%s%s' (known: %s)", path, *path ? "." : "", key,
-			   known);
-	}
-	return BIP_OK;
-}
+/* --- one document ------------------------------------------------------------------------- */
 
 /* Whether metadata.annotations holds any a user wrote: not only the ones Calico's datastore and
  * kubectl apply add for themselves. */
@@ -398,309 +101,7 @@ static const char *const server_set_meta[] = {"uid",
 					      "annotations",
 					      NULL};
 
-static const char *const pool_known_ours[] = {"cidr",		"blockSize",	     "disabled",
-					      "nodeSelector",	"namespaceSelector", "allowedUses",
-					      "assignmentMode", "priority",	     NULL};
-static const char *const pool_known_calico[] = {
-    "cidr",	   "blockSize",	     "disabled", "nodeSelector", "namespaceSelector",
-    "allowedUses", "assignmentMode", NULL};
-/* Calico fields with no meaning to IPAM, kept for the dataplane that reads the pool. */
-static const char *const pool_kept[] = {"ipipMode",	    "vxlanMode",   "natOutgoing",
-					"disableBGPExport", "awsSubnetID", "ipip",
-					"nat-outgoing",	    NULL};
-
-/* --- one document ------------------------------------------------------------------------- */
-
-static int conv_labels(struct cv *c, const json_t *meta, struct bip_label_set *out)
-{
-	const json_t *labels = field(meta, "labels");
-	const char *key;
-	json_t *v;
-	char buf[128];
-	size_t i = 0;
-
-	if (!labels)
-		return BIP_OK;
-	if (!json_is_object(labels))
-		return want(c, "metadata", "labels", "a mapping of strings", labels);
-	out->v = calloc(json_object_size(labels) + 1, sizeof(*out->v));
-	if (!out->v)
-		return BIP_ENOMEM;
-	json_object_foreach((json_t *)labels, key, v)
-	{
-		char *k, *val;
-
-		if (!label_key_ok(key))
-			return bad(c,
-				   "metadata.labels: invalid label key '%s' (want 1-253 of "
-				   "A-Z a-z 0-9 _ . / -)",
-				   key);
-		if (!json_is_string(v))
-			return bad(c, "metadata.labels.%s: want a string, got %s (quote it)", key,
-				   describe(v, buf, sizeof(buf)));
-		if (!label_value_ok(json_string_value(v)))
-			return bad(c,
-				   "metadata.labels.%s: invalid value (at most 253 characters, "
-				   "no control characters)",
-				   key);
-		k = strdup(key);
-		val = strdup(json_string_value(v));
-		if (!k || !val) {
-			free(k);
-			free(val);
-			return BIP_ENOMEM;
-		}
-		out->v[i].key = k;
-		out->v[i].value = val;
-		out->n = ++i;
-	}
-	return BIP_OK;
-}
-
-static int parse_cidr(struct cv *c, const char *path, const char *s, bool allow_bare,
-		      struct bip_prefix *out)
-{
-	int rc = bip_prefix_parse_ex(s, true, allow_bare, out);
-	struct bip_prefix p;
-	char net[BIP_PREFIX_STRLEN];
-
-	if (rc == BIP_EHOSTBITS && bip_prefix_parse(s, &p) == BIP_OK) {
-		p.addr = bip_prefix_first(p);
-		return bad(c, "%s: CIDR '%s' has host bits set (the network is %s)", path, s,
-			   bip_prefix_fmt(p, net));
-	}
-	if (rc != BIP_OK)
-		return bad(c, "%s: invalid CIDR '%s'", path, s);
-	return BIP_OK;
-}
-
-static int conv_pool(struct cv *c, const char *name, const json_t *spec, struct bip_pool *p)
-{
-	const struct field_set fs = {c->form == FORM_OURS ? pool_known_ours : pool_known_calico,
-				     pool_kept, NULL, NULL, NULL};
-	const char *cidr = NULL, *nodesel = NULL, *nssel = NULL, *mode = NULL;
-	json_int_t block = 0, prio = 0;
-	const json_t *uses = NULL, *e;
-	json_t *extra = NULL, *v;
-	const char *key;
-	size_t i;
-	int rc;
-
-	if (!spec)
-		return bad(c, "spec is missing (a pool needs at least spec.cidr)");
-	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
-	    (rc = get_string(c, spec, "spec", "cidr", &cidr)) != BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "blockSize", 0, 128, &block)) != BIP_OK ||
-	    (rc = get_bool(c, spec, "spec", "disabled", &p->disabled)) != BIP_OK ||
-	    (rc = get_string(c, spec, "spec", "nodeSelector", &nodesel)) != BIP_OK ||
-	    (rc = get_string(c, spec, "spec", "namespaceSelector", &nssel)) != BIP_OK ||
-	    (rc = get_strings(c, spec, "spec", "allowedUses", &uses)) != BIP_OK ||
-	    (rc = get_string(c, spec, "spec", "assignmentMode", &mode)) != BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "priority", INT_MIN, INT_MAX, &prio)) != BIP_OK)
-		return rc;
-	if (!cidr)
-		return bad(c, "spec.cidr is missing");
-	if ((rc = parse_cidr(c, "spec.cidr", cidr, false, &p->cidr)) != BIP_OK)
-		return rc;
-	p->block_len = (unsigned)block;
-	p->priority = (int)prio;
-	json_array_foreach(uses, i, e)
-	{
-		const char *u = json_string_value(e);
-
-		if (strcmp(u, "Workload") == 0)
-			p->allowed_uses |= BIP_USE_WORKLOAD;
-		else if (strcmp(u, "Tunnel") == 0)
-			p->allowed_uses |= BIP_USE_TUNNEL;
-		else if (strcmp(u, "LoadBalancer") == 0)
-			p->allowed_uses |= BIP_USE_LOADBALANCER;
-		else
-			return bad(c,
-				   "spec.allowedUses[%zu]: unknown use '%s' (want Workload, Tunnel "
-				   "or LoadBalancer)",
-				   i, u);
-	}
-	if (!mode || strcmp(mode, "Automatic") == 0)
-		p->mode = BIP_ASSIGN_AUTOMATIC;
-	else if (strcmp(mode, "Manual") == 0)
-		p->mode = BIP_ASSIGN_MANUAL;
-	else
-		return bad(c, "spec.assignmentMode: unknown mode '%s' (want Automatic or Manual)",
-			   mode);
-	json_object_foreach((json_t *)spec, key, v)
-	{
-		if (!in(pool_kept, key))
-			continue;
-		if ((!extra && !(extra = json_object())) || json_object_set(extra, key, v) != 0) {
-			json_decref(extra);
-			return BIP_ENOMEM;
-		}
-	}
-	if (extra) {
-		p->extra = json_dumps(extra, JSON_COMPACT);
-		json_decref(extra);
-		if (!p->extra)
-			return BIP_ENOMEM;
-	}
-	if ((rc = dup_str(name, &p->name)) != BIP_OK ||
-	    (rc = dup_str(nodesel, &p->node_selector)) || (rc = dup_str(nssel, &p->ns_selector)))
-		return rc;
-	return BIP_OK;
-}
-
-static int conv_reservation(struct cv *c, const char *name, const json_t *spec,
-			    struct bip_reservation *r)
-{
-	static const char *const known[] = {"reservedCIDRs", NULL};
-	const struct field_set fs = {known, NULL, NULL, NULL, NULL};
-	const json_t *cidrs = NULL, *e;
-	size_t i;
-	int rc;
-
-	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
-	    (rc = get_strings(c, spec, "spec", "reservedCIDRs", &cidrs)) != BIP_OK)
-		return rc;
-	if (!cidrs || !json_array_size(cidrs))
-		return bad(c, "spec.reservedCIDRs is missing or empty");
-	r->cidrs = calloc(json_array_size(cidrs), sizeof(*r->cidrs));
-	if (!r->cidrs)
-		return BIP_ENOMEM;
-	json_array_foreach(cidrs, i, e)
-	{
-		char path[64];
-
-		snprintf(path, sizeof(path), "spec.reservedCIDRs[%zu]", i);
-		if ((rc = parse_cidr(c, path, json_string_value(e), true, &r->cidrs[i])) != BIP_OK)
-			return rc;
-		r->ncidrs = i + 1;
-	}
-	return dup_str(name, &r->name);
-}
-
-static int conv_config(struct cv *c, const json_t *spec, struct bip_config *cfg)
-{
-	static const char *const ours[] = {"strictAffinity",	"autoAllocateBlocks",
-					   "maxBlocksPerHost",	"emptyBlockReleaseSeconds",
-					   "ipCooldownSeconds", NULL};
-	static const char *const calico[] = {"strictAffinity", "autoAllocateBlocks",
-					     "maxBlocksPerHost", "ipCooldownSeconds", NULL};
-	static const char *const calico_warned[] = {"kubeVirtVMAddressPersistence", NULL};
-	const struct field_set fs = {
-	    c->form == FORM_OURS ? ours : calico, NULL, NULL,
-	    c->form == FORM_OURS ? NULL : calico_warned,
-	    "blockipam has no such setting (there is no KubeVirt support)"};
-	json_int_t max = 0, empty = 0, cool = 0;
-	int rc;
-
-	/* apply sets the whole configuration: what the document leaves out takes its default */
-	bip_config_default(cfg);
-	max = cfg->max_blocks_per_host;
-	empty = cfg->empty_block_release_s;
-	cool = cfg->ip_cooldown_s;
-	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
-	    (rc = get_bool(c, spec, "spec", "strictAffinity", &cfg->strict_affinity)) != BIP_OK ||
-	    (rc = get_bool(c, spec, "spec", "autoAllocateBlocks", &cfg->auto_allocate_blocks)) ||
-	    (rc = get_int(c, spec, "spec", "maxBlocksPerHost", 0, 1000000, &max)) != BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "emptyBlockReleaseSeconds", 0, 365 * 86400, &empty)) !=
-		BIP_OK ||
-	    (rc = get_int(c, spec, "spec", "ipCooldownSeconds", 0, BIP_COOLDOWN_MAX, &cool)))
-		return rc;
-	cfg->max_blocks_per_host = (unsigned)max;
-	cfg->empty_block_release_s = (unsigned)empty;
-	cfg->ip_cooldown_s = (unsigned)cool;
-	return BIP_OK;
-}
-
-static int conv_node(struct cv *c, const char *name, const json_t *meta, const json_t *spec,
-		     struct bip_node *n)
-{
-	static const char *const known[] = {"addresses", "podCIDRs", NULL};
-	const struct field_set fs = {known, NULL, NULL, NULL, NULL};
-	const json_t *addrs = NULL, *cidrs = NULL, *e;
-	size_t i;
-	int rc;
-
-	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
-	    (rc = get_strings(c, spec, "spec", "addresses", &addrs)) != BIP_OK ||
-	    (rc = get_strings(c, spec, "spec", "podCIDRs", &cidrs)) != BIP_OK ||
-	    (rc = conv_labels(c, meta, &n->labels)) != BIP_OK)
-		return rc;
-	if (addrs && json_array_size(addrs)) {
-		n->addrs = calloc(json_array_size(addrs), sizeof(*n->addrs));
-		if (!n->addrs)
-			return BIP_ENOMEM;
-	}
-	json_array_foreach(addrs, i, e)
-	{
-		if (bip_addr_parse(json_string_value(e), &n->addrs[i]) != BIP_OK)
-			return bad(c, "spec.addresses[%zu]: invalid address '%s'", i,
-				   json_string_value(e));
-		n->naddrs = i + 1;
-	}
-	if (cidrs && json_array_size(cidrs)) {
-		n->pod_cidrs = calloc(json_array_size(cidrs), sizeof(*n->pod_cidrs));
-		if (!n->pod_cidrs)
-			return BIP_ENOMEM;
-	}
-	json_array_foreach(cidrs, i, e)
-	{
-		char path[64];
-
-		snprintf(path, sizeof(path), "spec.podCIDRs[%zu]", i);
-		if ((rc = parse_cidr(c, path, json_string_value(e), false, &n->pod_cidrs[i])))
-			return rc;
-		for (size_t j = 0; j < i; j++)
-			if (n->pod_cidrs[j].addr.family == n->pod_cidrs[i].addr.family)
-				return bad(c,
-					   "spec.podCIDRs: two IPv%d CIDRs ('%s' and '%s'); a node "
-					   "has at most one per family",
-					   n->pod_cidrs[i].addr.family,
-					   json_string_value(json_array_get(cidrs, j)),
-					   json_string_value(e));
-		n->npod_cidrs = i + 1;
-	}
-	return dup_str(name, &n->name);
-}
-
-static int conv_namespace(struct cv *c, const char *name, const json_t *meta, const json_t *spec,
-			  struct bip_namespace *ns)
-{
-	static const char *const known[] = {"pools", NULL};
-	const struct field_set fs = {known, NULL, NULL, NULL, NULL};
-	const json_t *pools = NULL, *e;
-	size_t i;
-	int rc;
-
-	if ((rc = check_fields(c, spec, "spec", &fs)) != BIP_OK ||
-	    (rc = get_strings(c, spec, "spec", "pools", &pools)) != BIP_OK ||
-	    (rc = conv_labels(c, meta, &ns->labels)) != BIP_OK)
-		return rc;
-	if (pools && json_array_size(pools)) {
-		ns->pools = calloc(json_array_size(pools), sizeof(*ns->pools));
-		if (!ns->pools)
-			return BIP_ENOMEM;
-	}
-	json_array_foreach(pools, i, e)
-	{
-		const char *s = json_string_value(e);
-		struct bip_prefix p;
-		char path[64];
-
-		snprintf(path, sizeof(path), "spec.pools[%zu]", i);
-		if (strchr(s, '/')) {
-			if ((rc = parse_cidr(c, path, s, false, &p)) != BIP_OK)
-				return rc;
-		} else if (!bip_res_name_ok(s)) {
-			return bad(c, "%s: '%s' is neither a pool name nor a CIDR", path, s);
-		}
-		if ((rc = dup_str(s, &ns->pools[i])) != BIP_OK)
-			return rc;
-		ns->npools = i + 1;
-	}
-	return dup_str(name, &ns->name);
-}
-
-static const struct doc_form *find_form(struct cv *c, const char *api, const char *kind)
+static const struct doc_form *find_form(struct bip_rd *c, const char *api, const char *kind)
 {
 	char kinds_of_api[160] = "";
 	bool api_known = false;
@@ -716,17 +117,39 @@ static const struct doc_form *find_form(struct cv *c, const char *api, const cha
 			 *kinds_of_api ? ", " : "", doc_forms[i].kind);
 	}
 	if (api_known)
-		bad(c, "unknown kind '%s' for %s (want %s)", kind, api, kinds_of_api);
+		bip_rd_bad(c, "unknown kind '%s' for %s (want %s)", kind, api, kinds_of_api);
 	else
-		bad(c,
-		    "unsupported apiVersion '%s' (want " BIP_API_VERSION
-		    ", projectcalico.org/v3 or crd.projectcalico.org/v1)",
-		    api);
+		bip_rd_bad(c,
+			   "unsupported apiVersion '%s' (want " BIP_API_VERSION
+			   ", projectcalico.org/v3 or crd.projectcalico.org/v1)",
+			   api);
 	return NULL;
 }
 
+/* metadata.name (*name, NULL when not given) checked; a kind with one resource names it itself. */
+static int doc_name(struct bip_rd *c, const struct bip_res_kind_ops *ops, const char **name)
+{
+	if (ops->fixed_name) {
+		if (*name && strcmp(*name, ops->fixed_name) != 0)
+			return bip_rd_bad(
+			    c, "metadata.name: the IPAM configuration is named '%s', not '%s'",
+			    ops->fixed_name, *name);
+		*name = ops->fixed_name;
+		return BIP_OK;
+	}
+	if (!*name)
+		return bip_rd_bad(c, "metadata.name is missing");
+	if (!bip_res_name_ok(*name))
+		return bip_rd_bad(
+		    c,
+		    "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
+		    "starting and ending with a letter or digit)",
+		    *name);
+	return BIP_OK;
+}
+
 /* Convert one document; api/kind fill in for a List item that leaves them out. */
-static int convert(struct cv *c, const json_t *doc, const char *api, const char *kind,
+static int convert(struct bip_rd *c, const json_t *doc, const char *api, const char *kind,
 		   struct bip_res *out)
 {
 	static const char *const top_known[] = {"apiVersion", "kind", "metadata", "spec", NULL};
@@ -735,7 +158,8 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 	static const char *const meta_known_labels[] = {"name", "labels", NULL};
 	static const char *const meta_warned[] = {"labels", "namespace", NULL};
 	static const char *const meta_warned_labels[] = {"namespace", NULL};
-	const struct field_set top = {top_known, NULL, top_ignored, NULL, NULL};
+	const struct bip_rd_fields top = {top_known, NULL, top_ignored, NULL, NULL};
+	const struct bip_res_kind_ops *ops;
 	const struct doc_form *f;
 	const json_t *meta, *spec;
 	const char *name = NULL;
@@ -744,80 +168,51 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 	int rc;
 
 	if (!json_is_object(doc))
-		return bad(c,
-			   "want a mapping with apiVersion, kind, metadata and spec, got %s (not "
-			   "shown; is this a manifest?)",
-			   type_word(doc));
-	if ((rc = check_fields(c, doc, "", &top)) != BIP_OK ||
-	    (rc = get_string(c, doc, "", "apiVersion", &api)) != BIP_OK ||
-	    (rc = get_string(c, doc, "", "kind", &kind)) != BIP_OK)
+		return bip_rd_bad(
+		    c,
+		    "want a mapping with apiVersion, kind, metadata and spec, got %s (not "
+		    "shown; is this a manifest?)",
+		    bip_rd_type_word(doc));
+	if ((rc = bip_rd_check(c, doc, "", &top)) != BIP_OK ||
+	    (rc = bip_rd_string(c, doc, "", "apiVersion", &api)) != BIP_OK ||
+	    (rc = bip_rd_string(c, doc, "", "kind", &kind)) != BIP_OK)
 		return rc;
 	if (!api || !kind)
-		return bad(c, "apiVersion and kind are required");
+		return bip_rd_bad(c, "apiVersion and kind are required");
 	if (!(f = find_form(c, api, kind)))
 		return BIP_EINVAL;
 	c->form = f->form;
 	r.kind = f->res;
-	labelled = r.kind == BIP_RES_NODE || r.kind == BIP_RES_NAMESPACE;
-	meta = field(doc, "metadata");
-	spec = field(doc, "spec");
+	ops = kinds[r.kind];
+	labelled = ops->labelled;
+	meta = bip_rd_field(doc, "metadata");
+	spec = bip_rd_field(doc, "spec");
 	if (meta && !json_is_object(meta))
-		return want(c, "", "metadata", "a mapping", meta);
+		return bip_rd_want(c, "", "metadata", "a mapping", meta);
 	if (spec && !json_is_object(spec))
-		return want(c, "", "spec", "a mapping", spec);
-	if ((rc = get_string(c, meta, "metadata", "name", &name)) != BIP_OK)
+		return bip_rd_want(c, "", "spec", "a mapping", spec);
+	if ((rc = bip_rd_string(c, meta, "metadata", "name", &name)) != BIP_OK)
 		return rc;
-	if (r.kind == BIP_RES_CONFIG) {
-		if (name && strcmp(name, BIP_CONFIG_NAME) != 0)
-			return bad(
-			    c,
-			    "metadata.name: the IPAM configuration is named '" BIP_CONFIG_NAME
-			    "', not '%s'",
-			    name);
-		name = BIP_CONFIG_NAME;
-	} else if (!name) {
-		return bad(c, "metadata.name is missing");
-	} else if (!bip_res_name_ok(name)) {
-		return bad(c,
-			   "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
-			   "starting and ending with a letter or digit)",
-			   name);
-	}
+	if ((rc = doc_name(c, ops, &name)) != BIP_OK)
+		return rc;
 	snprintf(c->src + strlen(c->src), sizeof(c->src) - strlen(c->src), " (%s %s)", kind, name);
 	if (meta) {
-		const struct field_set mfs = {
+		const struct bip_rd_fields mfs = {
 		    labelled ? meta_known_labels : meta_known, NULL, server_set_meta,
 		    labelled ? meta_warned_labels : meta_warned, "blockipam does not keep it"};
 
-		if ((rc = check_fields(c, meta, "metadata", &mfs)) != BIP_OK)
+		if ((rc = bip_rd_check(c, meta, "metadata", &mfs)) != BIP_OK)
 			return rc;
 		if (user_annotations(meta))
-			warn(c, "metadata.annotations is ignored: blockipam does not keep it");
+			bip_rd_warn(c,
+				    "metadata.annotations is ignored: blockipam does not keep it");
 	}
-	switch (r.kind) {
-	case BIP_RES_POOL:
-		rc = conv_pool(c, name, spec, &r.u.pool);
-		break;
-	case BIP_RES_RESERVATION:
-		rc = conv_reservation(c, name, spec, &r.u.res);
-		break;
-	case BIP_RES_CONFIG:
-		rc = conv_config(c, spec, &r.u.cfg);
-		break;
-	case BIP_RES_NODE:
-		rc = conv_node(c, name, meta, spec, &r.u.node);
-		break;
-	case BIP_RES_NAMESPACE:
-		rc = conv_namespace(c, name, meta, spec, &r.u.ns);
-		break;
-	default:
-		rc = BIP_EINVAL;
-	}
+	rc = ops->convert(c, name, meta, spec, &r);
 	if (rc == BIP_OK)
-		rc = dup_str(c->src, &r.src);
+		rc = bip_rd_dup(c->src, &r.src);
 	if (rc != BIP_OK) {
 		if (rc == BIP_ENOMEM)
-			bad(c, "out of memory");
+			bip_rd_bad(c, "out of memory");
 		bip_res_clear(&r);
 		return rc;
 	}
@@ -828,7 +223,7 @@ static int convert(struct cv *c, const json_t *doc, const char *api, const char 
 int bip_res_from_json(const json_t *doc, const char *what, struct bip_res *out, json_t *warnings,
 		      char *err, size_t errlen)
 {
-	struct cv c = {.err = err, .errlen = errlen, .warnings = warnings};
+	struct bip_rd c = {.err = err, .errlen = errlen, .warnings = warnings};
 
 	snprintf(c.src, sizeof(c.src), "%s", what);
 	return convert(&c, doc, NULL, NULL, out);
@@ -871,7 +266,7 @@ static bool is_list(const json_t *doc)
 	return n >= 4 && strcmp(kind + n - 4, "List") == 0;
 }
 
-static int check_across(struct cv *c, const struct bip_res *v, size_t n)
+static int check_across(struct bip_rd *c, const struct bip_res *v, size_t n)
 {
 	char a[BIP_PREFIX_STRLEN], b[BIP_PREFIX_STRLEN];
 
@@ -880,14 +275,15 @@ static int check_across(struct cv *c, const struct bip_res *v, size_t n)
 			snprintf(c->src, sizeof(c->src), "%s", v[i].src);
 			if (v[i].kind == v[j].kind &&
 			    strcmp(bip_res_name(&v[i]), bip_res_name(&v[j])) == 0)
-				return bad(c, "%s '%s' is also defined in %s",
-					   bip_res_kind_word(v[i].kind), bip_res_name(&v[i]),
-					   v[j].src);
+				return bip_rd_bad(c, "%s '%s' is also defined in %s",
+						  bip_res_kind_word(v[i].kind), bip_res_name(&v[i]),
+						  v[j].src);
 			if (v[i].kind == BIP_RES_POOL && v[j].kind == BIP_RES_POOL &&
 			    bip_prefix_overlaps(v[i].u.pool.cidr, v[j].u.pool.cidr))
-				return bad(c, "cidr %s overlaps %s (cidr %s); pools never overlap",
-					   bip_prefix_fmt(v[i].u.pool.cidr, a), v[j].src,
-					   bip_prefix_fmt(v[j].u.pool.cidr, b));
+				return bip_rd_bad(
+				    c, "cidr %s overlaps %s (cidr %s); pools never overlap",
+				    bip_prefix_fmt(v[i].u.pool.cidr, a), v[j].src,
+				    bip_prefix_fmt(v[j].u.pool.cidr, b));
 		}
 	}
 	return BIP_OK;
@@ -897,8 +293,8 @@ int bip_res_from_docs(const json_t *docs, struct bip_res **out, size_t *n, json_
 		      char *err, size_t errlen)
 {
 	static const char *const list_known[] = {"apiVersion", "kind", "items", "metadata", NULL};
-	const struct field_set lfs = {list_known, NULL, NULL, NULL, NULL};
-	struct cv c = {.err = err, .errlen = errlen, .warnings = warnings};
+	const struct bip_rd_fields lfs = {list_known, NULL, NULL, NULL, NULL};
+	struct bip_rd c = {.err = err, .errlen = errlen, .warnings = warnings};
 	struct bip_res *v = NULL;
 	size_t nv = 0, cap = 0, i, j;
 	const json_t *doc, *item;
@@ -914,11 +310,11 @@ int bip_res_from_docs(const json_t *docs, struct bip_res **out, size_t *n, json_
 		if (!is_list(doc)) {
 			items = NULL;
 		} else {
-			if ((rc = check_fields(&c, doc, "", &lfs)) != BIP_OK)
+			if ((rc = bip_rd_check(&c, doc, "", &lfs)) != BIP_OK)
 				goto fail;
-			items = field(doc, "items");
+			items = bip_rd_field(doc, "items");
 			if (items && !json_is_array(items)) {
-				rc = want(&c, "", "items", "a list", items);
+				rc = bip_rd_want(&c, "", "items", "a list", items);
 				goto fail;
 			}
 		}
@@ -934,7 +330,7 @@ int bip_res_from_docs(const json_t *docs, struct bip_res **out, size_t *n, json_
 				struct bip_res *nvv = realloc(v, ncap * sizeof(*nvv));
 
 				if (!nvv) {
-					rc = bad(&c, "out of memory");
+					rc = bip_rd_bad(&c, "out of memory");
 					rc = BIP_ENOMEM;
 					goto fail;
 				}
@@ -963,19 +359,20 @@ fail:
 
 int bip_res_validate(const struct bip_res *r, char *err, size_t errlen)
 {
+	const struct bip_res_kind_ops *ops = bip_res_ops(r->kind);
 	char msg[512] = "";
 	int rc;
 
-	if (r->kind != BIP_RES_POOL)
+	if (!ops || !ops->validate)
 		return BIP_OK;
-	rc = bip_pool_validate(&r->u.pool, msg, sizeof(msg));
+	rc = ops->validate(r, msg, sizeof(msg));
 	if (rc != BIP_OK && err && errlen)
-		snprintf(err, errlen, "%s: %s", r->src ? r->src : r->u.pool.name,
+		snprintf(err, errlen, "%s: %s", r->src ? r->src : bip_res_name(r),
 			 *msg ? msg : bip_strerror(rc));
 	return rc;
 }
 
-static void labels_clear(struct bip_label_set *l)
+void bip_res_labels_clear(struct bip_label_set *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free((char *)l->v[i].key);
@@ -987,35 +384,13 @@ static void labels_clear(struct bip_label_set *l)
 
 void bip_res_clear(struct bip_res *r)
 {
+	const struct bip_res_kind_ops *ops;
+
 	if (!r)
 		return;
-	switch (r->kind) {
-	case BIP_RES_POOL:
-		free(r->u.pool.name);
-		free(r->u.pool.node_selector);
-		free(r->u.pool.ns_selector);
-		free(r->u.pool.extra);
-		break;
-	case BIP_RES_RESERVATION:
-		free(r->u.res.name);
-		free(r->u.res.cidrs);
-		break;
-	case BIP_RES_NODE:
-		free(r->u.node.name);
-		labels_clear(&r->u.node.labels);
-		free(r->u.node.addrs);
-		free(r->u.node.pod_cidrs);
-		break;
-	case BIP_RES_NAMESPACE:
-		free(r->u.ns.name);
-		labels_clear(&r->u.ns.labels);
-		for (size_t i = 0; i < r->u.ns.npools; i++)
-			free(r->u.ns.pools[i]);
-		free(r->u.ns.pools);
-		break;
-	default:
-		break;
-	}
+	ops = bip_res_ops(r->kind);
+	if (ops && ops->clear)
+		ops->clear(r);
 	free(r->src);
 	memset(r, 0, sizeof(*r));
 }
@@ -1031,7 +406,7 @@ void bip_res_free(struct bip_res *v, size_t n)
 
 /* --- our form out ------------------------------------------------------------------------- */
 
-static json_t *labels_json(const struct bip_label_set *l)
+json_t *bip_res_labels_json(const struct bip_label_set *l)
 {
 	json_t *o = json_object();
 
@@ -1043,8 +418,7 @@ static json_t *labels_json(const struct bip_label_set *l)
 	return o;
 }
 
-/* The document around spec (stolen); labels (stolen) may be NULL. */
-static json_t *doc_new(enum bip_res_kind k, const char *name, json_t *labels, json_t *spec)
+json_t *bip_res_doc_new(enum bip_res_kind k, const char *name, json_t *labels, json_t *spec)
 {
 	json_t *meta = json_pack("{s:s}", "name", name);
 
@@ -1060,7 +434,7 @@ static json_t *doc_new(enum bip_res_kind k, const char *name, json_t *labels, js
 			 bip_res_kind_name(k), "metadata", meta, "spec", spec);
 }
 
-static json_t *prefixes_json(const struct bip_prefix *v, size_t n)
+json_t *bip_res_prefixes_json(const struct bip_prefix *v, size_t n)
 {
 	char buf[BIP_PREFIX_STRLEN];
 	json_t *a = json_array();
@@ -1073,135 +447,11 @@ static json_t *prefixes_json(const struct bip_prefix *v, size_t n)
 	return a;
 }
 
-json_t *bip_res_pool_json(const struct bip_pool *p)
-{
-	char cidr[BIP_PREFIX_STRLEN];
-	json_t *spec, *uses, *extra = NULL, *v;
-	const char *key;
-	bool ok;
-
-	spec = json_pack("{s:s}", "cidr", bip_prefix_fmt(p->cidr, cidr));
-	uses = json_array();
-	if (!spec || !uses)
-		goto fail;
-	if (p->allowed_uses & BIP_USE_WORKLOAD)
-		json_array_append_new(uses, json_string("Workload"));
-	if (p->allowed_uses & BIP_USE_TUNNEL)
-		json_array_append_new(uses, json_string("Tunnel"));
-	if (p->allowed_uses & BIP_USE_LOADBALANCER)
-		json_array_append_new(uses, json_string("LoadBalancer"));
-	ok = (!p->block_len ||
-	      json_object_set_new(spec, "blockSize", json_integer(p->block_len)) == 0) &&
-	     json_object_set_new(spec, "disabled", json_boolean(p->disabled)) == 0 &&
-	     json_object_set_new(
-		 spec, "nodeSelector",
-		 json_string(p->node_selector && *p->node_selector ? p->node_selector : "all()")) ==
-		 0 &&
-	     (!p->ns_selector || !*p->ns_selector ||
-	      json_object_set_new(spec, "namespaceSelector", json_string(p->ns_selector)) == 0) &&
-	     (!json_array_size(uses) || json_object_set(spec, "allowedUses", uses) == 0) &&
-	     json_object_set_new(
-		 spec, "assignmentMode",
-		 json_string(p->mode == BIP_ASSIGN_MANUAL ? "Manual" : "Automatic")) == 0 &&
-	     json_object_set_new(spec, "priority", json_integer(p->priority)) == 0;
-	if (!ok)
-		goto fail;
-	if (p->extra && *p->extra) {
-		extra = json_loads(p->extra, 0, NULL);
-		if (!json_is_object(extra))
-			goto fail;
-		json_object_foreach(extra, key, v)
-		{
-			if (!json_object_get(spec, key) && json_object_set(spec, key, v) != 0)
-				goto fail;
-		}
-		json_decref(extra);
-	}
-	json_decref(uses);
-	return doc_new(BIP_RES_POOL, p->name, NULL, spec);
-fail:
-	json_decref(extra);
-	json_decref(uses);
-	json_decref(spec);
-	return NULL;
-}
-
-json_t *bip_res_reservation_json(const struct bip_reservation *r)
-{
-	json_t *cidrs = prefixes_json(r->cidrs, r->ncidrs);
-
-	if (!cidrs)
-		return NULL;
-	return doc_new(BIP_RES_RESERVATION, r->name, NULL,
-		       json_pack("{s:o}", "reservedCIDRs", cidrs));
-}
-
-json_t *bip_res_config_json(const struct bip_config *c)
-{
-	return doc_new(BIP_RES_CONFIG, BIP_CONFIG_NAME, NULL,
-		       json_pack("{s:b, s:b, s:I, s:I, s:I}", "strictAffinity", c->strict_affinity,
-				 "autoAllocateBlocks", c->auto_allocate_blocks, "maxBlocksPerHost",
-				 (json_int_t)c->max_blocks_per_host, "emptyBlockReleaseSeconds",
-				 (json_int_t)c->empty_block_release_s, "ipCooldownSeconds",
-				 (json_int_t)c->ip_cooldown_s));
-}
-
-json_t *bip_res_node_json(const struct bip_node *n)
-{
-	char buf[BIP_ADDR_STRLEN];
-	json_t *spec = json_object(), *addrs = json_array(), *cidrs;
-
-	for (size_t i = 0; addrs && i < n->naddrs; i++)
-		if (json_array_append_new(addrs, json_string(bip_addr_fmt(n->addrs[i], buf))) !=
-		    0) {
-			json_decref(addrs);
-			addrs = NULL;
-		}
-	cidrs = prefixes_json(n->pod_cidrs, n->npod_cidrs);
-	if (!spec || !addrs || !cidrs ||
-	    (n->naddrs && json_object_set(spec, "addresses", addrs) != 0) ||
-	    (n->npod_cidrs && json_object_set(spec, "podCIDRs", cidrs) != 0)) {
-		json_decref(spec);
-		spec = NULL;
-	}
-	json_decref(addrs);
-	json_decref(cidrs);
-	return doc_new(BIP_RES_NODE, n->name, labels_json(&n->labels), spec);
-}
-
-json_t *bip_res_namespace_json(const struct bip_namespace *ns)
-{
-	json_t *spec = json_object(), *pools = json_array();
-
-	for (size_t i = 0; pools && i < ns->npools; i++)
-		if (json_array_append_new(pools, json_string(ns->pools[i])) != 0) {
-			json_decref(pools);
-			pools = NULL;
-		}
-	if (!spec || !pools || (ns->npools && json_object_set(spec, "pools", pools) != 0)) {
-		json_decref(spec);
-		spec = NULL;
-	}
-	json_decref(pools);
-	return doc_new(BIP_RES_NAMESPACE, ns->name, labels_json(&ns->labels), spec);
-}
-
 json_t *bip_res_to_json(const struct bip_res *r)
 {
-	switch (r->kind) {
-	case BIP_RES_POOL:
-		return bip_res_pool_json(&r->u.pool);
-	case BIP_RES_RESERVATION:
-		return bip_res_reservation_json(&r->u.res);
-	case BIP_RES_CONFIG:
-		return bip_res_config_json(&r->u.cfg);
-	case BIP_RES_NODE:
-		return bip_res_node_json(&r->u.node);
-	case BIP_RES_NAMESPACE:
-		return bip_res_namespace_json(&r->u.ns);
-	default:
-		return NULL;
-	}
+	const struct bip_res_kind_ops *ops = bip_res_ops(r->kind);
+
+	return ops ? ops->to_json(r) : NULL;
 }
 
 json_t *bip_res_list_json(json_t *items)
@@ -1211,48 +461,6 @@ json_t *bip_res_list_json(json_t *items)
 }
 
 /* --- tables ------------------------------------------------------------------------------- */
-
-struct col {
-	const char *header;
-	const char *path; /* "spec.cidr"; "@other" = the pool's kept Calico fields */
-	bool wide;
-};
-
-static const struct col pool_cols[] = {{"NAME", "metadata.name", false},
-				       {"CIDR", "spec.cidr", false},
-				       {"BLOCKSIZE", "spec.blockSize", false},
-				       {"DISABLED", "spec.disabled", false},
-				       {"MODE", "spec.assignmentMode", false},
-				       {"USES", "spec.allowedUses", true},
-				       {"PRIORITY", "spec.priority", true},
-				       {"NODESELECTOR", "spec.nodeSelector", true},
-				       {"NSSELECTOR", "spec.namespaceSelector", true},
-				       {"OTHER", "@other", true},
-				       {NULL, NULL, false}};
-static const struct col reservation_cols[] = {
-    {"NAME", "metadata.name", false}, {"CIDRS", "spec.reservedCIDRs", false}, {NULL, NULL, false}};
-static const struct col config_cols[] = {
-    {"NAME", "metadata.name", false},
-    {"STRICTAFFINITY", "spec.strictAffinity", false},
-    {"AUTOALLOCATEBLOCKS", "spec.autoAllocateBlocks", false},
-    {"MAXBLOCKSPERHOST", "spec.maxBlocksPerHost", false},
-    {"EMPTYBLOCKRELEASE", "spec.emptyBlockReleaseSeconds", false},
-    {"IPCOOLDOWN", "spec.ipCooldownSeconds", false},
-    {NULL, NULL, false}};
-static const struct col node_cols[] = {{"NAME", "metadata.name", false},
-				       {"ADDRESSES", "spec.addresses", false},
-				       {"PODCIDRS", "spec.podCIDRs", false},
-				       {"LABELS", "metadata.labels", true},
-				       {NULL, NULL, false}};
-static const struct col namespace_cols[] = {{"NAME", "metadata.name", false},
-					    {"POOLS", "spec.pools", false},
-					    {"LABELS", "metadata.labels", true},
-					    {NULL, NULL, false}};
-static const struct col *const cols_of[BIP_RES__COUNT] = {[BIP_RES_POOL] = pool_cols,
-							  [BIP_RES_RESERVATION] = reservation_cols,
-							  [BIP_RES_CONFIG] = config_cols,
-							  [BIP_RES_NODE] = node_cols,
-							  [BIP_RES_NAMESPACE] = namespace_cols};
 
 static const json_t *at_path(const json_t *doc, const char *path)
 {
@@ -1279,7 +487,7 @@ static char *cell(const json_t *doc, const char *path)
 	other = json_object();
 	json_object_foreach((json_t *)spec, key, v)
 	{
-		if (other && in(pool_kept, key))
+		if (other && bip_rd_in(bip_res_pool_kept, key))
 			json_object_set(other, key, (json_t *)v);
 	}
 	s = other ? bip_cell_text(other) : NULL;
@@ -1290,14 +498,14 @@ static char *cell(const json_t *doc, const char *path)
 int bip_res_table(enum bip_res_kind k, const json_t *docs, bool wide, bool kind_prefix,
 		  struct bip_table *t)
 {
-	const struct col *cols = cols_of[k];
+	const struct bip_res_col *cols = kinds[k]->columns;
 	const char *headers[16];
 	char *cells[16] = {0};
 	size_t n = 0, i;
 	const json_t *doc;
 	int rc;
 
-	for (const struct col *c = cols; c->header; c++)
+	for (const struct bip_res_col *c = cols; c->header; c++)
 		if (wide || !c->wide)
 			headers[n++] = c->header;
 	if ((rc = bip_table_init(t, n, headers)) != BIP_OK)
@@ -1306,7 +514,7 @@ int bip_res_table(enum bip_res_kind k, const json_t *docs, bool wide, bool kind_
 	{
 		size_t ci = 0;
 
-		for (const struct col *c = cols; c->header && rc == BIP_OK; c++) {
+		for (const struct bip_res_col *c = cols; c->header && rc == BIP_OK; c++) {
 			if (!wide && c->wide)
 				continue;
 			cells[ci] = cell(doc, c->path);

@@ -1,133 +1,48 @@
 /*
- * Resources in the store: one switch per operation over the five kinds, each a call into the
- * library (resource.h). Library objects are converted to our form and freed here; callers see
- * only JSON documents and their own struct bip_res.
+ * Resources in the store: each operation a lookup in the kinds' ops table (res_kind.h), whose
+ * entries call into the library; plus the checks against the store that apply runs first. Library
+ * objects are converted to our form and freed here; callers see only JSON documents and their own
+ * struct bip_res.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "resource.h"
+#include "res_kind.h"
 
 int bip_res_get(struct bip_ipam *ipam, enum bip_res_kind k, const char *name, json_t **doc)
 {
+	const struct bip_res_kind_ops *ops = bip_res_ops(k);
 	json_t *d = NULL;
 	int rc;
 
-	switch (k) {
-	case BIP_RES_POOL: {
-		struct bip_pool p = {0};
-
-		if ((rc = bip_ipam_pool_get(ipam, name, &p)) == BIP_OK)
-			d = bip_res_pool_json(&p);
-		bip_pool_clear(&p);
-		break;
-	}
-	case BIP_RES_RESERVATION: {
-		struct bip_reservation r = {0};
-
-		if ((rc = bip_ipam_reservation_get(ipam, name, &r)) == BIP_OK)
-			d = bip_res_reservation_json(&r);
-		bip_reservation_clear(&r);
-		break;
-	}
-	case BIP_RES_CONFIG: {
-		struct bip_config c;
-
-		if (strcmp(name, BIP_CONFIG_NAME) != 0)
-			return BIP_ENOTFOUND;
-		if ((rc = bip_ipam_config_get(ipam, &c)) == BIP_OK)
-			d = bip_res_config_json(&c);
-		break;
-	}
-	case BIP_RES_NODE: {
-		struct bip_node n = {0};
-
-		if ((rc = bip_ipam_node_get(ipam, name, &n)) == BIP_OK)
-			d = bip_res_node_json(&n);
-		bip_node_clear(&n);
-		break;
-	}
-	case BIP_RES_NAMESPACE: {
-		struct bip_namespace ns = {0};
-
-		if ((rc = bip_ipam_namespace_get(ipam, name, &ns)) == BIP_OK)
-			d = bip_res_namespace_json(&ns);
-		bip_namespace_clear(&ns);
-		break;
-	}
-	default:
+	if (!ops)
 		return BIP_EINVAL;
-	}
-	if (rc != BIP_OK)
+	if ((rc = ops->get(ipam, name, &d)) != BIP_OK) {
+		json_decref(d);
 		return rc;
+	}
 	if (!d)
 		return BIP_ENOMEM;
 	*doc = d;
 	return BIP_OK;
 }
 
-/* Append doc (stolen) to docs; ENOMEM when doc is NULL or the append fails. */
-static int add(json_t *docs, json_t *doc)
+int bip_res_add(json_t *docs, json_t *doc)
 {
 	return doc && json_array_append_new(docs, doc) == 0 ? BIP_OK : BIP_ENOMEM;
 }
 
 int bip_res_list(struct bip_ipam *ipam, enum bip_res_kind k, json_t **out)
 {
-	json_t *docs = json_array();
-	size_t n = 0;
-	int rc = BIP_ENOMEM;
+	const struct bip_res_kind_ops *ops = bip_res_ops(k);
+	json_t *docs;
+	int rc;
 
-	if (!docs)
+	if (!ops)
+		return BIP_EINVAL;
+	if (!(docs = json_array()))
 		return BIP_ENOMEM;
-	switch (k) {
-	case BIP_RES_POOL: {
-		struct bip_pool *v = NULL;
-
-		if ((rc = bip_ipam_pool_list(ipam, &v, &n)) == BIP_OK)
-			for (size_t i = 0; i < n && rc == BIP_OK; i++)
-				rc = add(docs, bip_res_pool_json(&v[i]));
-		bip_pools_free(v, n);
-		break;
-	}
-	case BIP_RES_RESERVATION: {
-		struct bip_reservation *v = NULL;
-
-		if ((rc = bip_ipam_reservation_list(ipam, &v, &n)) == BIP_OK)
-			for (size_t i = 0; i < n && rc == BIP_OK; i++)
-				rc = add(docs, bip_res_reservation_json(&v[i]));
-		bip_reservations_free(v, n);
-		break;
-	}
-	case BIP_RES_CONFIG: {
-		struct bip_config c;
-
-		if ((rc = bip_ipam_config_get(ipam, &c)) == BIP_OK)
-			rc = add(docs, bip_res_config_json(&c));
-		break;
-	}
-	case BIP_RES_NODE: {
-		struct bip_node *v = NULL;
-
-		if ((rc = bip_ipam_node_list(ipam, &v, &n)) == BIP_OK)
-			for (size_t i = 0; i < n && rc == BIP_OK; i++)
-				rc = add(docs, bip_res_node_json(&v[i]));
-		bip_nodes_free(v, n);
-		break;
-	}
-	case BIP_RES_NAMESPACE: {
-		struct bip_namespace *v = NULL;
-
-		if ((rc = bip_ipam_namespace_list(ipam, &v, &n)) == BIP_OK)
-			for (size_t i = 0; i < n && rc == BIP_OK; i++)
-				rc = add(docs, bip_res_namespace_json(&v[i]));
-		bip_namespaces_free(v, n);
-		break;
-	}
-	default:
-		rc = BIP_EINVAL;
-	}
-	if (rc != BIP_OK) {
+	if ((rc = ops->list(ipam, docs)) != BIP_OK) {
 		json_decref(docs);
 		return rc;
 	}
@@ -137,53 +52,27 @@ int bip_res_list(struct bip_ipam *ipam, enum bip_res_kind k, json_t **out)
 
 int bip_res_put(struct bip_ipam *ipam, struct bip_res *r, bool create_only)
 {
-	switch (r->kind) {
-	case BIP_RES_POOL:
-		return bip_ipam_pool_put(ipam, &r->u.pool, create_only);
-	case BIP_RES_RESERVATION:
-		return bip_ipam_reservation_put(ipam, &r->u.res);
-	case BIP_RES_CONFIG:
-		return bip_ipam_config_set(ipam, &r->u.cfg);
-	case BIP_RES_NODE:
-		return bip_ipam_node_put(ipam, &r->u.node);
-	case BIP_RES_NAMESPACE:
-		return bip_ipam_namespace_put(ipam, &r->u.ns);
-	default:
-		return BIP_EINVAL;
-	}
+	const struct bip_res_kind_ops *ops = bip_res_ops(r->kind);
+
+	return ops ? ops->put(ipam, r, create_only) : BIP_EINVAL;
 }
 
 int bip_res_delete(struct bip_ipam *ipam, enum bip_res_kind k, const char *name)
 {
-	struct bip_config c;
+	const struct bip_res_kind_ops *ops = bip_res_ops(k);
 
-	switch (k) {
-	case BIP_RES_POOL:
-		return bip_ipam_pool_delete(ipam, name);
-	case BIP_RES_RESERVATION:
-		return bip_ipam_reservation_delete(ipam, name);
-	case BIP_RES_CONFIG:
-		if (strcmp(name, BIP_CONFIG_NAME) != 0)
-			return BIP_ENOTFOUND;
-		bip_config_default(&c);
-		return bip_ipam_config_set(ipam, &c);
-	case BIP_RES_NODE:
-		return bip_ipam_node_delete(ipam, name);
-	case BIP_RES_NAMESPACE:
-		return bip_ipam_namespace_delete(ipam, name);
-	default:
-		return BIP_EINVAL;
-	}
+	return ops ? ops->del(ipam, name) : BIP_EINVAL;
 }
 
 int bip_res_exists(struct bip_ipam *ipam, enum bip_res_kind k, const char *name, bool *exists)
 {
+	const struct bip_res_kind_ops *ops = bip_res_ops(k);
 	json_t *doc = NULL;
 	int rc;
 
-	if (k == BIP_RES_CONFIG) {
+	if (ops && ops->fixed_name) {
 		/* the configuration always exists (its defaults until one is set) */
-		*exists = strcmp(name, BIP_CONFIG_NAME) == 0;
+		*exists = strcmp(name, ops->fixed_name) == 0;
 		return BIP_OK;
 	}
 	rc = bip_res_get(ipam, k, name, &doc);
@@ -265,7 +154,7 @@ int bip_res_precheck(struct bip_ipam *ipam, const struct bip_res *v, size_t n, b
 		}
 		if (exists)
 			exists[i] = found;
-		if (create_only && found && r->kind != BIP_RES_CONFIG) {
+		if (create_only && found && !bip_res_ops(r->kind)->fixed_name) {
 			snprintf(err, errlen, "%s: %s '%s' already exists (use apply to update it)",
 				 r->src, bip_res_kind_word(r->kind), bip_res_name(r));
 			rc = BIP_EEXIST;
