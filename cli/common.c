@@ -25,7 +25,7 @@ const char ctl_common_help[] =
     "Exit status: 0 success, 1 error, 2 usage error, 3 'ipam check' found problems.\n";
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
@@ -414,6 +414,38 @@ out:
 	return ret;
 }
 
+int ctl_write_out(const char *path, const char *text, size_t len)
+{
+	char *tmp = NULL;
+	FILE *f;
+	bool ok;
+
+	if (!path || strcmp(path, "-") == 0) {
+		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+			ctl_err("cannot write the output");
+			return CTL_EXIT_ERR;
+		}
+		return CTL_EXIT_OK;
+	}
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		ctl_err("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	f = fopen(tmp, "w");
+	ok = f && fwrite(text, 1, len, f) == len;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		ctl_err("cannot write '%s': %s", ok ? path : tmp, strerror(errno));
+		if (f)
+			remove(tmp);
+		free(tmp);
+		return CTL_EXIT_ERR;
+	}
+	free(tmp);
+	return CTL_EXIT_OK;
+}
+
 const char *ctl_store_addr(void)
 {
 	return bip_store_addr_default(ctl.store, getenv("BLOCKIPAM_STORE"));
@@ -482,10 +514,11 @@ int ctl_open(struct ctl_session *s, bool read_only)
 		return CTL_EXIT_ERR;
 	rc = bip_store_open(addr, &opts, &s->store, err, sizeof(err));
 	if (rc != BIP_OK) {
-		const char *hint = read_only && rc == BIP_ENOTFOUND &&
-					   (strstr(err, "does not exist") || strcmp(addr, BIP_STORE_DEFAULT) == 0)
-				       ? " (the first 'apply' creates it; or name another with --store)"
-				       : "";
+		const char *hint =
+		    read_only && rc == BIP_ENOTFOUND &&
+			    (strstr(err, "does not exist") || strcmp(addr, BIP_STORE_DEFAULT) == 0)
+			? " (the first 'apply' creates it; or name another with --store)"
+			: "";
 
 		/* the store's own message names the store already ("cannot open store ..."); a
 		 * read-only command on a store nobody has written yet gets the hint */

@@ -130,6 +130,10 @@ int ctl_parse_bool(const char *s, bool *out);
 int ctl_parse_uint(const char *s, unsigned long max, unsigned long *out);
 int ctl_parse_output(const char *s, enum ctl_output *out);
 
+/* Write text to path (NULL or "-": stdout) whole or not at all: path.tmp, then renamed, so a
+ * reader (node_exporter, a browser) never sees half a file. Prints the error. */
+int ctl_write_out(const char *path, const char *text, size_t len);
+
 /* Read a whole file ("-" = stdin) into a NUL-terminated buffer; prints the error. */
 #define CTL_INPUT_MAX (64u << 20)
 int ctl_read_file(const char *path, char **buf, size_t *len);

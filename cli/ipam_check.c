@@ -108,32 +108,6 @@ static void only_problems(struct ctl_alloc *v, size_t *n)
 	*n = k;
 }
 
-/* Write text to path atomically (path.tmp, then renamed). Prints the error. */
-static int write_file(const char *path, const char *text, size_t len)
-{
-	char *tmp = NULL;
-	FILE *f;
-	bool ok;
-
-	if (asprintf(&tmp, "%s.tmp", path) < 0) {
-		ctl_err("out of memory");
-		return CTL_EXIT_ERR;
-	}
-	f = fopen(tmp, "w");
-	ok = f && fwrite(text, 1, len, f) == len;
-	if (f && fclose(f) != 0)
-		ok = false;
-	if (!ok || rename(tmp, path) != 0) {
-		ctl_err("cannot write the report '%s': %s", path, strerror(errno));
-		if (f)
-			remove(tmp);
-		free(tmp);
-		return CTL_EXIT_ERR;
-	}
-	free(tmp);
-	return CTL_EXIT_OK;
-}
-
 /* The report as JSON; handles of address problems looked up now. */
 static json_t *report_json(struct ctl_session *s, const struct bip_check_report *r, bool repair)
 {
@@ -288,7 +262,7 @@ int ipam_check_main(int argc, char **argv)
 			ctl_err("out of memory");
 			goto out;
 		}
-		w = write_file(report_file, nl, strlen(nl));
+		w = ctl_write_out(report_file, nl, strlen(nl));
 		free(text);
 		free(nl);
 		if (w != CTL_EXIT_OK)

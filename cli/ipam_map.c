@@ -13,7 +13,6 @@
  * through xml_text(), which escapes it (names are already restricted, but a picture must never
  * become a document of someone else's making).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -687,22 +686,8 @@ int ipam_map_main(int argc, char **argv)
 		ctl_err("out of memory");
 		goto out;
 	}
-	if (file && strcmp(file, "-") != 0) {
-		FILE *o = fopen(file, "w");
-		bool ok = o && fwrite(svg, 1, len, o) == len;
-
-		if (o && fclose(o) != 0)
-			ok = false;
-		if (!ok) {
-			ctl_err("cannot write '%s': %s", file, strerror(errno));
-			if (o)
-				remove(file);
-			goto out;
-		}
-	} else if (fwrite(svg, 1, len, stdout) != len || fflush(stdout) != 0) {
-		ctl_err("cannot write the output");
+	if (ctl_write_out(file, svg, len) != CTL_EXIT_OK)
 		goto out;
-	}
 	ret = CTL_EXIT_OK;
 out:
 	free(svg);

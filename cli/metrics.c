@@ -12,7 +12,6 @@
  * With -f FILE the text goes to FILE.tmp and is renamed over FILE, so a collector never reads
  * half a file.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -370,7 +369,7 @@ int metrics_main(int argc, char **argv)
 						 CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	const char *file = NULL;
-	char *text = NULL, *tmpname = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	bool check = true;
 	FILE *f;
@@ -399,33 +398,11 @@ int metrics_main(int argc, char **argv)
 	}
 	if (rc != BIP_OK)
 		goto out;
-	if (file && strcmp(file, "-") != 0) {
-		FILE *o;
-		bool ok;
-
-		if (asprintf(&tmpname, "%s.tmp", file) < 0) {
-			tmpname = NULL;
-			ctl_err("out of memory");
-			goto out;
-		}
-		o = fopen(tmpname, "w");
-		ok = o && fwrite(text, 1, len, o) == len;
-		if (o && fclose(o) != 0)
-			ok = false;
-		if (!ok || rename(tmpname, file) != 0) {
-			ctl_err("cannot write '%s': %s", ok ? file : tmpname, strerror(errno));
-			if (o)
-				remove(tmpname);
-			goto out;
-		}
-	} else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
-		ctl_err("cannot write the output");
+	if (ctl_write_out(file, text, len) != CTL_EXIT_OK)
 		goto out;
-	}
 	ret = CTL_EXIT_OK;
 out:
 	free(text);
-	free(tmpname);
 	ctl_close(&s);
 	return ret;
 }
