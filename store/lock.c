@@ -4,7 +4,7 @@
  *
  * Why blocking: a blocking flock waits in the kernel and is handed over at the holder's unlock,
  * so the processes of a node take turns; polling with LOCK_NB lets a newcomer beat a process that
- * has waited long (store/sqlite/sqlite.c, write_lock(), has the figures). Why a deadline: a
+ * has waited long (store/sqlite/txn.c, write_lock(), has the figures). Why a deadline: a
  * holder that is frozen (SIGSTOP, the cgroup freezer, stuck in uninterruptible I/O) keeps the
  * lock as long as it is frozen, and without a bound every ADD of the node waited with it, each
  * retry of the runtime too (kubelet allows 4 minutes).

@@ -2,17 +2,13 @@
  * The embedded store: one SQLite file per machine, shared by every plugin process (one per pod
  * exec) and the admin CLI.
  *
- * Schema (PRAGMA user_version 1, application_id 'bipa'):
- *   kv(key TEXT PRIMARY KEY, value BLOB, rev INTEGER) WITHOUT ROWID, meta(rev): the store
- *   revision. It starts at 1 and a txn that changes something moves it to rev + 1, which
- *   becomes the mod revision of every key the txn put. Keys compare with memcmp (BINARY), so
- *   the table order is key byte order. The key prefix of shared stores (opts->prefix) is not
- *   applied: the file is the namespace.
+ * The file format (the tables, the statements, the schema version) is schema.c's alone; this
+ * file opens and closes a connection and says in words what a failure means. The reads are
+ * read.c, the writer lock and the transactions txn.c (sqlite_int.h is their shared state).
  *
  * Per-open cost is what a CNI exec pays, so an open does the least it can: it opens the file,
- * sets the busy handler and synchronous, and reads user_version. The schema (and the WAL
- * journal mode, which is persistent) is written once, by the first open of a new file.
- * Statements are prepared on first use.
+ * sets the busy handler and synchronous, and reads user_version (schema.c writes the schema
+ * into a new file, once).
  *
  * Write transactions are serialised across processes by an flock on "<db>.lock" (see
  * write_lock()); BEGIN IMMEDIATE keeps them correct without it. Readers (get, list) take no
@@ -28,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,10 +32,8 @@
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
-#include "../lock.h"
+#include "sqlite_int.h"
 
-#define SCHEMA_VERSION 1
-#define APPLICATION_ID 0x62697061 /* "bipa" */
 #define DEFAULT_TIMEOUT_MS 5000
 
 /*
@@ -85,68 +78,7 @@
  */
 #define SHORT_LIVED_CKPT_FRAMES 64
 
-enum stmt_id {
-	ST_GET,
-	ST_REV,
-	ST_LIST,
-	ST_LIST_ALL,
-	ST_LIST_KEYS,
-	ST_LIST_KEYS_ALL,
-	ST_PUT,
-	ST_DEL,
-	ST_SET_REV,
-	ST_BEGIN_READ,
-	ST_BEGIN_WRITE,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST__COUNT
-};
-
-static const char *const stmt_sql[ST__COUNT] = {
-	[ST_GET] = "SELECT value, rev FROM kv WHERE key = ?1",
-	[ST_REV] = "SELECT rev FROM meta WHERE id = 0",
-	[ST_LIST] = "SELECT key, rev, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
-	[ST_LIST_ALL] = "SELECT key, rev, value FROM kv WHERE key >= ?1 ORDER BY key",
-	[ST_LIST_KEYS] = "SELECT key, rev FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
-	[ST_LIST_KEYS_ALL] = "SELECT key, rev FROM kv WHERE key >= ?1 ORDER BY key",
-	[ST_PUT] = ("INSERT INTO kv (key, value, rev) VALUES (?1, ?2, ?3) "
-		    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, rev = excluded.rev"),
-	[ST_DEL] = "DELETE FROM kv WHERE key = ?1",
-	[ST_SET_REV] = "UPDATE meta SET rev = ?1 WHERE id = 0",
-	[ST_BEGIN_READ] = "BEGIN",
-	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-};
-
-static const char schema_sql[] =
-	"CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL,"
-	" rev INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 0), rev INTEGER NOT NULL);"
-	"INSERT INTO meta (id, rev) VALUES (0, 1);"
-	"PRAGMA application_id = 1651077217;" /* APPLICATION_ID */
-	"PRAGMA user_version = 1;";           /* SCHEMA_VERSION */
-
-struct sqlite_store {
-	struct bip_store base;
-	sqlite3 *db;
-	sqlite3_stmt *st[ST__COUNT];
-	int lock_fd;
-	int timeout_ms;
-	bool read_only;
-	bool no_wait; /* the busy handler gives up at once (a checkpoint that must not wait) */
-	bool no_schema; /* read-only open of a file no writer has initialised: an empty store */
-	bool in_list;
-	bool session; /* the writer lock is held across calls (sq_lock) */
-	unsigned seed;
-	struct timespec busy_until;
-	char errmsg[PATH_MAX + 160]; /* why the last write_lock() failed, else "" */
-};
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void bip__sq_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -157,7 +89,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int map_rc(int rc)
+int bip__sq_map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -183,7 +115,7 @@ static int map_rc(int rc)
 	}
 }
 
-static int map_errno(int e)
+int bip__sq_map_errno(int e)
 {
 	switch (e) {
 	case ENOENT:
@@ -211,10 +143,10 @@ static int map_errno(int e)
  * operator must act: a damaged file (restore it), a full disk, a read-only file system, an I/O
  * error. A lost race or a busy store needs no words. The writer lock has its own (write_lock).
  */
-static int sq_rc(struct sqlite_store *s, int rc)
+int bip__sq_rc(struct sqlite_store *s, int rc)
 {
 	const char *path = sqlite3_db_filename(s->db, "main");
-	int ret = map_rc(rc);
+	int ret = bip__sq_map_rc(rc);
 
 	if (ret == BIP_OK || s->errmsg[0])
 		return ret;
@@ -223,585 +155,35 @@ static int sq_rc(struct sqlite_store *s, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-		seterr(s->errmsg, sizeof(s->errmsg),
-		       "store '%s' is damaged (%s): stop its writers and restore it from a backup, or "
-		       "save what is readable with `sqlite3 '%s' .recover`; `blockipamctl ipam check` "
-		       "runs SQLite's integrity check",
-		       path, sqlite3_errstr(rc), path);
+		bip__sq_seterr(
+		    s->errmsg, sizeof(s->errmsg),
+		    "store '%s' is damaged (%s): stop its writers and restore it from a backup, or "
+		    "save what is readable with `sqlite3 '%s' .recover`; `blockipamctl ipam check` "
+		    "runs SQLite's integrity check",
+		    path, sqlite3_errstr(rc), path);
 		break;
 	case SQLITE_FULL:
-		seterr(s->errmsg, sizeof(s->errmsg),
-		       "the disk holding store '%s' is full: nothing was written; free space there",
-		       path);
+		bip__sq_seterr(
+		    s->errmsg, sizeof(s->errmsg),
+		    "the disk holding store '%s' is full: nothing was written; free space there",
+		    path);
 		break;
 	case SQLITE_READONLY:
-		seterr(s->errmsg, sizeof(s->errmsg),
-		       "store '%s' cannot be written (%s): is its file system mounted read-only, or "
-		       "its file or directory not writable?",
-		       path, sqlite3_errmsg(s->db));
+		bip__sq_seterr(
+		    s->errmsg, sizeof(s->errmsg),
+		    "store '%s' cannot be written (%s): is its file system mounted read-only, or "
+		    "its file or directory not writable?",
+		    path, sqlite3_errmsg(s->db));
 		break;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-		seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
-		       sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
+		bip__sq_seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
+			       sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
 		break;
 	default:
 		break;
 	}
 	return ret;
-}
-
-static void ts_add_ms(struct timespec *t, int ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
-static long ts_left_us(const struct timespec *until)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (until->tv_sec - now.tv_sec) * 1000000L + (until->tv_nsec - now.tv_nsec) / 1000;
-}
-
-/*
- * Sleep a short, jittered while before trying a lock again: half to all of 50 us doubling up
- * to 2 ms, never past the deadline. SQLite's own handler backs off to 100 ms sleeps, so the
- * process that has waited longest sleeps longest and loses to newcomers (see write_lock() for
- * the tails it gave here). Returns false when the deadline has passed.
- */
-static bool backoff(struct sqlite_store *s, int n, const struct timespec *until)
-{
-	long left = ts_left_us(until);
-	long cap = n < 6 ? 50L << n : 2000L;
-	long us = cap / 2 + (long)(rand_r(&s->seed) % (unsigned)(cap / 2 + 1));
-	struct timespec d;
-
-	if (left <= 0)
-		return false;
-	if (us > left)
-		us = left;
-	d.tv_sec = 0;
-	d.tv_nsec = us * 1000L;
-	nanosleep(&d, NULL);
-	return true;
-}
-
-/* SQLite's busy handler: n counts the calls for this wait, 0 first. */
-static int busy_wait(void *arg, int n)
-{
-	struct sqlite_store *s = arg;
-
-	if (s->no_wait)
-		return 0;
-	if (n == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &s->busy_until);
-		ts_add_ms(&s->busy_until, s->timeout_ms);
-	}
-	return backoff(s, n, &s->busy_until);
-}
-
-/*
- * The cross-process write lock, held only from BEGIN IMMEDIATE to COMMIT. Without it, writers
- * meet on SQLite's WAL write lock, a non-blocking fcntl lock retried from the busy handler:
- * polling, so a newcomer often beats a process that has waited long. A blocking flock queues
- * in the kernel and hands over at once. Measured here, 8 processes each doing open, get,
- * create-if-absent and close 250 times: with synchronous=FULL (an fsync inside the lock) the
- * max latency was 20-32 ms with the blocking flock, 53-79 ms polling the flock, 63-76 ms with
- * the jittered busy handler alone and 430-530 ms with SQLite's own handler; with NORMAL all
- * but SQLite's handler (72-99 ms) gave 40-59 ms, the scheduling noise of 2 vCPUs.
- *
- * A frozen holder (SIGSTOP, the cgroup freezer, uninterruptible I/O) keeps the flock as long as
- * it is frozen, so the wait is bounded by the store's timeout (opts->timeout_ms, the plugin's
- * timeout_ms) and answers BIP_EAGAIN (CNI code 11) past it, naming the lock file; a queue of
- * live holders that moves meanwhile is waited through, a bounded number of rounds. The wait stays
- * a blocking flock, ended by a timer (store/lock.c says how), so it keeps the kernel's queue.
- */
-static int write_lock(struct sqlite_store *s)
-{
-	int e, ret;
-
-	s->errmsg[0] = '\0';
-	ret = bip__lock_wait(s->lock_fd, s->timeout_ms, &e);
-	if (ret == BIP_EAGAIN)
-		seterr(s->errmsg, sizeof(s->errmsg),
-		       "the store lock '%s.lock' was held by another process for over %d ms (a "
-		       "stopped or stuck process of this machine?)",
-		       sqlite3_db_filename(s->db, "main"), s->timeout_ms);
-	else if (ret != BIP_OK) {
-		ret = map_errno(e);
-		seterr(s->errmsg, sizeof(s->errmsg), "cannot lock '%s.lock': %s",
-		       sqlite3_db_filename(s->db, "main"), strerror(e));
-	}
-	return ret;
-}
-
-static void write_unlock(struct sqlite_store *s)
-{
-	flock(s->lock_fd, LOCK_UN);
-}
-
-static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, int *rc)
-{
-	if (!s->st[id]) {
-		*rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					 &s->st[id], NULL);
-		if (*rc != SQLITE_OK)
-			return NULL;
-	}
-	*rc = SQLITE_OK;
-	return s->st[id];
-}
-
-/* Run a statement that returns no rows. */
-static int exec_stmt(struct sqlite_store *s, enum stmt_id id)
-{
-	int rc;
-	sqlite3_stmt *st = stmt(s, id, &rc);
-
-	if (!st)
-		return rc;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static void end_txn(struct sqlite_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		exec_stmt(s, ST_ROLLBACK);
-}
-
-static bool key_ok(const char *key)
-{
-	return key && *key && strnlen(key, BIP_KEY_MAX + 1) <= BIP_KEY_MAX;
-}
-
-/* The mod revision of key, 0 when absent. */
-static int key_rev(struct sqlite_store *s, const char *key, int64_t *rev)
-{
-	int rc;
-	sqlite3_stmt *st = stmt(s, ST_GET, &rc);
-
-	if (!st)
-		return rc;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*rev = sqlite3_column_int64(st, 1);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		*rev = 0;
-		rc = SQLITE_OK;
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-static int store_rev(struct sqlite_store *s, int64_t *rev)
-{
-	int rc;
-	sqlite3_stmt *st = stmt(s, ST_REV, &rc);
-
-	if (!st)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*rev = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_CORRUPT; /* the meta row is written with the schema */
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-static int sq_get(struct bip_store *bs, const char *key, struct bip_kv *out)
-{
-	struct sqlite_store *s = (struct sqlite_store *)bs;
-	struct bip_kv kv = {0};
-	sqlite3_stmt *st;
-	const unsigned char *v;
-	int rc, ret = BIP_EINVAL;
-
-	s->errmsg[0] = '\0';
-	if (!key_ok(key) || !out)
-		goto out;
-	ret = BIP_ENOTFOUND;
-	if (s->no_schema)
-		goto out;
-	st = stmt(s, ST_GET, &rc);
-	if (!st) {
-		ret = sq_rc(s, rc);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		ret = rc == SQLITE_DONE ? BIP_ENOTFOUND : sq_rc(s, rc);
-		goto reset;
-	}
-	/* A blob read as text gets a NUL terminator and keeps every byte (UTF-8 database). */
-	v = sqlite3_column_text(st, 0);
-	kv.len = (size_t)sqlite3_column_bytes(st, 0);
-	kv.rev = sqlite3_column_int64(st, 1);
-	kv.key = strdup(key);
-	kv.value = malloc(kv.len + 1);
-	ret = BIP_ENOMEM;
-	if (!kv.key || !kv.value || (!v && kv.len)) {
-		bip_kv_clear(&kv);
-		goto reset;
-	}
-	if (kv.len)
-		memcpy(kv.value, v, kv.len);
-	kv.value[kv.len] = '\0';
-	*out = kv;
-	ret = BIP_OK;
-reset:
-	sqlite3_reset(st);
-out:
-	return ret;
-}
-
-/*
- * The smallest string greater than every string starting with prefix: strip trailing 0xff
- * bytes and add one to the last byte left. False when there is none (prefix empty or all
- * 0xff): the range is then unbounded above.
- */
-static bool prefix_end(const char *prefix, char *end, size_t *len)
-{
-	size_t n = strlen(prefix);
-
-	while (n > 0 && (unsigned char)prefix[n - 1] == 0xff)
-		n--;
-	if (n == 0)
-		return false;
-	memcpy(end, prefix, n);
-	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-	*len = n;
-	return true;
-}
-
-/* The rows of prefix, inside the caller's read transaction. */
-static int list_rows(struct sqlite_store *s, const char *prefix, unsigned flags, bip_list_fn fn,
-		     void *ctx)
-{
-	bool keys_only = flags & BIP_LIST_KEYS_ONLY;
-	char end[BIP_KEY_MAX + 1];
-	size_t end_len = 0;
-	bool bounded = prefix_end(prefix, end, &end_len);
-	sqlite3_stmt *st;
-	int rc, ret;
-
-	if (bounded)
-		st = stmt(s, keys_only ? ST_LIST_KEYS : ST_LIST, &rc);
-	else
-		st = stmt(s, keys_only ? ST_LIST_KEYS_ALL : ST_LIST_ALL, &rc);
-	if (!st)
-		return sq_rc(s, rc);
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-	if (bounded)
-		sqlite3_bind_text(st, 2, end, (int)end_len, SQLITE_STATIC);
-	s->in_list = true;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct bip_kv kv = {.value = (unsigned char *)""};
-		int cb;
-
-		kv.key = (char *)sqlite3_column_text(st, 0);
-		kv.rev = sqlite3_column_int64(st, 1);
-		if (!keys_only) {
-			const unsigned char *v = sqlite3_column_text(st, 2);
-
-			kv.len = (size_t)sqlite3_column_bytes(st, 2);
-			if (v)
-				kv.value = (unsigned char *)v;
-			else if (kv.len)
-				rc = SQLITE_NOMEM;
-		}
-		if (!kv.key)
-			rc = SQLITE_NOMEM;
-		if (rc == SQLITE_NOMEM)
-			break;
-		cb = fn(ctx, &kv);
-		if (cb != 0) {
-			ret = cb;
-			goto done;
-		}
-	}
-	ret = rc == SQLITE_DONE ? BIP_OK : sq_rc(s, rc);
-done:
-	s->in_list = false;
-	sqlite3_reset(st);
-	return ret;
-}
-
-static int sq_list(struct bip_store *bs, const char *prefix, unsigned flags, bip_list_fn fn,
-		   void *ctx, int64_t *rev)
-{
-	struct sqlite_store *s = (struct sqlite_store *)bs;
-	int64_t store;
-	int rc, ret = BIP_EINVAL;
-
-	s->errmsg[0] = '\0';
-	if (!prefix)
-		prefix = "";
-	if (!fn || strnlen(prefix, BIP_KEY_MAX + 1) > BIP_KEY_MAX || s->in_list)
-		return ret;
-	if (s->no_schema) {
-		if (rev)
-			*rev = 1;
-		return BIP_OK;
-	}
-	/* One read transaction: the revision and the rows come from the same snapshot. */
-	rc = exec_stmt(s, ST_BEGIN_READ);
-	if (rc == SQLITE_OK)
-		rc = store_rev(s, &store);
-	ret = sq_rc(s, rc);
-	if (ret == BIP_OK)
-		ret = list_rows(s, prefix, flags, fn, ctx);
-	if (ret == BIP_OK && rev)
-		*rev = store;
-	end_txn(s);
-	return ret;
-}
-
-static int push_row(void *ctx, const struct bip_kv *kv)
-{
-	return bip_kvs_push(ctx, kv);
-}
-
-/*
- * The batch read in one read transaction: one snapshot, so no revision bracketing (the
- * generic fallback's), and one WAL read lock instead of one per statement.
- */
-static int sq_read(struct bip_store *bs, const struct bip_read *reads, size_t n,
-		   struct bip_kvs *out, int64_t *rev)
-{
-	struct sqlite_store *s = (struct sqlite_store *)bs;
-	int64_t store = 1;
-	size_t i = 0;
-	int rc, ret = BIP_EINVAL;
-
-	s->errmsg[0] = '\0';
-	for (size_t j = 0; j < n; j++)
-		if (strnlen(reads[j].key, BIP_KEY_MAX + 1) > BIP_KEY_MAX ||
-		    (!reads[j].prefix && !key_ok(reads[j].key)))
-			return ret;
-	if (s->in_list)
-		return ret;
-	if (!s->no_schema) {
-		rc = exec_stmt(s, ST_BEGIN_READ);
-		if (rc == SQLITE_OK)
-			rc = store_rev(s, &store);
-		if ((ret = sq_rc(s, rc)) != BIP_OK)
-			goto out;
-	}
-	for (ret = BIP_OK; i < n && ret == BIP_OK; i++) {
-		struct bip_kv kv = {0};
-
-		out[i] = (struct bip_kvs){0};
-		if (s->no_schema)
-			continue;
-		if (reads[i].prefix) {
-			ret = list_rows(s, reads[i].key, reads[i].flags, push_row, &out[i]);
-			continue;
-		}
-		ret = sq_get(bs, reads[i].key, &kv);
-		if (ret == BIP_ENOTFOUND) {
-			ret = BIP_OK;
-			continue;
-		}
-		if (ret == BIP_OK && (reads[i].flags & BIP_LIST_KEYS_ONLY)) {
-			kv.value[0] = '\0';
-			kv.len = 0;
-		}
-		if (ret == BIP_OK)
-			ret = bip_kvs_push(&out[i], &kv);
-		bip_kv_clear(&kv);
-	}
-out:
-	end_txn(s);
-	if (ret != BIP_OK) {
-		while (i > 0)
-			bip_kvs_free(&out[--i]);
-		return ret;
-	}
-	for (i = 0; i < n; i++)
-		out[i].rev = store;
-	if (rev)
-		*rev = store;
-	return BIP_OK;
-}
-
-static int cmp_keyp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The whole request is checked before anything is locked or written. */
-static int txn_check(const struct bip_cmp *cmps, size_t ncmp, const struct bip_op *ops,
-		     size_t nop)
-{
-	const char **keys = NULL;
-	int ret = BIP_EINVAL;
-
-	if ((ncmp && !cmps) || (nop && !ops))
-		goto out;
-	for (size_t i = 0; i < ncmp; i++)
-		if (!key_ok(cmps[i].key) || cmps[i].rev < 0)
-			goto out;
-	for (size_t i = 0; i < nop; i++) {
-		if (!key_ok(ops[i].key))
-			goto out;
-		if (ops[i].kind == BIP_OP_PUT) {
-			if (ops[i].len > BIP_VALUE_MAX || (ops[i].len && !ops[i].value))
-				goto out;
-		} else if (ops[i].kind != BIP_OP_DEL) {
-			goto out;
-		}
-	}
-	if (nop > 1) {
-		ret = BIP_ENOMEM;
-		keys = malloc(nop * sizeof(*keys));
-		if (!keys)
-			goto out;
-		for (size_t i = 0; i < nop; i++)
-			keys[i] = ops[i].key;
-		qsort(keys, nop, sizeof(*keys), cmp_keyp);
-		ret = BIP_EINVAL;
-		for (size_t i = 1; i < nop; i++)
-			if (strcmp(keys[i - 1], keys[i]) == 0)
-				goto out;
-	}
-	ret = BIP_OK;
-out:
-	free(keys);
-	return ret;
-}
-
-static int apply_op(struct sqlite_store *s, const struct bip_op *op, int64_t rev, bool *changed)
-{
-	int rc;
-	sqlite3_stmt *st = stmt(s, op->kind == BIP_OP_PUT ? ST_PUT : ST_DEL, &rc);
-
-	if (!st)
-		return rc;
-	sqlite3_bind_text(st, 1, op->key, -1, SQLITE_STATIC);
-	if (op->kind == BIP_OP_PUT) {
-		/* A NULL pointer would bind SQL NULL: an empty value is a zero-length blob. */
-		sqlite3_bind_blob64(st, 2, op->len ? op->value : "", op->len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, rev);
-	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = SQLITE_OK;
-		if (op->kind == BIP_OP_PUT || sqlite3_changes(s->db) > 0)
-			*changed = true;
-	}
-	sqlite3_reset(st);
-	return rc;
-}
-
-/* Under the write lock: check the compares, apply the ops, move the revision, commit. */
-static int txn_locked(struct sqlite_store *s, const struct bip_cmp *cmps, size_t ncmp,
-		      const struct bip_op *ops, size_t nop, int64_t *rev)
-{
-	bool changed = false;
-	int64_t cur = 0, have = 0;
-	int rc;
-
-	rc = exec_stmt(s, ST_BEGIN_WRITE);
-	if (rc != SQLITE_OK)
-		goto out;
-	for (size_t i = 0; i < ncmp; i++) {
-		rc = key_rev(s, cmps[i].key, &have);
-		if (rc != SQLITE_OK)
-			goto out;
-		if (have != cmps[i].rev) {
-			end_txn(s);
-			return BIP_ECONFLICT;
-		}
-	}
-	rc = store_rev(s, &cur);
-	for (size_t i = 0; i < nop && rc == SQLITE_OK; i++)
-		rc = apply_op(s, &ops[i], cur + 1, &changed);
-	if (rc == SQLITE_OK && changed) {
-		sqlite3_stmt *st = stmt(s, ST_SET_REV, &rc);
-
-		if (st) {
-			sqlite3_bind_int64(st, 1, cur + 1);
-			rc = sqlite3_step(st);
-			sqlite3_reset(st);
-			if (rc == SQLITE_DONE)
-				rc = SQLITE_OK;
-		}
-	}
-	if (rc == SQLITE_OK)
-		rc = exec_stmt(s, ST_COMMIT);
-	if (rc == SQLITE_OK && rev)
-		*rev = changed ? cur + 1 : cur;
-out:
-	end_txn(s);
-	return sq_rc(s, rc);
-}
-
-static int sq_txn(struct bip_store *bs, const struct bip_cmp *cmps, size_t ncmp,
-		  const struct bip_op *ops, size_t nop, int64_t *rev)
-{
-	struct sqlite_store *s = (struct sqlite_store *)bs;
-	int ret;
-
-	s->errmsg[0] = '\0';
-	ret = txn_check(cmps, ncmp, ops, nop);
-	if (ret != BIP_OK)
-		goto out;
-	ret = BIP_EPERM;
-	if (s->read_only)
-		goto out;
-	ret = BIP_EINVAL;
-	if (s->in_list) /* a txn from a list callback: the read transaction is still open */
-		goto out;
-	if (s->session)
-		return txn_locked(s, cmps, ncmp, ops, nop, rev);
-	ret = write_lock(s);
-	if (ret != BIP_OK)
-		goto out;
-	ret = txn_locked(s, cmps, ncmp, ops, nop, rev);
-	write_unlock(s);
-out:
-	return ret;
-}
-
-/*
- * Hold the writer lock across a caller's read-modify-write. Writers queue on the flock
- * anyway; holding it from the first read makes the caller's reads current and its compares
- * hold, so 32 plugin processes on one node take turns instead of 31 of them losing a race,
- * backing off and reading everything again.
- */
-static int sq_lock(struct bip_store *bs, bool on)
-{
-	struct sqlite_store *s = (struct sqlite_store *)bs;
-	int ret;
-
-	if (s->read_only || s->in_list)
-		return BIP_OK;
-	if (on == s->session)
-		return BIP_OK;
-	if (on) {
-		ret = write_lock(s);
-		if (ret != BIP_OK)
-			return ret;
-		s->session = true;
-		return BIP_OK;
-	}
-	s->session = false;
-	write_unlock(s);
-	return BIP_OK;
 }
 
 /* The connection's store, where a failure needs its words (see describe()). */
@@ -834,7 +216,7 @@ static int sq_verify(struct bip_store *bs)
 		rc = SQLITE_OK;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-		ret = sq_rc(s, rc);
+		ret = bip__sq_rc(s, rc);
 		sq_errmsg(bs);
 		goto out;
 	}
@@ -842,10 +224,11 @@ static int sq_verify(struct bip_store *bs)
 	if (n == 0)
 		goto out;
 	ret = BIP_ECORRUPT;
-	seterr(s->errmsg, sizeof(s->errmsg),
-	       "store '%s' is damaged (integrity check: %s%s): stop its writers and restore it from "
-	       "a backup, or save what is readable with `sqlite3 '%s' .recover`",
-	       path, first, n > 1 ? ", and more" : "", path);
+	bip__sq_seterr(
+	    s->errmsg, sizeof(s->errmsg),
+	    "store '%s' is damaged (integrity check: %s%s): stop its writers and restore it from "
+	    "a backup, or save what is readable with `sqlite3 '%s' .recover`",
+	    path, first, n > 1 ? ", and more" : "", path);
 out:
 	sqlite3_finalize(st);
 	return ret;
@@ -879,120 +262,16 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 }
 
 static const struct bip_store_ops sqlite_ops = {
-	.name = "sqlite",
-	.get = sq_get,
-	.list = sq_list,
-	.txn = sq_txn,
-	.close = sq_close,
-	.lock = sq_lock,
-	.read = sq_read,
-	.errmsg = sq_errmsg,
-	.verify = sq_verify,
+    .name = "sqlite",
+    .get = bip__sq_get,
+    .list = bip__sq_list,
+    .txn = bip__sq_txn,
+    .close = sq_close,
+    .lock = bip__sq_lock,
+    .read = bip__sq_read,
+    .errmsg = sq_errmsg,
+    .verify = sq_verify,
 };
-
-/* What a file says it is: all read in one statement, so from one snapshot. */
-struct ident {
-	int64_t version; /* PRAGMA user_version: 0 before the schema is written */
-	int64_t app;     /* PRAGMA application_id */
-	int64_t tables;  /* rows in sqlite_schema */
-};
-
-static int read_ident(sqlite3 *db, struct ident *id)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(db,
-				"SELECT (SELECT user_version FROM pragma_user_version),"
-				" (SELECT application_id FROM pragma_application_id),"
-				" (SELECT count(*) FROM sqlite_schema)",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		id->version = sqlite3_column_int64(st, 0);
-		id->app = sqlite3_column_int64(st, 1);
-		id->tables = sqlite3_column_int64(st, 2);
-		rc = SQLITE_OK;
-	}
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Ours, or a new file: anything else is refused before a byte is written to it. */
-static bool ident_ours(const struct ident *id)
-{
-	if (id->version == 0)
-		return id->app == 0 && id->tables == 0;
-	return id->app == APPLICATION_ID;
-}
-
-/*
- * Switch a new file to WAL; the mode is persistent in the file, so this runs once, not on
- * every open. The switch needs the file to itself and fails at once with SQLITE_BUSY, without
- * calling the busy handler, while other processes read it (they are opening it too): retry.
- */
-static int set_wal(struct sqlite_store *s)
-{
-	sqlite3_stmt *st = NULL;
-	struct timespec until;
-	int rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	ts_add_ms(&until, s->timeout_ms);
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-	for (int n = 0; rc == SQLITE_OK; n++) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const char *mode = (const char *)sqlite3_column_text(st, 0);
-
-			rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
-			break;
-		}
-		sqlite3_reset(st);
-		if ((rc & 0xff) != SQLITE_BUSY || !backoff(s, n, &until))
-			break;
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * Write the schema into a new file. Several processes may open a new file at once: the one
- * that gets the write lock first writes the schema, the others find it written.
- */
-static int init_schema(struct sqlite_store *s, const char *path, char *err, size_t errlen)
-{
-	struct ident id;
-	int rc, ret;
-
-	rc = set_wal(s);
-	if (rc != SQLITE_OK) {
-		ret = map_rc(rc);
-		seterr(err, errlen, "cannot switch store '%s' to WAL mode: %s", path,
-		       rc == SQLITE_CANTOPEN ? "the journal mode did not change"
-					     : sqlite3_errmsg(s->db));
-		goto out;
-	}
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = read_ident(s->db, &id);
-	if (rc == SQLITE_OK && id.version == 0 && ident_ours(&id))
-		rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-	ret = map_rc(rc);
-	if (rc != SQLITE_OK)
-		seterr(err, errlen, "cannot create the schema in store '%s': %s", path,
-		       sqlite3_errmsg(s->db));
-out:
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return ret;
-}
 
 /*
  * The directory must exist and must not be world-writable: anyone who can create files there
@@ -1007,25 +286,26 @@ static int check_dir(const char *dir, bool create, char *err, size_t errlen)
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			int e = errno;
 
-			seterr(err, errlen, "cannot create store directory '%s': %s", dir,
-			       strerror(e));
-			return map_errno(e);
+			bip__sq_seterr(err, errlen, "cannot create store directory '%s': %s", dir,
+				       strerror(e));
+			return bip__sq_map_errno(e);
 		}
 	}
 	if (stat(dir, &st) != 0) {
 		int e = errno;
 
-		seterr(err, errlen, "store directory '%s': %s", dir, strerror(e));
-		return map_errno(e);
+		bip__sq_seterr(err, errlen, "store directory '%s': %s", dir, strerror(e));
+		return bip__sq_map_errno(e);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "store directory '%s' is not a directory", dir);
+		bip__sq_seterr(err, errlen, "store directory '%s' is not a directory", dir);
 		return BIP_ENOTFOUND;
 	}
 	if (st.st_mode & S_IWOTH) {
-		seterr(err, errlen,
-		       "store directory '%s' is world-writable (mode %04o): refusing to use it",
-		       dir, (unsigned)(st.st_mode & 07777));
+		bip__sq_seterr(
+		    err, errlen,
+		    "store directory '%s' is world-writable (mode %04o): refusing to use it", dir,
+		    (unsigned)(st.st_mode & 07777));
 		return BIP_EPERM;
 	}
 	return BIP_OK;
@@ -1046,32 +326,35 @@ static int open_file(const char *path, const char *what, bool create, int *fdp, 
 	if (fd < 0) {
 		int e = errno;
 
-		ret = map_errno(e);
+		ret = bip__sq_map_errno(e);
 		if (e == ENOENT)
-			seterr(err, errlen, "%s '%s' does not exist", what, path);
+			bip__sq_seterr(err, errlen, "%s '%s' does not exist", what, path);
 		else if (e == ELOOP)
-			seterr(err, errlen, "%s '%s' is a symbolic link: refusing to follow it",
-			       what, path);
+			bip__sq_seterr(err, errlen,
+				       "%s '%s' is a symbolic link: refusing to follow it", what,
+				       path);
 		else
-			seterr(err, errlen, "cannot open %s '%s': %s", what, path, strerror(e));
+			bip__sq_seterr(err, errlen, "cannot open %s '%s': %s", what, path,
+				       strerror(e));
 		goto out;
 	}
 	ret = BIP_EIO;
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "cannot stat %s '%s': %s", what, path, strerror(errno));
+		bip__sq_seterr(err, errlen, "cannot stat %s '%s': %s", what, path, strerror(errno));
 		goto out;
 	}
 	ret = BIP_EINVAL;
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "%s '%s' is not a regular file", what, path);
+		bip__sq_seterr(err, errlen, "%s '%s' is not a regular file", what, path);
 		goto out;
 	}
 	ret = BIP_EPERM;
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		seterr(err, errlen,
-		       "%s '%s' is group- or world-writable (mode %04o): refusing to use it "
-		       "(chmod 600 it)",
-		       what, path, (unsigned)(st.st_mode & 07777));
+		bip__sq_seterr(
+		    err, errlen,
+		    "%s '%s' is group- or world-writable (mode %04o): refusing to use it "
+		    "(chmod 600 it)",
+		    what, path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	*fdp = fd;
@@ -1083,113 +366,96 @@ out:
 	return ret;
 }
 
+/* The directory of path (and the path of its lock file), or BIP_EINVAL for a bad path. */
+static int parse_path(const char *path, char *dir, char *lock, char *err, size_t errlen)
+{
+	const char *slash;
+
+	if (!path || path[0] != '/') {
+		bip__sq_seterr(err, errlen, "invalid sqlite store path '%s': it must be absolute",
+			       path ? path : "");
+		return BIP_EINVAL;
+	}
+	slash = strrchr(path, '/');
+	if (slash[1] == '\0' || strlen(path) + sizeof(".lock") > PATH_MAX) {
+		bip__sq_seterr(err, errlen, "invalid sqlite store path '%s': want /dir/file.db",
+			       path);
+		return BIP_EINVAL;
+	}
+	snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	snprintf(lock, PATH_MAX, "%s.lock", path);
+	return BIP_OK;
+}
+
+/* Open the connection and configure it: the busy handler, defensive mode, synchronous. */
+static int connect_db(struct sqlite_store *s, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	/* Read-only still opens read-write (no create, query_only): a SQLITE_OPEN_READONLY
+	 * connection cannot remove the -wal and -shm files it makes, and would leave them. */
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+				 SQLITE_OPEN_EXRESCODE,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		bip__sq_seterr(err, errlen, "cannot open store '%s': %s", path,
+			       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		return bip__sq_map_rc(rc);
+	}
+	sqlite3_busy_handler(s->db, bip__sq_busy_wait, s);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	rc = sqlite3_exec(s->db, SYNCHRONOUS_PRAGMA, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && s->read_only)
+		rc = sqlite3_exec(s->db, "PRAGMA query_only=1", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return bip__sq_read_failed(s, path, rc, err, errlen);
+	return BIP_OK;
+}
+
 int bip_sqlite_open(const char *path, const struct bip_store_opts *opts, struct bip_store **out,
 		    char *err, size_t errlen)
 {
 	static const struct bip_store_opts none;
 	struct sqlite_store *s = NULL;
 	char dir[PATH_MAX], lock[PATH_MAX];
-	const char *slash;
-	struct ident id = {0};
-	int fd = -1, rc, ret = BIP_EINVAL;
+	int fd = -1, ret;
 
 	if (!opts)
 		opts = &none;
-	if (!path || path[0] != '/') {
-		seterr(err, errlen, "invalid sqlite store path '%s': it must be absolute",
-		       path ? path : "");
-		goto out;
-	}
-	slash = strrchr(path, '/');
-	if (slash[1] == '\0' || strlen(path) + sizeof(".lock") > sizeof(lock)) {
-		seterr(err, errlen, "invalid sqlite store path '%s': want /dir/file.db", path);
-		goto out;
-	}
-	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	snprintf(lock, sizeof(lock), "%s.lock", path);
-
+	ret = parse_path(path, dir, lock, err, errlen);
+	if (ret != BIP_OK)
+		return ret;
 	ret = check_dir(dir, !opts->read_only && strcmp(dir, BIP_STORE_DEFAULT_DIR) == 0, err,
 			errlen);
 	if (ret != BIP_OK)
-		goto out;
+		return ret;
 	/* We create the file, not SQLite, to control its mode; SQLite gives the -wal and -shm
 	 * files the mode of the database file. */
 	ret = open_file(path, "store", !opts->read_only, &fd, err, errlen);
 	if (ret != BIP_OK)
-		goto out;
+		return ret;
 	close(fd);
-	fd = -1;
 
-	ret = BIP_ENOMEM;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		seterr(err, errlen, "out of memory");
-		goto out;
+		bip__sq_seterr(err, errlen, "out of memory");
+		return BIP_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;
 	s->lock_fd = -1;
 	s->read_only = opts->read_only;
 	s->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-
-	/* Read-only still opens read-write (no create, query_only): a SQLITE_OPEN_READONLY
-	 * connection cannot remove the -wal and -shm files it makes, and would leave them. */
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
-				     SQLITE_OPEN_EXRESCODE,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		ret = map_rc(rc);
-		seterr(err, errlen, "cannot open store '%s': %s", path,
-		       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto out;
-	}
-	sqlite3_busy_handler(s->db, busy_wait, s);
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	rc = sqlite3_exec(s->db, SYNCHRONOUS_PRAGMA, NULL, NULL, NULL);
-	if (rc == SQLITE_OK && s->read_only)
-		rc = sqlite3_exec(s->db, "PRAGMA query_only=1", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = read_ident(s->db, &id);
-	if (rc == SQLITE_OK && id.version == 0 && ident_ours(&id) && !s->read_only) {
-		ret = init_schema(s, path, err, errlen);
-		if (ret != BIP_OK)
-			goto out;
-		rc = read_ident(s->db, &id);
-	}
-	if (rc != SQLITE_OK) {
-		ret = map_rc(rc);
-		if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
-			seterr(err, errlen, "store '%s' is not a SQLite database or is corrupt: %s",
-			       path, sqlite3_errmsg(s->db));
-		else
-			seterr(err, errlen, "cannot read store '%s': %s", path,
-			       sqlite3_errmsg(s->db));
-		goto out;
-	}
-	ret = BIP_ECORRUPT;
-	if (!ident_ours(&id)) {
-		seterr(err, errlen,
-		       "store '%s' is a SQLite database but not a blockipam store "
-		       "(application_id %lld, user_version %lld, %lld tables)",
-		       path, (long long)id.app, (long long)id.version, (long long)id.tables);
-		goto out;
-	}
-	ret = BIP_ESCHEMA;
-	if (id.version > SCHEMA_VERSION) {
-		seterr(err, errlen,
-		       "store '%s' has schema version %lld, newer than this program's (%d): "
-		       "upgrade blockipam",
-		       path, (long long)id.version, SCHEMA_VERSION);
-		goto out;
-	}
-	/* Only a read-only open sees a new file without the schema: it reads as empty. */
-	s->no_schema = id.version == 0;
-	if (!s->read_only) {
+	ret = connect_db(s, path, err, errlen);
+	if (ret == BIP_OK)
+		ret = bip__sq_open_schema(s, path, err, errlen);
+	if (ret == BIP_OK && !s->read_only)
 		ret = open_file(lock, "store lock file", true, &s->lock_fd, err, errlen);
-		if (ret != BIP_OK)
-			goto out;
+	if (ret != BIP_OK) {
+		sq_close(&s->base);
+		return ret;
 	}
 	/* Only now: a store refused above is closed the default way, leaving no -wal or -shm. */
 	if (opts->short_lived) {
@@ -1197,12 +463,5 @@ int bip_sqlite_open(const char *path, const struct bip_store_opts *opts, struct 
 		sqlite3_wal_hook(s->db, wal_hook, s);
 	}
 	*out = &s->base;
-	s = NULL;
-	ret = BIP_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (s)
-		sq_close(&s->base);
-	return ret;
+	return BIP_OK;
 }
