@@ -9,6 +9,7 @@
  *   env.c       CNI_* variables and CNI_ARGS
  *   names.c     the character rules shared by env and config (container ids, network names)
  *   config.c    the network configuration and its ipam section
+ *   json.c      the typed JSON getters every parser shares (config, ranges, request, dns)
  *   ranges.c    host-local ranges (subnet, rangeStart, rangeEnd, gateway, usePodCidr)
  *   request.c   per-request inputs: runtimeConfig, args, pod annotations, prevResult, GC list
  *   dns.c       resolv.conf, for host-local's resolvConf
@@ -292,14 +293,26 @@ int bip_cni_resolv_load(const char *path, struct bip_cni_conf *c, struct bip_cni
 int bip_cni_resolv_parse(const char *text, const char *path, struct bip_cni_conf *c,
 			 struct bip_cni_err *e);
 
-/* Small jansson helpers shared by the parsers: a list of strings of json into a new array
- * of borrowed pointers (the caller frees the array). 7 naming field on a wrong type. */
+/* json.c: the typed JSON getters shared by the parsers. bip_cni_json_strings: a list of
+ * strings of json into a new array of borrowed pointers (the caller frees the array). 7 naming
+ * field on a wrong type. */
 int bip_cni_json_strings(json_t *arr, const char *field, const char ***out, size_t *n,
 			 struct bip_cni_err *e);
 const char *bip_cni_json_type(const json_t *j);
 /* Code 7 "invalid <field>: want <want>, got <type> <the value as JSON, shortened>". */
 unsigned bip_cni_type_err(struct bip_cni_err *e, const char *field, const json_t *v,
 			  const char *want);
+/* obj[key], a non-empty string, into *out; absent: 0, or 7 "missing <field>" when required. */
+int bip_cni_json_str(json_t *obj, const char *key, const char *field, bool required,
+		     const char **out, struct bip_cni_err *e);
+/* obj[key], a boolean or Calico's "true" / "false", into *out; absent: 0, *out unchanged. */
+int bip_cni_json_bool(json_t *obj, const char *key, const char *field, bool *out,
+		      struct bip_cni_err *e);
+/* obj[key], an integer in [min, max], into *out; absent: 0, *out unchanged. */
+int bip_cni_json_long(json_t *obj, const char *key, const char *field, long min, long max,
+		      long *out, struct bip_cni_err *e);
+/* v, a string holding an IP address, into *out. */
+int bip_cni_json_addr(json_t *v, const char *field, struct bip_addr *out, struct bip_cni_err *e);
 
 /* --- results ---------------------------------------------------------------------------- */
 

@@ -24,126 +24,6 @@
 #include "blockipam/version.h"
 #include "cni.h"
 
-const char *bip_cni_json_type(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
-unsigned bip_cni_type_err(struct bip_cni_err *e, const char *field, const json_t *v,
-			  const char *want)
-{
-	char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	unsigned rc;
-
-	rc = bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: want %s, got %s %.80s%s", field, want,
-			  bip_cni_json_type(v), txt ? txt : "", txt && strlen(txt) > 80 ? "..." : "");
-	free(txt);
-	return rc;
-}
-
-int bip_cni_json_strings(json_t *arr, const char *field, const char ***out, size_t *n,
-			 struct bip_cni_err *e)
-{
-	const char **v;
-	size_t i;
-	json_t *s;
-
-	if (!json_is_array(arr))
-		return bip_cni_type_err(e, field, arr, "a list of strings");
-	v = calloc(json_array_size(arr) + 1, sizeof(*v));
-	if (!v)
-		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-	json_array_foreach(arr, i, s) {
-		char f[96];
-
-		if (!json_is_string(s)) {
-			snprintf(f, sizeof(f), "%s[%zu]", field, i);
-			free(v);
-			return bip_cni_type_err(e, f, s, "a string");
-		}
-		v[i] = json_string_value(s);
-	}
-	*out = v;
-	*n = json_array_size(arr);
-	return 0;
-}
-
-static int get_string(json_t *obj, const char *key, const char *field, bool required,
-		      const char **out, struct bip_cni_err *e)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v) {
-		if (required)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG, "missing %s", field);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return bip_cni_type_err(e, field, v, "a string");
-	if (!*json_string_value(v))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: empty string", field);
-	*out = json_string_value(v);
-	return 0;
-}
-
-/* A boolean, or Calico's strings "true" / "false". */
-static int get_bool(json_t *obj, const char *key, const char *field, bool *out,
-		    struct bip_cni_err *e)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v)
-		return 0;
-	if (json_is_boolean(v)) {
-		*out = json_is_true(v);
-		return 0;
-	}
-	if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0) {
-		*out = true;
-		return 0;
-	}
-	if (json_is_string(v) && strcmp(json_string_value(v), "false") == 0) {
-		*out = false;
-		return 0;
-	}
-	return bip_cni_type_err(e, field, v, "true, false, \"true\" or \"false\"");
-}
-
-static int get_long(json_t *obj, const char *key, const char *field, long min, long max,
-		    long *out, struct bip_cni_err *e)
-{
-	json_t *v = json_object_get(obj, key);
-	char want[64];
-
-	if (!v)
-		return 0;
-	snprintf(want, sizeof(want), "an integer %ld-%ld", min, max);
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return bip_cni_type_err(e, field, v, want);
-	*out = (long)json_integer_value(v);
-	return 0;
-}
-
-static int get_addr(json_t *v, const char *field, struct bip_addr *out, struct bip_cni_err *e)
-{
-	if (!json_is_string(v))
-		return bip_cni_type_err(e, field, v, "an IP address");
-	if (bip_addr_parse(json_string_value(v), out) != BIP_OK)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: '%s' is not an IP address",
-				    field, json_string_value(v));
-	return 0;
-}
-
 /* --- version ------------------------------------------------------------------------------ */
 
 static const char *const versions[BIP_CNI_V__COUNT] = {BIP_CNI_SPEC_VERSIONS};
@@ -310,9 +190,9 @@ static int parse_assign(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err
 		c->assign6 = c->nsets6 > 0 || c->use_pod_cidr6;
 		return 0;
 	}
-	rc = get_bool(ipam, "assign_ipv4", "ipam.assign_ipv4", &c->assign4, e);
+	rc = bip_cni_json_bool(ipam, "assign_ipv4", "ipam.assign_ipv4", &c->assign4, e);
 	if (!rc)
-		rc = get_bool(ipam, "assign_ipv6", "ipam.assign_ipv6", &c->assign6, e);
+		rc = bip_cni_json_bool(ipam, "assign_ipv6", "ipam.assign_ipv6", &c->assign6, e);
 	if (!rc && !c->assign4 && !c->assign6)
 		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
 				  "invalid ipam.assign_ipv4 and ipam.assign_ipv6: both false, nothing "
@@ -324,7 +204,7 @@ static int parse_prefix_mode(json_t *ipam, struct bip_cni_conf *c, struct bip_cn
 {
 	static const char *const modes[] = {"block", "pool", "host"};
 	const char *s = NULL;
-	int rc = get_string(ipam, "prefix_length", "ipam.prefix_length", false, &s, e);
+	int rc = bip_cni_json_str(ipam, "prefix_length", "ipam.prefix_length", false, &s, e);
 
 	if (rc || !s)
 		return rc;
@@ -366,7 +246,7 @@ static int parse_gateway(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 			snprintf(f, sizeof(f), "ipam.gateway[%zu]", i);
 		else
 			snprintf(f, sizeof(f), "ipam.gateway");
-		rc = get_addr(v, f, &a, e);
+		rc = bip_cni_json_addr(v, f, &a, e);
 		if (!rc && (a.family == 4 ? c->gateway4.family : c->gateway6.family))
 			rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
 					  "invalid %s: a second IPv%d gateway '%s'", f, a.family,
@@ -408,7 +288,7 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 	if (!json_is_object(r))
 		return bip_cni_type_err(e, f, r, "an object {\"dst\": CIDR, \"gw\": address}");
 	snprintf(f, sizeof(f), "ipam.routes[%zu].dst", i);
-	rc = get_string(r, "dst", f, true, &dst, e);
+	rc = bip_cni_json_str(r, "dst", f, true, &dst, e);
 	if (rc)
 		return rc;
 	rc = bip_prefix_parse_net(dst, &out->dst);
@@ -419,7 +299,7 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 	gw = json_object_get(r, "gw");
 	if (gw) {
 		snprintf(f, sizeof(f), "ipam.routes[%zu].gw", i);
-		rc = get_addr(gw, f, &out->gw, e);
+		rc = bip_cni_json_addr(gw, f, &out->gw, e);
 		if (rc)
 			return rc;
 		if (out->gw.family != out->dst.addr.family)
@@ -432,7 +312,7 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 
 		*p = -1;
 		snprintf(f, sizeof(f), "ipam.routes[%zu].%s", i, ints[k].key);
-		rc = get_long(r, ints[k].key, f, 0, ints[k].max, p, e);
+		rc = bip_cni_json_long(r, ints[k].key, f, 0, ints[k].max, p, e);
 		if (rc)
 			return rc;
 	}
@@ -469,7 +349,7 @@ static int parse_dns(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *e
 	const char *resolv = NULL;
 	int rc;
 
-	rc = get_string(ipam, "resolvConf", "ipam.resolvConf", false, &resolv, e);
+	rc = bip_cni_json_str(ipam, "resolvConf", "ipam.resolvConf", false, &resolv, e);
 	if (rc)
 		return rc;
 	if (dns && resolv)
@@ -529,12 +409,12 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 	char why[256];
 	int rc;
 
-	rc = get_string(ipam, "store", "ipam.store", false, &c->store, e);
+	rc = bip_cni_json_str(ipam, "store", "ipam.store", false, &c->store, e);
 	if (rc)
 		return rc;
 	if (c->store && !bip_cni_store_addr_ok(c->store, why, sizeof(why)))
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid ipam.store: %s", why);
-	rc = get_string(ipam, "store_prefix", "ipam.store_prefix", false, &c->store_prefix, e);
+	rc = bip_cni_json_str(ipam, "store_prefix", "ipam.store_prefix", false, &c->store_prefix, e);
 	if (rc)
 		return rc;
 	if (c->store_prefix &&
@@ -545,7 +425,7 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		const char **p = (const char **)((char *)c + files[i].off);
 
-		rc = get_string(ipam, files[i].key, files[i].field, false, p, e);
+		rc = bip_cni_json_str(ipam, files[i].key, files[i].field, false, p, e);
 		if (rc)
 			return rc;
 		if (*p && **p != '/')
@@ -553,7 +433,7 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 					    "invalid %s '%s': must be an absolute path", files[i].field,
 					    *p);
 	}
-	return get_long(ipam, "timeout_ms", "ipam.timeout_ms", 1, 600000, &c->timeout_ms, e);
+	return bip_cni_json_long(ipam, "timeout_ms", "ipam.timeout_ms", 1, 600000, &c->timeout_ms, e);
 }
 
 /*
@@ -584,18 +464,18 @@ static int parse_ipam(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *
 	const char *type = NULL, *data_dir = NULL;
 	int rc;
 
-	rc = get_string(ipam, "type", "ipam.type", true, &type, e);
+	rc = bip_cni_json_str(ipam, "type", "ipam.type", true, &type, e);
 	if (!rc)
 		rc = parse_store(ipam, c, e);
 	if (!rc)
-		rc = get_string(ipam, "node", "ipam.node", false, &c->node, e);
+		rc = bip_cni_json_str(ipam, "node", "ipam.node", false, &c->node, e);
 	if (!rc && c->node && !bip_cni_name_ok(c->node, BIP_NAME_MAX))
 		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
 				  "invalid ipam.node '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, "
 				  "at most %d bytes",
 				  c->node, BIP_NAME_MAX);
 	if (!rc)
-		rc = get_string(ipam, "dataDir", "ipam.dataDir", false, &data_dir, e);
+		rc = bip_cni_json_str(ipam, "dataDir", "ipam.dataDir", false, &data_dir, e);
 	if (!rc)
 		rc = bip_cni_ranges_parse(ipam, c, e);
 	if (!rc)

@@ -35,12 +35,7 @@ static int parse_addr_field(json_t *r, const char *key, const char *path, struct
 	if (!v)
 		return 0;
 	snprintf(f, sizeof(f), "%s.%s", path, key);
-	if (!json_is_string(v))
-		return bip_cni_type_err(e, f, v, "an IP address");
-	if (bip_addr_parse(json_string_value(v), out) != BIP_OK)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.%s: '%s' is not an IP address",
-				    path, key, json_string_value(v));
-	return 0;
+	return bip_cni_json_addr(v, f, out, e);
 }
 
 /* One range object (or the ipam object itself, for the legacy form) at path. */
