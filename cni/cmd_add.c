@@ -75,6 +75,138 @@ static int need_pod_cidrs(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
 	return rc;
 }
 
+/* How many addresses of each family: the specific ones asked, else one per range set
+ * (host-local), else one per enabled family. */
+static void count_wanted(const struct bip_cni_conf *c, struct bip_alloc_req *req)
+{
+	if (c->nips) {
+		for (size_t i = 0; i < c->nips; i++) {
+			if (c->ips[i].family == 4)
+				req->num4++;
+			else
+				req->num6++;
+		}
+	} else if (c->host_local) {
+		req->num4 = c->nsets4 + c->use_pod_cidr4;
+		req->num6 = c->nsets6 + c->use_pod_cidr6;
+	} else {
+		req->num4 = c->assign4;
+		req->num6 = c->assign6;
+	}
+}
+
+/* The allocation, with what a failure means for the model, and the owner of a repeat. */
+static int allocate(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
+		    const struct bip_alloc_req *req, struct bip_alloc_result *res,
+		    struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+	int rc;
+
+	if (c->use_pod_cidr4 || c->use_pod_cidr6) {
+		rc = need_pod_cidrs(ctx, ipam, e);
+		if (rc)
+			return rc;
+	}
+	rc = bip_ipam_allocate(ipam, req, res);
+	if (rc != BIP_OK) {
+		int lib = rc;
+
+		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "allocation failed");
+		if (lib == BIP_EBLOCKLIMIT && c->model == BIP_CNI_MODEL_BRIDGE &&
+		    strstr(e->msg, "as its subnet"))
+			bip_cni_err_details(e, "the bridge plugin takes one IPv4 subnet per bridge, "
+					       "so this node's pods on network '%s' share one block: "
+					       "use a pool with a larger blockSize (24 holds 253 pods), "
+					       "or host-local mode (a pod CIDR per node)",
+					    c->name);
+		return rc;
+	}
+	if (res->existing)
+		return check_owner(ctx, ipam, e);
+	return 0;
+}
+
+/* The result's addresses: the reported length and gateway of each (NULL: out of memory). */
+static struct bip_cni_ip *result_ips(const struct bip_cni_conf *c,
+				     const struct bip_alloc_result *res,
+				     const struct bip_pool *pools, size_t npools)
+{
+	struct bip_cni_ip *ips = calloc(res->n + 1, sizeof(*ips));
+
+	for (size_t i = 0; ips && i < res->n; i++) {
+		ips[i].address.addr = res->v[i].addr;
+		ips[i].address.len = (uint8_t)bip_cni_report_len(c->prefix_mode, &res->v[i], pools,
+								 npools);
+		ips[i].gateway = gateway_of(c, &res->v[i]);
+		/* The main plugin's subnet (model): its length and its gateway. */
+		if (res->v[i].subnet.addr.family) {
+			ips[i].address.len = res->v[i].subnet.len;
+			ips[i].gateway = res->v[i].gateway;
+		}
+	}
+	return ips;
+}
+
+/* The configured routes the result carries (NULL: out of memory). */
+static struct bip_cni_route *result_routes(const struct bip_cni_conf *c, size_t *n)
+{
+	struct bip_cni_route *routes = calloc(c->nroutes + 1, sizeof(*routes));
+
+	*n = 0;
+	for (size_t i = 0; routes && i < c->nroutes; i++) {
+		const struct bip_cni_route *r = &c->routes[i];
+
+		/* bridge with isDefaultGateway adds the default route via the gateway itself;
+		 * the same route from IPAM would make it fail ("file exists"). */
+		if (c->model == BIP_CNI_MODEL_BRIDGE && c->default_gw && !c->host_local &&
+		    r->dst.len == 0 && !r->gw.family)
+			continue;
+		routes[(*n)++] = *r;
+	}
+	return routes;
+}
+
+/* Print the result of an allocation in the configuration's spec version. */
+static int report(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
+		  const struct bip_alloc_req *req, const struct bip_alloc_result *res,
+		  struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+	struct bip_pool *pools = NULL;
+	size_t npools = 0, nroutes = 0;
+	struct bip_cni_ip *ips = NULL;
+	struct bip_cni_route *routes = NULL;
+	char *json = NULL;
+	int rc;
+
+	if (c->prefix_mode == BIP_CNI_PREFIX_POOL && !req->subnet[0].kind &&
+	    (rc = bip_ipam_pool_list(ipam, &pools, &npools)) != BIP_OK) {
+		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "listing pools");
+		goto out;
+	}
+	ips = result_ips(c, res, pools, npools);
+	routes = ips ? result_routes(c, &nroutes) : NULL;
+	if (routes)
+		json = bip_cni_result_json(
+		    &(struct bip_cni_result){ips, res->n, routes, nroutes, &c->dns}, c->version);
+	if (!json) {
+		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		goto out;
+	}
+	if (fputs(json, ctx->out) == EOF || fflush(ctx->out) == EOF) {
+		rc = bip_cni_errf(e, BIP_CNI_EIO, "cannot write the result to stdout");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(json);
+	free(routes);
+	free(ips);
+	bip_pools_free(pools, npools);
+	return rc;
+}
+
 int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
 {
 	const struct bip_cni_conf *c = ctx->conf;
@@ -96,102 +228,13 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 		.nranges = c->nranges,
 	};
 	struct bip_alloc_result res = {0};
-	struct bip_pool *pools = NULL;
-	size_t npools = 0;
-	struct bip_cni_ip *ips = NULL;
-	struct bip_cni_route *routes = NULL;
-	size_t nroutes = 0;
-	char *json = NULL;
 	int rc;
 
-	if (c->nips) {
-		for (size_t i = 0; i < c->nips; i++) {
-			if (c->ips[i].family == 4)
-				req.num4++;
-			else
-				req.num6++;
-		}
-	} else if (c->host_local) {
-		req.num4 = c->nsets4 + c->use_pod_cidr4;
-		req.num6 = c->nsets6 + c->use_pod_cidr6;
-	} else {
-		req.num4 = c->assign4;
-		req.num6 = c->assign6;
-	}
+	count_wanted(c, &req);
 	bip_cni_subnet_rules(c, req.subnet);
-	if (c->use_pod_cidr4 || c->use_pod_cidr6) {
-		rc = need_pod_cidrs(ctx, ipam, e);
-		if (rc)
-			goto out;
-	}
-	rc = bip_ipam_allocate(ipam, &req, &res);
-	if (rc != BIP_OK) {
-		int lib = rc;
-
-		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "allocation failed");
-		if (lib == BIP_EBLOCKLIMIT && c->model == BIP_CNI_MODEL_BRIDGE &&
-		    strstr(e->msg, "as its subnet"))
-			bip_cni_err_details(e, "the bridge plugin takes one IPv4 subnet per bridge, "
-					       "so this node's pods on network '%s' share one block: "
-					       "use a pool with a larger blockSize (24 holds 253 pods), "
-					       "or host-local mode (a pod CIDR per node)",
-					    c->name);
-		goto out;
-	}
-	if (res.existing && (rc = check_owner(ctx, ipam, e)))
-		goto out;
-	if (c->prefix_mode == BIP_CNI_PREFIX_POOL && !req.subnet[0].kind &&
-	    (rc = bip_ipam_pool_list(ipam, &pools, &npools)) != BIP_OK) {
-		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "listing pools");
-		goto out;
-	}
-	ips = calloc(res.n + 1, sizeof(*ips));
-	if (!ips) {
-		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < res.n; i++) {
-		ips[i].address.addr = res.v[i].addr;
-		ips[i].address.len = (uint8_t)bip_cni_report_len(c->prefix_mode, &res.v[i], pools,
-								 npools);
-		ips[i].gateway = gateway_of(c, &res.v[i]);
-		/* The main plugin's subnet (model): its length and its gateway. */
-		if (res.v[i].subnet.addr.family) {
-			ips[i].address.len = res.v[i].subnet.len;
-			ips[i].gateway = res.v[i].gateway;
-		}
-	}
-	routes = calloc(c->nroutes + 1, sizeof(*routes));
-	if (!routes) {
-		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < c->nroutes; i++) {
-		const struct bip_cni_route *r = &c->routes[i];
-
-		/* bridge with isDefaultGateway adds the default route via the gateway itself;
-		 * the same route from IPAM would make it fail ("file exists"). */
-		if (c->model == BIP_CNI_MODEL_BRIDGE && c->default_gw && !c->host_local &&
-		    r->dst.len == 0 && !r->gw.family)
-			continue;
-		routes[nroutes++] = *r;
-	}
-	json = bip_cni_result_json(&(struct bip_cni_result){ips, res.n, routes, nroutes, &c->dns},
-				   c->version);
-	if (!json) {
-		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-		goto out;
-	}
-	if (fputs(json, ctx->out) == EOF || fflush(ctx->out) == EOF) {
-		rc = bip_cni_errf(e, BIP_CNI_EIO, "cannot write the result to stdout");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(json);
-	free(routes);
-	free(ips);
-	bip_pools_free(pools, npools);
+	rc = allocate(ctx, ipam, &req, &res, e);
+	if (!rc)
+		rc = report(ctx, ipam, &req, &res, e);
 	bip_alloc_result_free(&res);
 	return rc;
 }
