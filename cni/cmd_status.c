@@ -54,114 +54,137 @@ static int count_used(void *ctx, const struct bip_alloc_entry *a)
 	return 0;
 }
 
-int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
-{
-	const struct bip_cni_conf *c = ctx->conf;
-	struct bip_cni_capacity_in in = {.node = ctx->node, .want4 = c->assign4, .want6 = c->assign6};
-	struct bip_node node = {0};
-	struct bip_pool *pools = NULL;
-	struct bip_block_info *blocks = NULL;
-	struct bip_range *pod_ranges = NULL;
-	bip_u128 *used = NULL;
-	bool *eligible = NULL;
-	const char *step;
-	char why[256];
-	int rc;
+/* What STATUS reads and owns: in points into it. */
+struct snapshot {
+	struct bip_cni_capacity_in in;
+	struct bip_node node;
+	struct bip_pool *pools;
+	struct bip_block_info *blocks;
+	struct bip_range *pod_ranges;
+	bip_u128 *used;
+	bool *eligible;
+};
 
-	bip_cni_subnet_rules(c, in.subnet);
-	step = "reading the IPAM config";
-	rc = bip_ipam_config_get(ipam, &in.cfg);
+static int unavailable(struct bip_ipam *ipam, int rc, const char *step, struct bip_cni_err *e)
+{
+	return bip_cni_errf(e, BIP_CNI_EUNAVAILABLE, "%s: %s", step,
+			    *bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam) : bip_strerror(rc));
+}
+
+/* The config, the node (absent is fine), the pools and the blocks. */
+static int read_snapshot(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
+			 struct snapshot *sn, struct bip_cni_err *e)
+{
+	const char *step = "reading the IPAM config";
+	int rc = bip_ipam_config_get(ipam, &sn->in.cfg);
+
 	if (rc == BIP_OK) {
 		step = "reading the node";
-		rc = bip_ipam_node_get(ipam, ctx->node, &node);
+		rc = bip_ipam_node_get(ipam, ctx->node, &sn->node);
 		if (rc == BIP_ENOTFOUND)
 			rc = BIP_OK;
 	}
 	if (rc == BIP_OK) {
 		step = "listing pools";
-		rc = bip_ipam_pool_list(ipam, &pools, &in.npools);
+		rc = bip_ipam_pool_list(ipam, &sn->pools, &sn->in.npools);
 	}
 	if (rc == BIP_OK) {
 		step = "listing blocks";
-		rc = bip_ipam_block_list(ipam, &blocks, &in.nblocks);
+		rc = bip_ipam_block_list(ipam, &sn->blocks, &sn->in.nblocks);
 	}
-	if (rc != BIP_OK) {
-		rc = bip_cni_errf(e, BIP_CNI_EUNAVAILABLE, "%s: %s", step,
-				  *bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam) : bip_strerror(rc));
-		goto out;
-	}
-	in.pools = pools;
-	in.blocks = blocks;
-	eligible = calloc(in.npools + 1, sizeof(*eligible));
-	if (!eligible) {
-		rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < in.npools; i++) {
-		size_t nfam = pools[i].cidr.addr.family == 4 ? c->npools4 : c->npools6;
+	if (rc != BIP_OK)
+		return unavailable(ipam, rc, step, e);
+	sn->in.pools = sn->pools;
+	sn->in.blocks = sn->blocks;
+	return 0;
+}
+
+/* The pools this node may allocate from: the named ones, else the automatic selection. */
+static int mark_eligible(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
+			 struct snapshot *sn, struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+
+	sn->eligible = calloc(sn->in.npools + 1, sizeof(*sn->eligible));
+	if (!sn->eligible)
+		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+	for (size_t i = 0; i < sn->in.npools; i++) {
+		size_t nfam = sn->pools[i].cidr.addr.family == 4 ? c->npools4 : c->npools6;
 
 		if (nfam) {
-			eligible[i] = named(c, &pools[i]);
+			sn->eligible[i] = named(c, &sn->pools[i]);
 			continue;
 		}
-		rc = bip_ipam_pool_selects(ipam, &pools[i], BIP_USE_WORKLOAD, ctx->node,
-					   node.name ? &node.labels : NULL, NULL, NULL,
-					   &eligible[i]);
-		if (rc != BIP_OK) {
-			rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-			goto out;
-		}
+		if (bip_ipam_pool_selects(ipam, &sn->pools[i], BIP_USE_WORKLOAD, ctx->node,
+					  sn->node.name ? &sn->node.labels : NULL, NULL, NULL,
+					  &sn->eligible[i]) != BIP_OK)
+			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
 	}
-	in.eligible = eligible;
-	if ((c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&node, 4)) ||
-	    (c->use_pod_cidr6 && !bip_cni_pod_cidr_of(&node, 6))) {
+	sn->in.eligible = sn->eligible;
+	return 0;
+}
+
+/* host-local: the config's ranges, else the node's pod CIDRs (the engine's order), and the
+ * addresses allocated inside each. */
+static int count_ranges(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct snapshot *sn,
+			struct bip_cni_err *e)
+{
+	struct used u;
+	int rc;
+
+	sn->in.ranges = ctx->conf->ranges;
+	sn->in.nranges = ctx->conf->nranges;
+	if (!sn->in.nranges && sn->node.npod_cidrs) {
+		sn->pod_ranges = calloc(sn->node.npod_cidrs, sizeof(*sn->pod_ranges));
+		if (!sn->pod_ranges)
+			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		for (size_t i = 0; i < sn->node.npod_cidrs; i++)
+			bip_pod_cidr_range(sn->node.pod_cidrs[i], (int)i, &sn->pod_ranges[i]);
+		sn->in.ranges = sn->pod_ranges;
+		sn->in.nranges = sn->node.npod_cidrs;
+	}
+	if (!sn->in.nranges)
+		return 0;
+	sn->used = calloc(sn->in.nranges, sizeof(*sn->used));
+	if (!sn->used)
+		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+	u = (struct used){sn->in.ranges, sn->in.nranges, sn->used};
+	rc = bip_ipam_alloc_foreach(ipam, count_used, &u);
+	if (rc != BIP_OK)
+		return unavailable(ipam, rc, "listing allocations", e);
+	sn->in.range_used = sn->used;
+	return 0;
+}
+
+int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+	struct snapshot sn = {
+		.in = {.node = ctx->node, .want4 = c->assign4, .want6 = c->assign6}};
+	char why[256];
+	int rc;
+
+	bip_cni_subnet_rules(c, sn.in.subnet);
+	rc = read_snapshot(ctx, ipam, &sn, e);
+	if (!rc)
+		rc = mark_eligible(ctx, ipam, &sn, e);
+	if (!rc && ((c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&sn.node, 4)) ||
+		    (c->use_pod_cidr6 && !bip_cni_pod_cidr_of(&sn.node, 6)))) {
+		bool no4 = c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&sn.node, 4);
+
 		rc = bip_cni_errf(e, BIP_CNI_EUNAVAILABLE,
 				  "node '%s' has no IPv%d pod CIDR (ipam subnet usePodCidr%s)",
-				  ctx->node, c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&node, 4) ? 4 : 6,
-				  c->use_pod_cidr4 && !bip_cni_pod_cidr_of(&node, 4) ? "" : "IPv6");
-		goto out;
+				  ctx->node, no4 ? 4 : 6, no4 ? "" : "IPv6");
 	}
-	/* host-local: the config's ranges, else the node's pod CIDRs (the engine's order) */
-	in.ranges = c->ranges;
-	in.nranges = c->nranges;
-	if (!in.nranges && node.npod_cidrs) {
-		pod_ranges = calloc(node.npod_cidrs, sizeof(*pod_ranges));
-		if (!pod_ranges) {
-			rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < node.npod_cidrs; i++)
-			bip_pod_cidr_range(node.pod_cidrs[i], (int)i, &pod_ranges[i]);
-		in.ranges = pod_ranges;
-		in.nranges = node.npod_cidrs;
-	}
-	if (in.nranges) {
-		struct used u = {in.ranges, in.nranges, NULL};
-
-		used = calloc(in.nranges, sizeof(*used));
-		if (!used) {
-			rc = bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-			goto out;
-		}
-		u.used = used;
-		rc = bip_ipam_alloc_foreach(ipam, count_used, &u);
-		if (rc != BIP_OK) {
-			rc = bip_cni_errf(e, BIP_CNI_EUNAVAILABLE, "listing allocations: %s",
-					  *bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam)
-								 : bip_strerror(rc));
-			goto out;
-		}
-		in.range_used = used;
-	}
-	rc = 0;
-	if (!bip_cni_capacity_ok(&in, why, sizeof(why)))
+	if (!rc)
+		rc = count_ranges(ctx, ipam, &sn, e);
+	if (!rc && !bip_cni_capacity_ok(&sn.in, why, sizeof(why)))
 		rc = bip_cni_errf(e, BIP_CNI_EUNAVAILABLE, "%s", why);
-out:
-	free(used);
-	free(pod_ranges);
-	free(eligible);
-	bip_block_infos_free(blocks, in.nblocks);
-	bip_pools_free(pools, in.npools);
-	bip_node_clear(&node);
+	free(sn.used);
+	free(sn.pod_ranges);
+	free(sn.eligible);
+	bip_block_infos_free(sn.blocks, sn.in.nblocks);
+	bip_pools_free(sn.pools, sn.in.npools);
+	bip_node_clear(&sn.node);
 	return rc;
 }
