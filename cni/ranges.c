@@ -38,13 +38,108 @@ static int parse_addr_field(json_t *r, const char *key, const char *path, struct
 	return bip_cni_json_addr(v, f, out, e);
 }
 
+/* subnet "usePodCidr" / "usePodCidrIPv6": the node's pod CIDR, once per family. */
+static int pod_cidr_subnet(json_t *r, const char *path, const char *s, struct rctx *x,
+			   struct bip_cni_err *e)
+{
+	static const char *const no[] = {"rangeStart", "rangeEnd", "gateway"};
+	bool v6 = s[10] != '\0';
+
+	for (size_t i = 0; i < 3; i++)
+		if (json_object_get(r, no[i]))
+			return bip_cni_errf(e, BIP_CNI_ECONFIG,
+					    "invalid %s.%s: not supported with \"subnet\": "
+					    "\"%s\" (the node's pod CIDR)",
+					    path, no[i], s);
+	if (v6 ? x->c->use_pod_cidr6 : x->c->use_pod_cidr4)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.subnet: '%s' given twice", path,
+				    s);
+	if (v6)
+		x->c->use_pod_cidr6 = true;
+	else
+		x->c->use_pod_cidr4 = true;
+	x->pod_cidr_sets++;
+	return 0;
+}
+
+static int parse_subnet(const char *s, const char *path, struct bip_prefix *out,
+			struct bip_cni_err *e)
+{
+	int rc = bip_prefix_parse_net(s, out);
+
+	if (rc == BIP_EHOSTBITS)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.subnet: '%s' has host bits set",
+				    path, s);
+	if (rc != BIP_OK)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s.subnet: '%s' is not a CIDR (or usePodCidr, "
+				    "usePodCidrIPv6)",
+				    path, s);
+	if (out->len + 2u > bip_addr_bits(out->addr))
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s.subnet: '%s' is too small to allocate from", path, s);
+	return 0;
+}
+
+/* A range with its defaults filled in (s: its subnet as written): inside its subnet, and
+ * neither mixing families in its set nor overlapping another range. */
+static int check_range(const struct bip_range *rg, const char *path, const char *s,
+		       const struct rctx *x, struct bip_cni_err *e)
+{
+	char a[BIP_ADDR_STRLEN], b[BIP_ADDR_STRLEN];
+
+	if (!bip_prefix_contains(rg->subnet, rg->start))
+		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeStart: '%s' is not in '%s'",
+				    path, bip_addr_fmt(rg->start, a), s);
+	if (!bip_prefix_contains(rg->subnet, rg->end))
+		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeEnd: '%s' is not in '%s'",
+				    path, bip_addr_fmt(rg->end, a), s);
+	if (bip_addr_cmp(rg->start, rg->end) > 0)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s: rangeStart '%s' is after rangeEnd '%s'", path,
+				    bip_addr_fmt(rg->start, a), bip_addr_fmt(rg->end, b));
+	if (rg->gateway.family != rg->subnet.addr.family)
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s.gateway: '%s' is not of the family of '%s'", path,
+				    bip_addr_fmt(rg->gateway, a), s);
+	for (size_t i = 0; i < x->c->nranges; i++) {
+		const struct bip_range *o = &x->c->ranges[i];
+
+		if (o->set == rg->set && o->subnet.addr.family != rg->subnet.addr.family)
+			return bip_cni_errf(e, BIP_CNI_ECONFIG,
+					    "invalid %s: range set %d mixes IPv4 and IPv6", path,
+					    rg->set);
+		if (o->start.family == rg->start.family && bip_addr_cmp(rg->start, o->end) <= 0 &&
+		    bip_addr_cmp(o->start, rg->end) <= 0)
+			return bip_cni_errf(e, BIP_CNI_ECONFIG,
+					    "invalid %s: %s-%s overlaps another range", path,
+					    bip_addr_fmt(rg->start, a), bip_addr_fmt(rg->end, b));
+	}
+	return 0;
+}
+
+static int push_range(struct rctx *x, const struct bip_range *rg, struct bip_cni_err *e)
+{
+	if (x->c->nranges == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 4;
+		struct bip_range *v = realloc(x->c->ranges, cap * sizeof(*v));
+
+		if (!v)
+			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
+		x->c->ranges = v;
+		x->cap = cap;
+	}
+	x->c->ranges[x->c->nranges++] = *rg;
+	return 0;
+}
+
 /* One range object (or the ipam object itself, for the legacy form) at path. */
 static int parse_range(json_t *r, const char *path, struct rctx *x, struct bip_cni_err *e)
 {
 	struct bip_range rg = {.set = x->set};
 	json_t *sub = json_object_get(r, "subnet");
 	const char *s;
-	char a[BIP_ADDR_STRLEN], b[BIP_ADDR_STRLEN], f[96];
+	char f[96];
 	int rc;
 
 	if (!json_is_object(r))
@@ -55,39 +150,11 @@ static int parse_range(json_t *r, const char *path, struct rctx *x, struct bip_c
 	if (!json_is_string(sub))
 		return bip_cni_type_err(e, f, sub, "a CIDR");
 	s = json_string_value(sub);
-	if (strcmp(s, "usePodCidr") == 0 || strcmp(s, "usePodCidrIPv6") == 0) {
-		static const char *const no[] = {"rangeStart", "rangeEnd", "gateway"};
-		bool v6 = s[10] != '\0';
-
-		for (size_t i = 0; i < 3; i++)
-			if (json_object_get(r, no[i]))
-				return bip_cni_errf(e, BIP_CNI_ECONFIG,
-						    "invalid %s.%s: not supported with \"subnet\": "
-						    "\"%s\" (the node's pod CIDR)",
-						    path, no[i], s);
-		if (v6 ? x->c->use_pod_cidr6 : x->c->use_pod_cidr4)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.subnet: '%s' given twice",
-					    path, s);
-		if (v6)
-			x->c->use_pod_cidr6 = true;
-		else
-			x->c->use_pod_cidr4 = true;
-		x->pod_cidr_sets++;
-		return 0;
-	}
-	rc = bip_prefix_parse_net(s, &rg.subnet);
-	if (rc == BIP_EHOSTBITS)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.subnet: '%s' has host bits set",
-				    path, s);
-	if (rc != BIP_OK)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid %s.subnet: '%s' is not a CIDR (or usePodCidr, "
-				    "usePodCidrIPv6)",
-				    path, s);
-	if (rg.subnet.len + 2u > bip_addr_bits(rg.subnet.addr))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid %s.subnet: '%s' is too small to allocate from", path, s);
-	rc = parse_addr_field(r, "rangeStart", path, &rg.start, e);
+	if (strcmp(s, "usePodCidr") == 0 || strcmp(s, "usePodCidrIPv6") == 0)
+		return pod_cidr_subnet(r, path, s, x, e);
+	rc = parse_subnet(s, path, &rg.subnet, e);
+	if (!rc)
+		rc = parse_addr_field(r, "rangeStart", path, &rg.start, e);
 	if (!rc)
 		rc = parse_addr_field(r, "rangeEnd", path, &rg.end, e);
 	if (!rc)
@@ -103,44 +170,8 @@ static int parse_range(json_t *r, const char *path, struct rctx *x, struct bip_c
 	}
 	if (!rg.gateway.family)
 		rg.gateway = bip_addr_next(bip_prefix_first(rg.subnet));
-	if (!bip_prefix_contains(rg.subnet, rg.start))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeStart: '%s' is not in '%s'",
-				    path, bip_addr_fmt(rg.start, a), s);
-	if (!bip_prefix_contains(rg.subnet, rg.end))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeEnd: '%s' is not in '%s'",
-				    path, bip_addr_fmt(rg.end, a), s);
-	if (bip_addr_cmp(rg.start, rg.end) > 0)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid %s: rangeStart '%s' is after rangeEnd '%s'", path,
-				    bip_addr_fmt(rg.start, a), bip_addr_fmt(rg.end, b));
-	if (rg.gateway.family != rg.subnet.addr.family)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid %s.gateway: '%s' is not of the family of '%s'", path,
-				    bip_addr_fmt(rg.gateway, a), s);
-	for (size_t i = 0; i < x->c->nranges; i++) {
-		const struct bip_range *o = &x->c->ranges[i];
-
-		if (o->set == rg.set && o->subnet.addr.family != rg.subnet.addr.family)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid %s: range set %d mixes IPv4 and IPv6", path,
-					    rg.set);
-		if (o->start.family == rg.start.family && bip_addr_cmp(rg.start, o->end) <= 0 &&
-		    bip_addr_cmp(o->start, rg.end) <= 0)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid %s: %s-%s overlaps another range", path,
-					    bip_addr_fmt(rg.start, a), bip_addr_fmt(rg.end, b));
-	}
-	if (x->c->nranges == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 4;
-		struct bip_range *v = realloc(x->c->ranges, cap * sizeof(*v));
-
-		if (!v)
-			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-		x->c->ranges = v;
-		x->cap = cap;
-	}
-	x->c->ranges[x->c->nranges++] = rg;
-	return 0;
+	rc = check_range(&rg, path, s, x, e);
+	return rc ? rc : push_range(x, &rg, e);
 }
 
 /* Close a set: count it per family. */
