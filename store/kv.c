@@ -1,16 +1,31 @@
 /*
- * The helpers every backend and every caller of the store share: closing a store and its last
+ * The helpers every backend and every caller of the store share: the error text of a failed
+ * open (bip__store_seterr, store_int.h), closing a store and its last
  * error, the owned entries (bip_kv, bip_kvs), the collected list, and bip_store_read's fallback
  * for a backend without a batch read. Nothing here knows a backend: the registry that opens one
  * by its address is store/store.c, which the backends never call.
  */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
+#include "store_int.h"
+
+void bip__store_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
 
 void bip_store_close(struct bip_store *s)
 {

@@ -10,27 +10,13 @@
  * helpers the backends share are store/kv.c, so the backends depend on kv.c and this file on
  * them, never the other way round.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blockipam/err.h"
 #include "blockipam/store.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "store_int.h"
 
 const char *bip_store_addr_default(const char *explicit_addr, const char *env_addr)
 {
@@ -75,22 +61,23 @@ static int sqlite_path_check(const char *addr, const char *path, char *err, size
 	size_t n = strlen(path);
 
 	if (path[0] != '/') {
-		seterr(err, errlen,
-		       "store address '%s': the sqlite path must be absolute "
-		       "(sqlite:///path/to/file.db)",
-		       addr);
+		bip__store_seterr(err, errlen,
+				  "store address '%s': the sqlite path must be absolute "
+				  "(sqlite:///path/to/file.db)",
+				  addr);
 		return BIP_EINVAL;
 	}
 	if (n < 2 || path[n - 1] == '/') {
-		seterr(err, errlen,
-		       "store address '%s': '%s' names a directory; want "
-		       "sqlite:///absolute/path/to/file.db",
-		       addr, path);
+		bip__store_seterr(err, errlen,
+				  "store address '%s': '%s' names a directory; want "
+				  "sqlite:///absolute/path/to/file.db",
+				  addr, path);
 		return BIP_EINVAL;
 	}
 	for (const char *p = path; *p; p++) {
 		if ((unsigned char)*p < ' ' || *p == 0x7f) {
-			seterr(err, errlen, "store address '%s': control character in path", addr);
+			bip__store_seterr(err, errlen,
+					  "store address '%s': control character in path", addr);
 			return BIP_EINVAL;
 		}
 	}
@@ -104,7 +91,7 @@ int bip_store_addr_check(const char *addr, char *err, size_t errlen)
 	char why[400];
 
 	if (!addr || !*addr) {
-		seterr(err, errlen, "empty store address");
+		bip__store_seterr(err, errlen, "empty store address");
 		return BIP_EINVAL;
 	}
 	sc = scheme_of(addr, &rest);
@@ -112,18 +99,19 @@ int bip_store_addr_check(const char *addr, char *err, size_t errlen)
 		return sqlite_path_check(addr, rest, err, errlen);
 	if (sc) {
 		if (bip_etcd_addr_check(rest, why, sizeof(why)) != BIP_OK) {
-			seterr(err, errlen, "store address '%s': %s", addr, why);
+			bip__store_seterr(err, errlen, "store address '%s': %s", addr, why);
 			return BIP_EINVAL;
 		}
 		return BIP_OK;
 	}
 	if (!strstr(addr, "://"))
-		seterr(err, errlen,
-		       "store address '%s': a path must be absolute (sqlite:///path/to/file.db), "
-		       "or etcd://host[:port]",
-		       addr);
+		bip__store_seterr(
+		    err, errlen,
+		    "store address '%s': a path must be absolute (sqlite:///path/to/file.db), "
+		    "or etcd://host[:port]",
+		    addr);
 	else
-		seterr(
+		bip__store_seterr(
 		    err, errlen,
 		    "store address '%s': unknown scheme (want sqlite:///path, etcd://host[:port] "
 		    "or etcds://host[:port])",
@@ -143,7 +131,7 @@ int bip_store_open(const char *addr, const struct bip_store_opts *opts, struct b
 		opts = &none;
 	*out = NULL;
 	if (bip_store_addr_check(addr, why, sizeof(why)) != BIP_OK) {
-		seterr(err, errlen, "%s%s", addr && *addr ? "invalid " : "", why);
+		bip__store_seterr(err, errlen, "%s%s", addr && *addr ? "invalid " : "", why);
 		return BIP_EINVAL;
 	}
 	sc = scheme_of(addr, &rest);

@@ -145,9 +145,9 @@ static int init_schema(struct sqlite_store *s, const char *path, char *err, size
 	rc = set_wal(s);
 	if (rc != SQLITE_OK) {
 		ret = bip__sq_map_rc(rc);
-		bip__sq_seterr(err, errlen, "cannot switch store '%s' to WAL mode: %s", path,
-			       rc == SQLITE_CANTOPEN ? "the journal mode did not change"
-						     : sqlite3_errmsg(s->db));
+		bip__store_seterr(err, errlen, "cannot switch store '%s' to WAL mode: %s", path,
+				  rc == SQLITE_CANTOPEN ? "the journal mode did not change"
+							: sqlite3_errmsg(s->db));
 		goto out;
 	}
 	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -159,8 +159,8 @@ static int init_schema(struct sqlite_store *s, const char *path, char *err, size
 		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	ret = bip__sq_map_rc(rc);
 	if (rc != SQLITE_OK)
-		bip__sq_seterr(err, errlen, "cannot create the schema in store '%s': %s", path,
-			       sqlite3_errmsg(s->db));
+		bip__store_seterr(err, errlen, "cannot create the schema in store '%s': %s", path,
+				  sqlite3_errmsg(s->db));
 out:
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -171,11 +171,12 @@ out:
 int bip__sq_read_failed(struct sqlite_store *s, const char *path, int rc, char *err, size_t errlen)
 {
 	if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT)
-		bip__sq_seterr(err, errlen, "store '%s' is not a SQLite database or is corrupt: %s",
-			       path, sqlite3_errmsg(s->db));
+		bip__store_seterr(err, errlen,
+				  "store '%s' is not a SQLite database or is corrupt: %s", path,
+				  sqlite3_errmsg(s->db));
 	else
-		bip__sq_seterr(err, errlen, "cannot read store '%s': %s", path,
-			       sqlite3_errmsg(s->db));
+		bip__store_seterr(err, errlen, "cannot read store '%s': %s", path,
+				  sqlite3_errmsg(s->db));
 	return bip__sq_map_rc(rc);
 }
 
@@ -198,15 +199,15 @@ int bip__sq_open_schema(struct sqlite_store *s, const char *path, char *err, siz
 	if (rc != SQLITE_OK)
 		return bip__sq_read_failed(s, path, rc, err, errlen);
 	if (!ident_ours(&id)) {
-		bip__sq_seterr(err, errlen,
-			       "store '%s' is a SQLite database but not a blockipam store "
-			       "(application_id %lld, user_version %lld, %lld tables)",
-			       path, (long long)id.app, (long long)id.version,
-			       (long long)id.tables);
+		bip__store_seterr(err, errlen,
+				  "store '%s' is a SQLite database but not a blockipam store "
+				  "(application_id %lld, user_version %lld, %lld tables)",
+				  path, (long long)id.app, (long long)id.version,
+				  (long long)id.tables);
 		return BIP_ECORRUPT;
 	}
 	if (id.version > SCHEMA_VERSION) {
-		bip__sq_seterr(
+		bip__store_seterr(
 		    err, errlen,
 		    "store '%s' has schema version %lld, newer than this program's (%d): "
 		    "upgrade blockipam",

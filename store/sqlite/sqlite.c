@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +76,6 @@
  * not with cp (any CLI command that closes last folds the WAL back in).
  */
 #define SHORT_LIVED_CKPT_FRAMES 64
-
-void bip__sq_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int bip__sq_map_rc(int rc)
 {
@@ -155,7 +143,7 @@ int bip__sq_rc(struct sqlite_store *s, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-		bip__sq_seterr(
+		bip__store_seterr(
 		    s->errmsg, sizeof(s->errmsg),
 		    "store '%s' is damaged (%s): stop its writers and restore it from a backup, or "
 		    "save what is readable with `sqlite3 '%s' .recover`; `blockipamctl ipam check` "
@@ -163,13 +151,13 @@ int bip__sq_rc(struct sqlite_store *s, int rc)
 		    path, sqlite3_errstr(rc), path);
 		break;
 	case SQLITE_FULL:
-		bip__sq_seterr(
+		bip__store_seterr(
 		    s->errmsg, sizeof(s->errmsg),
 		    "the disk holding store '%s' is full: nothing was written; free space there",
 		    path);
 		break;
 	case SQLITE_READONLY:
-		bip__sq_seterr(
+		bip__store_seterr(
 		    s->errmsg, sizeof(s->errmsg),
 		    "store '%s' cannot be written (%s): is its file system mounted read-only, or "
 		    "its file or directory not writable?",
@@ -177,8 +165,8 @@ int bip__sq_rc(struct sqlite_store *s, int rc)
 		break;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-		bip__sq_seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
-			       sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
+		bip__store_seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
+				  sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
 		break;
 	default:
 		break;
@@ -224,7 +212,7 @@ static int sq_verify(struct bip_store *bs)
 	if (n == 0)
 		goto out;
 	ret = BIP_ECORRUPT;
-	bip__sq_seterr(
+	bip__store_seterr(
 	    s->errmsg, sizeof(s->errmsg),
 	    "store '%s' is damaged (integrity check: %s%s): stop its writers and restore it from "
 	    "a backup, or save what is readable with `sqlite3 '%s' .recover`",
@@ -286,23 +274,23 @@ static int check_dir(const char *dir, bool create, char *err, size_t errlen)
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 			int e = errno;
 
-			bip__sq_seterr(err, errlen, "cannot create store directory '%s': %s", dir,
-				       strerror(e));
+			bip__store_seterr(err, errlen, "cannot create store directory '%s': %s",
+					  dir, strerror(e));
 			return bip__sq_map_errno(e);
 		}
 	}
 	if (stat(dir, &st) != 0) {
 		int e = errno;
 
-		bip__sq_seterr(err, errlen, "store directory '%s': %s", dir, strerror(e));
+		bip__store_seterr(err, errlen, "store directory '%s': %s", dir, strerror(e));
 		return bip__sq_map_errno(e);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		bip__sq_seterr(err, errlen, "store directory '%s' is not a directory", dir);
+		bip__store_seterr(err, errlen, "store directory '%s' is not a directory", dir);
 		return BIP_ENOTFOUND;
 	}
 	if (st.st_mode & S_IWOTH) {
-		bip__sq_seterr(
+		bip__store_seterr(
 		    err, errlen,
 		    "store directory '%s' is world-writable (mode %04o): refusing to use it", dir,
 		    (unsigned)(st.st_mode & 07777));
@@ -328,29 +316,30 @@ static int open_file(const char *path, const char *what, bool create, int *fdp, 
 
 		ret = bip__sq_map_errno(e);
 		if (e == ENOENT)
-			bip__sq_seterr(err, errlen, "%s '%s' does not exist", what, path);
+			bip__store_seterr(err, errlen, "%s '%s' does not exist", what, path);
 		else if (e == ELOOP)
-			bip__sq_seterr(err, errlen,
-				       "%s '%s' is a symbolic link: refusing to follow it", what,
-				       path);
+			bip__store_seterr(err, errlen,
+					  "%s '%s' is a symbolic link: refusing to follow it", what,
+					  path);
 		else
-			bip__sq_seterr(err, errlen, "cannot open %s '%s': %s", what, path,
-				       strerror(e));
+			bip__store_seterr(err, errlen, "cannot open %s '%s': %s", what, path,
+					  strerror(e));
 		goto out;
 	}
 	ret = BIP_EIO;
 	if (fstat(fd, &st) != 0) {
-		bip__sq_seterr(err, errlen, "cannot stat %s '%s': %s", what, path, strerror(errno));
+		bip__store_seterr(err, errlen, "cannot stat %s '%s': %s", what, path,
+				  strerror(errno));
 		goto out;
 	}
 	ret = BIP_EINVAL;
 	if (!S_ISREG(st.st_mode)) {
-		bip__sq_seterr(err, errlen, "%s '%s' is not a regular file", what, path);
+		bip__store_seterr(err, errlen, "%s '%s' is not a regular file", what, path);
 		goto out;
 	}
 	ret = BIP_EPERM;
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		bip__sq_seterr(
+		bip__store_seterr(
 		    err, errlen,
 		    "%s '%s' is group- or world-writable (mode %04o): refusing to use it "
 		    "(chmod 600 it)",
@@ -372,14 +361,15 @@ static int parse_path(const char *path, char *dir, char *lock, char *err, size_t
 	const char *slash;
 
 	if (!path || path[0] != '/') {
-		bip__sq_seterr(err, errlen, "invalid sqlite store path '%s': it must be absolute",
-			       path ? path : "");
+		bip__store_seterr(err, errlen,
+				  "invalid sqlite store path '%s': it must be absolute",
+				  path ? path : "");
 		return BIP_EINVAL;
 	}
 	slash = strrchr(path, '/');
 	if (slash[1] == '\0' || strlen(path) + sizeof(".lock") > PATH_MAX) {
-		bip__sq_seterr(err, errlen, "invalid sqlite store path '%s': want /dir/file.db",
-			       path);
+		bip__store_seterr(err, errlen, "invalid sqlite store path '%s': want /dir/file.db",
+				  path);
 		return BIP_EINVAL;
 	}
 	snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
@@ -399,8 +389,8 @@ static int connect_db(struct sqlite_store *s, const char *path, char *err, size_
 				 SQLITE_OPEN_EXRESCODE,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		bip__sq_seterr(err, errlen, "cannot open store '%s': %s", path,
-			       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		bip__store_seterr(err, errlen, "cannot open store '%s': %s", path,
+				  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		return bip__sq_map_rc(rc);
 	}
 	sqlite3_busy_handler(s->db, bip__sq_busy_wait, s);
@@ -440,7 +430,7 @@ int bip_sqlite_open(const char *path, const struct bip_store_opts *opts, struct 
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		bip__sq_seterr(err, errlen, "out of memory");
+		bip__store_seterr(err, errlen, "out of memory");
 		return BIP_ENOMEM;
 	}
 	s->base.ops = &sqlite_ops;

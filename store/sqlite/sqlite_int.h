@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "blockipam/store.h"
+#include "../store_int.h"
 
 enum stmt_id {
 	ST_GET,

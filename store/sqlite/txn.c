@@ -96,15 +96,15 @@ static int write_lock(struct sqlite_store *s)
 	s->errmsg[0] = '\0';
 	ret = bip__lock_wait(s->lock_fd, s->timeout_ms, &e);
 	if (ret == BIP_EAGAIN)
-		bip__sq_seterr(
+		bip__store_seterr(
 		    s->errmsg, sizeof(s->errmsg),
 		    "the store lock '%s.lock' was held by another process for over %d ms (a "
 		    "stopped or stuck process of this machine?)",
 		    sqlite3_db_filename(s->db, "main"), s->timeout_ms);
 	else if (ret != BIP_OK) {
 		ret = bip__sq_map_errno(e);
-		bip__sq_seterr(s->errmsg, sizeof(s->errmsg), "cannot lock '%s.lock': %s",
-			       sqlite3_db_filename(s->db, "main"), strerror(e));
+		bip__store_seterr(s->errmsg, sizeof(s->errmsg), "cannot lock '%s.lock': %s",
+				  sqlite3_db_filename(s->db, "main"), strerror(e));
 	}
 	return ret;
 }
