@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[2], "seq") == 0 && argc == 4) {
 		int n = atoi(argv[3]);
 		double *ms = calloc((size_t)(n > 0 ? n : 1), sizeof(*ms)), t0 = now_ms();
-		struct bip_etcd_stats st;
+		struct bip__etcd_stats st;
 		int64_t rev = 0;
 		struct bip_kv kv = {0};
 
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		double dt = now_ms() - t0;
 		struct stats lat = stats_of(ms, n > 0 ? (size_t)n : 0);
 
-		bip_etcd_stats(s, &st);
+		bip__etcd_stats(s, &st);
 		if (rc == BIP_OK && n > 0)
 			printf(
 			    "%d CAS txns: %.0f txn/s; latency median %.3f ms, p90 %.3f, p99 %.3f, "

@@ -7,7 +7,7 @@
  * required only for GC (the spec; skel also demands it for ADD/DEL/CHECK, which an IPAM plugin
  * has no use for). Interface names follow the kernel (at most 15 bytes, not "." or "..", no '/',
  * ':' or whitespace) and must also be printable ASCII without '\', '"' or ''', because they
- * become part of a handle id and the library refuses those in one (lib/util.c valid_handle).
+ * become part of a handle id and the library refuses those in one (lib/util.c bip__valid_handle).
  */
 #include <stdio.h>
 #include <string.h>

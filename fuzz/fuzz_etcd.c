@@ -38,20 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char msg[64];
 	int code;
 
-	if (bip_etcd_decode_range(in, size, check_kv, NULL, &r) == BIP_OK && r.rev <= 0)
+	if (bip__etcd_decode_range(in, size, check_kv, NULL, &r) == BIP_OK && r.rev <= 0)
 		abort();
-	if (bip_etcd_decode_txn(in, size, &rev, &ok) == BIP_OK && rev <= 0)
+	if (bip__etcd_decode_txn(in, size, &rev, &ok) == BIP_OK && rev <= 0)
 		abort();
 	for (size_t n = 1; n <= 3; n++) {
 		struct bip_etcd_range rr[3];
 
-		if (bip_etcd_decode_reads(in, size, n, check_read, &n, rr) != BIP_OK)
+		if (bip__etcd_decode_reads(in, size, n, check_read, &n, rr) != BIP_OK)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			if (rr[i].rev <= 0 || rr[i].rev != rr[0].rev)
 				abort();
 	}
-	bip_etcd_decode_error(in, size, &code, msg, sizeof(msg));
+	bip__etcd_decode_error(in, size, &code, msg, sizeof(msg));
 	if (strlen(msg) >= sizeof(msg) || code < -1 || code >= 100)
 		abort();
 
@@ -60,13 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dec)
 		abort();
-	if (bip_b64_decode(in, size, dec, &dl) == BIP_OK) {
-		char *enc = malloc(bip_b64_len(dl) + 1);
+	if (bip__b64_decode(in, size, dec, &dl) == BIP_OK) {
+		char *enc = malloc(bip__b64_len(dl) + 1);
 
 		if (!enc)
 			abort();
-		bip_b64_encode(dec, dl, enc);
-		if (bip_b64_len(dl) != size || memcmp(enc, in, size) != 0)
+		bip__b64_encode(dec, dl, enc);
+		if (bip__b64_len(dl) != size || memcmp(enc, in, size) != 0)
 			abort();
 		free(enc);
 	}

@@ -18,21 +18,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bip_http_resp r;
 	struct bip_http_head h;
 	size_t used = 0;
-	int rc = bip_http_parse_response(in, size, &r, &used);
+	int rc = bip__http_parse_response(in, size, &r, &used);
 
 	if (rc == BIP_HTTP_DONE) {
 		if (used > size || r.len > BIP_HTTP_BODY_MAX || r.body[r.len] != '\0' ||
 		    r.status < 200 || r.status > 599)
 			abort();
-		bip_http_resp_clear(&r);
+		bip__http_resp_clear(&r);
 	}
 	/* The head verdict must not change with more input once it is DONE or BAD. */
-	int hv = bip_http_parse_head(in, size, &h);
+	int hv = bip__http_parse_head(in, size, &h);
 	size_t step = size / 128 + 1;
 
 	for (size_t k = size / 2; hv != BIP_HTTP_MORE && k < size; k += step) {
 		struct bip_http_head h2;
-		int v = bip_http_parse_head(in, k, &h2);
+		int v = bip__http_parse_head(in, k, &h2);
 
 		if (v != BIP_HTTP_MORE && v != hv)
 			abort();
@@ -48,12 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!buf || !copy)
 			abort();
 		memcpy(buf, in + h.len, n);
-		int v = bip_http_chunks_feed(&c, buf, cut, &u1, buf, &outlen, BIP_HTTP_BODY_MAX);
+		int v = bip__http_chunks_feed(&c, buf, cut, &u1, buf, &outlen, BIP_HTTP_BODY_MAX);
 		if (v == BIP_HTTP_MORE)
-			v = bip_http_chunks_feed(&c, buf + u1, n - u1, &u2, buf, &outlen,
-						 BIP_HTTP_BODY_MAX);
+			v = bip__http_chunks_feed(&c, buf + u1, n - u1, &u2, buf, &outlen,
+						  BIP_HTTP_BODY_MAX);
 		int w =
-		    bip_http_chunks_feed(&c2, in + h.len, n, &ou, copy, &olen, BIP_HTTP_BODY_MAX);
+		    bip__http_chunks_feed(&c2, in + h.len, n, &ou, copy, &olen, BIP_HTTP_BODY_MAX);
 		if (v != w)
 			abort();
 		if (v == BIP_HTTP_DONE &&

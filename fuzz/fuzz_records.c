@@ -77,7 +77,7 @@ static char *reencode(enum rec_kind k, const char *name, const unsigned char *v,
 {
 	size_t n = 0;
 	char *enc = NULL;
-	int rc = record_reencode(NULL, k, name, v, len, &enc, &n, inspect, (void *)name);
+	int rc = bip__record_reencode(NULL, k, name, v, len, &enc, &n, inspect, (void *)name);
 
 	/* Garbage is ECORRUPT; with no allocation failing, nothing else. */
 	check(rc == BIP_OK || rc == BIP_ECORRUPT);

@@ -174,8 +174,8 @@ static void check_given(const struct bip_alloc_result *res, const char *handle)
 		struct blk *b = NULL;
 		struct bip_prefix kp;
 
-		if (cidr_from_keypart(kvs.v[i].key + strlen("blocks/"), &kp) != BIP_OK ||
-		    blk_decode(NULL, kvs.v[i].key, kvs.v[i].value, kvs.v[i].len, 1, &b) != BIP_OK)
+		if (bip__cidr_from_keypart(kvs.v[i].key + strlen("blocks/"), &kp) != BIP_OK ||
+		    bip__blk_decode(NULL, kvs.v[i].key, kvs.v[i].value, kvs.v[i].len, 1, &b) != BIP_OK)
 			continue;
 		if (bip_prefix_eq(b->cidr, kp)) {
 			for (size_t a = 0; a < res->n; a++) {
@@ -190,7 +190,7 @@ static void check_given(const struct bip_alloc_result *res, const char *handle)
 				seen[a]++;
 			}
 		}
-		blk_free(b);
+		bip__blk_free(b);
 	}
 	for (size_t a = 0; a < res->n; a++)
 		check(seen[a] == 1);
@@ -209,11 +209,11 @@ static size_t sound_blocks(struct bip_prefix *out, size_t max)
 		struct blk *b = NULL;
 		struct bip_prefix kp;
 
-		if (cidr_from_keypart(kvs.v[i].key + strlen("blocks/"), &kp) == BIP_OK &&
-		    blk_decode(NULL, kvs.v[i].key, kvs.v[i].value, kvs.v[i].len, 1, &b) == BIP_OK &&
+		if (bip__cidr_from_keypart(kvs.v[i].key + strlen("blocks/"), &kp) == BIP_OK &&
+		    bip__blk_decode(NULL, kvs.v[i].key, kvs.v[i].value, kvs.v[i].len, 1, &b) == BIP_OK &&
 		    bip_prefix_eq(b->cidr, kp))
 			out[n++] = kp;
-		blk_free(b);
+		bip__blk_free(b);
 	}
 	bip_kvs_free(&kvs);
 	return n;

@@ -38,8 +38,8 @@ static int smap_put(struct bip_ipam *ip, struct smap *m, const char *k, size_t v
 		struct smap nm = {0};
 
 		nm.cap = m->cap ? m->cap * 2 : 1024;
-		nm.keys = im_calloc(ip, nm.cap, sizeof(*nm.keys));
-		nm.vals = im_calloc(ip, nm.cap, sizeof(*nm.vals));
+		nm.keys = bip__im_calloc(ip, nm.cap, sizeof(*nm.keys));
+		nm.vals = bip__im_calloc(ip, nm.cap, sizeof(*nm.vals));
 		if (!nm.keys || !nm.vals) {
 			free(nm.keys);
 			free(nm.vals);
@@ -107,14 +107,14 @@ static int on_block(void *ctx, const struct bip_kv *kv)
 {
 	struct blk_stream *s = ctx;
 	struct blk *b = NULL;
-	int rc = blk_decode(s->ip, kv->key, kv->value, kv->len, kv->rev, &b);
+	int rc = bip__blk_decode(s->ip, kv->key, kv->value, kv->len, kv->rev, &b);
 
 	if (rc == BIP_ENOMEM)
 		return rc;
 	if (rc != BIP_OK)
 		s->corrupt++;
 	rc = s->fn(s->ctx, kv, b);
-	blk_free(b);
+	bip__blk_free(b);
 	return rc;
 }
 
@@ -126,7 +126,7 @@ static int foreach_block(struct bip_ipam *ip, blk_fn fn, void *ctx)
 	int rc = bip_store_list_cb(ip->store, PFX_BLOCKS, 0, on_block, &s, &rev);
 
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
-		seterr(ip, rc, "cannot list blocks");
+		bip__seterr(ip, rc, "cannot list blocks");
 	return rc;
 }
 
@@ -153,7 +153,7 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct bip_block_info *v = im_realloc(l->ip, l->v, cap * sizeof(*v));
+		struct bip_block_info *v = bip__im_realloc(l->ip, l->v, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -168,7 +168,7 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 	bi->claimed = b->claimed;
 	bi->empty_since = b->empty_since;
 	for (uint32_t o = 0; o < b->size; o++) {
-		bool res = l->nres && addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
+		bool res = l->nres && bip__addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
 
 		if (b->handle[o] && b->holder[o])
 			bi->borrowed++;
@@ -178,9 +178,9 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 			bi->reserved++;
 	}
 	bi->free = b->size - b->used - bi->reserved;
-	p = pool_of(l->pools, l->npools, b->cidr);
-	bi->node = b->node ? im_strdup(l->ip, b->node) : NULL;
-	bi->pool = p ? im_strdup(l->ip, p->name) : NULL;
+	p = bip__pool_of(l->pools, l->npools, b->cidr);
+	bi->node = b->node ? bip__im_strdup(l->ip, b->node) : NULL;
+	bi->pool = p ? bip__im_strdup(l->ip, p->name) : NULL;
 	l->n++;
 	if ((b->node && !bi->node) || (p && !bi->pool))
 		return BIP_ENOMEM;
@@ -194,9 +194,9 @@ int bip_ipam_block_list(struct bip_ipam *ip, struct bip_block_info **out, size_t
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	rc = load_pools(ip, &l.pools, &revs, &l.npools);
+	rc = bip__load_pools(ip, &l.pools, &revs, &l.npools);
 	if (rc == BIP_OK)
-		rc = load_reservations(ip, &l.res, &l.nres);
+		rc = bip__load_reservations(ip, &l.res, &l.nres);
 	if (rc == BIP_OK)
 		rc = foreach_block(ip, on_blist, &l);
 	bip_pools_free(l.pools, l.npools);
@@ -274,7 +274,7 @@ static int on_handle(void *ctx, const struct bip_kv *kv)
 {
 	struct hforeach *f = ctx;
 	struct bip_handle_info h = {0};
-	int rc = handle_decode(f->ip, kv->key + f->skip, kv->value, kv->len, &h);
+	int rc = bip__handle_decode(f->ip, kv->key + f->skip, kv->value, kv->len, &h);
 
 	if (rc == BIP_ENOMEM)
 		return rc;
@@ -295,11 +295,11 @@ int bip_ipam_handle_foreach(struct bip_ipam *ip, const char *prefix,
 
 	ip->errmsg[0] = '\0';
 	if (prefix && strchr(prefix, '/'))
-		return seterr(ip, BIP_EINVAL, "invalid handle prefix '%s'", prefix);
+		return bip__seterr(ip, BIP_EINVAL, "invalid handle prefix '%s'", prefix);
 	snprintf(pfx, sizeof(pfx), PFX_HANDLES "%s", prefix ? prefix : "");
 	rc = bip_store_list_cb(ip->store, pfx, 0, on_handle, &f, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM && !ip->errmsg[0])
-		seterr(ip, rc, "cannot list handles");
+		bip__seterr(ip, rc, "cannot list handles");
 	return rc;
 }
 
@@ -316,7 +316,7 @@ static int on_findblk(void *ctx, const struct bip_kv *kv)
 	struct findblk *f = ctx;
 	struct bip_prefix p;
 
-	if (cidr_from_keypart(kv->key + strlen(PFX_BLOCKS), &p) == BIP_OK &&
+	if (bip__cidr_from_keypart(kv->key + strlen(PFX_BLOCKS), &p) == BIP_OK &&
 	    bip_prefix_contains(p, f->addr)) {
 		f->cidr = p;
 		f->found = true;
@@ -352,15 +352,15 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 
 	ip->errmsg[0] = '\0';
 	bip_addr_fmt(addr, as);
-	rc = load_pools(ip, &pools, &revs, &npools);
+	rc = bip__load_pools(ip, &pools, &revs, &npools);
 	if (rc == BIP_OK)
-		rc = load_reservations(ip, &res, &nres);
+		rc = bip__load_reservations(ip, &res, &nres);
 	if (rc != BIP_OK)
 		goto out;
-	ai.reserved = addr_reserved(res, nres, addr);
-	p = pool_of(pools, npools, (struct bip_prefix){addr, (uint8_t)bip_addr_bits(addr)});
+	ai.reserved = bip__addr_reserved(res, nres, addr);
+	p = bip__pool_of(pools, npools, (struct bip_prefix){addr, (uint8_t)bip_addr_bits(addr)});
 	if (p) {
-		ai.pool = im_strdup(ip, p->name);
+		ai.pool = bip__im_strdup(ip, p->name);
 		bip_prefix_sub_of(p->cidr, p->block_len, addr, &f.cidr, NULL);
 		f.found = true;
 	} else {
@@ -371,36 +371,36 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 		if (rc != BIP_OK)
 			goto out;
 	}
-	rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated%s", as,
+	rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated%s", as,
 		    ai.reserved ? " (it is reserved)" : "");
 	if (!f.found)
 		goto out;
-	key_block(key, f.cidr);
+	bip__key_block(key, f.cidr);
 	rc = bip_store_get(ip->store, key, &kv);
 	if (rc == BIP_ENOTFOUND) {
-		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
 		goto out;
 	}
 	if (rc == BIP_OK)
-		rc = blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
+		rc = bip__blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
 	if (rc == BIP_OK && !bip_prefix_eq(b->cidr, f.cidr)) /* addr is not in it */
-		rc = seterr(ip, BIP_ECORRUPT, "store record %s holds another block", key);
+		rc = bip__seterr(ip, BIP_ECORRUPT, "store record %s holds another block", key);
 	if (rc != BIP_OK)
 		goto out;
 	o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
 	ai.block = b->cidr;
 	if (!b->handle[o]) {
-		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated (block %s is %s)", as,
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated (block %s is %s)", as,
 			    key + strlen(PFX_BLOCKS), b->node ? b->node : "unowned");
 		goto out;
 	}
-	ai.block_node = b->node ? im_strdup(ip, b->node) : NULL;
+	ai.block_node = b->node ? bip__im_strdup(ip, b->node) : NULL;
 	ai.borrowed = b->holder[o] != NULL;
 	rc = bip_ipam_handle_get(ip, b->handle[o], &ai.holder);
 	if (rc == BIP_ENOTFOUND) {
 		/* A handle without its record: say who the block names. */
-		ai.holder.id = im_strdup(ip, b->handle[o]);
-		ai.holder.node = im_strdup(ip, b->holder[o] ? b->holder[o] : b->node);
+		ai.holder.id = bip__im_strdup(ip, b->handle[o]);
+		ai.holder.node = bip__im_strdup(ip, b->holder[o] ? b->holder[o] : b->node);
 		rc = BIP_OK;
 	}
 	if (rc != BIP_OK)
@@ -416,7 +416,7 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 	rc = BIP_OK;
 out:
 	bip_addr_info_clear(&ai);
-	blk_free(b);
+	bip__blk_free(b);
 	bip_kv_clear(&kv);
 	bip_pools_free(pools, npools);
 	free(revs);
@@ -442,22 +442,22 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 		return 0;
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
-		struct bip_kv *v = im_realloc(e->ip, e->v, cap * sizeof(*v));
+		struct bip_kv *v = bip__im_realloc(e->ip, e->v, cap * sizeof(*v));
 		char **nodes;
 
 		if (!v)
 			return BIP_ENOMEM;
 		e->v = v;
-		nodes = im_realloc(e->ip, e->nodes, cap * sizeof(*nodes));
+		nodes = bip__im_realloc(e->ip, e->nodes, cap * sizeof(*nodes));
 		if (!nodes)
 			return BIP_ENOMEM;
 		e->nodes = nodes;
 		e->cap = cap;
 	}
-	e->v[e->n].key = im_strdup(e->ip, kv->key);
+	e->v[e->n].key = bip__im_strdup(e->ip, kv->key);
 	e->v[e->n].value = NULL;
 	e->v[e->n].rev = kv->rev;
-	e->nodes[e->n] = b->node ? im_strdup(e->ip, b->node) : NULL;
+	e->nodes[e->n] = b->node ? bip__im_strdup(e->ip, b->node) : NULL;
 	e->n++;
 	/* Without its node the block would go and its affinity stay. */
 	return e->v[e->n - 1].key && (!b->node || e->nodes[e->n - 1]) ? 0 : BIP_ENOMEM;
@@ -465,7 +465,7 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 
 int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_t *deleted)
 {
-	struct empties e = {.ip = ip, .cutoff = bip_now() - (int64_t)min_age_s};
+	struct empties e = {.ip = ip, .cutoff = bip__now() - (int64_t)min_age_s};
 	size_t d = 0;
 	int rc;
 
@@ -479,12 +479,12 @@ int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_
 		size_t nops = 0;
 		int trc;
 
-		if (cidr_from_keypart(e.v[i].key + strlen(PFX_BLOCKS), &cidr) != BIP_OK)
+		if (bip__cidr_from_keypart(e.v[i].key + strlen(PFX_BLOCKS), &cidr) != BIP_OK)
 			continue;
 		cmps[0] = (struct bip_cmp){e.v[i].key, e.v[i].rev};
 		ops[nops++] = (struct bip_op){BIP_OP_DEL, e.v[i].key};
 		if (e.nodes[i]) {
-			key_affinity(akey, e.nodes[i], cidr);
+			bip__key_affinity(akey, e.nodes[i], cidr);
 			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
 		}
 		/* A block that changed since it was read is in use again: leave it. */
@@ -492,7 +492,7 @@ int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_
 		if (trc == BIP_OK)
 			d++;
 		else if (trc != BIP_ECONFLICT)
-			rc = seterr(ip, trc, "cannot delete %s", e.v[i].key);
+			rc = bip__seterr(ip, trc, "cannot delete %s", e.v[i].key);
 	}
 	for (size_t i = 0; i < e.n; i++) {
 		free(e.v[i].key);
@@ -550,20 +550,20 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	rc = load_pools(ip, &pools, &revs, &npools);
+	rc = bip__load_pools(ip, &pools, &revs, &npools);
 	if (rc == BIP_OK)
-		rc = load_reservations(ip, &res, &nres);
+		rc = bip__load_reservations(ip, &res, &nres);
 	if (rc == BIP_OK)
 		rc = bip_ipam_block_list(ip, &blocks, &nblocks);
 	if (rc != BIP_OK)
 		goto out;
 	/* One row per pool, then one for blocks outside every pool. */
-	u = im_calloc(ip, npools + 1, sizeof(*u));
+	u = bip__im_calloc(ip, npools + 1, sizeof(*u));
 	rc = BIP_ENOMEM;
 	if (!u)
 		goto out;
 	for (size_t i = 0; i < npools; i++) {
-		u[i].name = im_strdup(ip, pools[i].name);
+		u[i].name = bip__im_strdup(ip, pools[i].name);
 		if (!u[i].name)
 			goto out;
 		u[i].cidr = pools[i].cidr;
@@ -571,7 +571,7 @@ int bip_ipam_usage(struct bip_ipam *ip, struct bip_pool_usage **out, size_t *n)
 		u[i].reserved = reserved_in(res, nres, pools[i].cidr);
 	}
 	for (size_t b = 0; b < nblocks; b++) {
-		const struct bip_pool *p = pool_of(pools, npools, blocks[b].cidr);
+		const struct bip_pool *p = bip__pool_of(pools, npools, blocks[b].cidr);
 		struct bip_pool_usage *row = p ? &u[p - pools] : &u[npools];
 
 		row->used += blocks[b].used;
@@ -660,12 +660,12 @@ static void *arena_alloc(struct bip_ipam *ip, struct arena *ar, size_t size)
 	if (size > ARENA_CHUNK)
 		return NULL;
 	if (!ar->n || ar->used + size > ARENA_CHUNK) {
-		char **v = im_realloc(ip, ar->chunks, (ar->n + 1) * sizeof(*v));
+		char **v = bip__im_realloc(ip, ar->chunks, (ar->n + 1) * sizeof(*v));
 
 		if (!v)
 			return NULL;
 		ar->chunks = v;
-		ar->chunks[ar->n] = im_malloc(ip, ARENA_CHUNK);
+		ar->chunks[ar->n] = bip__im_malloc(ip, ARENA_CHUNK);
 		if (!ar->chunks[ar->n])
 			return NULL;
 		ar->n++;
@@ -751,7 +751,7 @@ static int add_problem(struct checker *c, enum bip_problem_kind kind, const char
 	char detail[512];
 	va_list ap;
 
-	v = im_realloc(c->ip, c->rep->v, (c->rep->n + 1) * sizeof(*v));
+	v = bip__im_realloc(c->ip, c->rep->v, (c->rep->n + 1) * sizeof(*v));
 	if (!v)
 		return BIP_ENOMEM;
 	c->rep->v = v;
@@ -761,9 +761,9 @@ static int add_problem(struct checker *c, enum bip_problem_kind kind, const char
 	v = &c->rep->v[c->rep->n];
 	memset(v, 0, sizeof(*v));
 	v->kind = kind;
-	v->key = im_strdup(c->ip, key);
-	v->subject = im_strdup(c->ip, subject);
-	v->detail = im_strdup(c->ip, detail);
+	v->key = bip__im_strdup(c->ip, key);
+	v->subject = bip__im_strdup(c->ip, subject);
+	v->detail = bip__im_strdup(c->ip, detail);
 	c->rep->n++;
 	if (!v->key || !v->subject || !v->detail)
 		return BIP_ENOMEM;
@@ -778,7 +778,7 @@ static int intern_handle(struct checker *c, const char *id, size_t *idx)
 		return BIP_OK;
 	if (c->nhandles == c->caph) {
 		size_t cap = c->caph ? c->caph * 2 : 256;
-		struct c_handle *v = im_realloc(c->ip, c->handles, cap * sizeof(*v));
+		struct c_handle *v = bip__im_realloc(c->ip, c->handles, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -811,7 +811,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 		last_problem(c, kv->rev, false);
 		return rc;
 	}
-	cidr_keypart(b->cidr, cs);
+	bip__cidr_keypart(b->cidr, cs);
 	if (strcmp(cs, kp) != 0) {
 		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, kp,
 				 "the record holds block %s, not the one its key names", cs);
@@ -820,7 +820,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	}
 	if (c->nblocks == c->capb) {
 		size_t cap = c->capb ? c->capb * 2 : 256;
-		struct c_block *v = im_realloc(c->ip, c->blocks, cap * sizeof(*v));
+		struct c_block *v = bip__im_realloc(c->ip, c->blocks, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -833,12 +833,12 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 	cb->rev = b->rev;
 	cb->empty = b->used == 0;
 	if (b->node) {
-		cb->node = im_strdup(c->ip, b->node);
+		cb->node = bip__im_strdup(c->ip, b->node);
 		if (!cb->node)
 			return BIP_ENOMEM;
 	}
 	c->nblocks++;
-	if (!b->hostlocal && !pool_of(c->pools, c->npools, b->cidr)) {
+	if (!b->hostlocal && !bip__pool_of(c->pools, c->npools, b->cidr)) {
 		rc = add_problem(c, BIP_PROB_BLOCK_NO_POOL, kv->key, bip_prefix_fmt(b->cidr, cs),
 				 "block %s lies outside every pool (%u addresses in use)", cs,
 				 b->used);
@@ -863,7 +863,7 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 		}
 		if (c->nallocs == c->capa) {
 			size_t cap = c->capa ? c->capa * 2 : 1024;
-			struct c_alloc *v = im_realloc(c->ip, c->allocs, cap * sizeof(*v));
+			struct c_alloc *v = bip__im_realloc(c->ip, c->allocs, cap * sizeof(*v));
 
 			if (!v)
 				return BIP_ENOMEM;
@@ -888,12 +888,12 @@ static int on_check_handle(void *ctx, const struct bip_kv *kv)
 	int rc;
 
 	c->rep->handles++;
-	if (!valid_handle(id)) {
+	if (!bip__valid_handle(id)) {
 		rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kv->key, id, "invalid handle id");
 		last_problem(c, kv->rev, false);
 		return rc;
 	}
-	rc = handle_decode(c->ip, id, kv->value, kv->len, &h);
+	rc = bip__handle_decode(c->ip, id, kv->value, kv->len, &h);
 	if (rc == BIP_ENOMEM)
 		return rc;
 	if (rc != BIP_OK) {
@@ -959,7 +959,7 @@ static int reread(struct checker *c, char (*keys)[KEY_LEN], size_t n, struct bip
 	for (size_t i = 0; i < n; i++)
 		reads[i] = (struct bip_read){keys[i], false, 0};
 	rc = bip_store_read(c->ip->store, reads, n, got, NULL);
-	return rc == BIP_OK ? BIP_OK : seterr(c->ip, rc, "cannot read %s again", keys[0]);
+	return rc == BIP_OK ? BIP_OK : bip__seterr(c->ip, rc, "cannot read %s again", keys[0]);
 }
 
 /*
@@ -993,13 +993,13 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 		cidrs[n++] = p;
 	}
 	rc = BIP_ENOMEM;
-	keys = im_calloc(c->ip, n + 1, sizeof(*keys));
-	out = im_calloc(c->ip, HANDLE_MAX_ADDRS + ngiven + 1, sizeof(*out));
+	keys = bip__im_calloc(c->ip, n + 1, sizeof(*keys));
+	out = bip__im_calloc(c->ip, HANDLE_MAX_ADDRS + ngiven + 1, sizeof(*out));
 	if (!keys || !out)
 		goto out;
-	key_handle(keys[0], h->id);
+	bip__key_handle(keys[0], h->id);
 	for (size_t j = 0; j < n; j++)
-		key_block(keys[j + 1], cidrs[j]);
+		bip__key_block(keys[j + 1], cidrs[j]);
 	rc = reread(c, keys, n + 1, got);
 	if (rc != BIP_OK)
 		goto out;
@@ -1009,7 +1009,7 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 	if (h->present) {
 		struct bip_handle_info info = {0};
 
-		rc = handle_decode(c->ip, h->id, got[0].v[0].value, got[0].v[0].len, &info);
+		rc = bip__handle_decode(c->ip, h->id, got[0].v[0].value, got[0].v[0].len, &info);
 		if (rc == BIP_OK) {
 			h->rev = got[0].v[0].rev;
 			h->addrs =
@@ -1028,7 +1028,7 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 
 		if (!got[j].n)
 			continue;
-		rc = blk_decode(c->ip, got[j].v[0].key, got[j].v[0].value, got[j].v[0].len,
+		rc = bip__blk_decode(c->ip, got[j].v[0].key, got[j].v[0].value, got[j].v[0].len,
 				got[j].v[0].rev, &b);
 		if (rc == BIP_ENOMEM)
 			goto out;
@@ -1038,7 +1038,7 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 			if (b->handle[o] && strcmp(b->handle[o], h->id) == 0)
 				out[nout++] =
 				    (struct bip_prefix){bip_prefix_nth(b->cidr, o), b->cidr.len};
-		blk_free(b);
+		bip__blk_free(b);
 	}
 	*fresh = out;
 	*nfresh = nout;
@@ -1110,14 +1110,14 @@ static int repair_cmps(struct checker *c, struct c_handle *h, const struct bip_p
 			goto out;
 	}
 	/* the blocks again, for their revisions (reread_handle keeps none) */
-	key_handle(keys[0], h->id);
+	bip__key_handle(keys[0], h->id);
 	for (size_t i = 0; i < nwant + h->naddrs; i++) {
 		struct bip_prefix p = i < nwant ? want[i] : h->addrs[i - nwant];
 		char k[KEY_LEN];
 		bool dup = false;
 
 		p.addr = bip_prefix_first(p);
-		key_block(k, p);
+		bip__key_block(k, p);
 		for (size_t j = 1; j < n && !dup; j++)
 			dup = strcmp(keys[j], k) == 0;
 		if (dup)
@@ -1158,13 +1158,13 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	size_t len = 0, ncmps = 0;
 	int rc;
 
-	key_handle(key, h->id);
+	bip__key_handle(key, h->id);
 	if (h->present) {
 		rc = bip_store_get(c->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
 			rc = BIP_ECONFLICT; /* changed since it was judged: leave it */
 		if (rc == BIP_OK)
-			rc = handle_decode(c->ip, h->id, kv.value, kv.len, &info);
+			rc = bip__handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
 			goto out;
 		free(info.addrs);
@@ -1179,16 +1179,16 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		bool split = d2 && d1 > h->id && d2 > d1 + 1 && d2[1] && !strchr(d2 + 1, '.');
 
 		rc = BIP_ENOMEM;
-		info.time = bip_now();
-		info.id = im_strdup(c->ip, h->id);
-		info.node = h->node ? im_strdup(c->ip, h->node) : NULL;
+		info.time = bip__now();
+		info.id = bip__im_strdup(c->ip, h->id);
+		info.node = h->node ? bip__im_strdup(c->ip, h->node) : NULL;
 		if (!info.id || (h->node && !info.node))
 			goto out;
 		if (split) {
 			size_t cn = (size_t)(d2 - d1 - 1);
 
-			info.container = im_malloc(c->ip, cn + 1);
-			info.ifname = im_strdup(c->ip, d2 + 1);
+			info.container = bip__im_malloc(c->ip, cn + 1);
+			info.ifname = bip__im_strdup(c->ip, d2 + 1);
 			if (!info.container || !info.ifname)
 				goto out;
 			memcpy(info.container, d1 + 1, cn);
@@ -1198,7 +1198,7 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	info.addrs = (struct bip_prefix *)want;
 	info.naddrs = nwant;
 	if (nwant) {
-		v = handle_encode(c->ip, &info, &len);
+		v = bip__handle_encode(c->ip, &info, &len);
 		rc = BIP_ENOMEM;
 		if (!v)
 			goto out;
@@ -1207,8 +1207,8 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		op = (struct bip_op){BIP_OP_DEL, key};
 	}
 	rc = BIP_ENOMEM;
-	keys = im_calloc(c->ip, BIP_READ_MAX, sizeof(*keys));
-	cmps = im_calloc(c->ip, BIP_READ_MAX, sizeof(*cmps));
+	keys = bip__im_calloc(c->ip, BIP_READ_MAX, sizeof(*keys));
+	cmps = bip__im_calloc(c->ip, BIP_READ_MAX, sizeof(*cmps));
 	if (!keys || !cmps)
 		goto out;
 	rc = repair_cmps(c, h, want, nwant, keys, cmps, &ncmps);
@@ -1227,10 +1227,10 @@ out:
 static int check_handles(struct checker *c)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
-	size_t *count = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
-	size_t *start = im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
-	struct bip_prefix *flat = im_calloc(c->ip, c->nallocs + 1, sizeof(*flat));
-	struct bip_prefix **held = im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
+	size_t *count = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
+	size_t *start = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
+	struct bip_prefix *flat = bip__im_calloc(c->ip, c->nallocs + 1, sizeof(*flat));
+	struct bip_prefix **held = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
 	struct bip_prefix *fresh = NULL;
 	size_t nfresh;
 	int rc = BIP_ENOMEM;
@@ -1272,7 +1272,7 @@ static int check_handles(struct checker *c)
 				ngiven = nfresh;
 			}
 		}
-		key_handle(key, ch->id);
+		bip__key_handle(key, ch->id);
 		/* Addresses given by blocks but not listed by the handle. */
 		for (size_t i = 0; i < ngiven; i++) {
 			bool listed = false;
@@ -1340,7 +1340,7 @@ struct aff_now {
 static int reread_affinity(struct checker *c, const char *akey, struct bip_prefix cidr,
 			   struct aff_now *now)
 {
-	char(*keys)[KEY_LEN] = im_calloc(c->ip, 2, KEY_LEN);
+	char(*keys)[KEY_LEN] = bip__im_calloc(c->ip, 2, KEY_LEN);
 	struct bip_kvs got[2];
 	int rc = BIP_ENOMEM;
 
@@ -1348,12 +1348,12 @@ static int reread_affinity(struct checker *c, const char *akey, struct bip_prefi
 	if (!keys)
 		return rc;
 	snprintf(keys[0], KEY_LEN, "%s", akey);
-	key_block(keys[1], cidr);
+	bip__key_block(keys[1], cidr);
 	rc = reread(c, keys, 2, got);
 	if (rc == BIP_OK) {
 		if (got[0].n) {
 			now->aff_rev = got[0].v[0].rev;
-			if (affinity_decode(got[0].v[0].value, got[0].v[0].len, &now->st, NULL,
+			if (bip__affinity_decode(got[0].v[0].value, got[0].v[0].len, &now->st, NULL,
 					    NULL) != BIP_OK)
 				now->st = AFF_PENDING;
 		}
@@ -1361,13 +1361,13 @@ static int reread_affinity(struct checker *c, const char *akey, struct bip_prefi
 			struct blk *b = NULL;
 
 			now->blk_rev = got[1].v[0].rev;
-			rc = blk_decode(c->ip, got[1].v[0].key, got[1].v[0].value, got[1].v[0].len,
+			rc = bip__blk_decode(c->ip, got[1].v[0].key, got[1].v[0].value, got[1].v[0].len,
 					got[1].v[0].rev, &b);
 			if (rc == BIP_OK) {
 				now->blk_ok = true;
 				snprintf(now->node, sizeof(now->node), "%s",
 					 b->node ? b->node : "");
-				blk_free(b);
+				bip__blk_free(b);
 			}
 			if (rc != BIP_ENOMEM)
 				rc = BIP_OK; /* one that does not decode is reported on its own */
@@ -1388,7 +1388,7 @@ static int check_affinities(struct checker *c)
 	int rc = bip_store_list(c->ip->store, PFX_AFFINITY, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return seterr(c->ip, rc, "cannot list affinities");
+		return bip__seterr(c->ip, rc, "cannot list affinities");
 	for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
 		const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
 		const char *slash = strchr(rest, '/');
@@ -1401,8 +1401,8 @@ static int check_affinities(struct checker *c)
 
 		c->rep->affinities++;
 		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
-		    cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
-		    affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
+		    bip__cidr_from_keypart(slash + 1, &cidr) != BIP_OK ||
+		    bip__affinity_decode(kvs.v[i].value, kvs.v[i].len, &st, NULL, NULL) != BIP_OK) {
 			rc = add_problem(c, BIP_PROB_BLOCK_CORRUPT, kvs.v[i].key, rest,
 					 "the affinity record does not decode");
 			last_problem(c, kvs.v[i].rev, false);
@@ -1435,7 +1435,7 @@ static int check_affinities(struct checker *c)
 			exists = now.blk_rev && now.blk_ok;
 			bnode = now.node[0] ? now.node : NULL;
 			cmps[0].rev = now.aff_rev;
-			key_block(bkey, cidr);
+			bip__key_block(bkey, cidr);
 			cmps[1] = (struct bip_cmp){bkey, now.blk_rev};
 		}
 		if (!exists) {
@@ -1473,7 +1473,7 @@ static int check_affinities(struct checker *c)
 		if (rc == BIP_OK && (del || fix))
 			last_problem(c, cmps[0].rev, true);
 		if (rc == BIP_OK && (del || fix) && may_repair(c, c->rep->n - 1, c->rep->n)) {
-			const char *val = affinity_value(AFF_CONFIRMED);
+			const char *val = bip__affinity_value(AFF_CONFIRMED);
 			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
 					       : (struct bip_op){BIP_OP_PUT, kvs.v[i].key, val,
 								 strlen(val)};
@@ -1493,7 +1493,7 @@ static int check_affinities(struct checker *c)
 		if (!b->node || b->has_node_aff)
 			continue;
 		bip_prefix_fmt(b->cidr, cs);
-		key_affinity(key, b->node, b->cidr);
+		bip__key_affinity(key, b->node, b->cidr);
 		rc = reread_affinity(c, key, b->cidr, &now);
 		if (rc != BIP_OK)
 			break;
@@ -1506,11 +1506,11 @@ static int check_affinities(struct checker *c)
 		if (rc == BIP_OK)
 			last_problem(c, b->rev, true);
 		if (rc == BIP_OK && may_repair(c, c->rep->n - 1, c->rep->n)) {
-			const char *val = affinity_value(AFF_CONFIRMED);
+			const char *val = bip__affinity_value(AFF_CONFIRMED);
 			struct bip_op op = {BIP_OP_PUT, key, val, strlen(val)};
 			int trc;
 
-			key_block(bkey, b->cidr);
+			bip__key_block(bkey, b->cidr);
 			cmps[0] = (struct bip_cmp){key, 0};
 			cmps[1] = (struct bip_cmp){bkey, b->rev};
 			trc = bip_store_txn(c->ip->store, cmps, 2, &op, 1, NULL);
@@ -1533,7 +1533,7 @@ static int check_overlaps(struct checker *c)
 
 		if (!bip_prefix_overlaps(p, q))
 			continue;
-		key_block(key, q);
+		bip__key_block(key, q);
 		if (add_problem(c, BIP_PROB_ADDR_TWICE, key, bip_prefix_fmt(q, b),
 				"blocks %s and %s overlap: their common addresses can be held "
 				"twice",
@@ -1566,7 +1566,7 @@ static int repair_no_pool(struct checker *c)
 		cmp = (struct bip_cmp){pr->key, b->rev};
 		ops[nops++] = (struct bip_op){BIP_OP_DEL, pr->key};
 		if (b->node) {
-			key_affinity(akey, b->node, b->cidr);
+			bip__key_affinity(akey, b->node, b->cidr);
 			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
 		}
 		trc = bip_store_txn(c->ip->store, &cmp, 1, ops, nops, NULL);
@@ -1591,15 +1591,15 @@ static int check_run(struct bip_ipam *ip, bool repair,
 	/* A damaged file first: its records cannot be trusted, and its error says how to restore. */
 	rc = ip->store->ops->verify ? ip->store->ops->verify(ip->store) : BIP_OK;
 	if (rc != BIP_OK)
-		seterr(ip, rc, "the store failed its integrity check");
+		bip__seterr(ip, rc, "the store failed its integrity check");
 	if (rc == BIP_OK)
-		rc = load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
+		rc = bip__load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
 	if (rc == BIP_OK)
 		rc = foreach_block(ip, on_check_block, &c);
 	if (rc == BIP_OK) {
 		rc = bip_store_list_cb(ip->store, PFX_HANDLES, 0, on_check_handle, &c, &rev);
 		if (rc != BIP_OK && rc != BIP_ENOMEM)
-			seterr(ip, rc, "cannot list handles");
+			bip__seterr(ip, rc, "cannot list handles");
 	}
 	if (rc == BIP_OK && c.nblocks)
 		qsort(c.blocks, c.nblocks, sizeof(*c.blocks), cmp_cblock);

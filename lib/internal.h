@@ -24,19 +24,19 @@ struct bip_ipam {
 };
 
 /* Memory through the ipam handle, so tests can fail any allocation. */
-void *im_malloc(struct bip_ipam *ip, size_t n);
-void *im_calloc(struct bip_ipam *ip, size_t n, size_t size);
-void *im_realloc(struct bip_ipam *ip, void *p, size_t n);
-char *im_strdup(struct bip_ipam *ip, const char *s);
-/* Set the detail message; returns err for "return seterr(ip, BIP_EINVAL, ...)". */
-int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+void *bip__im_malloc(struct bip_ipam *ip, size_t n);
+void *bip__im_calloc(struct bip_ipam *ip, size_t n, size_t size);
+void *bip__im_realloc(struct bip_ipam *ip, void *p, size_t n);
+char *bip__im_strdup(struct bip_ipam *ip, const char *s);
+/* Set the detail message; returns err for "return bip__seterr(ip, BIP_EINVAL, ...)". */
+int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int64_t bip_now(void);
-uint64_t bip_rand(struct bip_ipam *ip);
+int64_t bip__now(void);
+uint64_t bip__rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */
-void bip_backoff(struct bip_ipam *ip, int attempt);
+void bip__backoff(struct bip_ipam *ip, int attempt);
 /* The same, scaled to how long the lost attempt took (microseconds). */
-void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
+void bip__backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
 
 /* --- keys ------------------------------------------------------------------------------- */
 #define KEY_CONFIG "config"
@@ -50,17 +50,17 @@ void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
 #define KEY_LEN (BIP_HANDLE_MAX + 64)
 
 /* "10.0.0.0/26" -> "10.0.0.0-26" as used in keys. */
-void cidr_keypart(struct bip_prefix p, char *buf /* BIP_PREFIX_STRLEN */);
-int cidr_from_keypart(const char *s, struct bip_prefix *out);
-void key_block(char *buf, struct bip_prefix cidr);
-void key_affinity(char *buf, const char *node, struct bip_prefix cidr);
-void key_handle(char *buf, const char *id);
+void bip__cidr_keypart(struct bip_prefix p, char *buf /* BIP_PREFIX_STRLEN */);
+int bip__cidr_from_keypart(const char *s, struct bip_prefix *out);
+void bip__key_block(char *buf, struct bip_prefix cidr);
+void bip__key_affinity(char *buf, const char *node, struct bip_prefix cidr);
+void bip__key_handle(char *buf, const char *id);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9._-]*, at most BIP_NAME_MAX. Handles: printable ASCII without
  * '/', space, quotes or backslash, at most BIP_HANDLE_MAX. */
-bool valid_name(const char *s);
-bool valid_handle(const char *s);
-bool valid_attr(const char *s);
+bool bip__valid_name(const char *s);
+bool bip__valid_handle(const char *s);
+bool bip__valid_attr(const char *s);
 
 /* --- records ---------------------------------------------------------------------------- */
 
@@ -93,39 +93,39 @@ struct blk {
 
 #define BLK_MAX_ORDINALS (1u << 16)
 
-struct blk *blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node);
-void blk_free(struct blk *b);
-int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
+struct blk *bip__blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node);
+void bip__blk_free(struct blk *b);
+int bip__blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
 	       int64_t rev, struct blk **out);
 /* Encode to compact JSON text (malloc'd). */
-char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len);
+char *bip__blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len);
 /* Take ordinal o for handle (holder = node when it is not the block's node). */
-int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
+int bip__blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
 	     const char *holder);
-void blk_release(struct blk *b, uint32_t o);
+void bip__blk_release(struct blk *b, uint32_t o);
 
 struct handle_rec {
 	struct bip_handle_info info;
 	int64_t rev;
 };
-int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
+int bip__handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
 		  struct bip_handle_info *out);
-char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len);
+char *bip__handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len);
 
-int pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+int bip__pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		struct bip_pool *out);
-char *pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len);
-int config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out);
-char *config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len);
-int reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+char *bip__pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len);
+int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out);
+char *bip__config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len);
+int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		       struct bip_reservation *out);
-char *reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len);
-int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+char *bip__reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len);
+int bip__node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		struct bip_node *out);
-char *node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len);
-int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+char *bip__node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len);
+int bip__namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		     struct bip_namespace *out);
-char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
+char *bip__namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
 
 /*
  * Affinity values: {"state":"confirmed","free":N(,"emptySince":T)}. "free" is the number of free
@@ -136,10 +136,10 @@ char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size
  * enough to give back without reading them; 0 when absent.
  */
 enum aff_state { AFF_PENDING, AFF_CONFIRMED, AFF_PENDING_DELETION };
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
+int bip__affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
 		    int64_t *empty_since);
-const char *affinity_value(enum aff_state st);
-char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len);
+const char *bip__affinity_value(enum aff_state st);
+char *bip__affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len);
 
 /*
  * A stored record's canonical text: decode v as a record of kind k (name: its key's name part;
@@ -151,26 +151,26 @@ char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, 
  */
 enum rec_kind { REC_BLOCK, REC_HANDLE, REC_POOL, REC_CONFIG, REC_RESERVATION, REC_NODE,
 		REC_NAMESPACE, REC_AFFINITY };
-int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
+int bip__record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 		    const unsigned char *v, size_t len, char **out, size_t *outlen,
 		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx);
 
 /* Helpers over records. */
-int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
-int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
+int bip__load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
+int bip__load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n);
 /* What load_* do after their list: decode entries already read (the pools sorted by family,
  * priority, name, with their revisions; every reserved CIDR). */
-int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
+int bip__pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
 	       int64_t **revs, size_t *n);
-int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
+int bip__reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
 		      size_t *n);
-bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
+bool bip__addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
 /* The pool holding a block/address, or NULL. */
-const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);
-unsigned default_block_len(int family);
+const struct bip_pool *bip__pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);
+unsigned bip__default_block_len(int family);
 /* Length of the sub-blocks a host-local range or pod CIDR is kept in. */
-unsigned range_block_len(struct bip_prefix subnet);
-int label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src);
-void label_set_clear(struct bip_label_set *ls);
+unsigned bip__range_block_len(struct bip_prefix subnet);
+int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src);
+void bip__label_set_clear(struct bip_label_set *ls);
 
 #endif

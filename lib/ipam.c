@@ -117,13 +117,13 @@ static void attempt_clear(struct attempt *a)
 	free(a->pool_revs);
 	free(a->pool_used);
 	free(a->res);
-	label_set_clear(&a->node_labels);
-	label_set_clear(&a->ns_labels);
+	bip__label_set_clear(&a->node_labels);
+	bip__label_set_clear(&a->ns_labels);
 	bip_node_clear(&a->node);
 	bip_namespace_clear(&a->ns);
 	bip_handle_info_clear(&a->held);
 	for (size_t i = 0; i < a->nblks; i++)
-		blk_free(a->blks[i]);
+		bip__blk_free(a->blks[i]);
 	free(a->blks);
 	free(a->new_aff);
 	free(a->new_aff_rev);
@@ -162,7 +162,7 @@ static int store_lock(struct bip_ipam *ip, bool on)
 		return BIP_OK;
 	rc = ip->store->ops->lock(ip->store, on);
 	if (rc != BIP_OK && on)
-		return seterr(ip, rc, "cannot take this node's store lock");
+		return bip__seterr(ip, rc, "cannot take this node's store lock");
 	return BIP_OK;
 }
 
@@ -190,13 +190,13 @@ static int collect_cidr(void *ctx, const struct bip_kv *kv)
 
 	if (slash)
 		part = slash + 1;
-	if (cidr_from_keypart(part, &p) != BIP_OK) {
+	if (bip__cidr_from_keypart(part, &p) != BIP_OK) {
 		kl->bad++; /* a key the check reports; allocation ignores it */
 		return 0;
 	}
 	if (kl->n == kl->cap) {
 		size_t cap = kl->cap ? kl->cap * 2 : 16;
-		struct bip_prefix *v = im_realloc(kl->ip, kl->v, cap * sizeof(*v));
+		struct bip_prefix *v = bip__im_realloc(kl->ip, kl->v, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -285,7 +285,7 @@ static int add_blk(struct attempt *a, struct blk *b)
 {
 	if (a->nblks == a->capblks) {
 		size_t cap = a->capblks ? a->capblks * 2 : 8;
-		struct blk **v = im_realloc(a->ip, a->blks, cap * sizeof(*v));
+		struct blk **v = bip__im_realloc(a->ip, a->blks, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -317,7 +317,7 @@ static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 	*out = cached_blk(a, cidr);
 	if (*out)
 		return BIP_OK;
-	key_block(key, cidr);
+	bip__key_block(key, cidr);
 	p = read_ahead(a, cidr);
 	if (p && !p->found)
 		return BIP_OK;
@@ -330,21 +330,21 @@ static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 		if (rc == BIP_ENOTFOUND)
 			return BIP_OK;
 		if (rc != BIP_OK)
-			return seterr(a->ip, rc, "cannot read %s", key);
+			return bip__seterr(a->ip, rc, "cannot read %s", key);
 	}
-	rc = blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
+	rc = bip__blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
 	bip_kv_clear(&kv);
 	if (rc == BIP_ECORRUPT)
-		return seterr(a->ip, rc, "store record %s does not decode", key);
+		return bip__seterr(a->ip, rc, "store record %s does not decode", key);
 	if (rc != BIP_OK)
 		return rc;
 	if (!bip_prefix_eq(b->cidr, cidr)) {
-		blk_free(b);
-		return seterr(a->ip, BIP_ECORRUPT, "store record %s holds another block", key);
+		bip__blk_free(b);
+		return bip__seterr(a->ip, BIP_ECORRUPT, "store record %s holds another block", key);
 	}
 	rc = add_blk(a, b);
 	if (rc != BIP_OK) {
-		blk_free(b);
+		bip__blk_free(b);
 		return rc;
 	}
 	*out = b;
@@ -369,8 +369,8 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 
 	if (n < 2)
 		return BIP_OK;
-	want = im_calloc(a->ip, n, sizeof(*want));
-	keys = im_calloc(a->ip, n < BIP_READ_MAX ? n : BIP_READ_MAX, KEY_LEN);
+	want = bip__im_calloc(a->ip, n, sizeof(*want));
+	keys = bip__im_calloc(a->ip, n < BIP_READ_MAX ? n : BIP_READ_MAX, KEY_LEN);
 	if (!want || !keys)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -385,7 +385,7 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 	if (k < 2)
 		goto out;
 	rc = BIP_ENOMEM;
-	pre = im_realloc(a->ip, a->pre, (a->npre + k) * sizeof(*pre));
+	pre = bip__im_realloc(a->ip, a->pre, (a->npre + k) * sizeof(*pre));
 	if (!pre)
 		goto out;
 	a->pre = pre;
@@ -393,12 +393,12 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 		size_t m = k - off < BIP_READ_MAX ? k - off : BIP_READ_MAX;
 
 		for (size_t j = 0; j < m; j++) {
-			key_block(keys[j], want[off + j]);
+			bip__key_block(keys[j], want[off + j]);
 			reads[j] = (struct bip_read){keys[j], false, 0};
 		}
 		rc = bip_store_read(a->ip->store, reads, m, got, NULL);
 		if (rc != BIP_OK) {
-			seterr(a->ip, rc, "cannot read %s%s", keys[0],
+			bip__seterr(a->ip, rc, "cannot read %s%s", keys[0],
 			       m > 1 ? " and the other blocks read with it" : "");
 			goto out;
 		}
@@ -422,13 +422,13 @@ out:
  * revision it was read at). */
 static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_rev)
 {
-	struct bip_prefix *v = im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
+	struct bip_prefix *v = bip__im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
 	int64_t *r;
 
 	if (!v)
 		return BIP_ENOMEM;
 	a->new_aff = v;
-	r = im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
+	r = bip__im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
 	if (!r)
 		return BIP_ENOMEM;
 	a->new_aff_rev = r;
@@ -441,12 +441,12 @@ static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_re
  * failure too. */
 static int drop_aff(struct attempt *a, struct bip_prefix cidr, char *node)
 {
-	struct bip_prefix *v = im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
+	struct bip_prefix *v = bip__im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
 	char **nv;
 
 	if (v)
 		a->drop_aff = v;
-	nv = v ? im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv)) : NULL;
+	nv = v ? bip__im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv)) : NULL;
 	if (!nv) {
 		free(node);
 		return BIP_ENOMEM;
@@ -462,14 +462,14 @@ static int drop_aff(struct attempt *a, struct bip_prefix cidr, char *node)
 static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, int64_t aff_rev,
 		   struct blk **out)
 {
-	struct blk *b = blk_new(a->ip, cidr, node);
+	struct blk *b = bip__blk_new(a->ip, cidr, node);
 	int rc;
 
 	if (!b)
 		return BIP_ENOMEM;
 	rc = add_blk(a, b);
 	if (rc != BIP_OK) {
-		blk_free(b);
+		bip__blk_free(b);
 		return rc;
 	}
 	if (node) {
@@ -480,7 +480,7 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 	/* Later overlap checks in this attempt must see it. */
 	if (a->have_existing) {
 		struct bip_prefix *v =
-			im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
+			bip__im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -542,7 +542,7 @@ static int read_context(struct attempt *a)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
 	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
 	if (rc != BIP_OK)
-		return seterr(a->ip, rc,
+		return bip__seterr(a->ip, rc,
 			      "cannot read the records for '%s' (its handle, the config, pools, "
 			      "reservations, node '%s'%s)",
 			      req->handle, req->node, req->namespace ? ", namespace" : "");
@@ -558,10 +558,10 @@ static int use_handle(struct attempt *a, const struct bip_kv *kv)
 
 	if (!kv)
 		return BIP_OK;
-	rc = handle_decode(a->ip, a->req->handle, kv->value, kv->len, &a->held);
+	rc = bip__handle_decode(a->ip, a->req->handle, kv->value, kv->len, &a->held);
 	a->handle_rev = kv->rev;
 	if (rc == BIP_ECORRUPT)
-		return seterr(a->ip, rc, "store record %s does not decode", kv->key);
+		return bip__seterr(a->ip, rc, "store record %s does not decode", kv->key);
 	if (rc != BIP_OK)
 		return rc;
 	a->have_handle = true;
@@ -571,13 +571,13 @@ static int use_handle(struct attempt *a, const struct bip_kv *kv)
 static int decode_node(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		       void *out)
 {
-	return node_decode(ip, name, v, len, out);
+	return bip__node_decode(ip, name, v, len, out);
 }
 
 static int decode_namespace(struct bip_ipam *ip, const char *name, const unsigned char *v,
 			    size_t len, void *out)
 {
-	return namespace_decode(ip, name, v, len, out);
+	return bip__namespace_decode(ip, name, v, len, out);
 }
 
 /* A record that may be absent (a single key read): decoded into out, and *have, when there. */
@@ -592,7 +592,7 @@ static int use_optional(struct bip_ipam *ip, const struct bip_kvs *kvs, const ch
 		return BIP_OK;
 	rc = decode(ip, name, kvs->v[0].value, kvs->v[0].len, out);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "store record %s does not decode", kvs->v[0].key);
+		return bip__seterr(ip, rc, "store record %s does not decode", kvs->v[0].key);
 	*have = true;
 	return BIP_OK;
 }
@@ -611,18 +611,18 @@ static int use_context(struct attempt *a)
 	if (cfg->n == 0) {
 		bip_config_default(&a->cfg);
 	} else {
-		rc = config_decode(ip, cfg->v[0].value, cfg->v[0].len, &a->cfg);
+		rc = bip__config_decode(ip, cfg->v[0].value, cfg->v[0].len, &a->cfg);
 		if (rc != BIP_OK)
-			return seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
+			return bip__seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
 	}
-	rc = pools_from(ip, &a->rd[RD_POOLS], &a->pools, &a->pool_revs, &a->npools);
+	rc = bip__pools_from(ip, &a->rd[RD_POOLS], &a->pools, &a->pool_revs, &a->npools);
 	if (rc != BIP_OK)
 		return rc;
 	a->have_pools = true;
-	a->pool_used = im_calloc(ip, a->npools, sizeof(bool));
+	a->pool_used = bip__im_calloc(ip, a->npools, sizeof(bool));
 	if (!a->pool_used)
 		return BIP_ENOMEM;
-	rc = reservations_from(ip, &a->rd[RD_RESERVATIONS], &a->res, &a->nres);
+	rc = bip__reservations_from(ip, &a->rd[RD_RESERVATIONS], &a->res, &a->nres);
 	if (rc == BIP_OK)
 		rc = use_optional(ip, &a->rd[RD_NODE], req->node, decode_node, &a->node,
 				  &a->have_node);
@@ -649,13 +649,13 @@ static int labels_with_name(struct bip_ipam *ip, const struct bip_label_set *src
 
 	for (size_t i = 0; src && i < src->n; i++)
 		has |= strcmp(src->v[i].key, name_key) == 0;
-	ls.v = im_calloc(ip, (src ? src->n : 0) + 1, sizeof(*ls.v));
+	ls.v = bip__im_calloc(ip, (src ? src->n : 0) + 1, sizeof(*ls.v));
 	if (!ls.v)
 		return BIP_ENOMEM;
 	if (src && src->n) {
 		struct bip_label_set tmp;
 
-		rc = label_set_dup(ip, &tmp, src);
+		rc = bip__label_set_dup(ip, &tmp, src);
 		if (rc != BIP_OK) {
 			free(ls.v);
 			return rc;
@@ -665,11 +665,11 @@ static int labels_with_name(struct bip_ipam *ip, const struct bip_label_set *src
 		free(tmp.v);
 	}
 	if (!has && name) {
-		ls.v[ls.n].key = im_strdup(ip, name_key);
-		ls.v[ls.n].value = im_strdup(ip, name);
+		ls.v[ls.n].key = bip__im_strdup(ip, name_key);
+		ls.v[ls.n].value = bip__im_strdup(ip, name);
 		ls.n++;
 		if (!ls.v[ls.n - 1].key || !ls.v[ls.n - 1].value) {
-			label_set_clear(&ls);
+			bip__label_set_clear(&ls);
 			return BIP_ENOMEM;
 		}
 	}
@@ -684,12 +684,12 @@ static int read_handle(struct attempt *a)
 	struct bip_kv kv = {0};
 	int rc;
 
-	key_handle(key, a->req->handle);
+	bip__key_handle(key, a->req->handle);
 	rc = bip_store_get(a->ip->store, key, &kv);
 	if (rc == BIP_ENOTFOUND)
 		return BIP_OK;
 	if (rc != BIP_OK)
-		return seterr(a->ip, rc, "cannot read %s", key);
+		return bip__seterr(a->ip, rc, "cannot read %s", key);
 	rc = use_handle(a, &kv);
 	bip_kv_clear(&kv);
 	return rc;
@@ -703,7 +703,7 @@ static int prefetch_held(struct attempt *a)
 
 	if (a->held.naddrs < 2)
 		return BIP_OK;
-	cidrs = im_calloc(a->ip, a->held.naddrs, sizeof(*cidrs));
+	cidrs = bip__im_calloc(a->ip, a->held.naddrs, sizeof(*cidrs));
 	if (!cidrs)
 		return BIP_ENOMEM;
 	for (size_t i = 0; i < a->held.naddrs; i++) {
@@ -743,17 +743,17 @@ static int verify_held(struct attempt *a)
 		o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, a->held.addrs[i].addr) : 0;
 		if (b && b->handle[o] && strcmp(b->handle[o], id) == 0)
 			continue;
-		key_handle(key, id);
+		bip__key_handle(key, id);
 		rc = bip_store_get(a->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != a->handle_rev))
 			rc = BIP_ECONFLICT;
 		else if (rc == BIP_OK)
-			rc = seterr(a->ip, BIP_ECORRUPT,
+			rc = bip__seterr(a->ip, BIP_ECORRUPT,
 				    "handle '%s' lists %s, which its block does not give it "
 				    "(check --repair fixes the record)",
 				    id, bip_addr_fmt(a->held.addrs[i].addr, as));
 		else
-			seterr(a->ip, rc, "cannot read %s", key);
+			bip__seterr(a->ip, rc, "cannot read %s", key);
 		bip_kv_clear(&kv);
 		return rc;
 	}
@@ -809,18 +809,18 @@ static int named_pools(struct attempt *a, int fam, const char *const *refs, size
 		const struct bip_pool *p;
 
 		if (i < 0)
-			return seterr(a->ip, BIP_ENOPOOL, "pool '%s' (from %s) does not exist",
+			return bip__seterr(a->ip, BIP_ENOPOOL, "pool '%s' (from %s) does not exist",
 				      refs[r], level);
 		p = &a->pools[i];
 		if (p->cidr.addr.family != fam)
 			continue;
 		if (p->disabled)
-			return seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
+			return bip__seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
 				      p->name, level);
 		if (!(p->allowed_uses & use)) {
 			char uses[64];
 
-			return seterr(a->ip, BIP_ENOPOOL,
+			return bip__seterr(a->ip, BIP_ENOPOOL,
 				      "pool '%s' (from %s) does not allow use %s (allowedUses: %s)",
 				      p->name, level, use_name(use),
 				      uses_fmt(p->allowed_uses, uses, sizeof(uses)));
@@ -876,8 +876,8 @@ int bip_ipam_pool_selects(struct bip_ipam *ip, const struct bip_pool *p, enum bi
 		*out = q.cidr.addr.family &&
 		       auto_selected(&q, use ? use : BIP_USE_WORKLOAD, &nl, ns ? &nsl : NULL);
 	}
-	label_set_clear(&nl);
-	label_set_clear(&nsl);
+	bip__label_set_clear(&nl);
+	bip__label_set_clear(&nsl);
 	return rc;
 }
 
@@ -934,9 +934,9 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 				uses++;
 		}
 		if (!nfam)
-			return seterr(a->ip, BIP_ENOPOOL, "no IPv%d pool exists: %s", fam,
+			return bip__seterr(a->ip, BIP_ENOPOOL, "no IPv%d pool exists: %s", fam,
 				      fam == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
-		return seterr(a->ip, BIP_ENOPOOL,
+		return bip__seterr(a->ip, BIP_ENOPOOL,
 			      "no IPv%d pool selects node '%s'%s%s: of %zu IPv%d pool%s, %zu %s "
 			      "disabled, %zu Manual (used only when named), %zu without use %s, "
 			      "%zu with a nodeSelector or namespaceSelector that does not match",
@@ -966,7 +966,7 @@ static bool subnet_of(const struct attempt *a, struct bip_prefix blk, struct bip
 	if (r->kind == BIP_SUBNET_NONE)
 		return false;
 	if (r->kind == BIP_SUBNET_POOL) {
-		p = pool_of(a->pools, a->npools, blk);
+		p = bip__pool_of(a->pools, a->npools, blk);
 		if (!p)
 			return false;
 		*sub = p->cidr;
@@ -992,7 +992,7 @@ static int kept_out(const struct bip_addr *keep, struct bip_addr addr)
 static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block,
 		    bool borrowed, int range_index)
 {
-	struct bip_assigned *v = im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
+	struct bip_assigned *v = bip__im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
 	struct bip_addr keep[3];
 	struct bip_prefix sub;
 
@@ -1023,7 +1023,7 @@ static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
 {
 	struct bip_addr addr = bip_prefix_nth(b->cidr, o);
 
-	if (b->handle[o] || addr_reserved(a->res, a->nres, addr) || cooling(a, b, o) ||
+	if (b->handle[o] || bip__addr_reserved(a->res, a->nres, addr) || cooling(a, b, o) ||
 	    kept_out(keep, addr) >= 0)
 		return false;
 	if (r) {
@@ -1051,7 +1051,7 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 	for (uint32_t o = 0; *need && o < b->size; o++) {
 		if (b->inq[o] || !ordinal_ok(a, b, o, r, l2 ? keep : NULL))
 			continue;
-		rc = blk_take(a->ip, b, o, a->req->handle, node);
+		rc = bip__blk_take(a->ip, b, o, a->req->handle, node);
 		if (rc == BIP_OK)
 			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
 		if (rc != BIP_OK)
@@ -1065,7 +1065,7 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 			i++;
 			continue;
 		}
-		rc = blk_take(a->ip, b, o, a->req->handle, node); /* removes it from freed */
+		rc = bip__blk_take(a->ip, b, o, a->req->handle, node); /* removes it from freed */
 		if (rc == BIP_OK)
 			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
 		if (rc != BIP_OK)
@@ -1141,27 +1141,27 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 	long nfree;
 	int64_t es;
 
-	if (cidr_from_keypart(part, &p) != BIP_OK ||
-	    affinity_decode(kv->value, kv->len, &st, &nfree, &es) != BIP_OK)
+	if (bip__cidr_from_keypart(part, &p) != BIP_OK ||
+	    bip__affinity_decode(kv->value, kv->len, &st, &nfree, &es) != BIP_OK)
 		return 0; /* the check reports it; allocation does without it */
 	if (a->naff == a->capaff) {
 		size_t cap = a->capaff ? a->capaff * 2 : 16;
-		struct bip_prefix *v = im_realloc(a->ip, a->aff, cap * sizeof(*v));
+		struct bip_prefix *v = bip__im_realloc(a->ip, a->aff, cap * sizeof(*v));
 		int64_t *r, *e;
 		long *f;
 
 		if (!v)
 			return BIP_ENOMEM;
 		a->aff = v;
-		r = im_realloc(a->ip, a->aff_rev, cap * sizeof(*r));
+		r = bip__im_realloc(a->ip, a->aff_rev, cap * sizeof(*r));
 		if (!r)
 			return BIP_ENOMEM;
 		a->aff_rev = r;
-		f = im_realloc(a->ip, a->aff_free, cap * sizeof(*f));
+		f = bip__im_realloc(a->ip, a->aff_free, cap * sizeof(*f));
 		if (!f)
 			return BIP_ENOMEM;
 		a->aff_free = f;
-		e = im_realloc(a->ip, a->aff_empty, cap * sizeof(*e));
+		e = bip__im_realloc(a->ip, a->aff_empty, cap * sizeof(*e));
 		if (!e)
 			return BIP_ENOMEM;
 		a->aff_empty = e;
@@ -1187,7 +1187,7 @@ static int need_affinities(struct attempt *a)
 	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
 	rc = bip_store_list_cb(a->ip->store, pfx, 0, collect_affinity, a, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
-		seterr(a->ip, rc, "cannot list %s", pfx);
+		bip__seterr(a->ip, rc, "cannot list %s", pfx);
 	return rc;
 }
 
@@ -1238,7 +1238,7 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 			ranges |= a->ranges[i].subnet.addr.family == fam;
 		if (skip || (podcidr && ranges))
 			continue;
-		idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+		idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
 		if (!idx)
 			return BIP_ENOMEM;
 		memcpy(saved, a->ip->errmsg, sizeof(saved));
@@ -1292,7 +1292,7 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 			first = i;
 	if (!cnt)
 		return BIP_OK;
-	cand = im_calloc(a->ip, cnt < RECLAIM_SCAN ? cnt : RECLAIM_SCAN, sizeof(*cand));
+	cand = bip__im_calloc(a->ip, cnt < RECLAIM_SCAN ? cnt : RECLAIM_SCAN, sizeof(*cand));
 	if (!cand)
 		return BIP_ENOMEM;
 	/* The pool's blocks are contiguous in the sorted list: walk them from the node's start. */
@@ -1327,7 +1327,7 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 		 * failure the attempt is thrown away, so a half-made change does not matter. */
 		rc = BIP_ENOMEM;
 		old = b->node;
-		b->node = im_strdup(a->ip, a->req->node);
+		b->node = bip__im_strdup(a->ip, a->req->node);
 		if (!b->node) {
 			b->node = old;
 			break;
@@ -1359,7 +1359,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 	struct bip_prefix last = {0};
 	int rc;
 
-	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
 	if (!idx)
 		return BIP_ENOMEM;
 	rc = candidate_pools(a, fam, idx, &n);
@@ -1393,7 +1393,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			if (b->node && strcmp(b->node, node) != 0)
 				continue; /* stale affinity: the check reports it */
 			if (!b->node) {
-				b->node = im_strdup(a->ip, node);
+				b->node = bip__im_strdup(a->ip, node);
 				if (!b->node) {
 					rc = BIP_ENOMEM;
 					goto out;
@@ -1497,10 +1497,10 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 	}
 	if (need) {
 		char bs[BIP_PREFIX_STRLEN];
-		const struct bip_pool *lp = pool_of(a->pools, a->npools, last);
+		const struct bip_pool *lp = bip__pool_of(a->pools, a->npools, last);
 
 		if (max && owned >= max && lp)
-			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
 				    "node '%s' uses %u IPv%d block%s as its subnet and %s is full "
 				    "(pool '%s', blockSize %u: %llu addresses, %d kept out as "
 				    "network, gateway%s)",
@@ -1509,13 +1509,13 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 				    (unsigned long long)bip_prefix_last_ordinal(last) + 1,
 				    fam == 4 ? 3 : 2, fam == 4 ? " and broadcast" : "");
 		else if (limit)
-			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
 				    "node '%s' holds its limit of %u IPv%d blocks "
 				    "(maxBlocksPerHost) and no address could be borrowed%s",
 				    node, a->cfg.max_blocks_per_host, fam,
 				    strict ? " (strictAffinity is on)" : "");
 		else
-			rc = seterr(a->ip, BIP_EEXHAUSTED,
+			rc = bip__seterr(a->ip, BIP_EEXHAUSTED,
 				    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam,
 				    node, n > 1 ? "s" : "", a->pools[idx[0]].name,
 				    n > 1 ? ", ..." : "",
@@ -1540,7 +1540,7 @@ out:
  */
 #define RANGE_SUB_BITS 8
 
-unsigned range_block_len(struct bip_prefix subnet)
+unsigned bip__range_block_len(struct bip_prefix subnet)
 {
 	unsigned bits = bip_addr_bits(subnet.addr);
 
@@ -1548,7 +1548,7 @@ unsigned range_block_len(struct bip_prefix subnet)
 }
 
 /*
- * How r is kept in the store: in sub-blocks of range_block_len, or of 2^16 when an earlier
+ * How r is kept in the store: in sub-blocks of bip__range_block_len, or of 2^16 when an earlier
  * version made them so (those stay as they are); and the index of the last existing sub-block
  * of the range (*newest, when *have).
  */
@@ -1561,7 +1561,7 @@ static int range_layout(struct attempt *a, const struct bip_range *r, unsigned *
 	size_t lo = 0, hi, end;
 	int rc = need_existing(a);
 
-	*sl = range_block_len(r->subnet);
+	*sl = bip__range_block_len(r->subnet);
 	*have = false;
 	if (rc != BIP_OK)
 		return rc;
@@ -1627,7 +1627,7 @@ static int take_from_range(struct attempt *a, const struct bip_range *r, int ran
 			if (overlaps_existing(a, sb)) {
 				char buf[BIP_PREFIX_STRLEN];
 
-				return seterr(a->ip, BIP_EOVERLAP,
+				return bip__seterr(a->ip, BIP_EOVERLAP,
 					      "range %s overlaps an existing block",
 					      bip_prefix_fmt(r->subnet, buf));
 			}
@@ -1680,7 +1680,7 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 			if (need) {
 				char buf[BIP_PREFIX_STRLEN];
 
-				return seterr(a->ip, BIP_EEXHAUSTED,
+				return bip__seterr(a->ip, BIP_EEXHAUSTED,
 					      "no free address in pod CIDR %s of node '%s'",
 					      bip_prefix_fmt(r->subnet, buf), node);
 			}
@@ -1710,7 +1710,7 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 								: bip_addr_next(bip_prefix_first(r->subnet));
 			struct bip_addr lastv = r->end.family ? r->end : bip_prefix_last(r->subnet);
 
-			return seterr(a->ip, BIP_EEXHAUSTED,
+			return bip__seterr(a->ip, BIP_EEXHAUSTED,
 				      "no free address in range set %d (%s, %s-%s) for node '%s'",
 				      r->set, bip_prefix_fmt(r->subnet, sub), bip_addr_fmt(first, s),
 				      bip_addr_fmt(lastv, e), node);
@@ -1742,7 +1742,7 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 	bip_addr_fmt(addr, as);
 	k = kept_out(keep, addr);
 	if (k >= 0)
-		return seterr(a->ip, BIP_ETAKEN, "requested address %s is the %s of subnet %s", as,
+		return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the %s of subnet %s", as,
 			      what[k], bip_prefix_fmt(sub, ss));
 	if (rule->kind != BIP_SUBNET_BLOCK || !rule->max_blocks)
 		return BIP_OK;
@@ -1751,7 +1751,7 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 		return rc;
 	/* The network's scope: the pools its automatic addresses would come from (as in
 	 * alloc_family), and the requested address's own. */
-	idx = im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
 	if (!idx)
 		return BIP_ENOMEM;
 	memcpy(saved, a->ip->errmsg, sizeof(saved));
@@ -1762,7 +1762,7 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 		rc = BIP_OK;
 	}
 	for (size_t i = 0; i < a->naff && rc == BIP_OK; i++) {
-		const struct bip_pool *p = pool_of(a->pools, a->npools, a->aff[i]);
+		const struct bip_pool *p = bip__pool_of(a->pools, a->npools, a->aff[i]);
 		bool scope = p && bip_prefix_covers(p->cidr, cidr);
 
 		for (size_t j = 0; p && j < n && !scope; j++)
@@ -1771,14 +1771,14 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 			continue;
 		if (bip_prefix_eq(a->aff[i], cidr)) {
 			if (mine >= rule->max_blocks)
-				rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+				rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
 					    "requested address %s is in block %s of node '%s', "
 					    "which is not its subnet",
 					    as, bip_prefix_fmt(cidr, bs), a->req->node);
 			break;
 		}
 		if (++mine >= rule->max_blocks)
-			rc = seterr(a->ip, BIP_EBLOCKLIMIT,
+			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
 				    "requested address %s is outside the subnet %s of node '%s' "
 				    "(the main plugin takes %u IPv%d subnet%s per node)",
 				    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
@@ -1825,22 +1825,22 @@ static int alloc_specific(struct attempt *a)
 			bip_prefix_sub_of(r->subnet, sl, addr, &cidr, NULL);
 		} else {
 			struct bip_prefix one = {addr, (uint8_t)bip_addr_bits(addr)};
-			const struct bip_pool *p = pool_of(a->pools, a->npools, one);
+			const struct bip_pool *p = bip__pool_of(a->pools, a->npools, one);
 
 			if (a->nranges)
-				return seterr(a->ip, BIP_ENOPOOL,
+				return bip__seterr(a->ip, BIP_ENOPOOL,
 					      "requested address %s is in none of the ranges", as);
 			if (!p)
-				return seterr(a->ip, BIP_ENOPOOL,
+				return bip__seterr(a->ip, BIP_ENOPOOL,
 					      "requested address %s is not in any pool", as);
 			if (p->disabled)
-				return seterr(a->ip, BIP_EDISABLED,
+				return bip__seterr(a->ip, BIP_EDISABLED,
 					      "requested address %s is in pool '%s', which is disabled",
 					      as, p->name);
 			if (!(p->allowed_uses & use)) {
 				char uses[64];
 
-				return seterr(
+				return bip__seterr(
 				    a->ip, BIP_ENOPOOL,
 				    "requested address %s is in pool '%s', whose allowedUses "
 				    "(%s) do not include %s",
@@ -1850,14 +1850,14 @@ static int alloc_specific(struct attempt *a)
 			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
 			a->pool_used[p - a->pools] = true;
 		}
-		if (addr_reserved(a->res, a->nres, addr))
-			return seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved", as);
+		if (bip__addr_reserved(a->res, a->nres, addr))
+			return bip__seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved", as);
 		if (r && ((r->start.family && bip_addr_cmp(addr, r->start) < 0) ||
 			  (r->end.family && bip_addr_cmp(addr, r->end) > 0)))
-			return seterr(a->ip, BIP_ENOPOOL,
+			return bip__seterr(a->ip, BIP_ENOPOOL,
 				      "requested address %s is outside rangeStart-rangeEnd", as);
 		if (r && r->gateway.family && bip_addr_eq(addr, r->gateway))
-			return seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway", as);
+			return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway", as);
 		if (!r && (rc = specific_subnet_ok(a, addr, cidr)) != BIP_OK)
 			return rc;
 		rc = get_blk(a, cidr, &b);
@@ -1868,7 +1868,7 @@ static int alloc_specific(struct attempt *a)
 			 * pod lives there, so that is where the block must be routed. */
 			rc = need_existing(a);
 			if (rc == BIP_OK && overlaps_existing(a, cidr))
-				return seterr(a->ip, BIP_EOVERLAP,
+				return bip__seterr(a->ip, BIP_EOVERLAP,
 					      "block %s for %s overlaps an existing block",
 					      bip_prefix_fmt(cidr, bs), as);
 			if (rc == BIP_OK)
@@ -1879,11 +1879,11 @@ static int alloc_specific(struct attempt *a)
 		}
 		o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
 		if (b->handle[o])
-			return seterr(a->ip, BIP_ETAKEN,
+			return bip__seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is already in use by '%s'", as,
 				      b->handle[o]);
 		if (cooling(a, b, o))
-			return seterr(a->ip, BIP_ETAKEN,
+			return bip__seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s was released %llds ago and cools down "
 				      "for ipCooldownSeconds (%u s): try again in %llds",
 				      as, (long long)(a->now - b->freed_at[o]),
@@ -1891,17 +1891,17 @@ static int alloc_specific(struct attempt *a)
 				      (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
 		if (!r && req->subnet[addr.family == 6].no_borrow &&
 		    (!b->node || strcmp(b->node, req->node) != 0))
-			return seterr(a->ip, BIP_ETAKEN,
+			return bip__seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is in block %s of %s%s%s, not in a subnet "
 				      "of node '%s' (the main plugin's subnets are per node)",
 				      as, bip_prefix_fmt(b->cidr, bs), b->node ? "node '" : "no node",
 				      b->node ? b->node : "", b->node ? "'" : "", req->node);
 		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
-			return seterr(a->ip, BIP_ETAKEN,
+			return bip__seterr(a->ip, BIP_ETAKEN,
 				      "requested address %s is in block %s of node '%s' and "
 				      "strictAffinity forbids borrowing",
 				      as, bip_prefix_fmt(b->cidr, bs), b->node);
-		rc = blk_take(a->ip, b, o, req->handle, req->node);
+		rc = bip__blk_take(a->ip, b, o, req->handle, req->node);
 		if (rc == BIP_OK)
 			rc = push_out(a, addr, b->cidr,
 				      !r && (!b->node || strcmp(b->node, req->node) != 0),
@@ -1938,16 +1938,16 @@ static void txn_buf_clear(struct txn_buf *t)
 static int txn_init(struct bip_ipam *ip, struct txn_buf *t, size_t max)
 {
 	memset(t, 0, sizeof(*t));
-	t->cmps = im_calloc(ip, max, sizeof(*t->cmps));
-	t->ops = im_calloc(ip, max, sizeof(*t->ops));
-	t->keys = im_calloc(ip, max * 2, sizeof(char *));
-	t->vals = im_calloc(ip, max, sizeof(char *));
+	t->cmps = bip__im_calloc(ip, max, sizeof(*t->cmps));
+	t->ops = bip__im_calloc(ip, max, sizeof(*t->ops));
+	t->keys = bip__im_calloc(ip, max * 2, sizeof(char *));
+	t->vals = bip__im_calloc(ip, max, sizeof(char *));
 	return t->cmps && t->ops && t->keys && t->vals ? BIP_OK : BIP_ENOMEM;
 }
 
 static const char *txn_key(struct bip_ipam *ip, struct txn_buf *t, const char *key)
 {
-	char *k = im_strdup(ip, key);
+	char *k = bip__im_strdup(ip, key);
 
 	if (k)
 		t->keys[t->nkeys++] = k;
@@ -1986,7 +1986,7 @@ static int commit_alloc(struct attempt *a)
 	if (rc != BIP_OK)
 		goto out;
 	/* The handle record: what it held plus what it gets now. */
-	h.addrs = im_calloc(ip, a->held.naddrs + a->nout, sizeof(*h.addrs));
+	h.addrs = bip__im_calloc(ip, a->held.naddrs + a->nout, sizeof(*h.addrs));
 	rc = BIP_ENOMEM;
 	if (!h.addrs)
 		goto out;
@@ -2001,12 +2001,12 @@ static int commit_alloc(struct attempt *a)
 	h.container = (char *)req->attrs.container;
 	h.ifname = (char *)req->attrs.ifname;
 	h.pod_uid = (char *)req->attrs.pod_uid;
-	h.time = a->have_handle ? a->held.time : bip_now();
-	v = handle_encode(ip, &h, &len);
+	h.time = a->have_handle ? a->held.time : bip__now();
+	v = bip__handle_encode(ip, &h, &len);
 	free(h.addrs);
 	if (!v)
 		goto out;
-	key_handle(key, req->handle);
+	bip__key_handle(key, req->handle);
 	k = txn_key(ip, &t, key);
 	if (!k) {
 		free(v);
@@ -2019,9 +2019,9 @@ static int commit_alloc(struct attempt *a)
 
 		if (!b->dirty)
 			continue;
-		key_block(key, b->cidr);
+		bip__key_block(key, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? blk_encode(ip, b, &len) : NULL;
+		v = k ? bip__blk_encode(ip, b, &len) : NULL;
 		if (!v)
 			goto out;
 		txn_cmp(&t, k, b->rev);
@@ -2030,9 +2030,9 @@ static int commit_alloc(struct attempt *a)
 			continue;
 		/* The owner's affinity carries the block's free count; a new block's affinity
 		 * must not exist yet (or be the one read, when its block was lost). */
-		key_affinity(key, b->node, b->cidr);
+		bip__key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
+		v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
 		      : NULL;
 		if (!v)
 			goto out;
@@ -2044,7 +2044,7 @@ static int commit_alloc(struct attempt *a)
 	/* Blocks taken over from other nodes: the old owners' affinities go (the block's compare
 	 * above is what makes this safe). */
 	for (size_t i = 0; i < a->ndrop; i++) {
-		key_affinity(key, a->drop_node[i], a->drop_aff[i]);
+		bip__key_affinity(key, a->drop_node[i], a->drop_aff[i]);
 		k = txn_key(ip, &t, key);
 		if (!k)
 			goto out;
@@ -2062,7 +2062,7 @@ static int commit_alloc(struct attempt *a)
 	}
 	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
-		seterr(ip, rc, "cannot commit the allocation for '%s'", req->handle);
+		bip__seterr(ip, rc, "cannot commit the allocation for '%s'", req->handle);
 out:
 	txn_buf_clear(&t);
 	return rc;
@@ -2112,9 +2112,9 @@ static void tidy_own_blocks(struct attempt *a)
 			     a->req->node, &a->node_labels) != BIP_OK)
 		return;
 	memcpy(saved, ip->errmsg, sizeof(saved));
-	cand = im_calloc(ip, a->naff, sizeof(*cand));
-	ci = im_calloc(ip, a->naff, sizeof(*ci));
-	drop = im_calloc(ip, a->naff, sizeof(*drop));
+	cand = bip__im_calloc(ip, a->naff, sizeof(*cand));
+	ci = bip__im_calloc(ip, a->naff, sizeof(*ci));
+	drop = bip__im_calloc(ip, a->naff, sizeof(*drop));
 	if (!cand || !ci || !drop)
 		goto out;
 	for (size_t i = 0; i < a->naff; i++) {
@@ -2127,7 +2127,7 @@ static void tidy_own_blocks(struct attempt *a)
 		if (host > 16 || a->aff_free[i] != (long)(1u << host))
 			continue; /* not empty by its affinity (or not known to be) */
 		b = cached_blk(a, c);
-		if ((b && b->dirty) || !(p = pool_of(a->pools, a->npools, c)))
+		if ((b && b->dirty) || !(p = bip__pool_of(a->pools, a->npools, c)))
 			continue;
 		old = age && a->aff_empty[i] && a->now - a->aff_empty[i] >= (int64_t)age;
 		drop[nc] = pool_drops_node(p, &a->node_labels);
@@ -2149,8 +2149,8 @@ static void tidy_own_blocks(struct attempt *a)
 			continue;
 		if (!drop[k] && (!b->empty_since || a->now - b->empty_since < (int64_t)age))
 			continue;
-		key_block(bkey, b->cidr);
-		key_affinity(akey, b->node, b->cidr);
+		bip__key_block(bkey, b->cidr);
+		bip__key_affinity(akey, b->node, b->cidr);
 		cmps[0] = (struct bip_cmp){bkey, b->rev};
 		cmps[1] = (struct bip_cmp){akey, a->aff_rev[ci[k]]};
 		ops[0] = (struct bip_op){BIP_OP_DEL, bkey};
@@ -2183,12 +2183,12 @@ static int empty_block_unwanted(struct attempt *a, const struct blk *b, bool *ou
 	if (!b->node || b->used || b->hostlocal)
 		return BIP_OK;
 	if (!a->have_pools) {
-		rc = load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+		rc = bip__load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
 		if (rc != BIP_OK)
 			return rc;
 		a->have_pools = true;
 	}
-	p = pool_of(a->pools, a->npools, b->cidr);
+	p = bip__pool_of(a->pools, a->npools, b->cidr);
 	if (!p)
 		return BIP_OK;
 	if (p->disabled || !p->node_selector || !*p->node_selector) {
@@ -2198,21 +2198,21 @@ static int empty_block_unwanted(struct attempt *a, const struct blk *b, bool *ou
 	snprintf(key, sizeof(key), PFX_NODES "%s", b->node);
 	rc = bip_store_get(a->ip->store, key, &kv);
 	if (rc == BIP_OK) {
-		rc = node_decode(a->ip, b->node, kv.value, kv.len, &node);
+		rc = bip__node_decode(a->ip, b->node, kv.value, kv.len, &node);
 		have = rc == BIP_OK;
 		if (rc == BIP_ECORRUPT)
 			rc = BIP_OK; /* the check reports it; keep the block */
 	} else if (rc == BIP_ENOTFOUND) {
 		rc = BIP_OK;
 	} else {
-		seterr(a->ip, rc, "cannot read %s", key);
+		bip__seterr(a->ip, rc, "cannot read %s", key);
 	}
 	if (rc == BIP_OK)
 		rc = labels_with_name(a->ip, have ? &node.labels : NULL, "kubernetes.io/hostname",
 				      b->node, &labels);
 	if (rc == BIP_OK)
 		*out = pool_drops_node(p, &labels);
-	label_set_clear(&labels);
+	bip__label_set_clear(&labels);
 	bip_node_clear(&node);
 	bip_kv_clear(&kv);
 	return rc;
@@ -2222,27 +2222,27 @@ static int empty_block_unwanted(struct attempt *a, const struct blk *b, bool *ou
 
 static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 {
-	if (!req || !valid_handle(req->handle))
-		return seterr(ip, BIP_EINVAL, "invalid handle '%s'",
+	if (!req || !bip__valid_handle(req->handle))
+		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'",
 			      req && req->handle ? req->handle : "");
-	if (!valid_name(req->node))
-		return seterr(ip, BIP_EINVAL, "invalid node name '%s'", req->node ? req->node : "");
-	if (req->namespace && !valid_name(req->namespace))
-		return seterr(ip, BIP_EINVAL, "invalid namespace '%s'", req->namespace);
-	if (!valid_attr(req->attrs.namespace) || !valid_attr(req->attrs.pod) ||
-	    !valid_attr(req->attrs.container) || !valid_attr(req->attrs.ifname) ||
-	    !valid_attr(req->attrs.pod_uid))
-		return seterr(ip, BIP_EINVAL, "invalid attribute (control characters or too long)");
+	if (!bip__valid_name(req->node))
+		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'", req->node ? req->node : "");
+	if (req->namespace && !bip__valid_name(req->namespace))
+		return bip__seterr(ip, BIP_EINVAL, "invalid namespace '%s'", req->namespace);
+	if (!bip__valid_attr(req->attrs.namespace) || !bip__valid_attr(req->attrs.pod) ||
+	    !bip__valid_attr(req->attrs.container) || !bip__valid_attr(req->attrs.ifname) ||
+	    !bip__valid_attr(req->attrs.pod_uid))
+		return bip__seterr(ip, BIP_EINVAL, "invalid attribute (control characters or too long)");
 	if (req->num4 + req->num6 + req->nips > MAX_PER_REQUEST || req->num4 > MAX_PER_REQUEST ||
 	    req->num6 > MAX_PER_REQUEST)
-		return seterr(ip, BIP_EINVAL, "too many addresses in one request (at most %d)",
+		return bip__seterr(ip, BIP_EINVAL, "too many addresses in one request (at most %d)",
 			      MAX_PER_REQUEST);
 	for (size_t i = 0; i < req->nips; i++)
 		for (size_t j = 0; j < i; j++)
 			if (bip_addr_eq(req->ips[i], req->ips[j])) {
 				char buf[BIP_ADDR_STRLEN];
 
-				return seterr(ip, BIP_EINVAL, "address %s requested twice",
+				return bip__seterr(ip, BIP_EINVAL, "address %s requested twice",
 					      bip_addr_fmt(req->ips[i], buf));
 			}
 	for (size_t i = 0; i < req->nranges; i++) {
@@ -2252,7 +2252,7 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 		if ((r->start.family && !bip_prefix_contains(r->subnet, r->start)) ||
 		    (r->end.family && !bip_prefix_contains(r->subnet, r->end)) ||
 		    (r->start.family && r->end.family && bip_addr_cmp(r->start, r->end) > 0))
-			return seterr(ip, BIP_EINVAL, "invalid range start/end in subnet %s",
+			return bip__seterr(ip, BIP_EINVAL, "invalid range start/end in subnet %s",
 				      bip_prefix_fmt(r->subnet, buf));
 	}
 	return BIP_OK;
@@ -2274,7 +2274,7 @@ void bip_pod_cidr_range(struct bip_prefix s, int set, struct bip_range *r)
  * does: the first address is the node's bridge, the last IPv4 one the broadcast). */
 static int podcidr_ranges(struct attempt *a)
 {
-	a->own_ranges = im_calloc(a->ip, a->node.npod_cidrs + 1, sizeof(*a->own_ranges));
+	a->own_ranges = bip__im_calloc(a->ip, a->node.npod_cidrs + 1, sizeof(*a->own_ranges));
 	if (!a->own_ranges)
 		return BIP_ENOMEM;
 	for (size_t i = 0; i < a->node.npod_cidrs; i++)
@@ -2294,7 +2294,7 @@ static int try_allocate(struct attempt *a)
 	bool podcidr = false;
 	int rc;
 
-	a->now = bip_now();
+	a->now = bip__now();
 	rc = read_context(a);
 	if (rc == BIP_OK)
 		rc = use_handle(a, a->rd[RD_HANDLE].n ? &a->rd[RD_HANDLE].v[0] : NULL);
@@ -2342,7 +2342,7 @@ static int try_allocate(struct attempt *a)
 			return rc;
 	}
 	if (a->held.naddrs + a->nout > HANDLE_MAX_ADDRS)
-		return seterr(a->ip, BIP_EINVAL, "handle '%s' would hold %zu addresses (at most %d)",
+		return bip__seterr(a->ip, BIP_EINVAL, "handle '%s' would hold %zu addresses (at most %d)",
 			      req->handle, a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
 	rc = result_from(a, a->result);
 	if (rc != BIP_OK || a->nout == 0)
@@ -2354,7 +2354,7 @@ static int try_allocate(struct attempt *a)
 static int result_from(struct attempt *a, struct bip_alloc_result *out)
 {
 	size_t n = a->held.naddrs + a->nout, k = 0;
-	struct bip_assigned *v = im_calloc(a->ip, n, sizeof(*v));
+	struct bip_assigned *v = bip__im_calloc(a->ip, n, sizeof(*v));
 
 	if (!v)
 		return BIP_ENOMEM;
@@ -2425,9 +2425,9 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff_after(ip, attempt, mono_us() - t0);
+		bip__backoff_after(ip, attempt, mono_us() - t0);
 	}
-	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
+	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
 		      req->handle);
 }
 
@@ -2450,9 +2450,9 @@ static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct b
 
 	if (!b->node)
 		return BIP_OK;
-	key_affinity(key, b->node, b->cidr);
+	bip__key_affinity(key, b->node, b->cidr);
 	k = txn_key(ip, t, key);
-	v = k ? affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len) : NULL;
+	v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len) : NULL;
 	if (!v)
 		return BIP_ENOMEM;
 	txn_put(t, k, v, len);
@@ -2475,7 +2475,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 	if (rc != BIP_OK)
 		goto out;
 	if (!a.have_handle) {
-		rc = seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", id);
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", id);
 		goto out;
 	}
 	rc = prefetch_held(&a);
@@ -2494,13 +2494,13 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 			continue;
 		o = (uint32_t)bip_prefix_ordinal(b->cidr, a.held.addrs[i].addr);
 		if (b->handle[o] && strcmp(b->handle[o], id) == 0)
-			blk_release(b, o);
+			bip__blk_release(b, o);
 	}
 	rc = txn_init(ip, &t, 2 + 2 * a.nblks);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
-	key_handle(key, id);
+	bip__key_handle(key, id);
 	k = txn_key(ip, &t, key);
 	if (!k)
 		goto out;
@@ -2514,7 +2514,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 
 		if (!b->dirty)
 			continue;
-		key_block(key, b->cidr);
+		bip__key_block(key, b->cidr);
 		k = txn_key(ip, &t, key);
 		if (!k)
 			goto out;
@@ -2529,14 +2529,14 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		rc = BIP_ENOMEM;
 		if (drop) { /* its pool no longer wants it on its node: block and affinity go */
 			txn_del(&t, k);
-			key_affinity(key, b->node, b->cidr);
+			bip__key_affinity(key, b->node, b->cidr);
 			k = txn_key(ip, &t, key);
 			if (!k)
 				goto out;
 			txn_del(&t, k);
 			continue;
 		}
-		v = blk_encode(ip, b, &len);
+		v = bip__blk_encode(ip, b, &len);
 		if (!v)
 			goto out;
 		txn_put(&t, k, v, len);
@@ -2547,7 +2547,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 	}
 	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
-		seterr(ip, rc, "cannot commit the release of '%s'", id);
+		bip__seterr(ip, rc, "cannot commit the release of '%s'", id);
 out:
 	txn_buf_clear(&t);
 	attempt_clear(&a);
@@ -2559,8 +2559,8 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_handle(handle))
-		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
+	if (!bip__valid_handle(handle))
+		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		int64_t t0 = mono_us();
 
@@ -2572,9 +2572,9 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff_after(ip, attempt, mono_us() - t0);
+		bip__backoff_after(ip, attempt, mono_us() - t0);
 	}
-	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
+	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
 		      handle);
 }
 
@@ -2586,11 +2586,11 @@ static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **o
 	int rc;
 
 	*out = NULL;
-	rc = load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+	rc = bip__load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
 	if (rc != BIP_OK)
 		return rc;
 	a->have_pools = true;
-	p = pool_of(a->pools, a->npools, one);
+	p = bip__pool_of(a->pools, a->npools, one);
 	if (p) {
 		struct bip_prefix cidr;
 
@@ -2629,11 +2629,11 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		goto out;
 	o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, addr) : 0;
 	if (!b || !b->handle[o]) {
-		rc = seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated", as);
 		goto out;
 	}
 	if (expect && strcmp(b->handle[o], expect) != 0) {
-		rc = seterr(ip, BIP_EOWNER, "address %s is now held by '%s', not '%s'", as,
+		rc = bip__seterr(ip, BIP_EOWNER, "address %s is now held by '%s', not '%s'", as,
 			    b->handle[o], expect);
 		goto out;
 	}
@@ -2645,7 +2645,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
-	key_handle(key, b->handle[o]);
+	bip__key_handle(key, b->handle[o]);
 	k = txn_key(ip, &t, key);
 	if (!k)
 		goto out;
@@ -2665,18 +2665,18 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		} else if (j == 0) {
 			txn_del(&t, k);
 		} else {
-			v = handle_encode(ip, &a.held, &len);
+			v = bip__handle_encode(ip, &a.held, &len);
 			if (!v)
 				goto out;
 			txn_put(&t, k, v, len);
 		}
 	}
-	blk_release(b, o);
+	bip__blk_release(b, o);
 	rc = empty_block_unwanted(&a, b, &drop);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
-	key_block(key, b->cidr);
+	bip__key_block(key, b->cidr);
 	k = txn_key(ip, &t, key);
 	if (!k)
 		goto out;
@@ -2685,13 +2685,13 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		txn_del(&t, k);
 	} else if (drop) { /* its pool no longer wants it on its node: block and affinity go */
 		txn_del(&t, k);
-		key_affinity(key, b->node, b->cidr);
+		bip__key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
 		if (!k)
 			goto out;
 		txn_del(&t, k);
 	} else {
-		v = blk_encode(ip, b, &len);
+		v = bip__blk_encode(ip, b, &len);
 		if (!v)
 			goto out;
 		txn_put(&t, k, v, len);
@@ -2701,7 +2701,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	}
 	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
-		seterr(ip, rc, "cannot commit the release of %s", as);
+		bip__seterr(ip, rc, "cannot commit the release of %s", as);
 out:
 	txn_buf_clear(&t);
 	attempt_clear(&a);
@@ -2713,8 +2713,8 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (expect_handle && !valid_handle(expect_handle))
-		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
+	if (expect_handle && !bip__valid_handle(expect_handle))
+		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		int64_t t0 = mono_us();
 
@@ -2726,9 +2726,9 @@ int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char 
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff_after(ip, attempt, mono_us() - t0);
+		bip__backoff_after(ip, attempt, mono_us() - t0);
 	}
-	return seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
+	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
 }
 
 /* --- lifecycle of the handle object ----------------------------------------------------- */
@@ -2780,12 +2780,12 @@ int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_hand
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_handle(handle))
-		return seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
+	if (!bip__valid_handle(handle))
+		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	a.req = &req;
 	rc = read_handle(&a);
 	if (rc == BIP_OK && !a.have_handle)
-		rc = seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", handle);
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", handle);
 	if (rc == BIP_OK) {
 		*out = a.held;
 		memset(&a.held, 0, sizeof(a.held));

@@ -25,9 +25,9 @@ static char *dump(struct bip_ipam *ip, json_t *j, size_t *len)
 	json_decref(j);
 	if (!s)
 		return NULL;
-	/* Copy through im_malloc so the test hook covers encoders too. */
+	/* Copy through bip__im_malloc so the test hook covers encoders too. */
 	*len = strlen(s);
-	copy = im_malloc(ip, *len + 1);
+	copy = bip__im_malloc(ip, *len + 1);
 	if (copy)
 		memcpy(copy, s, *len + 1);
 	free(s);
@@ -51,7 +51,7 @@ static int get_str(struct bip_ipam *ip, json_t *o, const char *k, char **out, bo
 		return required ? BIP_ECORRUPT : BIP_OK;
 	if (!json_is_string(v))
 		return BIP_ECORRUPT;
-	*out = im_strdup(ip, json_string_value(v));
+	*out = bip__im_strdup(ip, json_string_value(v));
 	return *out ? BIP_OK : BIP_ENOMEM;
 }
 
@@ -112,7 +112,7 @@ static void blk_free_slots(struct blk *b)
 	free(b->inq);
 }
 
-void blk_free(struct blk *b)
+void bip__blk_free(struct blk *b)
 {
 	if (!b)
 		return;
@@ -128,54 +128,54 @@ static struct blk *blk_alloc(struct bip_ipam *ip, struct bip_prefix cidr)
 
 	if (host > 16)
 		return NULL;
-	b = im_calloc(ip, 1, sizeof(*b));
+	b = bip__im_calloc(ip, 1, sizeof(*b));
 	if (!b)
 		return NULL;
 	b->cidr = cidr;
 	b->size = 1u << host;
-	b->handle = im_calloc(ip, b->size, sizeof(char *));
-	b->holder = im_calloc(ip, b->size, sizeof(char *));
-	b->freed = im_calloc(ip, b->size, sizeof(uint32_t));
-	b->inq = im_calloc(ip, b->size, 1);
-	b->freed_at = im_calloc(ip, b->size, sizeof(int64_t));
+	b->handle = bip__im_calloc(ip, b->size, sizeof(char *));
+	b->holder = bip__im_calloc(ip, b->size, sizeof(char *));
+	b->freed = bip__im_calloc(ip, b->size, sizeof(uint32_t));
+	b->inq = bip__im_calloc(ip, b->size, 1);
+	b->freed_at = bip__im_calloc(ip, b->size, sizeof(int64_t));
 	if (!b->handle || !b->holder || !b->freed || !b->inq || !b->freed_at) {
-		blk_free(b);
+		bip__blk_free(b);
 		return NULL;
 	}
 	return b;
 }
 
-struct blk *blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node)
+struct blk *bip__blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node)
 {
 	struct blk *b = blk_alloc(ip, cidr);
 
 	if (!b)
 		return NULL;
 	if (node) {
-		b->node = im_strdup(ip, node);
+		b->node = bip__im_strdup(ip, node);
 		if (!b->node) {
-			blk_free(b);
+			bip__blk_free(b);
 			return NULL;
 		}
 	}
-	b->claimed = bip_now();
+	b->claimed = bip__now();
 	b->empty_since = b->claimed;
 	b->dirty = true;
 	return b;
 }
 
-int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
+int bip__blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
 	     const char *holder)
 {
 	char *h, *n = NULL;
 
 	if (o >= b->size || b->handle[o])
 		return BIP_ETAKEN;
-	h = im_strdup(ip, handle);
+	h = bip__im_strdup(ip, handle);
 	if (!h)
 		return BIP_ENOMEM;
 	if (holder && (!b->node || strcmp(holder, b->node) != 0)) {
-		n = im_strdup(ip, holder);
+		n = bip__im_strdup(ip, holder);
 		if (!n) {
 			free(h);
 			return BIP_ENOMEM;
@@ -199,7 +199,7 @@ int blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
 	return BIP_OK;
 }
 
-void blk_release(struct blk *b, uint32_t o)
+void bip__blk_release(struct blk *b, uint32_t o)
 {
 	if (o >= b->size || !b->handle[o])
 		return;
@@ -209,14 +209,14 @@ void blk_release(struct blk *b, uint32_t o)
 	b->holder[o] = NULL;
 	b->freed[b->nfreed++] = o;
 	b->inq[o] = 1;
-	b->freed_at[o] = bip_now();
+	b->freed_at[o] = bip__now();
 	b->used--;
 	if (b->used == 0)
-		b->empty_since = bip_now();
+		b->empty_since = bip__now();
 	b->dirty = true;
 }
 
-int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
+int bip__blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
 	       int64_t rev, struct blk **out)
 {
 	json_t *j = load(v, len), *alloc, *freed, *e;
@@ -239,7 +239,7 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 	if (key) { /* the record must be the block its key names */
 		char want[KEY_LEN];
 
-		key_block(want, cidr);
+		bip__key_block(want, cidr);
 		if (strcmp(want, key) != 0)
 			goto out;
 	}
@@ -252,7 +252,7 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ECORRUPT;
-	if (node && !valid_name(node))
+	if (node && !bip__valid_name(node))
 		goto out;
 	b->node = node;
 	node = NULL;
@@ -273,10 +273,10 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 		    !json_is_string(jh) || (jn && !json_is_string(jn)))
 			goto out;
 		x = json_integer_value(jo);
-		if (x < 0 || x >= b->size || b->handle[x] || !valid_handle(json_string_value(jh)) ||
-		    (jn && !valid_name(json_string_value(jn))))
+		if (x < 0 || x >= b->size || b->handle[x] || !bip__valid_handle(json_string_value(jh)) ||
+		    (jn && !bip__valid_name(json_string_value(jn))))
 			goto out;
-		rc = blk_take(ip, b, (uint32_t)x, json_string_value(jh),
+		rc = bip__blk_take(ip, b, (uint32_t)x, json_string_value(jh),
 			      jn ? json_string_value(jn) : NULL);
 		if (rc != BIP_OK)
 			goto out;
@@ -320,17 +320,17 @@ int blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, siz
 out:
 	free(cidrs);
 	free(node);
-	blk_free(b);
+	bip__blk_free(b);
 	json_decref(j);
 	return rc;
 }
 
-char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
+char *bip__blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 {
 	char buf[BIP_PREFIX_STRLEN];
 	json_t *j = json_object(), *alloc = json_array(), *freed = json_array();
 	json_t *cool = json_array();
-	int64_t now = bip_now();
+	int64_t now = bip__now();
 	int bad = !j || !alloc || !freed || !cool;
 
 	bad |= set_str(j, "cidr", bip_prefix_fmt(b->cidr, buf));
@@ -381,7 +381,7 @@ char *blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 
 /* --- handles ---------------------------------------------------------------------------- */
 
-int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
+int bip__handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
 		  struct bip_handle_info *out)
 {
 	json_t *j = load(v, len), *ips, *e;
@@ -391,7 +391,7 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 
 	if (!j || !json_is_object(j))
 		goto out;
-	h.id = im_strdup(ip, id);
+	h.id = bip__im_strdup(ip, id);
 	if (!h.id) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -409,7 +409,7 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 	ips = json_object_get(j, "ips");
 	if (!json_is_array(ips) || json_array_size(ips) > HANDLE_MAX_ADDRS)
 		goto out;
-	h.addrs = im_calloc(ip, json_array_size(ips), sizeof(*h.addrs));
+	h.addrs = bip__im_calloc(ip, json_array_size(ips), sizeof(*h.addrs));
 	if (!h.addrs) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -432,7 +432,7 @@ int handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, s
 		    id[n - ni - 1] == '.' && strcmp(id + n - ni, h.ifname) == 0) {
 			size_t cn = n - ni - 1 - (size_t)(dot - id) - 1;
 
-			h.container = im_malloc(ip, cn + 1);
+			h.container = bip__im_malloc(ip, cn + 1);
 			if (!h.container) {
 				rc = BIP_ENOMEM;
 				goto out;
@@ -467,7 +467,7 @@ static bool container_derivable(const struct bip_handle_info *h)
 	       strcmp(dot + 2 + nc, h->ifname) == 0;
 }
 
-char *handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len)
+char *bip__handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len)
 {
 	json_t *j = json_object(), *ips = json_array();
 	int bad = !j || !ips;
@@ -517,7 +517,7 @@ void bip_handle_info_clear(struct bip_handle_info *h)
 
 static const char *const aff_names[] = {"pending", "confirmed", "pendingDeletion"};
 
-int affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
+int bip__affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
 		    int64_t *empty_since)
 {
 	json_t *j = load(v, len), *s, *f;
@@ -549,7 +549,7 @@ out:
 	return rc;
 }
 
-const char *affinity_value(enum aff_state st)
+const char *bip__affinity_value(enum aff_state st)
 {
 	switch (st) {
 	case AFF_PENDING:
@@ -561,7 +561,7 @@ const char *affinity_value(enum aff_state st)
 	}
 }
 
-char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len)
+char *bip__affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len)
 {
 	if (empty_since)
 		return dump(ip,
@@ -573,7 +573,7 @@ char *affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, 
 
 /* --- labels ----------------------------------------------------------------------------- */
 
-void label_set_clear(struct bip_label_set *ls)
+void bip__label_set_clear(struct bip_label_set *ls)
 {
 	if (!ls)
 		return;
@@ -586,21 +586,21 @@ void label_set_clear(struct bip_label_set *ls)
 	ls->n = 0;
 }
 
-int label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src)
+int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src)
 {
 	struct bip_label_set ls = {0};
 
 	if (src->n) {
-		ls.v = im_calloc(ip, src->n, sizeof(*ls.v));
+		ls.v = bip__im_calloc(ip, src->n, sizeof(*ls.v));
 		if (!ls.v)
 			return BIP_ENOMEM;
 	}
 	for (size_t i = 0; i < src->n; i++) {
-		ls.v[i].key = im_strdup(ip, src->v[i].key);
-		ls.v[i].value = im_strdup(ip, src->v[i].value ? src->v[i].value : "");
+		ls.v[i].key = bip__im_strdup(ip, src->v[i].key);
+		ls.v[i].value = bip__im_strdup(ip, src->v[i].value ? src->v[i].value : "");
 		ls.n++;
 		if (!ls.v[i].key || !ls.v[i].value) {
-			label_set_clear(&ls);
+			bip__label_set_clear(&ls);
 			return BIP_ENOMEM;
 		}
 	}
@@ -618,20 +618,20 @@ static int labels_decode(struct bip_ipam *ip, json_t *o, struct bip_label_set *o
 		return BIP_OK;
 	if (!json_is_object(o))
 		return BIP_ECORRUPT;
-	ls.v = im_calloc(ip, json_object_size(o), sizeof(*ls.v));
+	ls.v = bip__im_calloc(ip, json_object_size(o), sizeof(*ls.v));
 	if (!ls.v)
 		return BIP_ENOMEM;
 	json_object_foreach(o, k, v)
 	{
 		if (!json_is_string(v)) {
-			label_set_clear(&ls);
+			bip__label_set_clear(&ls);
 			return BIP_ECORRUPT;
 		}
-		ls.v[ls.n].key = im_strdup(ip, k);
-		ls.v[ls.n].value = im_strdup(ip, json_string_value(v));
+		ls.v[ls.n].key = bip__im_strdup(ip, k);
+		ls.v[ls.n].value = bip__im_strdup(ip, json_string_value(v));
 		ls.n++;
 		if (!ls.v[ls.n - 1].key || !ls.v[ls.n - 1].value) {
-			label_set_clear(&ls);
+			bip__label_set_clear(&ls);
 			return BIP_ENOMEM;
 		}
 	}
@@ -656,7 +656,7 @@ static json_t *labels_encode(const struct bip_label_set *ls)
 
 static const char *const use_names[] = {"Workload", "Tunnel", "LoadBalancer"};
 
-int pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+int bip__pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		struct bip_pool *out)
 {
 	json_t *j = load(v, len), *uses, *e, *extra;
@@ -668,7 +668,7 @@ int pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, s
 
 	if (!j || !json_is_object(j))
 		goto out;
-	p.name = im_strdup(ip, name);
+	p.name = bip__im_strdup(ip, name);
 	if (!p.name) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -731,7 +731,7 @@ out:
 	return rc;
 }
 
-char *pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len)
+char *bip__pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len)
 {
 	char buf[BIP_PREFIX_STRLEN];
 	json_t *j = json_object(), *uses = json_array();
@@ -777,7 +777,7 @@ char *pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len)
 
 /* --- config ----------------------------------------------------------------------------- */
 
-int config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out)
+int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out)
 {
 	json_t *j = load(v, len);
 	struct bip_config c;
@@ -810,7 +810,7 @@ out:
 	return rc;
 }
 
-char *config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len)
+char *bip__config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len)
 {
 	json_t *j = json_pack("{sbsbsIsIsI}", "strictAffinity", c->strict_affinity,
 			      "autoAllocateBlocks", c->auto_allocate_blocks, "maxBlocksPerHost",
@@ -836,7 +836,7 @@ static int prefixes_decode(struct bip_ipam *ip, json_t *a, struct bip_prefix **o
 		return BIP_OK;
 	if (!json_is_array(a) || json_array_size(a) > 4096)
 		return BIP_ECORRUPT;
-	v = im_calloc(ip, json_array_size(a), sizeof(*v));
+	v = bip__im_calloc(ip, json_array_size(a), sizeof(*v));
 	if (!v)
 		return BIP_ENOMEM;
 	json_array_foreach(a, i, e)
@@ -867,7 +867,7 @@ static json_t *prefixes_encode(const struct bip_prefix *v, size_t n)
 	return a;
 }
 
-int reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		       struct bip_reservation *out)
 {
 	json_t *j = load(v, len);
@@ -876,7 +876,7 @@ int reservation_decode(struct bip_ipam *ip, const char *name, const unsigned cha
 
 	if (!j || !json_is_object(j))
 		goto out;
-	r.name = im_strdup(ip, name);
+	r.name = bip__im_strdup(ip, name);
 	if (!r.name) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -892,7 +892,7 @@ out:
 	return rc;
 }
 
-char *reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len)
+char *bip__reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len)
 {
 	json_t *a = prefixes_encode(r->cidrs, r->ncidrs);
 
@@ -901,7 +901,7 @@ char *reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, s
 
 /* --- nodes and namespaces --------------------------------------------------------------- */
 
-int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+int bip__node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		struct bip_node *out)
 {
 	json_t *j = load(v, len), *a, *e;
@@ -911,7 +911,7 @@ int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, s
 
 	if (!j || !json_is_object(j))
 		goto out;
-	n.name = im_strdup(ip, name);
+	n.name = bip__im_strdup(ip, name);
 	if (!n.name) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -926,7 +926,7 @@ int node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, s
 	if (a && (!json_is_array(a) || json_array_size(a) > NODE_MAX_ADDRS))
 		goto out;
 	if (a) {
-		n.addrs = im_calloc(ip, json_array_size(a), sizeof(*n.addrs));
+		n.addrs = bip__im_calloc(ip, json_array_size(a), sizeof(*n.addrs));
 		if (!n.addrs) {
 			rc = BIP_ENOMEM;
 			goto out;
@@ -947,7 +947,7 @@ out:
 	return rc;
 }
 
-char *node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len)
+char *bip__node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len)
 {
 	json_t *j = json_object(), *addrs = json_array(), *labels = labels_encode(&n->labels),
 	       *pods = prefixes_encode(n->pod_cidrs, n->npod_cidrs);
@@ -971,7 +971,7 @@ char *node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len)
 	return dump(ip, j, len);
 }
 
-int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+int bip__namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		     struct bip_namespace *out)
 {
 	json_t *j = load(v, len), *a, *e;
@@ -981,7 +981,7 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 
 	if (!j || !json_is_object(j))
 		goto out;
-	ns.name = im_strdup(ip, name);
+	ns.name = bip__im_strdup(ip, name);
 	if (!ns.name) {
 		rc = BIP_ENOMEM;
 		goto out;
@@ -993,7 +993,7 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 	if (a && (!json_is_array(a) || json_array_size(a) > NS_MAX_POOLS))
 		goto out;
 	if (a) {
-		ns.pools = im_calloc(ip, json_array_size(a), sizeof(char *));
+		ns.pools = bip__im_calloc(ip, json_array_size(a), sizeof(char *));
 		if (!ns.pools) {
 			rc = BIP_ENOMEM;
 			goto out;
@@ -1003,7 +1003,7 @@ int namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 	{
 		if (!json_is_string(e))
 			goto out;
-		ns.pools[i] = im_strdup(ip, json_string_value(e));
+		ns.pools[i] = bip__im_strdup(ip, json_string_value(e));
 		if (!ns.pools[i]) {
 			rc = BIP_ENOMEM;
 			goto out;
@@ -1019,7 +1019,7 @@ out:
 	return rc;
 }
 
-char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len)
+char *bip__namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len)
 {
 	json_t *j = json_object(), *pools = json_array(), *labels = labels_encode(&ns->labels);
 	int bad = !j || !pools || !labels;
@@ -1039,7 +1039,7 @@ char *namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size
 
 /* --- any record ------------------------------------------------------------------------- */
 
-int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
+int bip__record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 		    const unsigned char *v, size_t len, char **out, size_t *outlen,
 		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx)
 {
@@ -1060,28 +1060,28 @@ int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 	memset(&u, 0, sizeof(u));
 	switch (k) {
 	case REC_BLOCK:
-		rc = blk_decode(ip, NULL, v, len, 1, &u.b);
+		rc = bip__blk_decode(ip, NULL, v, len, 1, &u.b);
 		break;
 	case REC_HANDLE:
-		rc = handle_decode(ip, name, v, len, &u.h);
+		rc = bip__handle_decode(ip, name, v, len, &u.h);
 		break;
 	case REC_POOL:
-		rc = pool_decode(ip, name, v, len, &u.p);
+		rc = bip__pool_decode(ip, name, v, len, &u.p);
 		break;
 	case REC_CONFIG:
-		rc = config_decode(ip, v, len, &u.c);
+		rc = bip__config_decode(ip, v, len, &u.c);
 		break;
 	case REC_RESERVATION:
-		rc = reservation_decode(ip, name, v, len, &u.r);
+		rc = bip__reservation_decode(ip, name, v, len, &u.r);
 		break;
 	case REC_NODE:
-		rc = node_decode(ip, name, v, len, &u.n);
+		rc = bip__node_decode(ip, name, v, len, &u.n);
 		break;
 	case REC_NAMESPACE:
-		rc = namespace_decode(ip, name, v, len, &u.ns);
+		rc = bip__namespace_decode(ip, name, v, len, &u.ns);
 		break;
 	case REC_AFFINITY:
-		rc = affinity_decode(v, len, &u.st, NULL, NULL);
+		rc = bip__affinity_decode(v, len, &u.st, NULL, NULL);
 		break;
 	default:
 		return BIP_EINVAL;
@@ -1091,28 +1091,28 @@ int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 	if (rc == BIP_OK) {
 		switch (k) {
 		case REC_BLOCK:
-			enc = blk_encode(ip, u.b, &n);
+			enc = bip__blk_encode(ip, u.b, &n);
 			break;
 		case REC_HANDLE:
-			enc = handle_encode(ip, &u.h, &n);
+			enc = bip__handle_encode(ip, &u.h, &n);
 			break;
 		case REC_POOL:
-			enc = pool_encode(ip, &u.p, &n);
+			enc = bip__pool_encode(ip, &u.p, &n);
 			break;
 		case REC_CONFIG:
-			enc = config_encode(ip, &u.c, &n);
+			enc = bip__config_encode(ip, &u.c, &n);
 			break;
 		case REC_RESERVATION:
-			enc = reservation_encode(ip, &u.r, &n);
+			enc = bip__reservation_encode(ip, &u.r, &n);
 			break;
 		case REC_NODE:
-			enc = node_encode(ip, &u.n, &n);
+			enc = bip__node_encode(ip, &u.n, &n);
 			break;
 		case REC_NAMESPACE:
-			enc = namespace_encode(ip, &u.ns, &n);
+			enc = bip__namespace_encode(ip, &u.ns, &n);
 			break;
 		case REC_AFFINITY:
-			enc = im_strdup(ip, affinity_value(u.st));
+			enc = bip__im_strdup(ip, bip__affinity_value(u.st));
 			n = enc ? strlen(enc) : 0;
 			break;
 		}
@@ -1121,7 +1121,7 @@ int record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
 	}
 	switch (k) {
 	case REC_BLOCK:
-		blk_free(u.b);
+		bip__blk_free(u.b);
 		break;
 	case REC_HANDLE:
 		bip_handle_info_clear(&u.h);

@@ -52,7 +52,7 @@ static int cmp_pair(const void *x, const void *y)
 			      &((const struct pool_pair *)y)->pool);
 }
 
-int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
+int bip__pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
 	       int64_t **revs, size_t *n)
 {
 	struct pool_pair *pp = NULL;
@@ -61,18 +61,18 @@ int pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool *
 	size_t k = 0;
 	int rc;
 
-	pp = im_calloc(ip, kvs->n, sizeof(*pp));
-	pools = im_calloc(ip, kvs->n, sizeof(*pools));
-	rv = im_calloc(ip, kvs->n, sizeof(*rv));
+	pp = bip__im_calloc(ip, kvs->n, sizeof(*pp));
+	pools = bip__im_calloc(ip, kvs->n, sizeof(*pools));
+	rv = bip__im_calloc(ip, kvs->n, sizeof(*rv));
 	rc = BIP_ENOMEM;
 	if (!pp || !pools || !rv)
 		goto out;
 	for (; k < kvs->n; k++) {
 		const char *name = kvs->v[k].key + strlen(PFX_POOLS);
 
-		rc = pool_decode(ip, name, kvs->v[k].value, kvs->v[k].len, &pp[k].pool);
+		rc = bip__pool_decode(ip, name, kvs->v[k].value, kvs->v[k].len, &pp[k].pool);
 		if (rc != BIP_OK) {
-			seterr(ip, rc, "store record %s does not decode", kvs->v[k].key);
+			bip__seterr(ip, rc, "store record %s does not decode", kvs->v[k].key);
 			goto out;
 		}
 		pp[k].rev = kvs->v[k].rev;
@@ -98,19 +98,19 @@ out:
 	return rc;
 }
 
-int load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n)
+int bip__load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n)
 {
 	struct bip_kvs kvs = {0};
 	int rc = bip_store_list(ip->store, PFX_POOLS, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot list pools");
-	rc = pools_from(ip, &kvs, out, revs, n);
+		return bip__seterr(ip, rc, "cannot list pools");
+	rc = bip__pools_from(ip, &kvs, out, revs, n);
 	bip_kvs_free(&kvs);
 	return rc;
 }
 
-const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p)
+const struct bip_pool *bip__pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p)
 {
 	for (size_t i = 0; i < n; i++)
 		if (bip_prefix_covers(pools[i].cidr, p))
@@ -118,7 +118,7 @@ const struct bip_pool *pool_of(const struct bip_pool *pools, size_t n, struct bi
 	return NULL;
 }
 
-int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
+int bip__reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
 		      size_t *n)
 {
 	struct bip_prefix *all = NULL;
@@ -131,13 +131,13 @@ int reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip
 		struct bip_reservation r;
 		struct bip_prefix *v;
 
-		rc = reservation_decode(ip, kvs->v[i].key + strlen(PFX_RESERVATIONS),
+		rc = bip__reservation_decode(ip, kvs->v[i].key + strlen(PFX_RESERVATIONS),
 					kvs->v[i].value, kvs->v[i].len, &r);
 		if (rc != BIP_OK) {
-			seterr(ip, rc, "store record %s does not decode", kvs->v[i].key);
+			bip__seterr(ip, rc, "store record %s does not decode", kvs->v[i].key);
 			goto fail;
 		}
-		v = im_realloc(ip, all, (total + r.ncidrs + 1) * sizeof(*v));
+		v = bip__im_realloc(ip, all, (total + r.ncidrs + 1) * sizeof(*v));
 		if (!v) {
 			bip_reservation_clear(&r);
 			rc = BIP_ENOMEM;
@@ -157,7 +157,7 @@ fail:
 	return rc;
 }
 
-int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
+int bip__load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
 {
 	struct bip_kvs kvs = {0};
 	int rc;
@@ -166,13 +166,13 @@ int load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t *n)
 	*n = 0;
 	rc = bip_store_list(ip->store, PFX_RESERVATIONS, 0, &kvs);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot list reservations");
-	rc = reservations_from(ip, &kvs, out, n);
+		return bip__seterr(ip, rc, "cannot list reservations");
+	rc = bip__reservations_from(ip, &kvs, out, n);
 	bip_kvs_free(&kvs);
 	return rc;
 }
 
-bool addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a)
+bool bip__addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a)
 {
 	for (size_t i = 0; i < nres; i++)
 		if (bip_prefix_contains(res[i], a))
@@ -202,13 +202,13 @@ int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen)
 		const char *text;
 	} forbidden[] = {{"169.254.0.0/16"}, {"fe80::/10"}};
 	char cs[BIP_PREFIX_STRLEN];
-	unsigned fam = p->cidr.addr.family, bl = p->block_len ? p->block_len : default_block_len(
+	unsigned fam = p->cidr.addr.family, bl = p->block_len ? p->block_len : bip__default_block_len(
 								    (int)fam);
 	unsigned lo = fam == 4 ? 20 : 116, hi = fam == 4 ? 32 : 128;
 	struct bip_selector *sel;
 	char serr[256];
 
-	if (!valid_name(p->name)) {
+	if (!bip__valid_name(p->name)) {
 		fmt_err(err, errlen, "invalid pool name '%s': want letters, digits, '.', '-', '_'",
 			p->name ? p->name : "");
 		return BIP_EINVAL;
@@ -283,7 +283,7 @@ static int poolset_cmp(struct bip_ipam *ip, int64_t *rev)
 		return BIP_OK;
 	}
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot read %s", KEY_POOLSET);
+		return bip__seterr(ip, rc, "cannot read %s", KEY_POOLSET);
 	*rev = kv.rev;
 	bip_kv_clear(&kv);
 	return BIP_OK;
@@ -302,7 +302,7 @@ static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_p
 
 	snprintf(key, sizeof(key), PFX_POOLS "%s", name);
 	if (p) {
-		v = pool_encode(ip, p, &len);
+		v = bip__pool_encode(ip, p, &len);
 		if (!v)
 			return BIP_ENOMEM;
 	}
@@ -326,7 +326,7 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 
 	rc = poolset_cmp(ip, &setrev);
 	if (rc == BIP_OK)
-		rc = load_pools(ip, &pools, &revs, &n);
+		rc = bip__load_pools(ip, &pools, &revs, &n);
 	if (rc != BIP_OK)
 		goto out;
 	bip_prefix_fmt(pool->cidr, a);
@@ -335,11 +335,11 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 
 		if (strcmp(o->name, pool->name) == 0) {
 			if (create_only) {
-				rc = seterr(ip, BIP_EEXIST, "pool '%s' already exists", o->name);
+				rc = bip__seterr(ip, BIP_EEXIST, "pool '%s' already exists", o->name);
 				goto out;
 			}
 			if (!bip_prefix_eq(o->cidr, pool->cidr) || o->block_len != pool->block_len) {
-				rc = seterr(ip, BIP_EINVAL,
+				rc = bip__seterr(ip, BIP_EINVAL,
 					    "pool '%s': cidr and blockSize cannot change in place "
 					    "(%s/%u -> %s/%u); create a new pool and migrate",
 					    o->name, bip_prefix_fmt(o->cidr, b), o->block_len, a,
@@ -350,7 +350,7 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 			continue;
 		}
 		if (bip_prefix_overlaps(o->cidr, pool->cidr)) {
-			rc = seterr(ip, BIP_EOVERLAP, "pool '%s' (%s) overlaps pool '%s' (%s)",
+			rc = bip__seterr(ip, BIP_EOVERLAP, "pool '%s' (%s) overlaps pool '%s' (%s)",
 				    pool->name, a, o->name, bip_prefix_fmt(o->cidr, b));
 			goto out;
 		}
@@ -365,11 +365,11 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 		for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
 			struct bip_prefix bp;
 
-			if (cidr_from_keypart(kvs.v[i].key + strlen(PFX_BLOCKS), &bp) != BIP_OK)
+			if (bip__cidr_from_keypart(kvs.v[i].key + strlen(PFX_BLOCKS), &bp) != BIP_OK)
 				continue;
 			if (bip_prefix_overlaps(bp, pool->cidr) &&
 			    (bp.len != pool->block_len || !bip_prefix_covers(pool->cidr, bp)))
-				rc = seterr(ip, BIP_EOVERLAP,
+				rc = bip__seterr(ip, BIP_EOVERLAP,
 					    "pool '%s' (%s, /%u blocks) conflicts with existing "
 					    "block %s; release it first",
 					    pool->name, a, pool->block_len, bip_prefix_fmt(bp, b));
@@ -394,20 +394,20 @@ int bip_ipam_pool_put(struct bip_ipam *ip, struct bip_pool *pool, bool create_on
 
 	ip->errmsg[0] = '\0';
 	if (!pool->block_len)
-		pool->block_len = default_block_len(pool->cidr.addr.family);
+		pool->block_len = bip__default_block_len(pool->cidr.addr.family);
 	if (!pool->allowed_uses)
 		pool->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
 	rc = bip_pool_validate(pool, err, sizeof(err));
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "%s", err);
+		return bip__seterr(ip, rc, "%s", err);
 	for (int attempt = 0; attempt < 32; attempt++) {
 		rc = pool_put_once(ip, pool, create_only);
 		if (rc != BIP_ECONFLICT)
 			return rc;
 		ip->retries++;
-		bip_backoff(ip, attempt);
+		bip__backoff(ip, attempt);
 	}
-	return seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", pool->name);
+	return bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", pool->name);
 }
 
 int bip_ipam_pool_get(struct bip_ipam *ip, const char *name, struct bip_pool *out)
@@ -417,18 +417,18 @@ int bip_ipam_pool_get(struct bip_ipam *ip, const char *name, struct bip_pool *ou
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_name(name))
-		return seterr(ip, BIP_EINVAL, "invalid pool name '%s'", name ? name : "");
+	if (!bip__valid_name(name))
+		return bip__seterr(ip, BIP_EINVAL, "invalid pool name '%s'", name ? name : "");
 	snprintf(key, sizeof(key), PFX_POOLS "%s", name);
 	rc = bip_store_get(ip->store, key, &kv);
 	if (rc == BIP_ENOTFOUND)
-		return seterr(ip, rc, "pool '%s' does not exist", name);
+		return bip__seterr(ip, rc, "pool '%s' does not exist", name);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot read %s", key);
-	rc = pool_decode(ip, name, kv.value, kv.len, out);
+		return bip__seterr(ip, rc, "cannot read %s", key);
+	rc = bip__pool_decode(ip, name, kv.value, kv.len, out);
 	bip_kv_clear(&kv);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "store record %s does not decode", key);
+		return bip__seterr(ip, rc, "store record %s does not decode", key);
 	return BIP_OK;
 }
 
@@ -438,7 +438,7 @@ int bip_ipam_pool_list(struct bip_ipam *ip, struct bip_pool **out, size_t *n)
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	rc = load_pools(ip, out, &revs, n);
+	rc = bip__load_pools(ip, out, &revs, n);
 	free(revs);
 	return rc;
 }
@@ -464,15 +464,15 @@ static int collect_held(void *ctx, const struct bip_alloc_entry *e)
 
 	if (!bip_prefix_covers(h->cidr, e->block))
 		return 0;
-	a = im_realloc(h->ip, h->addr, (h->n + 1) * sizeof(*a));
+	a = bip__im_realloc(h->ip, h->addr, (h->n + 1) * sizeof(*a));
 	if (!a)
 		return BIP_ENOMEM;
 	h->addr = a;
-	hd = im_realloc(h->ip, h->handle, (h->n + 1) * sizeof(*hd));
+	hd = bip__im_realloc(h->ip, h->handle, (h->n + 1) * sizeof(*hd));
 	if (!hd)
 		return BIP_ENOMEM;
 	h->handle = hd;
-	if (!(hd[h->n] = im_strdup(h->ip, e->handle)))
+	if (!(hd[h->n] = bip__im_strdup(h->ip, e->handle)))
 		return BIP_ENOMEM;
 	a[h->n++] = e->addr;
 	return 0;
@@ -537,7 +537,7 @@ int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool relea
 		bip_kv_clear(&kv);
 		if (rc == BIP_ECONFLICT) {
 			p.disabled = false;
-			bip_backoff(ip, attempt);
+			bip__backoff(ip, attempt);
 			continue;
 		}
 		if (rc != BIP_OK)
@@ -546,7 +546,7 @@ int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool relea
 	/* Not disabled (every attempt lost a race): releasing would race allocations still
 	 * claiming blocks in it. */
 	if (!p.disabled) {
-		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
+		rc = bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
 		goto out;
 	}
 	/* 2. Release the affinities of its blocks: empty blocks go, others become unowned. */
@@ -580,10 +580,10 @@ int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool relea
 		bip_kv_clear(&kv);
 		if (rc != BIP_ECONFLICT)
 			break;
-		bip_backoff(ip, attempt);
+		bip__backoff(ip, attempt);
 	}
 	if (rc == BIP_ECONFLICT)
-		rc = seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
+		rc = bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
 out:
 	bip_pool_clear(&p);
 	return rc;
@@ -605,15 +605,15 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 	char *v = NULL;
 	int rc;
 
-	key_block(key, cidr);
+	bip__key_block(key, cidr);
 	rc = bip_store_get(ip->store, key, &kv);
 	if (rc != BIP_OK && rc != BIP_ENOTFOUND)
-		return seterr(ip, rc, "cannot read %s", key);
+		return bip__seterr(ip, rc, "cannot read %s", key);
 	if (rc == BIP_OK) {
-		rc = blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
+		rc = bip__blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
 		if (rc != BIP_OK) {
 			bip_kv_clear(&kv);
-			return seterr(ip, rc, "store record %s does not decode", key);
+			return bip__seterr(ip, rc, "store record %s does not decode", key);
 		}
 	}
 	cmps[0] = (struct bip_cmp){affkey, affrev};
@@ -627,7 +627,7 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 		} else {
 			for (uint32_t o = 0; o < b->size; o++)
 				if (b->handle[o] && !b->holder[o]) {
-					b->holder[o] = im_strdup(ip, node);
+					b->holder[o] = bip__im_strdup(ip, node);
 					if (!b->holder[o]) {
 						rc = BIP_ENOMEM;
 						goto out;
@@ -635,7 +635,7 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 				}
 			free(b->node);
 			b->node = NULL;
-			v = blk_encode(ip, b, &len);
+			v = bip__blk_encode(ip, b, &len);
 			if (!v) {
 				rc = BIP_ENOMEM;
 				goto out;
@@ -648,7 +648,7 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 		(*released)++;
 out:
 	free(v);
-	blk_free(b);
+	bip__blk_free(b);
 	bip_kv_clear(&kv);
 	return rc;
 }
@@ -669,7 +669,7 @@ static int release_affinities(struct bip_ipam *ip, const struct bip_prefix *with
 
 		rc = bip_store_list(ip->store, pfx, BIP_LIST_KEYS_ONLY, &kvs);
 		if (rc != BIP_OK)
-			return seterr(ip, rc, "cannot list affinities");
+			return bip__seterr(ip, rc, "cannot list affinities");
 		for (size_t i = 0; i < kvs.n; i++) {
 			const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
 			const char *slash = strchr(rest, '/');
@@ -677,7 +677,7 @@ static int release_affinities(struct bip_ipam *ip, const struct bip_prefix *with
 			struct bip_prefix cidr;
 
 			if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
-			    cidr_from_keypart(slash + 1, &cidr) != BIP_OK)
+			    bip__cidr_from_keypart(slash + 1, &cidr) != BIP_OK)
 				continue;
 			memcpy(node, rest, (size_t)(slash - rest));
 			node[slash - rest] = '\0';
@@ -695,9 +695,9 @@ static int release_affinities(struct bip_ipam *ip, const struct bip_prefix *with
 		bip_kvs_free(&kvs);
 		if (rc != BIP_OK || !conflict)
 			return rc;
-		bip_backoff(ip, round);
+		bip__backoff(ip, round);
 	}
-	return seterr(ip, BIP_EAGAIN, "too many concurrent changes while releasing affinities");
+	return bip__seterr(ip, BIP_EAGAIN, "too many concurrent changes while releasing affinities");
 }
 
 int bip_ipam_node_release(struct bip_ipam *ip, const char *node, size_t *released_blocks,
@@ -707,8 +707,8 @@ int bip_ipam_node_release(struct bip_ipam *ip, const char *node, size_t *release
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_name(node))
-		return seterr(ip, BIP_EINVAL, "invalid node name '%s'", node ? node : "");
+	if (!bip__valid_name(node))
+		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'", node ? node : "");
 	rc = release_affinities(ip, NULL, node, &r, &d);
 	if (released_blocks)
 		*released_blocks = r;
@@ -740,11 +740,11 @@ int bip_ipam_config_get(struct bip_ipam *ip, struct bip_config *out)
 		return BIP_OK;
 	}
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot read the IPAM config");
-	rc = config_decode(ip, kv.value, kv.len, out);
+		return bip__seterr(ip, rc, "cannot read the IPAM config");
+	rc = bip__config_decode(ip, kv.value, kv.len, out);
 	bip_kv_clear(&kv);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
+		return bip__seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
 	return BIP_OK;
 }
 
@@ -756,24 +756,24 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 
 	ip->errmsg[0] = '\0';
 	if (cfg->max_blocks_per_host > 1000000)
-		return seterr(ip, BIP_EINVAL, "maxBlocksPerHost %u out of range 0-1000000",
+		return bip__seterr(ip, BIP_EINVAL, "maxBlocksPerHost %u out of range 0-1000000",
 			      cfg->max_blocks_per_host);
 	if (cfg->ip_cooldown_s > BIP_COOLDOWN_MAX)
-		return seterr(ip, BIP_EINVAL, "ipCooldownSeconds %u out of range 0-%d",
+		return bip__seterr(ip, BIP_EINVAL, "ipCooldownSeconds %u out of range 0-%d",
 			      cfg->ip_cooldown_s, BIP_COOLDOWN_MAX);
 	if (cfg->empty_block_release_s > 365u * 86400)
-		return seterr(ip, BIP_EINVAL, "emptyBlockReleaseSeconds %u out of range 0-%u",
+		return bip__seterr(ip, BIP_EINVAL, "emptyBlockReleaseSeconds %u out of range 0-%u",
 			      cfg->empty_block_release_s, 365u * 86400);
 	/* strictAffinity off with autoAllocateBlocks off is allowed (Calico refuses it): nodes
 	 * then only borrow, which is what such a setting asks for. */
-	v = config_encode(ip, cfg, &op.len);
+	v = bip__config_encode(ip, cfg, &op.len);
 	if (!v)
 		return BIP_ENOMEM;
 	op.value = v;
 	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot write the IPAM config");
+		return bip__seterr(ip, rc, "cannot write the IPAM config");
 	return BIP_OK;
 }
 
@@ -792,7 +792,7 @@ static int put_named(struct bip_ipam *ip, const char *pfx, const char *name, cha
 	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot write %s", key);
+		return bip__seterr(ip, rc, "cannot write %s", key);
 	return BIP_OK;
 }
 
@@ -802,14 +802,14 @@ static int get_named(struct bip_ipam *ip, const char *pfx, const char *what, con
 	char key[KEY_LEN];
 	int rc;
 
-	if (!valid_name(name))
-		return seterr(ip, BIP_EINVAL, "invalid %s name '%s'", what, name ? name : "");
+	if (!bip__valid_name(name))
+		return bip__seterr(ip, BIP_EINVAL, "invalid %s name '%s'", what, name ? name : "");
 	snprintf(key, sizeof(key), "%s%s", pfx, name);
 	rc = bip_store_get(ip->store, key, kv);
 	if (rc == BIP_ENOTFOUND)
-		return seterr(ip, rc, "%s '%s' does not exist", what, name);
+		return bip__seterr(ip, rc, "%s '%s' does not exist", what, name);
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot read %s", key);
+		return bip__seterr(ip, rc, "cannot read %s", key);
 	return BIP_OK;
 }
 
@@ -829,7 +829,7 @@ static int delete_named(struct bip_ipam *ip, const char *pfx, const char *what, 
 	bip_kv_clear(&kv);
 	rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
 	if (rc == BIP_ECONFLICT)
-		return seterr(ip, BIP_EAGAIN, "%s '%s' changed while deleting it", what, name);
+		return bip__seterr(ip, BIP_EAGAIN, "%s '%s' changed while deleting it", what, name);
 	return rc;
 }
 
@@ -848,7 +848,7 @@ static int get_decoded(struct bip_ipam *ip, const char *pfx, const char *what, c
 	if (rc == BIP_OK) {
 		rc = dec(ip, name, kv.value, kv.len, out);
 		if (rc != BIP_OK)
-			seterr(ip, rc, "store record %s%s does not decode", pfx, name);
+			bip__seterr(ip, rc, "store record %s%s does not decode", pfx, name);
 	}
 	bip_kv_clear(&kv);
 	return rc;
@@ -863,8 +863,8 @@ static int list_named(struct bip_ipam *ip, const char *pfx, size_t elem, decode_
 	int rc = bip_store_list(ip->store, pfx, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return seterr(ip, rc, "cannot list %s", pfx);
-	v = im_calloc(ip, kvs.n, elem);
+		return bip__seterr(ip, rc, "cannot list %s", pfx);
+	v = bip__im_calloc(ip, kvs.n, elem);
 	rc = BIP_ENOMEM;
 	if (!v)
 		goto out;
@@ -872,7 +872,7 @@ static int list_named(struct bip_ipam *ip, const char *pfx, size_t elem, decode_
 		rc = dec(ip, kvs.v[k].key + strlen(pfx), kvs.v[k].value, kvs.v[k].len,
 			 v + k * elem);
 		if (rc != BIP_OK) {
-			seterr(ip, rc, "store record %s does not decode", kvs.v[k].key);
+			bip__seterr(ip, rc, "store record %s does not decode", kvs.v[k].key);
 			goto out;
 		}
 	}
@@ -913,11 +913,11 @@ int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *
 	char *v;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_name(r->name))
-		return seterr(ip, BIP_EINVAL, "invalid reservation name '%s'",
+	if (!bip__valid_name(r->name))
+		return bip__seterr(ip, BIP_EINVAL, "invalid reservation name '%s'",
 			      r->name ? r->name : "");
 	if (r->ncidrs > 4096)
-		return seterr(ip, BIP_EINVAL, "reservation '%s': too many CIDRs (at most 4096)",
+		return bip__seterr(ip, BIP_EINVAL, "reservation '%s': too many CIDRs (at most 4096)",
 			      r->name);
 	for (size_t i = 0; i < r->ncidrs; i++) {
 		struct bip_prefix c = r->cidrs[i];
@@ -926,19 +926,19 @@ int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *
 		    (c.addr.v & ~bip_mask(c.addr.family, c.len)) != 0) {
 			char buf[BIP_PREFIX_STRLEN];
 
-			return seterr(ip, BIP_EHOSTBITS,
+			return bip__seterr(ip, BIP_EHOSTBITS,
 				      "reservation '%s': host bits set in '%s'", r->name,
 				      bip_prefix_fmt(c, buf));
 		}
 	}
-	v = reservation_encode(ip, r, &len);
+	v = bip__reservation_encode(ip, r, &len);
 	return put_named(ip, PFX_RESERVATIONS, r->name, v, len);
 }
 
 static int dec_res(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		   void *out)
 {
-	return reservation_decode(ip, name, v, len, out);
+	return bip__reservation_decode(ip, name, v, len, out);
 }
 
 static void clr_res(void *p)
@@ -970,7 +970,7 @@ void bip_node_clear(struct bip_node *n)
 	if (!n)
 		return;
 	free(n->name);
-	label_set_clear(&n->labels);
+	bip__label_set_clear(&n->labels);
 	free(n->addrs);
 	free(n->pod_cidrs);
 	memset(n, 0, sizeof(*n));
@@ -995,10 +995,10 @@ static int check_labels(struct bip_ipam *ip, const char *what, const char *name,
 			     (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_' ||
 			     *p == '/';
 		if (!ok)
-			return seterr(ip, BIP_EINVAL, "%s '%s': invalid label key '%s'", what, name,
+			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid label key '%s'", what, name,
 				      k ? k : "");
-		if (!valid_attr(ls->v[i].value))
-			return seterr(ip, BIP_EINVAL, "%s '%s': invalid value of label '%s'", what,
+		if (!bip__valid_attr(ls->v[i].value))
+			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid value of label '%s'", what,
 				      name, k);
 	}
 	return BIP_OK;
@@ -1023,39 +1023,39 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_name(node->name))
-		return seterr(ip, BIP_EINVAL, "invalid node name '%s'",
+	if (!bip__valid_name(node->name))
+		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'",
 			      node->name ? node->name : "");
 	rc = check_labels(ip, "node", node->name, &node->labels);
 	if (rc != BIP_OK)
 		return rc;
 	if (node->naddrs > NODE_MAX_ADDRS)
-		return seterr(ip, BIP_EINVAL, "node '%s': too many addresses (at most %d)",
+		return bip__seterr(ip, BIP_EINVAL, "node '%s': too many addresses (at most %d)",
 			      node->name, NODE_MAX_ADDRS);
 	for (size_t i = 0; i < node->npod_cidrs; i++) {
 		struct bip_prefix c = node->pod_cidrs[i];
 
 		bip_prefix_fmt(c, buf);
 		if ((c.addr.v & ~bip_mask(c.addr.family, c.len)) != 0)
-			return seterr(ip, BIP_EHOSTBITS, "node '%s': host bits set in pod CIDR '%s'",
+			return bip__seterr(ip, BIP_EHOSTBITS, "node '%s': host bits set in pod CIDR '%s'",
 				      node->name, buf);
 		if (bip_addr_bits(c.addr) - c.len < 2)
-			return seterr(ip, BIP_EINVAL,
+			return bip__seterr(ip, BIP_EINVAL,
 				      "node '%s': pod CIDR %s is too small (at least 4 addresses)",
 				      node->name, buf);
 		for (size_t j = 0; j < i; j++)
 			if (node->pod_cidrs[j].addr.family == c.addr.family)
-				return seterr(ip, BIP_EINVAL,
+				return bip__seterr(ip, BIP_EINVAL,
 					      "node '%s': more than one IPv%d pod CIDR", node->name,
 					      c.addr.family);
 	}
-	rc = load_pools(ip, &pools, &revs, &npools);
+	rc = bip__load_pools(ip, &pools, &revs, &npools);
 	if (rc != BIP_OK)
 		goto out;
 	for (size_t i = 0; i < node->npod_cidrs; i++)
 		for (size_t j = 0; j < npools; j++)
 			if (bip_prefix_overlaps(node->pod_cidrs[i], pools[j].cidr)) {
-				rc = seterr(ip, BIP_EOVERLAP,
+				rc = bip__seterr(ip, BIP_EOVERLAP,
 					    "node '%s': pod CIDR %s overlaps pool '%s' (%s)",
 					    node->name, bip_prefix_fmt(node->pod_cidrs[i], buf),
 					    pools[j].name, bip_prefix_fmt(pools[j].cidr, buf2));
@@ -1064,14 +1064,14 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	snprintf(key, sizeof(key), PFX_NODES "%s", node->name);
 	rc = bip_store_get(ip->store, key, &kv);
 	if (rc == BIP_OK) {
-		rc = node_decode(ip, node->name, kv.value, kv.len, &old);
+		rc = bip__node_decode(ip, node->name, kv.value, kv.len, &old);
 		oldrev = kv.rev;
 		if (rc != BIP_OK) {
-			rc = seterr(ip, rc, "store record %s does not decode", key);
+			rc = bip__seterr(ip, rc, "store record %s does not decode", key);
 			goto out;
 		}
 	} else if (rc != BIP_ENOTFOUND) {
-		rc = seterr(ip, rc, "cannot read %s", key);
+		rc = bip__seterr(ip, rc, "cannot read %s", key);
 		goto out;
 	}
 	/* A pod CIDR that goes away or changes must not hold addresses (in any of its
@@ -1092,19 +1092,19 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 			struct bip_kv bkv = {0};
 			struct blk *b = NULL;
 
-			if (cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) != BIP_OK ||
+			if (bip__cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) != BIP_OK ||
 			    !bip_prefix_covers(c, bp))
 				continue;
 			rc = bip_store_get(ip->store, blocks.v[k].key, &bkv);
 			if (rc == BIP_OK)
-				rc = blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
+				rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
 			else if (rc == BIP_ENOTFOUND)
 				rc = BIP_OK;
 			if (b) {
 				held += b->used;
 				if (!b->used) {
 					/* a pod CIDR may be kept in many sub-blocks: all go */
-					struct drop *d = im_realloc(ip, drop,
+					struct drop *d = bip__im_realloc(ip, drop,
 								    (ndrop + 2) * sizeof(*d));
 					char akey[KEY_LEN];
 
@@ -1114,29 +1114,29 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 						drop = d;
 						drop[ndrop].rev = b->rev;
 						drop[ndrop++].key =
-							im_strdup(ip, blocks.v[k].key);
-						key_affinity(akey, node->name, bp);
+							bip__im_strdup(ip, blocks.v[k].key);
+						bip__key_affinity(akey, node->name, bp);
 						drop[ndrop].rev = -1;
-						drop[ndrop++].key = im_strdup(ip, akey);
+						drop[ndrop++].key = bip__im_strdup(ip, akey);
 					}
 				}
 			}
-			blk_free(b);
+			bip__blk_free(b);
 			bip_kv_clear(&bkv);
 		}
 		bip_kvs_free(&blocks);
 		if (rc == BIP_OK && held)
-			rc = seterr(ip, BIP_EBUSY,
+			rc = bip__seterr(ip, BIP_EBUSY,
 				    "node '%s': pod CIDR %s cannot change while %llu addresses from "
 				    "it are held",
 				    node->name, bip_prefix_fmt(c, buf), (unsigned long long)held);
 		if (rc != BIP_OK)
 			goto out;
 	}
-	v = node_encode(ip, node, &len);
+	v = bip__node_encode(ip, node, &len);
 	rc = BIP_ENOMEM;
-	cmps = im_calloc(ip, 1 + ndrop, sizeof(*cmps));
-	ops = im_calloc(ip, 1 + ndrop, sizeof(*ops));
+	cmps = bip__im_calloc(ip, 1 + ndrop, sizeof(*cmps));
+	ops = bip__im_calloc(ip, 1 + ndrop, sizeof(*ops));
 	if (!v || !cmps || !ops)
 		goto out;
 	cmps[0] = (struct bip_cmp){key, oldrev};
@@ -1151,7 +1151,7 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	}
 	rc = bip_store_txn(ip->store, cmps, ncmp, ops, nop, NULL);
 	if (rc == BIP_ECONFLICT)
-		rc = seterr(ip, BIP_EAGAIN, "node '%s' changed while writing it", node->name);
+		rc = bip__seterr(ip, BIP_EAGAIN, "node '%s' changed while writing it", node->name);
 out:
 	for (size_t i = 0; i < ndrop; i++)
 		free(drop[i].key);
@@ -1169,7 +1169,7 @@ out:
 static int dec_node(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		    void *out)
 {
-	return node_decode(ip, name, v, len, out);
+	return bip__node_decode(ip, name, v, len, out);
 }
 
 static void clr_node(void *p)
@@ -1201,7 +1201,7 @@ void bip_namespace_clear(struct bip_namespace *ns)
 	if (!ns)
 		return;
 	free(ns->name);
-	label_set_clear(&ns->labels);
+	bip__label_set_clear(&ns->labels);
 	for (size_t i = 0; i < ns->npools; i++)
 		free(ns->pools[i]);
 	free(ns->pools);
@@ -1222,31 +1222,31 @@ int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!valid_name(ns->name))
-		return seterr(ip, BIP_EINVAL, "invalid namespace name '%s'",
+	if (!bip__valid_name(ns->name))
+		return bip__seterr(ip, BIP_EINVAL, "invalid namespace name '%s'",
 			      ns->name ? ns->name : "");
 	rc = check_labels(ip, "namespace", ns->name, &ns->labels);
 	if (rc != BIP_OK)
 		return rc;
 	if (ns->npools > NS_MAX_POOLS)
-		return seterr(ip, BIP_EINVAL, "namespace '%s': too many pools (at most %d)",
+		return bip__seterr(ip, BIP_EINVAL, "namespace '%s': too many pools (at most %d)",
 			      ns->name, NS_MAX_POOLS);
 	for (size_t i = 0; i < ns->npools; i++) {
 		struct bip_prefix p;
 
-		if (!valid_name(ns->pools[i]) && bip_prefix_parse_net(ns->pools[i], &p) != BIP_OK)
-			return seterr(ip, BIP_EINVAL,
+		if (!bip__valid_name(ns->pools[i]) && bip_prefix_parse_net(ns->pools[i], &p) != BIP_OK)
+			return bip__seterr(ip, BIP_EINVAL,
 				      "namespace '%s': pool '%s' is neither a name nor a CIDR",
 				      ns->name, ns->pools[i] ? ns->pools[i] : "");
 	}
-	v = namespace_encode(ip, ns, &len);
+	v = bip__namespace_encode(ip, ns, &len);
 	return put_named(ip, PFX_NAMESPACES, ns->name, v, len);
 }
 
 static int dec_ns(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
 		  void *out)
 {
-	return namespace_decode(ip, name, v, len, out);
+	return bip__namespace_decode(ip, name, v, len, out);
 }
 
 static void clr_ns(void *p)

@@ -29,11 +29,11 @@ static const char *intern(struct rctx *c, const char *name)
 	for (size_t i = r->nnames; i-- > 0;)
 		if (strcmp(r->names[i], name) == 0)
 			return r->names[i];
-	v = im_realloc(c->ip, r->names, (r->nnames + 1) * sizeof(*v));
+	v = bip__im_realloc(c->ip, r->names, (r->nnames + 1) * sizeof(*v));
 	if (!v)
 		return NULL;
 	r->names = v;
-	r->names[r->nnames] = im_strdup(c->ip, name);
+	r->names[r->nnames] = bip__im_strdup(c->ip, name);
 	if (!r->names[r->nnames])
 		return NULL;
 	return r->names[r->nnames++];
@@ -63,7 +63,7 @@ static int add_route(struct rctx *c, enum bip_route_kind kind, struct bip_prefix
 		return BIP_ENOMEM;
 	if (r->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct bip_route *v = im_realloc(c->ip, r->v, cap * sizeof(*v));
+		struct bip_route *v = bip__im_realloc(c->ip, r->v, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -78,7 +78,7 @@ static int on_block(void *ctx, const struct bip_kv *kv)
 {
 	struct rctx *c = ctx;
 	struct blk *b = NULL;
-	int rc = blk_decode(c->ip, kv->key, kv->value, kv->len, kv->rev, &b);
+	int rc = bip__blk_decode(c->ip, kv->key, kv->value, kv->len, kv->rev, &b);
 
 	if (rc == BIP_ENOMEM)
 		return rc;
@@ -106,7 +106,7 @@ static int on_block(void *ctx, const struct bip_kv *kv)
 		host.len = (uint8_t)bip_addr_bits(host.addr);
 		rc = add_route(c, BIP_ROUTE_HOST, host, holder);
 	}
-	blk_free(b);
+	bip__blk_free(b);
 	return rc;
 }
 
@@ -131,13 +131,13 @@ int bip_ipam_routes(struct bip_ipam *ip, const char *for_node, struct bip_routes
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (for_node && !valid_name(for_node))
-		return seterr(ip, BIP_EINVAL, "invalid node name '%s'", for_node);
+	if (for_node && !bip__valid_name(for_node))
+		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'", for_node);
 	rc = bip_ipam_node_list(ip, &c.nodes, &c.nnodes);
 	if (rc == BIP_OK) {
 		rc = bip_store_list_cb(ip->store, PFX_BLOCKS, 0, on_block, &c, &rev);
 		if (rc != BIP_OK && rc != BIP_ENOMEM)
-			seterr(ip, rc, "cannot list blocks");
+			bip__seterr(ip, rc, "cannot list blocks");
 	}
 	bip_nodes_free(c.nodes, c.nnodes);
 	if (rc != BIP_OK) {

@@ -22,22 +22,22 @@ static bool fail_now(struct bip_ipam *ip)
 	return ++ip->nallocs >= ip->fail_after;
 }
 
-void *im_malloc(struct bip_ipam *ip, size_t n)
+void *bip__im_malloc(struct bip_ipam *ip, size_t n)
 {
 	return fail_now(ip) ? NULL : malloc(n ? n : 1);
 }
 
-void *im_calloc(struct bip_ipam *ip, size_t n, size_t size)
+void *bip__im_calloc(struct bip_ipam *ip, size_t n, size_t size)
 {
 	return fail_now(ip) ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
-void *im_realloc(struct bip_ipam *ip, void *p, size_t n)
+void *bip__im_realloc(struct bip_ipam *ip, void *p, size_t n)
 {
 	return fail_now(ip) ? NULL : realloc(p, n ? n : 1);
 }
 
-char *im_strdup(struct bip_ipam *ip, const char *s)
+char *bip__im_strdup(struct bip_ipam *ip, const char *s)
 {
 	char *d;
 	size_t n;
@@ -45,13 +45,13 @@ char *im_strdup(struct bip_ipam *ip, const char *s)
 	if (!s)
 		return NULL;
 	n = strlen(s) + 1;
-	d = im_malloc(ip, n);
+	d = bip__im_malloc(ip, n);
 	if (d)
 		memcpy(d, s, n);
 	return d;
 }
 
-int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -73,12 +73,12 @@ int seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 	return err;
 }
 
-int64_t bip_now(void)
+int64_t bip__now(void)
 {
 	return (int64_t)time(NULL);
 }
 
-uint64_t bip_rand(struct bip_ipam *ip)
+uint64_t bip__rand(struct bip_ipam *ip)
 {
 	uint64_t x = ip->rng;
 
@@ -89,12 +89,12 @@ uint64_t bip_rand(struct bip_ipam *ip)
 	return x;
 }
 
-void bip_backoff(struct bip_ipam *ip, int attempt)
+void bip__backoff(struct bip_ipam *ip, int attempt)
 {
-	bip_backoff_after(ip, attempt, 0);
+	bip__backoff_after(ip, attempt, 0);
 }
 
-void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us)
+void bip__backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us)
 {
 	/* Up to max(0.2 ms, the lost attempt's time) * 2^attempt, capped at 20 ms, uniformly
 	 * jittered: processes that lost a race to the same block must not all come back at the
@@ -108,11 +108,11 @@ void bip_backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us)
 	if (cap > 20000)
 		cap = 20000;
 	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(bip_rand(ip) % cap) * 1000L;
+	ts.tv_nsec = (long)(bip__rand(ip) % cap) * 1000L;
 	nanosleep(&ts, NULL);
 }
 
-void cidr_keypart(struct bip_prefix p, char *buf)
+void bip__cidr_keypart(struct bip_prefix p, char *buf)
 {
 	char *slash;
 
@@ -122,7 +122,7 @@ void cidr_keypart(struct bip_prefix p, char *buf)
 		*slash = '-';
 }
 
-int cidr_from_keypart(const char *s, struct bip_prefix *out)
+int bip__cidr_from_keypart(const char *s, struct bip_prefix *out)
 {
 	char buf[BIP_PREFIX_STRLEN];
 	char *dash;
@@ -141,28 +141,28 @@ int cidr_from_keypart(const char *s, struct bip_prefix *out)
 	return BIP_OK;
 }
 
-void key_block(char *buf, struct bip_prefix cidr)
+void bip__key_block(char *buf, struct bip_prefix cidr)
 {
 	char kp[BIP_PREFIX_STRLEN];
 
-	cidr_keypart(cidr, kp);
+	bip__cidr_keypart(cidr, kp);
 	snprintf(buf, KEY_LEN, PFX_BLOCKS "%s", kp);
 }
 
-void key_affinity(char *buf, const char *node, struct bip_prefix cidr)
+void bip__key_affinity(char *buf, const char *node, struct bip_prefix cidr)
 {
 	char kp[BIP_PREFIX_STRLEN];
 
-	cidr_keypart(cidr, kp);
+	bip__cidr_keypart(cidr, kp);
 	snprintf(buf, KEY_LEN, PFX_AFFINITY "%s/%s", node, kp);
 }
 
-void key_handle(char *buf, const char *id)
+void bip__key_handle(char *buf, const char *id)
 {
 	snprintf(buf, KEY_LEN, PFX_HANDLES "%s", id);
 }
 
-bool valid_name(const char *s)
+bool bip__valid_name(const char *s)
 {
 	size_t n;
 
@@ -184,7 +184,7 @@ bool valid_name(const char *s)
 	return true;
 }
 
-bool valid_handle(const char *s)
+bool bip__valid_handle(const char *s)
 {
 	size_t n;
 
@@ -202,7 +202,7 @@ bool valid_handle(const char *s)
 	return true;
 }
 
-bool valid_attr(const char *s)
+bool bip__valid_attr(const char *s)
 {
 	if (!s)
 		return true;
@@ -214,7 +214,7 @@ bool valid_attr(const char *s)
 	return true;
 }
 
-unsigned default_block_len(int family)
+unsigned bip__default_block_len(int family)
 {
 	return family == 4 ? 26 : 122;
 }

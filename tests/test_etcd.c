@@ -542,7 +542,7 @@ static void test_etcd_answers(void)
 		struct bip_kv kv = {0};
 		struct bip_kvs kvs;
 		struct bip_store *s;
-		struct bip_etcd_stats st;
+		struct bip__etcd_stats st;
 		struct fake f;
 		char addr[64];
 		int rc;
@@ -569,7 +569,7 @@ static void test_etcd_answers(void)
 				kvs.n, kvs.rev);
 			bip_kvs_free(&kvs);
 		}
-		bip_etcd_stats(s, &st);
+		bip__etcd_stats(s, &st);
 		if (rows[i].close_after)
 			T_CHECK(st.connects == 3, "row %zu: %" PRIu64 " connects", i, st.connects);
 		bip_store_close(s);
@@ -584,7 +584,7 @@ static void test_etcd_reuse(void)
 	enum { N = 500 };
 	const char *addr = need_env("BIP_TEST_ETCD");
 	struct bip_store_opts o = {0};
-	struct bip_etcd_stats st;
+	struct bip__etcd_stats st;
 	struct bip_store *s;
 	char prefix[96];
 	int64_t rev = 0;
@@ -607,7 +607,7 @@ static void test_etcd_reuse(void)
 		T_CHECK_INT(bip_store_txn(s, &cmp, 1, &op, 1, &rev), BIP_OK);
 	}
 	double dt = now_ms() - t0;
-	bip_etcd_stats(s, &st);
+	bip__etcd_stats(s, &st);
 	T_CHECK(st.connects == 1 && st.requests == N,
 		"%" PRIu64 " connects for %" PRIu64 " requests", st.connects, st.requests);
 	printf("  %d sequential CAS txns on one connection: %.0f txn/s, %.3f ms each; %" PRIu64
@@ -655,10 +655,10 @@ static void test_etcd_failover(void)
 /* Requests one operation sent, by the connection's counter. */
 static uint64_t requests_since(struct bip_store *s, uint64_t *last)
 {
-	struct bip_etcd_stats st;
+	struct bip__etcd_stats st;
 	uint64_t n;
 
-	bip_etcd_stats(s, &st);
+	bip__etcd_stats(s, &st);
 	n = st.requests - *last;
 	*last = st.requests;
 	return n;
@@ -974,7 +974,7 @@ static void test_etcd_tls(void)
 	const char *wrong = need_env("BIP_TEST_ETCD_WRONGHOST");
 	char ca[512], cert[512], key[512], rcert[512], rkey[512], rca[512], prefix[96];
 	char byname[128];
-	struct bip_etcd_stats st;
+	struct bip__etcd_stats st;
 	struct bip_kv kv = {0};
 	struct bip_store *s;
 	const char *port;
@@ -998,7 +998,7 @@ static void test_etcd_tls(void)
 		T_CHECK(put(s, "k", "v") == BIP_OK, "%s", bip_store_errmsg(s));
 	T_CHECK_INT(bip_store_get(s, "k", &kv), BIP_OK);
 	bip_kv_clear(&kv);
-	bip_etcd_stats(s, &st);
+	bip__etcd_stats(s, &st);
 	T_CHECK_INT(st.connects, 1);
 	bip_store_close(s);
 

@@ -631,7 +631,7 @@ static int set_broken(struct env *e)
 	if (rc)
 		return rc;
 	h.addrs[0].addr.v &= bip_mask(h.addrs[0].addr.family, h.addrs[0].len);
-	cidr_keypart(h.addrs[0], kp);
+	bip__cidr_keypart(h.addrs[0], kp);
 	bip_handle_info_clear(&h);
 	snprintf(key, sizeof(key), "affinity/n3/%s", kp);
 	snprintf(own, sizeof(own), "affinity/n1/%s", kp);

@@ -118,7 +118,7 @@ static void check_resp_row(const struct resp_row *r, size_t i)
 {
 	struct bip_http_resp out = {.status = -7};
 	size_t used = 12345, len = r->n ? r->n : strlen(r->in);
-	int got = bip_http_parse_response(r->in, len, &out, &used);
+	int got = bip__http_parse_response(r->in, len, &out, &used);
 
 	T_CHECK(got == r->want, "row %zu: got %d, want %d: '%.60s'", i, got, r->want, r->in);
 	if (got != BIP_HTTP_DONE || r->want != BIP_HTTP_DONE) {
@@ -131,15 +131,15 @@ static void check_resp_row(const struct resp_row *r, size_t i)
 		"row %zu: body '%.*s'", i, (int)out.len, out.body);
 	T_CHECK(out.close == r->close, "row %zu: close %d", i, out.close);
 	T_CHECK(used == len - r->extra, "row %zu: consumed %zu of %zu", i, used, len);
-	bip_http_resp_clear(&out);
+	bip__http_resp_clear(&out);
 
 	/* Every strict prefix of a complete response is incomplete, not bad or done. */
 	for (size_t k = 0; k < len - r->extra; k++) {
-		int p = bip_http_parse_response(r->in, k, &out, &used);
+		int p = bip__http_parse_response(r->in, k, &out, &used);
 
 		T_CHECK(p == BIP_HTTP_MORE, "row %zu: prefix of %zu bytes gives %d", i, k, p);
 		if (p == BIP_HTTP_DONE)
-			bip_http_resp_clear(&out);
+			bip__http_resp_clear(&out);
 	}
 }
 
@@ -158,7 +158,7 @@ static void test_http_chunks_bytewise(void)
 	int rc = BIP_HTTP_MORE;
 
 	while (rc == BIP_HTTP_MORE && pos < sizeof(buf) - 1) {
-		rc = bip_http_chunks_feed(&c, buf + pos, 1, &used, buf, &outlen, 1000);
+		rc = bip__http_chunks_feed(&c, buf + pos, 1, &used, buf, &outlen, 1000);
 		pos += used;
 	}
 	T_CHECK_INT(rc, BIP_HTTP_DONE);
@@ -174,10 +174,11 @@ static void test_http_chunks_limit(void)
 	char out[64];
 	size_t outlen = 0, used = 0;
 
-	T_CHECK_INT(bip_http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 7), BIP_HTTP_BAD);
+	T_CHECK_INT(bip__http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 7),
+		    BIP_HTTP_BAD);
 	c = (struct bip_http_chunks){0};
 	outlen = 0;
-	T_CHECK_INT(bip_http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 8),
+	T_CHECK_INT(bip__http_chunks_feed(&c, in, strlen(in), &used, out, &outlen, 8),
 		    BIP_HTTP_DONE);
 }
 
@@ -190,9 +191,9 @@ static void test_http_head_limit(void)
 	T_REQUIRE(big);
 	memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 21);
 	memset(big + 21, 'a', n - 21);
-	T_CHECK_INT(bip_http_parse_head(big, BIP_HTTP_HEAD_MAX - 1, &h), BIP_HTTP_MORE);
-	T_CHECK_INT(bip_http_parse_head(big, BIP_HTTP_HEAD_MAX, &h), BIP_HTTP_BAD);
-	T_CHECK_INT(bip_http_parse_head(big, n, &h), BIP_HTTP_BAD);
+	T_CHECK_INT(bip__http_parse_head(big, BIP_HTTP_HEAD_MAX - 1, &h), BIP_HTTP_MORE);
+	T_CHECK_INT(bip__http_parse_head(big, BIP_HTTP_HEAD_MAX, &h), BIP_HTTP_BAD);
+	T_CHECK_INT(bip__http_parse_head(big, n, &h), BIP_HTTP_BAD);
 	free(big);
 }
 
@@ -217,10 +218,10 @@ static void test_b64(void)
 		unsigned char dec[64];
 		size_t n = strlen(b64_rows[i].raw), dl = 99;
 
-		T_CHECK_INT(bip_b64_len(n), strlen(b64_rows[i].enc));
-		bip_b64_encode((const unsigned char *)b64_rows[i].raw, n, enc);
+		T_CHECK_INT(bip__b64_len(n), strlen(b64_rows[i].enc));
+		bip__b64_encode((const unsigned char *)b64_rows[i].raw, n, enc);
 		T_CHECK_STR(enc, b64_rows[i].enc);
-		T_CHECK_INT(bip_b64_decode(enc, strlen(enc), dec, &dl), BIP_OK);
+		T_CHECK_INT(bip__b64_decode(enc, strlen(enc), dec, &dl), BIP_OK);
 		T_CHECK(dl == n && memcmp(dec, b64_rows[i].raw, n) == 0, "row %zu", i);
 	}
 	static const char *const bad[] = {"Zg",	  "Zg=",  "Z===",   "====", "Zg==Zg==", "Zh==",
@@ -229,7 +230,7 @@ static void test_b64(void)
 		unsigned char dec[16];
 		size_t dl;
 
-		T_CHECK(bip_b64_decode(bad[i], strlen(bad[i]), dec, &dl) == BIP_ECORRUPT, "'%s'",
+		T_CHECK(bip__b64_decode(bad[i], strlen(bad[i]), dec, &dl) == BIP_ECORRUPT, "'%s'",
 			bad[i]);
 	}
 }
@@ -305,7 +306,7 @@ static void test_etcd_decode_range(void)
 		struct seen s = {{0}};
 		struct bip_etcd_range r = {.rev = -5};
 		const char *b = range_rows[i].body;
-		int rc = bip_etcd_decode_range(b, strlen(b), seen_kv, &s, &r);
+		int rc = bip__etcd_decode_range(b, strlen(b), seen_kv, &s, &r);
 
 		T_CHECK(rc == range_rows[i].want, "row %zu: %s", i, bip_errname(rc));
 		if (rc != BIP_OK) {
@@ -340,7 +341,7 @@ static void test_etcd_decode_txn(void)
 	for (size_t i = 0; i < LEN(rows); i++) {
 		int64_t rev = -1;
 		bool ok = false;
-		int rc = bip_etcd_decode_txn(rows[i].body, strlen(rows[i].body), &rev, &ok);
+		int rc = bip__etcd_decode_txn(rows[i].body, strlen(rows[i].body), &rev, &ok);
 
 		T_CHECK(rc == rows[i].want, "row %zu: %s", i, bip_errname(rc));
 		if (rc == BIP_OK)
@@ -359,14 +360,14 @@ static void test_etcd_decode_error(void)
 	char msg[64];
 	int code;
 
-	bip_etcd_decode_error(body, strlen(body), &code, msg, sizeof(msg));
+	bip__etcd_decode_error(body, strlen(body), &code, msg, sizeof(msg));
 	T_CHECK_INT(code, 14);
 	T_CHECK_STR(msg, "etcdserver: request timed out");
-	bip_etcd_decode_error("404 page not found\n", 19, &code, msg, sizeof(msg));
+	bip__etcd_decode_error("404 page not found\n", 19, &code, msg, sizeof(msg));
 	T_CHECK_INT(code, -1);
 	T_CHECK_STR(msg, "");
 	body2 = "{\"error\":\"a\\nb\",\"code\":\"3\"}";
-	bip_etcd_decode_error(body2, strlen(body2), &code, msg, sizeof(msg));
+	bip__etcd_decode_error(body2, strlen(body2), &code, msg, sizeof(msg));
 	T_CHECK_INT(code, -1);
 	T_CHECK_STR(msg, "a?b");
 }
@@ -378,7 +379,7 @@ static void test_etcd_encode(void)
 	struct bip_op ops[] = {
 	    {BIP_OP_PUT, "a", v, 3}, {BIP_OP_DEL, "c", NULL, 0}, {BIP_OP_PUT, "e", NULL, 0}};
 	size_t len = 0;
-	char *s = bip_etcd_encode_txn("/p/", cmps, 2, ops, 3, &len);
+	char *s = bip__etcd_encode_txn("/p/", cmps, 2, ops, 3, &len);
 
 	T_REQUIRE(s);
 	T_CHECK_STR(s, "{\"compare\":[{\"key\":\"L3AvYQ==\",\"result\":\"EQUAL\",\"target\":"
@@ -389,13 +390,13 @@ static void test_etcd_encode(void)
 		       "\"L3AvZQ==\",\"value\":\"\"}}]}");
 	T_CHECK_INT(len, strlen(s));
 	free(s);
-	s = bip_etcd_encode_range((const unsigned char *)"/p/", 3, (const unsigned char *)"/p0", 3,
-				  1000, 17, true, &len);
+	s = bip__etcd_encode_range((const unsigned char *)"/p/", 3, (const unsigned char *)"/p0", 3,
+				   1000, 17, true, &len);
 	T_REQUIRE(s);
 	T_CHECK_STR(s, "{\"key\":\"L3Av\",\"range_end\":\"L3Aw\",\"limit\":\"1000\",\"revision\":"
 		       "\"17\",\"keys_only\":true}");
 	free(s);
-	s = bip_etcd_encode_range((const unsigned char *)"k", 1, NULL, 0, 0, 0, false, &len);
+	s = bip__etcd_encode_range((const unsigned char *)"k", 1, NULL, 0, 0, 0, false, &len);
 	T_REQUIRE(s);
 	T_CHECK_STR(s, "{\"key\":\"aw==\"}");
 	free(s);

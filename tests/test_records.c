@@ -26,8 +26,8 @@ enum kind {
 /* Decode text as a record of kind k and encode it again (*out malloc'd). */
 static int reencode(enum kind k, const char *name, const char *text, char **out)
 {
-	return record_reencode(NULL, (enum rec_kind)k, name, (const unsigned char *)text,
-			       strlen(text), out, NULL, NULL, NULL);
+	return bip__record_reencode(NULL, (enum rec_kind)k, name, (const unsigned char *)text,
+				    strlen(text), out, NULL, NULL, NULL);
 }
 
 static void test_codec_round_trip(void)
@@ -238,7 +238,7 @@ static void test_lying_handle_record(void)
 		bip_alloc_result_free(&r);
 		bip_addr_fmt(bip_prefix_nth(blk, 0), a0);
 		bip_addr_fmt(bip_prefix_nth(blk, lie == LISTS_OTHERS ? 1 : 9), a1);
-		key_block(key, blk);
+		bip__key_block(key, blk);
 		snprintf(val, sizeof(val), "{\"ips\":[\"%s/26\",\"%s/26\"],\"node\":\"n1\"}", a0,
 			 a1);
 		if (lie == BLOCK_GONE)
@@ -288,7 +288,7 @@ static void test_block_record_of_another_block(void)
 	T_REQUIRE(t_pool(e.ip, "p", "10.0.0.0/24", 26, NULL) == BIP_OK);
 	T_REQUIRE(bip_ipam_allocate(e.ip, &req, &r) == BIP_OK);
 	addr = r.v[0].addr;
-	key_block(key, r.v[0].block);
+	bip__key_block(key, r.v[0].block);
 	bip_alloc_result_free(&r);
 	T_REQUIRE(
 	    t_put(e.st, key, "{\"cidr\":\"fd15::/122\",\"node\":\"n1\",\"alloc\":[[0,\"h1\"]]}") ==

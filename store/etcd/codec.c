@@ -17,12 +17,12 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t bip_b64_len(size_t n)
+size_t bip__b64_len(size_t n)
 {
 	return (n + 2) / 3 * 4;
 }
 
-void bip_b64_encode(const unsigned char *in, size_t n, char *out)
+void bip__b64_encode(const unsigned char *in, size_t n, char *out)
 {
 	size_t i = 0;
 
@@ -67,7 +67,7 @@ static int b64_val(char c)
 	return -1;
 }
 
-int bip_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
+int bip__b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
 {
 	size_t o = 0;
 
@@ -167,7 +167,7 @@ static int get_bytes(const json_t *obj, const char *name, unsigned char **out, s
 	b = malloc(n / 4 * 3 + 1);
 	if (!b)
 		return BIP_ENOMEM;
-	rc = bip_b64_decode(s, n, b, len);
+	rc = bip__b64_decode(s, n, b, len);
 	if (rc != BIP_OK) {
 		free(b);
 		return rc;
@@ -250,8 +250,8 @@ static int decode_kvs(const json_t *o, bip_etcd_kv_fn fn, void *ctx, struct bip_
 	return rc;
 }
 
-int bip_etcd_decode_range(const char *body, size_t len, bip_etcd_kv_fn fn, void *ctx,
-			  struct bip_etcd_range *out)
+int bip__etcd_decode_range(const char *body, size_t len, bip_etcd_kv_fn fn, void *ctx,
+			   struct bip_etcd_range *out)
 {
 	struct bip_etcd_range r = {0};
 	json_t *root = NULL;
@@ -281,8 +281,8 @@ static int read_one(void *p, const struct bip_etcd_kv *kv)
 	return r->fn(r->ctx, r->i, kv);
 }
 
-int bip_etcd_decode_reads(const char *body, size_t len, size_t n, bip_etcd_read_fn fn, void *ctx,
-			  struct bip_etcd_range *out)
+int bip__etcd_decode_reads(const char *body, size_t len, size_t n, bip_etcd_read_fn fn, void *ctx,
+			   struct bip_etcd_range *out)
 {
 	struct read_fn rf = {fn, ctx, 0};
 	const json_t *resps;
@@ -320,7 +320,7 @@ out:
 	return rc;
 }
 
-int bip_etcd_decode_txn(const char *body, size_t len, int64_t *rev, bool *succeeded)
+int bip__etcd_decode_txn(const char *body, size_t len, int64_t *rev, bool *succeeded)
 {
 	json_t *root = NULL;
 	int64_t r = 0;
@@ -340,7 +340,7 @@ int bip_etcd_decode_txn(const char *body, size_t len, int64_t *rev, bool *succee
 	return rc;
 }
 
-void bip_etcd_decode_error(const char *body, size_t len, int *code, char *msg, size_t msglen)
+void bip__etcd_decode_error(const char *body, size_t len, int *code, char *msg, size_t msglen)
 {
 	json_t *root = NULL;
 	const json_t *c, *m;
@@ -372,7 +372,7 @@ static json_t *b64_string(const void *a, size_t alen, const void *b, size_t blen
 {
 	size_t n = alen + blen;
 	unsigned char *raw = malloc(n ? n : 1);
-	char *enc = raw ? malloc(bip_b64_len(n) + 1) : NULL;
+	char *enc = raw ? malloc(bip__b64_len(n) + 1) : NULL;
 	json_t *s = NULL;
 
 	if (enc) {
@@ -380,8 +380,8 @@ static json_t *b64_string(const void *a, size_t alen, const void *b, size_t blen
 			memcpy(raw, a, alen);
 		if (blen)
 			memcpy(raw + alen, b, blen);
-		bip_b64_encode(raw, n, enc);
-		s = json_stringn_nocheck(enc, bip_b64_len(n));
+		bip__b64_encode(raw, n, enc);
+		s = json_stringn_nocheck(enc, bip__b64_len(n));
 	}
 	free(raw);
 	free(enc);
@@ -432,16 +432,16 @@ static json_t *range_obj(const struct bip_etcd_rangereq *r)
 	return o;
 }
 
-char *bip_etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
-			    size_t elen, int64_t limit, int64_t revision, bool keys_only,
-			    size_t *len)
+char *bip__etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
+			     size_t elen, int64_t limit, int64_t revision, bool keys_only,
+			     size_t *len)
 {
 	struct bip_etcd_rangereq r = {key, klen, end, elen, limit, revision, keys_only};
 
 	return dump(range_obj(&r), len);
 }
 
-char *bip_etcd_encode_reads(const struct bip_etcd_rangereq *r, size_t n, size_t *len)
+char *bip__etcd_encode_reads(const struct bip_etcd_rangereq *r, size_t n, size_t *len)
 {
 	json_t *root = json_object(), *s = json_array();
 	bool ok = root && s;
@@ -506,8 +506,8 @@ static json_t *request_op(const char *prefix, const struct bip_op *op)
 	return o;
 }
 
-char *bip_etcd_encode_txn(const char *prefix, const struct bip_cmp *cmps, size_t ncmp,
-			  const struct bip_op *ops, size_t nop, size_t *len)
+char *bip__etcd_encode_txn(const char *prefix, const struct bip_cmp *cmps, size_t ncmp,
+			   const struct bip_op *ops, size_t nop, size_t *len)
 {
 	json_t *root = json_object(), *c = json_array(), *s = json_array();
 	bool ok = root && c && s;

@@ -18,11 +18,11 @@
 
 #include "blockipam/store.h"
 
-/* Base64 (RFC 4648, with padding). The encoding has bip_b64_len(n) characters. */
-size_t bip_b64_len(size_t n);
-void bip_b64_encode(const unsigned char *in, size_t n, char *out /* bip_b64_len(n) + 1 */);
+/* Base64 (RFC 4648, with padding). The encoding has bip__b64_len(n) characters. */
+size_t bip__b64_len(size_t n);
+void bip__b64_encode(const unsigned char *in, size_t n, char *out /* bip__b64_len(n) + 1 */);
 /* Strict: padding required, no white space, unused bits zero. out holds n / 4 * 3 bytes. */
-int bip_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen);
+int bip__b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen);
 
 /* One decoded entry; key and value are NUL-terminated (their lengths exclude the NUL). */
 struct bip_etcd_kv {
@@ -42,22 +42,22 @@ struct bip_etcd_range {
 	size_t n;    /* entries in this response */
 };
 
-int bip_etcd_decode_range(const char *body, size_t len, bip_etcd_kv_fn fn, void *ctx,
-			  struct bip_etcd_range *out);
-int bip_etcd_decode_txn(const char *body, size_t len, int64_t *rev, bool *succeeded);
+int bip__etcd_decode_range(const char *body, size_t len, bip_etcd_kv_fn fn, void *ctx,
+			   struct bip_etcd_range *out);
+int bip__etcd_decode_txn(const char *body, size_t len, int64_t *rev, bool *succeeded);
 /*
- * The answer to a txn of n ranges and nothing else (bip_etcd_encode_reads): "succeeded" and
+ * The answer to a txn of n ranges and nothing else (bip__etcd_encode_reads): "succeeded" and
  * exactly n responses, each a "response_range", are required. fn gets each entry with the
  * index of its range; out[i] is range i (rev: the txn's header revision, which all share).
  * out may be partly written on failure.
  */
 typedef int (*bip_etcd_read_fn)(void *ctx, size_t i, const struct bip_etcd_kv *kv);
-int bip_etcd_decode_reads(const char *body, size_t len, size_t n, bip_etcd_read_fn fn, void *ctx,
-			  struct bip_etcd_range *out);
+int bip__etcd_decode_reads(const char *body, size_t len, size_t n, bip_etcd_read_fn fn, void *ctx,
+			   struct bip_etcd_range *out);
 /* An error body {"error","message","code"}: *code is the gRPC code (-1 when absent) and msg the
  * message (truncated, control characters replaced). Never fails: a body that is not an error
  * object gives code -1 and an empty message. */
-void bip_etcd_decode_error(const char *body, size_t len, int *code, char *msg, size_t msglen);
+void bip__etcd_decode_error(const char *body, size_t len, int *code, char *msg, size_t msglen);
 
 /* A range request. Keys are absolute; end NULL: the key alone; limit, revision 0: none. */
 struct bip_etcd_rangereq {
@@ -71,13 +71,13 @@ struct bip_etcd_rangereq {
 };
 
 /* Requests: NUL-terminated JSON text (free with free()), NULL when out of memory. Keys of
- * bip_etcd_encode_txn are given relative to prefix. */
-char *bip_etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
-			    size_t elen, int64_t limit, int64_t revision, bool keys_only,
-			    size_t *len);
+ * bip__etcd_encode_txn are given relative to prefix. */
+char *bip__etcd_encode_range(const unsigned char *key, size_t klen, const unsigned char *end,
+			     size_t elen, int64_t limit, int64_t revision, bool keys_only,
+			     size_t *len);
 /* A txn without compares whose success branch is the n ranges: n reads at one revision. */
-char *bip_etcd_encode_reads(const struct bip_etcd_rangereq *r, size_t n, size_t *len);
-char *bip_etcd_encode_txn(const char *prefix, const struct bip_cmp *cmps, size_t ncmp,
-			  const struct bip_op *ops, size_t nop, size_t *len);
+char *bip__etcd_encode_reads(const struct bip_etcd_rangereq *r, size_t n, size_t *len);
+char *bip__etcd_encode_txn(const char *prefix, const struct bip_cmp *cmps, size_t ncmp,
+			   const struct bip_op *ops, size_t nop, size_t *len);
 
 #endif

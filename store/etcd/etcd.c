@@ -98,10 +98,10 @@ struct etcd {
 	char errmsg[512];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -144,13 +144,13 @@ struct retry {
 /* The current endpoint failed: move on; after a whole round of failures, back off. */
 static void fail_over(struct etcd *e, struct retry *r)
 {
-	bip_http_conn_close(&e->conn);
+	bip__http_conn_close(&e->conn);
 	e->cur = (e->cur + 1) % e->neps;
 	if (++r->failed < e->neps)
 		return;
 	r->failed = 0;
 	int64_t base = BACKOFF_MIN_MS << (r->round < 4 ? r->round : 4);
-	int64_t left = r->deadline - bip_http_now_ms();
+	int64_t left = r->deadline - bip__http_now_ms();
 
 	if (base > BACKOFF_MAX_MS)
 		base = BACKOFF_MAX_MS;
@@ -195,25 +195,25 @@ static int map_status(int status, int code, bool *transient)
 static int call(struct etcd *e, const char *path, const char *body, size_t len, bool idempotent,
 		struct bip_http_res *res)
 {
-	struct retry r = {.deadline = bip_http_now_ms() + e->budget_ms};
+	struct retry r = {.deadline = bip__http_now_ms() + e->budget_ms};
 	char why[256] = "", last[300] = "";
 	int rc, last_rc = BIP_EAGAIN;
 
 	for (;;) {
 		const struct endpoint *ep = &e->eps[e->cur];
-		int64_t now = bip_http_now_ms(), left = r.deadline - now;
+		int64_t now = bip__http_now_ms(), left = r.deadline - now;
 		bool sent = false, transient;
 		int code;
 
 		if (left <= 0)
 			break;
-		if (!bip_http_conn_alive(&e->conn)) {
+		if (!bip__http_conn_alive(&e->conn)) {
 			int64_t cdl = now + (e->attempt_ms < left ? e->attempt_ms : left);
 
-			rc = bip_http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
+			rc = bip__http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
 					      sizeof(why));
 			if (rc == BIP_EPERM || rc == BIP_ENOMEM || rc == BIP_EINVAL) {
-				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
+				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
 				       why);
 				return rc;
 			}
@@ -227,32 +227,32 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 				continue;
 			}
 		}
-		rc = bip_http_post(&e->conn, ep->hosthdr, path, body, len,
+		rc = bip__http_post(&e->conn, ep->hosthdr, path, body, len,
 				   idempotent && e->attempt_ms < left ? e->attempt_ms : (int)left,
 				   r.deadline, res, &sent, why, sizeof(why));
 		if (rc == BIP_OK && res->status == 200)
 			return BIP_OK;
 		if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
-			seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr, why);
+			bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr, why);
 			return rc;
 		}
 		if (rc == BIP_OK) {
 			char msg[200];
 
-			bip_etcd_decode_error(res->body, res->len, &code, msg, sizeof(msg));
+			bip__etcd_decode_error(res->body, res->len, &code, msg, sizeof(msg));
 			rc = map_status(res->status, code, &transient);
 			snprintf(why, sizeof(why), "HTTP %d: %s", res->status,
 				 *msg ? msg : "(no message)");
 			if (!transient || !idempotent) {
-				seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
+				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
 				       ep->hosthdr, path, why,
 				       transient ? " (the change may or may not have been applied)"
 						 : "");
 				return rc;
 			}
-			bip_http_conn_close(&e->conn);
+			bip__http_conn_close(&e->conn);
 		} else if (!idempotent && sent) {
-			seterr(e->errmsg, sizeof(e->errmsg),
+			bip__seterr(e->errmsg, sizeof(e->errmsg),
 			       "etcd %s %s: %s; the change may or may not have been applied",
 			       ep->hosthdr, path, why);
 			return BIP_EAGAIN;
@@ -262,7 +262,7 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
 		fail_over(e, &r);
 	}
-	seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: no answer to %s within %d ms (last: %s)",
+	bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: no answer to %s within %d ms (last: %s)",
 	       e->endpoints, path, e->budget_ms, *last ? last : "no attempt");
 	return last_rc;
 }
@@ -355,21 +355,21 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 
 	e->errmsg[0] = '\0';
 	if (!key_ok(key)) {
-		seterr(e->errmsg, sizeof(e->errmsg), "invalid key (empty or over %d bytes)",
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid key (empty or over %d bytes)",
 		       BIP_KEY_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
 	k = abs_key(e, key, &klen);
-	body = k ? bip_etcd_encode_range(k, klen, NULL, 0, 0, 0, false, &blen) : NULL;
+	body = k ? bip__etcd_encode_range(k, klen, NULL, 0, 0, 0, false, &blen) : NULL;
 	if (!body)
 		goto out;
 	rc = call(e, "/v3/kv/range", body, blen, true, &res);
 	if (rc != BIP_OK)
 		goto out;
-	rc = bip_etcd_decode_range(res.body, res.len, get_one, &g, &r);
+	rc = bip__etcd_decode_range(res.body, res.len, get_one, &g, &r);
 	if (rc == BIP_ECORRUPT)
-		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'", key);
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'", key);
 	if (rc != BIP_OK)
 		goto out;
 	rc = g.found ? BIP_OK : BIP_ENOTFOUND;
@@ -435,7 +435,7 @@ static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
 		struct bip_etcd_range r = {0};
 		struct bip_http_res res;
 		size_t blen;
-		char *body = bip_etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, *rev,
+		char *body = bip__etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, *rev,
 						   keys_only, &blen);
 
 		rc = BIP_ENOMEM;
@@ -445,13 +445,13 @@ static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
 		free(body);
 		if (rc != BIP_OK)
 			goto out;
-		rc = bip_etcd_decode_range(res.body, res.len, list_one, &l, &r);
+		rc = bip__etcd_decode_range(res.body, res.len, list_one, &l, &r);
 		if (l.user_rc)
 			goto out; /* the callback stopped the list */
 		if (rc == BIP_OK && r.more && r.n == 0)
 			rc = BIP_ECORRUPT;
 		if (rc == BIP_ECORRUPT)
-			seterr(e->errmsg, sizeof(e->errmsg),
+			bip__seterr(e->errmsg, sizeof(e->errmsg),
 			       "etcd: unexpected range answer for prefix '%s'", what);
 		if (rc != BIP_OK)
 			goto out;
@@ -488,7 +488,7 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 
 	e->errmsg[0] = '\0';
 	if (!prefix || strlen(prefix) > BIP_KEY_MAX) {
-		seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
 		       BIP_KEY_MAX);
 		goto out;
 	}
@@ -578,7 +578,7 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 	for (size_t i = 0; i < n; i++)
 		if (strlen(reads[i].key) > BIP_KEY_MAX ||
 		    (!reads[i].prefix && !key_ok(reads[i].key))) {
-			seterr(e->errmsg, sizeof(e->errmsg),
+			bip__seterr(e->errmsg, sizeof(e->errmsg),
 			       "read: invalid key %zu (empty or over %d bytes)", i, BIP_KEY_MAX);
 			goto out;
 		}
@@ -608,18 +608,18 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 		if (klen == 0)
 			q[i].klen = 1; /* everything: key "\0" (the buffer's NUL), range_end "\0" */
 	}
-	body = bip_etcd_encode_reads(q, n, &blen);
+	body = bip__etcd_encode_reads(q, n, &blen);
 	if (!body)
 		goto out;
 	rc = call(e, "/v3/kv/txn", body, blen, true, &res);
 	if (rc != BIP_OK)
 		goto out;
-	rc = bip_etcd_decode_reads(res.body, res.len, n, read_one, &ctx, got);
+	rc = bip__etcd_decode_reads(res.body, res.len, n, read_one, &ctx, got);
 	for (size_t i = 0; rc == BIP_OK && i < n; i++)
 		if (got[i].more && (!reads[i].prefix || got[i].n == 0))
 			rc = BIP_ECORRUPT;
 	if (rc == BIP_ECORRUPT)
-		seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected txn answer to %zu reads", n);
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected txn answer to %zu reads", n);
 	if (rc != BIP_OK)
 		goto out;
 	rev = got[0].rev;
@@ -658,7 +658,7 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 
 	for (size_t i = 0; i < ncmp; i++)
 		if (!key_ok(cmps[i].key) || cmps[i].rev < 0) {
-			seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid compare %zu", i);
+			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid compare %zu", i);
 			return BIP_EINVAL;
 		}
 	for (size_t i = 0; i < nop; i++)
@@ -666,7 +666,7 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 		    (ops[i].kind != BIP_OP_PUT && ops[i].kind != BIP_OP_DEL) ||
 		    (ops[i].kind == BIP_OP_PUT && ops[i].len > BIP_VALUE_MAX) ||
 		    (ops[i].len && !ops[i].value && ops[i].kind == BIP_OP_PUT)) {
-			seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid operation %zu", i);
+			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid operation %zu", i);
 			return BIP_EINVAL;
 		}
 	if (nop < 2)
@@ -679,7 +679,7 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 	qsort(keys, nop, sizeof(*keys), cmp_str);
 	for (size_t i = 1; i < nop && rc == BIP_OK; i++)
 		if (strcmp(keys[i - 1], keys[i]) == 0) {
-			seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
+			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
 			       keys[i]);
 			rc = BIP_EINVAL;
 		}
@@ -703,20 +703,20 @@ static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp
 	if (rc != BIP_OK)
 		goto out;
 	if (e->read_only) {
-		seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
 		rc = BIP_EPERM;
 		goto out;
 	}
 	rc = BIP_ENOMEM;
-	body = bip_etcd_encode_txn(e->prefix, cmps, ncmp, ops, nop, &blen);
+	body = bip__etcd_encode_txn(e->prefix, cmps, ncmp, ops, nop, &blen);
 	if (!body)
 		goto out;
 	rc = call(e, "/v3/kv/txn", body, blen, false, &res);
 	if (rc != BIP_OK)
 		goto out;
-	rc = bip_etcd_decode_txn(res.body, res.len, &rev, &ok);
+	rc = bip__etcd_decode_txn(res.body, res.len, &rev, &ok);
 	if (rc == BIP_ECORRUPT)
-		seterr(e->errmsg, sizeof(e->errmsg),
+		bip__seterr(e->errmsg, sizeof(e->errmsg),
 		       "etcd: unexpected txn answer (the change may or may not have been applied)");
 	if (rc != BIP_OK)
 		goto out;
@@ -798,7 +798,7 @@ static int etcd_lock(struct bip_store *s, bool on)
 	e->errmsg[0] = '\0';
 	rc = bip__lock_wait(e->lock_fd, e->budget_ms, &err);
 	if (rc == BIP_EAGAIN) {
-		seterr(e->errmsg, sizeof(e->errmsg),
+		bip__seterr(e->errmsg, sizeof(e->errmsg),
 		       "the node lock %s/etcd-%016llx.lock (node '%s') was held by another process "
 		       "for over %d ms (a stopped or stuck process of this machine?)",
 		       LOCK_DIR, (unsigned long long)e->lock_hash, e->node, e->budget_ms);
@@ -817,8 +817,8 @@ static void etcd_close(struct bip_store *s)
 		close(e->lock_fd);
 	free(e->endpoints);
 	free(e->node);
-	bip_http_conn_free(&e->conn); /* before the TLS context it uses */
-	bip_tls_free(e->tls);
+	bip__http_conn_free(&e->conn); /* before the TLS context it uses */
+	bip__tls_free(e->tls);
 	free(e->eps);
 	free(e->prefix);
 	free(e);
@@ -942,15 +942,15 @@ static int parse_endpoints(const char *endpoints, struct endpoint *eps, size_t *
 		size_t len = strcspn(p, ",");
 
 		if (n == MAX_ENDPOINTS) {
-			seterr(err, errlen, "more than %d endpoints", MAX_ENDPOINTS);
+			bip__seterr(err, errlen, "more than %d endpoints", MAX_ENDPOINTS);
 			return BIP_EINVAL;
 		}
 		if (len == 0) {
-			seterr(err, errlen, "%s", *endpoints ? "empty endpoint" : "no endpoint");
+			bip__seterr(err, errlen, "%s", *endpoints ? "empty endpoint" : "no endpoint");
 			return BIP_EINVAL;
 		}
 		if (parse_endpoint(p, len, eps ? &eps[n] : &scratch) != BIP_OK) {
-			seterr(
+			bip__seterr(
 			    err, errlen,
 			    "endpoint '%.*s' is not host[:port] or [v6addr][:port] (port 1-65535, "
 			    "default 2379)",
@@ -987,10 +987,10 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 		goto out;
 	e->base.ops = &etcd_ops;
 	e->lock_fd = -1;
-	bip_http_conn_init(&e->conn);
+	bip__http_conn_init(&e->conn);
 	rc = BIP_EINVAL;
 	if (opts->timeout_ms < 0) {
-		seterr(err, errlen, "invalid etcd timeout %d ms", opts->timeout_ms);
+		bip__seterr(err, errlen, "invalid etcd timeout %d ms", opts->timeout_ms);
 		goto out;
 	}
 	e->budget_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_BUDGET_MS;
@@ -998,7 +998,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	e->read_only = opts->read_only;
 	prefix = opts->prefix && *opts->prefix ? opts->prefix : BIP_STORE_DEFAULT_PREFIX;
 	if (strlen(prefix) > PREFIX_MAX) {
-		seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
+		bip__seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -1011,7 +1011,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	e->plen = strlen(prefix);
 	rc = parse_endpoints(endpoints, e->eps, &e->neps, why, sizeof(why));
 	if (rc != BIP_OK) {
-		seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints, why);
+		bip__seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints, why);
 		goto out;
 	}
 	rc = BIP_EINVAL;
@@ -1021,17 +1021,17 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 		const char *key = opts->key_file && *opts->key_file ? opts->key_file : NULL;
 
 		if (!cert != !key) {
-			seterr(err, errlen,
+			bip__seterr(err, errlen,
 			       "etcds://: a client certificate needs its key (cert_file "
 			       "and key_file go together)");
 			goto out;
 		}
-		rc = bip_tls_new(ca, cert, key, &e->tls, err, errlen);
+		rc = bip__tls_new(ca, cert, key, &e->tls, err, errlen);
 		if (rc != BIP_OK)
 			goto out;
 	}
 	/* Processes spread over the endpoints; each then stays on one while it answers. */
-	e->rng = (uint64_t)getpid() << 32 ^ (uint64_t)bip_http_now_ms() ^ (uint64_t)(uintptr_t)e;
+	e->rng = (uint64_t)getpid() << 32 ^ (uint64_t)bip__http_now_ms() ^ (uint64_t)(uintptr_t)e;
 	e->rng |= 1;
 	e->cur = (size_t)(next_rand(e) % e->neps);
 	rc = BIP_OK;
@@ -1044,11 +1044,11 @@ out:
 	return rc;
 }
 
-void bip_etcd_stats(struct bip_store *s, struct bip_etcd_stats *out)
+void bip__etcd_stats(struct bip_store *s, struct bip__etcd_stats *out)
 {
 	struct etcd *e = to_etcd(s);
 
-	*out = (struct bip_etcd_stats){0};
+	*out = (struct bip__etcd_stats){0};
 	if (s && s->ops == &etcd_ops) {
 		out->requests = e->conn.requests;
 		out->connects = e->conn.connects;

@@ -9,12 +9,12 @@
 
 #include "blockipam/store.h"
 
-struct bip_etcd_stats {
+struct bip__etcd_stats {
 	uint64_t requests; /* HTTP requests sent */
 	uint64_t connects; /* connections made (TLS handshakes included) */
 };
 
 /* Counters of an etcd store since it was opened (zeros for another backend). */
-void bip_etcd_stats(struct bip_store *s, struct bip_etcd_stats *out);
+void bip__etcd_stats(struct bip_store *s, struct bip__etcd_stats *out);
 
 #endif

@@ -132,7 +132,7 @@ static int parse_field(const char *p, const char *eol, struct bip_http_head *h, 
 	return BIP_HTTP_DONE;
 }
 
-int bip_http_parse_head(const char *buf, size_t len, struct bip_http_head *out)
+int bip__http_parse_head(const char *buf, size_t len, struct bip_http_head *out)
 {
 	static const char proto[] = "HTTP/1.";
 	struct bip_http_head h = {0};
@@ -222,8 +222,8 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-int bip_http_chunks_feed(struct bip_http_chunks *c, const char *in, size_t len, size_t *used,
-			 char *out, size_t *outlen, size_t max)
+int bip__http_chunks_feed(struct bip_http_chunks *c, const char *in, size_t len, size_t *used,
+			  char *out, size_t *outlen, size_t max)
 {
 	size_t i = 0;
 
@@ -333,14 +333,14 @@ int bip_http_chunks_feed(struct bip_http_chunks *c, const char *in, size_t len, 
 	return BIP_HTTP_MORE;
 }
 
-int bip_http_parse_response(const char *buf, size_t len, struct bip_http_resp *out,
-			    size_t *consumed)
+int bip__http_parse_response(const char *buf, size_t len, struct bip_http_resp *out,
+			     size_t *consumed)
 {
 	struct bip_http_head h;
 	struct bip_http_chunks ch = {0};
 	size_t blen = 0, used = 0;
 	char *body = NULL;
-	int rc = bip_http_parse_head(buf, len, &h);
+	int rc = bip__http_parse_head(buf, len, &h);
 
 	if (rc != BIP_HTTP_DONE)
 		return rc;
@@ -357,8 +357,8 @@ int bip_http_parse_response(const char *buf, size_t len, struct bip_http_resp *o
 		body = malloc(len - h.len + 1); /* decoded data are never longer */
 		if (!body)
 			return BIP_HTTP_BAD;
-		rc = bip_http_chunks_feed(&ch, buf + h.len, len - h.len, &used, body, &blen,
-					  BIP_HTTP_BODY_MAX);
+		rc = bip__http_chunks_feed(&ch, buf + h.len, len - h.len, &used, body, &blen,
+					   BIP_HTTP_BODY_MAX);
 		if (rc != BIP_HTTP_DONE) {
 			free(body);
 			return rc;
@@ -372,7 +372,7 @@ int bip_http_parse_response(const char *buf, size_t len, struct bip_http_resp *o
 	return BIP_HTTP_DONE;
 }
 
-void bip_http_resp_clear(struct bip_http_resp *r)
+void bip__http_resp_clear(struct bip_http_resp *r)
 {
 	if (!r)
 		return;
@@ -383,10 +383,10 @@ void bip_http_resp_clear(struct bip_http_resp *r)
 
 /* --- the connection ------------------------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -397,7 +397,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int64_t bip_http_now_ms(void)
+int64_t bip__http_now_ms(void)
 {
 	struct timespec t;
 
@@ -405,28 +405,28 @@ int64_t bip_http_now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-void bip_http_conn_init(struct bip_http_conn *c)
+void bip__http_conn_init(struct bip_http_conn *c)
 {
 	*c = (struct bip_http_conn){.fd = -1};
 }
 
-bool bip_http_conn_open(const struct bip_http_conn *c)
+bool bip__http_conn_open(const struct bip_http_conn *c)
 {
 	return c->fd >= 0;
 }
 
-void bip_http_conn_close(struct bip_http_conn *c)
+void bip__http_conn_close(struct bip_http_conn *c)
 {
-	bip_tls_conn_free(c->tls);
+	bip__tls_conn_free(c->tls);
 	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 }
 
-void bip_http_conn_free(struct bip_http_conn *c)
+void bip__http_conn_free(struct bip_http_conn *c)
 {
-	bip_http_conn_close(c);
+	bip__http_conn_close(c);
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
@@ -436,7 +436,7 @@ void bip_http_conn_free(struct bip_http_conn *c)
  * idle limit). */
 static int wait_fd(int fd, short events, int idle_ms, int64_t deadline)
 {
-	int64_t limit = deadline, now = bip_http_now_ms();
+	int64_t limit = deadline, now = bip__http_now_ms();
 
 	if (idle_ms >= 0 && now + idle_ms < limit)
 		limit = now + idle_ms;
@@ -453,7 +453,7 @@ static int wait_fd(int fd, short events, int idle_ms, int64_t deadline)
 			return BIP_ETIMEDOUT;
 		if (errno != EINTR)
 			return BIP_EIO;
-		now = bip_http_now_ms();
+		now = bip__http_now_ms();
 	}
 }
 
@@ -461,10 +461,10 @@ static int tls_result(ssize_t r, const char *what, char *err, size_t errlen)
 {
 	switch (r) {
 	case BIP_TLS_EOF:
-		seterr(err, errlen, "%s: connection closed by the server", what);
+		bip__seterr(err, errlen, "%s: connection closed by the server", what);
 		return BIP_EAGAIN;
 	case BIP_TLS_RESET:
-		seterr(err, errlen, "%s: connection reset", what);
+		bip__seterr(err, errlen, "%s: connection reset", what);
 		return BIP_EAGAIN;
 	default:
 		return BIP_EPERM; /* err was set by tls.c */
@@ -480,7 +480,7 @@ static int conn_read(struct bip_http_conn *c, char *buf, size_t len, size_t *got
 		int rc;
 
 		if (c->tls) {
-			ssize_t r = bip_tls_read(c->tls, buf, len, err, errlen);
+			ssize_t r = bip__tls_read(c->tls, buf, len, err, errlen);
 
 			if (r > 0) {
 				*got = (size_t)r;
@@ -504,13 +504,13 @@ static int conn_read(struct bip_http_conn *c, char *buf, size_t len, size_t *got
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				seterr(err, errlen, "read: %s", strerror(errno));
+				bip__seterr(err, errlen, "read: %s", strerror(errno));
 				return BIP_EAGAIN;
 			}
 		}
 		rc = wait_fd(c->fd, ev, idle_ms, deadline);
 		if (rc == BIP_ETIMEDOUT)
-			seterr(err, errlen, "no answer within %d ms", idle_ms);
+			bip__seterr(err, errlen, "no answer within %d ms", idle_ms);
 		if (rc != BIP_OK)
 			return rc;
 	}
@@ -526,7 +526,7 @@ static int conn_write(struct bip_http_conn *c, const char *buf, size_t len, int 
 		int rc;
 
 		if (c->tls) {
-			ssize_t r = bip_tls_write(c->tls, buf + off, len - off, err, errlen);
+			ssize_t r = bip__tls_write(c->tls, buf + off, len - off, err, errlen);
 
 			if (r > 0) {
 				off += (size_t)r;
@@ -546,20 +546,20 @@ static int conn_write(struct bip_http_conn *c, const char *buf, size_t len, int 
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				seterr(err, errlen, "write: %s", strerror(errno));
+				bip__seterr(err, errlen, "write: %s", strerror(errno));
 				return BIP_EAGAIN;
 			}
 		}
 		rc = wait_fd(c->fd, ev, idle_ms, deadline);
 		if (rc == BIP_ETIMEDOUT)
-			seterr(err, errlen, "cannot send for %d ms", idle_ms);
+			bip__seterr(err, errlen, "cannot send for %d ms", idle_ms);
 		if (rc != BIP_OK)
 			return rc;
 	}
 	return BIP_OK;
 }
 
-bool bip_http_conn_alive(struct bip_http_conn *c)
+bool bip__http_conn_alive(struct bip_http_conn *c)
 {
 	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	char b;
@@ -571,13 +571,13 @@ bool bip_http_conn_alive(struct bip_http_conn *c)
 	/* Readable while idle: the server closed (EOF, reset), or TLS housekeeping (a session
 	 * ticket, consumed here). Anything else is out of turn. */
 	if (c->tls) {
-		if (bip_tls_read(c->tls, &b, 1, NULL, 0) == BIP_TLS_WANT_READ)
+		if (bip__tls_read(c->tls, &b, 1, NULL, 0) == BIP_TLS_WANT_READ)
 			return true;
 	} else if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
 		   (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		return true;
 	}
-	bip_http_conn_close(c);
+	bip__http_conn_close(c);
 	return false;
 }
 
@@ -616,31 +616,31 @@ fail:
 	return soerr;
 }
 
-int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port,
-		     struct bip_tls *tls, int64_t deadline, char *err, size_t errlen)
+int bip__http_connect(struct bip_http_conn *c, const char *host, const char *port,
+		      struct bip_tls *tls, int64_t deadline, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	int fd = -1, e = 0, rc = BIP_EAGAIN, gai;
 
-	bip_http_conn_close(c);
+	bip__http_conn_close(c);
 	gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
-		seterr(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
+		bip__seterr(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
 		return gai == EAI_MEMORY ? BIP_ENOMEM : BIP_EAGAIN;
 	}
 	for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
 		e = connect_one(ai, deadline, &fd);
 	freeaddrinfo(res);
 	if (fd < 0) {
-		seterr(err, errlen, "connect: %s", strerror(e ? e : EIO));
+		bip__seterr(err, errlen, "connect: %s", strerror(e ? e : EIO));
 		return BIP_EAGAIN;
 	}
 	c->fd = fd;
 	if (tls) {
-		rc = bip_tls_conn_new(tls, fd, host, &c->tls, err, errlen);
+		rc = bip__tls_conn_new(tls, fd, host, &c->tls, err, errlen);
 		while (rc == BIP_OK) {
-			int r = bip_tls_handshake(c->tls, err, errlen);
+			int r = bip__tls_handshake(c->tls, err, errlen);
 
 			if (r == 0)
 				break;
@@ -650,12 +650,12 @@ int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port
 			}
 			rc = wait_fd(fd, r == BIP_TLS_WANT_READ ? POLLIN : POLLOUT, -1, deadline);
 			if (rc == BIP_ETIMEDOUT) {
-				seterr(err, errlen, "TLS handshake timed out");
+				bip__seterr(err, errlen, "TLS handshake timed out");
 				rc = BIP_EAGAIN;
 			}
 		}
 		if (rc != BIP_OK) {
-			bip_http_conn_close(c);
+			bip__http_conn_close(c);
 			return rc;
 		}
 	}
@@ -695,8 +695,8 @@ static int read_more(struct bip_http_conn *c, int idle_ms, int64_t deadline, cha
 	if (rc != BIP_OK)
 		return rc;
 	if (got == 0) {
-		seterr(err, errlen, "connection closed by the server%s",
-		       c->len ? " in the middle of a response" : "");
+		bip__seterr(err, errlen, "connection closed by the server%s",
+			    c->len ? " in the middle of a response" : "");
 		return BIP_EAGAIN;
 	}
 	c->len += got;
@@ -713,12 +713,12 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 
 	c->len = 0;
 	for (;;) {
-		int p = bip_http_parse_head(c->buf, c->len, &h);
+		int p = bip__http_parse_head(c->buf, c->len, &h);
 
 		if (p == BIP_HTTP_DONE)
 			break;
 		if (p == BIP_HTTP_BAD) {
-			seterr(err, errlen, "malformed HTTP response head");
+			bip__seterr(err, errlen, "malformed HTTP response head");
 			return BIP_EIO;
 		}
 		rc = read_more(c, idle_ms, deadline, err, errlen);
@@ -734,8 +734,8 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 			rc = conn_read(c, c->buf + c->len, c->cap - c->len - 1, &got, idle_ms,
 				       deadline, err, errlen);
 			if (rc == BIP_OK && got == 0) {
-				seterr(err, errlen,
-				       "connection closed in the middle of a response");
+				bip__seterr(err, errlen,
+					    "connection closed in the middle of a response");
 				rc = BIP_EAGAIN;
 			}
 			c->len += got;
@@ -749,14 +749,14 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 
 		for (;;) {
 			size_t used = 0;
-			int p = bip_http_chunks_feed(&ch, c->buf + pos, c->len - pos, &used,
-						     c->buf + h.len, &blen, BIP_HTTP_BODY_MAX);
+			int p = bip__http_chunks_feed(&ch, c->buf + pos, c->len - pos, &used,
+						      c->buf + h.len, &blen, BIP_HTTP_BODY_MAX);
 
 			pos += used;
 			if (p == BIP_HTTP_DONE)
 				break;
 			if (p == BIP_HTTP_BAD) {
-				seterr(err, errlen, "malformed chunked HTTP body");
+				bip__seterr(err, errlen, "malformed chunked HTTP body");
 				return BIP_EIO;
 			}
 			/* Everything was consumed: drop the framing read so far. */
@@ -774,13 +774,13 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 	res->body = c->buf + h.len;
 	res->len = blen;
 	if (h.close || extra)
-		bip_http_conn_close(c);
+		bip__http_conn_close(c);
 	return BIP_OK;
 }
 
-int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
-		  size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
-		  char *err, size_t errlen)
+int bip__http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
+		   size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
+		   char *err, size_t errlen)
 {
 	char head[512];
 	char *req = NULL;
@@ -792,7 +792,7 @@ int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path
 		     "Content-Length: %zu\r\n\r\n",
 		     path, hosthdr, len);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
-		seterr(err, errlen, "request line too long");
+		bip__seterr(err, errlen, "request line too long");
 		goto out;
 	}
 	/* One buffer, one write: the request leaves in as few segments as possible. */
@@ -812,6 +812,6 @@ int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path
 out:
 	free(req);
 	if (rc != BIP_OK)
-		bip_http_conn_close(c);
+		bip__http_conn_close(c);
 	return rc;
 }

@@ -6,7 +6,7 @@
  *
  * The parsing is split into pure functions over byte buffers (the head parser and the chunked
  * decoder) so that tests and the fuzzer drive exactly the code the network path runs.
- * bip_http_parse_response() puts them together over one complete buffer.
+ * bip__http_parse_response() puts them together over one complete buffer.
  *
  * Internal to store/etcd.
  */
@@ -37,7 +37,7 @@ struct bip_http_head {
  * folded or unframed headers, Content-Length and Transfer-Encoding together, conflicting
  * lengths, a body above BIP_HTTP_BODY_MAX, a head above BIP_HTTP_HEAD_MAX, 1xx).
  */
-int bip_http_parse_head(const char *buf, size_t len, struct bip_http_head *out);
+int bip__http_parse_head(const char *buf, size_t len, struct bip_http_head *out);
 
 /* The chunked decoder: start zeroed. */
 struct bip_http_chunks {
@@ -55,8 +55,8 @@ struct bip_http_chunks {
  * are not consumed). MORE: every input byte was consumed. BAD: malformed, or more than max
  * data bytes.
  */
-int bip_http_chunks_feed(struct bip_http_chunks *c, const char *in, size_t len, size_t *used,
-			 char *out, size_t *outlen, size_t max);
+int bip__http_chunks_feed(struct bip_http_chunks *c, const char *in, size_t len, size_t *used,
+			  char *out, size_t *outlen, size_t max);
 
 struct bip_http_resp {
 	int status;
@@ -67,12 +67,12 @@ struct bip_http_resp {
 
 /*
  * Parse one complete response at the start of buf. DONE: *out is filled (free it with
- * bip_http_resp_clear) and *consumed is its length. MORE / BAD: nothing is written.
+ * bip__http_resp_clear) and *consumed is its length. MORE / BAD: nothing is written.
  * A failed allocation is BAD.
  */
-int bip_http_parse_response(const char *buf, size_t len, struct bip_http_resp *out,
-			    size_t *consumed);
-void bip_http_resp_clear(struct bip_http_resp *r);
+int bip__http_parse_response(const char *buf, size_t len, struct bip_http_resp *out,
+			     size_t *consumed);
+void bip__http_resp_clear(struct bip_http_resp *r);
 
 /* --- the connection ------------------------------------------------------------------- */
 
@@ -95,26 +95,26 @@ struct bip_http_res {
 };
 
 /* Milliseconds on the monotonic clock. */
-int64_t bip_http_now_ms(void);
+int64_t bip__http_now_ms(void);
 
-void bip_http_conn_init(struct bip_http_conn *c);
-bool bip_http_conn_open(const struct bip_http_conn *c);
+void bip__http_conn_init(struct bip_http_conn *c);
+bool bip__http_conn_open(const struct bip_http_conn *c);
 /* Connected, and the server has not closed or written anything since the last response. */
-bool bip_http_conn_alive(struct bip_http_conn *c);
-void bip_http_conn_close(struct bip_http_conn *c);
+bool bip__http_conn_alive(struct bip_http_conn *c);
+void bip__http_conn_close(struct bip_http_conn *c);
 /* Close and free the buffer. */
-void bip_http_conn_free(struct bip_http_conn *c);
+void bip__http_conn_free(struct bip_http_conn *c);
 
 /*
  * Connect to host:port (getaddrinfo; every address in turn) by a non-blocking connect, then,
  * with tls, a TLS handshake verifying the server certificate against host. Waits until
- * deadline (bip_http_now_ms() scale). Returns BIP_OK, BIP_EAGAIN (refused, unreachable, timed
+ * deadline (bip__http_now_ms() scale). Returns BIP_OK, BIP_EAGAIN (refused, unreachable, timed
  * out, the name does not resolve (now): try another endpoint), BIP_EPERM (TLS: certificate or
  * handshake rejected), BIP_EINVAL (TLS cannot verify against this host), BIP_ENOMEM; err says
  * why.
  */
-int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port,
-		     struct bip_tls *tls, int64_t deadline, char *err, size_t errlen);
+int bip__http_connect(struct bip_http_conn *c, const char *host, const char *port,
+		      struct bip_tls *tls, int64_t deadline, char *err, size_t errlen);
 
 /*
  * POST body to path on an open connection and read the response; a wait for the server longer
@@ -124,8 +124,8 @@ int bip_http_connect(struct bip_http_conn *c, const char *host, const char *port
  * response), BIP_EPERM (TLS alert, e.g. the client certificate was refused), BIP_ENOMEM. On
  * anything but BIP_OK, and after a response that ends the connection, the connection is closed.
  */
-int bip_http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
-		  size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
-		  char *err, size_t errlen);
+int bip__http_post(struct bip_http_conn *c, const char *hosthdr, const char *path, const char *body,
+		   size_t len, int idle_ms, int64_t deadline, struct bip_http_res *res, bool *sent,
+		   char *err, size_t errlen);
 
 #endif

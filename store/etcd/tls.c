@@ -89,10 +89,10 @@ struct bip_tls_conn {
 	int wdone; /* bytes SSL_write took whose records are not all sent yet */
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -135,7 +135,7 @@ static int flush(struct bip_tls_conn *c, char *err, size_t errlen)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return BIP_TLS_WANT_WRITE;
-			seterr(err, errlen, "write: %s", strerror(errno));
+			bip__seterr(err, errlen, "write: %s", strerror(errno));
 			return BIP_TLS_RESET;
 		}
 		a->p_BIO_nread(c->net, &p, (int)s);
@@ -152,7 +152,7 @@ static int fill(struct bip_tls_conn *c, char *err, size_t errlen)
 	ssize_t r;
 
 	if (n <= 0) {
-		seterr(err, errlen, "TLS: receive buffer full");
+		bip__seterr(err, errlen, "TLS: receive buffer full");
 		return BIP_TLS_FAIL;
 	}
 	do
@@ -166,7 +166,7 @@ static int fill(struct bip_tls_conn *c, char *err, size_t errlen)
 		return BIP_TLS_EOF;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return BIP_TLS_WANT_READ;
-	seterr(err, errlen, "read: %s", strerror(errno));
+	bip__seterr(err, errlen, "read: %s", strerror(errno));
 	return BIP_TLS_RESET;
 }
 
@@ -194,25 +194,26 @@ static int pump(struct bip_tls_conn *c, int r, const char *what, char *err, size
 	}
 	v = a->p_SSL_get_verify_result(c->ssl);
 	if (v != X509_V_OK) {
-		seterr(err, errlen, "TLS %s: the server certificate is not accepted: %s", what,
-		       a->p_X509_verify_cert_error_string(v));
+		bip__seterr(err, errlen, "TLS %s: the server certificate is not accepted: %s", what,
+			    a->p_X509_verify_cert_error_string(v));
 		a->p_ERR_clear_error();
 	} else {
 		const char *why = ssl_reason(a);
 
 		/* An alert is the server's verdict; one about a certificate is about ours. */
 		if (strstr(why, "alert") && strstr(why, "certificate"))
-			seterr(err, errlen,
-			       "the server refused the client certificate (%s): check cert_file, "
-			       "key_file, and that etcd trusts their CA",
-			       why);
+			bip__seterr(
+			    err, errlen,
+			    "the server refused the client certificate (%s): check cert_file, "
+			    "key_file, and that etcd trusts their CA",
+			    why);
 		else
-			seterr(err, errlen, "TLS %s failed: %s", what, why);
+			bip__seterr(err, errlen, "TLS %s failed: %s", what, why);
 	}
 	return BIP_TLS_FAIL;
 }
 
-int bip_tls_handshake(struct bip_tls_conn *c, char *err, size_t errlen)
+int bip__tls_handshake(struct bip_tls_conn *c, char *err, size_t errlen)
 {
 	const struct ssl_api *a = c->api;
 
@@ -229,7 +230,7 @@ int bip_tls_handshake(struct bip_tls_conn *c, char *err, size_t errlen)
 	}
 }
 
-ssize_t bip_tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, size_t errlen)
+ssize_t bip__tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, size_t errlen)
 {
 	const struct ssl_api *a = c->api;
 	int f = flush(c, err, errlen);
@@ -249,7 +250,8 @@ ssize_t bip_tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, s
 	}
 }
 
-ssize_t bip_tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err, size_t errlen)
+ssize_t bip__tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err,
+		       size_t errlen)
 {
 	const struct ssl_api *a = c->api;
 	int f, r;
@@ -285,8 +287,8 @@ static bool is_ip_literal(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-int bip_tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tls_conn **out,
-		     char *err, size_t errlen)
+int bip__tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tls_conn **out,
+		      char *err, size_t errlen)
 {
 	const struct ssl_api *a = &t->api;
 	struct bip_tls_conn *c = calloc(1, sizeof(*c));
@@ -314,17 +316,17 @@ int bip_tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tls
 	rc = BIP_OK;
 out:
 	if (rc == BIP_EINVAL)
-		seterr(err, errlen, "TLS: cannot verify against host '%s': %s", host,
-		       ssl_reason(a));
+		bip__seterr(err, errlen, "TLS: cannot verify against host '%s': %s", host,
+			    ssl_reason(a));
 	if (rc != BIP_OK) {
-		bip_tls_conn_free(c);
+		bip__tls_conn_free(c);
 		c = NULL;
 	}
 	*out = c;
 	return rc;
 }
 
-void bip_tls_conn_free(struct bip_tls_conn *c)
+void bip__tls_conn_free(struct bip_tls_conn *c)
 {
 	if (!c)
 		return;
@@ -346,14 +348,15 @@ static int load(struct bip_tls *t, char *err, size_t errlen)
 	t->libcrypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
 	t->libssl = t->libcrypto ? dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL) : NULL;
 	if (!t->libssl) {
-		seterr(err, errlen, "etcds:// needs OpenSSL 3 (libssl.so.3, libcrypto.so.3): %s",
-		       dlerror());
+		bip__seterr(err, errlen,
+			    "etcds:// needs OpenSSL 3 (libssl.so.3, libcrypto.so.3): %s",
+			    dlerror());
 		return BIP_EUNSUPPORTED;
 	}
 #define TLS_LOAD(name)                                                                             \
 	*(void **)&t->api.p_##name = dlsym(t->libssl, #name);                                      \
 	if (!t->api.p_##name) {                                                                    \
-		seterr(err, errlen, "etcds://: OpenSSL lacks %s", #name);                          \
+		bip__seterr(err, errlen, "etcds://: OpenSSL lacks %s", #name);                     \
 		return BIP_EUNSUPPORTED;                                                           \
 	}
 	TLS_FUNCS(TLS_LOAD)
@@ -361,8 +364,8 @@ static int load(struct bip_tls *t, char *err, size_t errlen)
 	return BIP_OK;
 }
 
-int bip_tls_new(const char *ca_file, const char *cert_file, const char *key_file,
-		struct bip_tls **out, char *err, size_t errlen)
+int bip__tls_new(const char *ca_file, const char *cert_file, const char *key_file,
+		 struct bip_tls **out, char *err, size_t errlen)
 {
 	struct bip_tls *t = calloc(1, sizeof(*t));
 	const struct ssl_api *a = &t->api;
@@ -388,43 +391,44 @@ int bip_tls_new(const char *ca_file, const char *cert_file, const char *key_file
 	a->p_SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_file) {
 		if (a->p_SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
-			seterr(err, errlen, "cannot load the CA file '%s': %s", ca_file,
-			       ssl_reason(a));
+			bip__seterr(err, errlen, "cannot load the CA file '%s': %s", ca_file,
+				    ssl_reason(a));
 			goto out;
 		}
 	} else if (a->p_SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-		seterr(err, errlen, "cannot load the system's CA certificates: %s", ssl_reason(a));
+		bip__seterr(err, errlen, "cannot load the system's CA certificates: %s",
+			    ssl_reason(a));
 		goto out;
 	}
 	if (cert_file) {
 		if (a->p_SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1) {
-			seterr(err, errlen, "cannot load the client certificate '%s': %s",
-			       cert_file, ssl_reason(a));
+			bip__seterr(err, errlen, "cannot load the client certificate '%s': %s",
+				    cert_file, ssl_reason(a));
 			goto out;
 		}
 		if (a->p_SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-			seterr(err, errlen, "cannot load the client key '%s': %s", key_file,
-			       ssl_reason(a));
+			bip__seterr(err, errlen, "cannot load the client key '%s': %s", key_file,
+				    ssl_reason(a));
 			goto out;
 		}
 		if (a->p_SSL_CTX_check_private_key(t->ctx) != 1) {
-			seterr(err, errlen,
-			       "the client key '%s' does not match the certificate '%s'", key_file,
-			       cert_file);
+			bip__seterr(err, errlen,
+				    "the client key '%s' does not match the certificate '%s'",
+				    key_file, cert_file);
 			goto out;
 		}
 	}
 	rc = BIP_OK;
 out:
 	if (rc != BIP_OK) {
-		bip_tls_free(t);
+		bip__tls_free(t);
 		return rc;
 	}
 	*out = t;
 	return BIP_OK;
 }
 
-void bip_tls_free(struct bip_tls *t)
+void bip__tls_free(struct bip_tls *t)
 {
 	if (!t)
 		return;

@@ -33,22 +33,22 @@ enum {
  * certificate and its key_file (mutual TLS). Returns BIP_OK, BIP_EUNSUPPORTED (no libssl.so.3),
  * BIP_EINVAL (unusable files: err names which and why), BIP_ENOMEM.
  */
-int bip_tls_new(const char *ca_file, const char *cert_file, const char *key_file,
-		struct bip_tls **out, char *err, size_t errlen);
-void bip_tls_free(struct bip_tls *t);
+int bip__tls_new(const char *ca_file, const char *cert_file, const char *key_file,
+		 struct bip_tls **out, char *err, size_t errlen);
+void bip__tls_free(struct bip_tls *t);
 
 /* A connection over the connected socket fd; host is verified against the certificate (a DNS
  * name or an IP address) and sent as SNI when it is a name. */
-int bip_tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tls_conn **out,
-		     char *err, size_t errlen);
+int bip__tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tls_conn **out,
+		      char *err, size_t errlen);
 /* Send close_notify if possible and free; fd is not closed. NULL is fine. */
-void bip_tls_conn_free(struct bip_tls_conn *c);
+void bip__tls_conn_free(struct bip_tls_conn *c);
 
 /* 0 when the handshake is done, else one of the BIP_TLS_ results. */
-int bip_tls_handshake(struct bip_tls_conn *c, char *err, size_t errlen);
+int bip__tls_handshake(struct bip_tls_conn *c, char *err, size_t errlen);
 /* Bytes read or written (> 0), else one of the BIP_TLS_ results. */
-ssize_t bip_tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, size_t errlen);
-ssize_t bip_tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err,
-		      size_t errlen);
+ssize_t bip__tls_read(struct bip_tls_conn *c, void *buf, size_t len, char *err, size_t errlen);
+ssize_t bip__tls_write(struct bip_tls_conn *c, const void *buf, size_t len, char *err,
+		       size_t errlen);
 
 #endif
