@@ -209,8 +209,8 @@ analyze:
 		lib store cni cli
 
 # clang-format: `make format` rewrites every file; `make check-format` fails on any deviation in
-# the files listed in scripts/formatted-files (those that comply today; the rest are formatted
-# once after the issue-15 splits land, and the list then becomes every file).
+# the files listed in scripts/formatted-files (every production source, and the tests and benches
+# formatted so far).
 FORMATTED := $(shell sed -e 's/\#.*//' scripts/formatted-files)
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

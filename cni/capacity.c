@@ -26,8 +26,8 @@ static uint64_t kept_in(const struct bip_subnet_rule *r, const struct bip_pool *
 			const struct bip_block_info *b)
 {
 	struct bip_prefix sub = r->kind == BIP_SUBNET_POOL ? p->cidr : b->cidr;
-	struct bip_addr keep[3] = {bip_prefix_first(sub), bip_addr_next(bip_prefix_first(sub)),
-				   {0}};
+	struct bip_addr keep[3] = {
+	    bip_prefix_first(sub), bip_addr_next(bip_prefix_first(sub)), {0}};
 	uint64_t n = 0;
 
 	if (r->kind == BIP_SUBNET_NONE)
@@ -71,7 +71,8 @@ static bool ranges_ok(const struct bip_cni_capacity_in *in, int family)
 				continue;
 			present = true;
 			size = r->end.v - r->start.v + 1;
-			if (r->gateway.family == family && bip_addr_cmp(r->gateway, r->start) >= 0 &&
+			if (r->gateway.family == family &&
+			    bip_addr_cmp(r->gateway, r->start) >= 0 &&
 			    bip_addr_cmp(r->gateway, r->end) <= 0)
 				size--;
 			if (in->range_used[i] < size)
@@ -90,9 +91,10 @@ static bool pool_ok(const struct bip_cni_capacity_in *in, const struct bip_pool 
 	unsigned max = r->kind == BIP_SUBNET_BLOCK ? r->max_blocks : 0;
 	unsigned d = p->block_len - p->cidr.len;
 	bip_u128 claimed = 0, total = d >= 128 ? ~(bip_u128)0 : (bip_u128)1 << d;
-	bool may_claim = in->cfg.auto_allocate_blocks &&
-			 (in->cfg.max_blocks_per_host == 0 || node_blocks < in->cfg.max_blocks_per_host) &&
-			 (max == 0 || eligible_own < max);
+	bool may_claim =
+	    in->cfg.auto_allocate_blocks &&
+	    (in->cfg.max_blocks_per_host == 0 || node_blocks < in->cfg.max_blocks_per_host) &&
+	    (max == 0 || eligible_own < max);
 
 	for (size_t i = 0; i < in->nblocks; i++) {
 		const struct bip_block_info *b = &in->blocks[i];

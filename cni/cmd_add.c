@@ -16,13 +16,15 @@ int bip_cni_report_len(enum bip_cni_prefix_mode mode, const struct bip_assigned 
 		       const struct bip_pool *pools, size_t npools)
 {
 	switch (mode) {
-	case BIP_CNI_PREFIX_HOST: return (int)bip_addr_bits(a->addr);
+	case BIP_CNI_PREFIX_HOST:
+		return (int)bip_addr_bits(a->addr);
 	case BIP_CNI_PREFIX_POOL:
 		for (size_t i = 0; i < npools; i++)
 			if (bip_prefix_contains(pools[i].cidr, a->addr))
 				return pools[i].cidr.len;
 		break; /* host-local ranges are not in a pool */
-	case BIP_CNI_PREFIX_BLOCK: break;
+	case BIP_CNI_PREFIX_BLOCK:
+		break;
 	}
 	/* host-local: the range's subnet, not the sub-block a large range is kept in */
 	return a->range.addr.family ? a->range.len : a->block.len;
@@ -67,10 +69,12 @@ static int need_pod_cidrs(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
 		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "reading the node");
 	rc = 0;
 	for (int f = 4; f <= 6 && !rc; f += 2)
-		if ((f == 4 ? c->use_pod_cidr4 : c->use_pod_cidr6) && !bip_cni_pod_cidr_of(&node, f))
-			rc = bip_cni_errf(e, BIP_CNI_ENOPOOL,
-					  "node '%s' has no IPv%d pod CIDR (ipam subnet usePodCidr%s)",
-					  ctx->node, f, f == 4 ? "" : "IPv6");
+		if ((f == 4 ? c->use_pod_cidr4 : c->use_pod_cidr6) &&
+		    !bip_cni_pod_cidr_of(&node, f))
+			rc = bip_cni_errf(
+			    e, BIP_CNI_ENOPOOL,
+			    "node '%s' has no IPv%d pod CIDR (ipam subnet usePodCidr%s)", ctx->node,
+			    f, f == 4 ? "" : "IPv6");
 	bip_node_clear(&node);
 	return rc;
 }
@@ -115,11 +119,13 @@ static int allocate(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
 		rc = bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "allocation failed");
 		if (lib == BIP_EBLOCKLIMIT && c->model == BIP_CNI_MODEL_BRIDGE &&
 		    strstr(e->msg, "as its subnet"))
-			bip_cni_err_details(e, "the bridge plugin takes one IPv4 subnet per bridge, "
-					       "so this node's pods on network '%s' share one block: "
-					       "use a pool with a larger blockSize (24 holds 253 pods), "
-					       "or host-local mode (a pod CIDR per node)",
-					    c->name);
+			bip_cni_err_details(
+			    e,
+			    "the bridge plugin takes one IPv4 subnet per bridge, "
+			    "so this node's pods on network '%s' share one block: "
+			    "use a pool with a larger blockSize (24 holds 253 pods), "
+			    "or host-local mode (a pod CIDR per node)",
+			    c->name);
 		return rc;
 	}
 	if (res->existing)
@@ -136,8 +142,8 @@ static struct bip_cni_ip *result_ips(const struct bip_cni_conf *c,
 
 	for (size_t i = 0; ips && i < res->n; i++) {
 		ips[i].address.addr = res->v[i].addr;
-		ips[i].address.len = (uint8_t)bip_cni_report_len(c->prefix_mode, &res->v[i], pools,
-								 npools);
+		ips[i].address.len =
+		    (uint8_t)bip_cni_report_len(c->prefix_mode, &res->v[i], pools, npools);
 		ips[i].gateway = gateway_of(c, &res->v[i]);
 		/* The main plugin's subnet (model): its length and its gateway. */
 		if (res->v[i].subnet.addr.family) {
@@ -212,20 +218,20 @@ int bip_cni_cmd_add(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 	const struct bip_cni_conf *c = ctx->conf;
 	const struct bip_cni_env *env = ctx->env;
 	struct bip_alloc_req req = {
-		.handle = ctx->handle,
-		.node = ctx->node,
-		.namespace = env->args.k8s_namespace,
-		.attrs = {env->args.k8s_namespace, env->args.k8s_pod, env->container_id, env->ifname,
-			  env->args.k8s_uid},
-		.use = BIP_USE_WORKLOAD,
-		.ips = c->ips,
-		.nips = c->nips,
-		.pools = c->ann_pools,
-		.npools = c->nann_pools,
-		.cfg_pools = c->pools,
-		.ncfg_pools = c->npools4 + c->npools6,
-		.ranges = c->ranges,
-		.nranges = c->nranges,
+	    .handle = ctx->handle,
+	    .node = ctx->node,
+	    .namespace = env->args.k8s_namespace,
+	    .attrs = {env->args.k8s_namespace, env->args.k8s_pod, env->container_id, env->ifname,
+		      env->args.k8s_uid},
+	    .use = BIP_USE_WORKLOAD,
+	    .ips = c->ips,
+	    .nips = c->nips,
+	    .pools = c->ann_pools,
+	    .npools = c->nann_pools,
+	    .cfg_pools = c->pools,
+	    .ncfg_pools = c->npools4 + c->npools6,
+	    .ranges = c->ranges,
+	    .nranges = c->nranges,
 	};
 	struct bip_alloc_result res = {0};
 	int rc;

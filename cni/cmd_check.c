@@ -17,8 +17,8 @@ static int not_held(struct bip_ipam *ipam, const char *handle, struct bip_addr a
 	bip_addr_fmt(a, buf);
 	if (rc == BIP_ENOTFOUND)
 		return bip_cni_errf(e, BIP_CNI_ENOTHELD,
-				    "address %s from prevResult is not allocated (handle '%s')", buf,
-				    handle);
+				    "address %s from prevResult is not allocated (handle '%s')",
+				    buf, handle);
 	if (rc != BIP_OK)
 		return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "looking up an address");
 	rc = bip_cni_errf(e, BIP_CNI_EOWNER,

@@ -35,6 +35,7 @@ int bip_cni_cmd_del(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct
 		return 0;
 	if (rc == BIP_EIO)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "releasing '%s': %s", ctx->handle,
-				    *bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam) : bip_strerror(rc));
+				    *bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam)
+							   : bip_strerror(rc));
 	return bip_cni_err_lib(e, rc, bip_ipam_errmsg(ipam), "release failed");
 }

@@ -94,8 +94,8 @@ int bip_cni_cmd_gc(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct 
 		if (!failed++)
 			first = r;
 		if (off < sizeof(e->details))
-			off += (size_t)snprintf(e->details + off, sizeof(e->details) - off, "%s%s: %s",
-						off ? "; " : "", g.stale[i],
+			off += (size_t)snprintf(e->details + off, sizeof(e->details) - off,
+						"%s%s: %s", off ? "; " : "", g.stale[i],
 						*bip_ipam_errmsg(ipam) ? bip_ipam_errmsg(ipam)
 								       : bip_strerror(r));
 	}
@@ -103,9 +103,10 @@ int bip_cni_cmd_gc(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct 
 	if (failed) {
 		unsigned code = bip_cni_code(first);
 
-		rc = bip_cni_errf(e, code ? code : BIP_CNI_EINTERNAL,
-				  "GC of network '%s': %zu of %zu stale handles could not be released",
-				  ctx->conf->name, failed, g.n);
+		rc = bip_cni_errf(
+		    e, code ? code : BIP_CNI_EINTERNAL,
+		    "GC of network '%s': %zu of %zu stale handles could not be released",
+		    ctx->conf->name, failed, g.n);
 	}
 out:
 	for (size_t i = 0; i < g.n; i++)

@@ -72,8 +72,8 @@ static int unavailable(struct bip_ipam *ipam, int rc, const char *step, struct b
 }
 
 /* The config, the node (absent is fine), the pools and the blocks. */
-static int read_snapshot(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
-			 struct snapshot *sn, struct bip_cni_err *e)
+static int read_snapshot(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct snapshot *sn,
+			 struct bip_cni_err *e)
 {
 	const char *step = "reading the IPAM config";
 	int rc = bip_ipam_config_get(ipam, &sn->in.cfg);
@@ -100,8 +100,8 @@ static int read_snapshot(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
 }
 
 /* The pools this node may allocate from: the named ones, else the automatic selection. */
-static int mark_eligible(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam,
-			 struct snapshot *sn, struct bip_cni_err *e)
+static int mark_eligible(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct snapshot *sn,
+			 struct bip_cni_err *e)
 {
 	const struct bip_cni_conf *c = ctx->conf;
 
@@ -159,8 +159,7 @@ static int count_ranges(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, st
 int bip_cni_cmd_status(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e)
 {
 	const struct bip_cni_conf *c = ctx->conf;
-	struct snapshot sn = {
-		.in = {.node = ctx->node, .want4 = c->assign4, .want6 = c->assign6}};
+	struct snapshot sn = {.in = {.node = ctx->node, .want4 = c->assign4, .want6 = c->assign6}};
 	char why[256];
 	int rc;
 

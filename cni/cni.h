@@ -49,8 +49,8 @@
 
 struct bip_cni_io {
 	const char *const *env; /* "K=V" strings, NULL-terminated (environ) */
-	FILE *in;               /* the network configuration */
-	FILE *out;              /* result or error JSON */
+	FILE *in;		/* the network configuration */
+	FILE *out;		/* result or error JSON */
 };
 
 /* Run one plugin invocation. Returns the process exit status (0 or 1). */
@@ -101,9 +101,9 @@ const char *bip_cni_code_text(unsigned code);
 
 /* Record an error (the first one wins; later calls are ignored). Returns code. */
 unsigned bip_cni_errf(struct bip_cni_err *e, unsigned code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void bip_cni_err_details(struct bip_cni_err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Record a library failure: code from the table, msg "<what>: <detail or strerror>". */
 unsigned bip_cni_err_lib(struct bip_cni_err *e, int bip_err, const char *detail, const char *what);
 
@@ -153,7 +153,7 @@ const char *bip_cni_cmd_name(enum bip_cni_cmd c);
 struct bip_cni_args {
 	bool ignore_unknown;
 	const char *k8s_namespace, *k8s_pod, *k8s_uid, *k8s_infra_id; /* point into storage */
-	struct bip_addr ips[8]; /* IP=a[,b...] */
+	struct bip_addr ips[8];					      /* IP=a[,b...] */
 	size_t nips;
 	char storage[4096]; /* a copy of CNI_ARGS with the separators replaced by NULs */
 };
@@ -228,20 +228,20 @@ struct bip_cni_conf {
 	const char *node;
 	const char *store_prefix;
 	const char *store_ca_file, *store_cert_file, *store_key_file;
-	long timeout_ms; /* 0 = backend default */
+	long timeout_ms;    /* 0 = backend default */
 	const char **pools; /* ipv4 then ipv6 pool references, as one list for the engine */
 	size_t npools4, npools6;
 	bool assign4, assign6;
 	enum bip_cni_prefix_mode prefix_mode;
-	bool prefix_set;        /* prefix_length given (else the model's default) */
-	const char *main_type;  /* the top-level "type", NULL when absent */
+	bool prefix_set;       /* prefix_length given (else the model's default) */
+	const char *main_type; /* the top-level "type", NULL when absent */
 	enum bip_cni_model model;
-	bool default_gw;        /* the main plugin adds the default route (isDefaultGateway) */
+	bool default_gw; /* the main plugin adds the default route (isDefaultGateway) */
 	struct bip_addr gateway4, gateway6; /* block mode gateways to report */
 	struct bip_cni_route *routes;
 	size_t nroutes;
 	struct bip_cni_dns dns;
-	json_t *resolv; /* strings of a parsed resolvConf (owned) */
+	json_t *resolv;	      /* strings of a parsed resolvConf (owned) */
 	const char *data_dir; /* host-local's dataDir: where the store lives (run.c) */
 
 	/* host-local mode: ranges (defaults filled in), or the node's pod CIDRs */
@@ -257,7 +257,7 @@ struct bip_cni_conf {
 	const char *ips_source;
 	const char **ann_pools; /* pod annotation pools (v4 then v6) */
 	size_t nann_pools;
-	json_t *ann_json[6]; /* parsed annotation values (owned) */
+	json_t *ann_json[6];	     /* parsed annotation values (owned) */
 	struct bip_prefix *prev_ips; /* CHECK: prevResult ips */
 	size_t nprev_ips;
 	bool has_prev;
@@ -383,7 +383,7 @@ struct bip_cni_capacity_in {
 	struct bip_config cfg;
 	const struct bip_pool *pools; /* every pool */
 	size_t npools;
-	const bool *eligible;         /* per pool: this node may allocate from it */
+	const bool *eligible; /* per pool: this node may allocate from it */
 	const struct bip_block_info *blocks;
 	size_t nblocks;
 	/* host-local: ranges to check (or the node's pod CIDRs as whole ranges) and how many

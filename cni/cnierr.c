@@ -12,29 +12,29 @@
 #include "cni.h"
 
 static const unsigned codes[BIP_ERR__COUNT] = {
-	[BIP_OK] = 0,
-	[BIP_ENOMEM] = BIP_CNI_ETRYLATER, /* memory pressure passes; the runtime retries */
-	[BIP_EINVAL] = BIP_CNI_ECONFIG,
-	[BIP_EHOSTBITS] = BIP_CNI_ECONFIG,
-	[BIP_ENOTFOUND] = BIP_CNI_ENOTHELD,
-	[BIP_EEXIST] = BIP_CNI_EEXIST,
-	[BIP_ECONFLICT] = BIP_CNI_ETRYLATER,
-	[BIP_EAGAIN] = BIP_CNI_ETRYLATER,
-	[BIP_EIO] = BIP_CNI_EIO,
-	[BIP_ECORRUPT] = BIP_CNI_ECORRUPT,
-	[BIP_ESCHEMA] = BIP_CNI_ESCHEMA,
-	[BIP_EPERM] = BIP_CNI_EPERM,
-	[BIP_EEXHAUSTED] = BIP_CNI_EEXHAUSTED,
-	[BIP_ETAKEN] = BIP_CNI_ETAKEN,
-	[BIP_ERESERVED] = BIP_CNI_ERESERVED,
-	[BIP_ENOPOOL] = BIP_CNI_ENOPOOL,
-	[BIP_EDISABLED] = BIP_CNI_EDISABLED,
-	[BIP_EOVERLAP] = BIP_CNI_EOVERLAP,
-	[BIP_EBUSY] = BIP_CNI_EBUSY,
-	[BIP_EBLOCKLIMIT] = BIP_CNI_EBLOCKLIMIT,
-	[BIP_EOWNER] = BIP_CNI_EOWNER,
-	[BIP_ETIMEDOUT] = BIP_CNI_ETRYLATER,
-	[BIP_EUNSUPPORTED] = BIP_CNI_EUNSUPPORTED,
+    [BIP_OK] = 0,
+    [BIP_ENOMEM] = BIP_CNI_ETRYLATER, /* memory pressure passes; the runtime retries */
+    [BIP_EINVAL] = BIP_CNI_ECONFIG,
+    [BIP_EHOSTBITS] = BIP_CNI_ECONFIG,
+    [BIP_ENOTFOUND] = BIP_CNI_ENOTHELD,
+    [BIP_EEXIST] = BIP_CNI_EEXIST,
+    [BIP_ECONFLICT] = BIP_CNI_ETRYLATER,
+    [BIP_EAGAIN] = BIP_CNI_ETRYLATER,
+    [BIP_EIO] = BIP_CNI_EIO,
+    [BIP_ECORRUPT] = BIP_CNI_ECORRUPT,
+    [BIP_ESCHEMA] = BIP_CNI_ESCHEMA,
+    [BIP_EPERM] = BIP_CNI_EPERM,
+    [BIP_EEXHAUSTED] = BIP_CNI_EEXHAUSTED,
+    [BIP_ETAKEN] = BIP_CNI_ETAKEN,
+    [BIP_ERESERVED] = BIP_CNI_ERESERVED,
+    [BIP_ENOPOOL] = BIP_CNI_ENOPOOL,
+    [BIP_EDISABLED] = BIP_CNI_EDISABLED,
+    [BIP_EOVERLAP] = BIP_CNI_EOVERLAP,
+    [BIP_EBUSY] = BIP_CNI_EBUSY,
+    [BIP_EBLOCKLIMIT] = BIP_CNI_EBLOCKLIMIT,
+    [BIP_EOWNER] = BIP_CNI_EOWNER,
+    [BIP_ETIMEDOUT] = BIP_CNI_ETRYLATER,
+    [BIP_EUNSUPPORTED] = BIP_CNI_EUNSUPPORTED,
 };
 
 unsigned bip_cni_code(int bip_err)
@@ -47,33 +47,60 @@ unsigned bip_cni_code(int bip_err)
 const char *bip_cni_code_text(unsigned code)
 {
 	switch (code) {
-	case 0: return "success";
-	case BIP_CNI_EVERSION: return "incompatible CNI version";
-	case BIP_CNI_EFIELD: return "unsupported field in network configuration";
-	case BIP_CNI_EUNKNOWN_CONTAINER: return "container unknown or does not exist";
-	case BIP_CNI_EENV: return "invalid necessary environment variables";
-	case BIP_CNI_EIO: return "I/O failure";
-	case BIP_CNI_EDECODE: return "failed to decode content";
-	case BIP_CNI_ECONFIG: return "invalid network configuration";
-	case BIP_CNI_ETRYLATER: return "try again later";
-	case BIP_CNI_EUNAVAILABLE: return "plugin not available";
-	case BIP_CNI_EEXHAUSTED: return "pool exhausted";
-	case BIP_CNI_ETAKEN: return "address already in use";
-	case BIP_CNI_ERESERVED: return "address is reserved";
-	case BIP_CNI_ENOPOOL: return "no usable pool";
-	case BIP_CNI_EDISABLED: return "pool is disabled";
-	case BIP_CNI_EBLOCKLIMIT: return "per-node block limit reached";
-	case BIP_CNI_EOWNER: return "address owned by another handle";
-	case BIP_CNI_ECORRUPT: return "store record corrupt";
-	case BIP_CNI_ESCHEMA: return "store schema too new";
-	case BIP_CNI_EPERM: return "permission denied";
-	case BIP_CNI_ENOTHELD: return "not allocated";
-	case BIP_CNI_EEXIST: return "already exists";
-	case BIP_CNI_EOVERLAP: return "overlapping ranges";
-	case BIP_CNI_EBUSY: return "resource in use";
-	case BIP_CNI_EUNSUPPORTED: return "unsupported";
-	case BIP_CNI_EINTERNAL: return "internal error";
-	default: return "unknown error";
+	case 0:
+		return "success";
+	case BIP_CNI_EVERSION:
+		return "incompatible CNI version";
+	case BIP_CNI_EFIELD:
+		return "unsupported field in network configuration";
+	case BIP_CNI_EUNKNOWN_CONTAINER:
+		return "container unknown or does not exist";
+	case BIP_CNI_EENV:
+		return "invalid necessary environment variables";
+	case BIP_CNI_EIO:
+		return "I/O failure";
+	case BIP_CNI_EDECODE:
+		return "failed to decode content";
+	case BIP_CNI_ECONFIG:
+		return "invalid network configuration";
+	case BIP_CNI_ETRYLATER:
+		return "try again later";
+	case BIP_CNI_EUNAVAILABLE:
+		return "plugin not available";
+	case BIP_CNI_EEXHAUSTED:
+		return "pool exhausted";
+	case BIP_CNI_ETAKEN:
+		return "address already in use";
+	case BIP_CNI_ERESERVED:
+		return "address is reserved";
+	case BIP_CNI_ENOPOOL:
+		return "no usable pool";
+	case BIP_CNI_EDISABLED:
+		return "pool is disabled";
+	case BIP_CNI_EBLOCKLIMIT:
+		return "per-node block limit reached";
+	case BIP_CNI_EOWNER:
+		return "address owned by another handle";
+	case BIP_CNI_ECORRUPT:
+		return "store record corrupt";
+	case BIP_CNI_ESCHEMA:
+		return "store schema too new";
+	case BIP_CNI_EPERM:
+		return "permission denied";
+	case BIP_CNI_ENOTHELD:
+		return "not allocated";
+	case BIP_CNI_EEXIST:
+		return "already exists";
+	case BIP_CNI_EOVERLAP:
+		return "overlapping ranges";
+	case BIP_CNI_EBUSY:
+		return "resource in use";
+	case BIP_CNI_EUNSUPPORTED:
+		return "unsupported";
+	case BIP_CNI_EINTERNAL:
+		return "internal error";
+	default:
+		return "unknown error";
 	}
 }
 

@@ -49,7 +49,8 @@ static void supported_list(char *buf, size_t n)
 	size_t off = 0;
 
 	for (int i = 0; i < BIP_CNI_V__COUNT && off < n; i++)
-		off += (size_t)snprintf(buf + off, n - off, "%s\"%s\"", i ? ", " : "[", versions[i]);
+		off +=
+		    (size_t)snprintf(buf + off, n - off, "%s\"%s\"", i ? ", " : "[", versions[i]);
 	if (off < n)
 		snprintf(buf + off, n - off, "]");
 }
@@ -83,7 +84,7 @@ const char *bip_cni_conf_peek_version(const char *buf, size_t len, char *vbuf, s
 	root = json_loadb(buf, len, 0, NULL);
 	if (json_is_object(root) &&
 	    bip_cni_version_parse(json_string_value(json_object_get(root, "cniVersion")), &v) ==
-		    BIP_OK) {
+		BIP_OK) {
 		snprintf(vbuf, vlen, "%s", versions[v]);
 		s = vbuf;
 	}
@@ -126,7 +127,8 @@ static int parse_pools(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 	int rc = 0;
 
 	if (ours && !json_is_object(ours))
-		return bip_cni_type_err(e, "ipam.pools", ours, "an object {\"ipv4\": [...], \"ipv6\": [...]}");
+		return bip_cni_type_err(e, "ipam.pools", ours,
+					"an object {\"ipv4\": [...], \"ipv6\": [...]}");
 	for (int f = 0; f < 2; f++) {
 		json_t *o = ours ? json_object_get(ours, f ? "ipv6" : "ipv4") : NULL;
 
@@ -182,10 +184,11 @@ static int parse_assign(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err
 								       : NULL;
 
 		if (k)
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "%s cannot be combined with host-local ranges: each range "
-					    "set gives one address",
-					    k);
+			return bip_cni_errf(
+			    e, BIP_CNI_ECONFIG,
+			    "%s cannot be combined with host-local ranges: each range "
+			    "set gives one address",
+			    k);
 		c->assign4 = c->nsets4 > 0 || c->use_pod_cidr4;
 		c->assign6 = c->nsets6 > 0 || c->use_pod_cidr6;
 		return 0;
@@ -194,9 +197,10 @@ static int parse_assign(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err
 	if (!rc)
 		rc = bip_cni_json_bool(ipam, "assign_ipv6", "ipam.assign_ipv6", &c->assign6, e);
 	if (!rc && !c->assign4 && !c->assign6)
-		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
-				  "invalid ipam.assign_ipv4 and ipam.assign_ipv6: both false, nothing "
-				  "to assign");
+		rc = bip_cni_errf(
+		    e, BIP_CNI_ECONFIG,
+		    "invalid ipam.assign_ipv4 and ipam.assign_ipv6: both false, nothing "
+		    "to assign");
 	return rc;
 }
 
@@ -216,7 +220,8 @@ static int parse_prefix_mode(json_t *ipam, struct bip_cni_conf *c, struct bip_cn
 		}
 	}
 	return bip_cni_errf(e, BIP_CNI_ECONFIG,
-			    "invalid ipam.prefix_length '%s': want \"block\", \"pool\" or \"host\"", s);
+			    "invalid ipam.prefix_length '%s': want \"block\", \"pool\" or \"host\"",
+			    s);
 }
 
 /* Block mode only: host-local's "gateway" belongs to its subnet (ranges.c). */
@@ -235,9 +240,10 @@ static int parse_gateway(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 			return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
 	} else if (!json_is_array(g) || json_array_size(g) == 0 || json_array_size(g) > 2) {
 		return bip_cni_type_err(e, "ipam.gateway", g,
-				"an IP address or a list of one IPv4 and one IPv6 address");
+					"an IP address or a list of one IPv4 and one IPv6 address");
 	}
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		struct bip_addr a;
 		char f[48];
 		int rc;
@@ -273,11 +279,11 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 		long max;
 		size_t off;
 	} ints[] = {
-		{"mtu", 65535, offsetof(struct bip_cni_route, mtu)},
-		{"advmss", 65535, offsetof(struct bip_cni_route, advmss)},
-		{"priority", 0x7fffffff, offsetof(struct bip_cni_route, priority)},
-		{"table", 0x7fffffff, offsetof(struct bip_cni_route, table)},
-		{"scope", 255, offsetof(struct bip_cni_route, scope)},
+	    {"mtu", 65535, offsetof(struct bip_cni_route, mtu)},
+	    {"advmss", 65535, offsetof(struct bip_cni_route, advmss)},
+	    {"priority", 0x7fffffff, offsetof(struct bip_cni_route, priority)},
+	    {"table", 0x7fffffff, offsetof(struct bip_cni_route, table)},
+	    {"scope", 255, offsetof(struct bip_cni_route, scope)},
 	};
 	char f[64];
 	const char *dst = NULL;
@@ -293,7 +299,8 @@ static int parse_route(json_t *r, size_t i, struct bip_cni_route *out, struct bi
 		return rc;
 	rc = bip_prefix_parse_net(dst, &out->dst);
 	if (rc == BIP_EHOSTBITS)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: '%s' has host bits set", f, dst);
+		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: '%s' has host bits set", f,
+				    dst);
 	if (rc != BIP_OK)
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s: '%s' is not a CIDR", f, dst);
 	gw = json_object_get(r, "gw");
@@ -332,7 +339,8 @@ static int parse_routes(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err
 	c->routes = calloc(json_array_size(routes) + 1, sizeof(*c->routes));
 	if (!c->routes)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-	json_array_foreach(routes, i, r) {
+	json_array_foreach(routes, i, r)
+	{
 		int rc = parse_route(r, i, &c->routes[i], e);
 
 		if (rc)
@@ -370,10 +378,11 @@ static int parse_dns(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *e
 			struct bip_addr a;
 
 			if (bip_addr_parse(c->dns.nameservers[i], &a) != BIP_OK)
-				return bip_cni_errf(e, BIP_CNI_ECONFIG,
-						    "invalid ipam.dns.nameservers[%zu]: '%s' is not "
-						    "an IP address",
-						    i, c->dns.nameservers[i]);
+				return bip_cni_errf(
+				    e, BIP_CNI_ECONFIG,
+				    "invalid ipam.dns.nameservers[%zu]: '%s' is not "
+				    "an IP address",
+				    i, c->dns.nameservers[i]);
 		}
 	}
 	if ((v = json_object_get(dns, "domain"))) {
@@ -401,10 +410,11 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 		const char *key, *field;
 		size_t off;
 	} files[] = {
-		{"store_ca_file", "ipam.store_ca_file", offsetof(struct bip_cni_conf, store_ca_file)},
-		{"store_cert_file", "ipam.store_cert_file",
-		 offsetof(struct bip_cni_conf, store_cert_file)},
-		{"store_key_file", "ipam.store_key_file", offsetof(struct bip_cni_conf, store_key_file)},
+	    {"store_ca_file", "ipam.store_ca_file", offsetof(struct bip_cni_conf, store_ca_file)},
+	    {"store_cert_file", "ipam.store_cert_file",
+	     offsetof(struct bip_cni_conf, store_cert_file)},
+	    {"store_key_file", "ipam.store_key_file",
+	     offsetof(struct bip_cni_conf, store_key_file)},
 	};
 	char why[256];
 	int rc;
@@ -414,7 +424,8 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 		return rc;
 	if (c->store && !bip_cni_store_addr_ok(c->store, why, sizeof(why)))
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid ipam.store: %s", why);
-	rc = bip_cni_json_str(ipam, "store_prefix", "ipam.store_prefix", false, &c->store_prefix, e);
+	rc =
+	    bip_cni_json_str(ipam, "store_prefix", "ipam.store_prefix", false, &c->store_prefix, e);
 	if (rc)
 		return rc;
 	if (c->store_prefix &&
@@ -430,10 +441,11 @@ static int parse_store(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err 
 			return rc;
 		if (*p && **p != '/')
 			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "invalid %s '%s': must be an absolute path", files[i].field,
-					    *p);
+					    "invalid %s '%s': must be an absolute path",
+					    files[i].field, *p);
 	}
-	return bip_cni_json_long(ipam, "timeout_ms", "ipam.timeout_ms", 1, 600000, &c->timeout_ms, e);
+	return bip_cni_json_long(ipam, "timeout_ms", "ipam.timeout_ms", 1, 600000, &c->timeout_ms,
+				 e);
 }
 
 /*
@@ -450,7 +462,8 @@ static int parse_data_dir(const char *dir, struct bip_cni_conf *c, struct bip_cn
 				    "invalid ipam.dataDir '%s': must be an absolute path", dir);
 	if (strlen(dir) > BIP_CNI_DATADIR_MAX)
 		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid ipam.dataDir: longer than %d bytes", BIP_CNI_DATADIR_MAX);
+				    "invalid ipam.dataDir: longer than %d bytes",
+				    BIP_CNI_DATADIR_MAX);
 	for (const char *p = dir; *p; p++)
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			return bip_cni_errf(e, BIP_CNI_ECONFIG,
@@ -470,10 +483,11 @@ static int parse_ipam(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_err *
 	if (!rc)
 		rc = bip_cni_json_str(ipam, "node", "ipam.node", false, &c->node, e);
 	if (!rc && c->node && !bip_cni_name_ok(c->node, BIP_NAME_MAX))
-		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
-				  "invalid ipam.node '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, "
-				  "at most %d bytes",
-				  c->node, BIP_NAME_MAX);
+		rc = bip_cni_errf(
+		    e, BIP_CNI_ECONFIG,
+		    "invalid ipam.node '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, "
+		    "at most %d bytes",
+		    c->node, BIP_NAME_MAX);
 	if (!rc)
 		rc = bip_cni_json_str(ipam, "dataDir", "ipam.dataDir", false, &data_dir, e);
 	if (!rc)
@@ -524,8 +538,8 @@ static int parse_model(json_t *root, struct bip_cni_conf *c, struct bip_cni_err 
 	if (c->host_local)
 		return 0;
 	if (!c->prefix_set)
-		c->prefix_mode = c->model == BIP_CNI_MODEL_BRIDGE ? BIP_CNI_PREFIX_BLOCK
-								  : BIP_CNI_PREFIX_POOL;
+		c->prefix_mode =
+		    c->model == BIP_CNI_MODEL_BRIDGE ? BIP_CNI_PREFIX_BLOCK : BIP_CNI_PREFIX_POOL;
 	if (c->model == BIP_CNI_MODEL_BRIDGE && c->prefix_mode != BIP_CNI_PREFIX_BLOCK)
 		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
 				  "invalid ipam.prefix_length '%s' with type bridge: the bridge's "
@@ -533,10 +547,11 @@ static int parse_model(json_t *root, struct bip_cni_conf *c, struct bip_cni_err 
 				  "remove prefix_length",
 				  lens[c->prefix_mode]);
 	else if (c->model == BIP_CNI_MODEL_BRIDGE && (c->gateway4.family || c->gateway6.family))
-		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
-				  "invalid ipam.gateway with type bridge: each node's subnet is its "
-				  "block and its gateway the block's network+1, which the bridge "
-				  "takes (isGateway); remove ipam.gateway");
+		rc =
+		    bip_cni_errf(e, BIP_CNI_ECONFIG,
+				 "invalid ipam.gateway with type bridge: each node's subnet is its "
+				 "block and its gateway the block's network+1, which the bridge "
+				 "takes (isGateway); remove ipam.gateway");
 	else if ((c->model == BIP_CNI_MODEL_PTP || c->model == BIP_CNI_MODEL_MACVLAN) &&
 		 c->prefix_mode == BIP_CNI_PREFIX_HOST)
 		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
@@ -555,12 +570,14 @@ const char *bip_cni_model_name(const struct bip_cni_conf *c)
 void bip_cni_subnet_rules(const struct bip_cni_conf *c, struct bip_subnet_rule rules[2])
 {
 	memset(rules, 0, 2 * sizeof(*rules));
-	if (c->host_local || c->model == BIP_CNI_MODEL_NONE || c->prefix_mode == BIP_CNI_PREFIX_HOST)
+	if (c->host_local || c->model == BIP_CNI_MODEL_NONE ||
+	    c->prefix_mode == BIP_CNI_PREFIX_HOST)
 		return;
 	for (int f = 0; f < 2; f++) {
 		struct bip_subnet_rule *r = &rules[f];
 
-		r->kind = c->prefix_mode == BIP_CNI_PREFIX_POOL ? BIP_SUBNET_POOL : BIP_SUBNET_BLOCK;
+		r->kind =
+		    c->prefix_mode == BIP_CNI_PREFIX_POOL ? BIP_SUBNET_POOL : BIP_SUBNET_BLOCK;
 		r->gateway = f ? c->gateway6 : c->gateway4;
 		/* ptp routes every pod, so an address of another node's block works there;
 		 * on an L2 subnet it would not (and the bridge would refuse its gateway). */
@@ -587,9 +604,10 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 		return bip_cni_errf(e, BIP_CNI_EDECODE, "no network configuration on stdin");
 	c->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!c->root)
-		return bip_cni_errf(e, BIP_CNI_EDECODE,
-				    "network configuration is not valid JSON: %s (line %d, column %d)",
-				    jerr.text, jerr.line, jerr.column);
+		return bip_cni_errf(
+		    e, BIP_CNI_EDECODE,
+		    "network configuration is not valid JSON: %s (line %d, column %d)", jerr.text,
+		    jerr.line, jerr.column);
 	if (!json_is_object(c->root)) {
 		rc = bip_cni_errf(e, BIP_CNI_EDECODE,
 				  "network configuration is not a JSON object but %s",
@@ -610,10 +628,11 @@ int bip_cni_conf_parse(const char *buf, size_t len, enum bip_cni_cmd cmd,
 	}
 	c->name = json_string_value(name);
 	if (!bip_cni_name_ok(c->name, BIP_CNI_NAME_MAX)) {
-		rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
-				  "invalid name '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, at "
-				  "most %d bytes",
-				  c->name, BIP_CNI_NAME_MAX);
+		rc =
+		    bip_cni_errf(e, BIP_CNI_ECONFIG,
+				 "invalid name '%s': must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$, at "
+				 "most %d bytes",
+				 c->name, BIP_CNI_NAME_MAX);
 		goto fail;
 	}
 	ipam = json_object_get(c->root, "ipam");

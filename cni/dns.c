@@ -55,13 +55,15 @@ int bip_cni_resolv_parse(const char *text, const char *path, struct bip_cni_conf
 
 			w = strtok_r(rest, " \t", &wsave);
 			if (!w || bip_addr_parse(w, &a) != BIP_OK) {
-				rc = bip_cni_errf(e, BIP_CNI_ECONFIG,
-						  "invalid ipam.resolvConf '%s' line %d: nameserver "
-						  "'%s' is not an IP address",
-						  path, lineno, w ? w : "");
+				rc =
+				    bip_cni_errf(e, BIP_CNI_ECONFIG,
+						 "invalid ipam.resolvConf '%s' line %d: nameserver "
+						 "'%s' is not an IP address",
+						 path, lineno, w ? w : "");
 				goto out;
 			}
-			if (json_array_append_new(json_object_get(o, "nameservers"), json_string(w)))
+			if (json_array_append_new(json_object_get(o, "nameservers"),
+						  json_string(w)))
 				goto oom;
 		} else if (strcmp(kw, "domain") == 0) {
 			w = strtok_r(rest, " \t", &wsave);
@@ -104,8 +106,9 @@ int bip_cni_resolv_load(const char *path, struct bip_cni_conf *c, struct bip_cni
 	int rc;
 
 	if (!f)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid ipam.resolvConf: cannot open '%s': %s",
-				    path, strerror(errno));
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid ipam.resolvConf: cannot open '%s': %s", path,
+				    strerror(errno));
 	buf = malloc(RESOLV_MAX + 1);
 	if (!buf) {
 		fclose(f);
@@ -120,7 +123,8 @@ int bip_cni_resolv_load(const char *path, struct bip_cni_conf *c, struct bip_cni
 				  "invalid ipam.resolvConf '%s': larger than %u bytes", path,
 				  RESOLV_MAX);
 	else if (memchr(buf, '\0', n))
-		rc = bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid ipam.resolvConf '%s': not text", path);
+		rc = bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid ipam.resolvConf '%s': not text",
+				  path);
 	else {
 		buf[n] = '\0';
 		rc = bip_cni_resolv_parse(buf, path, c, e);

@@ -14,15 +14,19 @@
 
 #include "cni.h"
 
-enum { ADD = 1u << BIP_CNI_CMD_ADD, DEL = 1u << BIP_CNI_CMD_DEL, CHECK = 1u << BIP_CNI_CMD_CHECK,
-       GC = 1u << BIP_CNI_CMD_GC };
+enum {
+	ADD = 1u << BIP_CNI_CMD_ADD,
+	DEL = 1u << BIP_CNI_CMD_DEL,
+	CHECK = 1u << BIP_CNI_CMD_CHECK,
+	GC = 1u << BIP_CNI_CMD_GC
+};
 
 static const struct {
 	enum bip_cni_cmd cmd;
 	const char *name;
 } commands[] = {
-	{BIP_CNI_CMD_ADD, "ADD"}, {BIP_CNI_CMD_DEL, "DEL"},       {BIP_CNI_CMD_CHECK, "CHECK"},
-	{BIP_CNI_CMD_GC, "GC"},   {BIP_CNI_CMD_STATUS, "STATUS"}, {BIP_CNI_CMD_VERSION, "VERSION"},
+    {BIP_CNI_CMD_ADD, "ADD"}, {BIP_CNI_CMD_DEL, "DEL"},	      {BIP_CNI_CMD_CHECK, "CHECK"},
+    {BIP_CNI_CMD_GC, "GC"},   {BIP_CNI_CMD_STATUS, "STATUS"}, {BIP_CNI_CMD_VERSION, "VERSION"},
 };
 
 const char *bip_cni_cmd_name(enum bip_cni_cmd c)
@@ -124,13 +128,13 @@ static const struct var {
 	bool (*valid)(const char *v, char *why, size_t n);
 	size_t off;
 } vars[] = {
-	{"CNI_CONTAINERID", ADD | DEL | CHECK, ADD | DEL | CHECK, valid_container_id,
-	 offsetof(struct bip_cni_env, container_id)},
-	{"CNI_NETNS", ADD | CHECK, ADD | DEL | CHECK, valid_netns, offsetof(struct bip_cni_env, netns)},
-	{"CNI_IFNAME", ADD | DEL | CHECK, ADD | DEL | CHECK, valid_ifname,
-	 offsetof(struct bip_cni_env, ifname)},
-	{"CNI_ARGS", 0, ADD | DEL | CHECK, NULL, offsetof(struct bip_cni_env, args_raw)},
-	{"CNI_PATH", GC, ADD | DEL | CHECK | GC, NULL, offsetof(struct bip_cni_env, path)},
+    {"CNI_CONTAINERID", ADD | DEL | CHECK, ADD | DEL | CHECK, valid_container_id,
+     offsetof(struct bip_cni_env, container_id)},
+    {"CNI_NETNS", ADD | CHECK, ADD | DEL | CHECK, valid_netns, offsetof(struct bip_cni_env, netns)},
+    {"CNI_IFNAME", ADD | DEL | CHECK, ADD | DEL | CHECK, valid_ifname,
+     offsetof(struct bip_cni_env, ifname)},
+    {"CNI_ARGS", 0, ADD | DEL | CHECK, NULL, offsetof(struct bip_cni_env, args_raw)},
+    {"CNI_PATH", GC, ADD | DEL | CHECK | GC, NULL, offsetof(struct bip_cni_env, path)},
 };
 
 /* A node name: the same rules as every other blockipam name. */
@@ -200,7 +204,8 @@ static int args_bool(const char *k, const char *v, bool *out, struct bip_cni_err
 		return 0;
 	}
 	return bip_cni_errf(e, BIP_CNI_EENV,
-			    "invalid CNI_ARGS %s='%s': want 1, true, True, 0, false or False", k, v);
+			    "invalid CNI_ARGS %s='%s': want 1, true, True, 0, false or False", k,
+			    v);
 }
 
 static int args_ips(char *v, struct bip_cni_args *a, struct bip_cni_err *e)
@@ -237,12 +242,12 @@ static const struct arg_key {
 	const char *key;
 	size_t off; /* offsetof the const char * in bip_cni_args, or 0 for special keys */
 } arg_keys[] = {
-	{"IgnoreUnknown", 0},
-	{"IP", 0},
-	{"K8S_POD_NAMESPACE", offsetof(struct bip_cni_args, k8s_namespace)},
-	{"K8S_POD_NAME", offsetof(struct bip_cni_args, k8s_pod)},
-	{"K8S_POD_UID", offsetof(struct bip_cni_args, k8s_uid)},
-	{"K8S_POD_INFRA_CONTAINER_ID", offsetof(struct bip_cni_args, k8s_infra_id)},
+    {"IgnoreUnknown", 0},
+    {"IP", 0},
+    {"K8S_POD_NAMESPACE", offsetof(struct bip_cni_args, k8s_namespace)},
+    {"K8S_POD_NAME", offsetof(struct bip_cni_args, k8s_pod)},
+    {"K8S_POD_UID", offsetof(struct bip_cni_args, k8s_uid)},
+    {"K8S_POD_INFRA_CONTAINER_ID", offsetof(struct bip_cni_args, k8s_infra_id)},
 };
 
 static const struct arg_key *arg_key_find(const char *k)
@@ -272,7 +277,8 @@ int bip_cni_args_parse(const char *s, struct bip_cni_args *out, struct bip_cni_e
 		char *semi = strchr(p, ';');
 
 		if (npairs == sizeof(pairs) / sizeof(pairs[0]))
-			return bip_cni_errf(e, BIP_CNI_EENV, "invalid CNI_ARGS: more than %zu pairs",
+			return bip_cni_errf(e, BIP_CNI_EENV,
+					    "invalid CNI_ARGS: more than %zu pairs",
 					    sizeof(pairs) / sizeof(pairs[0]));
 		if (semi)
 			*semi = '\0';

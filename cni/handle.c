@@ -33,9 +33,10 @@ bool bip_cni_handle_ours(const struct bip_cni_ctx *ctx, const struct bip_handle_
 int bip_cni_handle_foreign(const struct bip_cni_ctx *ctx, const struct bip_handle_info *h,
 			   struct bip_cni_err *e)
 {
-	return bip_cni_errf(e, BIP_CNI_EOWNER,
-			    "handle '%s' belongs to container '%s' interface '%s', not to container "
-			    "'%s' interface '%s'",
-			    ctx->handle, h->container ? h->container : "",
-			    h->ifname ? h->ifname : "", ctx->env->container_id, ctx->env->ifname);
+	return bip_cni_errf(
+	    e, BIP_CNI_EOWNER,
+	    "handle '%s' belongs to container '%s' interface '%s', not to container "
+	    "'%s' interface '%s'",
+	    ctx->handle, h->container ? h->container : "", h->ifname ? h->ifname : "",
+	    ctx->env->container_id, ctx->env->ifname);
 }

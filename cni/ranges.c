@@ -77,7 +77,8 @@ static int parse_subnet(const char *s, const char *path, struct bip_prefix *out,
 				    path, s);
 	if (out->len + 2u > bip_addr_bits(out->addr))
 		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid %s.subnet: '%s' is too small to allocate from", path, s);
+				    "invalid %s.subnet: '%s' is too small to allocate from", path,
+				    s);
 	return 0;
 }
 
@@ -89,8 +90,9 @@ static int check_range(const struct bip_range *rg, const char *path, const char 
 	char a[BIP_ADDR_STRLEN], b[BIP_ADDR_STRLEN];
 
 	if (!bip_prefix_contains(rg->subnet, rg->start))
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeStart: '%s' is not in '%s'",
-				    path, bip_addr_fmt(rg->start, a), s);
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s.rangeStart: '%s' is not in '%s'", path,
+				    bip_addr_fmt(rg->start, a), s);
 	if (!bip_prefix_contains(rg->subnet, rg->end))
 		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s.rangeEnd: '%s' is not in '%s'",
 				    path, bip_addr_fmt(rg->end, a), s);
@@ -202,9 +204,10 @@ int bip_cni_ranges_parse(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 				return bip_cni_errf(e, BIP_CNI_ECONFIG, "ipam.%s needs ipam.subnet",
 						    legacy[i]);
 		if (ranges && json_object_get(ipam, "gateway"))
-			return bip_cni_errf(e, BIP_CNI_ECONFIG,
-					    "ipam.gateway needs ipam.subnet when ipam.ranges is used "
-					    "(give each range its gateway)");
+			return bip_cni_errf(
+			    e, BIP_CNI_ECONFIG,
+			    "ipam.gateway needs ipam.subnet when ipam.ranges is used "
+			    "(give each range its gateway)");
 	} else {
 		size_t first = c->nranges;
 
@@ -217,7 +220,8 @@ int bip_cni_ranges_parse(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 		if (!json_is_array(ranges) || json_array_size(ranges) == 0)
 			return bip_cni_type_err(e, "ipam.ranges", ranges,
 						"a non-empty list of range sets");
-		json_array_foreach(ranges, i, set) {
+		json_array_foreach(ranges, i, set)
+		{
 			size_t first = c->nranges;
 			int pod_before = x.pod_cidr_sets;
 			char path[64];
@@ -225,17 +229,19 @@ int bip_cni_ranges_parse(json_t *ipam, struct bip_cni_conf *c, struct bip_cni_er
 			snprintf(path, sizeof(path), "ipam.ranges[%zu]", i);
 			if (!json_is_array(set) || json_array_size(set) == 0)
 				return bip_cni_type_err(e, path, set, "a non-empty list of ranges");
-			json_array_foreach(set, j, r) {
+			json_array_foreach(set, j, r)
+			{
 				snprintf(path, sizeof(path), "ipam.ranges[%zu][%zu]", i, j);
 				rc = parse_range(r, path, &x, e);
 				if (rc)
 					return rc;
 			}
 			if (x.pod_cidr_sets != pod_before && json_array_size(set) != 1)
-				return bip_cni_errf(e, BIP_CNI_ECONFIG,
-						    "invalid ipam.ranges[%zu]: usePodCidr must be the "
-						    "only range of its set",
-						    i);
+				return bip_cni_errf(
+				    e, BIP_CNI_ECONFIG,
+				    "invalid ipam.ranges[%zu]: usePodCidr must be the "
+				    "only range of its set",
+				    i);
 			end_set(&x, first);
 		}
 	}

@@ -29,8 +29,8 @@ static int add_ip(struct bip_cni_conf *c, const char *s, const char *field, size
 	struct bip_prefix p;
 
 	if (bip_prefix_parse_ex(s, false, true, &p) != BIP_OK)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s[%zu]: '%s' is not an IP address",
-				    field, i, s);
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "invalid %s[%zu]: '%s' is not an IP address", field, i, s);
 	for (size_t k = 0; k < c->nips; k++)
 		if (bip_addr_eq(c->ips[k], p.addr))
 			return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid %s[%zu]: '%s' given twice",
@@ -43,8 +43,7 @@ static int add_ip(struct bip_cni_conf *c, const char *s, const char *field, size
 }
 
 /* A list of address strings into c->ips (when c->ips is still empty). */
-static int take_ips(struct bip_cni_conf *c, json_t *list, const char *field,
-		    struct bip_cni_err *e)
+static int take_ips(struct bip_cni_conf *c, json_t *list, const char *field, struct bip_cni_err *e)
 {
 	const char **v = NULL;
 	size_t n = 0;
@@ -64,9 +63,9 @@ static int take_ips(struct bip_cni_conf *c, json_t *list, const char *field,
 /* Annotation kinds, and their keys in precedence order. */
 enum { ANN_V4POOLS, ANN_V6POOLS, ANN_IPADDRS, ANN__COUNT };
 static const char *const ann_keys[ANN__COUNT][2] = {
-	{"blockipam.io/ipv4pools", "cni.projectcalico.org/ipv4pools"},
-	{"blockipam.io/ipv6pools", "cni.projectcalico.org/ipv6pools"},
-	{"blockipam.io/ipAddrs", "cni.projectcalico.org/ipAddrs"},
+    {"blockipam.io/ipv4pools", "cni.projectcalico.org/ipv4pools"},
+    {"blockipam.io/ipv6pools", "cni.projectcalico.org/ipv6pools"},
+    {"blockipam.io/ipAddrs", "cni.projectcalico.org/ipAddrs"},
 };
 
 /* The parsed value of one annotation (a list of strings), or NULL when absent. */
@@ -88,11 +87,13 @@ static int ann_value(json_t *anns, const char *key, json_t **out, struct bip_cni
 	list = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_array(list)) {
 		json_decref(list);
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "invalid pod annotation %s '%.200s': want a JSON list of strings",
-				    key, json_string_value(v));
+		return bip_cni_errf(
+		    e, BIP_CNI_ECONFIG,
+		    "invalid pod annotation %s '%.200s': want a JSON list of strings", key,
+		    json_string_value(v));
 	}
-	json_array_foreach(list, i, s) {
+	json_array_foreach(list, i, s)
+	{
 		if (!json_is_string(s)) {
 			json_decref(list);
 			return bip_cni_errf(e, BIP_CNI_ECONFIG,
@@ -110,12 +111,13 @@ static int check_ann_pools(json_t *list, const char *key, int family, struct bip
 	size_t i;
 	json_t *s;
 
-	json_array_foreach(list, i, s) {
+	json_array_foreach(list, i, s)
+	{
 		char why[160];
 
 		if (!bip_cni_poolref_ok(json_string_value(s), family, why, sizeof(why)))
-			return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid pod annotation %s: %s", key,
-					    why);
+			return bip_cni_errf(e, BIP_CNI_ECONFIG, "invalid pod annotation %s: %s",
+					    key, why);
 	}
 	return 0;
 }
@@ -169,8 +171,8 @@ static int parse_annotations(json_t *rt, struct bip_cni_conf *c, struct ann chos
 
 		if (!chosen[k].list)
 			continue;
-		json_array_foreach(chosen[k].list, i, s)
-			c->ann_pools[c->nann_pools++] = json_string_value(s);
+		json_array_foreach(chosen[k].list, i, s) c->ann_pools[c->nann_pools++] =
+		    json_string_value(s);
 	}
 	return 0;
 }
@@ -207,7 +209,8 @@ static int parse_add(json_t *root, const struct bip_cni_env *env, struct bip_cni
 		size_t i;
 		json_t *s;
 
-		json_array_foreach(chosen[ANN_IPADDRS].list, i, s) {
+		json_array_foreach(chosen[ANN_IPADDRS].list, i, s)
+		{
 			rc = add_ip(c, json_string_value(s), chosen[ANN_IPADDRS].key, i, e);
 			if (rc)
 				break;
@@ -224,8 +227,9 @@ static int parse_check(json_t *root, struct bip_cni_conf *c, struct bip_cni_err 
 	size_t i;
 
 	if (!prev)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG, "missing prevResult: CHECK needs the result "
-							"of ADD");
+		return bip_cni_errf(e, BIP_CNI_ECONFIG,
+				    "missing prevResult: CHECK needs the result "
+				    "of ADD");
 	if (!json_is_object(prev))
 		return bip_cni_type_err(e, "prevResult", prev, "an object");
 	c->has_prev = true;
@@ -237,7 +241,8 @@ static int parse_check(json_t *root, struct bip_cni_conf *c, struct bip_cni_err 
 	c->prev_ips = calloc(json_array_size(ips) + 1, sizeof(*c->prev_ips));
 	if (!c->prev_ips)
 		return bip_cni_errf(e, BIP_CNI_ETRYLATER, "out of memory");
-	json_array_foreach(ips, i, ip) {
+	json_array_foreach(ips, i, ip)
+	{
 		static const char want[] = "an address with its prefix length (\"10.0.0.5/26\")";
 		json_t *a = json_is_object(ip) ? json_object_get(ip, "address") : NULL;
 		char f[64];
@@ -266,7 +271,8 @@ static int add_attachments(json_t *list, const char *key, struct bip_cni_conf *c
 
 	if (!json_is_array(list))
 		return bip_cni_type_err(e, key, list, "a list");
-	json_array_foreach(list, i, a) {
+	json_array_foreach(list, i, a)
+	{
 		json_t *id = json_is_object(a) ? json_object_get(a, "containerID") : NULL;
 		json_t *ifn = json_is_object(a) ? json_object_get(a, "ifname") : NULL;
 		char f[64];
@@ -310,9 +316,10 @@ static int parse_gc(json_t *root, struct bip_cni_conf *c, struct bip_cni_err *e)
 	}
 	/* Without the list every handle would look stale: refuse rather than release all. */
 	if (!c->has_valid)
-		return bip_cni_errf(e, BIP_CNI_ECONFIG,
-				    "missing cni.dev/valid-attachments: GC needs the attachments to "
-				    "keep");
+		return bip_cni_errf(
+		    e, BIP_CNI_ECONFIG,
+		    "missing cni.dev/valid-attachments: GC needs the attachments to "
+		    "keep");
 	return 0;
 }
 
@@ -320,9 +327,13 @@ int bip_cni_request_parse(json_t *root, enum bip_cni_cmd cmd, const struct bip_c
 			  struct bip_cni_conf *c, struct bip_cni_err *e)
 {
 	switch (cmd) {
-	case BIP_CNI_CMD_ADD: return parse_add(root, env, c, e);
-	case BIP_CNI_CMD_CHECK: return parse_check(root, c, e);
-	case BIP_CNI_CMD_GC: return parse_gc(root, c, e);
-	default: return 0;
+	case BIP_CNI_CMD_ADD:
+		return parse_add(root, env, c, e);
+	case BIP_CNI_CMD_CHECK:
+		return parse_check(root, c, e);
+	case BIP_CNI_CMD_GC:
+		return parse_gc(root, c, e);
+	default:
+		return 0;
 	}
 }

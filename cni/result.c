@@ -85,8 +85,8 @@ static json_t *route_json(const struct bip_cni_route *r, enum bip_cni_version v)
 		const char *key;
 		long val;
 	} extra[] = {
-		{"mtu", r->mtu},     {"advmss", r->advmss}, {"priority", r->priority},
-		{"table", r->table}, {"scope", r->scope},
+	    {"mtu", r->mtu},	 {"advmss", r->advmss}, {"priority", r->priority},
+	    {"table", r->table}, {"scope", r->scope},
 	};
 	json_t *o = json_object();
 
@@ -160,9 +160,10 @@ char *bip_cni_error_json(const struct bip_cni_err *e, const char *cni_version)
 
 	ascii(msg, e->msg, sizeof(msg));
 	ascii(details, e->details, sizeof(details));
-	return finish(json_pack("{s:s,s:I,s:s,s:s}", "cniVersion",
-				cni_version ? cni_version : bip_cni_version_str(BIP_CNI_VERSION_LATEST),
-				"code", (json_int_t)e->code, "msg", msg, "details", details));
+	return finish(
+	    json_pack("{s:s,s:I,s:s,s:s}", "cniVersion",
+		      cni_version ? cni_version : bip_cni_version_str(BIP_CNI_VERSION_LATEST),
+		      "code", (json_int_t)e->code, "msg", msg, "details", details));
 }
 
 char *bip_cni_version_json(const char *cni_version)
@@ -176,7 +177,8 @@ char *bip_cni_version_json(const char *cni_version)
 		}
 	if (!list)
 		return NULL;
-	return finish(json_pack("{s:s,s:o}", "cniVersion",
-				cni_version ? cni_version : bip_cni_version_str(BIP_CNI_VERSION_LATEST),
-				"supportedVersions", list));
+	return finish(
+	    json_pack("{s:s,s:o}", "cniVersion",
+		      cni_version ? cni_version : bip_cni_version_str(BIP_CNI_VERSION_LATEST),
+		      "supportedVersions", list));
 }

@@ -21,11 +21,11 @@ static const struct command {
 	bool read_only; /* open the store without creating it */
 	int (*fn)(const struct bip_cni_ctx *ctx, struct bip_ipam *ipam, struct bip_cni_err *e);
 } commands[] = {
-	{BIP_CNI_CMD_ADD, BIP_CNI_V030, true, false, bip_cni_cmd_add},
-	{BIP_CNI_CMD_DEL, BIP_CNI_V030, false, false, bip_cni_cmd_del},
-	{BIP_CNI_CMD_CHECK, BIP_CNI_V040, false, true, bip_cni_cmd_check},
-	{BIP_CNI_CMD_GC, BIP_CNI_V110, true, false, bip_cni_cmd_gc},
-	{BIP_CNI_CMD_STATUS, BIP_CNI_V110, true, true, bip_cni_cmd_status},
+    {BIP_CNI_CMD_ADD, BIP_CNI_V030, true, false, bip_cni_cmd_add},
+    {BIP_CNI_CMD_DEL, BIP_CNI_V030, false, false, bip_cni_cmd_del},
+    {BIP_CNI_CMD_CHECK, BIP_CNI_V040, false, true, bip_cni_cmd_check},
+    {BIP_CNI_CMD_GC, BIP_CNI_V110, true, false, bip_cni_cmd_gc},
+    {BIP_CNI_CMD_STATUS, BIP_CNI_V110, true, true, bip_cni_cmd_status},
 };
 
 /* Read at most BIP_CNI_CONFIG_MAX + 1 bytes (one more tells "too large"). */
@@ -55,16 +55,17 @@ static int read_input(FILE *in, char **buf, size_t *len, struct bip_cni_err *e)
 	}
 	if (in && ferror(in)) {
 		free(b);
-		return bip_cni_errf(e, BIP_CNI_EIO, "cannot read the network configuration from "
-						    "stdin");
+		return bip_cni_errf(e, BIP_CNI_EIO,
+				    "cannot read the network configuration from "
+				    "stdin");
 	}
 	*buf = b;
 	*len = n;
 	return 0;
 }
 
-static int resolve_node(const struct bip_cni_conf *c, const struct bip_cni_env *env,
-			char *buf, size_t len, const char **node, struct bip_cni_err *e)
+static int resolve_node(const struct bip_cni_conf *c, const struct bip_cni_env *env, char *buf,
+			size_t len, const char **node, struct bip_cni_err *e)
 {
 	if (c->node) {
 		*node = c->node;
@@ -75,9 +76,10 @@ static int resolve_node(const struct bip_cni_conf *c, const struct bip_cni_env *
 		return 0;
 	}
 	if (gethostname(buf, len) != 0 || !memchr(buf, '\0', len))
-		return bip_cni_errf(e, BIP_CNI_EENV,
-				    "cannot read the host name (%s): set ipam.node or BLOCKIPAM_NODE",
-				    strerror(errno));
+		return bip_cni_errf(
+		    e, BIP_CNI_EENV,
+		    "cannot read the host name (%s): set ipam.node or BLOCKIPAM_NODE",
+		    strerror(errno));
 	if (!bip_cni_name_ok(buf, BIP_NAME_MAX))
 		return bip_cni_errf(e, BIP_CNI_EENV,
 				    "host name '%s' is not a valid node name: set ipam.node or "
@@ -176,9 +178,10 @@ static int make_store_dir(const char *path, struct bip_cni_err *e)
 			continue;
 		*p = '\0';
 		if (mkdir(dir, last ? 0700 : 0755) != 0 && errno != EEXIST)
-			return bip_cni_errf(e, BIP_CNI_EIO,
-					    "cannot create the store directory '%s' (ipam.dataDir): %s",
-					    dir, strerror(errno));
+			return bip_cni_errf(
+			    e, BIP_CNI_EIO,
+			    "cannot create the store directory '%s' (ipam.dataDir): %s", dir,
+			    strerror(errno));
 		if (last)
 			return 0;
 		*p = '/';
@@ -190,17 +193,17 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 {
 	const struct bip_cni_conf *c = ctx->conf;
 	struct bip_store_opts opts = {
-		.prefix = c->store_prefix,
-		.timeout_ms = (int)c->timeout_ms,
-		.ca_file = c->store_ca_file,
-		.cert_file = c->store_cert_file,
-		.key_file = c->store_key_file,
-		/* With host-local ranges the configuration is all a node needs: a store that
-		 * does not exist yet is an empty one, made by any command (host-local makes its
-		 * directory on CHECK too), so that STATUS on a fresh node says ready. */
-		.read_only = cmd->read_only && !c->nranges,
-		.short_lived = true,
-		.node = ctx->node,
+	    .prefix = c->store_prefix,
+	    .timeout_ms = (int)c->timeout_ms,
+	    .ca_file = c->store_ca_file,
+	    .cert_file = c->store_cert_file,
+	    .key_file = c->store_key_file,
+	    /* With host-local ranges the configuration is all a node needs: a store that
+	     * does not exist yet is an empty one, made by any command (host-local makes its
+	     * directory on CHECK too), so that STATUS on a fresh node says ready. */
+	    .read_only = cmd->read_only && !c->nranges,
+	    .short_lived = true,
+	    .node = ctx->node,
 	};
 	struct bip_store *store = NULL;
 	struct bip_ipam *ipam = NULL;
@@ -231,13 +234,15 @@ out:
 	return rc;
 }
 
-static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const char *buf,
-		    size_t len, struct bip_cni_err *e)
+static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const char *buf, size_t len,
+		    struct bip_cni_err *e)
 {
 	const struct command *command = NULL;
 	struct bip_cni_env env;
 	struct bip_cni_conf conf;
-	struct bip_cni_ctx ctx = {.env = &env, .conf = &conf, .out = io->out,
+	struct bip_cni_ctx ctx = {.env = &env,
+				  .conf = &conf,
+				  .out = io->out,
 				  .debug = bip_cni_getenv(io->env, "BLOCKIPAM_DEBUG") != NULL};
 	char host[256], store[PATH_MAX];
 	const char *store_dir = NULL;
@@ -259,11 +264,13 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 				    conf.version_str);
 		goto out;
 	}
-	if (command->needs_node && (rc = resolve_node(&conf, &env, host, sizeof(host), &ctx.node, e)))
+	if (command->needs_node &&
+	    (rc = resolve_node(&conf, &env, host, sizeof(host), &ctx.node, e)))
 		goto out;
 	/* DEL and CHECK need no node, but knowing it they queue on the node's lock (etcd), with its
 	 * ADDs, instead of on one lock for every DEL of the machine (issue 19: 12 processes' DELs
-	 * took turns on that one, and behind a DEL waiting for an unreachable etcd, all timed out). */
+	 * took turns on that one, and behind a DEL waiting for an unreachable etcd, all timed out).
+	 */
 	if (!command->needs_node) {
 		struct bip_cni_err ignored = {0};
 

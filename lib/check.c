@@ -168,7 +168,8 @@ static int on_blist(void *ctx, const struct bip_kv *kv, struct blk *b)
 	bi->claimed = b->claimed;
 	bi->empty_since = b->empty_since;
 	for (uint32_t o = 0; o < b->size; o++) {
-		bool res = l->nres && bip__addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
+		bool res =
+		    l->nres && bip__addr_reserved(l->res, l->nres, bip_prefix_nth(b->cidr, o));
 
 		if (b->handle[o] && b->holder[o])
 			bi->borrowed++;
@@ -372,7 +373,7 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 			goto out;
 	}
 	rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated%s", as,
-		    ai.reserved ? " (it is reserved)" : "");
+			 ai.reserved ? " (it is reserved)" : "");
 	if (!f.found)
 		goto out;
 	bip__key_block(key, f.cidr);
@@ -390,8 +391,8 @@ int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_add
 	o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
 	ai.block = b->cidr;
 	if (!b->handle[o]) {
-		rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated (block %s is %s)", as,
-			    key + strlen(PFX_BLOCKS), b->node ? b->node : "unowned");
+		rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated (block %s is %s)",
+				 as, key + strlen(PFX_BLOCKS), b->node ? b->node : "unowned");
 		goto out;
 	}
 	ai.block_node = b->node ? bip__im_strdup(ip, b->node) : NULL;
@@ -607,15 +608,15 @@ out:
 const char *bip_problem_name(enum bip_problem_kind k)
 {
 	static const char *const names[] = {
-		[BIP_PROB_ADDR_NO_HANDLE] = "address-without-handle",
-		[BIP_PROB_HANDLE_DANGLING] = "handle-names-free-address",
-		[BIP_PROB_BLOCK_NO_POOL] = "block-outside-pools",
-		[BIP_PROB_BLOCK_TWO_OWNERS] = "block-with-two-owners",
-		[BIP_PROB_AFFINITY_NO_BLOCK] = "affinity-without-block",
-		[BIP_PROB_AFFINITY_MISMATCH] = "affinity-mismatch",
-		[BIP_PROB_AFFINITY_PENDING] = "pending-affinity",
-		[BIP_PROB_BLOCK_CORRUPT] = "corrupt-record",
-		[BIP_PROB_ADDR_TWICE] = "address-held-twice",
+	    [BIP_PROB_ADDR_NO_HANDLE] = "address-without-handle",
+	    [BIP_PROB_HANDLE_DANGLING] = "handle-names-free-address",
+	    [BIP_PROB_BLOCK_NO_POOL] = "block-outside-pools",
+	    [BIP_PROB_BLOCK_TWO_OWNERS] = "block-with-two-owners",
+	    [BIP_PROB_AFFINITY_NO_BLOCK] = "affinity-without-block",
+	    [BIP_PROB_AFFINITY_MISMATCH] = "affinity-mismatch",
+	    [BIP_PROB_AFFINITY_PENDING] = "pending-affinity",
+	    [BIP_PROB_BLOCK_CORRUPT] = "corrupt-record",
+	    [BIP_PROB_ADDR_TWICE] = "address-held-twice",
 	};
 
 	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
@@ -638,10 +639,10 @@ void bip_check_report_free(struct bip_check_report *r)
 
 /* One allocated address as the blocks say (32 bytes: a check holds one per address). */
 struct c_alloc {
-	bip_u128 v;      /* the address */
+	bip_u128 v;	 /* the address */
 	uint32_t handle; /* index in the interned handles */
 	uint8_t family;
-	uint8_t blen;    /* its block's prefix length */
+	uint8_t blen; /* its block's prefix length */
 };
 
 /* Strings and small arrays of a check, carved from 1 MiB chunks that never move and are freed
@@ -742,7 +743,7 @@ static bool may_repair(const struct checker *c, size_t first, size_t last)
 
 static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
 		       const char *subject, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static int add_problem(struct checker *c, enum bip_problem_kind kind, const char *key,
 		       const char *subject, const char *fmt, ...)
@@ -870,9 +871,8 @@ static int on_check_block(void *ctx, const struct bip_kv *kv, struct blk *b)
 			c->allocs = v;
 			c->capa = cap;
 		}
-		c->allocs[c->nallocs++] = (struct c_alloc){bip_prefix_nth(b->cidr, o).v,
-							  (uint32_t)hi, b->cidr.addr.family,
-							  b->cidr.len};
+		c->allocs[c->nallocs++] = (struct c_alloc){
+		    bip_prefix_nth(b->cidr, o).v, (uint32_t)hi, b->cidr.addr.family, b->cidr.len};
 		c->rep->addresses++;
 	}
 	return BIP_OK;
@@ -1029,7 +1029,7 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 		if (!got[j].n)
 			continue;
 		rc = bip__blk_decode(c->ip, got[j].v[0].key, got[j].v[0].value, got[j].v[0].len,
-				got[j].v[0].rev, &b);
+				     got[j].v[0].rev, &b);
 		if (rc == BIP_ENOMEM)
 			goto out;
 		if (rc != BIP_OK)
@@ -1250,7 +1250,7 @@ static int check_handles(struct checker *c)
 		const struct c_alloc *a = &c->allocs[i];
 
 		flat[start[a->handle] + count[a->handle]++] =
-			(struct bip_prefix){{a->v, a->family}, a->blen};
+		    (struct bip_prefix){{a->v, a->family}, a->blen};
 	}
 	for (size_t h = 0; h < c->nhandles; h++) {
 		struct c_handle *ch = &c->handles[h];
@@ -1354,15 +1354,15 @@ static int reread_affinity(struct checker *c, const char *akey, struct bip_prefi
 		if (got[0].n) {
 			now->aff_rev = got[0].v[0].rev;
 			if (bip__affinity_decode(got[0].v[0].value, got[0].v[0].len, &now->st, NULL,
-					    NULL) != BIP_OK)
+						 NULL) != BIP_OK)
 				now->st = AFF_PENDING;
 		}
 		if (got[1].n) {
 			struct blk *b = NULL;
 
 			now->blk_rev = got[1].v[0].rev;
-			rc = bip__blk_decode(c->ip, got[1].v[0].key, got[1].v[0].value, got[1].v[0].len,
-					got[1].v[0].rev, &b);
+			rc = bip__blk_decode(c->ip, got[1].v[0].key, got[1].v[0].value,
+					     got[1].v[0].len, got[1].v[0].rev, &b);
 			if (rc == BIP_OK) {
 				now->blk_ok = true;
 				snprintf(now->node, sizeof(now->node), "%s",
@@ -1439,8 +1439,9 @@ static int check_affinities(struct checker *c)
 			cmps[1] = (struct bip_cmp){bkey, now.blk_rev};
 		}
 		if (!exists) {
-			rc = add_problem(c, st == AFF_CONFIRMED ? BIP_PROB_AFFINITY_NO_BLOCK
-								 : BIP_PROB_AFFINITY_PENDING,
+			rc = add_problem(c,
+					 st == AFF_CONFIRMED ? BIP_PROB_AFFINITY_NO_BLOCK
+							     : BIP_PROB_AFFINITY_PENDING,
 					 kvs.v[i].key, cs,
 					 "node '%s' has a %s affinity for block %s, which does not "
 					 "exist",
@@ -1466,7 +1467,8 @@ static int check_affinities(struct checker *c)
 				rc = add_problem(c, BIP_PROB_AFFINITY_PENDING, kvs.v[i].key, cs,
 						 "node '%s' owns block %s but its affinity is left "
 						 "%s",
-						 node, cs, st == AFF_PENDING ? "pending" : "pendingDeletion");
+						 node, cs,
+						 st == AFF_PENDING ? "pending" : "pendingDeletion");
 				fix = true;
 			}
 		}
@@ -1474,9 +1476,9 @@ static int check_affinities(struct checker *c)
 			last_problem(c, cmps[0].rev, true);
 		if (rc == BIP_OK && (del || fix) && may_repair(c, c->rep->n - 1, c->rep->n)) {
 			const char *val = bip__affinity_value(AFF_CONFIRMED);
-			struct bip_op op = del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
-					       : (struct bip_op){BIP_OP_PUT, kvs.v[i].key, val,
-								 strlen(val)};
+			struct bip_op op =
+			    del ? (struct bip_op){BIP_OP_DEL, kvs.v[i].key}
+				: (struct bip_op){BIP_OP_PUT, kvs.v[i].key, val, strlen(val)};
 			int trc =
 			    bip_store_txn(c->ip->store, cmps, cmps[1].key ? 2 : 1, &op, 1, NULL);
 
@@ -1588,7 +1590,8 @@ static int check_run(struct bip_ipam *ip, bool repair,
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	/* A damaged file first: its records cannot be trusted, and its error says how to restore. */
+	/* A damaged file first: its records cannot be trusted, and its error says how to restore.
+	 */
 	rc = ip->store->ops->verify ? ip->store->ops->verify(ip->store) : BIP_OK;
 	if (rc != BIP_OK)
 		bip__seterr(ip, rc, "the store failed its integrity check");

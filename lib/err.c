@@ -3,13 +3,13 @@
 
 static const char *const texts[] = {
 #define BIP_ERR_TEXT(name, text) text,
-	BIP_ERRNO_MAP(BIP_ERR_TEXT)
+    BIP_ERRNO_MAP(BIP_ERR_TEXT)
 #undef BIP_ERR_TEXT
 };
 
 static const char *const names[] = {
 #define BIP_ERR_NAME(name, text) #name,
-	BIP_ERRNO_MAP(BIP_ERR_NAME)
+    BIP_ERRNO_MAP(BIP_ERR_NAME)
 #undef BIP_ERR_NAME
 };
 

@@ -19,8 +19,8 @@ struct bip_ipam {
 	uint64_t retries;
 	long fail_after; /* test hook: fail the n-th allocation (0 = never) */
 	long nallocs;
-	bool fail_once;  /* ... and only that one, not every later one too */
-	uint64_t rng;    /* xorshift state for jitter */
+	bool fail_once; /* ... and only that one, not every later one too */
+	uint64_t rng;	/* xorshift state for jitter */
 };
 
 /* Memory through the ipam handle, so tests can fail any allocation. */
@@ -30,7 +30,7 @@ void *bip__im_realloc(struct bip_ipam *ip, void *p, size_t n);
 char *bip__im_strdup(struct bip_ipam *ip, const char *s);
 /* Set the detail message; returns err for "return bip__seterr(ip, BIP_EINVAL, ...)". */
 int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int64_t bip__now(void);
 uint64_t bip__rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */
@@ -74,21 +74,21 @@ bool bip__valid_attr(const char *s);
 /* A block in memory: one slot per ordinal. */
 struct blk {
 	struct bip_prefix cidr;
-	char *node;          /* affine node, NULL when unowned */
+	char *node; /* affine node, NULL when unowned */
 	int64_t claimed, empty_since;
 	uint32_t size;
-	char **handle;       /* per ordinal, NULL = free */
-	char **holder;       /* per ordinal, node holding it when not the block's node */
-	uint32_t *freed;     /* released ordinals, oldest first */
+	char **handle;	 /* per ordinal, NULL = free */
+	char **holder;	 /* per ordinal, node holding it when not the block's node */
+	uint32_t *freed; /* released ordinals, oldest first */
 	uint32_t nfreed;
-	int64_t *freed_at;   /* per ordinal: unix seconds of its release, 0 = long ago or unknown
-			      * (stored as "cool" for releases of the last BIP_COOLDOWN_MAX s) */
-	uint8_t *inq;        /* per ordinal: in freed[] */
+	int64_t *freed_at; /* per ordinal: unix seconds of its release, 0 = long ago or unknown
+			    * (stored as "cool" for releases of the last BIP_COOLDOWN_MAX s) */
+	uint8_t *inq;	   /* per ordinal: in freed[] */
 	uint32_t used;
-	int64_t rev;         /* store revision; 0 = not in the store yet */
-	bool hostlocal;      /* a host-local range or pod CIDR (outside pools by design) */
+	int64_t rev;	/* store revision; 0 = not in the store yet */
+	bool hostlocal; /* a host-local range or pod CIDR (outside pools by design) */
 	bool dirty;
-	bool deleted;        /* to be deleted in the commit */
+	bool deleted; /* to be deleted in the commit */
 };
 
 #define BLK_MAX_ORDINALS (1u << 16)
@@ -96,12 +96,12 @@ struct blk {
 struct blk *bip__blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char *node);
 void bip__blk_free(struct blk *b);
 int bip__blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
-	       int64_t rev, struct blk **out);
+		    int64_t rev, struct blk **out);
 /* Encode to compact JSON text (malloc'd). */
 char *bip__blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len);
 /* Take ordinal o for handle (holder = node when it is not the block's node). */
 int bip__blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
-	     const char *holder);
+		  const char *holder);
 void bip__blk_release(struct blk *b, uint32_t o);
 
 struct handle_rec {
@@ -109,22 +109,23 @@ struct handle_rec {
 	int64_t rev;
 };
 int bip__handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
-		  struct bip_handle_info *out);
+		       struct bip_handle_info *out);
 char *bip__handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, size_t *len);
 
 int bip__pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		struct bip_pool *out);
+		     struct bip_pool *out);
 char *bip__pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *len);
-int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out);
+int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len,
+		       struct bip_config *out);
 char *bip__config_encode(struct bip_ipam *ip, const struct bip_config *c, size_t *len);
-int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		       struct bip_reservation *out);
+int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v,
+			    size_t len, struct bip_reservation *out);
 char *bip__reservation_encode(struct bip_ipam *ip, const struct bip_reservation *r, size_t *len);
 int bip__node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		struct bip_node *out);
+		     struct bip_node *out);
 char *bip__node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *len);
 int bip__namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		     struct bip_namespace *out);
+			  struct bip_namespace *out);
 char *bip__namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns, size_t *len);
 
 /*
@@ -137,7 +138,7 @@ char *bip__namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns,
  */
 enum aff_state { AFF_PENDING, AFF_CONFIRMED, AFF_PENDING_DELETION };
 int bip__affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
-		    int64_t *empty_since);
+			 int64_t *empty_since);
 const char *bip__affinity_value(enum aff_state st);
 char *bip__affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_since, size_t *len);
 
@@ -149,11 +150,19 @@ char *bip__affinity_encode(struct bip_ipam *ip, uint32_t nfree, int64_t empty_si
  * encoded. The codecs' tests and fuzz target hold every record to: what decodes re-encodes to
  * a fixed point.
  */
-enum rec_kind { REC_BLOCK, REC_HANDLE, REC_POOL, REC_CONFIG, REC_RESERVATION, REC_NODE,
-		REC_NAMESPACE, REC_AFFINITY };
+enum rec_kind {
+	REC_BLOCK,
+	REC_HANDLE,
+	REC_POOL,
+	REC_CONFIG,
+	REC_RESERVATION,
+	REC_NODE,
+	REC_NAMESPACE,
+	REC_AFFINITY
+};
 int bip__record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
-		    const unsigned char *v, size_t len, char **out, size_t *outlen,
-		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx);
+			 const unsigned char *v, size_t len, char **out, size_t *outlen,
+			 void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx);
 
 /* Helpers over records. */
 int bip__load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, size_t *n);
@@ -161,16 +170,17 @@ int bip__load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t 
 /* What load_* do after their list: decode entries already read (the pools sorted by family,
  * priority, name, with their revisions; every reserved CIDR). */
 int bip__pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
-	       int64_t **revs, size_t *n);
+		    int64_t **revs, size_t *n);
 int bip__reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
-		      size_t *n);
+			   size_t *n);
 bool bip__addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_addr a);
 /* The pool holding a block/address, or NULL. */
 const struct bip_pool *bip__pool_of(const struct bip_pool *pools, size_t n, struct bip_prefix p);
 unsigned bip__default_block_len(int family);
 /* Length of the sub-blocks a host-local range or pod CIDR is kept in. */
 unsigned bip__range_block_len(struct bip_prefix subnet);
-int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src);
+int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst,
+		       const struct bip_label_set *src);
 void bip__label_set_clear(struct bip_label_set *ls);
 
 #endif

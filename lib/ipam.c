@@ -88,7 +88,7 @@ struct attempt {
 	bool have_existing;
 	struct bip_prefix *aff; /* this node's affinities */
 	int64_t *aff_rev;
-	long *aff_free; /* free addresses of each, -1 unknown */
+	long *aff_free;	    /* free addresses of each, -1 unknown */
 	int64_t *aff_empty; /* when each became empty, 0 unknown or not empty */
 	size_t naff, capaff;
 	/* Other nodes' empty blocks taken over in this attempt: their affinities go. */
@@ -399,7 +399,7 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 		rc = bip_store_read(a->ip->store, reads, m, got, NULL);
 		if (rc != BIP_OK) {
 			bip__seterr(a->ip, rc, "cannot read %s%s", keys[0],
-			       m > 1 ? " and the other blocks read with it" : "");
+				    m > 1 ? " and the other blocks read with it" : "");
 			goto out;
 		}
 		for (size_t j = 0; j < m; j++) {
@@ -480,7 +480,7 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 	/* Later overlap checks in this attempt must see it. */
 	if (a->have_existing) {
 		struct bip_prefix *v =
-			bip__im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
+		    bip__im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
@@ -542,10 +542,11 @@ static int read_context(struct attempt *a)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
 	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
 	if (rc != BIP_OK)
-		return bip__seterr(a->ip, rc,
-			      "cannot read the records for '%s' (its handle, the config, pools, "
-			      "reservations, node '%s'%s)",
-			      req->handle, req->node, req->namespace ? ", namespace" : "");
+		return bip__seterr(
+		    a->ip, rc,
+		    "cannot read the records for '%s' (its handle, the config, pools, "
+		    "reservations, node '%s'%s)",
+		    req->handle, req->node, req->namespace ? ", namespace" : "");
 	for (size_t i = 0; i < b.n; i++)
 		a->rd[b.slot[i]] = got[i];
 	return BIP_OK;
@@ -749,9 +750,9 @@ static int verify_held(struct attempt *a)
 			rc = BIP_ECONFLICT;
 		else if (rc == BIP_OK)
 			rc = bip__seterr(a->ip, BIP_ECORRUPT,
-				    "handle '%s' lists %s, which its block does not give it "
-				    "(check --repair fixes the record)",
-				    id, bip_addr_fmt(a->held.addrs[i].addr, as));
+					 "handle '%s' lists %s, which its block does not give it "
+					 "(check --repair fixes the record)",
+					 id, bip_addr_fmt(a->held.addrs[i].addr, as));
 		else
 			bip__seterr(a->ip, rc, "cannot read %s", key);
 		bip_kv_clear(&kv);
@@ -778,7 +779,9 @@ static int pool_ref(const struct attempt *a, const char *ref)
 
 static const char *use_name(enum bip_use u)
 {
-	return u == BIP_USE_TUNNEL ? "Tunnel" : u == BIP_USE_LOADBALANCER ? "LoadBalancer" : "Workload";
+	return u == BIP_USE_TUNNEL	   ? "Tunnel"
+	       : u == BIP_USE_LOADBALANCER ? "LoadBalancer"
+					   : "Workload";
 }
 
 /* "Workload, Tunnel": the uses a pool allows, as manifests spell them. */
@@ -810,20 +813,20 @@ static int named_pools(struct attempt *a, int fam, const char *const *refs, size
 
 		if (i < 0)
 			return bip__seterr(a->ip, BIP_ENOPOOL, "pool '%s' (from %s) does not exist",
-				      refs[r], level);
+					   refs[r], level);
 		p = &a->pools[i];
 		if (p->cidr.addr.family != fam)
 			continue;
 		if (p->disabled)
 			return bip__seterr(a->ip, BIP_EDISABLED, "pool '%s' (from %s) is disabled",
-				      p->name, level);
+					   p->name, level);
 		if (!(p->allowed_uses & use)) {
 			char uses[64];
 
-			return bip__seterr(a->ip, BIP_ENOPOOL,
-				      "pool '%s' (from %s) does not allow use %s (allowedUses: %s)",
-				      p->name, level, use_name(use),
-				      uses_fmt(p->allowed_uses, uses, sizeof(uses)));
+			return bip__seterr(
+			    a->ip, BIP_ENOPOOL,
+			    "pool '%s' (from %s) does not allow use %s (allowedUses: %s)", p->name,
+			    level, use_name(use), uses_fmt(p->allowed_uses, uses, sizeof(uses)));
 		}
 		idx[(*n)++] = (size_t)i;
 	}
@@ -935,15 +938,16 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 		}
 		if (!nfam)
 			return bip__seterr(a->ip, BIP_ENOPOOL, "no IPv%d pool exists: %s", fam,
-				      fam == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
-		return bip__seterr(a->ip, BIP_ENOPOOL,
-			      "no IPv%d pool selects node '%s'%s%s: of %zu IPv%d pool%s, %zu %s "
-			      "disabled, %zu Manual (used only when named), %zu without use %s, "
-			      "%zu with a nodeSelector or namespaceSelector that does not match",
-			      fam, req->node, req->namespace ? " in namespace " : "",
-			      req->namespace ? req->namespace : "", nfam, fam, nfam == 1 ? "" : "s",
-			      off, off == 1 ? "is" : "are", manual, uses, use_name(use),
-			      nfam - off - manual - uses);
+					   fam == 4 ? BIP_NO_POOL_HINT4 : BIP_NO_POOL_HINT6);
+		return bip__seterr(
+		    a->ip, BIP_ENOPOOL,
+		    "no IPv%d pool selects node '%s'%s%s: of %zu IPv%d pool%s, %zu %s "
+		    "disabled, %zu Manual (used only when named), %zu without use %s, "
+		    "%zu with a nodeSelector or namespaceSelector that does not match",
+		    fam, req->node, req->namespace ? " in namespace " : "",
+		    req->namespace ? req->namespace : "", nfam, fam, nfam == 1 ? "" : "s", off,
+		    off == 1 ? "is" : "are", manual, uses, use_name(use),
+		    nfam - off - manual - uses);
 	}
 	return BIP_OK;
 }
@@ -989,8 +993,8 @@ static int kept_out(const struct bip_addr *keep, struct bip_addr addr)
 	return -1;
 }
 
-static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block,
-		    bool borrowed, int range_index)
+static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block, bool borrowed,
+		    int range_index)
 {
 	struct bip_assigned *v = bip__im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
 	struct bip_addr keep[3];
@@ -1053,7 +1057,8 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 			continue;
 		rc = bip__blk_take(a->ip, b, o, a->req->handle, node);
 		if (rc == BIP_OK)
-			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
+			rc =
+			    push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
 		if (rc != BIP_OK)
 			return rc;
 		(*need)--;
@@ -1067,7 +1072,8 @@ static int take_from(struct attempt *a, struct blk *b, unsigned *need, const str
 		}
 		rc = bip__blk_take(a->ip, b, o, a->req->handle, node); /* removes it from freed */
 		if (rc == BIP_OK)
-			rc = push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
+			rc =
+			    push_out(a, bip_prefix_nth(b->cidr, o), b->cidr, borrowed, range_index);
 		if (rc != BIP_OK)
 			return rc;
 		(*need)--;
@@ -1500,30 +1506,30 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		const struct bip_pool *lp = bip__pool_of(a->pools, a->npools, last);
 
 		if (max && owned >= max && lp)
-			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
-				    "node '%s' uses %u IPv%d block%s as its subnet and %s is full "
-				    "(pool '%s', blockSize %u: %llu addresses, %d kept out as "
-				    "network, gateway%s)",
-				    node, max, fam, max > 1 ? "s" : "", bip_prefix_fmt(last, bs),
-				    lp->name, lp->block_len,
-				    (unsigned long long)bip_prefix_last_ordinal(last) + 1,
-				    fam == 4 ? 3 : 2, fam == 4 ? " and broadcast" : "");
+			rc = bip__seterr(
+			    a->ip, BIP_EBLOCKLIMIT,
+			    "node '%s' uses %u IPv%d block%s as its subnet and %s is full "
+			    "(pool '%s', blockSize %u: %llu addresses, %d kept out as "
+			    "network, gateway%s)",
+			    node, max, fam, max > 1 ? "s" : "", bip_prefix_fmt(last, bs), lp->name,
+			    lp->block_len, (unsigned long long)bip_prefix_last_ordinal(last) + 1,
+			    fam == 4 ? 3 : 2, fam == 4 ? " and broadcast" : "");
 		else if (limit)
 			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
-				    "node '%s' holds its limit of %u IPv%d blocks "
-				    "(maxBlocksPerHost) and no address could be borrowed%s",
-				    node, a->cfg.max_blocks_per_host, fam,
-				    strict ? " (strictAffinity is on)" : "");
+					 "node '%s' holds its limit of %u IPv%d blocks "
+					 "(maxBlocksPerHost) and no address could be borrowed%s",
+					 node, a->cfg.max_blocks_per_host, fam,
+					 strict ? " (strictAffinity is on)" : "");
 		else
-			rc = bip__seterr(a->ip, BIP_EEXHAUSTED,
-				    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam,
-				    node, n > 1 ? "s" : "", a->pools[idx[0]].name,
-				    n > 1 ? ", ..." : "",
-				    strict ? " (strictAffinity is on: no borrowing)"
-				    : rule->no_borrow
-					    ? " (the main plugin's subnet is a block of this node: "
-					      "no borrowing)"
-					    : "");
+			rc = bip__seterr(
+			    a->ip, BIP_EEXHAUSTED,
+			    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam, node,
+			    n > 1 ? "s" : "", a->pools[idx[0]].name, n > 1 ? ", ..." : "",
+			    strict ? " (strictAffinity is on: no borrowing)"
+			    : rule->no_borrow
+				? " (the main plugin's subnet is a block of this node: "
+				  "no borrowing)"
+				: "");
 		goto out;
 	}
 	rc = BIP_OK;
@@ -1628,8 +1634,8 @@ static int take_from_range(struct attempt *a, const struct bip_range *r, int ran
 				char buf[BIP_PREFIX_STRLEN];
 
 				return bip__seterr(a->ip, BIP_EOVERLAP,
-					      "range %s overlaps an existing block",
-					      bip_prefix_fmt(r->subnet, buf));
+						   "range %s overlaps an existing block",
+						   bip_prefix_fmt(r->subnet, buf));
 			}
 			rc = new_blk(a, sb, a->req->node, 0, &b);
 			if (rc != BIP_OK)
@@ -1668,9 +1674,9 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 				a->out[j].addr.family == fam;
 		for (size_t j = 0; j < a->held.naddrs && !need_podcidr; j++)
 			for (size_t k = 0; k < a->nranges; k++)
-				done |= a->ranges[k].set == r->set &&
-					bip_prefix_contains(a->ranges[k].subnet,
-							    a->held.addrs[j].addr);
+				done |=
+				    a->ranges[k].set == r->set &&
+				    bip_prefix_contains(a->ranges[k].subnet, a->held.addrs[j].addr);
 		if (done)
 			continue;
 		rc = take_from_range(a, r, (int)i, &need);
@@ -1681,8 +1687,8 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 				char buf[BIP_PREFIX_STRLEN];
 
 				return bip__seterr(a->ip, BIP_EEXHAUSTED,
-					      "no free address in pod CIDR %s of node '%s'",
-					      bip_prefix_fmt(r->subnet, buf), node);
+						   "no free address in pod CIDR %s of node '%s'",
+						   bip_prefix_fmt(r->subnet, buf), node);
 			}
 			return BIP_OK;
 		}
@@ -1701,19 +1707,20 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 				  a->ranges[a->out[j].range_index].set == r->set;
 		for (size_t j = 0; j < a->held.naddrs; j++)
 			for (size_t k = 0; k < a->nranges; k++)
-				served |= a->ranges[k].set == r->set &&
-					  bip_prefix_contains(a->ranges[k].subnet,
-							      a->held.addrs[j].addr);
+				served |=
+				    a->ranges[k].set == r->set &&
+				    bip_prefix_contains(a->ranges[k].subnet, a->held.addrs[j].addr);
 		if (!served) {
 			char s[BIP_ADDR_STRLEN], e[BIP_ADDR_STRLEN], sub[BIP_PREFIX_STRLEN];
-			struct bip_addr first = r->start.family ? r->start
-								: bip_addr_next(bip_prefix_first(r->subnet));
+			struct bip_addr first =
+			    r->start.family ? r->start : bip_addr_next(bip_prefix_first(r->subnet));
 			struct bip_addr lastv = r->end.family ? r->end : bip_prefix_last(r->subnet);
 
-			return bip__seterr(a->ip, BIP_EEXHAUSTED,
-				      "no free address in range set %d (%s, %s-%s) for node '%s'",
-				      r->set, bip_prefix_fmt(r->subnet, sub), bip_addr_fmt(first, s),
-				      bip_addr_fmt(lastv, e), node);
+			return bip__seterr(
+			    a->ip, BIP_EEXHAUSTED,
+			    "no free address in range set %d (%s, %s-%s) for node '%s'", r->set,
+			    bip_prefix_fmt(r->subnet, sub), bip_addr_fmt(first, s),
+			    bip_addr_fmt(lastv, e), node);
 		}
 	}
 	return BIP_OK;
@@ -1742,8 +1749,8 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 	bip_addr_fmt(addr, as);
 	k = kept_out(keep, addr);
 	if (k >= 0)
-		return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the %s of subnet %s", as,
-			      what[k], bip_prefix_fmt(sub, ss));
+		return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the %s of subnet %s",
+				   as, what[k], bip_prefix_fmt(sub, ss));
 	if (rule->kind != BIP_SUBNET_BLOCK || !rule->max_blocks)
 		return BIP_OK;
 	rc = need_affinities(a);
@@ -1771,18 +1778,20 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 			continue;
 		if (bip_prefix_eq(a->aff[i], cidr)) {
 			if (mine >= rule->max_blocks)
-				rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
-					    "requested address %s is in block %s of node '%s', "
-					    "which is not its subnet",
-					    as, bip_prefix_fmt(cidr, bs), a->req->node);
+				rc =
+				    bip__seterr(a->ip, BIP_EBLOCKLIMIT,
+						"requested address %s is in block %s of node '%s', "
+						"which is not its subnet",
+						as, bip_prefix_fmt(cidr, bs), a->req->node);
 			break;
 		}
 		if (++mine >= rule->max_blocks)
-			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
-				    "requested address %s is outside the subnet %s of node '%s' "
-				    "(the main plugin takes %u IPv%d subnet%s per node)",
-				    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
-				    addr.family, rule->max_blocks > 1 ? "s" : "");
+			rc = bip__seterr(
+			    a->ip, BIP_EBLOCKLIMIT,
+			    "requested address %s is outside the subnet %s of node '%s' "
+			    "(the main plugin takes %u IPv%d subnet%s per node)",
+			    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
+			    addr.family, rule->max_blocks > 1 ? "s" : "");
 	}
 	free(idx);
 	return rc;
@@ -1829,14 +1838,16 @@ static int alloc_specific(struct attempt *a)
 
 			if (a->nranges)
 				return bip__seterr(a->ip, BIP_ENOPOOL,
-					      "requested address %s is in none of the ranges", as);
+						   "requested address %s is in none of the ranges",
+						   as);
 			if (!p)
 				return bip__seterr(a->ip, BIP_ENOPOOL,
-					      "requested address %s is not in any pool", as);
+						   "requested address %s is not in any pool", as);
 			if (p->disabled)
-				return bip__seterr(a->ip, BIP_EDISABLED,
-					      "requested address %s is in pool '%s', which is disabled",
-					      as, p->name);
+				return bip__seterr(
+				    a->ip, BIP_EDISABLED,
+				    "requested address %s is in pool '%s', which is disabled", as,
+				    p->name);
 			if (!(p->allowed_uses & use)) {
 				char uses[64];
 
@@ -1851,13 +1862,16 @@ static int alloc_specific(struct attempt *a)
 			a->pool_used[p - a->pools] = true;
 		}
 		if (bip__addr_reserved(a->res, a->nres, addr))
-			return bip__seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved", as);
+			return bip__seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved",
+					   as);
 		if (r && ((r->start.family && bip_addr_cmp(addr, r->start) < 0) ||
 			  (r->end.family && bip_addr_cmp(addr, r->end) > 0)))
 			return bip__seterr(a->ip, BIP_ENOPOOL,
-				      "requested address %s is outside rangeStart-rangeEnd", as);
+					   "requested address %s is outside rangeStart-rangeEnd",
+					   as);
 		if (r && r->gateway.family && bip_addr_eq(addr, r->gateway))
-			return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway", as);
+			return bip__seterr(a->ip, BIP_ETAKEN, "requested address %s is the gateway",
+					   as);
 		if (!r && (rc = specific_subnet_ok(a, addr, cidr)) != BIP_OK)
 			return rc;
 		rc = get_blk(a, cidr, &b);
@@ -1869,8 +1883,8 @@ static int alloc_specific(struct attempt *a)
 			rc = need_existing(a);
 			if (rc == BIP_OK && overlaps_existing(a, cidr))
 				return bip__seterr(a->ip, BIP_EOVERLAP,
-					      "block %s for %s overlaps an existing block",
-					      bip_prefix_fmt(cidr, bs), as);
+						   "block %s for %s overlaps an existing block",
+						   bip_prefix_fmt(cidr, bs), as);
 			if (rc == BIP_OK)
 				rc = new_blk(a, cidr, req->node, 0, &b);
 			if (rc != BIP_OK)
@@ -1880,27 +1894,28 @@ static int alloc_specific(struct attempt *a)
 		o = (uint32_t)bip_prefix_ordinal(b->cidr, addr);
 		if (b->handle[o])
 			return bip__seterr(a->ip, BIP_ETAKEN,
-				      "requested address %s is already in use by '%s'", as,
-				      b->handle[o]);
+					   "requested address %s is already in use by '%s'", as,
+					   b->handle[o]);
 		if (cooling(a, b, o))
-			return bip__seterr(a->ip, BIP_ETAKEN,
-				      "requested address %s was released %llds ago and cools down "
-				      "for ipCooldownSeconds (%u s): try again in %llds",
-				      as, (long long)(a->now - b->freed_at[o]),
-				      a->cfg.ip_cooldown_s,
-				      (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
+			return bip__seterr(
+			    a->ip, BIP_ETAKEN,
+			    "requested address %s was released %llds ago and cools down "
+			    "for ipCooldownSeconds (%u s): try again in %llds",
+			    as, (long long)(a->now - b->freed_at[o]), a->cfg.ip_cooldown_s,
+			    (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
 		if (!r && req->subnet[addr.family == 6].no_borrow &&
 		    (!b->node || strcmp(b->node, req->node) != 0))
-			return bip__seterr(a->ip, BIP_ETAKEN,
-				      "requested address %s is in block %s of %s%s%s, not in a subnet "
-				      "of node '%s' (the main plugin's subnets are per node)",
-				      as, bip_prefix_fmt(b->cidr, bs), b->node ? "node '" : "no node",
-				      b->node ? b->node : "", b->node ? "'" : "", req->node);
+			return bip__seterr(
+			    a->ip, BIP_ETAKEN,
+			    "requested address %s is in block %s of %s%s%s, not in a subnet "
+			    "of node '%s' (the main plugin's subnets are per node)",
+			    as, bip_prefix_fmt(b->cidr, bs), b->node ? "node '" : "no node",
+			    b->node ? b->node : "", b->node ? "'" : "", req->node);
 		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
 			return bip__seterr(a->ip, BIP_ETAKEN,
-				      "requested address %s is in block %s of node '%s' and "
-				      "strictAffinity forbids borrowing",
-				      as, bip_prefix_fmt(b->cidr, bs), b->node);
+					   "requested address %s is in block %s of node '%s' and "
+					   "strictAffinity forbids borrowing",
+					   as, bip_prefix_fmt(b->cidr, bs), b->node);
 		rc = bip__blk_take(a->ip, b, o, req->handle, req->node);
 		if (rc == BIP_OK)
 			rc = push_out(a, addr, b->cidr,
@@ -2032,12 +2047,14 @@ static int commit_alloc(struct attempt *a)
 		 * must not exist yet (or be the one read, when its block was lost). */
 		bip__key_affinity(key, b->node, b->cidr);
 		k = txn_key(ip, &t, key);
-		v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
+		v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since,
+					     &len)
 		      : NULL;
 		if (!v)
 			goto out;
 		for (size_t j = 0; j < a->nnew_aff; j++)
-			if (strcmp(b->node, req->node) == 0 && bip_prefix_eq(a->new_aff[j], b->cidr))
+			if (strcmp(b->node, req->node) == 0 &&
+			    bip_prefix_eq(a->new_aff[j], b->cidr))
 				txn_cmp(&t, k, a->new_aff_rev[j]);
 		txn_put(&t, k, v, len);
 	}
@@ -2224,26 +2241,28 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 {
 	if (!req || !bip__valid_handle(req->handle))
 		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'",
-			      req && req->handle ? req->handle : "");
+				   req && req->handle ? req->handle : "");
 	if (!bip__valid_name(req->node))
-		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'", req->node ? req->node : "");
+		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'",
+				   req->node ? req->node : "");
 	if (req->namespace && !bip__valid_name(req->namespace))
 		return bip__seterr(ip, BIP_EINVAL, "invalid namespace '%s'", req->namespace);
 	if (!bip__valid_attr(req->attrs.namespace) || !bip__valid_attr(req->attrs.pod) ||
 	    !bip__valid_attr(req->attrs.container) || !bip__valid_attr(req->attrs.ifname) ||
 	    !bip__valid_attr(req->attrs.pod_uid))
-		return bip__seterr(ip, BIP_EINVAL, "invalid attribute (control characters or too long)");
+		return bip__seterr(ip, BIP_EINVAL,
+				   "invalid attribute (control characters or too long)");
 	if (req->num4 + req->num6 + req->nips > MAX_PER_REQUEST || req->num4 > MAX_PER_REQUEST ||
 	    req->num6 > MAX_PER_REQUEST)
 		return bip__seterr(ip, BIP_EINVAL, "too many addresses in one request (at most %d)",
-			      MAX_PER_REQUEST);
+				   MAX_PER_REQUEST);
 	for (size_t i = 0; i < req->nips; i++)
 		for (size_t j = 0; j < i; j++)
 			if (bip_addr_eq(req->ips[i], req->ips[j])) {
 				char buf[BIP_ADDR_STRLEN];
 
 				return bip__seterr(ip, BIP_EINVAL, "address %s requested twice",
-					      bip_addr_fmt(req->ips[i], buf));
+						   bip_addr_fmt(req->ips[i], buf));
 			}
 	for (size_t i = 0; i < req->nranges; i++) {
 		const struct bip_range *r = &req->ranges[i];
@@ -2253,7 +2272,7 @@ static int validate_req(struct bip_ipam *ip, const struct bip_alloc_req *req)
 		    (r->end.family && !bip_prefix_contains(r->subnet, r->end)) ||
 		    (r->start.family && r->end.family && bip_addr_cmp(r->start, r->end) > 0))
 			return bip__seterr(ip, BIP_EINVAL, "invalid range start/end in subnet %s",
-				      bip_prefix_fmt(r->subnet, buf));
+					   bip_prefix_fmt(r->subnet, buf));
 	}
 	return BIP_OK;
 }
@@ -2342,14 +2361,14 @@ static int try_allocate(struct attempt *a)
 			return rc;
 	}
 	if (a->held.naddrs + a->nout > HANDLE_MAX_ADDRS)
-		return bip__seterr(a->ip, BIP_EINVAL, "handle '%s' would hold %zu addresses (at most %d)",
-			      req->handle, a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
+		return bip__seterr(a->ip, BIP_EINVAL,
+				   "handle '%s' would hold %zu addresses (at most %d)", req->handle,
+				   a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
 	rc = result_from(a, a->result);
 	if (rc != BIP_OK || a->nout == 0)
 		return rc; /* nothing new: the handle holds it all */
 	return commit_alloc(a);
 }
-
 
 static int result_from(struct attempt *a, struct bip_alloc_result *out)
 {
@@ -2428,7 +2447,7 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		bip__backoff_after(ip, attempt, mono_us() - t0);
 	}
 	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
-		      req->handle);
+			   req->handle);
 }
 
 void bip_alloc_result_free(struct bip_alloc_result *res)
@@ -2452,7 +2471,8 @@ static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct b
 		return BIP_OK;
 	bip__key_affinity(key, b->node, b->cidr);
 	k = txn_key(ip, t, key);
-	v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len) : NULL;
+	v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
+	      : NULL;
 	if (!v)
 		return BIP_ENOMEM;
 	txn_put(t, k, v, len);
@@ -2574,8 +2594,8 @@ int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 		ip->retries++;
 		bip__backoff_after(ip, attempt, mono_us() - t0);
 	}
-	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'", MAX_ATTEMPTS,
-		      handle);
+	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'",
+			   MAX_ATTEMPTS, handle);
 }
 
 /* The block holding addr: by the pools' block size, else by scanning block keys. */
@@ -2634,7 +2654,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	}
 	if (expect && strcmp(b->handle[o], expect) != 0) {
 		rc = bip__seterr(ip, BIP_EOWNER, "address %s is now held by '%s', not '%s'", as,
-			    b->handle[o], expect);
+				 b->handle[o], expect);
 		goto out;
 	}
 	req.handle = b->handle[o];

@@ -165,7 +165,7 @@ struct blk *bip__blk_new(struct bip_ipam *ip, struct bip_prefix cidr, const char
 }
 
 int bip__blk_take(struct bip_ipam *ip, struct blk *b, uint32_t o, const char *handle,
-	     const char *holder)
+		  const char *holder)
 {
 	char *h, *n = NULL;
 
@@ -217,7 +217,7 @@ void bip__blk_release(struct blk *b, uint32_t o)
 }
 
 int bip__blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v, size_t len,
-	       int64_t rev, struct blk **out)
+		    int64_t rev, struct blk **out)
 {
 	json_t *j = load(v, len), *alloc, *freed, *e;
 	struct bip_prefix cidr;
@@ -273,11 +273,12 @@ int bip__blk_decode(struct bip_ipam *ip, const char *key, const unsigned char *v
 		    !json_is_string(jh) || (jn && !json_is_string(jn)))
 			goto out;
 		x = json_integer_value(jo);
-		if (x < 0 || x >= b->size || b->handle[x] || !bip__valid_handle(json_string_value(jh)) ||
+		if (x < 0 || x >= b->size || b->handle[x] ||
+		    !bip__valid_handle(json_string_value(jh)) ||
 		    (jn && !bip__valid_name(json_string_value(jn))))
 			goto out;
 		rc = bip__blk_take(ip, b, (uint32_t)x, json_string_value(jh),
-			      jn ? json_string_value(jn) : NULL);
+				   jn ? json_string_value(jn) : NULL);
 		if (rc != BIP_OK)
 			goto out;
 		rc = BIP_ECORRUPT;
@@ -382,7 +383,7 @@ char *bip__blk_encode(struct bip_ipam *ip, const struct blk *b, size_t *len)
 /* --- handles ---------------------------------------------------------------------------- */
 
 int bip__handle_decode(struct bip_ipam *ip, const char *id, const unsigned char *v, size_t len,
-		  struct bip_handle_info *out)
+		       struct bip_handle_info *out)
 {
 	json_t *j = load(v, len), *ips, *e;
 	struct bip_handle_info h = {0};
@@ -518,7 +519,7 @@ void bip_handle_info_clear(struct bip_handle_info *h)
 static const char *const aff_names[] = {"pending", "confirmed", "pendingDeletion"};
 
 int bip__affinity_decode(const unsigned char *v, size_t len, enum aff_state *st, long *nfree,
-		    int64_t *empty_since)
+			 int64_t *empty_since)
 {
 	json_t *j = load(v, len), *s, *f;
 	int64_t es;
@@ -586,7 +587,8 @@ void bip__label_set_clear(struct bip_label_set *ls)
 	ls->n = 0;
 }
 
-int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst, const struct bip_label_set *src)
+int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst,
+		       const struct bip_label_set *src)
 {
 	struct bip_label_set ls = {0};
 
@@ -657,7 +659,7 @@ static json_t *labels_encode(const struct bip_label_set *ls)
 static const char *const use_names[] = {"Workload", "Tunnel", "LoadBalancer"};
 
 int bip__pool_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		struct bip_pool *out)
+		     struct bip_pool *out)
 {
 	json_t *j = load(v, len), *uses, *e, *extra;
 	struct bip_pool p = {0};
@@ -752,8 +754,7 @@ char *bip__pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *le
 		json_object_set_new(j, "allowedUses", uses);
 		uses = NULL;
 	}
-	bad |= set_str(j, "assignmentMode",
-		       p->mode == BIP_ASSIGN_MANUAL ? "Manual" : "Automatic");
+	bad |= set_str(j, "assignmentMode", p->mode == BIP_ASSIGN_MANUAL ? "Manual" : "Automatic");
 	if (p->priority)
 		bad |= json_object_set_new(j, "priority", json_integer(p->priority));
 	if (p->extra && *p->extra) {
@@ -777,7 +778,8 @@ char *bip__pool_encode(struct bip_ipam *ip, const struct bip_pool *p, size_t *le
 
 /* --- config ----------------------------------------------------------------------------- */
 
-int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, struct bip_config *out)
+int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len,
+		       struct bip_config *out)
 {
 	json_t *j = load(v, len);
 	struct bip_config c;
@@ -790,7 +792,7 @@ int bip__config_decode(struct bip_ipam *ip, const unsigned char *v, size_t len, 
 		goto out;
 	if (get_bool(j, "strictAffinity", &c.strict_affinity, c.strict_affinity) != BIP_OK ||
 	    get_bool(j, "autoAllocateBlocks", &c.auto_allocate_blocks, c.auto_allocate_blocks) !=
-		    BIP_OK)
+		BIP_OK)
 		goto out;
 	if (get_int(j, "maxBlocksPerHost", &x, 0, 1000000) != BIP_OK)
 		goto out;
@@ -867,8 +869,8 @@ static json_t *prefixes_encode(const struct bip_prefix *v, size_t n)
 	return a;
 }
 
-int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		       struct bip_reservation *out)
+int bip__reservation_decode(struct bip_ipam *ip, const char *name, const unsigned char *v,
+			    size_t len, struct bip_reservation *out)
 {
 	json_t *j = load(v, len);
 	struct bip_reservation r = {0};
@@ -902,7 +904,7 @@ char *bip__reservation_encode(struct bip_ipam *ip, const struct bip_reservation 
 /* --- nodes and namespaces --------------------------------------------------------------- */
 
 int bip__node_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		struct bip_node *out)
+		     struct bip_node *out)
 {
 	json_t *j = load(v, len), *a, *e;
 	struct bip_node n = {0};
@@ -934,7 +936,8 @@ int bip__node_decode(struct bip_ipam *ip, const char *name, const unsigned char 
 	}
 	json_array_foreach(a, i, e)
 	{
-		if (!json_is_string(e) || bip_addr_parse(json_string_value(e), &n.addrs[i]) != BIP_OK)
+		if (!json_is_string(e) ||
+		    bip_addr_parse(json_string_value(e), &n.addrs[i]) != BIP_OK)
 			goto out;
 		n.naddrs++;
 	}
@@ -972,7 +975,7 @@ char *bip__node_encode(struct bip_ipam *ip, const struct bip_node *n, size_t *le
 }
 
 int bip__namespace_decode(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
-		     struct bip_namespace *out)
+			  struct bip_namespace *out)
 {
 	json_t *j = load(v, len), *a, *e;
 	struct bip_namespace ns = {0};
@@ -1040,8 +1043,8 @@ char *bip__namespace_encode(struct bip_ipam *ip, const struct bip_namespace *ns,
 /* --- any record ------------------------------------------------------------------------- */
 
 int bip__record_reencode(struct bip_ipam *ip, enum rec_kind k, const char *name,
-		    const unsigned char *v, size_t len, char **out, size_t *outlen,
-		    void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx)
+			 const unsigned char *v, size_t len, char **out, size_t *outlen,
+			 void (*inspect)(void *ctx, enum rec_kind k, const void *rec), void *ctx)
 {
 	union {
 		struct blk *b;

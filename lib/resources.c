@@ -53,7 +53,7 @@ static int cmp_pair(const void *x, const void *y)
 }
 
 int bip__pools_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_pool **out,
-	       int64_t **revs, size_t *n)
+		    int64_t **revs, size_t *n)
 {
 	struct pool_pair *pp = NULL;
 	struct bip_pool *pools = NULL;
@@ -119,7 +119,7 @@ const struct bip_pool *bip__pool_of(const struct bip_pool *pools, size_t n, stru
 }
 
 int bip__reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struct bip_prefix **out,
-		      size_t *n)
+			   size_t *n)
 {
 	struct bip_prefix *all = NULL;
 	size_t total = 0;
@@ -132,7 +132,7 @@ int bip__reservations_from(struct bip_ipam *ip, const struct bip_kvs *kvs, struc
 		struct bip_prefix *v;
 
 		rc = bip__reservation_decode(ip, kvs->v[i].key + strlen(PFX_RESERVATIONS),
-					kvs->v[i].value, kvs->v[i].len, &r);
+					     kvs->v[i].value, kvs->v[i].len, &r);
 		if (rc != BIP_OK) {
 			bip__seterr(ip, rc, "store record %s does not decode", kvs->v[i].key);
 			goto fail;
@@ -183,7 +183,7 @@ bool bip__addr_reserved(const struct bip_prefix *res, size_t nres, struct bip_ad
 /* --- pools ------------------------------------------------------------------------------ */
 
 static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void fmt_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -202,8 +202,8 @@ int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen)
 		const char *text;
 	} forbidden[] = {{"169.254.0.0/16"}, {"fe80::/10"}};
 	char cs[BIP_PREFIX_STRLEN];
-	unsigned fam = p->cidr.addr.family, bl = p->block_len ? p->block_len : bip__default_block_len(
-								    (int)fam);
+	unsigned fam = p->cidr.addr.family,
+		 bl = p->block_len ? p->block_len : bip__default_block_len((int)fam);
 	unsigned lo = fam == 4 ? 20 : 116, hi = fam == 4 ? 32 : 128;
 	struct bip_selector *sel;
 	char serr[256];
@@ -290,8 +290,8 @@ static int poolset_cmp(struct bip_ipam *ip, int64_t *rev)
 }
 
 /* Write (or delete, when p is NULL) pool `name`, conditioned on the pool and the poolset. */
-static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_pool *p,
-		       int64_t rev, int64_t setrev)
+static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_pool *p, int64_t rev,
+		       int64_t setrev)
 {
 	char key[KEY_LEN];
 	struct bip_cmp cmps[2];
@@ -335,15 +335,18 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 
 		if (strcmp(o->name, pool->name) == 0) {
 			if (create_only) {
-				rc = bip__seterr(ip, BIP_EEXIST, "pool '%s' already exists", o->name);
+				rc = bip__seterr(ip, BIP_EEXIST, "pool '%s' already exists",
+						 o->name);
 				goto out;
 			}
-			if (!bip_prefix_eq(o->cidr, pool->cidr) || o->block_len != pool->block_len) {
-				rc = bip__seterr(ip, BIP_EINVAL,
-					    "pool '%s': cidr and blockSize cannot change in place "
-					    "(%s/%u -> %s/%u); create a new pool and migrate",
-					    o->name, bip_prefix_fmt(o->cidr, b), o->block_len, a,
-					    pool->block_len);
+			if (!bip_prefix_eq(o->cidr, pool->cidr) ||
+			    o->block_len != pool->block_len) {
+				rc = bip__seterr(
+				    ip, BIP_EINVAL,
+				    "pool '%s': cidr and blockSize cannot change in place "
+				    "(%s/%u -> %s/%u); create a new pool and migrate",
+				    o->name, bip_prefix_fmt(o->cidr, b), o->block_len, a,
+				    pool->block_len);
 				goto out;
 			}
 			rev = revs[i];
@@ -351,7 +354,7 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 		}
 		if (bip_prefix_overlaps(o->cidr, pool->cidr)) {
 			rc = bip__seterr(ip, BIP_EOVERLAP, "pool '%s' (%s) overlaps pool '%s' (%s)",
-				    pool->name, a, o->name, bip_prefix_fmt(o->cidr, b));
+					 pool->name, a, o->name, bip_prefix_fmt(o->cidr, b));
 			goto out;
 		}
 	}
@@ -365,14 +368,16 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 		for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
 			struct bip_prefix bp;
 
-			if (bip__cidr_from_keypart(kvs.v[i].key + strlen(PFX_BLOCKS), &bp) != BIP_OK)
+			if (bip__cidr_from_keypart(kvs.v[i].key + strlen(PFX_BLOCKS), &bp) !=
+			    BIP_OK)
 				continue;
 			if (bip_prefix_overlaps(bp, pool->cidr) &&
 			    (bp.len != pool->block_len || !bip_prefix_covers(pool->cidr, bp)))
-				rc = bip__seterr(ip, BIP_EOVERLAP,
-					    "pool '%s' (%s, /%u blocks) conflicts with existing "
-					    "block %s; release it first",
-					    pool->name, a, pool->block_len, bip_prefix_fmt(bp, b));
+				rc = bip__seterr(
+				    ip, BIP_EOVERLAP,
+				    "pool '%s' (%s, /%u blocks) conflicts with existing "
+				    "block %s; release it first",
+				    pool->name, a, pool->block_len, bip_prefix_fmt(bp, b));
 		}
 		bip_kvs_free(&kvs);
 		if (rc != BIP_OK)
@@ -697,7 +702,8 @@ static int release_affinities(struct bip_ipam *ip, const struct bip_prefix *with
 			return rc;
 		bip__backoff(ip, round);
 	}
-	return bip__seterr(ip, BIP_EAGAIN, "too many concurrent changes while releasing affinities");
+	return bip__seterr(ip, BIP_EAGAIN,
+			   "too many concurrent changes while releasing affinities");
 }
 
 int bip_ipam_node_release(struct bip_ipam *ip, const char *node, size_t *released_blocks,
@@ -757,13 +763,13 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 	ip->errmsg[0] = '\0';
 	if (cfg->max_blocks_per_host > 1000000)
 		return bip__seterr(ip, BIP_EINVAL, "maxBlocksPerHost %u out of range 0-1000000",
-			      cfg->max_blocks_per_host);
+				   cfg->max_blocks_per_host);
 	if (cfg->ip_cooldown_s > BIP_COOLDOWN_MAX)
 		return bip__seterr(ip, BIP_EINVAL, "ipCooldownSeconds %u out of range 0-%d",
-			      cfg->ip_cooldown_s, BIP_COOLDOWN_MAX);
+				   cfg->ip_cooldown_s, BIP_COOLDOWN_MAX);
 	if (cfg->empty_block_release_s > 365u * 86400)
 		return bip__seterr(ip, BIP_EINVAL, "emptyBlockReleaseSeconds %u out of range 0-%u",
-			      cfg->empty_block_release_s, 365u * 86400);
+				   cfg->empty_block_release_s, 365u * 86400);
 	/* strictAffinity off with autoAllocateBlocks off is allowed (Calico refuses it): nodes
 	 * then only borrow, which is what such a setting asks for. */
 	v = bip__config_encode(ip, cfg, &op.len);
@@ -833,8 +839,8 @@ static int delete_named(struct bip_ipam *ip, const char *pfx, const char *what, 
 	return rc;
 }
 
-typedef int (*decode_fn)(struct bip_ipam *ip, const char *name, const unsigned char *v,
-			 size_t len, void *out);
+typedef int (*decode_fn)(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
+			 void *out);
 
 /* get_named, then decode into out. */
 static int get_decoded(struct bip_ipam *ip, const char *pfx, const char *what, const char *name,
@@ -869,8 +875,8 @@ static int list_named(struct bip_ipam *ip, const char *pfx, size_t elem, decode_
 	if (!v)
 		goto out;
 	for (; k < kvs.n; k++) {
-		rc = dec(ip, kvs.v[k].key + strlen(pfx), kvs.v[k].value, kvs.v[k].len,
-			 v + k * elem);
+		rc =
+		    dec(ip, kvs.v[k].key + strlen(pfx), kvs.v[k].value, kvs.v[k].len, v + k * elem);
 		if (rc != BIP_OK) {
 			bip__seterr(ip, rc, "store record %s does not decode", kvs.v[k].key);
 			goto out;
@@ -915,10 +921,10 @@ int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *
 	ip->errmsg[0] = '\0';
 	if (!bip__valid_name(r->name))
 		return bip__seterr(ip, BIP_EINVAL, "invalid reservation name '%s'",
-			      r->name ? r->name : "");
+				   r->name ? r->name : "");
 	if (r->ncidrs > 4096)
-		return bip__seterr(ip, BIP_EINVAL, "reservation '%s': too many CIDRs (at most 4096)",
-			      r->name);
+		return bip__seterr(ip, BIP_EINVAL,
+				   "reservation '%s': too many CIDRs (at most 4096)", r->name);
 	for (size_t i = 0; i < r->ncidrs; i++) {
 		struct bip_prefix c = r->cidrs[i];
 
@@ -927,8 +933,8 @@ int bip_ipam_reservation_put(struct bip_ipam *ip, const struct bip_reservation *
 			char buf[BIP_PREFIX_STRLEN];
 
 			return bip__seterr(ip, BIP_EHOSTBITS,
-				      "reservation '%s': host bits set in '%s'", r->name,
-				      bip_prefix_fmt(c, buf));
+					   "reservation '%s': host bits set in '%s'", r->name,
+					   bip_prefix_fmt(c, buf));
 		}
 	}
 	v = bip__reservation_encode(ip, r, &len);
@@ -995,11 +1001,11 @@ static int check_labels(struct bip_ipam *ip, const char *what, const char *name,
 			     (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_' ||
 			     *p == '/';
 		if (!ok)
-			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid label key '%s'", what, name,
-				      k ? k : "");
+			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid label key '%s'", what,
+					   name, k ? k : "");
 		if (!bip__valid_attr(ls->v[i].value))
-			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid value of label '%s'", what,
-				      name, k);
+			return bip__seterr(ip, BIP_EINVAL, "%s '%s': invalid value of label '%s'",
+					   what, name, k);
 	}
 	return BIP_OK;
 }
@@ -1025,29 +1031,31 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	ip->errmsg[0] = '\0';
 	if (!bip__valid_name(node->name))
 		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'",
-			      node->name ? node->name : "");
+				   node->name ? node->name : "");
 	rc = check_labels(ip, "node", node->name, &node->labels);
 	if (rc != BIP_OK)
 		return rc;
 	if (node->naddrs > NODE_MAX_ADDRS)
 		return bip__seterr(ip, BIP_EINVAL, "node '%s': too many addresses (at most %d)",
-			      node->name, NODE_MAX_ADDRS);
+				   node->name, NODE_MAX_ADDRS);
 	for (size_t i = 0; i < node->npod_cidrs; i++) {
 		struct bip_prefix c = node->pod_cidrs[i];
 
 		bip_prefix_fmt(c, buf);
 		if ((c.addr.v & ~bip_mask(c.addr.family, c.len)) != 0)
-			return bip__seterr(ip, BIP_EHOSTBITS, "node '%s': host bits set in pod CIDR '%s'",
-				      node->name, buf);
+			return bip__seterr(ip, BIP_EHOSTBITS,
+					   "node '%s': host bits set in pod CIDR '%s'", node->name,
+					   buf);
 		if (bip_addr_bits(c.addr) - c.len < 2)
-			return bip__seterr(ip, BIP_EINVAL,
-				      "node '%s': pod CIDR %s is too small (at least 4 addresses)",
-				      node->name, buf);
+			return bip__seterr(
+			    ip, BIP_EINVAL,
+			    "node '%s': pod CIDR %s is too small (at least 4 addresses)",
+			    node->name, buf);
 		for (size_t j = 0; j < i; j++)
 			if (node->pod_cidrs[j].addr.family == c.addr.family)
 				return bip__seterr(ip, BIP_EINVAL,
-					      "node '%s': more than one IPv%d pod CIDR", node->name,
-					      c.addr.family);
+						   "node '%s': more than one IPv%d pod CIDR",
+						   node->name, c.addr.family);
 	}
 	rc = bip__load_pools(ip, &pools, &revs, &npools);
 	if (rc != BIP_OK)
@@ -1055,10 +1063,11 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 	for (size_t i = 0; i < node->npod_cidrs; i++)
 		for (size_t j = 0; j < npools; j++)
 			if (bip_prefix_overlaps(node->pod_cidrs[i], pools[j].cidr)) {
-				rc = bip__seterr(ip, BIP_EOVERLAP,
-					    "node '%s': pod CIDR %s overlaps pool '%s' (%s)",
-					    node->name, bip_prefix_fmt(node->pod_cidrs[i], buf),
-					    pools[j].name, bip_prefix_fmt(pools[j].cidr, buf2));
+				rc =
+				    bip__seterr(ip, BIP_EOVERLAP,
+						"node '%s': pod CIDR %s overlaps pool '%s' (%s)",
+						node->name, bip_prefix_fmt(node->pod_cidrs[i], buf),
+						pools[j].name, bip_prefix_fmt(pools[j].cidr, buf2));
 				goto out;
 			}
 	snprintf(key, sizeof(key), PFX_NODES "%s", node->name);
@@ -1092,20 +1101,22 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 			struct bip_kv bkv = {0};
 			struct blk *b = NULL;
 
-			if (bip__cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) != BIP_OK ||
+			if (bip__cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) !=
+				BIP_OK ||
 			    !bip_prefix_covers(c, bp))
 				continue;
 			rc = bip_store_get(ip->store, blocks.v[k].key, &bkv);
 			if (rc == BIP_OK)
-				rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
+				rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len,
+						     bkv.rev, &b);
 			else if (rc == BIP_ENOTFOUND)
 				rc = BIP_OK;
 			if (b) {
 				held += b->used;
 				if (!b->used) {
 					/* a pod CIDR may be kept in many sub-blocks: all go */
-					struct drop *d = bip__im_realloc(ip, drop,
-								    (ndrop + 2) * sizeof(*d));
+					struct drop *d =
+					    bip__im_realloc(ip, drop, (ndrop + 2) * sizeof(*d));
 					char akey[KEY_LEN];
 
 					if (!d) {
@@ -1114,7 +1125,7 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 						drop = d;
 						drop[ndrop].rev = b->rev;
 						drop[ndrop++].key =
-							bip__im_strdup(ip, blocks.v[k].key);
+						    bip__im_strdup(ip, blocks.v[k].key);
 						bip__key_affinity(akey, node->name, bp);
 						drop[ndrop].rev = -1;
 						drop[ndrop++].key = bip__im_strdup(ip, akey);
@@ -1126,10 +1137,11 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 		}
 		bip_kvs_free(&blocks);
 		if (rc == BIP_OK && held)
-			rc = bip__seterr(ip, BIP_EBUSY,
-				    "node '%s': pod CIDR %s cannot change while %llu addresses from "
-				    "it are held",
-				    node->name, bip_prefix_fmt(c, buf), (unsigned long long)held);
+			rc = bip__seterr(
+			    ip, BIP_EBUSY,
+			    "node '%s': pod CIDR %s cannot change while %llu addresses from "
+			    "it are held",
+			    node->name, bip_prefix_fmt(c, buf), (unsigned long long)held);
 		if (rc != BIP_OK)
 			goto out;
 	}
@@ -1224,20 +1236,21 @@ int bip_ipam_namespace_put(struct bip_ipam *ip, const struct bip_namespace *ns)
 	ip->errmsg[0] = '\0';
 	if (!bip__valid_name(ns->name))
 		return bip__seterr(ip, BIP_EINVAL, "invalid namespace name '%s'",
-			      ns->name ? ns->name : "");
+				   ns->name ? ns->name : "");
 	rc = check_labels(ip, "namespace", ns->name, &ns->labels);
 	if (rc != BIP_OK)
 		return rc;
 	if (ns->npools > NS_MAX_POOLS)
 		return bip__seterr(ip, BIP_EINVAL, "namespace '%s': too many pools (at most %d)",
-			      ns->name, NS_MAX_POOLS);
+				   ns->name, NS_MAX_POOLS);
 	for (size_t i = 0; i < ns->npools; i++) {
 		struct bip_prefix p;
 
-		if (!bip__valid_name(ns->pools[i]) && bip_prefix_parse_net(ns->pools[i], &p) != BIP_OK)
+		if (!bip__valid_name(ns->pools[i]) &&
+		    bip_prefix_parse_net(ns->pools[i], &p) != BIP_OK)
 			return bip__seterr(ip, BIP_EINVAL,
-				      "namespace '%s': pool '%s' is neither a name nor a CIDR",
-				      ns->name, ns->pools[i] ? ns->pools[i] : "");
+					   "namespace '%s': pool '%s' is neither a name nor a CIDR",
+					   ns->name, ns->pools[i] ? ns->pools[i] : "");
 	}
 	v = bip__namespace_encode(ip, ns, &len);
 	return put_named(ip, PFX_NAMESPACES, ns->name, v, len);

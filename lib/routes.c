@@ -118,8 +118,10 @@ static int cmp_route(const void *x, const void *y)
 	if (k)
 		return k;
 	if (a->kind != b->kind)
-		return a->kind == BIP_ROUTE_BLACKHOLE ? -1 : b->kind == BIP_ROUTE_BLACKHOLE ? 1
-			: a->kind < b->kind ? -1 : 1;
+		return a->kind == BIP_ROUTE_BLACKHOLE	? -1
+		       : b->kind == BIP_ROUTE_BLACKHOLE ? 1
+		       : a->kind < b->kind		? -1
+							: 1;
 	return bip_prefix_cmp(a->dst, b->dst);
 }
 

@@ -20,10 +20,10 @@
  * Frozen, not merely slow. A holder that is alive but slow (a loaded machine, an etcd call that
  * waits for an election) hands the lock on within its own bounded calls, and the processes
  * queued behind it must not give up only because the queue is long: every holder that waited
- * counts its turn in the lock file's first 8 bytes (pwrite, no fsync: a count, not data). At the deadline
- * a waiter reads the count: if it moved since the wait began, the queue is moving and the wait
- * goes on for another timeout_ms (at most MAX_ROUNDS times, so every wait stays bounded); if it
- * did not move, the holder has not let go for timeout_ms, and the wait ends with BIP_EAGAIN.
+ * counts its turn in the lock file's first 8 bytes (pwrite, no fsync: a count, not data). At the
+ * deadline a waiter reads the count: if it moved since the wait began, the queue is moving and the
+ * wait goes on for another timeout_ms (at most MAX_ROUNDS times, so every wait stays bounded); if
+ * it did not move, the holder has not let go for timeout_ms, and the wait ends with BIP_EAGAIN.
  * Measured here before the count: at a load average of 24 on 2 vCPUs, 52 of 10,048 ADDs of
  * tests/etcd_nodes.sh (4 processes per node) gave up behind live holders.
  *

@@ -36,7 +36,7 @@ enum bip_err {
 #define BIP_ERR_ENUM(name, text) BIP_##name,
 	BIP_ERRNO_MAP(BIP_ERR_ENUM)
 #undef BIP_ERR_ENUM
-	BIP_ERR__COUNT
+	    BIP_ERR__COUNT
 };
 
 /* Static text for a code; never NULL. */

@@ -23,9 +23,9 @@
 #include "blockipam/selector.h"
 #include "blockipam/store.h"
 
-#define BIP_NAME_MAX 253    /* pool, node, namespace, reservation names */
-#define BIP_HANDLE_MAX 512  /* handle ids */
-#define BIP_ATTR_MAX 253    /* pod, namespace, container, interface attribute values */
+#define BIP_NAME_MAX 253   /* pool, node, namespace, reservation names */
+#define BIP_HANDLE_MAX 512 /* handle ids */
+#define BIP_ATTR_MAX 253   /* pod, namespace, container, interface attribute values */
 
 /* What to say when a family has no pool at all (ADD and STATUS): how to create one. The JSON is
  * also YAML, so it can be pasted into pool.yaml as it is. */
@@ -53,15 +53,15 @@ struct bip_label_set {
 struct bip_pool {
 	char *name;
 	struct bip_prefix cidr;
-	unsigned block_len;     /* block prefix length; 0 in input = family default (26 / 122) */
+	unsigned block_len; /* block prefix length; 0 in input = family default (26 / 122) */
 	bool disabled;
-	char *node_selector;    /* NULL or "" = all() */
-	char *ns_selector;      /* NULL or "" = all namespaces */
-	unsigned allowed_uses;  /* enum bip_use bits; 0 in input = Workload|Tunnel */
+	char *node_selector;   /* NULL or "" = all() */
+	char *ns_selector;     /* NULL or "" = all namespaces */
+	unsigned allowed_uses; /* enum bip_use bits; 0 in input = Workload|Tunnel */
 	enum bip_assign_mode mode;
-	int priority;           /* automatic pools: higher first, then by name */
-	char *extra;            /* JSON object text of fields blockipam keeps but does not use
-				 * (Calico's ipipMode, vxlanMode, natOutgoing, ...); may be NULL */
+	int priority; /* automatic pools: higher first, then by name */
+	char *extra;  /* JSON object text of fields blockipam keeps but does not use
+		       * (Calico's ipipMode, vxlanMode, natOutgoing, ...); may be NULL */
 };
 
 #define BIP_COOLDOWN_MAX 1200 /* ipCooldownSeconds at most (Calico's bound) */
@@ -69,9 +69,9 @@ struct bip_pool {
 #define BIP_RECLAIM_MIN_AGE 60 /* another node takes over an empty block after this long */
 
 struct bip_config {
-	bool strict_affinity;      /* never borrow from another node's block */
-	bool auto_allocate_blocks; /* claim new blocks when a node's blocks are full */
-	unsigned max_blocks_per_host;   /* per family; 0 = unlimited (no hidden default) */
+	bool strict_affinity;	      /* never borrow from another node's block */
+	bool auto_allocate_blocks;    /* claim new blocks when a node's blocks are full */
+	unsigned max_blocks_per_host; /* per family; 0 = unlimited (no hidden default) */
 	/* An affine block empty this long goes back to the pool (affinity released, record
 	 * deleted): its own node does it on its next allocation, gc and "ipam release
 	 * --empty-blocks" for every node; a node that finds no unclaimed block left in a pool
@@ -92,7 +92,7 @@ struct bip_reservation {
 struct bip_node {
 	char *name;
 	struct bip_label_set labels;
-	struct bip_addr *addrs;      /* the node's own addresses (route next hops) */
+	struct bip_addr *addrs; /* the node's own addresses (route next hops) */
 	size_t naddrs;
 	struct bip_prefix *pod_cidrs; /* host-local mode: at most one per family */
 	size_t npod_cidrs;
@@ -101,7 +101,7 @@ struct bip_node {
 struct bip_namespace {
 	char *name;
 	struct bip_label_set labels;
-	char **pools;                 /* default pools for its pods (names or CIDRs) */
+	char **pools; /* default pools for its pods (names or CIDRs) */
 	size_t npools;
 };
 
@@ -118,7 +118,7 @@ struct bip_attrs {
 struct bip_range {
 	struct bip_prefix subnet;
 	struct bip_addr start, end, gateway; /* family 0 = unset */
-	int set;                             /* range set index: one address per set */
+	int set;			     /* range set index: one address per set */
 };
 
 /* The range the engine allocates from in a node's pod CIDR, as host-local would from that
@@ -140,19 +140,20 @@ enum bip_subnet_kind {
 struct bip_subnet_rule {
 	enum bip_subnet_kind kind;
 	struct bip_addr gateway; /* POOL: the gateway when inside the pool, else network+1 is */
-	unsigned max_blocks;     /* BLOCK: the node's blocks this request may use, its first ones
+	unsigned max_blocks;	 /* BLOCK: the node's blocks this request may use, its first ones
 				  * in candidate pool and key order (bridge: 1); 0 = any */
-	bool no_borrow;          /* never an address of another node's (or no node's) block */
+	bool no_borrow;		 /* never an address of another node's (or no node's) block */
 };
 
 struct bip_alloc_req {
-	const char *handle;          /* required; printable ASCII, no '/', no space */
-	const char *node;            /* required */
-	const char *namespace;       /* selects namespace pools and namespaceSelector */
+	const char *handle;    /* required; printable ASCII, no '/', no space */
+	const char *node;      /* required */
+	const char *namespace; /* selects namespace pools and namespaceSelector */
 	struct bip_attrs attrs;
-	enum bip_use use;            /* 0 = Workload */
-	unsigned num4, num6;         /* addresses wanted per family */
-	/* Level 1: specific addresses (skip pool selection; must be in a pool, free, unreserved). */
+	enum bip_use use;    /* 0 = Workload */
+	unsigned num4, num6; /* addresses wanted per family */
+	/* Level 1: specific addresses (skip pool selection; must be in a pool, free, unreserved).
+	 */
 	const struct bip_addr *ips;
 	size_t nips;
 	/* Level 2: pools named explicitly (pod annotation): names or CIDRs. */
@@ -173,12 +174,12 @@ struct bip_alloc_req {
 
 struct bip_assigned {
 	struct bip_addr addr;
-	struct bip_prefix block; /* the block holding it (host-local: the range's subnet, or its
-				  * sub-block of 2^16 addresses when the range is larger) */
-	bool borrowed;           /* from another node's (or no node's) block */
-	int range_index;         /* host-local: index in req->ranges; else -1 */
-	struct bip_prefix range; /* host-local: the subnet of its range or pod CIDR (the length
-				  * to report); family 0 otherwise */
+	struct bip_prefix block;  /* the block holding it (host-local: the range's subnet, or its
+				   * sub-block of 2^16 addresses when the range is larger) */
+	bool borrowed;		  /* from another node's (or no node's) block */
+	int range_index;	  /* host-local: index in req->ranges; else -1 */
+	struct bip_prefix range;  /* host-local: the subnet of its range or pod CIDR (the length
+				   * to report); family 0 otherwise */
 	struct bip_prefix subnet; /* under a subnet rule: the subnet (block or pool) and */
 	struct bip_addr gateway;  /* its gateway; family 0 otherwise */
 };
@@ -193,7 +194,7 @@ struct bip_handle_info {
 	char *id;
 	char *node;
 	char *namespace, *pod, *container, *ifname;
-	int64_t time; /* unix seconds of the allocation */
+	int64_t time;		  /* unix seconds of the allocation */
 	struct bip_prefix *addrs; /* address/len-of-its-block */
 	size_t naddrs;
 	char *pod_uid; /* NULL when not recorded (records written before it was) */
@@ -322,13 +323,13 @@ void bip_namespaces_free(struct bip_namespace *v, size_t n);
 /* Each address of a block counts once: size = used + reserved + free. */
 struct bip_block_info {
 	struct bip_prefix cidr;
-	char *node;     /* affine node, NULL when unowned */
-	char *pool;     /* NULL when outside every pool */
+	char *node;		       /* affine node, NULL when unowned */
+	char *pool;		       /* NULL when outside every pool */
 	uint64_t size, used, borrowed; /* borrowed: held by other nodes */
-	uint64_t reserved;      /* free addresses a reservation keeps out */
+	uint64_t reserved;	       /* free addresses a reservation keeps out */
 	uint64_t reserved_held; /* allocated addresses a reservation covers (reserved after they
 				 * were allocated): counted in used, not in reserved */
-	uint64_t free;          /* neither allocated nor reserved */
+	uint64_t free;		/* neither allocated nor reserved */
 	int64_t claimed, empty_since;
 };
 
@@ -341,7 +342,7 @@ struct bip_alloc_entry {
 	struct bip_addr addr;
 	struct bip_prefix block;
 	const char *handle;
-	const char *node;       /* node holding it */
+	const char *node;	/* node holding it */
 	const char *block_node; /* block's affine node, NULL when unowned */
 };
 int bip_ipam_alloc_foreach(struct bip_ipam *ipam,
@@ -375,23 +376,23 @@ void bip_pool_usages_free(struct bip_pool_usage *v, size_t n);
 
 enum bip_route_kind {
 	BIP_ROUTE_BLOCK,     /* a node's block, via that node */
-	BIP_ROUTE_HOST,      /* an address held by a node other than its block's: /32 or /128 */
+	BIP_ROUTE_HOST,	     /* an address held by a node other than its block's: /32 or /128 */
 	BIP_ROUTE_BLACKHOLE, /* on the node itself: its own block, so free addresses do not leak */
 };
 
 struct bip_route {
 	enum bip_route_kind kind;
 	struct bip_prefix dst;
-	const char *node;   /* the node the traffic goes to (owner or holder) */
+	const char *node;    /* the node the traffic goes to (owner or holder) */
 	struct bip_addr via; /* that node's address of dst's family (family 0: none known) */
 };
 
 struct bip_routes {
 	struct bip_route *v; /* sorted by node, then kind, then dst: output diffs well */
 	size_t n;
-	size_t pods;         /* addresses allocated (the routes one-per-pod would need) */
+	size_t pods; /* addresses allocated (the routes one-per-pod would need) */
 	size_t nodes;
-	char **names;        /* interned node names the routes point into */
+	char **names; /* interned node names the routes point into */
 	size_t nnames;
 };
 
@@ -408,28 +409,28 @@ void bip_routes_free(struct bip_routes *r);
 /* --- consistency ------------------------------------------------------------------------ */
 
 enum bip_problem_kind {
-	BIP_PROB_ADDR_NO_HANDLE,      /* an allocated address whose handle record is missing
-					 * or does not list it */
-	BIP_PROB_HANDLE_DANGLING,     /* a handle lists an address its block does not give it */
-	BIP_PROB_BLOCK_NO_POOL,       /* a block outside every pool */
-	BIP_PROB_BLOCK_TWO_OWNERS,    /* two nodes' affinities name one block */
-	BIP_PROB_AFFINITY_NO_BLOCK,   /* a confirmed affinity whose block is missing */
-	BIP_PROB_AFFINITY_MISMATCH,   /* an affinity whose block names another node */
-	BIP_PROB_AFFINITY_PENDING,    /* a pending affinity left over */
-	BIP_PROB_BLOCK_CORRUPT,       /* a record that does not decode or breaks invariants */
-	BIP_PROB_ADDR_TWICE,          /* one address held by two handles (never expected) */
+	BIP_PROB_ADDR_NO_HANDLE,    /* an allocated address whose handle record is missing
+				     * or does not list it */
+	BIP_PROB_HANDLE_DANGLING,   /* a handle lists an address its block does not give it */
+	BIP_PROB_BLOCK_NO_POOL,	    /* a block outside every pool */
+	BIP_PROB_BLOCK_TWO_OWNERS,  /* two nodes' affinities name one block */
+	BIP_PROB_AFFINITY_NO_BLOCK, /* a confirmed affinity whose block is missing */
+	BIP_PROB_AFFINITY_MISMATCH, /* an affinity whose block names another node */
+	BIP_PROB_AFFINITY_PENDING,  /* a pending affinity left over */
+	BIP_PROB_BLOCK_CORRUPT,	    /* a record that does not decode or breaks invariants */
+	BIP_PROB_ADDR_TWICE,	    /* one address held by two handles (never expected) */
 };
 
 struct bip_problem {
 	enum bip_problem_kind kind;
-	char *key;      /* the store key concerned */
-	char *subject;  /* address, handle, block or node, as text */
-	char *detail;   /* one sentence */
-	int64_t rev;    /* revision of the record the problem was found in, as read (the record
-			 * at key; for a block naming a node without an affinity, the block's);
-			 * 0 when that record is absent. A repair is conditioned on it. */
-	bool fixable;   /* a repair exists (corrupt records and overlapping blocks need a person;
-			 * a block outside every pool can go only when empty) */
+	char *key;     /* the store key concerned */
+	char *subject; /* address, handle, block or node, as text */
+	char *detail;  /* one sentence */
+	int64_t rev;   /* revision of the record the problem was found in, as read (the record
+			* at key; for a block naming a node without an affinity, the block's);
+			* 0 when that record is absent. A repair is conditioned on it. */
+	bool fixable;  /* a repair exists (corrupt records and overlapping blocks need a person;
+			* a block outside every pool can go only when empty) */
 	bool repaired;
 };
 

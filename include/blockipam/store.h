@@ -103,8 +103,8 @@ struct bip_store_ops {
 		    struct bip_kvs *out, int64_t *rev);
 	/*
 	 * Optional: check the store's own structure (SQLite: PRAGMA integrity_check). BIP_OK:
-	 * sound. BIP_ECORRUPT: damaged, and errmsg() says where and how to restore it. Another code:
-	 * the check could not run.
+	 * sound. BIP_ECORRUPT: damaged, and errmsg() says where and how to restore it. Another
+	 * code: the check could not run.
 	 */
 	int (*verify)(struct bip_store *s);
 };
@@ -115,12 +115,12 @@ struct bip_store {
 };
 
 struct bip_store_opts {
-	const char *prefix;     /* key prefix for shared stores; default BIP_STORE_DEFAULT_PREFIX */
-	int timeout_ms;         /* per-request timeout for networked stores; 0 = default */
-	const char *ca_file;    /* TLS (etcds://) */
+	const char *prefix;  /* key prefix for shared stores; default BIP_STORE_DEFAULT_PREFIX */
+	int timeout_ms;	     /* per-request timeout for networked stores; 0 = default */
+	const char *ca_file; /* TLS (etcds://) */
 	const char *cert_file;
 	const char *key_file;
-	bool read_only;         /* open without creating anything */
+	bool read_only; /* open without creating anything */
 	/*
 	 * The handle serves one short request and its process exits (a CNI plugin exec). An
 	 * embedded store then skips what a long-lived handle does at close: SQLite keeps its

@@ -89,7 +89,7 @@ struct etcd {
 	size_t plen;
 	int budget_ms, attempt_ms;
 	bool read_only; /* txn refused (BIP_EPERM), as the sqlite backend does */
-	int lock_fd;    /* the node lock's file: -1 not opened yet, -2 unavailable */
+	int lock_fd;	/* the node lock's file: -1 not opened yet, -2 unavailable */
 	char *endpoints;
 	char *node; /* the node lock's node ("" for none) */
 	uint64_t rng;
@@ -211,10 +211,10 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			int64_t cdl = now + (e->attempt_ms < left ? e->attempt_ms : left);
 
 			rc = bip__http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
-					      sizeof(why));
+					       sizeof(why));
 			if (rc == BIP_EPERM || rc == BIP_ENOMEM || rc == BIP_EINVAL) {
-				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
-				       why);
+				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s",
+					    ep->hosthdr, why);
 				return rc;
 			}
 			if (rc != BIP_OK) {
@@ -228,8 +228,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			}
 		}
 		rc = bip__http_post(&e->conn, ep->hosthdr, path, body, len,
-				   idempotent && e->attempt_ms < left ? e->attempt_ms : (int)left,
-				   r.deadline, res, &sent, why, sizeof(why));
+				    idempotent && e->attempt_ms < left ? e->attempt_ms : (int)left,
+				    r.deadline, res, &sent, why, sizeof(why));
 		if (rc == BIP_OK && res->status == 200)
 			return BIP_OK;
 		if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
@@ -245,16 +245,17 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 				 *msg ? msg : "(no message)");
 			if (!transient || !idempotent) {
 				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
-				       ep->hosthdr, path, why,
-				       transient ? " (the change may or may not have been applied)"
-						 : "");
+					    ep->hosthdr, path, why,
+					    transient
+						? " (the change may or may not have been applied)"
+						: "");
 				return rc;
 			}
 			bip__http_conn_close(&e->conn);
 		} else if (!idempotent && sent) {
 			bip__seterr(e->errmsg, sizeof(e->errmsg),
-			       "etcd %s %s: %s; the change may or may not have been applied",
-			       ep->hosthdr, path, why);
+				    "etcd %s %s: %s; the change may or may not have been applied",
+				    ep->hosthdr, path, why);
 			return BIP_EAGAIN;
 		}
 		if (!*last || e->attempt_ms < left || rc == BIP_OK)
@@ -262,8 +263,9 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
 		fail_over(e, &r);
 	}
-	bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: no answer to %s within %d ms (last: %s)",
-	       e->endpoints, path, e->budget_ms, *last ? last : "no attempt");
+	bip__seterr(e->errmsg, sizeof(e->errmsg),
+		    "etcd %s: no answer to %s within %d ms (last: %s)", e->endpoints, path,
+		    e->budget_ms, *last ? last : "no attempt");
 	return last_rc;
 }
 
@@ -356,7 +358,7 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 	e->errmsg[0] = '\0';
 	if (!key_ok(key)) {
 		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid key (empty or over %d bytes)",
-		       BIP_KEY_MAX);
+			    BIP_KEY_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -369,7 +371,8 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 		goto out;
 	rc = bip__etcd_decode_range(res.body, res.len, get_one, &g, &r);
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'", key);
+		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'",
+			    key);
 	if (rc != BIP_OK)
 		goto out;
 	rc = g.found ? BIP_OK : BIP_ENOTFOUND;
@@ -436,7 +439,7 @@ static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
 		struct bip_http_res res;
 		size_t blen;
 		char *body = bip__etcd_encode_range(start, slen, end, elen, PAGE_LIMIT, *rev,
-						   keys_only, &blen);
+						    keys_only, &blen);
 
 		rc = BIP_ENOMEM;
 		if (!body)
@@ -452,7 +455,7 @@ static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
 			rc = BIP_ECORRUPT;
 		if (rc == BIP_ECORRUPT)
 			bip__seterr(e->errmsg, sizeof(e->errmsg),
-			       "etcd: unexpected range answer for prefix '%s'", what);
+				    "etcd: unexpected range answer for prefix '%s'", what);
 		if (rc != BIP_OK)
 			goto out;
 		if (!*rev)
@@ -489,7 +492,7 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 	e->errmsg[0] = '\0';
 	if (!prefix || strlen(prefix) > BIP_KEY_MAX) {
 		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
-		       BIP_KEY_MAX);
+			    BIP_KEY_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -579,7 +582,8 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 		if (strlen(reads[i].key) > BIP_KEY_MAX ||
 		    (!reads[i].prefix && !key_ok(reads[i].key))) {
 			bip__seterr(e->errmsg, sizeof(e->errmsg),
-			       "read: invalid key %zu (empty or over %d bytes)", i, BIP_KEY_MAX);
+				    "read: invalid key %zu (empty or over %d bytes)", i,
+				    BIP_KEY_MAX);
 			goto out;
 		}
 	rc = BIP_ENOMEM;
@@ -619,7 +623,8 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 		if (got[i].more && (!reads[i].prefix || got[i].n == 0))
 			rc = BIP_ECORRUPT;
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected txn answer to %zu reads", n);
+		bip__seterr(e->errmsg, sizeof(e->errmsg),
+			    "etcd: unexpected txn answer to %zu reads", n);
 	if (rc != BIP_OK)
 		goto out;
 	rev = got[0].rev;
@@ -680,7 +685,7 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 	for (size_t i = 1; i < nop && rc == BIP_OK; i++)
 		if (strcmp(keys[i - 1], keys[i]) == 0) {
 			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
-			       keys[i]);
+				    keys[i]);
 			rc = BIP_EINVAL;
 		}
 	free(keys);
@@ -716,8 +721,9 @@ static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp
 		goto out;
 	rc = bip__etcd_decode_txn(res.body, res.len, &rev, &ok);
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(e->errmsg, sizeof(e->errmsg),
-		       "etcd: unexpected txn answer (the change may or may not have been applied)");
+		bip__seterr(
+		    e->errmsg, sizeof(e->errmsg),
+		    "etcd: unexpected txn answer (the change may or may not have been applied)");
 	if (rc != BIP_OK)
 		goto out;
 	rc = ok ? BIP_OK : BIP_ECONFLICT;
@@ -798,10 +804,11 @@ static int etcd_lock(struct bip_store *s, bool on)
 	e->errmsg[0] = '\0';
 	rc = bip__lock_wait(e->lock_fd, e->budget_ms, &err);
 	if (rc == BIP_EAGAIN) {
-		bip__seterr(e->errmsg, sizeof(e->errmsg),
-		       "the node lock %s/etcd-%016llx.lock (node '%s') was held by another process "
-		       "for over %d ms (a stopped or stuck process of this machine?)",
-		       LOCK_DIR, (unsigned long long)e->lock_hash, e->node, e->budget_ms);
+		bip__seterr(
+		    e->errmsg, sizeof(e->errmsg),
+		    "the node lock %s/etcd-%016llx.lock (node '%s') was held by another process "
+		    "for over %d ms (a stopped or stuck process of this machine?)",
+		    LOCK_DIR, (unsigned long long)e->lock_hash, e->node, e->budget_ms);
 		return rc;
 	}
 	return BIP_OK; /* held, or flock failed: no lock then, the compares still decide */
@@ -946,7 +953,8 @@ static int parse_endpoints(const char *endpoints, struct endpoint *eps, size_t *
 			return BIP_EINVAL;
 		}
 		if (len == 0) {
-			bip__seterr(err, errlen, "%s", *endpoints ? "empty endpoint" : "no endpoint");
+			bip__seterr(err, errlen, "%s",
+				    *endpoints ? "empty endpoint" : "no endpoint");
 			return BIP_EINVAL;
 		}
 		if (parse_endpoint(p, len, eps ? &eps[n] : &scratch) != BIP_OK) {
@@ -1011,7 +1019,8 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	e->plen = strlen(prefix);
 	rc = parse_endpoints(endpoints, e->eps, &e->neps, why, sizeof(why));
 	if (rc != BIP_OK) {
-		bip__seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints, why);
+		bip__seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints,
+			    why);
 		goto out;
 	}
 	rc = BIP_EINVAL;
@@ -1022,8 +1031,8 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 
 		if (!cert != !key) {
 			bip__seterr(err, errlen,
-			       "etcds://: a client certificate needs its key (cert_file "
-			       "and key_file go together)");
+				    "etcds://: a client certificate needs its key (cert_file "
+				    "and key_file go together)");
 			goto out;
 		}
 		rc = bip__tls_new(ca, cert, key, &e->tls, err, errlen);

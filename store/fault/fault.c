@@ -180,12 +180,12 @@ static void fault_close(struct bip_store *s)
 }
 
 static const struct bip_store_ops fault_ops = {
-	.name = "fault",
-	.get = fault_get,
-	.list = fault_list,
-	.txn = fault_txn,
-	.close = fault_close,
-	.read = fault_read,
+    .name = "fault",
+    .get = fault_get,
+    .list = fault_list,
+    .txn = fault_txn,
+    .close = fault_close,
+    .read = fault_read,
 };
 
 int bip_fault_wrap(struct bip_store *inner, struct bip_store **out)

@@ -21,7 +21,7 @@
 
 enum bip_fault_mode {
 	BIP_FAULT_OFF,
-	BIP_FAULT_FAIL,       /* the nth op returns err and does nothing (any op) */
+	BIP_FAULT_FAIL,	      /* the nth op returns err and does nothing (any op) */
 	BIP_FAULT_CONFLICT,   /* the nth txn returns BIP_ECONFLICT and applies nothing (txns
 			       * without compares cannot lose a race: they are not counted) */
 	BIP_FAULT_LOST_REPLY, /* the nth txn applies, yet the caller gets err: a write that timed
@@ -29,17 +29,17 @@ enum bip_fault_mode {
 	BIP_FAULT_LIST_HALF,  /* the nth list hands over the first half of its entries (rounded
 			       * down), then returns err (a batch read hands over all or nothing:
 			       * FAIL is its broken connection) */
-	BIP_FAULT_DOWN,       /* the nth op and every later one return err (the store went away) */
+	BIP_FAULT_DOWN,	      /* the nth op and every later one return err (the store went away) */
 };
 
 struct bip_fault_plan {
 	enum bip_fault_mode mode;
-	unsigned long nth; /* 1 = the first counted op; 0 = never */
-	int err;           /* what the caller gets: BIP_EIO, BIP_EAGAIN, BIP_ETIMEDOUT, ...
-			    * (BIP_FAULT_CONFLICT always gives BIP_ECONFLICT) */
-	unsigned ops;      /* BIP_FAULT_* ops counted; 0 = those the mode applies to: every op
-			    * for FAIL and DOWN, txns for CONFLICT and LOST_REPLY, lists for
-			    * LIST_HALF. A batch read counts as one op: it is one request. */
+	unsigned long nth;    /* 1 = the first counted op; 0 = never */
+	int err;	      /* what the caller gets: BIP_EIO, BIP_EAGAIN, BIP_ETIMEDOUT, ...
+			       * (BIP_FAULT_CONFLICT always gives BIP_ECONFLICT) */
+	unsigned ops;	      /* BIP_FAULT_* ops counted; 0 = those the mode applies to: every op
+			       * for FAIL and DOWN, txns for CONFLICT and LOST_REPLY, lists for
+			       * LIST_HALF. A batch read counts as one op: it is one request. */
 	unsigned long repeat; /* counted ops that fail from the nth on: 0 or 1 = the nth only,
 			       * ULONG_MAX = all (a store that loses every race) */
 };
