@@ -48,6 +48,7 @@
 #include "codec.h"
 #include "etcd.h"
 #include "../lock.h"
+#include "../store_int.h"
 #include "http.h"
 #include "tls.h"
 
@@ -97,20 +98,6 @@ struct etcd {
 	uint64_t lock_hash;
 	char errmsg[512];
 };
-
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static struct etcd *to_etcd(struct bip_store *s)
 {
@@ -213,8 +200,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			rc = bip__http_connect(&e->conn, ep->host, ep->port, e->tls, cdl, why,
 					       sizeof(why));
 			if (rc == BIP_EPERM || rc == BIP_ENOMEM || rc == BIP_EINVAL) {
-				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s",
-					    ep->hosthdr, why);
+				bip__store_seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s",
+						  ep->hosthdr, why);
 				return rc;
 			}
 			if (rc != BIP_OK) {
@@ -233,7 +220,8 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 		if (rc == BIP_OK && res->status == 200)
 			return BIP_OK;
 		if (rc == BIP_EPERM || rc == BIP_ENOMEM) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr, why);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg), "etcd %s: %s", ep->hosthdr,
+					  why);
 			return rc;
 		}
 		if (rc == BIP_OK) {
@@ -244,18 +232,19 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 			snprintf(why, sizeof(why), "HTTP %d: %s", res->status,
 				 *msg ? msg : "(no message)");
 			if (!transient || !idempotent) {
-				bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s",
-					    ep->hosthdr, path, why,
-					    transient
-						? " (the change may or may not have been applied)"
-						: "");
+				bip__store_seterr(
+				    e->errmsg, sizeof(e->errmsg), "etcd %s %s: %s%s", ep->hosthdr,
+				    path, why,
+				    transient ? " (the change may or may not have been applied)"
+					      : "");
 				return rc;
 			}
 			bip__http_conn_close(&e->conn);
 		} else if (!idempotent && sent) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg),
-				    "etcd %s %s: %s; the change may or may not have been applied",
-				    ep->hosthdr, path, why);
+			bip__store_seterr(
+			    e->errmsg, sizeof(e->errmsg),
+			    "etcd %s %s: %s; the change may or may not have been applied",
+			    ep->hosthdr, path, why);
 			return BIP_EAGAIN;
 		}
 		if (!*last || e->attempt_ms < left || rc == BIP_OK)
@@ -263,9 +252,9 @@ static int call(struct etcd *e, const char *path, const char *body, size_t len, 
 		last_rc = rc == BIP_EIO ? BIP_EIO : BIP_EAGAIN;
 		fail_over(e, &r);
 	}
-	bip__seterr(e->errmsg, sizeof(e->errmsg),
-		    "etcd %s: no answer to %s within %d ms (last: %s)", e->endpoints, path,
-		    e->budget_ms, *last ? last : "no attempt");
+	bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+			  "etcd %s: no answer to %s within %d ms (last: %s)", e->endpoints, path,
+			  e->budget_ms, *last ? last : "no attempt");
 	return last_rc;
 }
 
@@ -357,8 +346,8 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 
 	e->errmsg[0] = '\0';
 	if (!key_ok(key)) {
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid key (empty or over %d bytes)",
-			    BIP_KEY_MAX);
+		bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+				  "invalid key (empty or over %d bytes)", BIP_KEY_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -371,8 +360,8 @@ static int etcd_get(struct bip_store *s, const char *key, struct bip_kv *out)
 		goto out;
 	rc = bip__etcd_decode_range(res.body, res.len, get_one, &g, &r);
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "etcd: unexpected range answer for '%s'",
-			    key);
+		bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+				  "etcd: unexpected range answer for '%s'", key);
 	if (rc != BIP_OK)
 		goto out;
 	rc = g.found ? BIP_OK : BIP_ENOTFOUND;
@@ -454,8 +443,8 @@ static int range_pages(struct etcd *e, const unsigned char *start, size_t slen,
 		if (rc == BIP_OK && r.more && r.n == 0)
 			rc = BIP_ECORRUPT;
 		if (rc == BIP_ECORRUPT)
-			bip__seterr(e->errmsg, sizeof(e->errmsg),
-				    "etcd: unexpected range answer for prefix '%s'", what);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+					  "etcd: unexpected range answer for prefix '%s'", what);
 		if (rc != BIP_OK)
 			goto out;
 		if (!*rev)
@@ -491,8 +480,8 @@ static int etcd_list(struct bip_store *s, const char *prefix, unsigned flags, bi
 
 	e->errmsg[0] = '\0';
 	if (!prefix || strlen(prefix) > BIP_KEY_MAX) {
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "invalid list prefix (over %d bytes)",
-			    BIP_KEY_MAX);
+		bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+				  "invalid list prefix (over %d bytes)", BIP_KEY_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -581,9 +570,9 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 	for (size_t i = 0; i < n; i++)
 		if (strlen(reads[i].key) > BIP_KEY_MAX ||
 		    (!reads[i].prefix && !key_ok(reads[i].key))) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg),
-				    "read: invalid key %zu (empty or over %d bytes)", i,
-				    BIP_KEY_MAX);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+					  "read: invalid key %zu (empty or over %d bytes)", i,
+					  BIP_KEY_MAX);
 			goto out;
 		}
 	rc = BIP_ENOMEM;
@@ -623,8 +612,8 @@ static int etcd_read(struct bip_store *s, const struct bip_read *reads, size_t n
 		if (got[i].more && (!reads[i].prefix || got[i].n == 0))
 			rc = BIP_ECORRUPT;
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(e->errmsg, sizeof(e->errmsg),
-			    "etcd: unexpected txn answer to %zu reads", n);
+		bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+				  "etcd: unexpected txn answer to %zu reads", n);
 	if (rc != BIP_OK)
 		goto out;
 	rev = got[0].rev;
@@ -663,7 +652,8 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 
 	for (size_t i = 0; i < ncmp; i++)
 		if (!key_ok(cmps[i].key) || cmps[i].rev < 0) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid compare %zu", i);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid compare %zu",
+					  i);
 			return BIP_EINVAL;
 		}
 	for (size_t i = 0; i < nop; i++)
@@ -671,7 +661,8 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 		    (ops[i].kind != BIP_OP_PUT && ops[i].kind != BIP_OP_DEL) ||
 		    (ops[i].kind == BIP_OP_PUT && ops[i].len > BIP_VALUE_MAX) ||
 		    (ops[i].len && !ops[i].value && ops[i].kind == BIP_OP_PUT)) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: invalid operation %zu", i);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+					  "txn: invalid operation %zu", i);
 			return BIP_EINVAL;
 		}
 	if (nop < 2)
@@ -684,8 +675,8 @@ static int check_txn(struct etcd *e, const struct bip_cmp *cmps, size_t ncmp,
 	qsort(keys, nop, sizeof(*keys), cmp_str);
 	for (size_t i = 1; i < nop && rc == BIP_OK; i++)
 		if (strcmp(keys[i - 1], keys[i]) == 0) {
-			bip__seterr(e->errmsg, sizeof(e->errmsg), "txn: key '%s' written twice",
-				    keys[i]);
+			bip__store_seterr(e->errmsg, sizeof(e->errmsg),
+					  "txn: key '%s' written twice", keys[i]);
 			rc = BIP_EINVAL;
 		}
 	free(keys);
@@ -708,7 +699,7 @@ static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp
 	if (rc != BIP_OK)
 		goto out;
 	if (e->read_only) {
-		bip__seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
+		bip__store_seterr(e->errmsg, sizeof(e->errmsg), "the store was opened read-only");
 		rc = BIP_EPERM;
 		goto out;
 	}
@@ -721,7 +712,7 @@ static int etcd_txn(struct bip_store *s, const struct bip_cmp *cmps, size_t ncmp
 		goto out;
 	rc = bip__etcd_decode_txn(res.body, res.len, &rev, &ok);
 	if (rc == BIP_ECORRUPT)
-		bip__seterr(
+		bip__store_seterr(
 		    e->errmsg, sizeof(e->errmsg),
 		    "etcd: unexpected txn answer (the change may or may not have been applied)");
 	if (rc != BIP_OK)
@@ -804,7 +795,7 @@ static int etcd_lock(struct bip_store *s, bool on)
 	e->errmsg[0] = '\0';
 	rc = bip__lock_wait(e->lock_fd, e->budget_ms, &err);
 	if (rc == BIP_EAGAIN) {
-		bip__seterr(
+		bip__store_seterr(
 		    e->errmsg, sizeof(e->errmsg),
 		    "the node lock %s/etcd-%016llx.lock (node '%s') was held by another process "
 		    "for over %d ms (a stopped or stuck process of this machine?)",
@@ -949,16 +940,16 @@ static int parse_endpoints(const char *endpoints, struct endpoint *eps, size_t *
 		size_t len = strcspn(p, ",");
 
 		if (n == MAX_ENDPOINTS) {
-			bip__seterr(err, errlen, "more than %d endpoints", MAX_ENDPOINTS);
+			bip__store_seterr(err, errlen, "more than %d endpoints", MAX_ENDPOINTS);
 			return BIP_EINVAL;
 		}
 		if (len == 0) {
-			bip__seterr(err, errlen, "%s",
-				    *endpoints ? "empty endpoint" : "no endpoint");
+			bip__store_seterr(err, errlen, "%s",
+					  *endpoints ? "empty endpoint" : "no endpoint");
 			return BIP_EINVAL;
 		}
 		if (parse_endpoint(p, len, eps ? &eps[n] : &scratch) != BIP_OK) {
-			bip__seterr(
+			bip__store_seterr(
 			    err, errlen,
 			    "endpoint '%.*s' is not host[:port] or [v6addr][:port] (port 1-65535, "
 			    "default 2379)",
@@ -998,7 +989,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	bip__http_conn_init(&e->conn);
 	rc = BIP_EINVAL;
 	if (opts->timeout_ms < 0) {
-		bip__seterr(err, errlen, "invalid etcd timeout %d ms", opts->timeout_ms);
+		bip__store_seterr(err, errlen, "invalid etcd timeout %d ms", opts->timeout_ms);
 		goto out;
 	}
 	e->budget_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_BUDGET_MS;
@@ -1006,7 +997,7 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	e->read_only = opts->read_only;
 	prefix = opts->prefix && *opts->prefix ? opts->prefix : BIP_STORE_DEFAULT_PREFIX;
 	if (strlen(prefix) > PREFIX_MAX) {
-		bip__seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
+		bip__store_seterr(err, errlen, "etcd key prefix longer than %d bytes", PREFIX_MAX);
 		goto out;
 	}
 	rc = BIP_ENOMEM;
@@ -1019,8 +1010,8 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 	e->plen = strlen(prefix);
 	rc = parse_endpoints(endpoints, e->eps, &e->neps, why, sizeof(why));
 	if (rc != BIP_OK) {
-		bip__seterr(err, errlen, "invalid store address '%s://%s': %s", scheme, endpoints,
-			    why);
+		bip__store_seterr(err, errlen, "invalid store address '%s://%s': %s", scheme,
+				  endpoints, why);
 		goto out;
 	}
 	rc = BIP_EINVAL;
@@ -1030,9 +1021,9 @@ int bip_etcd_open(const char *endpoints, bool tls, const struct bip_store_opts *
 		const char *key = opts->key_file && *opts->key_file ? opts->key_file : NULL;
 
 		if (!cert != !key) {
-			bip__seterr(err, errlen,
-				    "etcds://: a client certificate needs its key (cert_file "
-				    "and key_file go together)");
+			bip__store_seterr(err, errlen,
+					  "etcds://: a client certificate needs its key (cert_file "
+					  "and key_file go together)");
 			goto out;
 		}
 		rc = bip__tls_new(ca, cert, key, &e->tls, err, errlen);

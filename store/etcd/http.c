@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "blockipam/err.h"
+#include "../store_int.h"
 #include "http.h"
 #include "tls.h"
 
@@ -383,20 +384,6 @@ void bip__http_resp_clear(struct bip_http_resp *r)
 
 /* --- the connection ------------------------------------------------------------------- */
 
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int64_t bip__http_now_ms(void)
 {
 	struct timespec t;
@@ -461,10 +448,10 @@ static int tls_result(ssize_t r, const char *what, char *err, size_t errlen)
 {
 	switch (r) {
 	case BIP_TLS_EOF:
-		bip__seterr(err, errlen, "%s: connection closed by the server", what);
+		bip__store_seterr(err, errlen, "%s: connection closed by the server", what);
 		return BIP_EAGAIN;
 	case BIP_TLS_RESET:
-		bip__seterr(err, errlen, "%s: connection reset", what);
+		bip__store_seterr(err, errlen, "%s: connection reset", what);
 		return BIP_EAGAIN;
 	default:
 		return BIP_EPERM; /* err was set by tls.c */
@@ -504,13 +491,13 @@ static int conn_read(struct bip_http_conn *c, char *buf, size_t len, size_t *got
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				bip__seterr(err, errlen, "read: %s", strerror(errno));
+				bip__store_seterr(err, errlen, "read: %s", strerror(errno));
 				return BIP_EAGAIN;
 			}
 		}
 		rc = wait_fd(c->fd, ev, idle_ms, deadline);
 		if (rc == BIP_ETIMEDOUT)
-			bip__seterr(err, errlen, "no answer within %d ms", idle_ms);
+			bip__store_seterr(err, errlen, "no answer within %d ms", idle_ms);
 		if (rc != BIP_OK)
 			return rc;
 	}
@@ -546,13 +533,13 @@ static int conn_write(struct bip_http_conn *c, const char *buf, size_t len, int 
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				bip__seterr(err, errlen, "write: %s", strerror(errno));
+				bip__store_seterr(err, errlen, "write: %s", strerror(errno));
 				return BIP_EAGAIN;
 			}
 		}
 		rc = wait_fd(c->fd, ev, idle_ms, deadline);
 		if (rc == BIP_ETIMEDOUT)
-			bip__seterr(err, errlen, "cannot send for %d ms", idle_ms);
+			bip__store_seterr(err, errlen, "cannot send for %d ms", idle_ms);
 		if (rc != BIP_OK)
 			return rc;
 	}
@@ -626,14 +613,14 @@ int bip__http_connect(struct bip_http_conn *c, const char *host, const char *por
 	bip__http_conn_close(c);
 	gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
-		bip__seterr(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
+		bip__store_seterr(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
 		return gai == EAI_MEMORY ? BIP_ENOMEM : BIP_EAGAIN;
 	}
 	for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
 		e = connect_one(ai, deadline, &fd);
 	freeaddrinfo(res);
 	if (fd < 0) {
-		bip__seterr(err, errlen, "connect: %s", strerror(e ? e : EIO));
+		bip__store_seterr(err, errlen, "connect: %s", strerror(e ? e : EIO));
 		return BIP_EAGAIN;
 	}
 	c->fd = fd;
@@ -650,7 +637,7 @@ int bip__http_connect(struct bip_http_conn *c, const char *host, const char *por
 			}
 			rc = wait_fd(fd, r == BIP_TLS_WANT_READ ? POLLIN : POLLOUT, -1, deadline);
 			if (rc == BIP_ETIMEDOUT) {
-				bip__seterr(err, errlen, "TLS handshake timed out");
+				bip__store_seterr(err, errlen, "TLS handshake timed out");
 				rc = BIP_EAGAIN;
 			}
 		}
@@ -695,8 +682,8 @@ static int read_more(struct bip_http_conn *c, int idle_ms, int64_t deadline, cha
 	if (rc != BIP_OK)
 		return rc;
 	if (got == 0) {
-		bip__seterr(err, errlen, "connection closed by the server%s",
-			    c->len ? " in the middle of a response" : "");
+		bip__store_seterr(err, errlen, "connection closed by the server%s",
+				  c->len ? " in the middle of a response" : "");
 		return BIP_EAGAIN;
 	}
 	c->len += got;
@@ -718,7 +705,7 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 		if (p == BIP_HTTP_DONE)
 			break;
 		if (p == BIP_HTTP_BAD) {
-			bip__seterr(err, errlen, "malformed HTTP response head");
+			bip__store_seterr(err, errlen, "malformed HTTP response head");
 			return BIP_EIO;
 		}
 		rc = read_more(c, idle_ms, deadline, err, errlen);
@@ -734,8 +721,8 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 			rc = conn_read(c, c->buf + c->len, c->cap - c->len - 1, &got, idle_ms,
 				       deadline, err, errlen);
 			if (rc == BIP_OK && got == 0) {
-				bip__seterr(err, errlen,
-					    "connection closed in the middle of a response");
+				bip__store_seterr(err, errlen,
+						  "connection closed in the middle of a response");
 				rc = BIP_EAGAIN;
 			}
 			c->len += got;
@@ -756,7 +743,7 @@ static int read_response(struct bip_http_conn *c, int idle_ms, int64_t deadline,
 			if (p == BIP_HTTP_DONE)
 				break;
 			if (p == BIP_HTTP_BAD) {
-				bip__seterr(err, errlen, "malformed chunked HTTP body");
+				bip__store_seterr(err, errlen, "malformed chunked HTTP body");
 				return BIP_EIO;
 			}
 			/* Everything was consumed: drop the framing read so far. */
@@ -792,7 +779,7 @@ int bip__http_post(struct bip_http_conn *c, const char *hosthdr, const char *pat
 		     "Content-Length: %zu\r\n\r\n",
 		     path, hosthdr, len);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
-		bip__seterr(err, errlen, "request line too long");
+		bip__store_seterr(err, errlen, "request line too long");
 		goto out;
 	}
 	/* One buffer, one write: the request leaves in as few segments as possible. */

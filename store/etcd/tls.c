@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "blockipam/err.h"
+#include "../store_int.h"
 #include "tls.h"
 
 /* X(function): every OpenSSL function used, looked up by name. */
@@ -89,20 +90,6 @@ struct bip_tls_conn {
 	int wdone; /* bytes SSL_write took whose records are not all sent yet */
 };
 
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void bip__seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The reason of the oldest queued OpenSSL error (the queue is emptied). */
 static const char *ssl_reason(const struct ssl_api *a)
 {
@@ -135,7 +122,7 @@ static int flush(struct bip_tls_conn *c, char *err, size_t errlen)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return BIP_TLS_WANT_WRITE;
-			bip__seterr(err, errlen, "write: %s", strerror(errno));
+			bip__store_seterr(err, errlen, "write: %s", strerror(errno));
 			return BIP_TLS_RESET;
 		}
 		a->p_BIO_nread(c->net, &p, (int)s);
@@ -152,7 +139,7 @@ static int fill(struct bip_tls_conn *c, char *err, size_t errlen)
 	ssize_t r;
 
 	if (n <= 0) {
-		bip__seterr(err, errlen, "TLS: receive buffer full");
+		bip__store_seterr(err, errlen, "TLS: receive buffer full");
 		return BIP_TLS_FAIL;
 	}
 	do
@@ -166,7 +153,7 @@ static int fill(struct bip_tls_conn *c, char *err, size_t errlen)
 		return BIP_TLS_EOF;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return BIP_TLS_WANT_READ;
-	bip__seterr(err, errlen, "read: %s", strerror(errno));
+	bip__store_seterr(err, errlen, "read: %s", strerror(errno));
 	return BIP_TLS_RESET;
 }
 
@@ -194,21 +181,21 @@ static int pump(struct bip_tls_conn *c, int r, const char *what, char *err, size
 	}
 	v = a->p_SSL_get_verify_result(c->ssl);
 	if (v != X509_V_OK) {
-		bip__seterr(err, errlen, "TLS %s: the server certificate is not accepted: %s", what,
-			    a->p_X509_verify_cert_error_string(v));
+		bip__store_seterr(err, errlen, "TLS %s: the server certificate is not accepted: %s",
+				  what, a->p_X509_verify_cert_error_string(v));
 		a->p_ERR_clear_error();
 	} else {
 		const char *why = ssl_reason(a);
 
 		/* An alert is the server's verdict; one about a certificate is about ours. */
 		if (strstr(why, "alert") && strstr(why, "certificate"))
-			bip__seterr(
+			bip__store_seterr(
 			    err, errlen,
 			    "the server refused the client certificate (%s): check cert_file, "
 			    "key_file, and that etcd trusts their CA",
 			    why);
 		else
-			bip__seterr(err, errlen, "TLS %s failed: %s", what, why);
+			bip__store_seterr(err, errlen, "TLS %s failed: %s", what, why);
 	}
 	return BIP_TLS_FAIL;
 }
@@ -316,8 +303,8 @@ int bip__tls_conn_new(struct bip_tls *t, int fd, const char *host, struct bip_tl
 	rc = BIP_OK;
 out:
 	if (rc == BIP_EINVAL)
-		bip__seterr(err, errlen, "TLS: cannot verify against host '%s': %s", host,
-			    ssl_reason(a));
+		bip__store_seterr(err, errlen, "TLS: cannot verify against host '%s': %s", host,
+				  ssl_reason(a));
 	if (rc != BIP_OK) {
 		bip__tls_conn_free(c);
 		c = NULL;
@@ -348,15 +335,15 @@ static int load(struct bip_tls *t, char *err, size_t errlen)
 	t->libcrypto = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
 	t->libssl = t->libcrypto ? dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL) : NULL;
 	if (!t->libssl) {
-		bip__seterr(err, errlen,
-			    "etcds:// needs OpenSSL 3 (libssl.so.3, libcrypto.so.3): %s",
-			    dlerror());
+		bip__store_seterr(err, errlen,
+				  "etcds:// needs OpenSSL 3 (libssl.so.3, libcrypto.so.3): %s",
+				  dlerror());
 		return BIP_EUNSUPPORTED;
 	}
 #define TLS_LOAD(name)                                                                             \
 	*(void **)&t->api.p_##name = dlsym(t->libssl, #name);                                      \
 	if (!t->api.p_##name) {                                                                    \
-		bip__seterr(err, errlen, "etcds://: OpenSSL lacks %s", #name);                     \
+		bip__store_seterr(err, errlen, "etcds://: OpenSSL lacks %s", #name);               \
 		return BIP_EUNSUPPORTED;                                                           \
 	}
 	TLS_FUNCS(TLS_LOAD)
@@ -391,30 +378,31 @@ int bip__tls_new(const char *ca_file, const char *cert_file, const char *key_fil
 	a->p_SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_file) {
 		if (a->p_SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
-			bip__seterr(err, errlen, "cannot load the CA file '%s': %s", ca_file,
-				    ssl_reason(a));
+			bip__store_seterr(err, errlen, "cannot load the CA file '%s': %s", ca_file,
+					  ssl_reason(a));
 			goto out;
 		}
 	} else if (a->p_SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-		bip__seterr(err, errlen, "cannot load the system's CA certificates: %s",
-			    ssl_reason(a));
+		bip__store_seterr(err, errlen, "cannot load the system's CA certificates: %s",
+				  ssl_reason(a));
 		goto out;
 	}
 	if (cert_file) {
 		if (a->p_SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1) {
-			bip__seterr(err, errlen, "cannot load the client certificate '%s': %s",
-				    cert_file, ssl_reason(a));
+			bip__store_seterr(err, errlen,
+					  "cannot load the client certificate '%s': %s", cert_file,
+					  ssl_reason(a));
 			goto out;
 		}
 		if (a->p_SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-			bip__seterr(err, errlen, "cannot load the client key '%s': %s", key_file,
-				    ssl_reason(a));
+			bip__store_seterr(err, errlen, "cannot load the client key '%s': %s",
+					  key_file, ssl_reason(a));
 			goto out;
 		}
 		if (a->p_SSL_CTX_check_private_key(t->ctx) != 1) {
-			bip__seterr(err, errlen,
-				    "the client key '%s' does not match the certificate '%s'",
-				    key_file, cert_file);
+			bip__store_seterr(err, errlen,
+					  "the client key '%s' does not match the certificate '%s'",
+					  key_file, cert_file);
 			goto out;
 		}
 	}
