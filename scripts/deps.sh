@@ -2,7 +2,9 @@
 # Install the Debian packages blockipam needs to build (and, with "test", to test), when they
 # are missing. Runs apt-get as root, or through sudo.
 set -e
-need="gcc make pkg-config libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
+# libc6-dev, libssl-dev, libsqlite3-dev, libjansson-dev: their .a files link the static plugin
+# (gcc only recommends libc6-dev, and --no-install-recommends below skips recommendations).
+need="gcc make pkg-config libc6-dev libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
 if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
 iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \

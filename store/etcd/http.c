@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,6 +22,7 @@
 #include "blockipam/err.h"
 #include "../store_int.h"
 #include "http.h"
+#include "resolve.h"
 #include "tls.h"
 
 /* --- the connection ------------------------------------------------------------------- */
@@ -211,18 +211,18 @@ bool bip__http_conn_alive(struct bip_http_conn *c)
 	return false;
 }
 
-static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fdp)
+static int connect_one(const struct sockaddr_storage *sa, socklen_t salen, int64_t deadline,
+		       int *fdp)
 {
 	int one = 1, soerr = 0, rc;
 	socklen_t sl = sizeof(soerr);
-	int fd =
-	    socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 
 	if (fd < 0)
 		return errno;
 	/* The request is one write; do not let Nagle hold it behind a delayed ACK. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+	if (connect(fd, (const struct sockaddr *)sa, salen) == 0)
 		goto done;
 	if (errno != EINPROGRESS) {
 		soerr = errno;
@@ -249,19 +249,15 @@ fail:
 int bip__http_connect(struct bip_http_conn *c, const char *host, const char *port,
 		      struct bip_tls *tls, int64_t deadline, char *err, size_t errlen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	int fd = -1, e = 0, rc = BIP_EAGAIN, gai;
+	struct bip_resolved addrs;
+	int fd = -1, e = 0, rc;
 
 	bip__http_conn_close(c);
-	gai = getaddrinfo(host, port, &hints, &res);
-	if (gai != 0) {
-		bip__store_seterr(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(gai));
-		return gai == EAI_MEMORY ? BIP_ENOMEM : BIP_EAGAIN;
-	}
-	for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-		e = connect_one(ai, deadline, &fd);
-	freeaddrinfo(res);
+	rc = bip__resolve(host, port, &addrs, err, errlen);
+	if (rc != BIP_OK)
+		return rc == BIP_EIO ? BIP_EAGAIN : rc;
+	for (size_t i = 0; i < addrs.n && fd < 0; i++)
+		e = connect_one(&addrs.addr[i], addrs.len[i], deadline, &fd);
 	if (fd < 0) {
 		bip__store_seterr(err, errlen, "connect: %s", strerror(e ? e : EIO));
 		return BIP_EAGAIN;

@@ -106,12 +106,12 @@ void bip__http_conn_close(struct bip_http_conn *c);
 void bip__http_conn_free(struct bip_http_conn *c);
 
 /*
- * Connect to host:port (getaddrinfo; every address in turn) by a non-blocking connect, then,
- * with tls, a TLS handshake verifying the server certificate against host. Waits until
- * deadline (bip__http_now_ms() scale). Returns BIP_OK, BIP_EAGAIN (refused, unreachable, timed
- * out, the name does not resolve (now): try another endpoint), BIP_EPERM (TLS: certificate or
- * handshake rejected), BIP_EINVAL (TLS cannot verify against this host), BIP_ENOMEM; err says
- * why.
+ * Connect to host:port (bip__resolve, resolve.h; every address in turn) by a non-blocking
+ * connect, then, with tls, a TLS handshake verifying the server certificate against host. Waits
+ * until deadline (bip__http_now_ms() scale). Returns BIP_OK, BIP_EAGAIN (refused, unreachable,
+ * timed out, the name does not resolve (now): try another endpoint), BIP_EPERM (TLS:
+ * certificate or handshake rejected), BIP_EINVAL (TLS cannot verify against this host),
+ * BIP_ENOMEM; err says why.
  */
 int bip__http_connect(struct bip_http_conn *c, const char *host, const char *port,
 		      struct bip_tls *tls, int64_t deadline, char *err, size_t errlen);

@@ -1,7 +1,9 @@
 /*
  * TLS through OpenSSL 3, reached with dlopen + dlsym (tls.h says why). The headers give the
  * prototypes, so every pointer in the table has its function's exact type; nothing from
- * OpenSSL is linked. The table lives in the context, not in a global.
+ * OpenSSL is linked. The table lives in the context, not in a global. The static plugin
+ * (compiled with BIP_STATIC_PLUGIN) cannot dlopen: it links libssl.a and libcrypto.a, and the
+ * same table then holds the linked functions.
  *
  * OpenSSL never touches the socket: it reads and writes a memory BIO pair, and this file moves
  * the bytes with recv() and send(MSG_NOSIGNAL). OpenSSL's socket BIO would write(), and a
@@ -12,7 +14,9 @@
  * name against its DNS SANs (and as SNI).
  */
 #include <arpa/inet.h>
+#ifndef BIP_STATIC_PLUGIN
 #include <dlfcn.h>
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -329,6 +333,17 @@ void bip__tls_conn_free(struct bip_tls_conn *c)
 	free(c);
 }
 
+#ifdef BIP_STATIC_PLUGIN
+static int load(struct bip_tls *t, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+#define TLS_LINK(name) t->api.p_##name = &name;
+	TLS_FUNCS(TLS_LINK)
+#undef TLS_LINK
+	return BIP_OK;
+}
+#else
 static int load(struct bip_tls *t, char *err, size_t errlen)
 {
 	/* libcrypto first: libssl needs it, and a missing one is named plainly. */
@@ -350,6 +365,7 @@ static int load(struct bip_tls *t, char *err, size_t errlen)
 #undef TLS_LOAD
 	return BIP_OK;
 }
+#endif
 
 int bip__tls_new(const char *ca_file, const char *cert_file, const char *key_file,
 		 struct bip_tls **out, char *err, size_t errlen)
@@ -422,11 +438,13 @@ void bip__tls_free(struct bip_tls *t)
 		return;
 	if (t->ctx)
 		t->api.p_SSL_CTX_free(t->ctx);
+#ifndef BIP_STATIC_PLUGIN
 	/* OpenSSL pins itself in memory (it registers an exit handler): dlclose only drops our
 	 * references. */
 	if (t->libssl)
 		dlclose(t->libssl);
 	if (t->libcrypto)
 		dlclose(t->libcrypto);
+#endif
 	free(t);
 }

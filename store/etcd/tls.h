@@ -1,7 +1,9 @@
 /*
  * TLS for the etcd client through OpenSSL 3, loaded with dlopen only when an etcds:// address
- * is opened: the plugin is exec'd once per pod, and linking libssl would cost every exec
- * (plain etcd:// and sqlite:// included) the loading of two large libraries.
+ * is opened: the plugin is exec'd once per pod, and linking libssl dynamically would cost every
+ * exec (plain etcd:// and sqlite:// included) the loading of two large libraries. The static
+ * plugin (BIP_STATIC_PLUGIN) links libssl.a and libcrypto.a instead: a static binary loads no
+ * library at exec, and it could not dlopen one safely.
  *
  * The socket stays non-blocking; the calls here never wait: they report WANT_READ or
  * WANT_WRITE and the caller polls. Writes go through send(MSG_NOSIGNAL), so a closed peer is an
@@ -30,8 +32,8 @@ enum {
 /*
  * Load OpenSSL and make a client context: TLS 1.2 or later, the server certificate verified
  * against ca_file (NULL: the system's trust store), and, when cert_file is given, a client
- * certificate and its key_file (mutual TLS). Returns BIP_OK, BIP_EUNSUPPORTED (no libssl.so.3),
- * BIP_EINVAL (unusable files: err names which and why), BIP_ENOMEM.
+ * certificate and its key_file (mutual TLS). Returns BIP_OK, BIP_EUNSUPPORTED (the dynamic
+ * build: no libssl.so.3), BIP_EINVAL (unusable files: err names which and why), BIP_ENOMEM.
  */
 int bip__tls_new(const char *ca_file, const char *cert_file, const char *key_file,
 		 struct bip_tls **out, char *err, size_t errlen);
