@@ -165,7 +165,7 @@ test: all $(TESTS) $(HELPERS)
 	BUILD=$(BUILD) scripts/run-tests $(BUILD)
 
 # The in-process table tests: no exec'd processes, no servers, no real network (under 2 s).
-UNIT_TESTS := test_addr test_selector test_records test_http test_routes test_cni test_cli \
+UNIT_TESTS := test_addr test_selector test_records test_http test_resolve test_routes test_cni test_cli \
 	test_ipam
 empty :=
 comma := ,
