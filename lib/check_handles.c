@@ -22,6 +22,30 @@ int bip__ck_reread(struct checker *c, char (*keys)[KEY_LEN], size_t n, struct bi
 	return rc == BIP_OK ? BIP_OK : bip__seterr(c->ip, rc, "cannot read %s again", keys[0]);
 }
 
+/* h as the handle record got (0 or 1 entry) says: present, rev and its addresses. */
+static int take_record(struct checker *c, struct c_handle *h, const struct bip_kvs *got)
+{
+	struct bip_handle_info info = {0};
+	int rc;
+
+	h->present = got->n > 0;
+	h->naddrs = 0;
+	if (!h->present)
+		return BIP_OK;
+	rc = bip__handle_decode(c->ip, h->id, got->v[0].value, got->v[0].len, &info);
+	if (rc == BIP_OK) {
+		h->rev = got->v[0].rev;
+		h->addrs =
+		    bip__arena_alloc(c->ip, &c->arena, info.naddrs * sizeof(*info.addrs) + 1);
+		if (h->addrs && info.naddrs)
+			memcpy(h->addrs, info.addrs, info.naddrs * sizeof(*info.addrs));
+		h->naddrs = (uint32_t)info.naddrs;
+		rc = h->addrs ? BIP_OK : BIP_ENOMEM;
+	}
+	bip_handle_info_clear(&info);
+	return rc;
+}
+
 /*
  * Read handle h and the blocks of its addresses (those the scan saw it hold, `given`, and those
  * it lists) at one revision. On success h describes the record as read then (present, rev,
@@ -64,25 +88,9 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 	if (rc != BIP_OK)
 		goto out;
 	nread = n + 1;
-	h->present = got[0].n > 0;
-	h->naddrs = 0;
-	if (h->present) {
-		struct bip_handle_info info = {0};
-
-		rc = bip__handle_decode(c->ip, h->id, got[0].v[0].value, got[0].v[0].len, &info);
-		if (rc == BIP_OK) {
-			h->rev = got[0].v[0].rev;
-			h->addrs = bip__arena_alloc(c->ip, &c->arena,
-						    info.naddrs * sizeof(*info.addrs) + 1);
-			if (h->addrs && info.naddrs)
-				memcpy(h->addrs, info.addrs, info.naddrs * sizeof(*info.addrs));
-			h->naddrs = (uint32_t)info.naddrs;
-			rc = h->addrs ? BIP_OK : BIP_ENOMEM;
-		}
-		bip_handle_info_clear(&info);
-		if (rc != BIP_OK)
-			goto out;
-	}
+	rc = take_record(c, h, &got[0]);
+	if (rc != BIP_OK)
+		goto out;
 	for (size_t j = 1; j < nread; j++) {
 		struct blk *b = NULL;
 
@@ -284,25 +292,104 @@ out:
 	return rc;
 }
 
-int bip__ck_handles(struct checker *c)
+/* Report the addresses where h's record and what its blocks give it (given) disagree; *bad when
+ * any do. */
+static int report_handle(struct checker *c, const struct c_handle *h,
+			 const struct bip_prefix *given, size_t ngiven, bool *bad)
 {
 	char as[BIP_ADDR_STRLEN], key[KEY_LEN];
+	int rc;
+
+	bip__key_handle(key, h->id);
+	/* Addresses given by blocks but not listed by the handle. */
+	for (size_t i = 0; i < ngiven; i++) {
+		bool listed = false;
+
+		for (size_t j = 0; j < h->naddrs && !listed; j++)
+			listed = bip_addr_eq(h->addrs[j].addr, given[i].addr);
+		if (listed)
+			continue;
+		*bad = true;
+		rc = bip__ck_problem(c, BIP_PROB_ADDR_NO_HANDLE, key,
+				     bip_addr_fmt(given[i].addr, as),
+				     h->present ? "address %s is held by '%s' in its block, "
+						  "but the handle record does not list it"
+						: "address %s is held by '%s', which has no "
+						  "handle record",
+				     as, h->id);
+		if (rc != BIP_OK)
+			return rc;
+		bip__ck_last(c, h->present ? h->rev : 0, true);
+	}
+	/* Addresses the handle lists that its blocks do not give it. */
+	for (size_t j = 0; j < h->naddrs; j++) {
+		bool is_given = false;
+
+		for (size_t i = 0; i < ngiven && !is_given; i++)
+			is_given = bip_addr_eq(h->addrs[j].addr, given[i].addr);
+		if (is_given)
+			continue;
+		*bad = true;
+		rc = bip__ck_problem(c, BIP_PROB_HANDLE_DANGLING, key,
+				     bip_addr_fmt(h->addrs[j].addr, as),
+				     "handle '%s' lists %s, but its block does not give it to "
+				     "the handle",
+				     h->id, as);
+		if (rc != BIP_OK)
+			return rc;
+		bip__ck_last(c, h->rev, true);
+	}
+	return BIP_OK;
+}
+
+/* Judge handle h against the addresses the scan saw its blocks give it, read again when they
+ * disagree, and repair it when asked. */
+static int check_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *given,
+			size_t ngiven)
+{
+	struct bip_prefix *fresh = NULL;
+	size_t nfresh = 0, first = c->rep->n;
+	bool bad = false;
+	int rc;
+
+	if (!handle_agrees(h, given, ngiven)) {
+		bool done;
+
+		rc = reread_handle(c, h, given, ngiven, &fresh, &nfresh, &done);
+		if (rc != BIP_OK)
+			return rc;
+		if (done) { /* else too many blocks to read at once: the scan's view */
+			given = fresh;
+			ngiven = nfresh;
+		}
+	}
+	rc = report_handle(c, h, given, ngiven, &bad);
+	if (rc == BIP_OK && bad && bip__ck_may_repair(c, first, c->rep->n)) {
+		rc = repair_handle(c, h, given, ngiven);
+		for (size_t p = first; rc == BIP_OK && p < c->rep->n; p++)
+			c->rep->v[p].repaired = true;
+		if (rc == BIP_ECONFLICT)
+			rc = BIP_OK;
+	}
+	free(fresh);
+	return rc;
+}
+
+int bip__ck_handles(struct checker *c)
+{
 	size_t *count = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
 	size_t *start = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(size_t));
 	struct bip_prefix *flat = bip__im_calloc(c->ip, c->nallocs + 1, sizeof(*flat));
-	struct bip_prefix **held = bip__im_calloc(c->ip, c->nhandles + 1, sizeof(*held));
-	struct bip_prefix *fresh = NULL;
-	size_t nfresh;
 	int rc = BIP_ENOMEM;
 
-	if (!count || !start || !flat || !held)
+	if (!count || !start || !flat)
 		goto out;
-	/* What the blocks give each handle, grouped by handle in one array. */
+	/* What the blocks give each handle, grouped by handle in one array: handle h's are
+	 * flat[start[h] .. start[h] + count[h]). */
 	for (size_t i = 0; i < c->nallocs; i++)
 		count[c->allocs[i].handle]++;
 	for (size_t h = 0, at = 0; h < c->nhandles; h++) {
 		start[h] = at;
-		held[h] = flat + at;
 		at += count[h];
 		count[h] = 0;
 	}
@@ -312,81 +399,12 @@ int bip__ck_handles(struct checker *c)
 		flat[start[a->handle] + count[a->handle]++] =
 		    (struct bip_prefix){{a->v, a->family}, a->blen};
 	}
-	for (size_t h = 0; h < c->nhandles; h++) {
-		struct c_handle *ch = &c->handles[h];
-		const struct bip_prefix *given = held[h];
-		size_t ngiven = count[h];
-		bool bad = false;
-		size_t first = c->rep->n;
-
-		free(fresh);
-		fresh = NULL;
-		if (!handle_agrees(ch, given, ngiven)) {
-			bool done;
-
-			rc = reread_handle(c, ch, given, ngiven, &fresh, &nfresh, &done);
-			if (rc != BIP_OK)
-				goto out;
-			if (done) { /* else too many blocks to read at once: the scan's view */
-				given = fresh;
-				ngiven = nfresh;
-			}
-		}
-		bip__key_handle(key, ch->id);
-		/* Addresses given by blocks but not listed by the handle. */
-		for (size_t i = 0; i < ngiven; i++) {
-			bool listed = false;
-
-			for (size_t j = 0; j < ch->naddrs && !listed; j++)
-				listed = bip_addr_eq(ch->addrs[j].addr, given[i].addr);
-			if (listed)
-				continue;
-			bad = true;
-			rc = bip__ck_problem(
-			    c, BIP_PROB_ADDR_NO_HANDLE, key, bip_addr_fmt(given[i].addr, as),
-			    ch->present ? "address %s is held by '%s' in its block, "
-					  "but the handle record does not list it"
-					: "address %s is held by '%s', which has no "
-					  "handle record",
-			    as, ch->id);
-			if (rc != BIP_OK)
-				goto out;
-			bip__ck_last(c, ch->present ? ch->rev : 0, true);
-		}
-		/* Addresses the handle lists that its blocks do not give it. */
-		for (size_t j = 0; j < ch->naddrs; j++) {
-			bool is_given = false;
-
-			for (size_t i = 0; i < ngiven && !is_given; i++)
-				is_given = bip_addr_eq(ch->addrs[j].addr, given[i].addr);
-			if (is_given)
-				continue;
-			bad = true;
-			rc = bip__ck_problem(
-			    c, BIP_PROB_HANDLE_DANGLING, key, bip_addr_fmt(ch->addrs[j].addr, as),
-			    "handle '%s' lists %s, but its block does not give it to "
-			    "the handle",
-			    ch->id, as);
-			if (rc != BIP_OK)
-				goto out;
-			bip__ck_last(c, ch->rev, true);
-		}
-		if (bad && bip__ck_may_repair(c, first, c->rep->n)) {
-			rc = repair_handle(c, ch, given, ngiven);
-			if (rc != BIP_OK && rc != BIP_ECONFLICT)
-				goto out;
-			for (size_t p = first; rc == BIP_OK && p < c->rep->n; p++)
-				c->rep->v[p].repaired = true;
-		}
-	}
 	rc = BIP_OK;
+	for (size_t h = 0; h < c->nhandles && rc == BIP_OK; h++)
+		rc = check_handle(c, &c->handles[h], flat + start[h], count[h]);
 out:
-	free(fresh);
-	free(held);
 	free(flat);
 	free(start);
 	free(count);
 	return rc;
 }
-
-/* An affinity and its block as read together at one revision (rev 0: absent). */

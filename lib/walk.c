@@ -250,42 +250,57 @@ void bip_addr_info_clear(struct bip_addr_info *ai)
 	memset(ai, 0, sizeof(*ai));
 }
 
-int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_addr_info *out)
+/* The block that would hold f->addr (f->found, f->cidr): by its pool's block size, else by
+ * the block keys; and ai's pool and whether the address is reserved. */
+static int find_block(struct bip_ipam *ip, struct bip_addr_info *ai, struct findblk *f)
 {
-	struct bip_addr_info ai = {0};
 	struct bip_pool *pools = NULL;
 	int64_t *revs = NULL, rev;
 	struct bip_prefix *res = NULL;
 	size_t npools = 0, nres = 0;
-	struct findblk f = {.addr = addr};
-	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
-	struct bip_kv kv = {0};
-	struct blk *b = NULL;
 	const struct bip_pool *p;
-	uint32_t o;
 	int rc;
 
-	ip->errmsg[0] = '\0';
-	bip_addr_fmt(addr, as);
 	rc = bip__load_pools(ip, &pools, &revs, &npools);
 	if (rc == BIP_OK)
 		rc = bip__load_reservations(ip, &res, &nres);
 	if (rc != BIP_OK)
 		goto out;
-	ai.reserved = bip__addr_reserved(res, nres, addr);
-	p = bip__pool_of(pools, npools, (struct bip_prefix){addr, (uint8_t)bip_addr_bits(addr)});
+	ai->reserved = bip__addr_reserved(res, nres, f->addr);
+	p = bip__pool_of(pools, npools,
+			 (struct bip_prefix){f->addr, (uint8_t)bip_addr_bits(f->addr)});
 	if (p) {
-		ai.pool = bip__im_strdup(ip, p->name);
-		bip_prefix_sub_of(p->cidr, p->block_len, addr, &f.cidr, NULL);
-		f.found = true;
+		ai->pool = bip__im_strdup(ip, p->name);
+		bip_prefix_sub_of(p->cidr, p->block_len, f->addr, &f->cidr, NULL);
+		f->found = true;
 	} else {
-		rc = bip_store_list_cb(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, on_findblk, &f,
+		rc = bip_store_list_cb(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, on_findblk, f,
 				       &rev);
 		if (rc == 1)
 			rc = BIP_OK;
-		if (rc != BIP_OK)
-			goto out;
 	}
+out:
+	bip_pools_free(pools, npools);
+	free(revs);
+	free(res);
+	return rc;
+}
+
+int bip_ipam_addr_info(struct bip_ipam *ip, struct bip_addr addr, struct bip_addr_info *out)
+{
+	struct bip_addr_info ai = {0};
+	struct findblk f = {.addr = addr};
+	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
+	struct bip_kv kv = {0};
+	struct blk *b = NULL;
+	uint32_t o;
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	bip_addr_fmt(addr, as);
+	rc = find_block(ip, &ai, &f);
+	if (rc != BIP_OK)
+		goto out;
 	rc = bip__seterr(ip, BIP_ENOTFOUND, "address %s is not allocated%s", as,
 			 ai.reserved ? " (it is reserved)" : "");
 	if (!f.found)
@@ -333,8 +348,5 @@ out:
 	bip_addr_info_clear(&ai);
 	bip__blk_free(b);
 	bip_kv_clear(&kv);
-	bip_pools_free(pools, npools);
-	free(revs);
-	free(res);
 	return rc;
 }
