@@ -183,4 +183,8 @@ int bip__label_set_dup(struct bip_ipam *ip, struct bip_label_set *dst,
 		       const struct bip_label_set *src);
 void bip__label_set_clear(struct bip_label_set *ls);
 
+/* lib/walk.c: call fn for every block (b NULL when the record does not decode). */
+typedef int (*bip__blk_fn)(void *ctx, const struct bip_kv *kv, struct blk *b);
+int bip__foreach_block(struct bip_ipam *ip, bip__blk_fn fn, void *ctx);
+
 #endif
