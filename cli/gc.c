@@ -29,7 +29,8 @@
 
 static const struct ctl_usage usage = {
     "gc",
-    "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--allow-empty]\n"
+    "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--list-revision REV]\n"
+    "       [--allow-empty]\n"
     "       (--live FILE | --network NAME --attachments FILE) [--nodes-live FILE]\n"
     "   or: gc [--dry-run] [--allow-empty] --nodes-live FILE",
     "Release the addresses of containers that are gone, and the blocks of nodes that are gone;\n"
@@ -49,6 +50,9 @@ static const struct ctl_usage usage = {
     "                       node may be released\n"
     "  --grace SECONDS      keep handles allocated later than the live file's time less this\n"
     "                       (default 60; the file is taken as written now when it is stdin)\n"
+    "  --list-revision REV  the store's revision ('blockipamctl version') read before the live\n"
+    "                       list was taken: every handle written after it is kept, whatever\n"
+    "                       the clocks say\n"
     "  --nodes-live FILE    node names that exist, one per line; release the block\n"
     "                       affinities of every other node (its record stays)\n"
     "  --allow-empty        accept an empty live list (it releases everything)\n"
@@ -76,7 +80,7 @@ struct gc {
 	/* what was asked (gc_parse) */
 	const char *live_file, *network, *att_file, *nodes_file;
 	bool dry_run, allow_empty, all_nodes, node_named;
-	unsigned long grace;
+	unsigned long grace, list_rev; /* list_rev 0: not given */
 	char host[256];
 	json_t *live;	    /* --live: container IDs */
 	json_t *attach;	    /* --attachments: whole handle ids */
@@ -161,7 +165,9 @@ static int by_rev(const void *a, const void *b)
  * recorded by any handle at or before its revision (the stamps, sorted, as a running maximum).
  * A clock that jumps back thus cannot make a handle look older than anything written before it;
  * a clock that jumped ahead makes the handles after it look young, which keeps them (a leak
- * until the clock catches up, never a live pod's address released).
+ * until the clock catches up, never a live pod's address released). What the order cannot
+ * place is a handle that only writes older than the list precede: with --list-revision, the
+ * store's revision before the list was taken, every handle written after it is kept.
  */
 static int drop_recent(struct gc *g)
 {
@@ -191,7 +197,7 @@ static int drop_recent(struct gc *g)
 		}
 		latest = lo ? g->stamps[lo - 1].time : INT64_MAX;
 		json_object_del(v, "rev");
-		if (latest > g->cutoff)
+		if (latest > g->cutoff || (g->list_rev && rev > (int64_t)g->list_rev))
 			g->recent_kept++;
 		else if (json_array_append(kept, v) != 0) {
 			json_decref(kept);
@@ -353,6 +359,7 @@ static int gc_parse(struct gc *g, int argc, char **argv)
 						 {"node", required_argument, NULL, 'n'},
 						 {"all-nodes", no_argument, NULL, 'a'},
 						 {"grace", required_argument, NULL, 'g'},
+						 {"list-revision", required_argument, NULL, 'R'},
 						 {"allow-empty", no_argument, NULL, 'E'},
 						 {"dry-run", no_argument, NULL, 'd'},
 						 CTL_LONGOPTS};
@@ -383,6 +390,14 @@ static int gc_parse(struct gc *g, int argc, char **argv)
 		case 'g':
 			if (ctl_parse_uint(optarg, 1ul << 31, &g->grace) != BIP_OK)
 				return ctl_usage_err(&usage, "invalid --grace '%s' (want seconds)",
+						     optarg);
+			break;
+		case 'R':
+			if (ctl_parse_uint(optarg, INT64_MAX, &g->list_rev) != BIP_OK ||
+			    !g->list_rev)
+				return ctl_usage_err(&usage,
+						     "invalid --list-revision '%s' (want a store "
+						     "revision, 1 or more)",
 						     optarg);
 			break;
 		case 'E':

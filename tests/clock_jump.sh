@@ -14,6 +14,10 @@
 #             the latest time recorded at or before its revision: kept
 #   dead1     made an hour before the list (both by its time and by the store's order), gone
 #             from it: released (the rule keeps the young, not everything)
+#   alone     'back' again on a store where nothing was written between the list and it: no
+#             write orders it after the list, so its own time decides and gc releases it. A
+#             KNOWN wrong answer (printed, not passed) without --list-revision; with the
+#             store's revision read before the list (gc --list-revision), it is kept
 #   order     the same with --dry-run and JSON: 'back' counted as too recent, not a victim
 #
 # Ends with "clock_jump: N passed, N failed, N skipped".
@@ -98,3 +102,30 @@ else
 	fail "back" "GC released 'back' ($(ip_of back)), made after the live list by a plugin whose clock was a day behind: $(cat "$tmp/gc2")"
 fi
 "$B" --store "$S" ipam check >"$tmp/ck" 2>&1 && pass "ipam check clean" || fail "ipam check" "$(head -c 300 "$tmp/ck")"
+# alone: on a store of its own, the list, then one ADD with the clock a day behind
+S=sqlite://$tmp/alone.db
+"$B" --store "$S" apply -f - >/dev/null <<'YAML'
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: cj}
+spec: {cidr: 10.82.0.0/16, blockSize: 26}
+YAML
+add live1 || fail "ADD live1 (alone)" "$(cat "$tmp/out.live1")"
+rev=$("$B" --store "$S" -o json version | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
+# the list taken a minute after live1's ADD (a file time ahead stands for a minute gone by)
+touch -d "@$(($(date +%s) + 60))" "$tmp/live"
+add alone "-1d" || fail "ADD alone" "$(cat "$tmp/out.alone")"
+"$B" --store "$S" gc --live "$tmp/live" --grace 10 >"$tmp/gc3" 2>&1
+has "$(ip_of live1)" live1 && pass "alone: the live pod's handle is kept" ||
+	fail "alone live1" "released live1: $(cat "$tmp/gc3")"
+if has "$(ip_of alone)" alone; then
+	pass "alone: a handle made with the clock a day behind, alone after the list, is kept"
+else
+	skip "alone" "KNOWN WRONG ANSWER: GC released 'alone', written after the live list by a plugin a day behind, with no write between to order it after the list (see the header)"
+fi
+# alone, with the revision read before the list: the store's order keeps it, whatever its time
+add alone2 "-1d" || fail "ADD alone2" "$(cat "$tmp/out.alone2")"
+"$B" --store "$S" gc --live "$tmp/live" --grace 10 --list-revision "$rev" >"$tmp/gc4" 2>&1
+has "$(ip_of alone2)" alone2 &&
+	pass "alone, --list-revision: a handle written after the revision is kept, its clock a day behind" ||
+	fail "alone --list-revision" "released alone2 (revision before the list $rev): $(cat "$tmp/gc4")"
