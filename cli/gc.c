@@ -6,8 +6,9 @@
  * dots too, so every split is tried. With --network and --attachments (CNI GC's
  * cni.dev/valid-attachments) the handle must be one of the attachments exactly. Either way a
  * handle allocated after the live list was taken (its file's time, less --grace for clock skew)
- * is kept: its container may simply be missing from an older list. An empty live list would
- * release everything, so it needs --allow-empty.
+ * is kept: its container may simply be missing from an older list. A handle's time is taken in
+ * the store's order of writes (drop_recent), so a writer's clock gone back cannot age it. An empty
+ * live list would release everything, so it needs --allow-empty.
  *
  * A live list is one node's: the runtime that wrote it knows only its own containers. On a store
  * that several nodes share, the handles of every other node are missing from it and alive all
@@ -28,7 +29,8 @@
 
 static const struct ctl_usage usage = {
     "gc",
-    "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--allow-empty]\n"
+    "[--dry-run] [--node NAME | --all-nodes] [--grace SECONDS] [--list-revision REV]\n"
+    "       [--allow-empty]\n"
     "       (--live FILE | --network NAME --attachments FILE) [--nodes-live FILE]\n"
     "   or: gc [--dry-run] [--allow-empty] --nodes-live FILE",
     "Release the addresses of containers that are gone, and the blocks of nodes that are gone;\n"
@@ -48,6 +50,9 @@ static const struct ctl_usage usage = {
     "                       node may be released\n"
     "  --grace SECONDS      keep handles allocated later than the live file's time less this\n"
     "                       (default 60; the file is taken as written now when it is stdin)\n"
+    "  --list-revision REV  the store's revision ('blockipamctl version') read before the live\n"
+    "                       list was taken: every handle written after it is kept, whatever\n"
+    "                       the clocks say\n"
     "  --nodes-live FILE    node names that exist, one per line; release the block\n"
     "                       affinities of every other node (its record stays)\n"
     "  --allow-empty        accept an empty live list (it releases everything)\n"
@@ -66,14 +71,46 @@ enum ctl_liveness ctl_handle_liveness(const json_t *live, const char *h)
 	return CTL_DEAD;
 }
 
-struct gc {
-	const json_t *live;   /* --live: container IDs */
-	const json_t *attach; /* --attachments: whole handle ids */
-	const char *node;
-	int64_t cutoff;
-	json_t *victims; /* [{handle, node, addresses}] */
-	size_t live_kept, recent_kept, not_cni, other_node;
+/* A handle's place in the store's order of writes, and the wall time its writer recorded. */
+struct stamp {
+	int64_t rev, time;
 };
+
+struct gc {
+	/* what was asked (gc_parse) */
+	const char *live_file, *network, *att_file, *nodes_file;
+	bool dry_run, allow_empty, all_nodes, node_named;
+	unsigned long grace, list_rev; /* list_rev 0: not given */
+	char host[256];
+	json_t *live;	    /* --live: container IDs */
+	json_t *attach;	    /* --attachments: whole handle ids */
+	json_t *nodes_live; /* --nodes-live: node names */
+	const char *node;
+	char *prefix;
+	int64_t cutoff;
+	/* what was found and done (gc_act) */
+	struct stamp *stamps; /* every handle read, to order the candidates' ages */
+	size_t nstamps, capstamps;
+	json_t *victims; /* [{handle, node, addresses}] */
+	json_t *known, *dead_nodes;
+	size_t live_kept, recent_kept, not_cni, other_node;
+	size_t failed, released, empty_blocks;
+};
+
+static int add_stamp(struct gc *g, const struct bip_handle_info *h)
+{
+	if (g->nstamps == g->capstamps) {
+		size_t cap = g->capstamps ? 2 * g->capstamps : 256;
+		struct stamp *v = realloc(g->stamps, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		g->stamps = v;
+		g->capstamps = cap;
+	}
+	g->stamps[g->nstamps++] = (struct stamp){h->rev, h->time};
+	return BIP_OK;
+}
 
 static int one_handle(void *ctx, const struct bip_handle_info *h)
 {
@@ -81,6 +118,8 @@ static int one_handle(void *ctx, const struct bip_handle_info *h)
 	char a[BIP_ADDR_STRLEN];
 	json_t *addrs, *v;
 
+	if (add_stamp(g, h) != BIP_OK)
+		return BIP_ENOMEM;
 	if (g->node && strcmp(h->node ? h->node : "", g->node) != 0) {
 		g->other_node++;
 		return BIP_OK;
@@ -102,16 +141,72 @@ static int one_handle(void *ctx, const struct bip_handle_info *h)
 			break;
 		}
 	}
-	if (h->time > g->cutoff) {
-		g->recent_kept++;
-		return BIP_OK;
-	}
 	if (!(addrs = json_array()))
 		return BIP_ENOMEM;
 	for (size_t i = 0; i < h->naddrs; i++)
 		json_array_append_new(addrs, json_string(bip_addr_fmt(h->addrs[i].addr, a)));
-	v = json_pack("{s:s, s:s?, s:o}", "handle", h->id, "node", h->node, "addresses", addrs);
+	v = json_pack("{s:s, s:s?, s:o, s:I}", "handle", h->id, "node", h->node, "addresses", addrs,
+		      "rev", (json_int_t)h->rev);
 	return v && json_array_append_new(g->victims, v) == 0 ? BIP_OK : BIP_ENOMEM;
+}
+
+static int by_rev(const void *a, const void *b)
+{
+	const struct stamp *x = a, *y = b;
+
+	return (x->rev > y->rev) - (x->rev < y->rev);
+}
+
+/*
+ * Keep the candidates that are too recent. A handle's age is not the wall time its writer put in
+ * it: a plugin whose clock had gone back a day would make a handle written after the live list
+ * look a day older than the list. The store orders every write (its revisions), and a handle
+ * written after another cannot be older than it, so a handle's age is the latest wall time
+ * recorded by any handle at or before its revision (the stamps, sorted, as a running maximum).
+ * A clock that jumps back thus cannot make a handle look older than anything written before it;
+ * a clock that jumped ahead makes the handles after it look young, which keeps them (a leak
+ * until the clock catches up, never a live pod's address released). What the order cannot
+ * place is a handle that only writes older than the list precede: with --list-revision, the
+ * store's revision before the list was taken, every handle written after it is kept.
+ */
+static int drop_recent(struct gc *g)
+{
+	size_t i;
+	int64_t latest;
+	json_t *kept = json_array(), *v;
+
+	if (!kept)
+		return BIP_ENOMEM;
+
+	qsort(g->stamps, g->nstamps, sizeof(*g->stamps), by_rev);
+	for (i = 1; i < g->nstamps; i++)
+		if (g->stamps[i].time < g->stamps[i - 1].time)
+			g->stamps[i].time = g->stamps[i - 1].time;
+	json_array_foreach(g->victims, i, v)
+	{
+		int64_t rev = (int64_t)json_integer_value(json_object_get(v, "rev"));
+		size_t lo = 0, hi = g->nstamps;
+
+		while (lo < hi) { /* the first stamp past rev */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (g->stamps[mid].rev <= rev)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		latest = lo ? g->stamps[lo - 1].time : INT64_MAX;
+		json_object_del(v, "rev");
+		if (latest > g->cutoff || (g->list_rev && rev > (int64_t)g->list_rev))
+			g->recent_kept++;
+		else if (json_array_append(kept, v) != 0) {
+			json_decref(kept);
+			return BIP_ENOMEM;
+		}
+	}
+	json_decref(g->victims);
+	g->victims = kept;
+	return BIP_OK;
 }
 
 /* The attachments of a CNI GC request, as the set of handle ids they keep alive. */
@@ -254,7 +349,8 @@ static void print_handle(const json_t *v, const char *verb)
 	       node ? node : "");
 }
 
-int gc_main(int argc, char **argv)
+/* Options and input files into g; CTL_CONTINUE when gc should go on, else the exit code. */
+static int gc_parse(struct gc *g, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"live", required_argument, NULL, 'L'},
 						 {"network", required_argument, NULL, 'N'},
@@ -263,160 +359,172 @@ int gc_main(int argc, char **argv)
 						 {"node", required_argument, NULL, 'n'},
 						 {"all-nodes", no_argument, NULL, 'a'},
 						 {"grace", required_argument, NULL, 'g'},
+						 {"list-revision", required_argument, NULL, 'R'},
 						 {"allow-empty", no_argument, NULL, 'E'},
 						 {"dry-run", no_argument, NULL, 'd'},
 						 CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	struct gc g = {0};
-	const char *live_file = NULL, *network = NULL, *att_file = NULL, *nodes_file = NULL;
-	bool dry_run = false, allow_empty = false, all_nodes = false, node_named = false;
-	char host[256];
-	unsigned long grace = 60;
-	json_t *live = NULL, *attach = NULL, *nodes_live = NULL, *known = NULL, *dead_nodes = NULL;
-	json_t *result = NULL, *v;
-	size_t i, failed = 0, released = 0, empty_blocks = 0;
-	char *prefix = NULL;
-	const char *key;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
+	g->grace = 60;
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		switch (c) {
 		case 'L':
-			live_file = optarg;
+			g->live_file = optarg;
 			break;
 		case 'N':
-			network = optarg;
+			g->network = optarg;
 			break;
 		case 'A':
-			att_file = optarg;
+			g->att_file = optarg;
 			break;
 		case 'M':
-			nodes_file = optarg;
+			g->nodes_file = optarg;
 			break;
 		case 'n':
-			g.node = optarg;
-			node_named = true;
+			g->node = optarg;
+			g->node_named = true;
 			break;
 		case 'a':
-			all_nodes = true;
+			g->all_nodes = true;
 			break;
 		case 'g':
-			if (ctl_parse_uint(optarg, 1ul << 31, &grace) != BIP_OK) {
-				ret = ctl_usage_err(&usage, "invalid --grace '%s' (want seconds)",
-						    optarg);
-				goto out;
-			}
+			if (ctl_parse_uint(optarg, 1ul << 31, &g->grace) != BIP_OK)
+				return ctl_usage_err(&usage, "invalid --grace '%s' (want seconds)",
+						     optarg);
+			break;
+		case 'R':
+			if (ctl_parse_uint(optarg, INT64_MAX, &g->list_rev) != BIP_OK ||
+			    !g->list_rev)
+				return ctl_usage_err(&usage,
+						     "invalid --list-revision '%s' (want a store "
+						     "revision, 1 or more)",
+						     optarg);
 			break;
 		case 'E':
-			allow_empty = true;
+			g->allow_empty = true;
 			break;
 		case 'd':
-			dry_run = true;
+			g->dry_run = true;
 			break;
 		}
 	}
-	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
-		ret = rc;
-		goto out;
-	}
-	if (live_file && (network || att_file)) {
-		ret = ctl_usage_err(&usage, "--live excludes --network and --attachments");
-		goto out;
-	}
-	if (!network != !att_file) {
-		ret = ctl_usage_err(&usage, "--network and --attachments go together");
-		goto out;
-	}
-	if (g.node && all_nodes) {
-		ret = ctl_usage_err(&usage, "--node excludes --all-nodes");
-		goto out;
-	}
-	if ((live_file || att_file) && !g.node && !all_nodes &&
-	    ctl_local_node(host, sizeof(host), &g.node) != CTL_EXIT_OK)
-		goto out;
-	if (!live_file && !att_file && !nodes_file) {
-		ret = ctl_usage_err(&usage, "nothing to collect: give --live, --network with "
-					    "--attachments, or --nodes-live");
-		goto out;
-	}
-	if (live_file && ctl_read_set(live_file, &live) != CTL_EXIT_OK)
-		goto out;
-	if (att_file && read_attachments(att_file, network, &attach) != CTL_EXIT_OK)
-		goto out;
-	if (nodes_file && ctl_read_set(nodes_file, &nodes_live) != CTL_EXIT_OK)
-		goto out;
-	if (!allow_empty &&
-	    ((live && !json_object_size(live)) || (attach && !json_object_size(attach)) ||
-	     (nodes_live && !json_object_size(nodes_live)))) {
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
+		return rc;
+	if (g->live_file && (g->network || g->att_file))
+		return ctl_usage_err(&usage, "--live excludes --network and --attachments");
+	if (!g->network != !g->att_file)
+		return ctl_usage_err(&usage, "--network and --attachments go together");
+	if (g->node && g->all_nodes)
+		return ctl_usage_err(&usage, "--node excludes --all-nodes");
+	if ((g->live_file || g->att_file) && !g->node && !g->all_nodes &&
+	    ctl_local_node(g->host, sizeof(g->host), &g->node) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	if (!g->live_file && !g->att_file && !g->nodes_file)
+		return ctl_usage_err(&usage, "nothing to collect: give --live, --network with "
+					     "--attachments, or --nodes-live");
+	return CTL_CONTINUE;
+}
+
+/* The live lists, refused when one is empty without --allow-empty; CTL_CONTINUE or the code. */
+static int gc_load(struct gc *g)
+{
+	if (g->live_file && ctl_read_set(g->live_file, &g->live) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	if (g->att_file && read_attachments(g->att_file, g->network, &g->attach) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	if (g->nodes_file && ctl_read_set(g->nodes_file, &g->nodes_live) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	if (!g->allow_empty && ((g->live && !json_object_size(g->live)) ||
+				(g->attach && !json_object_size(g->attach)) ||
+				(g->nodes_live && !json_object_size(g->nodes_live)))) {
 		ctl_err("%s lists nothing alive: that would release everything; add --allow-empty "
 			"if that is meant",
-			live && !json_object_size(live)	      ? live_file
-			: attach && !json_object_size(attach) ? att_file
-							      : nodes_file);
-		goto out;
+			g->live && !json_object_size(g->live)	    ? g->live_file
+			: g->attach && !json_object_size(g->attach) ? g->att_file
+								    : g->nodes_file);
+		return CTL_EXIT_ERR;
 	}
-	if (!(g.victims = json_array()) || !(known = json_object()) ||
-	    !(dead_nodes = json_array())) {
+	if (!(g->victims = json_array()) || !(g->known = json_object()) ||
+	    !(g->dead_nodes = json_array()) ||
+	    (g->network && asprintf(&g->prefix, "%s.", g->network) < 0)) {
+		g->prefix = NULL;
 		ctl_err("out of memory");
-		goto out;
+		return CTL_EXIT_ERR;
 	}
-	g.live = live;
-	g.attach = attach;
-	if (live_file || att_file)
-		g.cutoff = snapshot_time(live_file ? live_file : att_file) - (int64_t)grace;
-	if (network && asprintf(&prefix, "%s.", network) < 0) {
-		prefix = NULL;
-		ctl_err("out of memory");
-		goto out;
-	}
-	if (ctl_open(&s, dry_run) != CTL_EXIT_OK)
-		goto out;
+	if (g->live_file || g->att_file)
+		g->cutoff =
+		    snapshot_time(g->live_file ? g->live_file : g->att_file) - (int64_t)g->grace;
+	return CTL_CONTINUE;
+}
+
+/* What to release: dead handles of the node that are not too recent, and dead nodes. */
+static int gc_collect(struct gc *g, struct ctl_session *s)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
 	/* a typo would collect nothing and say so with exit 0 */
-	if (node_named && ctl_node_known(s.ipam, g.node, "gc --node") != CTL_EXIT_OK)
-		goto out;
-	if ((live || attach) && (rc = bip_ipam_handle_foreach(s.ipam, prefix ? prefix : "",
-							      one_handle, &g)) != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot list the handles");
-		goto out;
-	}
-	if (nodes_live) {
-		if (known_nodes(&s, known) != BIP_OK)
-			goto out;
-		json_object_foreach(known, key, v)
-		{
-			if (!json_object_get(nodes_live, key))
-				json_array_append_new(dead_nodes, json_string(key));
+	if (g->node_named && ctl_node_known(s->ipam, g->node, "gc --node") != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	if (g->live || g->attach) {
+		rc = bip_ipam_handle_foreach(s->ipam, g->prefix ? g->prefix : "", one_handle, g);
+		if (rc == BIP_OK)
+			rc = drop_recent(g);
+		if (rc != BIP_OK) {
+			ctl_lib_err(s->ipam, rc, "cannot list the handles");
+			return CTL_EXIT_ERR;
 		}
-		if (nodes_typo(nodes_live, known, dead_nodes, nodes_file))
-			goto out;
 	}
-	json_array_foreach(g.victims, i, v)
+	if (g->nodes_live) {
+		if (known_nodes(s, g->known) != BIP_OK)
+			return CTL_EXIT_ERR;
+		json_object_foreach(g->known, key, v)
+		{
+			if (!json_object_get(g->nodes_live, key))
+				json_array_append_new(g->dead_nodes, json_string(key));
+		}
+		if (nodes_typo(g->nodes_live, g->known, g->dead_nodes, g->nodes_file))
+			return CTL_EXIT_ERR;
+	}
+	return CTL_CONTINUE;
+}
+
+/* Release what gc_collect found, then the blocks empty for emptyBlockReleaseSeconds. */
+static void gc_release(struct gc *g, struct ctl_session *s)
+{
+	struct bip_config cfg;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	json_array_foreach(g->victims, i, v)
 	{
 		const char *h = json_string_value(json_object_get(v, "handle"));
 
-		if (!dry_run && (rc = bip_ipam_release_handle(s.ipam, h)) != BIP_OK &&
+		if (!g->dry_run && (rc = bip_ipam_release_handle(s->ipam, h)) != BIP_OK &&
 		    rc != BIP_ENOTFOUND) {
-			ctl_lib_err(s.ipam, rc, "cannot release handle '%s'", h);
-			failed++;
+			ctl_lib_err(s->ipam, rc, "cannot release handle '%s'", h);
+			g->failed++;
 			continue;
 		}
-		released++;
+		g->released++;
 		if (ctl_tabular())
-			print_handle(v, dry_run ? "would release" : "released");
+			print_handle(v, g->dry_run ? "would release" : "released");
 	}
-	json_array_foreach(dead_nodes, i, v)
+	json_array_foreach(g->dead_nodes, i, v)
 	{
 		const char *n = json_string_value(v);
 		size_t blocks = 0, deleted = 0;
 
-		if (!dry_run && (rc = bip_ipam_node_release(s.ipam, n, &blocks, &deleted))) {
-			ctl_lib_err(s.ipam, rc, "cannot release node '%s'", n);
-			failed++;
+		if (!g->dry_run && (rc = bip_ipam_node_release(s->ipam, n, &blocks, &deleted))) {
+			ctl_lib_err(s->ipam, rc, "cannot release node '%s'", n);
+			g->failed++;
 			continue;
 		}
 		if (!ctl_tabular())
 			continue;
-		if (dry_run)
+		if (g->dry_run)
 			printf("would release node %s\n", n);
 		else
 			printf("released node %s: %zu blocks (%zu empty, deleted)\n", n, blocks,
@@ -424,50 +532,74 @@ int gc_main(int argc, char **argv)
 	}
 	/* Then the blocks that have been empty for emptyBlockReleaseSeconds (of any node: an
 	 * empty block holds no pod), each conditioned on the block being as read. */
-	if (!dry_run) {
-		struct bip_config cfg;
-
-		rc = bip_ipam_config_get(s.ipam, &cfg);
-		if (rc == BIP_OK && cfg.empty_block_release_s)
-			rc = bip_ipam_release_empty_blocks(s.ipam, cfg.empty_block_release_s,
-							   &empty_blocks);
-		if (rc != BIP_OK) {
-			ctl_lib_err(s.ipam, rc, "cannot release the empty blocks");
-			failed++;
-		}
+	if (g->dry_run)
+		return;
+	rc = bip_ipam_config_get(s->ipam, &cfg);
+	if (rc == BIP_OK && cfg.empty_block_release_s)
+		rc = bip_ipam_release_empty_blocks(s->ipam, cfg.empty_block_release_s,
+						   &g->empty_blocks);
+	if (rc != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot release the empty blocks");
+		g->failed++;
 	}
+}
+
+static int gc_report(const struct gc *g)
+{
+	json_t *result;
+	int ret;
+
 	if (ctl_tabular()) {
-		if (empty_blocks)
+		if (g->empty_blocks)
 			printf("released %zu blocks empty for emptyBlockReleaseSeconds or more\n",
-			       empty_blocks);
+			       g->empty_blocks);
 		printf("gc: %zu handles %sreleased; kept %zu live, %zu too recent, %zu not CNI "
 		       "handles, %zu on other nodes; %zu nodes %sreleased; %zu failures\n",
-		       released, dry_run ? "would be " : "", g.live_kept, g.recent_kept, g.not_cni,
-		       g.other_node, json_array_size(dead_nodes), dry_run ? "would be " : "",
-		       failed);
-	} else {
-		result = json_pack("{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun",
-				   dry_run, "handles", g.victims, "kept", "live",
-				   (json_int_t)g.live_kept, "recent", (json_int_t)g.recent_kept,
-				   "notCNI", (json_int_t)g.not_cni, "otherNodes",
-				   (json_int_t)g.other_node, "nodes", dead_nodes, "emptyBlocks",
-				   (json_int_t)empty_blocks, "failed", (json_int_t)failed);
-		if (!result) {
-			ctl_err("out of memory");
-			goto out;
-		}
-		if (ctl_print(result) != CTL_EXIT_OK)
-			goto out;
+		       g->released, g->dry_run ? "would be " : "", g->live_kept, g->recent_kept,
+		       g->not_cni, g->other_node, json_array_size(g->dead_nodes),
+		       g->dry_run ? "would be " : "", g->failed);
+		return CTL_EXIT_OK;
 	}
-	ret = failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
-out:
-	free(prefix);
+	result =
+	    json_pack("{s:b, s:O, s:{s:I, s:I, s:I, s:I}, s:O, s:I, s:I}", "dryRun", g->dry_run,
+		      "handles", g->victims, "kept", "live", (json_int_t)g->live_kept, "recent",
+		      (json_int_t)g->recent_kept, "notCNI", (json_int_t)g->not_cni, "otherNodes",
+		      (json_int_t)g->other_node, "nodes", g->dead_nodes, "emptyBlocks",
+		      (json_int_t)g->empty_blocks, "failed", (json_int_t)g->failed);
+	if (!result) {
+		ctl_err("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	ret = ctl_print(result);
 	json_decref(result);
-	json_decref(live);
-	json_decref(attach);
-	json_decref(nodes_live);
-	json_decref(known);
-	json_decref(dead_nodes);
+	return ret;
+}
+
+int gc_main(int argc, char **argv)
+{
+	struct ctl_session s = {0};
+	struct gc g = {0};
+	int ret, rc;
+
+	if ((rc = gc_parse(&g, argc, argv)) != CTL_CONTINUE || (rc = gc_load(&g)) != CTL_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	ret = CTL_EXIT_ERR;
+	if (ctl_open(&s, g.dry_run) != CTL_EXIT_OK || gc_collect(&g, &s) != CTL_CONTINUE)
+		goto out;
+	gc_release(&g, &s);
+	if (gc_report(&g) != CTL_EXIT_OK)
+		goto out;
+	ret = g.failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
+out:
+	free(g.prefix);
+	free(g.stamps);
+	json_decref(g.live);
+	json_decref(g.attach);
+	json_decref(g.nodes_live);
+	json_decref(g.known);
+	json_decref(g.dead_nodes);
 	json_decref(g.victims);
 	ctl_close(&s);
 	return ret;

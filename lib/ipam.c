@@ -2808,6 +2808,7 @@ int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_hand
 		rc = bip__seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", handle);
 	if (rc == BIP_OK) {
 		*out = a.held;
+		out->rev = a.handle_rev;
 		memset(&a.held, 0, sizeof(a.held));
 	}
 	attempt_clear(&a);

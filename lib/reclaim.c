@@ -46,6 +46,12 @@ static int on_empty(void *ctx, const struct bip_kv *kv, struct blk *b)
 	return e->v[e->n - 1].key && (!b->node || e->nodes[e->n - 1]) ? 0 : BIP_ENOMEM;
 }
 
+/*
+ * emptySince is the wall clock of whichever process emptied the block, compared here with this
+ * one's: a jump either way only moves when an empty block goes (early: an affinity given back
+ * and claimed again, churn; late: an empty block kept). Neither can touch an address: a block is
+ * deleted only while it holds none, conditioned on its record being exactly as read.
+ */
 int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_t *deleted)
 {
 	struct empties e = {.ip = ip, .cutoff = bip__now() - (int64_t)min_age_s};

@@ -195,6 +195,7 @@ static int on_handle(void *ctx, const struct bip_kv *kv)
 		return rc;
 	if (rc != BIP_OK)
 		return 0; /* the check reports it */
+	h.rev = kv->rev;
 	rc = f->fn(f->ctx, &h);
 	bip_handle_info_clear(&h);
 	return rc;

@@ -194,7 +194,9 @@ struct bip_handle_info {
 	char *id;
 	char *node;
 	char *namespace, *pod, *container, *ifname;
-	int64_t time;		  /* unix seconds of the allocation */
+	int64_t time;		  /* unix seconds of the allocation, on the writer's wall clock */
+	int64_t rev;		  /* mod revision of its record: the store's order of writes,
+				   * whatever the clocks say (0 when not read from the store) */
 	struct bip_prefix *addrs; /* address/len-of-its-block */
 	size_t naddrs;
 	char *pod_uid; /* NULL when not recorded (records written before it was) */

@@ -174,9 +174,17 @@ int bip__sq_read_failed(struct sqlite_store *s, const char *path, int rc, char *
 		bip__store_seterr(err, errlen,
 				  "store '%s' is not a SQLite database or is corrupt: %s", path,
 				  sqlite3_errmsg(s->db));
-	else
-		bip__store_seterr(err, errlen, "cannot read store '%s': %s", path,
-				  sqlite3_errmsg(s->db));
+	else {
+		char why[PATH_MAX + 160];
+
+		bool perm = bip__sq_why_unwritable(path, why, sizeof(why));
+
+		bip__store_seterr(err, errlen, "cannot read store '%s': %s%s%s", path,
+				  sqlite3_errmsg(s->db), why[0] ? ": " : "", why);
+		/* SQLite says "cannot open" (an I/O error) for a -wal it may not open */
+		if (perm && ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR))
+			return BIP_EPERM;
+	}
 	return bip__sq_map_rc(rc);
 }
 

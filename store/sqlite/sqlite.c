@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +128,51 @@ int bip__sq_map_errno(int e)
 }
 
 /*
+ * Why this process cannot write the store at path, in words for an error message; false (and
+ * "") when nothing is wrong with the file system, the directory, the file or its -wal and -shm
+ * (the cause is then elsewhere). Checked with this process's effective ids, as the kernel does.
+ */
+bool bip__sq_why_unwritable(const char *path, char *buf, size_t len)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char dir[PATH_MAX], f[PATH_MAX + 8];
+	const char *slash = strrchr(path, '/');
+	struct statvfs vfs;
+	struct stat st;
+
+	buf[0] = '\0';
+	snprintf(dir, sizeof(dir), "%.*s",
+		 !slash		 ? 1
+		 : slash == path ? 1
+				 : (int)(slash - path),
+		 !slash ? "." : path);
+	if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		snprintf(buf, len, "the file system holding '%s' is mounted read-only", dir);
+		return true;
+	}
+	if (stat(dir, &st) == 0 && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0) {
+		snprintf(buf, len,
+			 "directory '%s' (owner uid %u, mode %04o) is not writable by uid %u, and "
+			 "SQLite makes the store's -wal and -shm files there",
+			 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+			 (unsigned)geteuid());
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(*sfx); i++) {
+		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+		if (stat(f, &st) == 0 && faccessat(AT_FDCWD, f, R_OK | W_OK, AT_EACCESS) != 0) {
+			snprintf(buf, len,
+				 "'%s' (owner uid %u, mode %04o) is not readable and writable by "
+				 "uid %u",
+				 f, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				 (unsigned)geteuid());
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * A failed SQLite call in store terms, and in words (s->errmsg, bip_store_errmsg) where an
  * operator must act: a damaged file (restore it), a full disk, a read-only file system, an I/O
  * error. A lost race or a busy store needs no words. The writer lock has its own (write_lock).
@@ -134,6 +180,7 @@ int bip__sq_map_errno(int e)
 int bip__sq_rc(struct sqlite_store *s, int rc)
 {
 	const char *path = sqlite3_db_filename(s->db, "main");
+	char why[PATH_MAX + 160];
 	int ret = bip__sq_map_rc(rc);
 
 	if (ret == BIP_OK || s->errmsg[0])
@@ -157,14 +204,27 @@ int bip__sq_rc(struct sqlite_store *s, int rc)
 		    path);
 		break;
 	case SQLITE_READONLY:
-		bip__store_seterr(
-		    s->errmsg, sizeof(s->errmsg),
-		    "store '%s' cannot be written (%s): is its file system mounted read-only, or "
-		    "its file or directory not writable?",
-		    path, sqlite3_errmsg(s->db));
+		bip__sq_why_unwritable(path, why, sizeof(why));
+		if (why[0])
+			bip__store_seterr(s->errmsg, sizeof(s->errmsg),
+					  "store '%s' cannot be written (%s): %s", path,
+					  sqlite3_errmsg(s->db), why);
+		else
+			bip__store_seterr(
+			    s->errmsg, sizeof(s->errmsg),
+			    "store '%s' cannot be written (%s): is its file system "
+			    "mounted read-only, or its file or directory not writable?",
+			    path, sqlite3_errmsg(s->db));
 		break;
-	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
+		/* the -wal or -shm of another owner, a directory that is not writable */
+		if (bip__sq_why_unwritable(path, why, sizeof(why))) {
+			bip__store_seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s: %s", path,
+					  sqlite3_errmsg(s->db), why);
+			return BIP_EPERM;
+		}
+		/* fall through */
+	case SQLITE_IOERR:
 		bip__store_seterr(s->errmsg, sizeof(s->errmsg), "store '%s': %s (errno %d)", path,
 				  sqlite3_errmsg(s->db), sqlite3_system_errno(s->db));
 		break;
@@ -321,7 +381,13 @@ static int open_file(const char *path, const char *what, bool create, int *fdp, 
 			bip__store_seterr(err, errlen,
 					  "%s '%s' is a symbolic link: refusing to follow it", what,
 					  path);
-		else
+		else if (e == EACCES || e == EPERM || e == EROFS) {
+			char why[PATH_MAX + 160];
+
+			bip__sq_why_unwritable(path, why, sizeof(why));
+			bip__store_seterr(err, errlen, "cannot open %s '%s': %s%s%s", what, path,
+					  strerror(e), why[0] ? ": " : "", why);
+		} else
 			bip__store_seterr(err, errlen, "cannot open %s '%s': %s", what, path,
 					  strerror(e));
 		goto out;
@@ -389,8 +455,12 @@ static int connect_db(struct sqlite_store *s, const char *path, char *err, size_
 				 SQLITE_OPEN_EXRESCODE,
 			     NULL);
 	if (rc != SQLITE_OK) {
-		bip__store_seterr(err, errlen, "cannot open store '%s': %s", path,
-				  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		char why[PATH_MAX + 160];
+
+		bip__sq_why_unwritable(path, why, sizeof(why));
+		bip__store_seterr(err, errlen, "cannot open store '%s': %s%s%s", path,
+				  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+				  why[0] ? ": " : "", why);
 		return bip__sq_map_rc(rc);
 	}
 	sqlite3_busy_handler(s->db, bip__sq_busy_wait, s);

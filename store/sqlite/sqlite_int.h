@@ -57,6 +57,7 @@ void bip__sq_seterr(char *err, size_t errlen, const char *fmt, ...)
 int bip__sq_map_rc(int rc);
 int bip__sq_map_errno(int e);
 int bip__sq_rc(struct sqlite_store *s, int rc);
+bool bip__sq_why_unwritable(const char *path, char *buf, size_t len);
 
 /* schema.c: the statements, and the schema check of an open */
 sqlite3_stmt *bip__sq_stmt(struct sqlite_store *s, enum stmt_id id, int *rc);
