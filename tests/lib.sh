@@ -14,10 +14,24 @@
 #   ok MSG            a check passed:   prints "ok   MSG"
 #   bad MSG           a check failed:   prints "FAIL MSG" (through t_fail, which a test's own bad
 #                     that also shows the output calls)
-#   skip MSG          a check that cannot run here, counted and loud: "skip MSG: SKIPPED"
+#   skip MSG [WHY]    a check that cannot run here, counted and loud: "skip MSG: WHY: SKIPPED"
 #   skip_all WHY NAME...  one skip per NAME, with the reason, then finish
 #   finish            prints "$name: N passed, N failed, N skipped" (the line scripts/run-tests
 #                     adds up) and exits, 1 if anything failed
+#   make_tmp          makes $tmp, a fresh directory /tmp/bip-$name.XXXXXX, removed at exit
+#   at_exit CMD       CMD (a string, eval'd) runs at exit, the last given first, before $tmp
+#                     goes and after etcd_cleanup (when tests/etcd-harness.sh is sourced).
+#                     lib.sh owns the EXIT trap: a test gives its clean-up to at_exit instead
+#
+# and the rows of the tests that run a command and look at its output:
+#   pass NAME         ok with $t_prefix (when set) before NAME
+#   fail NAME [WHY]   bad "NAME: WHY", with the head of the last t's output when there was one
+#   t NAME WANT_RC TEXT CMD...   CMD exits WANT_RC and TEXT (a fixed string; '' = anything) is in
+#                     its stdout or stderr, which stay in $tmp/out and $tmp/err (its status in $rc)
+#   t_all NAME WANT_RC TEXT... -- CMD...   the same with every TEXT
+#   not_in NAME TEXT  the last t's output does not hold TEXT
+#   check NAME CMD... passes when CMD (a test) succeeds
+# VERBOSE=1 shows each t's stderr.
 #   why_not_netns     prints why tests of root and `ip netns` cannot run here, nothing if they can
 #   why_not_cmd CMD...  prints the first command that is not installed, as a reason, or nothing
 # A test never passes silently: what cannot run is a skip with its reason, and a test that
@@ -29,6 +43,11 @@ plugin=$build/blockipam
 ctl=$build/blockipamctl
 cnidir=/usr/lib/cni
 passed=0 failed=0 skipped=0
+tmp=
+t_prefix=
+t_ran=0
+rc=0
+t_exits=()
 
 ok() {
 	passed=$((passed + 1))
@@ -45,7 +64,7 @@ bad() { t_fail "$@"; }
 
 skip() {
 	skipped=$((skipped + 1))
-	echo "skip $*: SKIPPED"
+	echo "skip $1${2:+: $2}: SKIPPED"
 }
 
 finish() {
@@ -76,4 +95,75 @@ why_not_cmd() {
 			return
 		fi
 	done
+}
+
+make_tmp() {
+	tmp=$(mktemp -d "/tmp/bip-$name.XXXXXX") || {
+		bad "cannot make a temporary directory"
+		finish
+	}
+}
+
+at_exit() { t_exits+=("$1"); }
+
+# The EXIT trap: a clean-up never changes the exit status (bash keeps the status of exit).
+t_exit() {
+	local i
+	for ((i = ${#t_exits[@]} - 1; i >= 0; i--)); do eval "${t_exits[$i]}"; done
+	declare -F etcd_cleanup >/dev/null && etcd_cleanup
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap t_exit EXIT
+
+pass() { ok "$t_prefix$1"; }
+
+fail() {
+	bad "$t_prefix$1${2:+: $2}"
+	[ "$t_ran" = 1 ] && sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
+	return 0
+}
+
+t_all() {
+	local name=$1 want=$2 texts=() x
+	shift 2
+	while [ "$1" != "--" ]; do
+		texts+=("$1")
+		shift
+	done
+	shift
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	t_ran=1
+	[ -n "${VERBOSE:-}" ] && sed 's/^/    > /' "$tmp/err"
+	if [ "$rc" != "$want" ]; then
+		fail "$name" "exit $rc, want $want"
+		return 1
+	fi
+	for x in "${texts[@]}"; do
+		if [ -n "$x" ] && ! grep -qF -- "$x" "$tmp/out" "$tmp/err"; then
+			fail "$name" "no '$x' in the output"
+			return 1
+		fi
+	done
+	pass "$name"
+}
+
+t() {
+	local name=$1 want=$2 text=$3
+	shift 3
+	t_all "$name" "$want" "$text" -- "$@"
+}
+
+not_in() {
+	if grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
+		fail "$1" "'$2' should not be in the output"
+	else
+		pass "$1"
+	fi
+}
+
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name" "condition failed: $*"; fi
 }
