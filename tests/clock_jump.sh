@@ -16,25 +16,16 @@
 #
 # Ends with "clock_jump: N passed, N failed, N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	rm -rf "$tmp"
-	echo "clock_jump: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+name=clock_jump
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
+make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_DEBUG
 export BLOCKIPAM_NODE=n1
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
 if ! command -v faketime >/dev/null; then
 	skip "clock jumps" "faketime missing (scripts/deps.sh test installs it): clock jumps NOT tested"
-	exit 0
+	finish
 fi
 # faketime works by LD_PRELOAD, which puts its library before ASan's runtime in a sanitizer
 # build: ASan refuses to start unless told the order is fine (it is: faketime only wraps the
@@ -59,7 +50,7 @@ EOF
 }
 has() { "$B" --store "$S" -o json ipam show --ip "$1" 2>/dev/null | grep -q "cj.$2.eth0"; }
 ip_of() { sed -n 's|.*"address":"\([^/"]*\)/.*|\1|p' "$tmp/out.$1"; }
-faketime -f "+365d" date >/dev/null 2>&1 || { skip "clock jumps" "faketime does not run here"; exit 0; }
+faketime -f "+365d" date >/dev/null 2>&1 || { skip "clock jumps" "faketime does not run here"; finish; }
 
 add live1 || fail "ADD live1" "$(cat "$tmp/out.live1")"
 echo live1 >"$tmp/live" # the live list: live1 only, written now
@@ -86,3 +77,4 @@ else
 	skip "back" "KNOWN WRONG ANSWER: GC released 'back' ($(ip_of back)), made after the live list by a plugin whose clock was a day behind: its wall-clock time looked older than the list (see the header)"
 fi
 "$B" --store "$S" ipam check >"$tmp/ck" 2>&1 && pass "ipam check clean" || fail "ipam check" "$(head -c 300 "$tmp/ck")"
+finish
