@@ -26,11 +26,12 @@
 # and the rows of the tests that run a command and look at its output:
 #   pass NAME         ok with $t_prefix (when set) before NAME
 #   fail NAME [WHY]   bad "NAME: WHY", with the head of the last t's output when there was one
+#                     and the tail of the file $fail_log when the test names one (a daemon's log)
 #   t NAME WANT_RC TEXT CMD...   CMD exits WANT_RC and TEXT (a fixed string; '' = anything) is in
 #                     its stdout or stderr, which stay in $tmp/out and $tmp/err (its status in $rc)
 #   t_all NAME WANT_RC TEXT... -- CMD...   the same with every TEXT
 #   not_in NAME TEXT  the last t's output does not hold TEXT
-#   check NAME CMD... passes when CMD (a test) succeeds
+#   check NAME CMD... passes when CMD (a test) succeeds; its output is shown only when it fails
 # VERBOSE=1 shows each t's stderr.
 #   why_not_netns     prints why tests of root and `ip netns` cannot run here, nothing if they can
 #   why_not_cmd CMD...  prints the first command that is not installed, as a reason, or nothing
@@ -45,6 +46,7 @@ cnidir=/usr/lib/cni
 passed=0 failed=0 skipped=0
 tmp=
 t_prefix=
+fail_log=
 t_ran=0
 rc=0
 t_exits=()
@@ -120,6 +122,7 @@ pass() { ok "$t_prefix$1"; }
 fail() {
 	bad "$t_prefix$1${2:+: $2}"
 	[ "$t_ran" = 1 ] && sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
+	[ -n "$fail_log" ] && sed 's/^/    | /' "$fail_log" 2>/dev/null | tail -n 25
 	return 0
 }
 
@@ -165,5 +168,10 @@ not_in() {
 check() {
 	local name=$1
 	shift
-	if "$@"; then pass "$name"; else fail "$name" "condition failed: $*"; fi
+	if "$@" >"$tmp/check.out" 2>&1; then
+		pass "$name"
+	else
+		fail "$name" "condition failed: $*"
+		sed 's/^/    > /' "$tmp/check.out" | head -n 20
+	fi
 }
