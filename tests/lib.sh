@@ -25,7 +25,8 @@
 #
 # and the rows of the tests that run a command and look at its output:
 #   pass NAME         ok with $t_prefix (when set) before NAME
-#   fail NAME [WHY]   bad "NAME: WHY", with the head of the last t's output when there was one
+#   fail NAME [WHY]   bad "NAME: WHY", with the head of $tmp/out and $tmp/err once a t has run
+#                     (or the test has set fail_output=1: its own rows leave their output there)
 #                     and the tail of the file $fail_log when the test names one (a daemon's log)
 #   t NAME WANT_RC TEXT CMD...   CMD exits WANT_RC and TEXT (a fixed string; '' = anything) is in
 #                     its stdout or stderr, which stay in $tmp/out and $tmp/err (its status in $rc)
@@ -47,7 +48,7 @@ passed=0 failed=0 skipped=0
 tmp=
 t_prefix=
 fail_log=
-t_ran=0
+fail_output=0
 rc=0
 t_exits=()
 
@@ -121,7 +122,7 @@ pass() { ok "$t_prefix$1"; }
 
 fail() {
 	bad "$t_prefix$1${2:+: $2}"
-	[ "$t_ran" = 1 ] && sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
+	[ "$fail_output" = 1 ] && sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
 	[ -n "$fail_log" ] && sed 's/^/    | /' "$fail_log" 2>/dev/null | tail -n 25
 	return 0
 }
@@ -136,7 +137,7 @@ t_all() {
 	shift
 	"$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
-	t_ran=1
+	fail_output=1
 	[ -n "${VERBOSE:-}" ] && sed 's/^/    > /' "$tmp/err"
 	if [ "$rc" != "$want" ]; then
 		fail "$name" "exit $rc, want $want"
