@@ -222,23 +222,21 @@ other_than() { local i; for i in 0 1 2; do [ "$i" != "$1" ] && { echo "$i"; retu
 hold 3
 snapshot baseline
 
-l=$(leader)
-f=$(other_than "${l:-0}")
-phase follower-isolated
-echo "     member m$f (leader m${l:-?})"
-ip -n "$BR" link set "p$f" down
-hold 3
-ip -n "$BR" link set "p$f" up
-settle follower-isolated
+# isolate PHASE N WHO: member N's bridge port down for a while, then up again
+isolate() {
+	phase "$1"
+	echo "     member m$2$3"
+	ip -n "$BR" link set "p$2" down
+	hold 3
+	ip -n "$BR" link set "p$2" up
+	settle "$1"
+}
 
 l=$(leader)
-l=${l:-0}
-phase leader-isolated
-echo "     member m$l"
-ip -n "$BR" link set "p$l" down
-hold 3
-ip -n "$BR" link set "p$l" up
-settle leader-isolated
+isolate follower-isolated "$(other_than "${l:-0}")" " (leader m${l:-?})"
+
+l=$(leader)
+isolate leader-isolated "${l:-0}" ""
 
 l=$(leader)
 l=${l:-0}

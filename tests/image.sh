@@ -24,10 +24,7 @@ why=""
 make_tmp
 tag=localhost/blockipam-test:$$
 cgparent=bip-image-$$
-outside="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache
-/var/lib/containers /var/lib/cni/results /var/lib/cni"
-preexisting=""
-for p in $outside; do [ -e "$p" ] && preexisting="$preexisting $p"; done
+podman_note_outside
 export CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_STORAGE_CONF=$tmp/storage.conf
 pm() { timeout 120 podman --runtime runc "$@"; }
 run() {
@@ -35,22 +32,9 @@ run() {
 		--cgroup-parent "/$cgparent" "$@"
 }
 cleanup() {
-	local p s m
 	pm rm -a -f -t 0 >/dev/null 2>&1
 	pm rmi -a -f >/dev/null 2>&1
-	awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
-	for m in $(seq 30); do
-		for s in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do
-			[ -d "$s" ] && find "$s" -depth -type d -exec rmdir {} + 2>/dev/null
-		done
-		compgen -G "/sys/fs/cgroup/*/$cgparent" >/dev/null || [ -d "/sys/fs/cgroup/$cgparent" ] || break
-		sleep 0.1
-	done
-	for p in $outside; do
-		case " $preexisting " in *" $p "*) continue ;; esac
-		if [ -d "$p" ]; then rmdir "$p" 2>/dev/null; else rm -f "$p"; fi
-	done
+	podman_tidy "$cgparent"
 }
 at_exit cleanup
 printf '%s\n' '[network]' 'network_backend = "cni"' "network_config_dir = \"$tmp/net.d\"" '' \

@@ -34,6 +34,12 @@
 #   not_in NAME TEXT  the last t's output does not hold TEXT
 #   check NAME CMD... passes when CMD (a test) succeeds; its output is shown only when it fails
 # VERBOSE=1 shows each t's stderr.
+#
+# and what the tests of rootful podman (tests/podman.sh, tests/image.sh) keep tidy:
+#   podman_note_outside   remembers which of the paths podman 4.3 writes outside the directories
+#                     a test gives it ($podman_outside) exist already
+#   podman_tidy CGPARENT  after podman: unmounts what is mounted under $tmp, removes the cgroup
+#                     CGPARENT, and the outside paths that did not exist before
 #   why_not_netns     prints why tests of root and `ip netns` cannot run here, nothing if they can
 #   why_not_cmd CMD...  prints the first command that is not installed, as a reason, or nothing
 # A test never passes silently: what cannot run is a skip with its reason, and a test that
@@ -175,4 +181,32 @@ check() {
 		fail "$name" "condition failed: $*"
 		sed 's/^/    > /' "$tmp/check.out" | head -n 20
 	fi
+}
+
+podman_outside="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache
+/var/lib/containers /var/lib/cni/results /var/lib/cni"
+podman_preexisting=
+
+podman_note_outside() {
+	local p
+	podman_preexisting=
+	for p in $podman_outside; do [ -e "$p" ] && podman_preexisting="$podman_preexisting $p"; done
+}
+
+podman_tidy() {
+	local cg=$1 m s p
+	awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
+	# A conmon that is still exiting keeps its cgroup busy for a moment: retry for up to 3 s.
+	for m in $(seq 30); do
+		for s in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg"; do
+			[ -d "$s" ] && find "$s" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+		compgen -G "/sys/fs/cgroup/*/$cg" >/dev/null || [ -d "/sys/fs/cgroup/$cg" ] || break
+		sleep 0.1
+	done
+	for p in $podman_outside; do
+		case " $podman_preexisting " in *" $p "*) continue ;; esac
+		if [ -d "$p" ]; then rmdir "$p" 2>/dev/null; else rm -f "$p"; fi
+	done
 }
