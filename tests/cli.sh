@@ -10,44 +10,13 @@ name=cli
 B=$ctl
 PLUGIN=$plugin
 data=$root/tests/data
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
 unset BLOCKIPAM_NODE
-rc=0
 
-pass() { ok "$1"; }
-fail() {
-	bad "$1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" | head -n 20
-}
-
-# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC, and TEXT (a fixed string; '' = anything) is in
-# its stdout or stderr. The output stays in $tmp/out and $tmp/err for further checks.
-t() {
-	local name=$1 want=$2 text=$3
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-		return 1
-	fi
-	if [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
-		fail "$name" "no '$text' in the output"
-		return 1
-	fi
-	pass "$name"
-}
-
-# not_in NAME TEXT: the last command's output does not hold TEXT.
-not_in() {
-	if grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
-		fail "$1" "'$2' should not be in the output"
-	else
-		pass "$1"
-	fi
-}
+# t NAME WANT_RC TEXT CMD... (tests/lib.sh): CMD exits WANT_RC, and TEXT (a fixed string; '' =
+# anything) is in its stdout or stderr. The output stays in $tmp/out and $tmp/err for further
+# checks (not_in, grep).
 
 for f in "$B" "$PLUGIN"; do
 	[ -x "$f" ] || { bad "no $f: build it first (make)"; finish; }

@@ -12,67 +12,19 @@
 # Needs the built CLI, plugin and tests/helper_fill; chromium, xmllint, promtool and python3 are
 # each skipped, loudly, when missing. Ends with "cli_operator: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=cli_operator
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 FILL=$build/tests/helper_fill
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 export BLOCKIPAM_STORE=sqlite://$tmp/ipam.db
 unset BLOCKIPAM_NODE
-passed=0 failed=0 skipped=0 rc=0
-
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
-}
-skip() {
-	skipped=$((skipped + 1))
-	echo "skip $1: SKIPPED: $2"
-}
-
-# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT (fixed string; '' = anything) is in its
-# stdout or stderr, kept in $tmp/out and $tmp/err.
-t() {
-	local name=$1 want=$2 text=$3
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-		return 1
-	fi
-	if [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
-		fail "$name" "no '$text' in the output"
-		return 1
-	fi
-	pass "$name"
-}
-# check NAME CONDITION...: pass when the command (a test) succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name" "condition failed: $*"; fi
-}
-not_in() {
-	if grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
-		fail "$1" "'$2' should not be in the output"
-	else
-		pass "$1"
-	fi
-}
 
 for x in "$B" "$PLUGIN" "$FILL"; do
 	if [ ! -x "$x" ]; then
-		echo "no $x: build it first (make all build/tests/helper_fill)"
-		echo "cli_operator: 0 passed, 1 failed, 0 skipped"
-		exit 1
+		bad "no $x: build it first (make all build/tests/helper_fill)"
+		finish
 	fi
 done
 
@@ -388,5 +340,4 @@ else
 	skip "message: permission denied, said once" "needs root and setpriv"
 fi
 
-echo "cli_operator: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+finish

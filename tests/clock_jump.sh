@@ -22,25 +22,16 @@
 #
 # Ends with "clock_jump: N passed, N failed, N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	rm -rf "$tmp"
-	echo "clock_jump: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+name=clock_jump
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
+make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_DEBUG
 export BLOCKIPAM_NODE=n1
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
 if ! command -v faketime >/dev/null; then
 	skip "clock jumps" "faketime missing (scripts/deps.sh test installs it): clock jumps NOT tested"
-	exit 0
+	finish
 fi
 # faketime works by LD_PRELOAD, which puts its library before ASan's runtime in a sanitizer
 # build: ASan refuses to start unless told the order is fine (it is: faketime only wraps the
@@ -65,7 +56,7 @@ EOF
 }
 has() { "$B" --store "$S" -o json ipam show --ip "$1" 2>/dev/null | grep -q "cj.$2.eth0"; }
 ip_of() { sed -n 's|.*"address":"\([^/"]*\)/.*|\1|p' "$tmp/out.$1"; }
-faketime -f "+365d" date >/dev/null 2>&1 || { skip "clock jumps" "faketime does not run here"; exit 0; }
+faketime -f "+365d" date >/dev/null 2>&1 || { skip "clock jumps" "faketime does not run here"; finish; }
 
 # dead1: made an hour before (its plugin's clock, and the store's order agree), gone by the list
 add dead1 "-1h" || fail "ADD dead1" "$(cat "$tmp/out.dead1")"
@@ -129,3 +120,4 @@ add alone2 "-1d" || fail "ADD alone2" "$(cat "$tmp/out.alone2")"
 has "$(ip_of alone2)" alone2 &&
 	pass "alone, --list-revision: a handle written after the revision is kept, its clock a day behind" ||
 	fail "alone --list-revision" "released alone2 (revision before the list $rev): $(cat "$tmp/gc4")"
+finish

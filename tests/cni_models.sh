@@ -20,25 +20,12 @@
 # Prints "cni_models: N passed, N failed, N skipped".
 set -u
 name=cni_models
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
-
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
-plugin=$build/blockipam
-ctl=$build/blockipamctl
+. "$(dirname "$0")/lib.sh"
 mkpool=$build/tests/helper_mkpool
-cnidir=/usr/lib/cni
 scenarios="readme bridge-dgw ptp docs-ptp macvlan"
 
-why=""
-[ "$(id -u)" = 0 ] || why="not root"
-[ -z "$why" ] && ! ip netns list >/dev/null 2>&1 && why="'ip netns' is not available"
-[ -z "$why" ] && ! command -v jq >/dev/null && why="jq is not installed"
-[ -z "$why" ] && ! command -v ping >/dev/null && why="ping is not installed"
+why=$(why_not_netns)
+[ -z "$why" ] && why=$(why_not_cmd jq ping)
 for f in "$plugin" "$ctl" "$mkpool"; do
 	[ -z "$why" ] && [ ! -x "$f" ] && why="$f is not built"
 done
@@ -46,22 +33,19 @@ for p in bridge ptp macvlan; do
 	[ -z "$why" ] && [ ! -x "$cnidir/$p" ] &&
 		why="$cnidir/$p is not installed (apt-get install containernetworking-plugins)"
 done
-if [ -n "$why" ]; then
-	for s in $scenarios; do skip "$s: $why"; done
-	finish
-fi
+# shellcheck disable=SC2086
+[ -n "$why" ] && skip_all "$why" $scenarios
 
-tmp=$(mktemp -d /tmp/bip-cni-models.XXXXXX)
+make_tmp
 id=$$
 node=bipm-$id-node
 pods=()
 
-cleanup() {
+del_netns() {
 	for p in "${pods[@]}"; do ip netns del "$p" 2>/dev/null; done
 	ip netns del "$node" 2>/dev/null
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit del_netns
 
 in_node() { ip netns exec "$node" "$@"; }
 ip netns add "$node" || { bad "ip netns add $node"; finish; }

@@ -7,17 +7,11 @@
 # a conflist declaring cniVersion 1.1.0 that the installed plugin then serves an ADD from.
 # Ends with "deploy: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+name=deploy
+. "$(dirname "$0")/lib.sh"
 dir=$root/deploy/kubernetes
-B=$build/blockipamctl
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
-finish() { echo "deploy: $passed passed, $failed failed, $skipped skipped"; [ "$failed" = 0 ]; exit $?; }
+B=$ctl
+make_tmp
 
 export KUBECONFIG=$tmp/none
 if command -v kubectl >/dev/null 2>&1; then

@@ -29,16 +29,11 @@
 # wait; an ADD makes three store calls). Needs root, ip, iptables, etcd, etcdctl and python3;
 # otherwise a loud SKIP. Ends with "etcd-faults: N passed, N failed, N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=etcd-faults
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 CHECK=$root/tests/faults_check.py
-tmp=$(mktemp -d)
-# etcd's data on tmpfs where there is one: three members fsync every entry, and on this shared
-# disk that alone made the baseline's median call 400 ms. The faults are the network's.
-data=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
-passed=0 failed=0 skipped=0
 P=bipf$$
 BR=$P-br CL=$P-cl
 NS=($P-m0 $P-m1 $P-m2)
@@ -51,10 +46,19 @@ scale=1
 budget=${FAULTS_BUDGET_MS:-10000}
 nodes=4 per_node=3
 
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
+for f in "$B" "$PLUGIN"; do
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
+done
+why=$(why_not_netns)
+[ -z "$why" ] && why=$(why_not_cmd ip iptables etcd etcdctl python3 timeout)
+[ -n "$why" ] && skip_all "$why: network faults on a 3-member etcd NOT tested" etcd-faults
 
+make_tmp
+# etcd's data on tmpfs where there is one: three members fsync every entry, and on this shared
+# disk that alone made the baseline's median call 400 ms. The faults are the network's.
+data=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
+
+# Stops the workers and the members (by pid), deletes the namespaces and the data.
 cleanup() {
 	local p n
 	touch "$tmp/stop" 2>/dev/null
@@ -67,24 +71,9 @@ cleanup() {
 	wait 2>/dev/null
 	for n in "${NS[@]}" "$CL" "$BR"; do ip netns del "$n" 2>/dev/null; done
 	[ -n "${FAULTS_KEEP:-}" ] && mkdir -p "$FAULTS_KEEP" && cp "$tmp"/log.* "$tmp"/raw.json "$FAULTS_KEEP"/ 2>/dev/null
-	rm -rf "$tmp" "$data"
-	echo "etcd-faults: $passed passed, $failed failed, $skipped skipped"
+	rm -rf "$data"
 }
-
-for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; echo "etcd-faults: $passed passed, $failed failed, $skipped skipped"; exit 1; }
-done
-why=""
-[ "$(id -u)" = 0 ] || why="not root"
-for c in ip iptables etcd etcdctl python3 timeout; do
-	command -v "$c" >/dev/null || why="${why:+$why, }$c missing"
-done
-if [ -n "$why" ]; then
-	skip "etcd-faults" "$why: network faults on a 3-member etcd NOT tested"
-	echo "etcd-faults: $passed passed, $failed failed, $skipped skipped"
-	exit 0
-fi
-trap cleanup EXIT
+at_exit cleanup
 
 # ---- the network ---------------------------------------------------------------------------
 in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
@@ -108,7 +97,7 @@ net_up() {
 }
 if ! net_up; then
 	skip "etcd-faults" "cannot create network namespaces, veth pairs or a bridge: NOT tested"
-	exit 0
+	finish
 fi
 
 CLUSTER="m0=http://${IPS[0]}:2380,m1=http://${IPS[1]}:2380,m2=http://${IPS[2]}:2380"
@@ -154,7 +143,7 @@ for i in 0 1 2; do member_start "$i"; done
 if ! healthy 30; then
 	fail "etcd cluster" "did not become healthy in 30 s"
 	tail -5 "$tmp"/m*.log
-	exit 1
+	finish
 fi
 pass "3-member etcd cluster up, each member in its own network namespace"
 
@@ -233,23 +222,21 @@ other_than() { local i; for i in 0 1 2; do [ "$i" != "$1" ] && { echo "$i"; retu
 hold 3
 snapshot baseline
 
-l=$(leader)
-f=$(other_than "${l:-0}")
-phase follower-isolated
-echo "     member m$f (leader m${l:-?})"
-ip -n "$BR" link set "p$f" down
-hold 3
-ip -n "$BR" link set "p$f" up
-settle follower-isolated
+# isolate PHASE N WHO: member N's bridge port down for a while, then up again
+isolate() {
+	phase "$1"
+	echo "     member m$2$3"
+	ip -n "$BR" link set "p$2" down
+	hold 3
+	ip -n "$BR" link set "p$2" up
+	settle "$1"
+}
 
 l=$(leader)
-l=${l:-0}
-phase leader-isolated
-echo "     member m$l"
-ip -n "$BR" link set "p$l" down
-hold 3
-ip -n "$BR" link set "p$l" up
-settle leader-isolated
+isolate follower-isolated "$(other_than "${l:-0}")" " (leader m${l:-?})"
+
+l=$(leader)
+isolate leader-isolated "${l:-0}" ""
 
 l=$(leader)
 l=${l:-0}
@@ -337,4 +324,4 @@ if grep -hq "for '' \|for  \| / " "$tmp"/log.* 2>/dev/null; then
 else
 	pass "every error message names its handle or key and endpoint"
 fi
-[ "$failed" = 0 ]
+finish

@@ -10,7 +10,8 @@
 #
 #   . tests/etcd-harness.sh      (from another bash script) gives the functions below;
 #       etcd_cleanup must run at exit: etcd_start_* sets an EXIT trap that does it, unless the
-#       script has an EXIT trap already (which must then call etcd_cleanup).
+#       script has an EXIT trap already (which must then call etcd_cleanup; tests/lib.sh's
+#       does, so a test on lib.sh has nothing to add).
 #
 #   etcd_start_single [--tls CERTDIR] [ETCD ARGS...]   sets ETCD_ADDR (etcd:// or etcds://)
 #   etcd_start_cluster [ETCD ARGS...]                   sets ETCD_ADDR with three endpoints

@@ -20,21 +20,18 @@ name=etcd_nodes
 B=$ctl
 PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
-tmp=$(mktemp -d)
-trap 'etcd_cleanup; rm -rf "$tmp"; finish' EXIT
+make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { ok "$1"; }
-fail() { bad "$1: $2"; }
 
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null ||
 	! command -v python3 >/dev/null; then
 	skip "etcd_nodes: etcd, etcdctl or python3 missing: many nodes on etcd NOT tested"
-	exit 0
+	finish
 fi
-etcd_start_single || { fail "etcd" "did not start"; exit 1; }
+etcd_start_single || { fail "etcd" "did not start"; finish; }
 E=$ETCD_ADDR
 
 nodes=16 per_node=4 workers=$((16 * 4))
@@ -155,4 +152,4 @@ read -r p50 p99 pmax <<<"$lat"
 echo "     exec'd ADD against one local etcd: median $p50 ms, p99 $p99 ms, max $pmax ms (bash fork+exec included)"
 [ "$seqbad" = 0 ] && pass "$seq_adds sequential ADDs" || fail "sequential ADDs" "$seqbad failed"
 "$B" --store "$E" ipam check >/dev/null 2>&1 && pass "ipam check after all" || fail "ipam check" "at the end"
-[ "$failed" = 0 ]
+finish

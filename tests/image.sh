@@ -9,39 +9,22 @@
 # missing is a loud, counted skip. Ends with "image: N passed, N failed, N skipped".
 set -u
 name=image
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-skip() { skipped=$((skipped + 1)); echo "skip $*: SKIPPED"; }
-finish() { echo "$name: $passed passed, $failed failed, $skipped skipped"; exit $((failed > 0)); }
+. "$(dirname "$0")/lib.sh"
 checks="build version kubectl install-cni"
-skip_all() {
-	local c
-	for c in $checks; do skip "$c: $1"; done
-	finish
-}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-build=${BIP_BUILD:-$root/build}
 why=""
 [ "$(id -u)" = 0 ] || why="not root (rootful podman)"
-[ -z "$why" ] && ! command -v podman >/dev/null && why="podman is not installed (scripts/deps.sh test)"
-[ -z "$why" ] && ! command -v runc >/dev/null && why="runc is not installed"
-[ -z "$why" ] && ! command -v kubectl >/dev/null && why="kubectl is not installed"
-[ -z "$why" ] && ! command -v jq >/dev/null && why="jq is not installed"
+[ -z "$why" ] && why=$(why_not_cmd podman runc kubectl jq)
 [ -z "$why" ] && { [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; } &&
 	why="/bin/busybox is missing or not static (busybox-static)"
-[ -z "$why" ] && { [ ! -x "$build/blockipamctl" ] || [ ! -x "$build/blockipam" ]; } &&
+[ -z "$why" ] && { [ ! -x "$ctl" ] || [ ! -x "$plugin" ]; } &&
 	why="build $build first"
-[ -n "$why" ] && skip_all "$why"
+# shellcheck disable=SC2086
+[ -n "$why" ] && skip_all "$why (scripts/deps.sh test)" $checks
 
-tmp=$(mktemp -d /tmp/bip-image.XXXXXX)
-[ -d "$tmp" ] || { bad "mktemp"; finish; }
+make_tmp
 tag=localhost/blockipam-test:$$
 cgparent=bip-image-$$
-outside="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache
-/var/lib/containers /var/lib/cni/results /var/lib/cni"
-preexisting=""
-for p in $outside; do [ -e "$p" ] && preexisting="$preexisting $p"; done
+podman_note_outside
 export CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_STORAGE_CONF=$tmp/storage.conf
 pm() { timeout 120 podman --runtime runc "$@"; }
 run() {
@@ -49,25 +32,11 @@ run() {
 		--cgroup-parent "/$cgparent" "$@"
 }
 cleanup() {
-	local p s m
 	pm rm -a -f -t 0 >/dev/null 2>&1
 	pm rmi -a -f >/dev/null 2>&1
-	awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
-	for m in $(seq 30); do
-		for s in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do
-			[ -d "$s" ] && find "$s" -depth -type d -exec rmdir {} + 2>/dev/null
-		done
-		compgen -G "/sys/fs/cgroup/*/$cgparent" >/dev/null || [ -d "/sys/fs/cgroup/$cgparent" ] || break
-		sleep 0.1
-	done
-	for p in $outside; do
-		case " $preexisting " in *" $p "*) continue ;; esac
-		if [ -d "$p" ]; then rmdir "$p" 2>/dev/null; else rm -f "$p"; fi
-	done
-	rm -rf "$tmp"
+	podman_tidy "$cgparent"
 }
-trap cleanup EXIT
+at_exit cleanup
 printf '%s\n' '[network]' 'network_backend = "cni"' "network_config_dir = \"$tmp/net.d\"" '' \
 	'[engine]' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' \
 	"events_logfile_path = \"$tmp/events.log\"" "tmp_dir = \"$tmp/libpod\"" \
@@ -92,7 +61,8 @@ want=$("$build/blockipamctl" --version)
 if out=$(run "$tag" --version 2>&1) && [ "$out" = "$want" ]; then
 	ok "version: blockipamctl --version in the image says '$out'"
 elif printf '%s' "$out" | grep -qi "cgroup\|OCI runtime\|setrlimit"; then
-	skip_all "podman cannot run a container here: $out"
+	# shellcheck disable=SC2086
+	skip_all "podman cannot run a container here: $out" $checks
 else
 	bad "version: got '$out', want '$want'"
 fi

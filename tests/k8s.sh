@@ -8,50 +8,13 @@
 # skipped loudly; without etcd its etcd half is.
 # Ends with "k8s: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=k8s
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 KUBECTL=${KUBECTL:-kubectl}
-tmp=$(mktemp -d)
-trap 'declare -F etcd_cleanup >/dev/null && etcd_cleanup; rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
+make_tmp
 
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
-}
-skip() {
-	skipped=$((skipped + 1))
-	echo "skip $1: SKIPPED: $2"
-}
-finish() {
-	echo "k8s: $passed passed, $failed failed, $skipped skipped"
-	[ "$failed" = 0 ]
-	exit $?
-}
-
-# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT ('' = anything) is in its output.
-t() {
-	local name=$1 want=$2 text=$3 rc
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-		return 1
-	fi
-	if [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
-		fail "$name" "no '$text' in the output"
-		return 1
-	fi
-	pass "$name"
-}
 # is NAME WANT GOT
 is() {
 	if [ "$2" = "$3" ]; then pass "$1"; else

@@ -10,38 +10,16 @@
 # makes it list again, a failed list is retried after a backoff.
 # Ends with "k8s_watch: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=k8s_watch
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 KUBECTL=${KUBECTL:-kubectl}
-tmp=$(mktemp -d)
+make_tmp
+fail_log=$tmp/log # a failure shows the tail of the watcher's log
 pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$tmp/log" "$KEEP"; rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
+at_exit '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$tmp/log" "$KEEP"'
 
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	sed 's/^/    | /' "$tmp/log" 2>/dev/null | tail -n 25
-}
-skip() {
-	skipped=$((skipped + 1))
-	echo "skip $1: SKIPPED: $2"
-}
-finish() {
-	echo "k8s_watch: $passed passed, $failed failed, $skipped skipped"
-	[ "$failed" = 0 ]
-	exit $?
-}
-check() { # NAME CMD...: CMD succeeds
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "not so: $*"; fi
-}
 # until_ok SECONDS CMD...: poll CMD until it succeeds
 until_ok() {
 	local n=$(($1 * 10))

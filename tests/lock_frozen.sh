@@ -12,32 +12,25 @@
 #
 # Ends with "lock_frozen: N passed, N failed, N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=lock_frozen
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-pids=()
-finish() {
+make_tmp
+pids=() # processes of ours to resume and stop at exit
+stop_pids() {
 	local p
 	for p in "${pids[@]}"; do
 		kill -CONT "$p" 2>/dev/null
 		kill "$p" 2>/dev/null
 	done
-	etcd_cleanup
-	rm -rf "$tmp"
-	echo "lock_frozen: $passed passed, $failed failed, $skipped skipped"
 }
-trap finish EXIT
+at_exit stop_pids
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
 
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
@@ -143,13 +136,13 @@ cni DEL "$S" n1 held 2000 "$tmp/post"
 # ---- etcd ---------------------------------------------------------------------------------
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v python3 >/dev/null; then
 	skip "etcd frozen holder" "etcd or python3 missing: frozen etcd node lock NOT tested"
-	exit 0
+	finish
 fi
 if [ "$(id -u)" != 0 ]; then
 	skip "etcd frozen holder" "not root: no node lock under /run/blockipam, NOT tested"
-	exit 0
+	finish
 fi
-etcd_start_single || { fail "etcd" "did not start"; exit 1; }
+etcd_start_single || { fail "etcd" "did not start"; finish; }
 E=$ETCD_ADDR
 "$B" --store "$E" apply -f - >/dev/null <<'YAML' || fail "etcd pool" "apply failed"
 apiVersion: blockipam.io/v1
@@ -190,3 +183,4 @@ wait "$holder"
 	fail "etcd holder ADD" "$(cat "$tmp/h")"
 "$B" --store "$E" ipam check >"$tmp/check" 2>&1 && pass "etcd ipam check clean" ||
 	fail "etcd ipam check" "$(head -5 "$tmp/check")"
+finish

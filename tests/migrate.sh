@@ -14,29 +14,9 @@ name=migrate
 B=$ctl
 PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
-tmp=$(mktemp -d)
-trap 'etcd_cleanup; rm -rf "$tmp"; finish' EXIT
+make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE
 
-pass() { ok "$1"; }
-fail() {
-	bad "$1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
-}
-# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT ('' = anything) is in stdout or stderr.
-t() {
-	local name=$1 want=$2 text=$3 rc
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-	elif [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
-		fail "$name" "no '$text' in the output"
-	else
-		pass "$name"
-	fi
-}
 # same NAME FILE1 FILE2
 same() {
 	if cmp -s "$2" "$3"; then pass "$1"; else
@@ -46,11 +26,11 @@ same() {
 }
 
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null; then
 	skip "migrate: etcd/etcdctl not installed (scripts/deps.sh test): store migrate is NOT tested"
-	exit 0
+	finish
 fi
 
 pods=${MIGRATE_PODS:-300}
@@ -122,7 +102,7 @@ echo "     the SQLite store holds $nkeys1 keys"
 
 if ! etcd_start_single --max-txn-ops 128; then
 	fail "etcd" "did not start"
-	exit 1
+	finish
 fi
 E=$ETCD_ADDR
 
@@ -188,4 +168,4 @@ t "bad scheme named" 1 "nosuch://x" "$B" store migrate --from "nosuch://x" --to 
 t "--to required" 2 "--to is required" "$B" store migrate --from "$db1"
 t "same store refused" 2 "the same store" "$B" store migrate --from "$db1" --to "$db1"
 t "store --help lists migrate" 0 "migrate" "$B" store --help
-[ "$failed" = 0 ]
+finish

@@ -17,37 +17,22 @@
 # Ends with "multinode: N passed, N failed, N skipped". MULTINODE_STORES=sqlite,etcd (default)
 # picks the stores.
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=multinode
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 CK=$root/tests/multinode_check.py
 . "$root/tests/etcd-harness.sh"
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	[ -n "${CKP_PID:-}" ] && kill "$CKP_PID" 2>/dev/null
-	etcd_cleanup
-	rm -rf "$tmp"
-	echo "multinode: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+make_tmp
+fail_output=1 # st leaves each command's output in $tmp/out and $tmp/err
+at_exit '[ -n "${CKP_PID:-}" ] && kill "$CKP_PID" 2>/dev/null'
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	cat "$tmp/out" "$tmp/err" 2>/dev/null | sed 's/^/    | /' | head -n 12
-}
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
 
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
-if ! command -v python3 >/dev/null; then
-	skip multinode "python3 missing: many nodes on one store NOT tested"
-	exit 0
-fi
+why=$(why_not_cmd python3)
+[ -n "$why" ] && skip_all "$why: many nodes on one store NOT tested" multinode
 
 # One checker process for the whole test (a Python start costs 0.2 s here): ck CMD ARGS...
 # runs one of its commands and prints what it says; its exit status is the command's.
@@ -484,4 +469,4 @@ if [[ ",$stores," == *,etcd,* ]]; then
 	fi
 fi
 printf '     %.1f s\n' "$(echo "$EPOCHREALTIME - $t0" | bc -l)"
-[ "$failed" = 0 ]
+finish

@@ -6,42 +6,14 @@
 # what changed since the report. Raw records are edited with sqlite3, as a broken store would
 # have them. Ends with "parity: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+name=parity
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
+make_tmp
 db=$tmp/ipam.db
 export BLOCKIPAM_STORE=sqlite://$db
 unset BLOCKIPAM_NODE
-passed=0 failed=0 skipped=0
-
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
-}
-
-# t NAME WANT_RC TEXT CMD...: CMD exits WANT_RC and TEXT (fixed string, '' = any) is in its output.
-t() {
-	local name=$1 want=$2 text=$3 rc
-	shift 3
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-		return 1
-	fi
-	if [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/out" "$tmp/err"; then
-		fail "$name" "no '$text' in the output"
-		return 1
-	fi
-	pass "$name"
-}
 
 # has NAME TEXT: TEXT is in the last command's output.
 has() {
@@ -50,9 +22,8 @@ has() {
 
 for tool in sqlite3 jq; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP parity: SKIPPED: $tool is not installed (scripts/deps.sh test)"
-		echo "parity: 0 passed, 0 failed, 1 skipped"
-		exit 0
+		skip "parity" "$tool is not installed (scripts/deps.sh test)"
+		finish
 	fi
 done
 
@@ -225,5 +196,4 @@ t "a second run skips what is gone" 0 "skipped address-without-handle 10.10.0.9:
 t "a version 1 report is refused" 1 "carries no record revisions" \
 	"$B" ipam release --from-report <(jq -c '.version = 1' "$tmp/report.json")
 
-echo "parity: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+finish

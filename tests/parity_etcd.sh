@@ -7,37 +7,22 @@
 # that is not involved before and after: unchanged. Ends with "parity_etcd: N passed, N failed,
 # N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
+name=parity_etcd
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
 . "$root/tests/etcd-harness.sh"
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
-finish() {
-	etcd_cleanup
-	rm -rf "$tmp"
-	echo "parity_etcd: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
+make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-}
-check() { if eval "$2"; then pass "$1"; else fail "$1" "${3:-$2}"; fi; }
+# check_sh NAME EXPR [WHY]: passes when the shell expression EXPR (eval'd) is true.
+check_sh() { if eval "$2"; then pass "$1"; else fail "$1" "${3:-$2}"; fi; }
 
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
-if ! command -v "$ETCD_BIN" >/dev/null || ! command -v "$ETCDCTL_BIN" >/dev/null ||
-	! command -v jq >/dev/null; then
-	skipped=$((skipped + 1))
-	echo "skip parity_etcd: SKIPPED: etcd, etcdctl or jq missing: parity on etcd NOT tested"
-	exit 0
-fi
-etcd_start_single || { fail "etcd" "did not start"; exit 1; }
+why=$(why_not_cmd "$ETCD_BIN" "$ETCDCTL_BIN" jq)
+[ -n "$why" ] && skip_all "$why: parity on etcd NOT tested" parity_etcd
+etcd_start_single || { fail "etcd" "did not start"; finish; }
 E=$ETCD_ADDR
 export BLOCKIPAM_STORE=$E
 P=/blockipam/v1/
@@ -88,21 +73,21 @@ cni ADD c1 n1 && grep -q '"10.70.0.0/28"' "$tmp/out" && pass "n1 takes the only 
 	fail "n1 ADD" "$(cat "$tmp/out")"
 cni DEL c1 n1 && pass "n1 releases it" || fail "n1 DEL" "$(cat "$tmp/out")"
 cni ADD c2 n2
-check "n2: no block while n1's is young (code 100)" "jq -e '.code == 100' '$tmp/out' >/dev/null" \
+check_sh "n2: no block while n1's is young (code 100)" "jq -e '.code == 100' '$tmp/out' >/dev/null" \
 	"$(cat "$tmp/out")"
 blk=$(raw_get blocks/10.70.0.0-28)
 raw_put blocks/10.70.0.0-28 "$(jq -c '.alloc = [[3,"net.ghost.eth0","n1"]] | .emptySince = 1' <<<"$blk")"
 cni ADD c2 n2
-check "n2: not while it holds an address, however old its emptySince" \
+check_sh "n2: not while it holds an address, however old its emptySince" \
 	"jq -e '.code == 100' '$tmp/out' >/dev/null" "$(cat "$tmp/out")"
 raw_put blocks/10.70.0.0-28 "$(jq -c '.emptySince -= 61' <<<"$blk")"
 cni ADD c2 n2 && grep -q '"10.70.0.1/28"' "$tmp/out" && pass "n2 takes it over after 61 s" ||
 	fail "n2 ADD" "$(cat "$tmp/out")"
-check "raw: n1's affinity is gone" "[ -z \"\$(raw_get affinity/n1/10.70.0.0-28)\" ]"
-check "raw: n2's affinity exists" "[ -n \"\$(raw_get affinity/n2/10.70.0.0-28)\" ]"
-check "raw: the block is n2's" "[ \"\$(raw_get blocks/10.70.0.0-28 | jq -r .node)\" = n2 ]"
-check "raw: n3's records did not change" "[ \"\$(records_of n3)\" = \"\$n3_before\" ]"
-check "ipam check is clean" "'$B' ipam check >/dev/null"
+check_sh "raw: n1's affinity is gone" "[ -z \"\$(raw_get affinity/n1/10.70.0.0-28)\" ]"
+check_sh "raw: n2's affinity exists" "[ -n \"\$(raw_get affinity/n2/10.70.0.0-28)\" ]"
+check_sh "raw: the block is n2's" "[ \"\$(raw_get blocks/10.70.0.0-28 | jq -r .node)\" = n2 ]"
+check_sh "raw: n3's records did not change" "[ \"\$(records_of n3)\" = \"\$n3_before\" ]"
+check_sh "ipam check is clean" "'$B' ipam check >/dev/null"
 
 # --- a pool that stops selecting a node ---------------------------------------------------------
 "$B" node set n3 --label zone=b >/dev/null || fail "relabel n3" "zone=b"
@@ -110,10 +95,11 @@ cni ADD c4 n3 && grep -q '"10.72.0.' "$tmp/out" && pass "n3 now allocates from z
 	fail "n3 ADD zone-b" "$(cat "$tmp/out")"
 n2_before=$(records_of n2)
 blocka=$(ctl get --prefix --keys-only "${P}blocks/10.71." | grep . | sed "s|^$P||")
-check "zone-a block still there (it holds c3)" "[ -n '$blocka' ] && [ -n \"\$(raw_get '$blocka')\" ]"
+check_sh "zone-a block still there (it holds c3)" "[ -n '$blocka' ] && [ -n \"\$(raw_get '$blocka')\" ]"
 cni DEL c3 n3 && pass "n3 releases c3" || fail "n3 DEL" "$(cat "$tmp/out")"
-check "raw: the zone-a block went with its last address" "[ -z \"\$(raw_get '$blocka')\" ]"
-check "raw: and n3's affinity for it" \
+check_sh "raw: the zone-a block went with its last address" "[ -z \"\$(raw_get '$blocka')\" ]"
+check_sh "raw: and n3's affinity for it" \
 	"[ -z \"\$(ctl get --prefix --keys-only '${P}affinity/n3/10.71.' | grep .)\" ]"
-check "raw: n2's records did not change" "[ \"\$(records_of n2)\" = \"\$n2_before\" ]"
-check "ipam check is clean at the end" "'$B' ipam check >/dev/null"
+check_sh "raw: n2's records did not change" "[ \"\$(records_of n2)\" = \"\$n2_before\" ]"
+check_sh "ipam check is clean at the end" "'$B' ipam check >/dev/null"
+finish

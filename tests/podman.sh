@@ -45,7 +45,7 @@ why=""
 [ -z "$why" ] && [ ! -x "$ctl" ] && why="$ctl is not built"
 [ -n "$why" ] && skip_checks "$why"
 
-tmp=$(mktemp -d /tmp/bip-podman.XXXXXX)
+make_tmp
 sfx=$$-$RANDOM
 hostns=bippm-$sfx
 net=bippm
@@ -55,10 +55,7 @@ export BLOCKIPAM_STORE="sqlite://$tmp/ipam.db"
 export CONTAINERS_CONF=$tmp/containers.conf CONTAINERS_STORAGE_CONF=$tmp/storage.conf
 ulimits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 # What podman writes outside its configured directories; removed at the end if new.
-outside="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache
-/var/lib/containers /var/lib/cni/results /var/lib/cni"
-preexisting=""
-for p in $outside; do [ -e "$p" ] && preexisting="$preexisting $p"; done
+podman_note_outside
 sandboxes=() conmons=() started=0
 
 # pm ARGS...: podman, inside the network namespace made for it, with a time limit.
@@ -67,7 +64,7 @@ pm() {
 }
 
 cleanup() {
-	local p s m
+	local p s
 	if [ "$started" = 1 ]; then
 		pm rm -a -f -t 0 >/dev/null 2>&1
 		pm rmi -a -f >/dev/null 2>&1
@@ -80,24 +77,11 @@ cleanup() {
 	for s in "${sandboxes[@]}"; do
 		[ -n "$s" ] && [ -e "$s" ] && ip netns del "$(basename "$s")" 2>/dev/null
 	done
-	awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
-	# A conmon that is still exiting keeps its cgroup busy for a moment: retry for up to 3 s.
-	for m in $(seq 30); do
-		for s in /sys/fs/cgroup/*/"$cgparent" /sys/fs/cgroup/"$cgparent"; do
-			[ -d "$s" ] && find "$s" -depth -type d -exec rmdir {} + 2>/dev/null
-		done
-		compgen -G "/sys/fs/cgroup/*/$cgparent" >/dev/null || [ -d "/sys/fs/cgroup/$cgparent" ] || break
-		sleep 0.1
-	done
 	[ -e "/var/run/netns/$hostns" ] && ip netns del "$hostns"
-	for p in $outside; do
-		case " $preexisting " in *" $p "*) continue ;; esac
-		if [ -d "$p" ]; then rmdir "$p" 2>/dev/null; else rm -f "$p"; fi
-	done
-	rm -rf "$tmp"
+	# mounts under $tmp, the cgroups, what podman wrote outside
+	podman_tidy "$cgparent"
 }
-trap cleanup EXIT
+at_exit cleanup
 trap 'echo "interrupted"; exit 130' INT TERM
 
 # ---- setup: store, podman's configuration, the image, podman's network namespace --------------

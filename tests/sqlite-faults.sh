@@ -19,24 +19,15 @@
 # Needs root and unshare(1) for the first two (a loud SKIP otherwise); BIP_SQLITE_KILLS (default
 # 200) sets the kill count. Ends with "sqlite-faults: N passed, N failed, N skipped".
 set -u
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BIP_BUILD:-$root/build}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
-tmp=$(mktemp -d)
-passed=0 failed=0 skipped=0
+name=sqlite-faults
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
+make_tmp
 kills=${BIP_SQLITE_KILLS:-200}
-finish() {
-	rm -rf "$tmp"
-	echo "sqlite-faults: $passed passed, $failed failed, $skipped skipped"
-}
-trap finish EXIT
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_DEBUG
-pass() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1: SKIPPED: $2"; }
 for f in "$B" "$PLUGIN"; do
-	[ -x "$f" ] || { fail "build" "$f is not built"; exit 1; }
+	[ -x "$f" ] || { fail "build" "$f is not built"; finish; }
 done
 
 # add STORE ID: one exec'd ADD; its stdout in $tmp/out, status returned
@@ -89,8 +80,10 @@ if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! unshare -m true 2
 else
 	cat >"$tmp/ns.sh" <<'NS'
 set -u
-. "$tmp/lib.sh"
-passed=0 failed=0
+. "$tmp/helpers.sh"
+# lines the outer test counts
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1: $2"; }
 mnt=$tmp/mnt
 mkdir -p "$mnt"
 mount -t tmpfs -o size=2m,mode=0700 tmpfs "$mnt" || { echo "FAIL mount"; exit 1; }
@@ -115,8 +108,8 @@ mount -o remount,rw "$mnt"
 add "$S" after-ro && echo "RESULT rw ok" || echo "RESULT rw $(msg)"
 umount "$mnt"
 NS
-	declare -f add mkpool held expect_held record check_clean msg pass fail >"$tmp/lib.sh"
-	echo "PLUGIN=$PLUGIN B=$B" >>"$tmp/lib.sh"
+	declare -f add mkpool held expect_held record check_clean msg >"$tmp/helpers.sh"
+	echo "PLUGIN=$PLUGIN B=$B" >>"$tmp/helpers.sh"
 	unshare -m --propagation private env tmp="$tmp" bash "$tmp/ns.sh" >"$tmp/ns.out" 2>&1
 	[ -n "${BIP_DEBUG_NS:-}" ] && cp "$tmp/ns.out" "$BIP_DEBUG_NS"
 	grep -E '^(ok|FAIL) ' "$tmp/ns.out" | while read -r st rest; do echo "$st $rest"; done
@@ -236,4 +229,4 @@ rc=$?
 [ "$rc" != 0 ] && grep -q "integrity check" "$tmp/ck" &&
 	pass "damaged page (page $((pages - 1)) of $pages): ipam check's integrity check reports it" ||
 	fail "damaged page integrity" "exit $rc: $(head -c 300 "$tmp/ck")"
-[ "$failed" = 0 ]
+finish

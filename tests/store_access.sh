@@ -7,60 +7,15 @@
 # directory is made on a fresh node (as root, only when /var/lib/blockipam is absent, and removed
 # again). Ends with "store_access: N passed, N failed, N skipped".
 set -u
-build=${BIP_BUILD:-build}
-root=${BIP_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-B=$build/blockipamctl
-PLUGIN=$build/blockipam
-tmp=$(mktemp -d)
+name=store_access
+. "$(dirname "$0")/lib.sh"
+B=$ctl
+PLUGIN=$plugin
+make_tmp
 made_default=0
-cleanup() {
-	[ "$made_default" = 1 ] && rm -rf /var/lib/blockipam
-	declare -F etcd_cleanup >/dev/null && etcd_cleanup
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit '[ "$made_default" = 1 ] && rm -rf /var/lib/blockipam'
 unset BLOCKIPAM_STORE BLOCKIPAM_NODE BLOCKIPAM_STORE_PREFIX BLOCKIPAM_STORE_CA_FILE \
 	BLOCKIPAM_STORE_CERT_FILE BLOCKIPAM_STORE_KEY_FILE BLOCKIPAM_STORE_TIMEOUT_MS
-passed=0 failed=0 skipped=0
-
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL $1: $2"
-	sed 's/^/    | /' "$tmp/out" "$tmp/err" 2>/dev/null | head -n 20
-}
-skip() {
-	skipped=$((skipped + 1))
-	echo "skip $1: SKIPPED: $2"
-}
-
-# t NAME WANT_RC TEXT... -- CMD...: CMD exits WANT_RC and every TEXT is in its output.
-t() {
-	local name=$1 want=$2 texts=() rc
-	shift 2
-	while [ "$1" != "--" ]; do
-		texts+=("$1")
-		shift
-	done
-	shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ -n "${VERBOSE:-}" ] && cat "$tmp/out" "$tmp/err" | sed 's/^/    > /'
-	if [ "$rc" != "$want" ]; then
-		fail "$name" "exit $rc, want $want"
-		return 1
-	fi
-	for x in "${texts[@]}"; do
-		if [ -n "$x" ] && ! grep -qF -- "$x" "$tmp/out" "$tmp/err"; then
-			fail "$name" "no '$x' in the output"
-			return 1
-		fi
-	done
-	pass "$name"
-}
 
 # cni CMD NODE IPAM_EXTRA [ENV...]: the plugin with {"type":"blockipam","node":NODE IPAM_EXTRA}.
 cni() {
@@ -73,65 +28,64 @@ cni() {
 }
 
 if [ ! -x "$B" ] || [ ! -x "$PLUGIN" ]; then
-	echo "no $B or $PLUGIN: build them first (make)"
-	echo "store_access: 0 passed, 1 failed, 0 skipped"
-	exit 1
+	bad "no $B or $PLUGIN: build them first (make)"
+	finish
 fi
 
 # --- a store without pools --------------------------------------------------------------------
 S=sqlite://$tmp/ipam.db
 st=",\"store\":\"$S\""
-t "STATUS before any write: no pool yet" 1 '"code":50' "no pool exists yet" \
+t_all "STATUS before any write: no pool yet" 1 '"code":50' "no pool exists yet" \
 	"blockipamctl apply -f pool.yaml" -- cni STATUS n1 "$st"
-t "get before any write: says the first apply creates it" 1 "the first 'apply' creates it" -- \
+t_all "get before any write: says the first apply creates it" 1 "the first 'apply' creates it" -- \
 	"$B" --store "$S" get pools
-t "ADD on a store without pools" 1 '"code":103' "no IPv4 pool exists" \
+t_all "ADD on a store without pools" 1 '"code":103' "no IPv4 pool exists" \
 	"blockipamctl apply -f pool.yaml" -- cni ADD n1 "$st"
 not_hint=$(grep -c "use Workload" "$tmp/out")
 [ "$not_hint" = 0 ] && pass "  no '(use Workload)'" || fail "  no '(use Workload)'" "still there"
-t "STATUS on a store without pools" 1 '"code":50' "no IPv4 pool exists" -- cni STATUS n1 "$st"
+t_all "STATUS on a store without pools" 1 '"code":50' "no IPv4 pool exists" -- cni STATUS n1 "$st"
 # the example is applied as printed
 jq -r .msg "$tmp/out" | sed 's/.*pool.yaml holding //' >"$tmp/pool.yaml"
-t "the printed example applies as it is" 0 "pool/pods-v4 created" -- \
+t_all "the printed example applies as it is" 0 "pool/pods-v4 created" -- \
 	"$B" --store "$S" apply -f "$tmp/pool.yaml"
-t "  and ADD then works" 0 '"address":"10.244.' -- cni ADD n1 "$st"
+t_all "  and ADD then works" 0 '"address":"10.244.' -- cni ADD n1 "$st"
 
 # --- STATUS and ADD: one selection ------------------------------------------------------------
 S2=sqlite://$tmp/sel.db
 st2=",\"store\":\"$S2\""
-t "a pool for one host name" 0 "pool/only-n1 created" -- "$B" --store "$S2" apply -f - <<'EOF'
+t_all "a pool for one host name" 0 "pool/only-n1 created" -- "$B" --store "$S2" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Pool
 metadata: {name: only-n1}
 spec: {cidr: 10.80.0.0/24, nodeSelector: "kubernetes.io/hostname == 'n1'"}
 EOF
-t "STATUS n1: ready (the implicit hostname label)" 0 "" -- cni STATUS n1 "$st2"
-t "ADD n1 agrees" 0 '"address":"10.80.0.' -- cni ADD n1 "$st2"
-t "STATUS n2: no pool serves it" 1 '"code":50' "no IPv4 pool serves node 'n2'" -- \
+t_all "STATUS n1: ready (the implicit hostname label)" 0 "" -- cni STATUS n1 "$st2"
+t_all "ADD n1 agrees" 0 '"address":"10.80.0.' -- cni ADD n1 "$st2"
+t_all "STATUS n2: no pool serves it" 1 '"code":50' "no IPv4 pool serves node 'n2'" -- \
 	cni STATUS n2 "$st2"
-t "ADD n2 agrees" 1 '"code":103' "no IPv4 pool selects node 'n2'" \
+t_all "ADD n2 agrees" 1 '"code":103' "no IPv4 pool selects node 'n2'" \
 	"1 with a nodeSelector or namespaceSelector that does not match" -- cni ADD n2 "$st2"
 
 # --- one address grammar ----------------------------------------------------------------------
-t "plugin: etcd:// without a port is an address" 1 '"code":50' "cannot" -- \
+t_all "plugin: etcd:// without a port is an address" 1 '"code":50' "cannot" -- \
 	cni STATUS n1 ',"store":"etcd://127.0.0.1","timeout_ms":300'
 if grep -q '"code":7' "$tmp/out"; then fail "  not a config error" "code 7"; else pass "  not a config error"; fi
-t "CLI: the same address" 1 "127.0.0.1:2379" -- "$B" --store etcd://127.0.0.1 \
+t_all "CLI: the same address" 1 "127.0.0.1:2379" -- "$B" --store etcd://127.0.0.1 \
 	--store-timeout-ms 300 get pools
-t "plugin: an empty port" 1 '"code":7' "endpoint '127.0.0.1:' is not host[:port]" -- \
+t_all "plugin: an empty port" 1 '"code":7' "endpoint '127.0.0.1:' is not host[:port]" -- \
 	cni ADD n1 ',"store":"etcd://127.0.0.1:"'
-t "CLI: the same words" 1 "endpoint '127.0.0.1:' is not host[:port]" -- \
+t_all "CLI: the same words" 1 "endpoint '127.0.0.1:' is not host[:port]" -- \
 	"$B" --store etcd://127.0.0.1: get pools
-t "CLI: a relative path" 1 "a path must be absolute" -- "$B" --store ipam.db get pools
+t_all "CLI: a relative path" 1 "a path must be absolute" -- "$B" --store ipam.db get pools
 
 # --- the CLI's store options ------------------------------------------------------------------
-t "--store-prefix must start and end with /" 1 "invalid --store-prefix 'x'" -- \
+t_all "--store-prefix must start and end with /" 1 "invalid --store-prefix 'x'" -- \
 	"$B" --store "$S" --store-prefix x get pools
-t "BLOCKIPAM_STORE_CA_FILE must be absolute" 1 "invalid BLOCKIPAM_STORE_CA_FILE 'ca.pem'" -- \
+t_all "BLOCKIPAM_STORE_CA_FILE must be absolute" 1 "invalid BLOCKIPAM_STORE_CA_FILE 'ca.pem'" -- \
 	env BLOCKIPAM_STORE_CA_FILE=ca.pem "$B" --store "$S" get pools
-t "--store-timeout-ms range" 1 "invalid --store-timeout-ms '0'" -- \
+t_all "--store-timeout-ms range" 1 "invalid --store-timeout-ms '0'" -- \
 	"$B" get pools --store "$S" --store-timeout-ms 0
-t "help names the options" 0 "--store-cert-file" "BLOCKIPAM_STORE_PREFIX" -- "$B" get --help
+t_all "help names the options" 0 "--store-cert-file" "BLOCKIPAM_STORE_PREFIX" -- "$B" get --help
 
 . "$root/tests/etcd-harness.sh"
 if ! command -v "$ETCD_BIN" >/dev/null || ! command -v openssl >/dev/null; then
@@ -142,28 +96,28 @@ else
 	c=$tmp/certs
 	tls=(--store "$ETCD_ADDR" --store-ca-file "$c/ca.pem" --store-cert-file "$c/client.pem"
 		--store-key-file "$c/client-key.pem")
-	t "etcds:// with client certificates, another prefix" 0 "pool/tls-pool created" -- \
+	t_all "etcds:// with client certificates, another prefix" 0 "pool/tls-pool created" -- \
 		"$B" "${tls[@]}" --store-prefix /team-a/ apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Pool
 metadata: {name: tls-pool}
 spec: {cidr: 10.90.0.0/24}
 EOF
-	t "  read back through the environment" 0 "tls-pool" -- env BLOCKIPAM_STORE="$ETCD_ADDR" \
+	t_all "  read back through the environment" 0 "tls-pool" -- env BLOCKIPAM_STORE="$ETCD_ADDR" \
 		BLOCKIPAM_STORE_CA_FILE="$c/ca.pem" BLOCKIPAM_STORE_CERT_FILE="$c/client.pem" \
 		BLOCKIPAM_STORE_KEY_FILE="$c/client-key.pem" BLOCKIPAM_STORE_PREFIX=/team-a/ \
 		"$B" get pools
-	t "  the default prefix holds no such pool" 0 "" -- "$B" "${tls[@]}" get pools
+	t_all "  the default prefix holds no such pool" 0 "" -- "$B" "${tls[@]}" get pools
 	if grep -q tls-pool "$tmp/out"; then fail "  prefixes apart" "tls-pool under the default prefix"; else pass "  prefixes apart"; fi
-	t "  without a client certificate: refused" 1 "cannot" -- \
+	t_all "  without a client certificate: refused" 1 "cannot" -- \
 		"$B" --store "$ETCD_ADDR" --store-ca-file "$c/ca.pem" --store-prefix /team-a/ \
 		--store-timeout-ms 1000 get pools
 	tlsconf=",\"store\":\"$ETCD_ADDR\",\"store_ca_file\":\"$c/ca.pem\",\"store_cert_file\":\"$c/client.pem\",\"store_key_file\":\"$c/client-key.pem\",\"store_prefix\":\"/team-a/\""
-	t "  the plugin, same store by its config fields" 0 '"address":"10.90.0.' -- \
+	t_all "  the plugin, same store by its config fields" 0 '"address":"10.90.0.' -- \
 		cni ADD n1 "$tlsconf"
-	t "  the CLI sees its allocation" 0 "n1" -- "$B" "${tls[@]}" --store-prefix /team-a/ \
+	t_all "  the CLI sees its allocation" 0 "n1" -- "$B" "${tls[@]}" --store-prefix /team-a/ \
 		ipam show --show-blocks
-	t "  ipam check clean" 0 "No problems found" -- "$B" "${tls[@]}" --store-prefix /team-a/ \
+	t_all "  ipam check clean" 0 "No problems found" -- "$B" "${tls[@]}" --store-prefix /team-a/ \
 		ipam check
 	etcd_cleanup
 fi
@@ -175,22 +129,21 @@ elif [ -e /var/lib/blockipam ]; then
 	skip "default store directory" "/var/lib/blockipam exists here: not touched"
 else
 	made_default=1
-	t "fresh node: STATUS says no pool yet" 1 '"code":50' "no pool exists yet" -- cni STATUS n1 ""
-	t "fresh node: the first ADD is not an I/O error" 1 '"code":103' "no IPv4 pool exists" -- \
+	t_all "fresh node: STATUS says no pool yet" 1 '"code":50' "no pool exists yet" -- cni STATUS n1 ""
+	t_all "fresh node: the first ADD is not an I/O error" 1 '"code":103' "no IPv4 pool exists" -- \
 		cni ADD n1 ""
 	mode=$(stat -c %a /var/lib/blockipam 2>/dev/null)
 	[ "$mode" = 700 ] && pass "  /var/lib/blockipam made, mode 0700" ||
 		fail "  /var/lib/blockipam made, mode 0700" "mode '${mode:-none}'"
 	rm -rf /var/lib/blockipam
-	t "fresh node: the CLI's first apply makes it too" 0 "pool/pods-v4 created" -- \
+	t_all "fresh node: the CLI's first apply makes it too" 0 "pool/pods-v4 created" -- \
 		"$B" apply -f "$tmp/pool.yaml"
 	mode=$(stat -c %a /var/lib/blockipam 2>/dev/null)
 	[ "$mode" = 700 ] && pass "  made by the CLI, mode 0700" ||
 		fail "  made by the CLI, mode 0700" "mode '${mode:-none}'"
-	t "  and ADD then works" 0 '"address":"10.244.' -- cni ADD n1 ""
+	t_all "  and ADD then works" 0 '"address":"10.244.' -- cni ADD n1 ""
 	rm -rf /var/lib/blockipam
 	made_default=0
 fi
 
-echo "store_access: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+finish

@@ -766,7 +766,7 @@ static void test_gc_handles(void)
 }
 
 /* The library's validation behind apply. */
-static void test_validate_with_engine(void)
+static void test_pool_validate(void)
 {
 	struct bip_pool p = {.name = "p"};
 	char err[256] = "";
@@ -783,4 +783,4 @@ T_MAIN(T(test_manifest_scalars), T(test_manifest_documents), T(test_manifest_mal
        T(test_manifest_limits), T(test_yaml_round_trip), T(test_calico_manifests), T(test_own_form),
        T(test_bad_resources), T(test_warnings), T(test_kind_words), T(test_table),
        T(test_resource_table), T(test_numbers), T(test_merge_patch), T(test_option_values),
-       T(test_gc_handles), T(test_validate_with_engine))
+       T(test_gc_handles), T(test_pool_validate))
