@@ -89,6 +89,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBA    := $(BUILD)/libblockipam.a
 PLUGIN  := $(BUILD)/blockipam
+# The plugin linked against the shared libc, whatever STATIC_PLUGIN says: for the tests that
+# wrap the plugin with LD_PRELOAD (faketime in tests/clock_jump.sh), which a static binary
+# ignores. Not installed.
+PLUGIN_DYN := $(BUILD)/blockipam-dyn
 CLI     := $(BUILD)/blockipamctl
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRCS))
@@ -108,7 +112,7 @@ CLI_A   := $(BUILD)/libcli.a
 
 .PHONY: FORCE all test test-unit check check-deps check-format analyze san fuzz fuzz-build fuzz-long demo \
 	bench soak install clean format image
-all: $(LIBA) $(PLUGIN) $(CLI)
+all: $(LIBA) $(PLUGIN) $(PLUGIN_DYN) $(CLI)
 # Keep the test objects: make would delete them as intermediates of the pattern rules.
 .SECONDARY:
 
@@ -145,6 +149,9 @@ $(BUILD)/plugin.link: FORCE
 
 $(PLUGIN): $(call obj,cni/main.c) $(CNI_OBJS) $(PLUGIN_STATIC) $(LIBA) $(BUILD)/plugin.link
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $(filter-out $(BUILD)/plugin.link,$^) $(PLUGIN_LIBS)
+
+$(PLUGIN_DYN): $(call obj,cni/main.c) $(CNI_OBJS) $(LIBA)
+	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
 FORCE:
 

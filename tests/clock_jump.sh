@@ -25,7 +25,9 @@ set -u
 name=clock_jump
 . "$(dirname "$0")/lib.sh"
 B=$ctl
-PLUGIN=$plugin
+# faketime is an LD_PRELOAD library, which the static plugin ignores: the tests run the same
+# plugin linked against the shared libc (make builds it as build/blockipam-dyn).
+PLUGIN=$build/blockipam-dyn
 make_tmp
 unset BLOCKIPAM_STORE BLOCKIPAM_DEBUG
 export BLOCKIPAM_NODE=n1
