@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "txn.h"
 
 /* Release one affinity: the block goes when empty, becomes unowned otherwise (each address
  * keeps its holding node). One transaction, conditioned on the block and affinity as read. */
@@ -72,52 +73,57 @@ out:
 	return rc;
 }
 
+struct aff_release {
+	const struct bip_prefix *within;
+	const char *pfx;
+	size_t *released, *deleted;
+};
+
+/* One pass over the affinities: BIP_ECONFLICT when one of them lost a race (listed again). */
+static int release_round(struct bip_ipam *ip, void *ctx)
+{
+	struct aff_release *ar = ctx;
+	struct bip_kvs kvs = {0};
+	bool conflict = false;
+	int rc = bip_store_list(ip->store, ar->pfx, BIP_LIST_KEYS_ONLY, &kvs);
+
+	if (rc != BIP_OK)
+		return bip__seterr(ip, rc, "cannot list affinities");
+	for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
+		const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
+		const char *slash = strchr(rest, '/');
+		char node[BIP_NAME_MAX + 1];
+		struct bip_prefix cidr;
+
+		if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
+		    bip__cidr_from_keypart(slash + 1, &cidr) != BIP_OK)
+			continue;
+		memcpy(node, rest, (size_t)(slash - rest));
+		node[slash - rest] = '\0';
+		if (ar->within && !bip_prefix_covers(*ar->within, cidr))
+			continue;
+		rc = release_one(ip, kvs.v[i].key, kvs.v[i].rev, node, cidr, ar->released,
+				 ar->deleted);
+		if (rc == BIP_ECONFLICT) {
+			conflict = true;
+			rc = BIP_OK;
+		}
+	}
+	bip_kvs_free(&kvs);
+	return rc == BIP_OK && conflict ? BIP_ECONFLICT : rc;
+}
+
 int bip__release_affinities(struct bip_ipam *ip, const struct bip_prefix *within,
 			    const char *only_node, size_t *released, size_t *deleted)
 {
 	char pfx[KEY_LEN];
-	int rc = BIP_OK;
+	struct aff_release ar = {within, pfx, released, deleted};
 
 	if (only_node)
 		snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", only_node);
 	else
 		snprintf(pfx, sizeof(pfx), PFX_AFFINITY);
-	for (int round = 0; round < 64; round++) {
-		struct bip_kvs kvs = {0};
-		bool conflict = false;
-
-		rc = bip_store_list(ip->store, pfx, BIP_LIST_KEYS_ONLY, &kvs);
-		if (rc != BIP_OK)
-			return bip__seterr(ip, rc, "cannot list affinities");
-		for (size_t i = 0; i < kvs.n; i++) {
-			const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
-			const char *slash = strchr(rest, '/');
-			char node[BIP_NAME_MAX + 1];
-			struct bip_prefix cidr;
-
-			if (!slash || (size_t)(slash - rest) > BIP_NAME_MAX ||
-			    bip__cidr_from_keypart(slash + 1, &cidr) != BIP_OK)
-				continue;
-			memcpy(node, rest, (size_t)(slash - rest));
-			node[slash - rest] = '\0';
-			if (within && !bip_prefix_covers(*within, cidr))
-				continue;
-			rc = release_one(ip, kvs.v[i].key, kvs.v[i].rev, node, cidr, released,
-					 deleted);
-			if (rc == BIP_ECONFLICT) {
-				conflict = true;
-				rc = BIP_OK;
-			}
-			if (rc != BIP_OK)
-				break;
-		}
-		bip_kvs_free(&kvs);
-		if (rc != BIP_OK || !conflict)
-			return rc;
-		bip__backoff(ip, round);
-	}
-	return bip__seterr(ip, BIP_EAGAIN,
-			   "too many concurrent changes while releasing affinities");
+	return bip__retry(ip, release_round, &ar, "the affinities");
 }
 
 int bip_ipam_node_release(struct bip_ipam *ip, const char *node, size_t *released_blocks,

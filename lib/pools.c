@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "txn.h"
 
 #define KEY_POOLSET "poolset"
 
@@ -393,9 +394,21 @@ out:
 	return rc;
 }
 
+struct pool_put {
+	struct bip_pool *pool;
+	bool create_only;
+};
+
+static int pool_put_attempt(struct bip_ipam *ip, void *ctx)
+{
+	struct pool_put *pp = ctx;
+
+	return pool_put_once(ip, pp->pool, pp->create_only);
+}
+
 int bip_ipam_pool_put(struct bip_ipam *ip, struct bip_pool *pool, bool create_only)
 {
-	char err[sizeof(ip->errmsg)];
+	char err[sizeof(ip->errmsg)], what[BIP_NAME_MAX + 8];
 	int rc;
 
 	ip->errmsg[0] = '\0';
@@ -406,14 +419,8 @@ int bip_ipam_pool_put(struct bip_ipam *ip, struct bip_pool *pool, bool create_on
 	rc = bip_pool_validate(pool, err, sizeof(err));
 	if (rc != BIP_OK)
 		return bip__seterr(ip, rc, "%s", err);
-	for (int attempt = 0; attempt < 32; attempt++) {
-		rc = pool_put_once(ip, pool, create_only);
-		if (rc != BIP_ECONFLICT)
-			return rc;
-		ip->retries++;
-		bip__backoff(ip, attempt);
-	}
-	return bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", pool->name);
+	snprintf(what, sizeof(what), "pool '%s'", pool->name);
+	return bip__retry(ip, pool_put_attempt, &(struct pool_put){pool, create_only}, what);
 }
 
 int bip_ipam_pool_get(struct bip_ipam *ip, const char *name, struct bip_pool *out)
@@ -512,44 +519,69 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 	return bip_ipam_pool_delete_force(ip, name, false, NULL);
 }
 
+/* Disable pool p, conditioned on its record and the pool set as read. */
+static int pool_disable_once(struct bip_ipam *ip, void *ctx)
+{
+	struct bip_pool *p = ctx;
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	int64_t setrev;
+	int rc;
+
+	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
+	rc = poolset_cmp(ip, &setrev);
+	if (rc == BIP_OK)
+		rc = bip_store_get(ip->store, key, &kv);
+	if (rc != BIP_OK)
+		return rc;
+	p->disabled = true;
+	rc = pool_commit(ip, p->name, p, kv.rev, setrev);
+	bip_kv_clear(&kv);
+	if (rc != BIP_OK)
+		p->disabled = false;
+	return rc;
+}
+
+/* Delete pool p's record (gone already: done), conditioned as pool_disable_once. */
+static int pool_delete_once(struct bip_ipam *ip, void *ctx)
+{
+	struct bip_pool *p = ctx;
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	int64_t setrev;
+	int rc;
+
+	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
+	rc = poolset_cmp(ip, &setrev);
+	if (rc == BIP_OK)
+		rc = bip_store_get(ip->store, key, &kv);
+	if (rc == BIP_ENOTFOUND)
+		return BIP_OK;
+	if (rc != BIP_OK)
+		return rc;
+	rc = pool_commit(ip, p->name, NULL, kv.rev, setrev);
+	bip_kv_clear(&kv);
+	return rc;
+}
+
 int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool release,
 			       size_t *released)
 {
 	struct bip_pool p = {0};
-	char key[KEY_LEN];
+	char what[BIP_NAME_MAX + 8];
 	size_t nrel = 0;
 	int rc;
 
 	rc = bip_ipam_pool_get(ip, name, &p);
 	if (rc != BIP_OK)
 		return rc;
-	/* 1. Disable it, so no new allocation starts in it. */
-	for (int attempt = 0; !p.disabled && attempt < 32; attempt++) {
-		struct bip_kv kv = {0};
-		int64_t setrev;
-
-		snprintf(key, sizeof(key), PFX_POOLS "%s", name);
-		rc = poolset_cmp(ip, &setrev);
-		if (rc == BIP_OK)
-			rc = bip_store_get(ip->store, key, &kv);
-		if (rc != BIP_OK)
-			goto out;
-		p.disabled = true;
-		rc = pool_commit(ip, name, &p, kv.rev, setrev);
-		bip_kv_clear(&kv);
-		if (rc == BIP_ECONFLICT) {
-			p.disabled = false;
-			bip__backoff(ip, attempt);
-			continue;
-		}
-		if (rc != BIP_OK)
-			goto out;
-	}
-	/* Not disabled (every attempt lost a race): releasing would race allocations still
-	 * claiming blocks in it. */
+	/* 1. Disable it, so no new allocation starts in it. Not disabled (every attempt lost a
+	 * race): releasing would race allocations still claiming blocks in it. */
+	snprintf(what, sizeof(what), "pool '%s'", name);
 	if (!p.disabled) {
-		rc = bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
-		goto out;
+		rc = bip__retry(ip, pool_disable_once, &p, what);
+		if (rc != BIP_OK)
+			goto out;
 	}
 	/* 2. Release the affinities of its blocks: empty blocks go, others become unowned. */
 	rc = bip__release_affinities(ip, &p.cidr, NULL, NULL, NULL);
@@ -564,28 +596,7 @@ int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool relea
 			goto out;
 	}
 	/* 3. Delete the record. */
-	for (int attempt = 0; attempt < 32; attempt++) {
-		struct bip_kv kv = {0};
-		int64_t setrev;
-
-		snprintf(key, sizeof(key), PFX_POOLS "%s", name);
-		rc = poolset_cmp(ip, &setrev);
-		if (rc == BIP_OK)
-			rc = bip_store_get(ip->store, key, &kv);
-		if (rc == BIP_ENOTFOUND) {
-			rc = BIP_OK;
-			break;
-		}
-		if (rc != BIP_OK)
-			goto out;
-		rc = pool_commit(ip, name, NULL, kv.rev, setrev);
-		bip_kv_clear(&kv);
-		if (rc != BIP_ECONFLICT)
-			break;
-		bip__backoff(ip, attempt);
-	}
-	if (rc == BIP_ECONFLICT)
-		rc = bip__seterr(ip, BIP_EAGAIN, "pool '%s': too many concurrent changes", name);
+	rc = bip__retry(ip, pool_delete_once, &p, what);
 out:
 	bip_pool_clear(&p);
 	return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "txn.h"
 
 /* --- config ----------------------------------------------------------------------------- */
 
@@ -105,24 +106,38 @@ static int get_named(struct bip_ipam *ip, const char *pfx, const char *what, con
 	return BIP_OK;
 }
 
-static int delete_named(struct bip_ipam *ip, const char *pfx, const char *what, const char *name)
+struct named {
+	const char *pfx, *what, *name;
+};
+
+/* Delete the record as read (a lost race reads it again). */
+static int delete_named_once(struct bip_ipam *ip, void *ctx)
 {
+	const struct named *n = ctx;
 	struct bip_kv kv = {0};
 	struct bip_cmp cmp;
 	struct bip_op op;
 	char key[KEY_LEN];
-	int rc = get_named(ip, pfx, what, name, &kv);
+	int rc = get_named(ip, n->pfx, n->what, n->name, &kv);
 
 	if (rc != BIP_OK)
 		return rc;
-	snprintf(key, sizeof(key), "%s%s", pfx, name);
+	snprintf(key, sizeof(key), "%s%s", n->pfx, n->name);
 	cmp = (struct bip_cmp){key, kv.rev};
 	op = (struct bip_op){BIP_OP_DEL, key};
 	bip_kv_clear(&kv);
 	rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
-	if (rc == BIP_ECONFLICT)
-		return bip__seterr(ip, BIP_EAGAIN, "%s '%s' changed while deleting it", what, name);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT)
+		rc = bip__seterr(ip, rc, "cannot delete %s", key);
 	return rc;
+}
+
+static int delete_named(struct bip_ipam *ip, const char *pfx, const char *what, const char *name)
+{
+	char w[BIP_NAME_MAX + 32];
+
+	snprintf(w, sizeof(w), "%s '%s'", what, name ? name : "");
+	return bip__retry(ip, delete_named_once, &(struct named){pfx, what, name}, w);
 }
 
 typedef int (*decode_fn)(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
@@ -296,25 +311,12 @@ static int check_labels(struct bip_ipam *ip, const char *what, const char *name,
 	return BIP_OK;
 }
 
-int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
+/* What node_put checks before reading the store: the name, labels, addresses, pod CIDRs. */
+static int node_validate(struct bip_ipam *ip, const struct bip_node *node)
 {
-	struct bip_node old = {0};
-	struct bip_kv kv = {0};
-	struct bip_pool *pools = NULL;
-	int64_t *revs = NULL, oldrev = 0;
-	size_t npools = 0, len;
-	char key[KEY_LEN], buf[BIP_PREFIX_STRLEN], buf2[BIP_PREFIX_STRLEN];
-	struct drop {
-		char *key;
-		int64_t rev; /* -1: no compare (an affinity) */
-	} *drop = NULL;
-	size_t ndrop = 0, ncmp, nop;
-	struct bip_cmp *cmps = NULL;
-	struct bip_op *ops = NULL;
-	char *v = NULL;
+	char buf[BIP_PREFIX_STRLEN];
 	int rc;
 
-	ip->errmsg[0] = '\0';
 	if (!bip__valid_name(node->name))
 		return bip__seterr(ip, BIP_EINVAL, "invalid node name '%s'",
 				   node->name ? node->name : "");
@@ -343,125 +345,137 @@ int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
 						   "node '%s': more than one IPv%d pod CIDR",
 						   node->name, c.addr.family);
 	}
-	rc = bip__load_pools(ip, &pools, &revs, &npools);
-	if (rc != BIP_OK)
-		goto out;
-	for (size_t i = 0; i < node->npod_cidrs; i++)
-		for (size_t j = 0; j < npools; j++)
-			if (bip_prefix_overlaps(node->pod_cidrs[i], pools[j].cidr)) {
+	return BIP_OK;
+}
+
+/* A pod CIDR may not overlap a pool. */
+static int node_vs_pools(struct bip_ipam *ip, const struct bip_node *node)
+{
+	char buf[BIP_PREFIX_STRLEN], buf2[BIP_PREFIX_STRLEN];
+	struct bip_pool *pools = NULL;
+	int64_t *revs = NULL;
+	size_t npools = 0;
+	int rc = bip__load_pools(ip, &pools, &revs, &npools);
+
+	for (size_t i = 0; rc == BIP_OK && i < node->npod_cidrs; i++)
+		for (size_t j = 0; rc == BIP_OK && j < npools; j++)
+			if (bip_prefix_overlaps(node->pod_cidrs[i], pools[j].cidr))
 				rc =
 				    bip__seterr(ip, BIP_EOVERLAP,
 						"node '%s': pod CIDR %s overlaps pool '%s' (%s)",
 						node->name, bip_prefix_fmt(node->pod_cidrs[i], buf),
 						pools[j].name, bip_prefix_fmt(pools[j].cidr, buf2));
-				goto out;
-			}
-	snprintf(key, sizeof(key), PFX_NODES "%s", node->name);
-	rc = bip_store_get(ip->store, key, &kv);
-	if (rc == BIP_OK) {
-		rc = bip__node_decode(ip, node->name, kv.value, kv.len, &old);
-		oldrev = kv.rev;
-		if (rc != BIP_OK) {
-			rc = bip__seterr(ip, rc, "store record %s does not decode", key);
-			goto out;
-		}
-	} else if (rc != BIP_ENOTFOUND) {
-		rc = bip__seterr(ip, rc, "cannot read %s", key);
-		goto out;
-	}
-	/* A pod CIDR that goes away or changes must not hold addresses (in any of its
-	 * sub-blocks); its empty blocks and their affinities go with it. */
-	for (size_t i = 0; i < old.npod_cidrs; i++) {
-		struct bip_prefix c = old.pod_cidrs[i];
-		struct bip_kvs blocks = {0};
-		uint64_t held = 0;
-		bool kept = false;
-
-		for (size_t j = 0; j < node->npod_cidrs; j++)
-			kept |= bip_prefix_eq(node->pod_cidrs[j], c);
-		if (kept)
-			continue;
-		rc = bip_store_list(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &blocks);
-		for (size_t k = 0; rc == BIP_OK && k < blocks.n; k++) {
-			struct bip_prefix bp;
-			struct bip_kv bkv = {0};
-			struct blk *b = NULL;
-
-			if (bip__cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) !=
-				BIP_OK ||
-			    !bip_prefix_covers(c, bp))
-				continue;
-			rc = bip_store_get(ip->store, blocks.v[k].key, &bkv);
-			if (rc == BIP_OK)
-				rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len,
-						     bkv.rev, &b);
-			else if (rc == BIP_ENOTFOUND)
-				rc = BIP_OK;
-			if (b) {
-				held += b->used;
-				if (!b->used) {
-					/* a pod CIDR may be kept in many sub-blocks: all go */
-					struct drop *d =
-					    bip__im_realloc(ip, drop, (ndrop + 2) * sizeof(*d));
-					char akey[KEY_LEN];
-
-					if (!d) {
-						rc = BIP_ENOMEM;
-					} else {
-						drop = d;
-						drop[ndrop].rev = b->rev;
-						drop[ndrop++].key =
-						    bip__im_strdup(ip, blocks.v[k].key);
-						bip__key_affinity(akey, node->name, bp);
-						drop[ndrop].rev = -1;
-						drop[ndrop++].key = bip__im_strdup(ip, akey);
-					}
-				}
-			}
-			bip__blk_free(b);
-			bip_kv_clear(&bkv);
-		}
-		bip_kvs_free(&blocks);
-		if (rc == BIP_OK && held)
-			rc = bip__seterr(
-			    ip, BIP_EBUSY,
-			    "node '%s': pod CIDR %s cannot change while %llu addresses from "
-			    "it are held",
-			    node->name, bip_prefix_fmt(c, buf), (unsigned long long)held);
-		if (rc != BIP_OK)
-			goto out;
-	}
-	v = bip__node_encode(ip, node, &len);
-	rc = BIP_ENOMEM;
-	cmps = bip__im_calloc(ip, 1 + ndrop, sizeof(*cmps));
-	ops = bip__im_calloc(ip, 1 + ndrop, sizeof(*ops));
-	if (!v || !cmps || !ops)
-		goto out;
-	cmps[0] = (struct bip_cmp){key, oldrev};
-	ops[0] = (struct bip_op){BIP_OP_PUT, key, v, len};
-	ncmp = nop = 1;
-	for (size_t i = 0; i < ndrop; i++) {
-		if (!drop[i].key)
-			goto out;
-		if (drop[i].rev >= 0)
-			cmps[ncmp++] = (struct bip_cmp){drop[i].key, drop[i].rev};
-		ops[nop++] = (struct bip_op){BIP_OP_DEL, drop[i].key};
-	}
-	rc = bip_store_txn(ip->store, cmps, ncmp, ops, nop, NULL);
-	if (rc == BIP_ECONFLICT)
-		rc = bip__seterr(ip, BIP_EAGAIN, "node '%s' changed while writing it", node->name);
-out:
-	for (size_t i = 0; i < ndrop; i++)
-		free(drop[i].key);
-	free(drop);
-	free(cmps);
-	free(ops);
-	free(v);
-	bip_kv_clear(&kv);
-	bip_node_clear(&old);
 	bip_pools_free(pools, npools);
 	free(revs);
 	return rc;
+}
+
+/* A pod CIDR c that goes away or changes must not hold addresses (in any of its sub-blocks);
+ * its empty blocks and their affinities go with it, in t. */
+static int node_drop_cidr(struct bip_ipam *ip, const char *node, struct bip_prefix c,
+			  struct bip__txn *t)
+{
+	char buf[BIP_PREFIX_STRLEN], akey[KEY_LEN];
+	struct bip_kvs blocks = {0};
+	uint64_t held = 0;
+	int rc = bip_store_list(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &blocks);
+
+	for (size_t k = 0; rc == BIP_OK && k < blocks.n; k++) {
+		struct bip_prefix bp;
+		struct bip_kv bkv = {0};
+		struct blk *b = NULL;
+
+		if (bip__cidr_from_keypart(blocks.v[k].key + strlen(PFX_BLOCKS), &bp) != BIP_OK ||
+		    !bip_prefix_covers(c, bp))
+			continue;
+		rc = bip_store_get(ip->store, blocks.v[k].key, &bkv);
+		if (rc == BIP_OK)
+			rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
+		else if (rc == BIP_ENOTFOUND)
+			rc = BIP_OK;
+		if (b) {
+			held += b->used;
+			if (!b->used) { /* a pod CIDR may be kept in many sub-blocks: all go */
+				const char *bk = bip__txn_key(ip, t, blocks.v[k].key);
+
+				bip__txn_cmp(ip, t, bk, b->rev);
+				bip__txn_del(ip, t, bk);
+				bip__key_affinity(akey, node, bp);
+				bip__txn_del(ip, t, bip__txn_key(ip, t, akey));
+			}
+		}
+		bip__blk_free(b);
+		bip_kv_clear(&bkv);
+	}
+	bip_kvs_free(&blocks);
+	if (rc == BIP_OK && held)
+		rc = bip__seterr(ip, BIP_EBUSY,
+				 "node '%s': pod CIDR %s cannot change while %llu addresses from "
+				 "it are held",
+				 node, bip_prefix_fmt(c, buf), (unsigned long long)held);
+	return rc;
+}
+
+/* Read the node's record, check the pod CIDRs it gives up, write the new one: one transaction
+ * conditioned on the record and every block it deletes as read. */
+static int node_put_once(struct bip_ipam *ip, void *ctx)
+{
+	const struct bip_node *node = ctx;
+	struct bip_node old = {0};
+	struct bip_kv kv = {0};
+	struct bip__txn t;
+	char key[KEY_LEN];
+	size_t len = 0;
+	int rc;
+
+	snprintf(key, sizeof(key), PFX_NODES "%s", node->name);
+	rc = bip__txn_init(ip, &t, 4);
+	if (rc == BIP_OK)
+		rc = bip_store_get(ip->store, key, &kv);
+	if (rc == BIP_OK) {
+		rc = bip__node_decode(ip, node->name, kv.value, kv.len, &old);
+		if (rc != BIP_OK)
+			rc = bip__seterr(ip, rc, "store record %s does not decode", key);
+	} else if (rc == BIP_ENOTFOUND)
+		rc = BIP_OK;
+	else if (rc != BIP_OK && rc != BIP_ENOMEM)
+		rc = bip__seterr(ip, rc, "cannot read %s", key);
+	for (size_t i = 0; rc == BIP_OK && i < old.npod_cidrs; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < node->npod_cidrs; j++)
+			kept |= bip_prefix_eq(node->pod_cidrs[j], old.pod_cidrs[i]);
+		if (!kept)
+			rc = node_drop_cidr(ip, node->name, old.pod_cidrs[i], &t);
+	}
+	if (rc == BIP_OK) {
+		char *v = bip__node_encode(ip, node, &len);
+
+		bip__txn_cmp(ip, &t, key, kv.rev); /* rev 0 when there was none */
+		bip__txn_put(ip, &t, key, v, len);
+		rc = bip__txn_commit(ip, &t, NULL);
+		if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
+			rc = bip__seterr(ip, rc, "cannot write %s", key);
+	}
+	bip__txn_clear(&t);
+	bip_kv_clear(&kv);
+	bip_node_clear(&old);
+	return rc;
+}
+
+int bip_ipam_node_put(struct bip_ipam *ip, const struct bip_node *node)
+{
+	char what[BIP_NAME_MAX + 8];
+	int rc;
+
+	ip->errmsg[0] = '\0';
+	rc = node_validate(ip, node);
+	if (rc == BIP_OK)
+		rc = node_vs_pools(ip, node);
+	if (rc != BIP_OK)
+		return rc;
+	snprintf(what, sizeof(what), "node '%s'", node->name);
+	return bip__retry(ip, node_put_once, (void *)node, what);
 }
 
 static int dec_node(struct bip_ipam *ip, const char *name, const unsigned char *v, size_t len,
