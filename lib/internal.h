@@ -187,4 +187,9 @@ void bip__label_set_clear(struct bip_label_set *ls);
 typedef int (*bip__blk_fn)(void *ctx, const struct bip_kv *kv, struct blk *b);
 int bip__foreach_block(struct bip_ipam *ip, bip__blk_fn fn, void *ctx);
 
+/* lib/affinities.c: release every affinity of the blocks inside *within (all nodes; NULL: any),
+ * or of one node's blocks (only_node); counts the blocks left unowned and those deleted. */
+int bip__release_affinities(struct bip_ipam *ip, const struct bip_prefix *within,
+			    const char *only_node, size_t *released, size_t *deleted);
+
 #endif
