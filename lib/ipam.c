@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "txn.h"
 
-#define MAX_ATTEMPTS 64
 #define MAX_PER_REQUEST HANDLE_MAX_ADDRS
 
 /* The records an attempt starts from, read together (read_context). */
@@ -139,15 +139,6 @@ static void attempt_clear(struct attempt *a)
 	free(a->out);
 	free(a->own_ranges);
 	memset(a, 0, sizeof(*a));
-}
-
-/* Microseconds on the monotonic clock: how long a lost attempt took sets its backoff. */
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /*
@@ -1929,75 +1920,19 @@ static int alloc_specific(struct attempt *a)
 
 /* --- commit ----------------------------------------------------------------------------- */
 
-struct txn_buf {
-	struct bip_cmp *cmps;
-	struct bip_op *ops;
-	size_t ncmp, nop;
-	char **keys; /* owned */
-	char **vals; /* owned */
-	size_t nkeys, nvals;
-};
-
-static void txn_buf_clear(struct txn_buf *t)
-{
-	for (size_t i = 0; i < t->nkeys; i++)
-		free(t->keys[i]);
-	for (size_t i = 0; i < t->nvals; i++)
-		free(t->vals[i]);
-	free(t->keys);
-	free(t->vals);
-	free(t->cmps);
-	free(t->ops);
-}
-
-static int txn_init(struct bip_ipam *ip, struct txn_buf *t, size_t max)
-{
-	memset(t, 0, sizeof(*t));
-	t->cmps = bip__im_calloc(ip, max, sizeof(*t->cmps));
-	t->ops = bip__im_calloc(ip, max, sizeof(*t->ops));
-	t->keys = bip__im_calloc(ip, max * 2, sizeof(char *));
-	t->vals = bip__im_calloc(ip, max, sizeof(char *));
-	return t->cmps && t->ops && t->keys && t->vals ? BIP_OK : BIP_ENOMEM;
-}
-
-static const char *txn_key(struct bip_ipam *ip, struct txn_buf *t, const char *key)
-{
-	char *k = bip__im_strdup(ip, key);
-
-	if (k)
-		t->keys[t->nkeys++] = k;
-	return k;
-}
-
-static void txn_cmp(struct txn_buf *t, const char *key, int64_t rev)
-{
-	t->cmps[t->ncmp++] = (struct bip_cmp){key, rev};
-}
-
-static void txn_put(struct txn_buf *t, const char *key, char *val, size_t len)
-{
-	t->vals[t->nvals++] = val;
-	t->ops[t->nop++] = (struct bip_op){BIP_OP_PUT, key, val, len};
-}
-
-static void txn_del(struct txn_buf *t, const char *key)
-{
-	t->ops[t->nop++] = (struct bip_op){BIP_OP_DEL, key, NULL, 0};
-}
-
 static int commit_alloc(struct attempt *a)
 {
 	struct bip_ipam *ip = a->ip;
 	const struct bip_alloc_req *req = a->req;
 	struct bip_handle_info h = {0};
-	struct txn_buf t;
+	struct bip__txn t;
 	char key[KEY_LEN];
 	const char *k;
 	char *v;
 	size_t len, max = 2 + 2 * a->nblks + a->npools + a->ndrop;
 	int rc;
 
-	rc = txn_init(ip, &t, max);
+	rc = bip__txn_init(ip, &t, max);
 	if (rc != BIP_OK)
 		goto out;
 	/* The handle record: what it held plus what it gets now. */
@@ -2022,31 +1957,31 @@ static int commit_alloc(struct attempt *a)
 	if (!v)
 		goto out;
 	bip__key_handle(key, req->handle);
-	k = txn_key(ip, &t, key);
+	k = bip__txn_key(ip, &t, key);
 	if (!k) {
 		free(v);
 		goto out;
 	}
-	txn_cmp(&t, k, a->have_handle ? a->handle_rev : 0);
-	txn_put(&t, k, v, len);
+	bip__txn_cmp(ip, &t, k, a->have_handle ? a->handle_rev : 0);
+	bip__txn_put(ip, &t, k, v, len);
 	for (size_t i = 0; i < a->nblks; i++) {
 		struct blk *b = a->blks[i];
 
 		if (!b->dirty)
 			continue;
 		bip__key_block(key, b->cidr);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		v = k ? bip__blk_encode(ip, b, &len) : NULL;
 		if (!v)
 			goto out;
-		txn_cmp(&t, k, b->rev);
-		txn_put(&t, k, v, len);
+		bip__txn_cmp(ip, &t, k, b->rev);
+		bip__txn_put(ip, &t, k, v, len);
 		if (!b->node)
 			continue;
 		/* The owner's affinity carries the block's free count; a new block's affinity
 		 * must not exist yet (or be the one read, when its block was lost). */
 		bip__key_affinity(key, b->node, b->cidr);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since,
 					     &len)
 		      : NULL;
@@ -2055,33 +1990,33 @@ static int commit_alloc(struct attempt *a)
 		for (size_t j = 0; j < a->nnew_aff; j++)
 			if (strcmp(b->node, req->node) == 0 &&
 			    bip_prefix_eq(a->new_aff[j], b->cidr))
-				txn_cmp(&t, k, a->new_aff_rev[j]);
-		txn_put(&t, k, v, len);
+				bip__txn_cmp(ip, &t, k, a->new_aff_rev[j]);
+		bip__txn_put(ip, &t, k, v, len);
 	}
 	/* Blocks taken over from other nodes: the old owners' affinities go (the block's compare
 	 * above is what makes this safe). */
 	for (size_t i = 0; i < a->ndrop; i++) {
 		bip__key_affinity(key, a->drop_node[i], a->drop_aff[i]);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
-		txn_del(&t, k);
+		bip__txn_del(ip, &t, k);
 	}
 	/* New blocks only inside pools that are still as read (not deleted, disabled, resized). */
 	for (size_t i = 0; i < a->npools; i++) {
 		if (!a->pool_used[i])
 			continue;
 		snprintf(key, sizeof(key), PFX_POOLS "%s", a->pools[i].name);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
-		txn_cmp(&t, k, a->pool_revs[i]);
+		bip__txn_cmp(ip, &t, k, a->pool_revs[i]);
 	}
-	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
 		bip__seterr(ip, rc, "cannot commit the allocation for '%s'", req->handle);
 out:
-	txn_buf_clear(&t);
+	bip__txn_clear(&t);
 	return rc;
 }
 
@@ -2413,41 +2348,49 @@ static int result_from(struct attempt *a, struct bip_alloc_result *out)
 	return BIP_OK;
 }
 
+struct allocate_ctx {
+	const struct bip_alloc_req *req;
+	struct bip_alloc_result *out;
+};
+
+/* One attempt under the store's writer lock. The result is built before the commit, so nothing
+ * can fail after it. */
+static int allocate_once(struct bip_ipam *ip, void *ctx)
+{
+	struct allocate_ctx *c = ctx;
+	struct attempt a = {.ip = ip, .req = c->req};
+	struct bip_alloc_result res = {0};
+	int rc;
+
+	a.result = &res;
+	rc = store_lock(ip, true);
+	if (rc != BIP_OK)
+		return rc;
+	rc = try_allocate(&a);
+	if (rc == BIP_OK)
+		tidy_own_blocks(&a);
+	store_lock(ip, false);
+	if (rc == BIP_OK)
+		*c->out = res;
+	else
+		bip_alloc_result_free(&res);
+	attempt_clear(&a);
+	return rc;
+}
+
 int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 		      struct bip_alloc_result *out)
 {
+	struct allocate_ctx c = {req, out};
+	char what[BIP_HANDLE_MAX + 8];
 	int rc;
 
 	ip->errmsg[0] = '\0';
 	rc = validate_req(ip, req);
 	if (rc != BIP_OK)
 		return rc;
-	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		struct attempt a = {.ip = ip, .req = req};
-		struct bip_alloc_result res = {0};
-		int64_t t0 = mono_us();
-
-		/* The result is built before the commit, so nothing can fail after it. */
-		a.result = &res;
-		rc = store_lock(ip, true);
-		if (rc != BIP_OK)
-			return rc;
-		rc = try_allocate(&a);
-		if (rc == BIP_OK)
-			tidy_own_blocks(&a);
-		store_lock(ip, false);
-		if (rc == BIP_OK)
-			*out = res;
-		else
-			bip_alloc_result_free(&res);
-		attempt_clear(&a);
-		if (rc != BIP_ECONFLICT)
-			return rc;
-		ip->retries++;
-		bip__backoff_after(ip, attempt, mono_us() - t0);
-	}
-	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races for '%s'", MAX_ATTEMPTS,
-			   req->handle);
+	snprintf(what, sizeof(what), "'%s'", req->handle);
+	return bip__retry(ip, allocate_once, &c, what);
 }
 
 void bip_alloc_result_free(struct bip_alloc_result *res)
@@ -2460,7 +2403,7 @@ void bip_alloc_result_free(struct bip_alloc_result *res)
 }
 
 /* The owner's affinity of a changed block carries its new free count. */
-static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct blk *b)
+static int put_free_count(struct bip_ipam *ip, struct bip__txn *t, const struct blk *b)
 {
 	char key[KEY_LEN];
 	const char *k;
@@ -2470,12 +2413,12 @@ static int put_free_count(struct bip_ipam *ip, struct txn_buf *t, const struct b
 	if (!b->node)
 		return BIP_OK;
 	bip__key_affinity(key, b->node, b->cidr);
-	k = txn_key(ip, t, key);
+	k = bip__txn_key(ip, t, key);
 	v = k ? bip__affinity_encode(ip, b->size - b->used, b->used ? 0 : b->empty_since, &len)
 	      : NULL;
 	if (!v)
 		return BIP_ENOMEM;
-	txn_put(t, k, v, len);
+	bip__txn_put(ip, t, k, v, len);
 	return BIP_OK;
 }
 
@@ -2485,7 +2428,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 {
 	struct attempt a = {.ip = ip};
 	struct bip_alloc_req req = {.handle = id};
-	struct txn_buf t = {0};
+	struct bip__txn t = {0};
 	char key[KEY_LEN];
 	const char *k;
 	int rc;
@@ -2516,16 +2459,16 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		if (b->handle[o] && strcmp(b->handle[o], id) == 0)
 			bip__blk_release(b, o);
 	}
-	rc = txn_init(ip, &t, 2 + 2 * a.nblks);
+	rc = bip__txn_init(ip, &t, 2 + 2 * a.nblks);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
 	bip__key_handle(key, id);
-	k = txn_key(ip, &t, key);
+	k = bip__txn_key(ip, &t, key);
 	if (!k)
 		goto out;
-	txn_cmp(&t, k, a.handle_rev);
-	txn_del(&t, k);
+	bip__txn_cmp(ip, &t, k, a.handle_rev);
+	bip__txn_del(ip, &t, k);
 	for (size_t i = 0; i < a.nblks; i++) {
 		struct blk *b = a.blks[i];
 		bool drop;
@@ -2535,12 +2478,12 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		if (!b->dirty)
 			continue;
 		bip__key_block(key, b->cidr);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
-		txn_cmp(&t, k, b->rev);
+		bip__txn_cmp(ip, &t, k, b->rev);
 		if (!b->node && b->used == 0) { /* an unowned block goes with its last address */
-			txn_del(&t, k);
+			bip__txn_del(ip, &t, k);
 			continue;
 		}
 		rc = empty_block_unwanted(&a, b, &drop);
@@ -2548,54 +2491,53 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 			goto out;
 		rc = BIP_ENOMEM;
 		if (drop) { /* its pool no longer wants it on its node: block and affinity go */
-			txn_del(&t, k);
+			bip__txn_del(ip, &t, k);
 			bip__key_affinity(key, b->node, b->cidr);
-			k = txn_key(ip, &t, key);
+			k = bip__txn_key(ip, &t, key);
 			if (!k)
 				goto out;
-			txn_del(&t, k);
+			bip__txn_del(ip, &t, k);
 			continue;
 		}
 		v = bip__blk_encode(ip, b, &len);
 		if (!v)
 			goto out;
-		txn_put(&t, k, v, len);
+		bip__txn_put(ip, &t, k, v, len);
 		rc = put_free_count(ip, &t, b);
 		if (rc != BIP_OK)
 			goto out;
 		rc = BIP_ENOMEM;
 	}
-	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
 		bip__seterr(ip, rc, "cannot commit the release of '%s'", id);
 out:
-	txn_buf_clear(&t);
+	bip__txn_clear(&t);
 	attempt_clear(&a);
+	return rc;
+}
+
+/* One attempt under the store's writer lock. */
+static int release_handle_locked(struct bip_ipam *ip, void *ctx)
+{
+	int rc = store_lock(ip, true);
+
+	if (rc != BIP_OK)
+		return rc;
+	rc = release_handle_once(ip, ctx);
+	store_lock(ip, false);
 	return rc;
 }
 
 int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 {
-	int rc;
+	char what[BIP_HANDLE_MAX + 24];
 
 	ip->errmsg[0] = '\0';
 	if (!bip__valid_handle(handle))
 		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
-	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		int64_t t0 = mono_us();
-
-		rc = store_lock(ip, true);
-		if (rc != BIP_OK)
-			return rc;
-		rc = release_handle_once(ip, handle);
-		store_lock(ip, false);
-		if (rc != BIP_ECONFLICT)
-			return rc;
-		ip->retries++;
-		bip__backoff_after(ip, attempt, mono_us() - t0);
-	}
-	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races releasing '%s'",
-			   MAX_ATTEMPTS, handle);
+	snprintf(what, sizeof(what), "the release of '%s'", handle);
+	return bip__retry(ip, release_handle_locked, (void *)handle, what);
 }
 
 /* The block holding addr: by the pools' block size, else by scanning block keys. */
@@ -2632,7 +2574,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 {
 	struct attempt a = {.ip = ip};
 	struct bip_alloc_req req = {0};
-	struct txn_buf t = {0};
+	struct bip__txn t = {0};
 	char key[KEY_LEN], as[BIP_ADDR_STRLEN];
 	const char *k;
 	struct blk *b;
@@ -2661,15 +2603,15 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	rc = read_handle(&a);
 	if (rc != BIP_OK)
 		goto out;
-	rc = txn_init(ip, &t, 4);
+	rc = bip__txn_init(ip, &t, 4);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
 	bip__key_handle(key, b->handle[o]);
-	k = txn_key(ip, &t, key);
+	k = bip__txn_key(ip, &t, key);
 	if (!k)
 		goto out;
-	txn_cmp(&t, k, a.have_handle ? a.handle_rev : 0);
+	bip__txn_cmp(ip, &t, k, a.have_handle ? a.handle_rev : 0);
 	if (a.have_handle) {
 		/* Drop this address from the handle; delete the handle when it was the last. */
 		size_t j = 0;
@@ -2683,12 +2625,12 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		if (!listed) {
 			/* a leak (the record does not list it): the record stays as it is */
 		} else if (j == 0) {
-			txn_del(&t, k);
+			bip__txn_del(ip, &t, k);
 		} else {
 			v = bip__handle_encode(ip, &a.held, &len);
 			if (!v)
 				goto out;
-			txn_put(&t, k, v, len);
+			bip__txn_put(ip, &t, k, v, len);
 		}
 	}
 	bip__blk_release(b, o);
@@ -2697,58 +2639,65 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		goto out;
 	rc = BIP_ENOMEM;
 	bip__key_block(key, b->cidr);
-	k = txn_key(ip, &t, key);
+	k = bip__txn_key(ip, &t, key);
 	if (!k)
 		goto out;
-	txn_cmp(&t, k, b->rev);
+	bip__txn_cmp(ip, &t, k, b->rev);
 	if (!b->node && b->used == 0) {
-		txn_del(&t, k);
+		bip__txn_del(ip, &t, k);
 	} else if (drop) { /* its pool no longer wants it on its node: block and affinity go */
-		txn_del(&t, k);
+		bip__txn_del(ip, &t, k);
 		bip__key_affinity(key, b->node, b->cidr);
-		k = txn_key(ip, &t, key);
+		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
-		txn_del(&t, k);
+		bip__txn_del(ip, &t, k);
 	} else {
 		v = bip__blk_encode(ip, b, &len);
 		if (!v)
 			goto out;
-		txn_put(&t, k, v, len);
+		bip__txn_put(ip, &t, k, v, len);
 		rc = put_free_count(ip, &t, b);
 		if (rc != BIP_OK)
 			goto out;
 	}
-	rc = bip_store_txn(ip->store, t.cmps, t.ncmp, t.ops, t.nop, NULL);
+	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
 		bip__seterr(ip, rc, "cannot commit the release of %s", as);
 out:
-	txn_buf_clear(&t);
+	bip__txn_clear(&t);
 	attempt_clear(&a);
+	return rc;
+}
+
+struct release_addr_ctx {
+	struct bip_addr addr;
+	const char *expect;
+};
+
+/* One attempt under the store's writer lock. */
+static int release_addr_locked(struct bip_ipam *ip, void *ctx)
+{
+	const struct release_addr_ctx *c = ctx;
+	int rc = store_lock(ip, true);
+
+	if (rc != BIP_OK)
+		return rc;
+	rc = release_addr_once(ip, c->addr, c->expect);
+	store_lock(ip, false);
 	return rc;
 }
 
 int bip_ipam_release_addr(struct bip_ipam *ip, struct bip_addr addr, const char *expect_handle)
 {
-	int rc;
+	struct release_addr_ctx c = {addr, expect_handle};
+	char what[BIP_ADDR_STRLEN + 16] = "the release of ";
 
 	ip->errmsg[0] = '\0';
 	if (expect_handle && !bip__valid_handle(expect_handle))
 		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", expect_handle);
-	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-		int64_t t0 = mono_us();
-
-		rc = store_lock(ip, true);
-		if (rc != BIP_OK)
-			return rc;
-		rc = release_addr_once(ip, addr, expect_handle);
-		store_lock(ip, false);
-		if (rc != BIP_ECONFLICT)
-			return rc;
-		ip->retries++;
-		bip__backoff_after(ip, attempt, mono_us() - t0);
-	}
-	return bip__seterr(ip, BIP_EAGAIN, "gave up after %d lost races", MAX_ATTEMPTS);
+	bip_addr_fmt(addr, what + strlen(what));
+	return bip__retry(ip, release_addr_locked, &c, what);
 }
 
 /* --- lifecycle of the handle object ----------------------------------------------------- */
