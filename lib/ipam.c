@@ -57,86 +57,106 @@ struct pre_blk {
 	bool found;
 };
 
-struct attempt {
-	struct bip_ipam *ip;
-	const struct bip_alloc_req *req;
-	struct bip_kvs rd[RD__N]; /* read_context's answers, by RD_ slot */
-	struct pre_blk *pre;
-	size_t npre;
+/* The records an attempt starts from, decoded (read.c). */
+struct att_records {
+	struct bip_kvs kvs[RD__N]; /* read_context's answers, by RD_ slot */
 	struct bip_config cfg;
 	struct bip_pool *pools;
 	int64_t *pool_revs;
 	size_t npools;
-	bool *pool_used;
+	bool have_pools; /* a release reads the pools only when it needs them */
 	struct bip_prefix *res;
 	size_t nres;
-	struct bip_label_set node_labels, ns_labels;
 	struct bip_node node;
 	bool have_node;
 	struct bip_namespace ns;
 	bool have_ns;
+	struct bip_label_set node_labels, ns_labels; /* with their name labels (select.c) */
 	struct bip_handle_info held;
 	int64_t handle_rev;
 	bool have_handle;
+};
+
+/* The blocks the attempt has read or made (cache.c). */
+struct att_cache {
 	struct blk **blks;
 	size_t nblks, capblks;
-	struct bip_prefix *new_aff;
-	int64_t *new_aff_rev; /* 0: must not exist yet */
-	size_t nnew_aff;
+	struct pre_blk *pre; /* read ahead, not decoded yet */
+	size_t npre;
 	struct bip_prefix *existing; /* every block in the store, sorted */
 	size_t nexisting;
 	bool have_existing;
-	struct bip_prefix *aff; /* this node's affinities */
+};
+
+/* This node's affinities, as read. */
+struct att_affinities {
+	struct bip_prefix *aff;
 	int64_t *aff_rev;
 	long *aff_free;	    /* free addresses of each, -1 unknown */
 	int64_t *aff_empty; /* when each became empty, 0 unknown or not empty */
 	size_t naff, capaff;
+	bool have_aff;
+};
+
+/* What the commit writes besides the changed blocks (commit.c). */
+struct att_pending {
+	struct bip_assigned *out; /* the addresses taken */
+	size_t nout;
+	struct bip_prefix *new_aff;
+	int64_t *new_aff_rev; /* 0: must not exist yet */
+	size_t nnew_aff;
 	/* Other nodes' empty blocks taken over in this attempt: their affinities go. */
 	struct bip_prefix *drop_aff;
 	char **drop_node;
 	size_t ndrop;
-	bool have_aff;
-	struct bip_assigned *out;
-	size_t nout;
+	bool *pool_used; /* by pool index: compared in the commit */
+};
+
+struct attempt {
+	struct bip_ipam *ip;
+	const struct bip_alloc_req *req;
+	int64_t now; /* wall clock at the start of the attempt (cooldown, empty blocks) */
+	struct att_records rec;
+	struct att_cache cache;
+	struct att_affinities own;
+	struct att_pending pend;
 	const struct bip_range *ranges; /* host-local mode */
 	size_t nranges;
 	struct bip_range *own_ranges;
 	struct bip_alloc_result *result;
-	int64_t now;	 /* wall clock at the start of the attempt (cooldown, empty blocks) */
-	bool have_pools; /* pools read (a release reads them only when it needs them) */
 };
 
 static void attempt_clear(struct attempt *a)
 {
 	for (size_t i = 0; i < RD__N; i++)
-		bip_kvs_free(&a->rd[i]);
-	for (size_t i = 0; i < a->npre; i++)
-		bip_kv_clear(&a->pre[i].kv);
-	free(a->pre);
-	bip_pools_free(a->pools, a->npools);
-	free(a->pool_revs);
-	free(a->pool_used);
-	free(a->res);
-	bip__label_set_clear(&a->node_labels);
-	bip__label_set_clear(&a->ns_labels);
-	bip_node_clear(&a->node);
-	bip_namespace_clear(&a->ns);
-	bip_handle_info_clear(&a->held);
-	for (size_t i = 0; i < a->nblks; i++)
-		bip__blk_free(a->blks[i]);
-	free(a->blks);
-	free(a->new_aff);
-	free(a->new_aff_rev);
-	free(a->existing);
-	free(a->aff);
-	free(a->aff_rev);
-	free(a->aff_free);
-	free(a->aff_empty);
-	free(a->drop_aff);
-	for (size_t i = 0; i < a->ndrop; i++)
-		free(a->drop_node[i]);
-	free(a->drop_node);
-	free(a->out);
+		bip_kvs_free(&a->rec.kvs[i]);
+	for (size_t i = 0; i < a->cache.npre; i++)
+		bip_kv_clear(&a->cache.pre[i].kv);
+	free(a->cache.pre);
+	bip_pools_free(a->rec.pools, a->rec.npools);
+	free(a->rec.pool_revs);
+	free(a->pend.pool_used);
+	free(a->rec.res);
+	bip__label_set_clear(&a->rec.node_labels);
+	bip__label_set_clear(&a->rec.ns_labels);
+	bip_node_clear(&a->rec.node);
+	bip_namespace_clear(&a->rec.ns);
+	bip_handle_info_clear(&a->rec.held);
+	for (size_t i = 0; i < a->cache.nblks; i++)
+		bip__blk_free(a->cache.blks[i]);
+	free(a->cache.blks);
+	free(a->pend.new_aff);
+	free(a->pend.new_aff_rev);
+	free(a->cache.existing);
+	free(a->own.aff);
+	free(a->own.aff_rev);
+	free(a->own.aff_free);
+	free(a->own.aff_empty);
+	free(a->pend.drop_aff);
+	for (size_t i = 0; i < a->pend.ndrop; i++)
+		free(a->pend.drop_node[i]);
+	free(a->pend.drop_node);
+	free(a->pend.out);
 	free(a->own_ranges);
 	memset(a, 0, sizeof(*a));
 }
@@ -213,9 +233,9 @@ static int existing_from(struct attempt *a, const struct bip_kvs *kvs)
 	}
 	if (kl.n)
 		qsort(kl.v, kl.n, sizeof(*kl.v), cmp_prefix);
-	a->existing = kl.v;
-	a->nexisting = kl.n;
-	a->have_existing = true;
+	a->cache.existing = kl.v;
+	a->cache.nexisting = kl.n;
+	a->cache.have_existing = true;
 	return BIP_OK;
 }
 
@@ -224,12 +244,12 @@ static int need_existing(struct attempt *a)
 	struct bip_kvs kvs = {0};
 	int rc;
 
-	if (a->have_existing)
+	if (a->cache.have_existing)
 		return BIP_OK;
 	rc = bip_store_list(a->ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &kvs);
 	if (rc == BIP_OK)
 		rc = existing_from(a, &kvs);
-	a->have_existing = true;
+	a->cache.have_existing = true;
 	bip_kvs_free(&kvs);
 	return rc;
 }
@@ -238,20 +258,20 @@ static int need_existing(struct attempt *a)
  * starting in [first(p) - 2^16, last(p)] can overlap it. */
 static bool overlaps_existing(const struct attempt *a, struct bip_prefix p)
 {
-	size_t lo = 0, hi = a->nexisting;
+	size_t lo = 0, hi = a->cache.nexisting;
 	struct bip_addr first = bip_prefix_first(p), last = bip_prefix_last(p);
 
 	/* lo = the first index whose start is after last(p) */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (bip_addr_cmp(bip_prefix_first(a->existing[mid]), last) <= 0)
+		if (bip_addr_cmp(bip_prefix_first(a->cache.existing[mid]), last) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	for (size_t i = lo; i-- > 0;) {
-		struct bip_prefix e = a->existing[i];
+		struct bip_prefix e = a->cache.existing[i];
 		struct bip_addr ef = bip_prefix_first(e);
 
 		if (ef.family != first.family)
@@ -266,32 +286,32 @@ static bool overlaps_existing(const struct attempt *a, struct bip_prefix p)
 
 static struct blk *cached_blk(struct attempt *a, struct bip_prefix cidr)
 {
-	for (size_t i = 0; i < a->nblks; i++)
-		if (bip_prefix_eq(a->blks[i]->cidr, cidr))
-			return a->blks[i];
+	for (size_t i = 0; i < a->cache.nblks; i++)
+		if (bip_prefix_eq(a->cache.blks[i]->cidr, cidr))
+			return a->cache.blks[i];
 	return NULL;
 }
 
 static int add_blk(struct attempt *a, struct blk *b)
 {
-	if (a->nblks == a->capblks) {
-		size_t cap = a->capblks ? a->capblks * 2 : 8;
-		struct blk **v = bip__im_realloc(a->ip, a->blks, cap * sizeof(*v));
+	if (a->cache.nblks == a->cache.capblks) {
+		size_t cap = a->cache.capblks ? a->cache.capblks * 2 : 8;
+		struct blk **v = bip__im_realloc(a->ip, a->cache.blks, cap * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
-		a->blks = v;
-		a->capblks = cap;
+		a->cache.blks = v;
+		a->cache.capblks = cap;
 	}
-	a->blks[a->nblks++] = b;
+	a->cache.blks[a->cache.nblks++] = b;
 	return BIP_OK;
 }
 
 static struct pre_blk *read_ahead(struct attempt *a, struct bip_prefix cidr)
 {
-	for (size_t i = 0; i < a->npre; i++)
-		if (bip_prefix_eq(a->pre[i].cidr, cidr))
-			return &a->pre[i];
+	for (size_t i = 0; i < a->cache.npre; i++)
+		if (bip_prefix_eq(a->cache.pre[i].cidr, cidr))
+			return &a->cache.pre[i];
 	return NULL;
 }
 
@@ -315,7 +335,7 @@ static int get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 	if (p) {
 		/* decoded once: from now on the cache has it */
 		kv = p->kv;
-		*p = a->pre[--a->npre];
+		*p = a->cache.pre[--a->cache.npre];
 	} else {
 		rc = bip_store_get(a->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND)
@@ -376,10 +396,10 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 	if (k < 2)
 		goto out;
 	rc = BIP_ENOMEM;
-	pre = bip__im_realloc(a->ip, a->pre, (a->npre + k) * sizeof(*pre));
+	pre = bip__im_realloc(a->ip, a->cache.pre, (a->cache.npre + k) * sizeof(*pre));
 	if (!pre)
 		goto out;
-	a->pre = pre;
+	a->cache.pre = pre;
 	for (size_t off = 0; off < k; off += BIP_READ_MAX) {
 		size_t m = k - off < BIP_READ_MAX ? k - off : BIP_READ_MAX;
 
@@ -394,7 +414,7 @@ static int prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size
 			goto out;
 		}
 		for (size_t j = 0; j < m; j++) {
-			struct pre_blk *p = &a->pre[a->npre++];
+			struct pre_blk *p = &a->cache.pre[a->cache.npre++];
 
 			*p = (struct pre_blk){.cidr = want[off + j], .found = got[j].n > 0};
 			if (p->found) /* the entry moves here; the array goes */
@@ -413,18 +433,19 @@ out:
  * revision it was read at). */
 static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_rev)
 {
-	struct bip_prefix *v = bip__im_realloc(a->ip, a->new_aff, (a->nnew_aff + 1) * sizeof(*v));
+	struct bip_prefix *v =
+	    bip__im_realloc(a->ip, a->pend.new_aff, (a->pend.nnew_aff + 1) * sizeof(*v));
 	int64_t *r;
 
 	if (!v)
 		return BIP_ENOMEM;
-	a->new_aff = v;
-	r = bip__im_realloc(a->ip, a->new_aff_rev, (a->nnew_aff + 1) * sizeof(*r));
+	a->pend.new_aff = v;
+	r = bip__im_realloc(a->ip, a->pend.new_aff_rev, (a->pend.nnew_aff + 1) * sizeof(*r));
 	if (!r)
 		return BIP_ENOMEM;
-	a->new_aff_rev = r;
-	a->new_aff_rev[a->nnew_aff] = aff_rev;
-	a->new_aff[a->nnew_aff++] = cidr;
+	a->pend.new_aff_rev = r;
+	a->pend.new_aff_rev[a->pend.nnew_aff] = aff_rev;
+	a->pend.new_aff[a->pend.nnew_aff++] = cidr;
 	return BIP_OK;
 }
 
@@ -432,19 +453,21 @@ static int add_new_aff(struct attempt *a, struct bip_prefix cidr, int64_t aff_re
  * failure too. */
 static int drop_aff(struct attempt *a, struct bip_prefix cidr, char *node)
 {
-	struct bip_prefix *v = bip__im_realloc(a->ip, a->drop_aff, (a->ndrop + 1) * sizeof(*v));
+	struct bip_prefix *v =
+	    bip__im_realloc(a->ip, a->pend.drop_aff, (a->pend.ndrop + 1) * sizeof(*v));
 	char **nv;
 
 	if (v)
-		a->drop_aff = v;
-	nv = v ? bip__im_realloc(a->ip, a->drop_node, (a->ndrop + 1) * sizeof(*nv)) : NULL;
+		a->pend.drop_aff = v;
+	nv =
+	    v ? bip__im_realloc(a->ip, a->pend.drop_node, (a->pend.ndrop + 1) * sizeof(*nv)) : NULL;
 	if (!nv) {
 		free(node);
 		return BIP_ENOMEM;
 	}
-	a->drop_node = nv;
-	a->drop_aff[a->ndrop] = cidr;
-	a->drop_node[a->ndrop++] = node;
+	a->pend.drop_node = nv;
+	a->pend.drop_aff[a->pend.ndrop] = cidr;
+	a->pend.drop_node[a->pend.ndrop++] = node;
 	return BIP_OK;
 }
 
@@ -469,15 +492,15 @@ static int new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, 
 			return rc;
 	}
 	/* Later overlap checks in this attempt must see it. */
-	if (a->have_existing) {
-		struct bip_prefix *v =
-		    bip__im_realloc(a->ip, a->existing, (a->nexisting + 1) * sizeof(*v));
+	if (a->cache.have_existing) {
+		struct bip_prefix *v = bip__im_realloc(a->ip, a->cache.existing,
+						       (a->cache.nexisting + 1) * sizeof(*v));
 
 		if (!v)
 			return BIP_ENOMEM;
-		a->existing = v;
-		a->existing[a->nexisting++] = cidr;
-		qsort(a->existing, a->nexisting, sizeof(*v), cmp_prefix);
+		a->cache.existing = v;
+		a->cache.existing[a->cache.nexisting++] = cidr;
+		qsort(a->cache.existing, a->cache.nexisting, sizeof(*v), cmp_prefix);
 	}
 	*out = b;
 	return BIP_OK;
@@ -539,7 +562,7 @@ static int read_context(struct attempt *a)
 		    "reservations, node '%s'%s)",
 		    req->handle, req->node, req->namespace ? ", namespace" : "");
 	for (size_t i = 0; i < b.n; i++)
-		a->rd[b.slot[i]] = got[i];
+		a->rec.kvs[b.slot[i]] = got[i];
 	return BIP_OK;
 }
 
@@ -550,13 +573,13 @@ static int use_handle(struct attempt *a, const struct bip_kv *kv)
 
 	if (!kv)
 		return BIP_OK;
-	rc = bip__handle_decode(a->ip, a->req->handle, kv->value, kv->len, &a->held);
-	a->handle_rev = kv->rev;
+	rc = bip__handle_decode(a->ip, a->req->handle, kv->value, kv->len, &a->rec.held);
+	a->rec.handle_rev = kv->rev;
 	if (rc == BIP_ECORRUPT)
 		return bip__seterr(a->ip, rc, "store record %s does not decode", kv->key);
 	if (rc != BIP_OK)
 		return rc;
-	a->have_handle = true;
+	a->rec.have_handle = true;
 	return BIP_OK;
 }
 
@@ -597,37 +620,38 @@ static int use_context(struct attempt *a)
 {
 	struct bip_ipam *ip = a->ip;
 	const struct bip_alloc_req *req = a->req;
-	const struct bip_kvs *cfg = &a->rd[RD_CONFIG];
+	const struct bip_kvs *cfg = &a->rec.kvs[RD_CONFIG];
 	int rc;
 
 	if (cfg->n == 0) {
-		bip_config_default(&a->cfg);
+		bip_config_default(&a->rec.cfg);
 	} else {
-		rc = bip__config_decode(ip, cfg->v[0].value, cfg->v[0].len, &a->cfg);
+		rc = bip__config_decode(ip, cfg->v[0].value, cfg->v[0].len, &a->rec.cfg);
 		if (rc != BIP_OK)
 			return bip__seterr(ip, rc, "store record %s does not decode", KEY_CONFIG);
 	}
-	rc = bip__pools_from(ip, &a->rd[RD_POOLS], &a->pools, &a->pool_revs, &a->npools);
+	rc = bip__pools_from(ip, &a->rec.kvs[RD_POOLS], &a->rec.pools, &a->rec.pool_revs,
+			     &a->rec.npools);
 	if (rc != BIP_OK)
 		return rc;
-	a->have_pools = true;
-	a->pool_used = bip__im_calloc(ip, a->npools, sizeof(bool));
-	if (!a->pool_used)
+	a->rec.have_pools = true;
+	a->pend.pool_used = bip__im_calloc(ip, a->rec.npools, sizeof(bool));
+	if (!a->pend.pool_used)
 		return BIP_ENOMEM;
-	rc = bip__reservations_from(ip, &a->rd[RD_RESERVATIONS], &a->res, &a->nres);
+	rc = bip__reservations_from(ip, &a->rec.kvs[RD_RESERVATIONS], &a->rec.res, &a->rec.nres);
 	if (rc == BIP_OK)
-		rc = use_optional(ip, &a->rd[RD_NODE], req->node, decode_node, &a->node,
-				  &a->have_node);
+		rc = use_optional(ip, &a->rec.kvs[RD_NODE], req->node, decode_node, &a->rec.node,
+				  &a->rec.have_node);
 	if (rc == BIP_OK && req->namespace)
-		rc = use_optional(ip, &a->rd[RD_NAMESPACE], req->namespace, decode_namespace,
-				  &a->ns, &a->have_ns);
+		rc = use_optional(ip, &a->rec.kvs[RD_NAMESPACE], req->namespace, decode_namespace,
+				  &a->rec.ns, &a->rec.have_ns);
 	if (rc != BIP_OK)
 		return rc;
 	if (req->nranges)
-		return existing_from(a, &a->rd[RD_BLOCKS]);
-	a->have_aff = true;
-	for (size_t i = 0; i < a->rd[RD_AFFINITY].n && rc == BIP_OK; i++)
-		rc = collect_affinity(a, &a->rd[RD_AFFINITY].v[i]);
+		return existing_from(a, &a->rec.kvs[RD_BLOCKS]);
+	a->own.have_aff = true;
+	for (size_t i = 0; i < a->rec.kvs[RD_AFFINITY].n && rc == BIP_OK; i++)
+		rc = collect_affinity(a, &a->rec.kvs[RD_AFFINITY].v[i]);
 	return rc;
 }
 
@@ -693,16 +717,16 @@ static int prefetch_held(struct attempt *a)
 	struct bip_prefix *cidrs;
 	int rc;
 
-	if (a->held.naddrs < 2)
+	if (a->rec.held.naddrs < 2)
 		return BIP_OK;
-	cidrs = bip__im_calloc(a->ip, a->held.naddrs, sizeof(*cidrs));
+	cidrs = bip__im_calloc(a->ip, a->rec.held.naddrs, sizeof(*cidrs));
 	if (!cidrs)
 		return BIP_ENOMEM;
-	for (size_t i = 0; i < a->held.naddrs; i++) {
-		cidrs[i] = a->held.addrs[i];
+	for (size_t i = 0; i < a->rec.held.naddrs; i++) {
+		cidrs[i] = a->rec.held.addrs[i];
 		cidrs[i].addr.v &= bip_mask(cidrs[i].addr.family, cidrs[i].len);
 	}
-	rc = prefetch_blks(a, cidrs, a->held.naddrs);
+	rc = prefetch_blks(a, cidrs, a->rec.held.naddrs);
 	free(cidrs);
 	return rc;
 }
@@ -723,8 +747,8 @@ static int verify_held(struct attempt *a)
 
 	if (rc != BIP_OK)
 		return rc;
-	for (size_t i = 0; i < a->held.naddrs; i++) {
-		struct bip_prefix cidr = a->held.addrs[i];
+	for (size_t i = 0; i < a->rec.held.naddrs; i++) {
+		struct bip_prefix cidr = a->rec.held.addrs[i];
 		struct blk *b;
 		uint32_t o;
 
@@ -732,18 +756,18 @@ static int verify_held(struct attempt *a)
 		rc = get_blk(a, cidr, &b);
 		if (rc != BIP_OK)
 			return rc;
-		o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, a->held.addrs[i].addr) : 0;
+		o = b ? (uint32_t)bip_prefix_ordinal(b->cidr, a->rec.held.addrs[i].addr) : 0;
 		if (b && b->handle[o] && strcmp(b->handle[o], id) == 0)
 			continue;
 		bip__key_handle(key, id);
 		rc = bip_store_get(a->ip->store, key, &kv);
-		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != a->handle_rev))
+		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != a->rec.handle_rev))
 			rc = BIP_ECONFLICT;
 		else if (rc == BIP_OK)
 			rc = bip__seterr(a->ip, BIP_ECORRUPT,
 					 "handle '%s' lists %s, which its block does not give it "
 					 "(check --repair fixes the record)",
-					 id, bip_addr_fmt(a->held.addrs[i].addr, as));
+					 id, bip_addr_fmt(a->rec.held.addrs[i].addr, as));
 		else
 			bip__seterr(a->ip, rc, "cannot read %s", key);
 		bip_kv_clear(&kv);
@@ -759,10 +783,10 @@ static int pool_ref(const struct attempt *a, const char *ref)
 	struct bip_prefix p;
 	bool is_cidr = bip_prefix_parse_net(ref, &p) == BIP_OK;
 
-	for (size_t i = 0; i < a->npools; i++) {
-		if (strcmp(a->pools[i].name, ref) == 0)
+	for (size_t i = 0; i < a->rec.npools; i++) {
+		if (strcmp(a->rec.pools[i].name, ref) == 0)
 			return (int)i;
-		if (is_cidr && bip_prefix_eq(a->pools[i].cidr, p))
+		if (is_cidr && bip_prefix_eq(a->rec.pools[i].cidr, p))
 			return (int)i;
 	}
 	return -1;
@@ -805,7 +829,7 @@ static int named_pools(struct attempt *a, int fam, const char *const *refs, size
 		if (i < 0)
 			return bip__seterr(a->ip, BIP_ENOPOOL, "pool '%s' (from %s) does not exist",
 					   refs[r], level);
-		p = &a->pools[i];
+		p = &a->rec.pools[i];
 		if (p->cidr.addr.family != fam)
 			continue;
 		if (p->disabled)
@@ -885,8 +909,8 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 	rc = named_pools(a, fam, req->pools, req->npools, "the pod's pool annotation", idx, n);
 	if (rc != BIP_OK || *n)
 		return rc;
-	if (a->have_ns) {
-		rc = named_pools(a, fam, (const char *const *)a->ns.pools, a->ns.npools,
+	if (a->rec.have_ns) {
+		rc = named_pools(a, fam, (const char *const *)a->rec.ns.pools, a->rec.ns.npools,
 				 "the namespace's pools", idx, n);
 		if (rc != BIP_OK || *n)
 			return rc;
@@ -894,28 +918,29 @@ static int candidate_pools(struct attempt *a, int fam, size_t *idx, size_t *n)
 	rc = named_pools(a, fam, req->cfg_pools, req->ncfg_pools, "the network config", idx, n);
 	if (rc != BIP_OK || *n)
 		return rc;
-	if (!a->node_labels.v) {
-		rc = labels_with_name(a->ip, a->have_node ? &a->node.labels : NULL,
-				      "kubernetes.io/hostname", req->node, &a->node_labels);
+	if (!a->rec.node_labels.v) {
+		rc = labels_with_name(a->ip, a->rec.have_node ? &a->rec.node.labels : NULL,
+				      "kubernetes.io/hostname", req->node, &a->rec.node_labels);
 		if (rc != BIP_OK)
 			return rc;
-		rc = labels_with_name(a->ip, a->have_ns ? &a->ns.labels : NULL,
-				      "kubernetes.io/metadata.name", req->namespace, &a->ns_labels);
+		rc = labels_with_name(a->ip, a->rec.have_ns ? &a->rec.ns.labels : NULL,
+				      "kubernetes.io/metadata.name", req->namespace,
+				      &a->rec.ns_labels);
 		if (rc != BIP_OK)
 			return rc;
 	}
-	for (size_t i = 0; i < a->npools; i++) {
-		const struct bip_pool *p = &a->pools[i];
+	for (size_t i = 0; i < a->rec.npools; i++) {
+		const struct bip_pool *p = &a->rec.pools[i];
 
 		if (p->cidr.addr.family == fam &&
-		    auto_selected(p, use, &a->node_labels, &a->ns_labels))
+		    auto_selected(p, use, &a->rec.node_labels, &a->rec.ns_labels))
 			idx[(*n)++] = i;
 	}
 	if (*n == 0) {
 		size_t nfam = 0, off = 0, manual = 0, uses = 0;
 
-		for (size_t i = 0; i < a->npools; i++) {
-			const struct bip_pool *p = &a->pools[i];
+		for (size_t i = 0; i < a->rec.npools; i++) {
+			const struct bip_pool *p = &a->rec.pools[i];
 
 			if (p->cidr.addr.family != fam)
 				continue;
@@ -961,7 +986,7 @@ static bool subnet_of(const struct attempt *a, struct bip_prefix blk, struct bip
 	if (r->kind == BIP_SUBNET_NONE)
 		return false;
 	if (r->kind == BIP_SUBNET_POOL) {
-		p = bip__pool_of(a->pools, a->npools, blk);
+		p = bip__pool_of(a->rec.pools, a->rec.npools, blk);
 		if (!p)
 			return false;
 		*sub = p->cidr;
@@ -987,21 +1012,22 @@ static int kept_out(const struct bip_addr *keep, struct bip_addr addr)
 static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix block, bool borrowed,
 		    int range_index)
 {
-	struct bip_assigned *v = bip__im_realloc(a->ip, a->out, (a->nout + 1) * sizeof(*v));
+	struct bip_assigned *v =
+	    bip__im_realloc(a->ip, a->pend.out, (a->pend.nout + 1) * sizeof(*v));
 	struct bip_addr keep[3];
 	struct bip_prefix sub;
 
 	if (!v)
 		return BIP_ENOMEM;
-	a->out = v;
-	a->out[a->nout] = (struct bip_assigned){addr, block, borrowed, range_index};
+	a->pend.out = v;
+	a->pend.out[a->pend.nout] = (struct bip_assigned){addr, block, borrowed, range_index};
 	if (range_index >= 0)
-		a->out[a->nout].range = a->ranges[range_index].subnet;
+		a->pend.out[a->pend.nout].range = a->ranges[range_index].subnet;
 	else if (subnet_of(a, block, &sub, keep)) {
-		a->out[a->nout].subnet = sub;
-		a->out[a->nout].gateway = keep[1];
+		a->pend.out[a->pend.nout].subnet = sub;
+		a->pend.out[a->pend.nout].gateway = keep[1];
 	}
-	a->nout++;
+	a->pend.nout++;
 	return BIP_OK;
 }
 
@@ -1009,8 +1035,8 @@ static int push_out(struct attempt *a, struct bip_addr addr, struct bip_prefix b
  * the wait longer, one that jumped ahead shorter: never an address handed out twice. */
 static bool cooling(const struct attempt *a, const struct blk *b, uint32_t o)
 {
-	return a->cfg.ip_cooldown_s && b->freed_at[o] &&
-	       a->now - b->freed_at[o] < (int64_t)a->cfg.ip_cooldown_s;
+	return a->rec.cfg.ip_cooldown_s && b->freed_at[o] &&
+	       a->now - b->freed_at[o] < (int64_t)a->rec.cfg.ip_cooldown_s;
 }
 
 static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
@@ -1018,7 +1044,7 @@ static bool ordinal_ok(const struct attempt *a, const struct blk *b, uint32_t o,
 {
 	struct bip_addr addr = bip_prefix_nth(b->cidr, o);
 
-	if (b->handle[o] || bip__addr_reserved(a->res, a->nres, addr) || cooling(a, b, o) ||
+	if (b->handle[o] || bip__addr_reserved(a->rec.res, a->rec.nres, addr) || cooling(a, b, o) ||
 	    kept_out(keep, addr) >= 0)
 		return false;
 	if (r) {
@@ -1085,8 +1111,8 @@ static uint64_t fnv1a(const char *s)
 
 static bool fully_reserved(const struct attempt *a, struct bip_prefix blk)
 {
-	for (size_t i = 0; i < a->nres; i++)
-		if (bip_prefix_covers(a->res[i], blk))
+	for (size_t i = 0; i < a->rec.nres; i++)
+		if (bip_prefix_covers(a->rec.res[i], blk))
 			return true;
 	return false;
 }
@@ -1104,7 +1130,7 @@ static int find_unclaimed(struct attempt *a, const struct bip_pool *p, struct bi
 		return BIP_EEXHAUSTED;
 	start = last == ~(bip_u128)0 ? fnv1a(a->req->node) : fnv1a(a->req->node) % (last + 1);
 	/* Every block that exists can be skipped once; beyond that, only reserved ones. */
-	max_steps = a->nexisting + a->nres * 64 + 1024;
+	max_steps = a->cache.nexisting + a->rec.nres * 64 + 1024;
 	for (k = start;; k = k == last ? 0 : k + 1) {
 		struct bip_prefix cand;
 
@@ -1123,7 +1149,7 @@ static bool in_candidates(const struct attempt *a, const size_t *idx, size_t n,
 			  struct bip_prefix blk)
 {
 	for (size_t i = 0; i < n; i++)
-		if (bip_prefix_covers(a->pools[idx[i]].cidr, blk))
+		if (bip_prefix_covers(a->rec.pools[idx[i]].cidr, blk))
 			return true;
 	return false;
 }
@@ -1141,33 +1167,33 @@ static int collect_affinity(void *ctx, const struct bip_kv *kv)
 	if (bip__cidr_from_keypart(part, &p) != BIP_OK ||
 	    bip__affinity_decode(kv->value, kv->len, &st, &nfree, &es) != BIP_OK)
 		return 0; /* the check reports it; allocation does without it */
-	if (a->naff == a->capaff) {
-		size_t cap = a->capaff ? a->capaff * 2 : 16;
-		struct bip_prefix *v = bip__im_realloc(a->ip, a->aff, cap * sizeof(*v));
+	if (a->own.naff == a->own.capaff) {
+		size_t cap = a->own.capaff ? a->own.capaff * 2 : 16;
+		struct bip_prefix *v = bip__im_realloc(a->ip, a->own.aff, cap * sizeof(*v));
 		int64_t *r, *e;
 		long *f;
 
 		if (!v)
 			return BIP_ENOMEM;
-		a->aff = v;
-		r = bip__im_realloc(a->ip, a->aff_rev, cap * sizeof(*r));
+		a->own.aff = v;
+		r = bip__im_realloc(a->ip, a->own.aff_rev, cap * sizeof(*r));
 		if (!r)
 			return BIP_ENOMEM;
-		a->aff_rev = r;
-		f = bip__im_realloc(a->ip, a->aff_free, cap * sizeof(*f));
+		a->own.aff_rev = r;
+		f = bip__im_realloc(a->ip, a->own.aff_free, cap * sizeof(*f));
 		if (!f)
 			return BIP_ENOMEM;
-		a->aff_free = f;
-		e = bip__im_realloc(a->ip, a->aff_empty, cap * sizeof(*e));
+		a->own.aff_free = f;
+		e = bip__im_realloc(a->ip, a->own.aff_empty, cap * sizeof(*e));
 		if (!e)
 			return BIP_ENOMEM;
-		a->aff_empty = e;
-		a->capaff = cap;
+		a->own.aff_empty = e;
+		a->own.capaff = cap;
 	}
-	a->aff[a->naff] = p;
-	a->aff_empty[a->naff] = es;
-	a->aff_rev[a->naff] = kv->rev;
-	a->aff_free[a->naff++] = nfree;
+	a->own.aff[a->own.naff] = p;
+	a->own.aff_empty[a->own.naff] = es;
+	a->own.aff_rev[a->own.naff] = kv->rev;
+	a->own.aff_free[a->own.naff++] = nfree;
 	return 0;
 }
 
@@ -1178,9 +1204,9 @@ static int need_affinities(struct attempt *a)
 	int64_t rev;
 	int rc;
 
-	if (a->have_aff)
+	if (a->own.have_aff)
 		return BIP_OK;
-	a->have_aff = true;
+	a->own.have_aff = true;
 	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
 	rc = bip_store_list_cb(a->ip->store, pfx, 0, collect_affinity, a, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
@@ -1192,8 +1218,8 @@ static unsigned held_of(const struct attempt *a, int fam)
 {
 	unsigned n = 0;
 
-	for (size_t i = 0; i < a->held.naddrs; i++)
-		n += a->held.addrs[i].addr.family == fam;
+	for (size_t i = 0; i < a->rec.held.naddrs; i++)
+		n += a->rec.held.addrs[i].addr.family == fam;
 	return n;
 }
 
@@ -1201,8 +1227,8 @@ static unsigned out_of(const struct attempt *a, int fam)
 {
 	unsigned n = 0;
 
-	for (size_t i = 0; i < a->nout; i++)
-		n += a->out[i].addr.family == fam;
+	for (size_t i = 0; i < a->pend.nout; i++)
+		n += a->pend.out[i].addr.family == fam;
 	return n;
 }
 
@@ -1220,7 +1246,7 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 	size_t n = 0;
 	int rc = BIP_OK;
 
-	if (req->nranges || !a->have_aff)
+	if (req->nranges || !a->own.have_aff)
 		return BIP_OK;
 	for (int f = 0; f < 2 && rc == BIP_OK; f++) {
 		int fam = f ? 6 : 4;
@@ -1235,7 +1261,7 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 			ranges |= a->ranges[i].subnet.addr.family == fam;
 		if (skip || (podcidr && ranges))
 			continue;
-		idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+		idx = bip__im_calloc(a->ip, a->rec.npools + 1, sizeof(*idx));
 		if (!idx)
 			return BIP_ENOMEM;
 		memcpy(saved, a->ip->errmsg, sizeof(saved));
@@ -1246,10 +1272,10 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 			k = 0;
 		}
 		for (size_t pi = 0; pi < k && !found; pi++)
-			for (size_t i = 0; i < a->naff && !found; i++)
-				if (bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]) &&
-				    (a->aff_free[i] != 0 || cached_blk(a, a->aff[i]))) {
-					first[n++] = a->aff[i];
+			for (size_t i = 0; i < a->own.naff && !found; i++)
+				if (bip_prefix_covers(a->rec.pools[idx[pi]].cidr, a->own.aff[i]) &&
+				    (a->own.aff_free[i] != 0 || cached_blk(a, a->own.aff[i]))) {
+					first[n++] = a->own.aff[i];
 					found = true;
 				}
 		free(idx);
@@ -1271,7 +1297,7 @@ static int prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
 
 static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk **out)
 {
-	unsigned age = a->cfg.empty_block_release_s;
+	unsigned age = a->rec.cfg.empty_block_release_s;
 	struct bip_prefix *cand = NULL;
 	size_t ncand = 0, first = 0, cnt = 0;
 	int rc;
@@ -1284,8 +1310,8 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 	rc = need_existing(a);
 	if (rc != BIP_OK)
 		return rc;
-	for (size_t i = 0; i < a->nexisting; i++)
-		if (bip_prefix_covers(p->cidr, a->existing[i]) && !cnt++)
+	for (size_t i = 0; i < a->cache.nexisting; i++)
+		if (bip_prefix_covers(p->cidr, a->cache.existing[i]) && !cnt++)
 			first = i;
 	if (!cnt)
 		return BIP_OK;
@@ -1295,11 +1321,11 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 	/* The pool's blocks are contiguous in the sorted list: walk them from the node's start. */
 	for (size_t s = 0, start = (size_t)(fnv1a(a->req->node) % cnt);
 	     s < cnt && ncand < RECLAIM_SCAN; s++) {
-		struct bip_prefix c = a->existing[first + (start + s) % cnt];
+		struct bip_prefix c = a->cache.existing[first + (start + s) % cnt];
 		bool mine = false;
 
-		for (size_t i = 0; i < a->naff && !mine; i++)
-			mine = bip_prefix_eq(a->aff[i], c);
+		for (size_t i = 0; i < a->own.naff && !mine; i++)
+			mine = bip_prefix_eq(a->own.aff[i], c);
 		if (!mine && bip_prefix_covers(p->cidr, c) && !fully_reserved(a, c))
 			cand[ncand++] = c;
 	}
@@ -1352,11 +1378,11 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 	unsigned max = rule->kind == BIP_SUBNET_BLOCK ? rule->max_blocks : 0;
 	size_t *idx, n = 0;
 	unsigned owned = 0, mine = 0;
-	bool limit = false, strict = a->cfg.strict_affinity;
+	bool limit = false, strict = a->rec.cfg.strict_affinity;
 	struct bip_prefix last = {0};
 	int rc;
 
-	idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	idx = bip__im_calloc(a->ip, a->rec.npools + 1, sizeof(*idx));
 	if (!idx)
 		return BIP_ENOMEM;
 	rc = candidate_pools(a, fam, idx, &n);
@@ -1367,24 +1393,24 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		goto out;
 	/* 1. The node's own blocks, in candidate pool order. */
 	for (size_t pi = 0; pi < n && need; pi++) {
-		for (size_t i = 0; i < a->naff && need; i++) {
+		for (size_t i = 0; i < a->own.naff && need; i++) {
 			struct blk *b;
 
-			if (!bip_prefix_covers(a->pools[idx[pi]].cidr, a->aff[i]))
+			if (!bip_prefix_covers(a->rec.pools[idx[pi]].cidr, a->own.aff[i]))
 				continue;
 			/* The main plugin's model uses only the node's first max blocks. */
 			if (max && mine++ >= max)
 				continue;
-			last = a->aff[i];
+			last = a->own.aff[i];
 			/* Full by its affinity's count, and not changed in this attempt: the
 			 * block need not be read at all. */
-			if (a->aff_free[i] == 0 && !cached_blk(a, a->aff[i]))
+			if (a->own.aff_free[i] == 0 && !cached_blk(a, a->own.aff[i]))
 				continue;
-			rc = get_blk(a, a->aff[i], &b);
+			rc = get_blk(a, a->own.aff[i], &b);
 			if (rc != BIP_OK)
 				goto out;
 			if (!b) /* an affinity left without its block: claim it again */
-				rc = new_blk(a, a->aff[i], node, a->aff_rev[i], &b);
+				rc = new_blk(a, a->own.aff[i], node, a->own.aff_rev[i], &b);
 			if (rc != BIP_OK)
 				goto out;
 			if (b->node && strcmp(b->node, node) != 0)
@@ -1396,27 +1422,28 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 					goto out;
 				}
 				b->dirty = true;
-				a->pool_used[idx[pi]] = true;
+				a->pend.pool_used[idx[pi]] = true;
 			}
 			rc = take_from(a, b, &need, NULL, -1);
 			if (rc != BIP_OK)
 				goto out;
 		}
 	}
-	for (size_t i = 0; i < a->naff; i++)
-		owned += a->aff[i].addr.family == fam && in_candidates(a, idx, n, a->aff[i]);
+	for (size_t i = 0; i < a->own.naff; i++)
+		owned +=
+		    a->own.aff[i].addr.family == fam && in_candidates(a, idx, n, a->own.aff[i]);
 	/* 2. New blocks. */
-	for (size_t pi = 0; pi < n && need && a->cfg.auto_allocate_blocks;) {
+	for (size_t pi = 0; pi < n && need && a->rec.cfg.auto_allocate_blocks;) {
 		struct bip_prefix cidr;
 		struct blk *b;
 
-		if (a->cfg.max_blocks_per_host && owned >= a->cfg.max_blocks_per_host) {
+		if (a->rec.cfg.max_blocks_per_host && owned >= a->rec.cfg.max_blocks_per_host) {
 			limit = true;
 			break;
 		}
 		if (max && owned >= max)
 			break;
-		rc = find_unclaimed(a, &a->pools[idx[pi]], &cidr);
+		rc = find_unclaimed(a, &a->rec.pools[idx[pi]], &cidr);
 		if (rc == BIP_EEXHAUSTED) {
 			pi++;
 			continue;
@@ -1426,7 +1453,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		rc = new_blk(a, cidr, node, 0, &b);
 		if (rc != BIP_OK)
 			goto out;
-		a->pool_used[idx[pi]] = true;
+		a->pend.pool_used[idx[pi]] = true;
 		owned++;
 		last = cidr;
 		rc = take_from(a, b, &need, NULL, -1);
@@ -1434,21 +1461,21 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			goto out;
 	}
 	/* 2b. No unclaimed block left: take over another node's long-empty one. */
-	for (size_t pi = 0; pi < n && need && a->cfg.auto_allocate_blocks && !limit; pi++) {
+	for (size_t pi = 0; pi < n && need && a->rec.cfg.auto_allocate_blocks && !limit; pi++) {
 		struct blk *b = NULL;
 
-		if (a->cfg.max_blocks_per_host && owned >= a->cfg.max_blocks_per_host) {
+		if (a->rec.cfg.max_blocks_per_host && owned >= a->rec.cfg.max_blocks_per_host) {
 			limit = true;
 			break;
 		}
 		if (max && owned >= max)
 			break; /* the main plugin's model: no block beyond its first max */
-		rc = reclaim_empty(a, &a->pools[idx[pi]], &b);
+		rc = reclaim_empty(a, &a->rec.pools[idx[pi]], &b);
 		if (rc != BIP_OK)
 			goto out;
 		if (!b)
 			continue;
-		a->pool_used[idx[pi]] = true;
+		a->pend.pool_used[idx[pi]] = true;
 		owned++;
 		rc = take_from(a, b, &need, NULL, -1);
 		if (rc != BIP_OK)
@@ -1461,11 +1488,11 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 		if (rc != BIP_OK)
 			goto out;
 		for (size_t pi = 0; pi < n && need; pi++) {
-			const struct bip_pool *p = &a->pools[idx[pi]];
+			const struct bip_pool *p = &a->rec.pools[idx[pi]];
 			size_t cnt = 0, start;
 
-			for (size_t i = 0; i < a->nexisting; i++)
-				cnt += bip_prefix_covers(p->cidr, a->existing[i]);
+			for (size_t i = 0; i < a->cache.nexisting; i++)
+				cnt += bip_prefix_covers(p->cidr, a->cache.existing[i]);
 			if (!cnt)
 				continue;
 			/* Walk the pool's blocks from a node-derived start, as for claims. */
@@ -1474,12 +1501,12 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 				size_t want = (start + s) % cnt, seen = 0;
 				struct blk *b = NULL;
 
-				for (size_t i = 0; i < a->nexisting; i++) {
-					if (!bip_prefix_covers(p->cidr, a->existing[i]))
+				for (size_t i = 0; i < a->cache.nexisting; i++) {
+					if (!bip_prefix_covers(p->cidr, a->cache.existing[i]))
 						continue;
 					if (seen++ != want)
 						continue;
-					rc = get_blk(a, a->existing[i], &b);
+					rc = get_blk(a, a->cache.existing[i], &b);
 					break;
 				}
 				if (rc != BIP_OK)
@@ -1494,7 +1521,7 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 	}
 	if (need) {
 		char bs[BIP_PREFIX_STRLEN];
-		const struct bip_pool *lp = bip__pool_of(a->pools, a->npools, last);
+		const struct bip_pool *lp = bip__pool_of(a->rec.pools, a->rec.npools, last);
 
 		if (max && owned >= max && lp)
 			rc = bip__seterr(
@@ -1509,13 +1536,13 @@ static int alloc_family(struct attempt *a, int fam, unsigned need)
 			rc = bip__seterr(a->ip, BIP_EBLOCKLIMIT,
 					 "node '%s' holds its limit of %u IPv%d blocks "
 					 "(maxBlocksPerHost) and no address could be borrowed%s",
-					 node, a->cfg.max_blocks_per_host, fam,
+					 node, a->rec.cfg.max_blocks_per_host, fam,
 					 strict ? " (strictAffinity is on)" : "");
 		else
 			rc = bip__seterr(
 			    a->ip, BIP_EEXHAUSTED,
 			    "no free IPv%d address for node '%s' in pool%s %s%s%s", fam, node,
-			    n > 1 ? "s" : "", a->pools[idx[0]].name, n > 1 ? ", ..." : "",
+			    n > 1 ? "s" : "", a->rec.pools[idx[0]].name, n > 1 ? ", ..." : "",
 			    strict ? " (strictAffinity is on: no borrowing)"
 			    : rule->no_borrow
 				? " (the main plugin's subnet is a block of this node: "
@@ -1563,26 +1590,28 @@ static int range_layout(struct attempt *a, const struct bip_range *r, unsigned *
 	if (rc != BIP_OK)
 		return rc;
 	/* the existing list is sorted: [lo, end) are the blocks starting inside the subnet */
-	for (hi = a->nexisting; lo < hi;) {
+	for (hi = a->cache.nexisting; lo < hi;) {
 		size_t mid = (lo + hi) / 2;
 
-		if (bip_addr_cmp(bip_prefix_first(a->existing[mid]), first) < 0)
+		if (bip_addr_cmp(bip_prefix_first(a->cache.existing[mid]), first) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (end = lo; end < a->nexisting; end++)
-		if (bip_addr_cmp(bip_prefix_first(a->existing[end]), last) > 0)
+	for (end = lo; end < a->cache.nexisting; end++)
+		if (bip_addr_cmp(bip_prefix_first(a->cache.existing[end]), last) > 0)
 			break;
 	for (size_t i = lo; i < end && legacy != *sl; i++)
-		if (a->existing[i].len == legacy && bip_prefix_covers(r->subnet, a->existing[i]))
+		if (a->cache.existing[i].len == legacy &&
+		    bip_prefix_covers(r->subnet, a->cache.existing[i]))
 			*sl = legacy;
 	for (size_t i = lo; i < end; i++) {
 		struct bip_prefix sb;
 
-		if (a->existing[i].len != *sl || !bip_prefix_covers(r->subnet, a->existing[i]))
+		if (a->cache.existing[i].len != *sl ||
+		    !bip_prefix_covers(r->subnet, a->cache.existing[i]))
 			continue;
-		bip_prefix_sub_of(r->subnet, *sl, a->existing[i].addr, &sb, newest);
+		bip_prefix_sub_of(r->subnet, *sl, a->cache.existing[i].addr, &sb, newest);
 		*have = true;
 	}
 	return BIP_OK;
@@ -1659,15 +1688,15 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 		if (r->subnet.addr.family != fam)
 			continue;
 		/* One address per range set: skip sets already served. */
-		for (size_t j = 0; j < a->nout && !need_podcidr; j++)
-			done |= a->out[j].range_index >= 0 &&
-				a->ranges[a->out[j].range_index].set == r->set &&
-				a->out[j].addr.family == fam;
-		for (size_t j = 0; j < a->held.naddrs && !need_podcidr; j++)
+		for (size_t j = 0; j < a->pend.nout && !need_podcidr; j++)
+			done |= a->pend.out[j].range_index >= 0 &&
+				a->ranges[a->pend.out[j].range_index].set == r->set &&
+				a->pend.out[j].addr.family == fam;
+		for (size_t j = 0; j < a->rec.held.naddrs && !need_podcidr; j++)
 			for (size_t k = 0; k < a->nranges; k++)
-				done |=
-				    a->ranges[k].set == r->set &&
-				    bip_prefix_contains(a->ranges[k].subnet, a->held.addrs[j].addr);
+				done |= a->ranges[k].set == r->set &&
+					bip_prefix_contains(a->ranges[k].subnet,
+							    a->rec.held.addrs[j].addr);
 		if (done)
 			continue;
 		rc = take_from_range(a, r, (int)i, &need);
@@ -1693,14 +1722,14 @@ static int alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 
 		if (r->subnet.addr.family != fam)
 			continue;
-		for (size_t j = 0; j < a->nout; j++)
-			served |= a->out[j].range_index >= 0 &&
-				  a->ranges[a->out[j].range_index].set == r->set;
-		for (size_t j = 0; j < a->held.naddrs; j++)
+		for (size_t j = 0; j < a->pend.nout; j++)
+			served |= a->pend.out[j].range_index >= 0 &&
+				  a->ranges[a->pend.out[j].range_index].set == r->set;
+		for (size_t j = 0; j < a->rec.held.naddrs; j++)
 			for (size_t k = 0; k < a->nranges; k++)
-				served |=
-				    a->ranges[k].set == r->set &&
-				    bip_prefix_contains(a->ranges[k].subnet, a->held.addrs[j].addr);
+				served |= a->ranges[k].set == r->set &&
+					  bip_prefix_contains(a->ranges[k].subnet,
+							      a->rec.held.addrs[j].addr);
 		if (!served) {
 			char s[BIP_ADDR_STRLEN], e[BIP_ADDR_STRLEN], sub[BIP_PREFIX_STRLEN];
 			struct bip_addr first =
@@ -1749,7 +1778,7 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 		return rc;
 	/* The network's scope: the pools its automatic addresses would come from (as in
 	 * alloc_family), and the requested address's own. */
-	idx = bip__im_calloc(a->ip, a->npools + 1, sizeof(*idx));
+	idx = bip__im_calloc(a->ip, a->rec.npools + 1, sizeof(*idx));
 	if (!idx)
 		return BIP_ENOMEM;
 	memcpy(saved, a->ip->errmsg, sizeof(saved));
@@ -1759,15 +1788,15 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 		n = 0;
 		rc = BIP_OK;
 	}
-	for (size_t i = 0; i < a->naff && rc == BIP_OK; i++) {
-		const struct bip_pool *p = bip__pool_of(a->pools, a->npools, a->aff[i]);
+	for (size_t i = 0; i < a->own.naff && rc == BIP_OK; i++) {
+		const struct bip_pool *p = bip__pool_of(a->rec.pools, a->rec.npools, a->own.aff[i]);
 		bool scope = p && bip_prefix_covers(p->cidr, cidr);
 
 		for (size_t j = 0; p && j < n && !scope; j++)
-			scope = &a->pools[idx[j]] == p;
+			scope = &a->rec.pools[idx[j]] == p;
 		if (!scope)
 			continue;
-		if (bip_prefix_eq(a->aff[i], cidr)) {
+		if (bip_prefix_eq(a->own.aff[i], cidr)) {
 			if (mine >= rule->max_blocks)
 				rc =
 				    bip__seterr(a->ip, BIP_EBLOCKLIMIT,
@@ -1781,7 +1810,7 @@ static int specific_subnet_ok(struct attempt *a, struct bip_addr addr, struct bi
 			    a->ip, BIP_EBLOCKLIMIT,
 			    "requested address %s is outside the subnet %s of node '%s' "
 			    "(the main plugin takes %u IPv%d subnet%s per node)",
-			    as, bip_prefix_fmt(a->aff[i], ss), a->req->node, rule->max_blocks,
+			    as, bip_prefix_fmt(a->own.aff[i], ss), a->req->node, rule->max_blocks,
 			    addr.family, rule->max_blocks > 1 ? "s" : "");
 	}
 	free(idx);
@@ -1804,8 +1833,8 @@ static int alloc_specific(struct attempt *a)
 		uint32_t o;
 		bool held = false;
 
-		for (size_t j = 0; j < a->held.naddrs; j++)
-			held |= bip_addr_eq(a->held.addrs[j].addr, addr);
+		for (size_t j = 0; j < a->rec.held.naddrs; j++)
+			held |= bip_addr_eq(a->rec.held.addrs[j].addr, addr);
 		if (held)
 			continue;
 		bip_addr_fmt(addr, as);
@@ -1825,7 +1854,7 @@ static int alloc_specific(struct attempt *a)
 			bip_prefix_sub_of(r->subnet, sl, addr, &cidr, NULL);
 		} else {
 			struct bip_prefix one = {addr, (uint8_t)bip_addr_bits(addr)};
-			const struct bip_pool *p = bip__pool_of(a->pools, a->npools, one);
+			const struct bip_pool *p = bip__pool_of(a->rec.pools, a->rec.npools, one);
 
 			if (a->nranges)
 				return bip__seterr(a->ip, BIP_ENOPOOL,
@@ -1850,9 +1879,9 @@ static int alloc_specific(struct attempt *a)
 				    use_name(use));
 			}
 			bip_prefix_sub_of(p->cidr, p->block_len, addr, &cidr, NULL);
-			a->pool_used[p - a->pools] = true;
+			a->pend.pool_used[p - a->rec.pools] = true;
 		}
-		if (bip__addr_reserved(a->res, a->nres, addr))
+		if (bip__addr_reserved(a->rec.res, a->rec.nres, addr))
 			return bip__seterr(a->ip, BIP_ERESERVED, "requested address %s is reserved",
 					   as);
 		if (r && ((r->start.family && bip_addr_cmp(addr, r->start) < 0) ||
@@ -1892,8 +1921,8 @@ static int alloc_specific(struct attempt *a)
 			    a->ip, BIP_ETAKEN,
 			    "requested address %s was released %llds ago and cools down "
 			    "for ipCooldownSeconds (%u s): try again in %llds",
-			    as, (long long)(a->now - b->freed_at[o]), a->cfg.ip_cooldown_s,
-			    (long long)(b->freed_at[o] + a->cfg.ip_cooldown_s - a->now));
+			    as, (long long)(a->now - b->freed_at[o]), a->rec.cfg.ip_cooldown_s,
+			    (long long)(b->freed_at[o] + a->rec.cfg.ip_cooldown_s - a->now));
 		if (!r && req->subnet[addr.family == 6].no_borrow &&
 		    (!b->node || strcmp(b->node, req->node) != 0))
 			return bip__seterr(
@@ -1902,7 +1931,7 @@ static int alloc_specific(struct attempt *a)
 			    "of node '%s' (the main plugin's subnets are per node)",
 			    as, bip_prefix_fmt(b->cidr, bs), b->node ? "node '" : "no node",
 			    b->node ? b->node : "", b->node ? "'" : "", req->node);
-		if (!r && a->cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
+		if (!r && a->rec.cfg.strict_affinity && b->node && strcmp(b->node, req->node) != 0)
 			return bip__seterr(a->ip, BIP_ETAKEN,
 					   "requested address %s is in block %s of node '%s' and "
 					   "strictAffinity forbids borrowing",
@@ -1929,21 +1958,22 @@ static int commit_alloc(struct attempt *a)
 	char key[KEY_LEN];
 	const char *k;
 	char *v;
-	size_t len, max = 2 + 2 * a->nblks + a->npools + a->ndrop;
+	size_t len, max = 2 + 2 * a->cache.nblks + a->rec.npools + a->pend.ndrop;
 	int rc;
 
 	rc = bip__txn_init(ip, &t, max);
 	if (rc != BIP_OK)
 		goto out;
 	/* The handle record: what it held plus what it gets now. */
-	h.addrs = bip__im_calloc(ip, a->held.naddrs + a->nout, sizeof(*h.addrs));
+	h.addrs = bip__im_calloc(ip, a->rec.held.naddrs + a->pend.nout, sizeof(*h.addrs));
 	rc = BIP_ENOMEM;
 	if (!h.addrs)
 		goto out;
-	for (size_t i = 0; i < a->held.naddrs; i++)
-		h.addrs[h.naddrs++] = a->held.addrs[i];
-	for (size_t i = 0; i < a->nout; i++)
-		h.addrs[h.naddrs++] = (struct bip_prefix){a->out[i].addr, a->out[i].block.len};
+	for (size_t i = 0; i < a->rec.held.naddrs; i++)
+		h.addrs[h.naddrs++] = a->rec.held.addrs[i];
+	for (size_t i = 0; i < a->pend.nout; i++)
+		h.addrs[h.naddrs++] =
+		    (struct bip_prefix){a->pend.out[i].addr, a->pend.out[i].block.len};
 	h.id = (char *)req->handle;
 	h.node = (char *)req->node;
 	h.namespace = (char *)(req->attrs.namespace ? req->attrs.namespace : req->namespace);
@@ -1951,7 +1981,7 @@ static int commit_alloc(struct attempt *a)
 	h.container = (char *)req->attrs.container;
 	h.ifname = (char *)req->attrs.ifname;
 	h.pod_uid = (char *)req->attrs.pod_uid;
-	h.time = a->have_handle ? a->held.time : bip__now();
+	h.time = a->rec.have_handle ? a->rec.held.time : bip__now();
 	v = bip__handle_encode(ip, &h, &len);
 	free(h.addrs);
 	if (!v)
@@ -1962,10 +1992,10 @@ static int commit_alloc(struct attempt *a)
 		free(v);
 		goto out;
 	}
-	bip__txn_cmp(ip, &t, k, a->have_handle ? a->handle_rev : 0);
+	bip__txn_cmp(ip, &t, k, a->rec.have_handle ? a->rec.handle_rev : 0);
 	bip__txn_put(ip, &t, k, v, len);
-	for (size_t i = 0; i < a->nblks; i++) {
-		struct blk *b = a->blks[i];
+	for (size_t i = 0; i < a->cache.nblks; i++) {
+		struct blk *b = a->cache.blks[i];
 
 		if (!b->dirty)
 			continue;
@@ -1987,30 +2017,30 @@ static int commit_alloc(struct attempt *a)
 		      : NULL;
 		if (!v)
 			goto out;
-		for (size_t j = 0; j < a->nnew_aff; j++)
+		for (size_t j = 0; j < a->pend.nnew_aff; j++)
 			if (strcmp(b->node, req->node) == 0 &&
-			    bip_prefix_eq(a->new_aff[j], b->cidr))
-				bip__txn_cmp(ip, &t, k, a->new_aff_rev[j]);
+			    bip_prefix_eq(a->pend.new_aff[j], b->cidr))
+				bip__txn_cmp(ip, &t, k, a->pend.new_aff_rev[j]);
 		bip__txn_put(ip, &t, k, v, len);
 	}
 	/* Blocks taken over from other nodes: the old owners' affinities go (the block's compare
 	 * above is what makes this safe). */
-	for (size_t i = 0; i < a->ndrop; i++) {
-		bip__key_affinity(key, a->drop_node[i], a->drop_aff[i]);
+	for (size_t i = 0; i < a->pend.ndrop; i++) {
+		bip__key_affinity(key, a->pend.drop_node[i], a->pend.drop_aff[i]);
 		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
 		bip__txn_del(ip, &t, k);
 	}
 	/* New blocks only inside pools that are still as read (not deleted, disabled, resized). */
-	for (size_t i = 0; i < a->npools; i++) {
-		if (!a->pool_used[i])
+	for (size_t i = 0; i < a->rec.npools; i++) {
+		if (!a->pend.pool_used[i])
 			continue;
-		snprintf(key, sizeof(key), PFX_POOLS "%s", a->pools[i].name);
+		snprintf(key, sizeof(key), PFX_POOLS "%s", a->rec.pools[i].name);
 		k = bip__txn_key(ip, &t, key);
 		if (!k)
 			goto out;
-		bip__txn_cmp(ip, &t, k, a->pool_revs[i]);
+		bip__txn_cmp(ip, &t, k, a->rec.pool_revs[i]);
 	}
 	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
@@ -2041,48 +2071,48 @@ static bool pool_drops_node(const struct bip_pool *p, const struct bip_label_set
 static void tidy_own_blocks(struct attempt *a)
 {
 	struct bip_ipam *ip = a->ip;
-	unsigned age = a->cfg.empty_block_release_s;
+	unsigned age = a->rec.cfg.empty_block_release_s;
 	char saved[sizeof(ip->errmsg)];
 	struct bip_prefix *cand = NULL;
 	size_t *ci = NULL, nc = 0;
 	bool *drop = NULL;
 
-	if (!a->have_aff || !a->naff || !a->have_pools)
+	if (!a->own.have_aff || !a->own.naff || !a->rec.have_pools)
 		return;
 	/* Most allocations find no empty block of their own to consider: nothing allocated. */
-	for (size_t i = 0; i < a->naff && !nc; i++) {
-		unsigned host = bip_addr_bits(a->aff[i].addr) - a->aff[i].len;
-		struct blk *b = cached_blk(a, a->aff[i]);
+	for (size_t i = 0; i < a->own.naff && !nc; i++) {
+		unsigned host = bip_addr_bits(a->own.aff[i].addr) - a->own.aff[i].len;
+		struct blk *b = cached_blk(a, a->own.aff[i]);
 
-		nc = host <= 16 && a->aff_free[i] == (long)(1u << host) && !(b && b->dirty);
+		nc = host <= 16 && a->own.aff_free[i] == (long)(1u << host) && !(b && b->dirty);
 	}
 	if (!nc)
 		return;
 	nc = 0;
-	if (!a->node_labels.v &&
-	    labels_with_name(ip, a->have_node ? &a->node.labels : NULL, "kubernetes.io/hostname",
-			     a->req->node, &a->node_labels) != BIP_OK)
+	if (!a->rec.node_labels.v &&
+	    labels_with_name(ip, a->rec.have_node ? &a->rec.node.labels : NULL,
+			     "kubernetes.io/hostname", a->req->node, &a->rec.node_labels) != BIP_OK)
 		return;
 	memcpy(saved, ip->errmsg, sizeof(saved));
-	cand = bip__im_calloc(ip, a->naff, sizeof(*cand));
-	ci = bip__im_calloc(ip, a->naff, sizeof(*ci));
-	drop = bip__im_calloc(ip, a->naff, sizeof(*drop));
+	cand = bip__im_calloc(ip, a->own.naff, sizeof(*cand));
+	ci = bip__im_calloc(ip, a->own.naff, sizeof(*ci));
+	drop = bip__im_calloc(ip, a->own.naff, sizeof(*drop));
 	if (!cand || !ci || !drop)
 		goto out;
-	for (size_t i = 0; i < a->naff; i++) {
-		struct bip_prefix c = a->aff[i];
+	for (size_t i = 0; i < a->own.naff; i++) {
+		struct bip_prefix c = a->own.aff[i];
 		unsigned host = bip_addr_bits(c.addr) - c.len;
 		const struct bip_pool *p;
 		struct blk *b;
 		bool old;
 
-		if (host > 16 || a->aff_free[i] != (long)(1u << host))
+		if (host > 16 || a->own.aff_free[i] != (long)(1u << host))
 			continue; /* not empty by its affinity (or not known to be) */
 		b = cached_blk(a, c);
-		if ((b && b->dirty) || !(p = bip__pool_of(a->pools, a->npools, c)))
+		if ((b && b->dirty) || !(p = bip__pool_of(a->rec.pools, a->rec.npools, c)))
 			continue;
-		old = age && a->aff_empty[i] && a->now - a->aff_empty[i] >= (int64_t)age;
-		drop[nc] = pool_drops_node(p, &a->node_labels);
+		old = age && a->own.aff_empty[i] && a->now - a->own.aff_empty[i] >= (int64_t)age;
+		drop[nc] = pool_drops_node(p, &a->rec.node_labels);
 		if (!old && !drop[nc])
 			continue;
 		cand[nc] = c;
@@ -2104,7 +2134,7 @@ static void tidy_own_blocks(struct attempt *a)
 		bip__key_block(bkey, b->cidr);
 		bip__key_affinity(akey, b->node, b->cidr);
 		cmps[0] = (struct bip_cmp){bkey, b->rev};
-		cmps[1] = (struct bip_cmp){akey, a->aff_rev[ci[k]]};
+		cmps[1] = (struct bip_cmp){akey, a->own.aff_rev[ci[k]]};
 		ops[0] = (struct bip_op){BIP_OP_DEL, bkey};
 		ops[1] = (struct bip_op){BIP_OP_DEL, akey};
 		(void)bip_store_txn(ip->store, cmps, 2, ops, 2, NULL);
@@ -2134,13 +2164,13 @@ static int empty_block_unwanted(struct attempt *a, const struct blk *b, bool *ou
 	*out = false;
 	if (!b->node || b->used || b->hostlocal)
 		return BIP_OK;
-	if (!a->have_pools) {
-		rc = bip__load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+	if (!a->rec.have_pools) {
+		rc = bip__load_pools(a->ip, &a->rec.pools, &a->rec.pool_revs, &a->rec.npools);
 		if (rc != BIP_OK)
 			return rc;
-		a->have_pools = true;
+		a->rec.have_pools = true;
 	}
-	p = bip__pool_of(a->pools, a->npools, b->cidr);
+	p = bip__pool_of(a->rec.pools, a->rec.npools, b->cidr);
 	if (!p)
 		return BIP_OK;
 	if (p->disabled || !p->node_selector || !*p->node_selector) {
@@ -2228,13 +2258,13 @@ void bip_pod_cidr_range(struct bip_prefix s, int set, struct bip_range *r)
  * does: the first address is the node's bridge, the last IPv4 one the broadcast). */
 static int podcidr_ranges(struct attempt *a)
 {
-	a->own_ranges = bip__im_calloc(a->ip, a->node.npod_cidrs + 1, sizeof(*a->own_ranges));
+	a->own_ranges = bip__im_calloc(a->ip, a->rec.node.npod_cidrs + 1, sizeof(*a->own_ranges));
 	if (!a->own_ranges)
 		return BIP_ENOMEM;
-	for (size_t i = 0; i < a->node.npod_cidrs; i++)
-		bip_pod_cidr_range(a->node.pod_cidrs[i], (int)i, &a->own_ranges[i]);
+	for (size_t i = 0; i < a->rec.node.npod_cidrs; i++)
+		bip_pod_cidr_range(a->rec.node.pod_cidrs[i], (int)i, &a->own_ranges[i]);
 	a->ranges = a->own_ranges;
-	a->nranges = a->node.npod_cidrs;
+	a->nranges = a->rec.node.npod_cidrs;
 	return BIP_OK;
 }
 
@@ -2251,7 +2281,7 @@ static int try_allocate(struct attempt *a)
 	a->now = bip__now();
 	rc = read_context(a);
 	if (rc == BIP_OK)
-		rc = use_handle(a, a->rd[RD_HANDLE].n ? &a->rd[RD_HANDLE].v[0] : NULL);
+		rc = use_handle(a, a->rec.kvs[RD_HANDLE].n ? &a->rec.kvs[RD_HANDLE].v[0] : NULL);
 	if (rc == BIP_OK)
 		rc = verify_held(a);
 	if (rc == BIP_OK)
@@ -2260,7 +2290,7 @@ static int try_allocate(struct attempt *a)
 		return rc;
 	a->ranges = req->ranges;
 	a->nranges = req->nranges;
-	if (!req->nranges && a->have_node && a->node.npod_cidrs && !req->ignore_pod_cidrs) {
+	if (!req->nranges && a->rec.have_node && a->rec.node.npod_cidrs && !req->ignore_pod_cidrs) {
 		rc = podcidr_ranges(a);
 		if (rc != BIP_OK)
 			return rc;
@@ -2295,27 +2325,27 @@ static int try_allocate(struct attempt *a)
 		if (rc != BIP_OK)
 			return rc;
 	}
-	if (a->held.naddrs + a->nout > HANDLE_MAX_ADDRS)
+	if (a->rec.held.naddrs + a->pend.nout > HANDLE_MAX_ADDRS)
 		return bip__seterr(a->ip, BIP_EINVAL,
 				   "handle '%s' would hold %zu addresses (at most %d)", req->handle,
-				   a->held.naddrs + a->nout, HANDLE_MAX_ADDRS);
+				   a->rec.held.naddrs + a->pend.nout, HANDLE_MAX_ADDRS);
 	rc = result_from(a, a->result);
-	if (rc != BIP_OK || a->nout == 0)
+	if (rc != BIP_OK || a->pend.nout == 0)
 		return rc; /* nothing new: the handle holds it all */
 	return commit_alloc(a);
 }
 
 static int result_from(struct attempt *a, struct bip_alloc_result *out)
 {
-	size_t n = a->held.naddrs + a->nout, k = 0;
+	size_t n = a->rec.held.naddrs + a->pend.nout, k = 0;
 	struct bip_assigned *v = bip__im_calloc(a->ip, n, sizeof(*v));
 
 	if (!v)
 		return BIP_ENOMEM;
 	/* IPv4 first, then IPv6; within a family, in the order held then new. */
 	for (int fam = 4; fam <= 6; fam += 2) {
-		for (size_t i = 0; i < a->held.naddrs; i++) {
-			struct bip_prefix p = a->held.addrs[i];
+		for (size_t i = 0; i < a->rec.held.naddrs; i++) {
+			struct bip_prefix p = a->rec.held.addrs[i];
 			int ri = -1;
 
 			if (p.addr.family != fam)
@@ -2324,7 +2354,7 @@ static int result_from(struct attempt *a, struct bip_alloc_result *out)
 				if (bip_prefix_contains(a->ranges[j].subnet, p.addr))
 					ri = (int)j;
 			p.addr.v &= bip_mask(fam, p.len);
-			v[k] = (struct bip_assigned){a->held.addrs[i].addr, p, false, ri};
+			v[k] = (struct bip_assigned){a->rec.held.addrs[i].addr, p, false, ri};
 			if (ri >= 0) {
 				v[k].range = a->ranges[ri].subnet;
 			} else {
@@ -2338,13 +2368,13 @@ static int result_from(struct attempt *a, struct bip_alloc_result *out)
 			}
 			k++;
 		}
-		for (size_t i = 0; i < a->nout; i++)
-			if (a->out[i].addr.family == fam)
-				v[k++] = a->out[i];
+		for (size_t i = 0; i < a->pend.nout; i++)
+			if (a->pend.out[i].addr.family == fam)
+				v[k++] = a->pend.out[i];
 	}
 	out->v = v;
 	out->n = k;
-	out->existing = a->nout == 0 && a->have_handle;
+	out->existing = a->pend.nout == 0 && a->rec.have_handle;
 	return BIP_OK;
 }
 
@@ -2437,15 +2467,15 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 	rc = read_handle(&a);
 	if (rc != BIP_OK)
 		goto out;
-	if (!a.have_handle) {
+	if (!a.rec.have_handle) {
 		rc = bip__seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", id);
 		goto out;
 	}
 	rc = prefetch_held(&a);
 	if (rc != BIP_OK)
 		goto out;
-	for (size_t i = 0; i < a.held.naddrs; i++) {
-		struct bip_prefix cidr = a.held.addrs[i];
+	for (size_t i = 0; i < a.rec.held.naddrs; i++) {
+		struct bip_prefix cidr = a.rec.held.addrs[i];
 		struct blk *b;
 		uint32_t o;
 
@@ -2455,11 +2485,11 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 			goto out;
 		if (!b)
 			continue;
-		o = (uint32_t)bip_prefix_ordinal(b->cidr, a.held.addrs[i].addr);
+		o = (uint32_t)bip_prefix_ordinal(b->cidr, a.rec.held.addrs[i].addr);
 		if (b->handle[o] && strcmp(b->handle[o], id) == 0)
 			bip__blk_release(b, o);
 	}
-	rc = bip__txn_init(ip, &t, 2 + 2 * a.nblks);
+	rc = bip__txn_init(ip, &t, 2 + 2 * a.cache.nblks);
 	if (rc != BIP_OK)
 		goto out;
 	rc = BIP_ENOMEM;
@@ -2467,10 +2497,10 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 	k = bip__txn_key(ip, &t, key);
 	if (!k)
 		goto out;
-	bip__txn_cmp(ip, &t, k, a.handle_rev);
+	bip__txn_cmp(ip, &t, k, a.rec.handle_rev);
 	bip__txn_del(ip, &t, k);
-	for (size_t i = 0; i < a.nblks; i++) {
-		struct blk *b = a.blks[i];
+	for (size_t i = 0; i < a.cache.nblks; i++) {
+		struct blk *b = a.cache.blks[i];
 		bool drop;
 		size_t len;
 		char *v;
@@ -2548,11 +2578,11 @@ static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **o
 	int rc;
 
 	*out = NULL;
-	rc = bip__load_pools(a->ip, &a->pools, &a->pool_revs, &a->npools);
+	rc = bip__load_pools(a->ip, &a->rec.pools, &a->rec.pool_revs, &a->rec.npools);
 	if (rc != BIP_OK)
 		return rc;
-	a->have_pools = true;
-	p = bip__pool_of(a->pools, a->npools, one);
+	a->rec.have_pools = true;
+	p = bip__pool_of(a->rec.pools, a->rec.npools, one);
 	if (p) {
 		struct bip_prefix cidr;
 
@@ -2564,9 +2594,9 @@ static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **o
 	rc = need_existing(a);
 	if (rc != BIP_OK)
 		return rc;
-	for (size_t i = 0; i < a->nexisting; i++)
-		if (bip_prefix_contains(a->existing[i], addr))
-			return get_blk(a, a->existing[i], out);
+	for (size_t i = 0; i < a->cache.nexisting; i++)
+		if (bip_prefix_contains(a->cache.existing[i], addr))
+			return get_blk(a, a->cache.existing[i], out);
 	return BIP_OK;
 }
 
@@ -2611,23 +2641,23 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 	k = bip__txn_key(ip, &t, key);
 	if (!k)
 		goto out;
-	bip__txn_cmp(ip, &t, k, a.have_handle ? a.handle_rev : 0);
-	if (a.have_handle) {
+	bip__txn_cmp(ip, &t, k, a.rec.have_handle ? a.rec.handle_rev : 0);
+	if (a.rec.have_handle) {
 		/* Drop this address from the handle; delete the handle when it was the last. */
 		size_t j = 0;
 		bool listed;
 
-		for (size_t i = 0; i < a.held.naddrs; i++)
-			if (!bip_addr_eq(a.held.addrs[i].addr, addr))
-				a.held.addrs[j++] = a.held.addrs[i];
-		listed = j < a.held.naddrs;
-		a.held.naddrs = j;
+		for (size_t i = 0; i < a.rec.held.naddrs; i++)
+			if (!bip_addr_eq(a.rec.held.addrs[i].addr, addr))
+				a.rec.held.addrs[j++] = a.rec.held.addrs[i];
+		listed = j < a.rec.held.naddrs;
+		a.rec.held.naddrs = j;
 		if (!listed) {
 			/* a leak (the record does not list it): the record stays as it is */
 		} else if (j == 0) {
 			bip__txn_del(ip, &t, k);
 		} else {
-			v = bip__handle_encode(ip, &a.held, &len);
+			v = bip__handle_encode(ip, &a.rec.held, &len);
 			if (!v)
 				goto out;
 			bip__txn_put(ip, &t, k, v, len);
@@ -2753,12 +2783,12 @@ int bip_ipam_handle_get(struct bip_ipam *ip, const char *handle, struct bip_hand
 		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	a.req = &req;
 	rc = read_handle(&a);
-	if (rc == BIP_OK && !a.have_handle)
+	if (rc == BIP_OK && !a.rec.have_handle)
 		rc = bip__seterr(ip, BIP_ENOTFOUND, "handle '%s' holds no address", handle);
 	if (rc == BIP_OK) {
-		*out = a.held;
-		out->rev = a.handle_rev;
-		memset(&a.held, 0, sizeof(a.held));
+		*out = a.rec.held;
+		out->rev = a.rec.handle_rev;
+		memset(&a.rec.held, 0, sizeof(a.rec.held));
 	}
 	attempt_clear(&a);
 	return rc;
