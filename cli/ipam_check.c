@@ -177,54 +177,109 @@ static int print_readable(const struct bip_check_report *r, size_t repaired)
 	return BIP_OK;
 }
 
-int ipam_check_main(int argc, char **argv)
+/* What the command line asks for. */
+struct check_args {
+	bool repair, show_all, show_problems;
+	const char *report_file; /* --report, NULL if not given */
+};
+
+/* CTL_CONTINUE with a filled in, or the exit status. */
+static int parse_args(int argc, char **argv, struct check_args *a)
 {
 	static const struct option longopts[] = {{"repair", no_argument, NULL, 'r'},
 						 {"show-all-ips", no_argument, NULL, 'A'},
 						 {"show-problem-ips", no_argument, NULL, 'P'},
 						 {"report", required_argument, NULL, 'R'},
 						 CTL_LONGOPTS};
-	static const struct ctl_alloc_filter all = {0};
-	struct ctl_session s = {0};
-	struct bip_check_report r = {0};
-	struct ctl_alloc *ips = NULL;
-	size_t nips = 0;
-	struct ctl_progress *pr;
-	bool repair = false, show_all = false, show_problems = false;
-	const char *report_file = NULL;
-	json_t *report = NULL;
-	size_t repaired = 0;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
 	if ((rc = calicoctl_o(argc, argv)) != CTL_CONTINUE)
 		return rc;
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == 'r')
-			repair = true;
+			a->repair = true;
 		else if (c == 'A')
-			show_all = true;
+			a->show_all = true;
 		else if (c == 'P')
-			show_problems = true;
+			a->show_problems = true;
 		else if (c == 'R')
-			report_file = optarg;
+			a->report_file = optarg;
 	}
-	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
+		return rc;
+	if (a->show_all && a->show_problems)
+		return ctl_usage_err(&usage,
+				     "--show-all-ips and --show-problem-ips exclude each other");
+	if (a->report_file && !*a->report_file)
+		return ctl_usage_err(&usage, "--report needs a file name");
+	return CTL_CONTINUE;
+}
+
+/* --report FILE: the JSON report, indented, with a final newline. */
+static int write_report(const char *file, const json_t *report)
+{
+	char *text = json_dumps(report, JSON_INDENT(2) | JSON_ENCODE_ANY), *nl = NULL;
+	int w;
+
+	if (!text || asprintf(&nl, "%s\n", text) < 0) {
+		free(text);
+		ctl_err("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	w = ctl_write_out(file, nl, strlen(nl));
+	free(text);
+	free(nl);
+	return w;
+}
+
+/* The tabular output: the problems, then the addresses asked for. */
+static int print_tables(const struct check_args *a, const struct bip_check_report *r,
+			size_t repaired, const struct ctl_alloc *ips, size_t nips)
+{
+	bool show = a->show_all || a->show_problems;
+	struct bip_table t = {0};
+
+	if (print_readable(r, repaired) != BIP_OK ||
+	    (show && ctl_allocs_table(ips, nips, ctl.output == CTL_OUT_WIDE, true, &t) != BIP_OK)) {
+		bip_table_free(&t);
+		ctl_err("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	if (show) {
+		printf("\n%s (%zu):\n",
+		       a->show_all ? "Allocated addresses" : "Addresses with problems", nips);
+		if (nips)
+			bip_table_print(&t, stdout);
+	}
+	bip_table_free(&t);
+	if (a->report_file)
+		printf("Report written to %s.\n", a->report_file);
+	return CTL_EXIT_OK;
+}
+
+int ipam_check_main(int argc, char **argv)
+{
+	static const struct ctl_alloc_filter all = {0};
+	struct check_args a = {0};
+	struct ctl_session s = {0};
+	struct bip_check_report r = {0};
+	struct ctl_alloc *ips = NULL;
+	size_t nips = 0, repaired = 0;
+	struct ctl_progress *pr;
+	json_t *report = NULL;
+	bool show;
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &a)) != CTL_CONTINUE) {
 		ret = rc;
 		goto out;
 	}
-	if (show_all && show_problems) {
-		ret = ctl_usage_err(&usage,
-				    "--show-all-ips and --show-problem-ips exclude each other");
+	show = a.show_all || a.show_problems;
+	if (ctl_open(&s, !a.repair) != CTL_EXIT_OK)
 		goto out;
-	}
-	if (report_file && !*report_file) {
-		ret = ctl_usage_err(&usage, "--report needs a file name");
-		goto out;
-	}
-	if (ctl_open(&s, !repair) != CTL_EXIT_OK)
-		goto out;
-	pr = ctl_progress_start(repair ? "checking and repairing the store" : "checking the store");
-	rc = bip_ipam_check(s.ipam, repair, &r);
+	pr = ctl_progress_start(a.repair ? "checking and repairing the store"
+					 : "checking the store");
+	rc = bip_ipam_check(s.ipam, a.repair, &r);
 	ctl_progress_stop(pr);
 	if (rc != BIP_OK) {
 		ctl_lib_err(s.ipam, rc, "the check could not complete");
@@ -232,65 +287,31 @@ int ipam_check_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.n; i++)
 		repaired += r.v[i].repaired;
-	if (show_all || show_problems) {
+	if (show) {
 		if (ctl_allocs_load(&s, &all, &ips, &nips) != BIP_OK)
 			goto out;
 		if (mark_problems(&r, &ips, &nips) != BIP_OK) {
 			ctl_err("out of memory");
 			goto out;
 		}
-		if (show_problems)
+		if (a.show_problems)
 			only_problems(ips, &nips);
 	}
-	if (!ctl_tabular() || report_file) {
+	if (!ctl_tabular() || a.report_file) {
 		json_t *addrs = NULL;
 
-		if (!(report = report_json(&s, &r, repair)) ||
-		    ((show_all || show_problems) &&
-		     (!(addrs = ctl_allocs_json(ips, nips, true)) ||
-		      json_object_set_new(report, "addresses", addrs) != 0))) {
+		if (!(report = report_json(&s, &r, a.repair)) ||
+		    (show && (!(addrs = ctl_allocs_json(ips, nips, true)) ||
+			      json_object_set_new(report, "addresses", addrs) != 0))) {
 			ctl_err("out of memory");
 			goto out;
 		}
 	}
-	if (report_file) {
-		char *text = json_dumps(report, JSON_INDENT(2) | JSON_ENCODE_ANY), *nl = NULL;
-		int w;
-
-		if (!text || asprintf(&nl, "%s\n", text) < 0) {
-			free(text);
-			ctl_err("out of memory");
-			goto out;
-		}
-		w = ctl_write_out(report_file, nl, strlen(nl));
-		free(text);
-		free(nl);
-		if (w != CTL_EXIT_OK)
-			goto out;
-	}
-	if (!ctl_tabular()) {
-		if (ctl_print(report) != CTL_EXIT_OK)
-			goto out;
-	} else {
-		struct bip_table t = {0};
-
-		if (print_readable(&r, repaired) != BIP_OK ||
-		    ((show_all || show_problems) &&
-		     ctl_allocs_table(ips, nips, ctl.output == CTL_OUT_WIDE, true, &t) != BIP_OK)) {
-			bip_table_free(&t);
-			ctl_err("out of memory");
-			goto out;
-		}
-		if (show_all || show_problems) {
-			printf("\n%s (%zu):\n",
-			       show_all ? "Allocated addresses" : "Addresses with problems", nips);
-			if (nips)
-				bip_table_print(&t, stdout);
-		}
-		bip_table_free(&t);
-		if (report_file)
-			printf("Report written to %s.\n", report_file);
-	}
+	if (a.report_file && write_report(a.report_file, report) != CTL_EXIT_OK)
+		goto out;
+	if (!ctl_tabular() ? ctl_print(report) != CTL_EXIT_OK
+			   : print_tables(&a, &r, repaired, ips, nips) != CTL_EXIT_OK)
+		goto out;
 	ret = repaired < r.n ? CTL_EXIT_PROBLEMS : CTL_EXIT_OK;
 out:
 	ctl_allocs_free(ips, nips);

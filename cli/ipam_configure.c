@@ -20,7 +20,29 @@ static const struct ctl_usage usage = {
     "  --ip-cooldown=SECS          do not hand a released address out again for this long\n"
     "                              (0-1200, default 0; Calico's ipCooldownSeconds)\n"};
 
-int ipam_configure_main(int argc, char **argv)
+/* The settings, in the order of the options; the error message names the option and the range. */
+enum knob { K_STRICT, K_AUTO, K_MAX, K_EMPTY, K_COOL, NKNOBS };
+static const struct {
+	int c;
+	const char *name;
+	unsigned long max; /* 0: a bool */
+	const char *want;
+} knobs[NKNOBS] = {
+    [K_STRICT] = {'s', "strict-affinity", 0, "true or false"},
+    [K_AUTO] = {'a', "auto-allocate-blocks", 0, "true or false"},
+    [K_MAX] = {'m', "max-blocks-per-host", 0xffffffffu, "a number from 0 to 4294967295"},
+    [K_EMPTY] = {'e', "empty-block-release", 365 * 86400, "a number from 0 to 31536000"},
+    [K_COOL] = {'c', "ip-cooldown", BIP_COOLDOWN_MAX, "a number from 0 to 1200"},
+};
+
+/* What the command line changes: v[k] (a bool as 0 or 1) where set[k]. */
+struct change {
+	bool set[NKNOBS];
+	unsigned long v[NKNOBS];
+};
+
+/* CTL_CONTINUE with ch filled in, or the exit status. */
+static int parse_args(int argc, char **argv, struct change *ch)
 {
 	static const struct option longopts[] = {
 	    {"strict-affinity", required_argument, NULL, 's'},
@@ -30,82 +52,55 @@ int ipam_configure_main(int argc, char **argv)
 	    {"empty-block-release", required_argument, NULL, 'e'},
 	    {"ip-cooldown", required_argument, NULL, 'c'},
 	    CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	struct bip_config cfg;
-	bool strict = false, autoalloc = false, set_strict = false, set_auto = false;
-	unsigned long max = 0, empty = 0, cool = 0;
-	bool set_max = false, set_empty = false, set_cool = false;
-	struct bip_table t = {0};
-	json_t *doc = NULL, *docs = NULL;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
-		rc = BIP_OK;
-		switch (c) {
-		case 's':
-			rc = ctl_parse_bool(optarg, &strict);
-			set_strict = true;
-			break;
-		case 'a':
-			rc = ctl_parse_bool(optarg, &autoalloc);
-			set_auto = true;
-			break;
-		case 'm':
-			rc = ctl_parse_uint(optarg, 0xffffffffu, &max);
-			set_max = true;
-			break;
-		case 'e':
-			rc = ctl_parse_uint(optarg, 365 * 86400, &empty);
-			set_empty = true;
-			break;
-		case 'c':
-			rc = ctl_parse_uint(optarg, BIP_COOLDOWN_MAX, &cool);
-			set_cool = true;
-			break;
-		}
-		if (rc != BIP_OK) {
-			ret = ctl_usage_err(&usage, "invalid value '%s' for --%s (want %s)", optarg,
-					    c == 's'   ? "strict-affinity"
-					    : c == 'a' ? "auto-allocate-blocks"
-					    : c == 'm' ? "max-blocks-per-host"
-					    : c == 'e' ? "empty-block-release"
-						       : "ip-cooldown",
-					    c == 's' || c == 'a' ? "true or false"
-					    : c == 'm'		 ? "a number from 0 to 4294967295"
-					    : c == 'e'		 ? "a number from 0 to 31536000"
-								 : "a number from 0 to 1200");
-			goto out;
+		for (int k = 0; k < NKNOBS; k++) {
+			bool b = false;
+
+			if (knobs[k].c != c)
+				continue;
+			if (knobs[k].max)
+				rc = ctl_parse_uint(optarg, knobs[k].max, &ch->v[k]);
+			else if ((rc = ctl_parse_bool(optarg, &b)) == BIP_OK)
+				ch->v[k] = b;
+			ch->set[k] = true;
+			if (rc != BIP_OK)
+				return ctl_usage_err(&usage,
+						     "invalid value '%s' for --%s (want %s)",
+						     optarg, knobs[k].name, knobs[k].want);
 		}
 	}
-	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
-		ret = rc;
-		goto out;
-	}
-	if (!set_strict && !set_auto && !set_max && !set_empty && !set_cool) {
-		ret = ctl_usage_err(&usage, "nothing to change: give at least one option");
-		goto out;
-	}
-	if (ctl_open(&s, false) != CTL_EXIT_OK)
-		goto out;
-	if ((rc = bip_ipam_config_get(s.ipam, &cfg)) != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot read the IPAM configuration");
-		goto out;
-	}
-	if (set_strict)
-		cfg.strict_affinity = strict;
-	if (set_auto)
-		cfg.auto_allocate_blocks = autoalloc;
-	if (set_max)
-		cfg.max_blocks_per_host = (unsigned)max;
-	if (set_empty)
-		cfg.empty_block_release_s = (unsigned)empty;
-	if (set_cool)
-		cfg.ip_cooldown_s = (unsigned)cool;
-	if ((rc = bip_ipam_config_set(s.ipam, &cfg)) != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot set the IPAM configuration");
-		goto out;
-	}
-	if (!(doc = bip_res_config_json(&cfg))) {
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
+		return rc;
+	for (int k = 0; k < NKNOBS; k++)
+		if (ch->set[k])
+			return CTL_CONTINUE;
+	return ctl_usage_err(&usage, "nothing to change: give at least one option");
+}
+
+static void apply(const struct change *ch, struct bip_config *cfg)
+{
+	if (ch->set[K_STRICT])
+		cfg->strict_affinity = ch->v[K_STRICT];
+	if (ch->set[K_AUTO])
+		cfg->auto_allocate_blocks = ch->v[K_AUTO];
+	if (ch->set[K_MAX])
+		cfg->max_blocks_per_host = (unsigned)ch->v[K_MAX];
+	if (ch->set[K_EMPTY])
+		cfg->empty_block_release_s = (unsigned)ch->v[K_EMPTY];
+	if (ch->set[K_COOL])
+		cfg->ip_cooldown_s = (unsigned)ch->v[K_COOL];
+}
+
+/* The configuration as it is now, as 'get config' prints it. */
+static int report(const struct bip_config *cfg)
+{
+	struct bip_table t = {0};
+	json_t *doc = NULL, *docs = NULL;
+	int ret = CTL_EXIT_ERR;
+
+	if (!(doc = bip_res_config_json(cfg))) {
 		ctl_err("out of memory");
 		goto out;
 	}
@@ -124,6 +119,33 @@ out:
 	bip_table_free(&t);
 	json_decref(docs);
 	json_decref(doc);
+	return ret;
+}
+
+int ipam_configure_main(int argc, char **argv)
+{
+	struct ctl_session s = {0};
+	struct change ch = {0};
+	struct bip_config cfg;
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &ch)) != CTL_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (ctl_open(&s, false) != CTL_EXIT_OK)
+		goto out;
+	if ((rc = bip_ipam_config_get(s.ipam, &cfg)) != BIP_OK) {
+		ctl_lib_err(s.ipam, rc, "cannot read the IPAM configuration");
+		goto out;
+	}
+	apply(&ch, &cfg);
+	if ((rc = bip_ipam_config_set(s.ipam, &cfg)) != BIP_OK) {
+		ctl_lib_err(s.ipam, rc, "cannot set the IPAM configuration");
+		goto out;
+	}
+	ret = report(&cfg);
+out:
 	ctl_close(&s);
 	return ret;
 }

@@ -148,24 +148,30 @@ static bool want_unchanged(void *ctx, const struct bip_problem *p)
  * have no safe repair: they are named, with what to look at. Whatever changed or went since the
  * report is skipped, saying so.
  */
-static int from_report(struct ctl_session *s, const char *file, bool dry_run)
+/* What --from-report did, problem by problem. */
+struct tally {
+	size_t released, repaired, skipped, failed;
+	size_t todo; /* repairs other than releases, collected in pending */
+};
+
+/* Read the report in file: a version 2 "ipam check -o json" document. *docs holds *problems. */
+static int read_report(const char *file, json_t **docs, json_t **problems)
 {
 	const char *fname = strcmp(file, "-") == 0 ? "stdin" : file;
-	struct bip_check_report now = {0}, after = {0};
-	int ret = CTL_EXIT_ERR, rc;
 	char *buf = NULL, err[512];
-	size_t len, i, released = 0, repaired = 0, skipped = 0, failed = 0, todo = 0;
-	json_t *docs = NULL, *problems, *p, *doc, *pending = NULL;
+	json_t *doc;
+	size_t len;
+	int ret = CTL_EXIT_ERR;
 
 	if (ctl_read_file(file, &buf, &len) != CTL_EXIT_OK)
 		goto out;
-	if (bip_manifest_parse(buf, len, &docs, err, sizeof(err)) != BIP_OK) {
+	if (bip_manifest_parse(buf, len, docs, err, sizeof(err)) != BIP_OK) {
 		ctl_err("%s: %s", fname, err);
 		goto out;
 	}
-	doc = json_array_get(docs, 0);
-	problems = json_object_get(doc, "problems");
-	if (json_array_size(docs) != 1 || !json_is_array(problems)) {
+	doc = json_array_get(*docs, 0);
+	*problems = json_object_get(doc, "problems");
+	if (json_array_size(*docs) != 1 || !json_is_array(*problems)) {
 		ctl_err("%s: not an 'ipam check -o json' report (no list of problems)", fname);
 		goto out;
 	}
@@ -175,6 +181,114 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 			fname);
 		goto out;
 	}
+	ret = CTL_EXIT_OK;
+out:
+	free(buf);
+	return ret;
+}
+
+/* A leaked address: release it, only while the handle it was leaked by holds it. */
+static void release_leak(struct ctl_session *s, const struct bip_problem *q, const char *subject,
+			 bool dry_run, struct tally *t)
+{
+	const char *handle = q->key + strlen("handles/");
+	struct bip_addr addr;
+	int rc;
+
+	if (bip_addr_parse(subject, &addr) != BIP_OK)
+		return;
+	if (dry_run) {
+		printf("would release %s (handle %s)\n", subject, handle);
+		t->released++;
+		return;
+	}
+	rc = bip_ipam_release_addr(s->ipam, addr, handle);
+	if (rc == BIP_OK) {
+		printf("released %s (handle %s)\n", subject, handle);
+		t->released++;
+	} else if (rc == BIP_EOWNER || rc == BIP_ENOTFOUND) {
+		printf("skipped %s: %s since the report\n", subject,
+		       rc == BIP_EOWNER ? "another handle holds it" : "it was released");
+		t->skipped++;
+	} else {
+		ctl_lib_err(s->ipam, rc, "cannot release %s", subject);
+		t->failed++;
+	}
+}
+
+/* One problem p of the report, against the check of now: skip it, release it, or add it to
+ * pending for the repair. */
+static void on_problem(struct ctl_session *s, const struct bip_check_report *now, json_t *p,
+		       bool dry_run, json_t *pending, struct tally *t)
+{
+	const char *kind = json_string_value(json_object_get(p, "kind"));
+	const char *subject = json_string_value(json_object_get(p, "subject"));
+	const struct bip_problem *q = in_check(now, p);
+
+	if (!kind || !subject || json_is_true(json_object_get(p, "repaired")))
+		return;
+	if (!q || !unchanged(p, q)) {
+		printf("skipped %s %s: %s since the report\n", kind, subject,
+		       q ? "its record changed" : "gone");
+		t->skipped++;
+	} else if (!q->fixable) {
+		printf("skipped %s %s: no safe repair (%s): look at %s\n", kind, subject, q->detail,
+		       q->key);
+		t->skipped++;
+	} else if (q->kind != BIP_PROB_ADDR_NO_HANDLE) {
+		t->todo++;
+		json_array_append(pending, p);
+		if (dry_run)
+			printf("would repair %s %s\n", kind, subject);
+	} else {
+		release_leak(s, q, subject, dry_run, t);
+	}
+}
+
+/* Repair the problems in pending, each only while its record is as the report saw it. */
+static void repair_pending(struct ctl_session *s, json_t *pending, struct bip_check_report *after,
+			   struct tally *t)
+{
+	size_t i;
+	json_t *p;
+	int rc;
+
+	if ((rc = bip_ipam_check_repair_if(s->ipam, want_unchanged, pending, after)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot repair");
+		t->failed += t->todo;
+		return;
+	}
+	json_array_foreach(pending, i, p)
+	{
+		const char *kind = json_string_value(json_object_get(p, "kind"));
+		const char *subject = json_string_value(json_object_get(p, "subject"));
+		const struct bip_problem *q = in_check(after, p);
+
+		if (!q) { /* repaired along with another problem of its record */
+			printf("repaired %s %s\n", kind, subject);
+			t->repaired++;
+		} else if (q->repaired) {
+			printf("repaired %s %s\n", kind, subject);
+			t->repaired++;
+		} else {
+			printf("skipped %s %s: its record changed, or has a "
+			       "problem the report did not list\n",
+			       kind, subject);
+			t->skipped++;
+		}
+	}
+}
+
+static int from_report(struct ctl_session *s, const char *file, bool dry_run)
+{
+	struct bip_check_report now = {0}, after = {0};
+	json_t *docs = NULL, *problems = NULL, *p, *pending = NULL;
+	struct tally t = {0};
+	int ret = CTL_EXIT_ERR, rc;
+	size_t i;
+
+	if (read_report(file, &docs, &problems) != CTL_EXIT_OK)
+		goto out;
 	if (!(pending = json_array())) {
 		ctl_err("out of memory");
 		goto out;
@@ -183,98 +297,21 @@ static int from_report(struct ctl_session *s, const char *file, bool dry_run)
 		ctl_lib_err(s->ipam, rc, "cannot check the store");
 		goto out;
 	}
-	json_array_foreach(problems, i, p)
-	{
-		const char *kind = json_string_value(json_object_get(p, "kind"));
-		const char *subject = json_string_value(json_object_get(p, "subject"));
-		const struct bip_problem *q = in_check(&now, p);
-		struct bip_addr addr;
-		const char *handle;
-
-		if (!kind || !subject || json_is_true(json_object_get(p, "repaired")))
-			continue;
-		if (!q || !unchanged(p, q)) {
-			printf("skipped %s %s: %s since the report\n", kind, subject,
-			       q ? "its record changed" : "gone");
-			skipped++;
-			continue;
-		}
-		if (!q->fixable) {
-			printf("skipped %s %s: no safe repair (%s): look at %s\n", kind, subject,
-			       q->detail, q->key);
-			skipped++;
-			continue;
-		}
-		if (q->kind != BIP_PROB_ADDR_NO_HANDLE) {
-			todo++;
-			json_array_append(pending, p);
-			if (dry_run)
-				printf("would repair %s %s\n", kind, subject);
-			continue;
-		}
-		/* A leaked address: release it, only while the handle it was leaked by holds it. */
-		handle = q->key + strlen("handles/");
-		if (bip_addr_parse(subject, &addr) != BIP_OK)
-			continue;
-		if (dry_run) {
-			printf("would release %s (handle %s)\n", subject, handle);
-			released++;
-			continue;
-		}
-		rc = bip_ipam_release_addr(s->ipam, addr, handle);
-		if (rc == BIP_OK) {
-			printf("released %s (handle %s)\n", subject, handle);
-			released++;
-		} else if (rc == BIP_EOWNER || rc == BIP_ENOTFOUND) {
-			printf("skipped %s: %s since the report\n", subject,
-			       rc == BIP_EOWNER ? "another handle holds it" : "it was released");
-			skipped++;
-		} else {
-			ctl_lib_err(s->ipam, rc, "cannot release %s", subject);
-			failed++;
-		}
-	}
-	if (todo && !dry_run) {
-		if ((rc = bip_ipam_check_repair_if(s->ipam, want_unchanged, pending, &after)) !=
-		    BIP_OK) {
-			ctl_lib_err(s->ipam, rc, "cannot repair");
-			failed += todo;
-		} else {
-			json_array_foreach(pending, i, p)
-			{
-				const char *kind = json_string_value(json_object_get(p, "kind"));
-				const char *subject =
-				    json_string_value(json_object_get(p, "subject"));
-				const struct bip_problem *q = in_check(&after, p);
-
-				if (!q) { /* repaired along with another problem of its record */
-					printf("repaired %s %s\n", kind, subject);
-					repaired++;
-				} else if (q->repaired) {
-					printf("repaired %s %s\n", kind, subject);
-					repaired++;
-				} else {
-					printf("skipped %s %s: its record changed, or has a "
-					       "problem the report did not list\n",
-					       kind, subject);
-					skipped++;
-				}
-			}
-		}
-	}
+	json_array_foreach(problems, i, p) on_problem(s, &now, p, dry_run, pending, &t);
+	if (t.todo && !dry_run)
+		repair_pending(s, pending, &after, &t);
 	if (dry_run)
-		printf("%zu would be released, %zu repaired, %zu skipped\n", released, todo,
-		       skipped);
+		printf("%zu would be released, %zu repaired, %zu skipped\n", t.released, t.todo,
+		       t.skipped);
 	else
-		printf("%zu released, %zu repaired, %zu skipped, %zu failed\n", released, repaired,
-		       skipped, failed);
-	ret = failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
+		printf("%zu released, %zu repaired, %zu skipped, %zu failed\n", t.released,
+		       t.repaired, t.skipped, t.failed);
+	ret = t.failed ? CTL_EXIT_ERR : CTL_EXIT_OK;
 out:
 	bip_check_report_free(&now);
 	bip_check_report_free(&after);
 	json_decref(pending);
 	json_decref(docs);
-	free(buf);
 	return ret;
 }
 
@@ -310,7 +347,16 @@ static int refuse_held(struct ctl_session *s, struct bip_addr addr, const char *
 	return ret;
 }
 
-int ipam_release_main(int argc, char **argv)
+/* What the command line asks for. */
+struct release_args {
+	const char *ip, *handle, *report;
+	struct bip_addr addr; /* ip parsed */
+	bool dry_run, empty, force;
+	long older_than; /* -1: not given */
+};
+
+/* CTL_CONTINUE with a filled in and checked, or the exit status. */
+static int parse_args(int argc, char **argv, struct release_args *a)
 {
 	static const struct option longopts[] = {{"ip", required_argument, NULL, 'i'},
 						 {"handle", required_argument, NULL, 'H'},
@@ -320,95 +366,95 @@ int ipam_release_main(int argc, char **argv)
 						 {"older-than", required_argument, NULL, 'O'},
 						 {"force", no_argument, NULL, 'F'},
 						 CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	const char *ip = NULL, *handle = NULL, *report = NULL;
-	struct bip_addr addr;
-	bool dry_run = false, empty = false, force = false;
-	long older_than = -1;
 	unsigned long ul;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
+	a->older_than = -1;
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == 'i')
-			ip = optarg;
+			a->ip = optarg;
 		else if (c == 'H')
-			handle = optarg;
+			a->handle = optarg;
 		else if (c == 'r')
-			report = optarg;
+			a->report = optarg;
 		else if (c == 'n')
-			dry_run = true;
+			a->dry_run = true;
 		else if (c == 'E')
-			empty = true;
+			a->empty = true;
 		else if (c == 'O') {
-			if (ctl_parse_uint(optarg, 365 * 86400, &ul) != BIP_OK) {
-				ret = ctl_usage_err(&usage,
-						    "invalid value '%s' for --older-than (want "
-						    "seconds, 0 to 31536000)",
-						    optarg);
-				goto out;
-			}
-			older_than = (long)ul;
+			if (ctl_parse_uint(optarg, 365 * 86400, &ul) != BIP_OK)
+				return ctl_usage_err(&usage,
+						     "invalid value '%s' for --older-than (want "
+						     "seconds, 0 to 31536000)",
+						     optarg);
+			a->older_than = (long)ul;
 		} else if (c == 'F')
-			force = true;
+			a->force = true;
 	}
-	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
-		ret = rc;
-		goto out;
-	}
-	if (older_than >= 0 && !empty) {
-		ret = ctl_usage_err(&usage, "--older-than goes with --empty-blocks");
-		goto out;
-	}
-	if (empty ? ip || handle || report : report ? ip || handle : !ip && !handle) {
-		ret = ctl_usage_err(&usage, "give --ip ADDR [--handle ID], --handle ID, "
-					    "--from-report FILE, or --empty-blocks");
-		goto out;
-	}
-	if (dry_run && !report && !empty) {
-		ret = ctl_usage_err(&usage, "--dry-run goes with --from-report or --empty-blocks");
-		goto out;
-	}
-	if (force && (!ip || handle)) {
-		ret = ctl_usage_err(&usage, "--force goes with --ip (without --handle)");
-		goto out;
-	}
-	if (ip && bip_addr_parse(ip, &addr) != BIP_OK) {
-		ret = ctl_usage_err(&usage, "invalid address '%s'", ip);
-		goto out;
-	}
-	if (ctl_open(&s, dry_run) != CTL_EXIT_OK)
-		goto out;
-	if (report) {
-		ret = from_report(&s, report, dry_run);
-		goto out;
-	}
-	if (empty) {
-		ret = empty_blocks(&s, older_than, dry_run);
-		goto out;
-	}
-	if (ip) {
-		if (!handle && !force && refuse_held(&s, addr, ip) != CTL_EXIT_OK)
-			goto out;
-		rc = bip_ipam_release_addr(s.ipam, addr, handle);
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
+		return rc;
+	if (a->older_than >= 0 && !a->empty)
+		return ctl_usage_err(&usage, "--older-than goes with --empty-blocks");
+	if (a->empty	? a->ip || a->handle || a->report
+	    : a->report ? a->ip || a->handle
+			: !a->ip && !a->handle)
+		return ctl_usage_err(&usage, "give --ip ADDR [--handle ID], --handle ID, "
+					     "--from-report FILE, or --empty-blocks");
+	if (a->dry_run && !a->report && !a->empty)
+		return ctl_usage_err(&usage, "--dry-run goes with --from-report or --empty-blocks");
+	if (a->force && (!a->ip || a->handle))
+		return ctl_usage_err(&usage, "--force goes with --ip (without --handle)");
+	if (a->ip && bip_addr_parse(a->ip, &a->addr) != BIP_OK)
+		return ctl_usage_err(&usage, "invalid address '%s'", a->ip);
+	return CTL_CONTINUE;
+}
+
+/* --ip [--handle | --force], or --handle alone. */
+static int release(struct ctl_session *s, const struct release_args *a)
+{
+	int rc;
+
+	if (a->ip) {
+		if (!a->handle && !a->force && refuse_held(s, a->addr, a->ip) != CTL_EXIT_OK)
+			return CTL_EXIT_ERR;
+		rc = bip_ipam_release_addr(s->ipam, a->addr, a->handle);
 		if (rc == BIP_ENOTFOUND)
-			ctl_err("%s is not assigned", ip);
+			ctl_err("%s is not assigned", a->ip);
 		else if (rc == BIP_EOWNER)
-			ctl_err("%s is not held by handle '%s'; nothing was released", ip, handle);
+			ctl_err("%s is not held by handle '%s'; nothing was released", a->ip,
+				a->handle);
 		else if (rc != BIP_OK)
-			ctl_lib_err(s.ipam, rc, "cannot release %s", ip);
+			ctl_lib_err(s->ipam, rc, "cannot release %s", a->ip);
 		else
-			printf("released %s\n", ip);
+			printf("released %s\n", a->ip);
 	} else {
-		rc = bip_ipam_release_handle(s.ipam, handle);
+		rc = bip_ipam_release_handle(s->ipam, a->handle);
 		if (rc == BIP_ENOTFOUND)
-			ctl_err("handle '%s' holds no addresses", handle);
+			ctl_err("handle '%s' holds no addresses", a->handle);
 		else if (rc != BIP_OK)
-			ctl_lib_err(s.ipam, rc, "cannot release handle '%s'", handle);
+			ctl_lib_err(s->ipam, rc, "cannot release handle '%s'", a->handle);
 		else
-			printf("released handle %s\n", handle);
+			printf("released handle %s\n", a->handle);
 	}
-	ret = rc == BIP_OK ? CTL_EXIT_OK : CTL_EXIT_ERR;
-out:
+	return rc == BIP_OK ? CTL_EXIT_OK : CTL_EXIT_ERR;
+}
+
+int ipam_release_main(int argc, char **argv)
+{
+	struct release_args a = {0};
+	struct ctl_session s = {0};
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &a)) != CTL_CONTINUE)
+		ret = rc;
+	else if (ctl_open(&s, a.dry_run) != CTL_EXIT_OK)
+		ret = CTL_EXIT_ERR;
+	else if (a.report)
+		ret = from_report(&s, a.report, a.dry_run);
+	else if (a.empty)
+		ret = empty_blocks(&s, a.older_than, a.dry_run);
+	else
+		ret = release(&s, &a);
 	ctl_close(&s);
 	return ret;
 }

@@ -415,41 +415,36 @@ out:
 	return rc;
 }
 
-int ipam_show_main(int argc, char **argv)
+/* CTL_CONTINUE with the view asked for (and its address, for --ip), or the exit status. */
+static int parse_args(int argc, char **argv, enum view *view, struct bip_addr *addr)
 {
 	static const struct option longopts[] = {{"show-blocks", no_argument, NULL, 'B'},
 						 {"show-borrowed", no_argument, NULL, 'b'},
 						 {"show-configuration", no_argument, NULL, 'c'},
 						 {"ip", required_argument, NULL, 'i'},
 						 CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	struct bip_table t = {0};
-	struct bip_addr addr = {0};
 	struct bip_prefix pfx;
-	struct ctl_progress *pr;
-	enum view view = VIEW_POOLS;
-	json_t *out = json_array();
-	int ret = CTL_EXIT_ERR, c, rc, nviews = 0;
+	int c, rc, nviews = 0;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		nviews++;
 		switch (c) {
 		case 'B':
-			view = VIEW_BLOCKS;
+			*view = VIEW_BLOCKS;
 			break;
 		case 'b':
-			view = VIEW_BORROWED;
+			*view = VIEW_BORROWED;
 			break;
 		case 'c':
-			view = VIEW_CONFIG;
+			*view = VIEW_CONFIG;
 			break;
 		case 'i':
-			view = VIEW_IP;
+			*view = VIEW_IP;
 			/* an interface address ("10.0.0.5/26", as 'ip addr' shows it) too */
-			if (bip_addr_parse(optarg, &addr) != BIP_OK &&
+			if (bip_addr_parse(optarg, addr) != BIP_OK &&
 			    bip_prefix_parse(optarg, &pfx) == BIP_OK)
-				addr = pfx.addr;
-			else if (bip_addr_parse(optarg, &addr) != BIP_OK) {
+				*addr = pfx.addr;
+			else if (bip_addr_parse(optarg, addr) != BIP_OK) {
 				c = CTL_OPT_USAGE;
 				ctl_usage_err(&usage, "invalid address '%s'", optarg);
 				goto opts_done;
@@ -458,39 +453,54 @@ int ipam_show_main(int argc, char **argv)
 		}
 	}
 opts_done:
-	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE) {
-		ret = rc;
-		goto out;
+	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
+		return rc;
+	if (nviews > 1)
+		return ctl_usage_err(&usage, "--ip, --show-blocks, --show-borrowed and "
+					     "--show-configuration exclude each other");
+	return CTL_CONTINUE;
+}
+
+/* Fill *out (an array, or replaced by an object for the single-object views) and t. */
+static int show(struct ctl_session *s, enum view view, struct bip_addr addr, json_t **out,
+		struct bip_table *t)
+{
+	switch (view) {
+	case VIEW_POOLS:
+		return show_pools(s, *out, t, ctl.output == CTL_OUT_WIDE);
+	case VIEW_BLOCKS:
+		return show_blocks(s, *out, t, ctl.output == CTL_OUT_WIDE);
+	case VIEW_BORROWED:
+		return show_borrowed(s, *out, t);
+	case VIEW_CONFIG:
+		json_decref(*out);
+		*out = NULL;
+		return show_config(s, out, t);
+	default:
+		json_decref(*out);
+		*out = NULL;
+		return show_ip(s, addr, out, t);
 	}
-	if (nviews > 1) {
-		ret = ctl_usage_err(&usage, "--ip, --show-blocks, --show-borrowed and "
-					    "--show-configuration exclude each other");
+}
+
+int ipam_show_main(int argc, char **argv)
+{
+	struct ctl_session s = {0};
+	struct bip_table t = {0};
+	struct bip_addr addr = {0};
+	struct ctl_progress *pr;
+	enum view view = VIEW_POOLS;
+	json_t *out = json_array();
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &view, &addr)) != CTL_CONTINUE) {
+		ret = rc;
 		goto out;
 	}
 	if (!out || ctl_open(&s, true) != CTL_EXIT_OK)
 		goto out;
 	pr = ctl_progress_start("reading the store");
-	switch (view) {
-	case VIEW_POOLS:
-		rc = show_pools(&s, out, &t, ctl.output == CTL_OUT_WIDE);
-		break;
-	case VIEW_BLOCKS:
-		rc = show_blocks(&s, out, &t, ctl.output == CTL_OUT_WIDE);
-		break;
-	case VIEW_BORROWED:
-		rc = show_borrowed(&s, out, &t);
-		break;
-	case VIEW_CONFIG:
-		json_decref(out);
-		out = NULL;
-		rc = show_config(&s, &out, &t);
-		break;
-	default:
-		json_decref(out);
-		out = NULL;
-		rc = show_ip(&s, addr, &out, &t);
-		break;
-	}
+	rc = show(&s, view, addr, &out, &t);
 	ctl_progress_stop(pr);
 	if (rc == BIP_ENOMEM)
 		ctl_err("out of memory");

@@ -45,121 +45,151 @@ static int make_parts(const struct bip_pool *parent, unsigned n, unsigned log2n,
 	return BIP_OK;
 }
 
-int ipam_split_main(int argc, char **argv)
+/* What the command line asks for. */
+struct split {
+	const char *name; /* the pool */
+	unsigned long n;  /* into this many parts */
+	unsigned log2n;
+};
+
+/* CTL_CONTINUE with sp filled in, or the exit status. */
+static int parse_args(int argc, char **argv, struct split *sp)
 {
 	static const struct option longopts[] = {CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	struct bip_pool parent = {0};
-	struct bip_pool_usage *use = NULL;
-	struct bip_res *parts = NULL;
-	size_t nuse = 0, i, made = 0;
-	unsigned long n = 0;
-	unsigned log2n = 0;
-	const char *name;
-	char cidr[BIP_PREFIX_STRLEN], err[512];
-	int ret = CTL_EXIT_ERR, c, rc;
-	bool exists;
+	int c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
 		;
-	if ((rc = ctl_args(&usage, c, argc, argv, 2, 2)) != CTL_CONTINUE) {
-		ret = rc;
-		goto out;
-	}
-	name = argv[optind];
-	if (ctl_parse_uint(argv[optind + 1], 1ul << 16, &n) != BIP_OK || n < 2 || (n & (n - 1))) {
-		ret = ctl_usage_err(&usage, "N must be a power of two from 2 to 65536, not '%s'",
-				    argv[optind + 1]);
-		goto out;
-	}
-	while ((1ul << log2n) < n)
-		log2n++;
-	if (ctl_open(&s, false) != CTL_EXIT_OK)
-		goto out;
-	rc = bip_ipam_pool_get(s.ipam, name, &parent);
+	if ((rc = ctl_args(&usage, c, argc, argv, 2, 2)) != CTL_CONTINUE)
+		return rc;
+	sp->name = argv[optind];
+	if (ctl_parse_uint(argv[optind + 1], 1ul << 16, &sp->n) != BIP_OK || sp->n < 2 ||
+	    (sp->n & (sp->n - 1)))
+		return ctl_usage_err(&usage, "N must be a power of two from 2 to 65536, not '%s'",
+				     argv[optind + 1]);
+	while ((1ul << sp->log2n) < sp->n)
+		sp->log2n++;
+	return CTL_CONTINUE;
+}
+
+/* Read the pool into parent and check that it may be split: disabled, large enough, unused. */
+static int check_parent(struct ctl_session *s, const struct split *sp, struct bip_pool *parent)
+{
+	struct bip_pool_usage *use = NULL;
+	char cidr[BIP_PREFIX_STRLEN];
+	size_t nuse = 0;
+	int ret = CTL_EXIT_ERR, rc;
+
+	rc = bip_ipam_pool_get(s->ipam, sp->name, parent);
 	if (rc != BIP_OK) {
 		if (rc == BIP_ENOTFOUND)
-			ctl_not_found(s.ipam, BIP_RES_POOL, name, "");
+			ctl_not_found(s->ipam, BIP_RES_POOL, sp->name, "");
 		else
-			ctl_lib_err(s.ipam, rc, "cannot read pool '%s'", name);
-		goto out;
+			ctl_lib_err(s->ipam, rc, "cannot read pool '%s'", sp->name);
+		return CTL_EXIT_ERR;
 	}
-	bip_prefix_fmt(parent.cidr, cidr);
-	if (!parent.disabled) {
+	bip_prefix_fmt(parent->cidr, cidr);
+	if (!parent->disabled) {
 		ctl_err("pool '%s' is enabled; disable it first: %s patch pool %s --patch "
 			"'{\"spec\":{\"disabled\":true}}'",
-			name, ctl.prog, name);
-		goto out;
+			sp->name, ctl.prog, sp->name);
+		return CTL_EXIT_ERR;
 	}
-	if (parent.cidr.len + log2n > parent.block_len) {
+	if (parent->cidr.len + sp->log2n > parent->block_len) {
 		ctl_err(
 		    "pool '%s' (%s, blockSize %u) cannot be split into %lu: each part would be a "
 		    "/%u, smaller than one block",
-		    name, cidr, parent.block_len, n, parent.cidr.len + log2n);
-		goto out;
+		    sp->name, cidr, parent->block_len, sp->n, parent->cidr.len + sp->log2n);
+		return CTL_EXIT_ERR;
 	}
-	if ((rc = bip_ipam_usage(s.ipam, &use, &nuse)) != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot compute the utilization");
-		goto out;
+	if ((rc = bip_ipam_usage(s->ipam, &use, &nuse)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot compute the utilization");
+		return CTL_EXIT_ERR;
 	}
-	for (i = 0; i < nuse; i++) {
-		if (use[i].name && strcmp(use[i].name, name) == 0 && use[i].used) {
+	for (size_t i = 0; i < nuse; i++) {
+		if (use[i].name && strcmp(use[i].name, sp->name) == 0 && use[i].used) {
 			char used[BIP_U128_STRLEN];
 
 			ctl_err("pool '%s' holds %s addresses in use; split only an unused pool",
-				name, bip_fmt_u128(use[i].used, used));
+				sp->name, bip_fmt_u128(use[i].used, used));
 			goto out;
 		}
 	}
-	if (!(parts = calloc(n, sizeof(*parts))) ||
-	    (rc = make_parts(&parent, (unsigned)n, log2n, parts)) == BIP_ENOMEM) {
-		ctl_err("out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
+	ret = CTL_EXIT_OK;
+out:
+	bip_pool_usages_free(use, nuse);
+	return ret;
+}
+
+/* Each part has a valid name, is a valid pool and does not exist yet. */
+static int check_parts(struct ctl_session *s, const struct bip_res *parts, unsigned long n)
+{
+	char err[512];
+	bool exists;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
 		if (!bip_res_name_ok(bip_res_name(&parts[i]))) {
 			ctl_err("the part name '%s' is not a valid pool name",
 				bip_res_name(&parts[i]));
-			goto out;
+			return CTL_EXIT_ERR;
 		}
 		if (bip_res_validate(&parts[i], err, sizeof(err)) != BIP_OK) {
 			ctl_err("%s; nothing was changed", err);
-			goto out;
+			return CTL_EXIT_ERR;
 		}
 		exists = false;
-		rc = bip_res_exists(s.ipam, BIP_RES_POOL, bip_res_name(&parts[i]), &exists);
+		rc = bip_res_exists(s->ipam, BIP_RES_POOL, bip_res_name(&parts[i]), &exists);
 		if (rc != BIP_OK || exists) {
 			if (exists)
 				ctl_err("pool '%s' already exists; nothing was changed",
 					bip_res_name(&parts[i]));
 			else
-				ctl_lib_err(s.ipam, rc, "cannot read pool '%s'",
+				ctl_lib_err(s->ipam, rc, "cannot read pool '%s'",
 					    bip_res_name(&parts[i]));
-			goto out;
+			return CTL_EXIT_ERR;
 		}
 	}
-	if ((rc = bip_ipam_pool_delete(s.ipam, name)) != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot delete pool '%s'; nothing was changed", name);
-		goto out;
+	return CTL_EXIT_OK;
+}
+
+/* Replace the parent by its parts; when a part cannot be created, put the parent back. */
+static int split(struct ctl_session *s, const struct split *sp, struct bip_pool *parent,
+		 struct bip_res *parts)
+{
+	char cidr[BIP_PREFIX_STRLEN];
+	size_t made;
+	int rc;
+
+	if ((rc = bip_ipam_pool_delete(s->ipam, sp->name)) != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot delete pool '%s'; nothing was changed", sp->name);
+		return CTL_EXIT_ERR;
 	}
-	for (made = 0; made < n; made++) {
-		if ((rc = bip_res_put(s.ipam, &parts[made], true)) != BIP_OK)
+	for (made = 0; made < sp->n; made++) {
+		if ((rc = bip_res_put(s->ipam, &parts[made], true)) != BIP_OK)
 			break;
 	}
-	if (made < n) {
-		ctl_lib_err(s.ipam, rc, "cannot create pool '%s'", bip_res_name(&parts[made]));
-		while (made-- > 0)
-			bip_ipam_pool_delete(s.ipam, bip_res_name(&parts[made]));
-		if ((rc = bip_ipam_pool_put(s.ipam, &parent, true)) != BIP_OK)
-			ctl_lib_err(s.ipam, rc,
-				    "the parts were deleted, but pool '%s' (%s) could "
-				    "not be put back; recreate it from 'get -o yaml' output",
-				    name, cidr);
-		else
-			ctl_err("undone: pool '%s' is back as it was", name);
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
+	if (made == sp->n)
+		return CTL_EXIT_OK;
+	ctl_lib_err(s->ipam, rc, "cannot create pool '%s'", bip_res_name(&parts[made]));
+	while (made-- > 0)
+		bip_ipam_pool_delete(s->ipam, bip_res_name(&parts[made]));
+	if ((rc = bip_ipam_pool_put(s->ipam, parent, true)) != BIP_OK)
+		ctl_lib_err(s->ipam, rc,
+			    "the parts were deleted, but pool '%s' (%s) could "
+			    "not be put back; recreate it from 'get -o yaml' output",
+			    sp->name, bip_prefix_fmt(parent->cidr, cidr));
+	else
+		ctl_err("undone: pool '%s' is back as it was", sp->name);
+	return CTL_EXIT_ERR;
+}
+
+static void report(const struct split *sp, const struct bip_pool *parent,
+		   const struct bip_res *parts)
+{
+	char cidr[BIP_PREFIX_STRLEN];
+
+	for (size_t i = 0; i < sp->n; i++) {
 		char part[BIP_PREFIX_STRLEN];
 
 		printf("pool/%s created (%s)\n", bip_res_name(&parts[i]),
@@ -167,11 +197,35 @@ int ipam_split_main(int argc, char **argv)
 	}
 	printf("pool/%s (%s) split into %lu pools, disabled as it was; enable each with: %s patch "
 	       "pool NAME --patch '{\"spec\":{\"disabled\":false}}'\n",
-	       name, cidr, n, ctl.prog);
+	       sp->name, bip_prefix_fmt(parent->cidr, cidr), sp->n, ctl.prog);
+}
+
+int ipam_split_main(int argc, char **argv)
+{
+	struct split sp = {0};
+	struct ctl_session s = {0};
+	struct bip_pool parent = {0};
+	struct bip_res *parts = NULL;
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &sp)) != CTL_CONTINUE) {
+		ret = rc;
+		goto out;
+	}
+	if (ctl_open(&s, false) != CTL_EXIT_OK || check_parent(&s, &sp, &parent) != CTL_EXIT_OK)
+		goto out;
+	if (!(parts = calloc(sp.n, sizeof(*parts))) ||
+	    make_parts(&parent, (unsigned)sp.n, sp.log2n, parts) == BIP_ENOMEM) {
+		ctl_err("out of memory");
+		goto out;
+	}
+	if (check_parts(&s, parts, sp.n) != CTL_EXIT_OK ||
+	    split(&s, &sp, &parent, parts) != CTL_EXIT_OK)
+		goto out;
+	report(&sp, &parent, parts);
 	ret = CTL_EXIT_OK;
 out:
-	bip_res_free(parts, n);
-	bip_pool_usages_free(use, nuse);
+	bip_res_free(parts, sp.n);
 	bip_pool_clear(&parent);
 	ctl_close(&s);
 	return ret;

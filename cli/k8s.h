@@ -85,6 +85,8 @@ void k8s_input_finish(struct k8s_input *in);
 const struct k8s_obj *k8s_input_find(const struct k8s_input *in, enum k8s_kind kind, const char *ns,
 				     const char *name);
 void k8s_input_clear(struct k8s_input *in);
+/* Free what o holds (not o itself) and zero its union; its kind stays. */
+void k8s_obj_clear(struct k8s_obj *o);
 /* A new copy of obj with only the fields the parser reads (a pod of 10 kB keeps about 200 bytes),
  * so that the list of a large cluster's pods fits in memory; NULL on ENOMEM. What is not an
  * object is returned as it is, for the parser to refuse. */

@@ -337,27 +337,12 @@ static void leak_pass(struct bip_ipam *ip, const struct k8s_input *in, const str
 	}
 }
 
-int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_opts *o,
-	      struct k8s_stats *st, char *err, size_t errlen)
+/* Refused before any write: the library would refuse it halfway through. */
+static int check_overlaps(const struct k8s_input *in, const struct bip_pool *pools, size_t npools,
+			  char *err, size_t errlen)
 {
-	struct bip_pool *pools = NULL;
-	struct bip_node *nodes = NULL;
-	struct bip_namespace *nss = NULL;
-	size_t npools = 0, nnodes = 0, nns = 0;
-	struct names gone = {0};
-	struct hvec hv = {0};
-	bool need_leaks;
 	char b1[BIP_PREFIX_STRLEN], b2[BIP_PREFIX_STRLEN];
-	int rc;
 
-	if ((rc = bip_ipam_pool_list(ip, &pools, &npools)) != BIP_OK ||
-	    (rc = bip_ipam_node_list(ip, &nodes, &nnodes)) != BIP_OK ||
-	    (rc = bip_ipam_namespace_list(ip, &nss, &nns)) != BIP_OK) {
-		snprintf(err, errlen, "cannot read the store: %s",
-			 *bip_ipam_errmsg(ip) ? bip_ipam_errmsg(ip) : bip_strerror(rc));
-		goto out;
-	}
-	/* refused before any write: the library would refuse it halfway through */
 	for (size_t i = 0; i < in->n; i++) {
 		const struct bip_node *n = &in->v[i].u.node;
 
@@ -371,11 +356,20 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 						 "nothing was written",
 						 n->name, bip_prefix_fmt(n->pod_cidrs[j], b1),
 						 pools[k].name, bip_prefix_fmt(pools[k].cidr, b2));
-					rc = BIP_EOVERLAP;
-					goto out;
+					return BIP_EOVERLAP;
 				}
 	}
-	/* nodes */
+	return BIP_OK;
+}
+
+/* Write the nodes of the input, delete those that went (and, after a full list, the marked
+ * records it does not hold); their names go to gone. BIP_ENOMEM or BIP_OK. */
+static int sync_nodes(struct bip_ipam *ip, const struct k8s_input *in, const struct bip_node *nodes,
+		      size_t nnodes, struct names *gone, const struct k8s_opts *o,
+		      struct k8s_stats *st)
+{
+	int rc;
+
 	for (size_t i = 0; i < in->n; i++) {
 		const struct k8s_obj *e = &in->v[i];
 		const struct bip_node *have;
@@ -387,18 +381,26 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 			node_write(ip, &e->u.node, have, o, st);
 			continue;
 		}
-		if ((rc = names_add(&gone, e->u.node.name)) != BIP_OK)
-			goto nomem;
+		if ((rc = names_add(gone, e->u.node.name)) != BIP_OK)
+			return rc;
 		node_gone(ip, e->u.node.name, have != NULL, o, st);
 	}
 	for (size_t i = 0; in->full[K8S_NODE] && i < nnodes; i++) {
 		if (!marked(&nodes[i].labels) || k8s_input_find(in, K8S_NODE, NULL, nodes[i].name))
 			continue;
-		if ((rc = names_add(&gone, nodes[i].name)) != BIP_OK)
-			goto nomem;
+		if ((rc = names_add(gone, nodes[i].name)) != BIP_OK)
+			return rc;
 		node_gone(ip, nodes[i].name, true, o, st);
 	}
-	/* namespaces */
+	return BIP_OK;
+}
+
+/* The same for namespaces, whose default pools are checked against pools. */
+static void sync_namespaces(struct bip_ipam *ip, const struct k8s_input *in,
+			    const struct bip_namespace *nss, size_t nns,
+			    const struct bip_pool *pools, size_t npools, const struct k8s_opts *o,
+			    struct k8s_stats *st)
+{
 	for (size_t i = 0; i < in->n; i++) {
 		const struct k8s_obj *e = &in->v[i];
 		const struct bip_namespace *have;
@@ -414,6 +416,32 @@ int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_
 	for (size_t i = 0; in->full[K8S_NAMESPACE] && i < nns; i++)
 		if (marked(&nss[i].labels) && !k8s_input_find(in, K8S_NAMESPACE, NULL, nss[i].name))
 			ns_gone(ip, nss[i].name, o, st);
+}
+
+int k8s_apply(struct bip_ipam *ip, const struct k8s_input *in, const struct k8s_opts *o,
+	      struct k8s_stats *st, char *err, size_t errlen)
+{
+	struct bip_pool *pools = NULL;
+	struct bip_node *nodes = NULL;
+	struct bip_namespace *nss = NULL;
+	size_t npools = 0, nnodes = 0, nns = 0;
+	struct names gone = {0};
+	struct hvec hv = {0};
+	bool need_leaks;
+	int rc;
+
+	if ((rc = bip_ipam_pool_list(ip, &pools, &npools)) != BIP_OK ||
+	    (rc = bip_ipam_node_list(ip, &nodes, &nnodes)) != BIP_OK ||
+	    (rc = bip_ipam_namespace_list(ip, &nss, &nns)) != BIP_OK) {
+		snprintf(err, errlen, "cannot read the store: %s",
+			 *bip_ipam_errmsg(ip) ? bip_ipam_errmsg(ip) : bip_strerror(rc));
+		goto out;
+	}
+	if ((rc = check_overlaps(in, pools, npools, err, errlen)) != BIP_OK)
+		goto out;
+	if ((rc = sync_nodes(ip, in, nodes, nnodes, &gone, o, st)) != BIP_OK)
+		goto nomem;
+	sync_namespaces(ip, in, nss, nns, pools, npools, o, st);
 	/* leaks: only when something went that allocations may belong to (a watch event for a
 	 * node's status must not read every handle) */
 	need_leaks = gone.n || in->full[K8S_POD] || in->full[K8S_NODE];

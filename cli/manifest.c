@@ -1,14 +1,12 @@
 /*
- * YAML/JSON text <-> jansson values (manifest.h).
+ * YAML/JSON text -> jansson values (manifest.h): the reader.
  *
  * The YAML side is driven by libyaml's event parser with an explicit stack (no recursion, so deep
  * input cannot exhaust the C stack): a container is pushed at its start event and attached to its
  * parent at its end event; a scalar is attached at once. Anchors are registered when their node is
- * complete, so an alias can never refer to a node that contains it.
+ * complete, so an alias can never refer to a node that contains it. What type a plain scalar
+ * has is manifest_scalar.c's; the YAML writer is manifest_emit.c.
  */
-#include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 
 #include "blockipam/err.h"
 #include "manifest.h"
+#include "manifest_scalar.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -164,111 +163,6 @@ static int attach(struct yp *p, json_t *v, size_t nodes, yaml_mark_t m)
 	return rc;
 }
 
-static bool is_digits(const char *s, const char *set)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!strchr(set, *s))
-			return false;
-	return true;
-}
-
-static bool is_float_text(const char *s)
-{
-	/* [-+]? ( \.[0-9]+ | [0-9]+ ( \.[0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
-	size_t digits = 0;
-
-	if (*s == '-' || *s == '+')
-		s++;
-	for (; *s >= '0' && *s <= '9'; s++)
-		digits++;
-	if (*s == '.') {
-		s++;
-		for (; *s >= '0' && *s <= '9'; s++)
-			digits++;
-	}
-	if (!digits)
-		return false;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '-' || *s == '+')
-			s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == '\0';
-}
-
-enum plain_type { PLAIN_STR, PLAIN_NULL, PLAIN_BOOL, PLAIN_INT, PLAIN_FLOAT };
-
-static bool one_of(const char *s, const char *const *words)
-{
-	for (; *words; words++)
-		if (strcmp(s, *words) == 0)
-			return true;
-	return false;
-}
-
-static const char *const null_words[] = {"", "~", "null", "Null", "NULL", NULL};
-static const char *const true_words[] = {"true", "True", "TRUE", NULL};
-static const char *const false_words[] = {"false", "False", "FALSE", NULL};
-
-/* The type a plain scalar resolves to in the core schema (ints are checked for range later). */
-static enum plain_type plain_type(const char *s)
-{
-	const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
-
-	if (one_of(s, null_words))
-		return PLAIN_NULL;
-	if (one_of(s, true_words) || one_of(s, false_words))
-		return PLAIN_BOOL;
-	if (is_digits(d, "0123456789"))
-		return PLAIN_INT;
-	if ((strncmp(s, "0o", 2) == 0 && is_digits(s + 2, "01234567")) ||
-	    (strncmp(s, "0x", 2) == 0 && is_digits(s + 2, "0123456789abcdefABCDEF")))
-		return PLAIN_INT;
-	if (is_float_text(s))
-		return PLAIN_FLOAT;
-	return PLAIN_STR;
-}
-
-/* Resolve a plain scalar (NUL-terminated) to a new value; NULL for an int out of range. */
-static json_t *resolve_plain(const char *s)
-{
-	long long ll;
-	char *end;
-	double d;
-
-	switch (plain_type(s)) {
-	case PLAIN_NULL:
-		return json_null();
-	case PLAIN_BOOL:
-		return json_boolean(one_of(s, true_words));
-	case PLAIN_INT:
-		errno = 0;
-		if (strncmp(s, "0o", 2) == 0)
-			ll = strtoll(s + 2, &end, 8);
-		else if (strncmp(s, "0x", 2) == 0)
-			ll = strtoll(s + 2, &end, 16);
-		else
-			ll = strtoll(s, &end, 10);
-		if (errno == ERANGE || *end)
-			return NULL;
-		return json_integer(ll);
-	case PLAIN_FLOAT:
-		d = strtod(s, &end);
-		if (*end || !isfinite(d))
-			return json_string(s); /* 1e999: not representable in JSON */
-		return json_real(d);
-	case PLAIN_STR:
-		break;
-	}
-	return json_string(s);
-}
-
 static int on_scalar(struct yp *p, const yaml_event_t *ev)
 {
 	const char *s = (const char *)ev->data.scalar.value;
@@ -294,7 +188,7 @@ static int on_scalar(struct yp *p, const yaml_event_t *ev)
 		return p->stack[p->depth - 1].key ? BIP_OK : BIP_ENOMEM;
 	}
 	if (!tag || strcmp(tag, "!") == 0) {
-		v = plain ? resolve_plain(s) : json_string(s);
+		v = plain ? manifest_resolve_plain(s) : json_string(s);
 		if (!v && plain)
 			return fail_at(p, ev->start_mark, "integer '%s' is out of range", s);
 	} else if (strcmp(tag, TAG_PREFIX "str") == 0) {
@@ -302,11 +196,11 @@ static int on_scalar(struct yp *p, const yaml_event_t *ev)
 	} else {
 		static const struct {
 			const char *tag;
-			enum plain_type type;
-		} tags[] = {{TAG_PREFIX "null", PLAIN_NULL},
-			    {TAG_PREFIX "bool", PLAIN_BOOL},
-			    {TAG_PREFIX "int", PLAIN_INT},
-			    {TAG_PREFIX "float", PLAIN_FLOAT}};
+			enum manifest_plain type;
+		} tags[] = {{TAG_PREFIX "null", MANIFEST_PLAIN_NULL},
+			    {TAG_PREFIX "bool", MANIFEST_PLAIN_BOOL},
+			    {TAG_PREFIX "int", MANIFEST_PLAIN_INT},
+			    {TAG_PREFIX "float", MANIFEST_PLAIN_FLOAT}};
 		size_t i;
 
 		for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
@@ -314,12 +208,13 @@ static int on_scalar(struct yp *p, const yaml_event_t *ev)
 				break;
 		if (i == sizeof(tags) / sizeof(tags[0]))
 			return fail_at(p, ev->start_mark, "unsupported tag '%s'", tag);
-		if (plain_type(s) != tags[i].type &&
-		    !(tags[i].type == PLAIN_FLOAT && plain_type(s) == PLAIN_INT))
+		if (manifest_plain_type(s) != tags[i].type &&
+		    !(tags[i].type == MANIFEST_PLAIN_FLOAT &&
+		      manifest_plain_type(s) == MANIFEST_PLAIN_INT))
 			return fail_at(p, ev->start_mark, "'%s' is not a valid !!%s", s,
 				       tags[i].tag + strlen(TAG_PREFIX));
-		v = resolve_plain(s);
-		if (v && tags[i].type == PLAIN_FLOAT && json_is_integer(v)) {
+		v = manifest_resolve_plain(s);
+		if (v && tags[i].type == MANIFEST_PLAIN_FLOAT && json_is_integer(v)) {
 			json_t *r = json_real((double)json_integer_value(v));
 
 			json_decref(v);
@@ -593,159 +488,4 @@ int bip_manifest_parse(const char *buf, size_t len, json_t **docs_array, char *e
 	}
 	*docs_array = docs;
 	return BIP_OK;
-}
-
-/* --- YAML output ------------------------------------------------------------------------- */
-
-static bool needs_quotes(const char *s)
-{
-	/* YAML 1.1 readers (go-yaml v2, PyYAML) take these as bools, and a leading digit may be a
-	 * number, a date or a base-60 time to them; quote all of that, not only what we resolve. */
-	static const char *const yaml11[] = {"y",   "Y",   "yes", "Yes", "YES", "n",  "N",
-					     "no",  "No",  "NO",  "on",	 "On",	"ON", "off",
-					     "Off", "OFF", "=",	  "<<",	 NULL};
-	const char *d = (*s == '-' || *s == '+' || *s == '.') ? s + 1 : s;
-
-	if (plain_type(s) != PLAIN_STR || one_of(s, yaml11))
-		return true;
-	if (*s == '.' && *d && strchr("iInN", *d))
-		return true; /* .inf, .nan */
-	/* a leading digit: quote what could be a YAML 1.1 number, base-60 time or date
-	 * ("1_000", "0b101", "1:20", "2024-05-01 10:00", "10.0.0.1"), not a CIDR or a word */
-	return *d >= '0' && *d <= '9' &&
-	       strspn(s, "0123456789_.:+-eExXoObBaAcCdDfFtTzZ ") == strlen(s);
-}
-
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
-static int emit(yaml_emitter_t *e, yaml_event_t *ev)
-{
-	return yaml_emitter_emit(e, ev) ? BIP_OK : BIP_EIO;
-}
-
-static int emit_scalar(yaml_emitter_t *e, const char *s, bool is_string)
-{
-	yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
-	bool plain_ok = true;
-	yaml_event_t ev;
-
-	if (is_string) {
-		plain_ok = !needs_quotes(s);
-		style = has_control(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
-		if (!plain_ok && style == YAML_ANY_SCALAR_STYLE)
-			style = YAML_SINGLE_QUOTED_SCALAR_STYLE;
-	}
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-					  plain_ok, 1, style))
-		return BIP_ENOMEM;
-	return emit(e, &ev);
-}
-
-static int emit_node(yaml_emitter_t *e, const json_t *v)
-{
-	char buf[64];
-	yaml_event_t ev;
-	int rc = BIP_OK;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char *key;
-		json_t *val;
-
-		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-							 YAML_BLOCK_MAPPING_STYLE))
-			return BIP_ENOMEM;
-		if ((rc = emit(e, &ev)) != BIP_OK)
-			return rc;
-		json_object_foreach((json_t *)v, key, val)
-		{
-			if ((rc = emit_scalar(e, key, true)) != BIP_OK ||
-			    (rc = emit_node(e, val)) != BIP_OK)
-				return rc;
-		}
-		if (!yaml_mapping_end_event_initialize(&ev))
-			return BIP_ENOMEM;
-		return emit(e, &ev);
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *val;
-
-		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-							  YAML_BLOCK_SEQUENCE_STYLE))
-			return BIP_ENOMEM;
-		if ((rc = emit(e, &ev)) != BIP_OK)
-			return rc;
-		json_array_foreach(v, i, val)
-		{
-			if ((rc = emit_node(e, val)) != BIP_OK)
-				return rc;
-		}
-		if (!yaml_sequence_end_event_initialize(&ev))
-			return BIP_ENOMEM;
-		return emit(e, &ev);
-	}
-	case JSON_STRING:
-		return emit_scalar(e, json_string_value(v), true);
-	case JSON_INTEGER:
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return emit_scalar(e, buf, false);
-	case JSON_REAL:
-		/* the shortest text that reads back as the same double */
-		snprintf(buf, sizeof(buf), "%.15g", json_real_value(v));
-		if (strtod(buf, NULL) != json_real_value(v))
-			snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
-		if (!strpbrk(buf, ".eE"))
-			strcat(buf, ".0"); /* stays a float when read back */
-		return emit_scalar(e, buf, false);
-	case JSON_TRUE:
-		return emit_scalar(e, "true", false);
-	case JSON_FALSE:
-		return emit_scalar(e, "false", false);
-	case JSON_NULL:
-		return emit_scalar(e, "null", false);
-	}
-	return BIP_EINVAL;
-}
-
-int bip_manifest_emit_yaml(FILE *f, const json_t *docs)
-{
-	yaml_emitter_t e;
-	yaml_event_t ev;
-	size_t i;
-	json_t *doc;
-	int rc = BIP_ENOMEM;
-
-	if (!yaml_emitter_initialize(&e))
-		return BIP_ENOMEM;
-	yaml_emitter_set_output_file(&e, f);
-	yaml_emitter_set_unicode(&e, 1);
-	yaml_emitter_set_width(&e, -1); /* never fold long selectors */
-	yaml_emitter_set_indent(&e, 2);
-	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) ||
-	    (rc = emit(&e, &ev)) != BIP_OK)
-		goto out;
-	json_array_foreach(docs, i, doc)
-	{
-		rc = BIP_ENOMEM;
-		if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, i == 0) ||
-		    (rc = emit(&e, &ev)) != BIP_OK || (rc = emit_node(&e, doc)) != BIP_OK)
-			goto out;
-		rc = BIP_ENOMEM;
-		if (!yaml_document_end_event_initialize(&ev, 1) || (rc = emit(&e, &ev)) != BIP_OK)
-			goto out;
-	}
-	rc = BIP_ENOMEM;
-	if (!yaml_stream_end_event_initialize(&ev) || (rc = emit(&e, &ev)) != BIP_OK)
-		goto out;
-	rc = yaml_emitter_flush(&e) && !ferror(f) ? BIP_OK : BIP_EIO;
-out:
-	yaml_emitter_delete(&e);
-	return rc;
 }

@@ -236,6 +236,88 @@ static void node_family(FILE *f, struct pair **by_node, size_t n, enum pair_fig 
 	}
 }
 
+/* Count the blocks of each (pool, node) and index them by CIDR. BIP_ENOMEM or BIP_OK. */
+static int count_blocks(struct agg *a, struct bip_block_info *blocks, size_t nb)
+{
+	if (!a->index || !(a->by_cidr = malloc((nb ? nb : 1) * sizeof(*a->by_cidr))))
+		return BIP_ENOMEM;
+	for (size_t i = 0; i < nb; i++) {
+		struct pair *p = pair_get(a, blocks[i].pool, blocks[i].node);
+
+		if (!p)
+			return BIP_ENOMEM;
+		p->blocks++;
+		a->by_cidr[i] = &blocks[i];
+	}
+	a->nblocks = nb;
+	if (nb) /* qsort wants a non-NULL array even when empty */
+		qsort(a->by_cidr, nb, sizeof(*a->by_cidr), cmp_block);
+	return BIP_OK;
+}
+
+/* The pool, pool-and-node and node families. */
+static void print_families(FILE *f, const struct bip_pool_usage *u, size_t nu,
+			   const struct bip_pool *pools, size_t np, const struct agg *a,
+			   struct pair **by_node)
+{
+	pool_family(f, u, nu, pools, np, FIG_SIZE, "ipam_ippool_size",
+		    "Number of IP addresses in the IP pool's CIDR.");
+	pool_family(f, u, nu, pools, np, FIG_RESERVED, "ipam_ippool_reserved",
+		    "Number of IP addresses of the pool that reservations keep out of allocation.");
+	pool_family(f, u, nu, pools, np, FIG_IN_USE, "blockipam_ippool_in_use",
+		    "Number of IP addresses of the pool allocated.");
+	pool_family(f, u, nu, pools, np, FIG_FREE, "blockipam_ippool_free",
+		    "Number of IP addresses of the pool neither allocated nor reserved.");
+	pool_family(f, u, nu, pools, np, FIG_BLOCKS, "blockipam_ippool_blocks",
+		    "Number of blocks of the pool that exist (claimed by a node, or unowned).");
+	pool_family(f, u, nu, pools, np, FIG_DISABLED, "blockipam_ippool_disabled",
+		    "1 when the pool is disabled (no new allocations), else 0.");
+	pair_family(f, a, PAIR_IN_USE, "ipam_allocations_in_use",
+		    "Number of IP allocations in use, by pool and by the node holding them.");
+	pair_family(f, a, PAIR_BORROWED, "ipam_allocations_borrowed",
+		    "Number of IP allocations in use from a block affine to another node.");
+	pair_family(f, a, PAIR_BLOCKS, "ipam_blocks",
+		    "Number of IPAM blocks, by pool and affine node.");
+	node_family(f, by_node, a->n, PAIR_BLOCKS, "ipam_blocks_per_node",
+		    "Number of IPAM blocks, by the node to which they have affinity.");
+	node_family(f, by_node, a->n, PAIR_IN_USE, "ipam_allocations_per_node",
+		    "Number of IP allocations, by the node holding them.");
+	node_family(f, by_node, a->n, PAIR_BORROWED, "ipam_allocations_borrowed_per_node",
+		    "Number of IP allocations borrowed from a non-affine block, by node.");
+}
+
+/* What 'ipam check' found, by kind. */
+static void print_check(FILE *f, const struct bip_check_report *r)
+{
+	family(f, "blockipam_check_problems",
+	       "Problems 'blockipamctl ipam check' finds, by kind (0 when healthy).");
+	for (int k = 0; k <= BIP_PROB_ADDR_TWICE; k++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < r->n; i++)
+			n += r->v[i].kind == (enum bip_problem_kind)k;
+		fprintf(f, "blockipam_check_problems{kind=\"%s\"} %zu\n",
+			bip_problem_name((enum bip_problem_kind)k), n);
+	}
+	family(f, "blockipam_check_addresses", "Allocated addresses the last check examined.");
+	fprintf(f, "blockipam_check_addresses %zu\n", r->addresses);
+}
+
+/* How long this took (from t0) and when. */
+static void print_timing(FILE *f, const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	family(f, "blockipam_metrics_duration_seconds",
+	       "Time taken to read the store and compute these metrics.");
+	fprintf(f, "blockipam_metrics_duration_seconds %.6f\n",
+		(double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	family(f, "blockipam_metrics_timestamp_seconds",
+	       "Unix time at which these metrics were computed.");
+	fprintf(f, "blockipam_metrics_timestamp_seconds %lld\n", (long long)time(NULL));
+}
+
 static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 {
 	struct bip_pool *pools = NULL;
@@ -245,7 +327,7 @@ static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 	struct pair **by_node = NULL;
 	size_t np = 0, nb = 0, nu = 0;
 	struct agg a = {.index = json_object()};
-	struct timespec t0, t1;
+	struct timespec t0;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -261,20 +343,8 @@ static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 		ctl_lib_err(s->ipam, rc, "cannot compute the utilization");
 		goto out;
 	}
-	rc = BIP_ENOMEM;
-	if (!a.index || !(a.by_cidr = malloc((nb ? nb : 1) * sizeof(*a.by_cidr))))
+	if ((rc = count_blocks(&a, blocks, nb)) != BIP_OK)
 		goto nomem;
-	for (size_t i = 0; i < nb; i++) {
-		struct pair *p = pair_get(&a, blocks[i].pool, blocks[i].node);
-
-		if (!p)
-			goto nomem;
-		p->blocks++;
-		a.by_cidr[i] = &blocks[i];
-	}
-	a.nblocks = nb;
-	if (nb) /* qsort wants a non-NULL array even when empty */
-		qsort(a.by_cidr, nb, sizeof(*a.by_cidr), cmp_block);
 	if ((rc = bip_ipam_alloc_foreach(s->ipam, one_alloc, &a)) != BIP_OK) {
 		if (rc == BIP_ENOMEM)
 			goto nomem;
@@ -295,53 +365,10 @@ static int write_metrics(FILE *f, struct ctl_session *s, bool check)
 	if (a.n) /* qsort wants a non-NULL array even when empty */
 		qsort(by_node, a.n, sizeof(*by_node), cmp_pair_node);
 
-	pool_family(f, u, nu, pools, np, FIG_SIZE, "ipam_ippool_size",
-		    "Number of IP addresses in the IP pool's CIDR.");
-	pool_family(f, u, nu, pools, np, FIG_RESERVED, "ipam_ippool_reserved",
-		    "Number of IP addresses of the pool that reservations keep out of allocation.");
-	pool_family(f, u, nu, pools, np, FIG_IN_USE, "blockipam_ippool_in_use",
-		    "Number of IP addresses of the pool allocated.");
-	pool_family(f, u, nu, pools, np, FIG_FREE, "blockipam_ippool_free",
-		    "Number of IP addresses of the pool neither allocated nor reserved.");
-	pool_family(f, u, nu, pools, np, FIG_BLOCKS, "blockipam_ippool_blocks",
-		    "Number of blocks of the pool that exist (claimed by a node, or unowned).");
-	pool_family(f, u, nu, pools, np, FIG_DISABLED, "blockipam_ippool_disabled",
-		    "1 when the pool is disabled (no new allocations), else 0.");
-	pair_family(f, &a, PAIR_IN_USE, "ipam_allocations_in_use",
-		    "Number of IP allocations in use, by pool and by the node holding them.");
-	pair_family(f, &a, PAIR_BORROWED, "ipam_allocations_borrowed",
-		    "Number of IP allocations in use from a block affine to another node.");
-	pair_family(f, &a, PAIR_BLOCKS, "ipam_blocks",
-		    "Number of IPAM blocks, by pool and affine node.");
-	node_family(f, by_node, a.n, PAIR_BLOCKS, "ipam_blocks_per_node",
-		    "Number of IPAM blocks, by the node to which they have affinity.");
-	node_family(f, by_node, a.n, PAIR_IN_USE, "ipam_allocations_per_node",
-		    "Number of IP allocations, by the node holding them.");
-	node_family(f, by_node, a.n, PAIR_BORROWED, "ipam_allocations_borrowed_per_node",
-		    "Number of IP allocations borrowed from a non-affine block, by node.");
-	if (check) {
-		family(f, "blockipam_check_problems",
-		       "Problems 'blockipamctl ipam check' finds, by kind (0 when healthy).");
-		for (int k = 0; k <= BIP_PROB_ADDR_TWICE; k++) {
-			size_t n = 0;
-
-			for (size_t i = 0; i < r.n; i++)
-				n += r.v[i].kind == (enum bip_problem_kind)k;
-			fprintf(f, "blockipam_check_problems{kind=\"%s\"} %zu\n",
-				bip_problem_name((enum bip_problem_kind)k), n);
-		}
-		family(f, "blockipam_check_addresses",
-		       "Allocated addresses the last check examined.");
-		fprintf(f, "blockipam_check_addresses %zu\n", r.addresses);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	family(f, "blockipam_metrics_duration_seconds",
-	       "Time taken to read the store and compute these metrics.");
-	fprintf(f, "blockipam_metrics_duration_seconds %.6f\n",
-		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	family(f, "blockipam_metrics_timestamp_seconds",
-	       "Unix time at which these metrics were computed.");
-	fprintf(f, "blockipam_metrics_timestamp_seconds %lld\n", (long long)time(NULL));
+	print_families(f, u, nu, pools, np, &a, by_node);
+	if (check)
+		print_check(f, &r);
+	print_timing(f, &t0);
 	rc = BIP_OK;
 	goto out;
 nomem:

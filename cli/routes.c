@@ -136,32 +136,36 @@ static json_t *routes_json(const struct bip_routes *rs, const char *node)
 	return o;
 }
 
-int routes_main(int argc, char **argv)
+/* What the command line asks for. */
+struct routes_args {
+	const char *node; /* --node, NULL for every node */
+	enum fmt fmt;
+	bool summary;
+};
+
+/* CTL_CONTINUE with a filled in, or the exit status. */
+static int parse_args(int argc, char **argv, struct routes_args *a)
 {
 	enum { OPT_NODE = 0x200, OPT_FORMAT, OPT_SUMMARY };
 	static const struct option longopts[] = {{"node", required_argument, NULL, OPT_NODE},
 						 {"format", required_argument, NULL, OPT_FORMAT},
 						 {"summary", no_argument, NULL, OPT_SUMMARY},
 						 CTL_LONGOPTS};
-	struct ctl_session s = {0};
-	struct bip_routes rs = {0};
-	const char *node = NULL;
-	enum fmt fmt = FMT_TABLE;
-	bool summary = false;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
+	a->fmt = FMT_TABLE;
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == OPT_NODE) {
-			node = optarg;
+			a->node = optarg;
 		} else if (c == OPT_SUMMARY) {
-			summary = true;
+			a->summary = true;
 		} else if (c == OPT_FORMAT) {
 			if (strcmp(optarg, "table") == 0)
-				fmt = FMT_TABLE;
+				a->fmt = FMT_TABLE;
 			else if (strcmp(optarg, "ip") == 0)
-				fmt = FMT_IP;
+				a->fmt = FMT_IP;
 			else if (strcmp(optarg, "bird") == 0)
-				fmt = FMT_BIRD;
+				a->fmt = FMT_BIRD;
 			else
 				return ctl_usage_err(
 				    &usage, "invalid --format '%s': want table, ip or bird",
@@ -170,57 +174,78 @@ int routes_main(int argc, char **argv)
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
 		return rc;
-	if (fmt != FMT_TABLE && !node)
+	if (a->fmt != FMT_TABLE && !a->node)
 		return ctl_usage_err(&usage, "--format %s needs --node",
-				     fmt == FMT_IP ? "ip" : "bird");
-	if (ctl_open(&s, true) != CTL_EXIT_OK)
-		goto out;
-	/* a typo would route the node's own blocks via itself, with no blackhole */
-	if (node && ctl_node_known(s.ipam, node, "routes --node") != CTL_EXIT_OK)
-		goto out;
-	rc = bip_ipam_routes(s.ipam, node, &rs);
-	if (rc != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot compute the routes");
-		goto out;
+				     a->fmt == FMT_IP ? "ip" : "bird");
+	return CTL_CONTINUE;
+}
+
+static int print_table(const struct bip_routes *rs)
+{
+	static const char *const hdr[] = {"NODE", "KIND", "DESTINATION", "VIA"};
+	struct bip_table t;
+
+	if (bip_table_init(&t, 4, hdr) != BIP_OK)
+		return CTL_EXIT_ERR;
+	for (size_t i = 0; i < rs->n; i++) {
+		char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
+		const char *row[4] = {rs->v[i].node, kind_names[rs->v[i].kind],
+				      bip_prefix_fmt(rs->v[i].dst, d), via_text(&rs->v[i], v)};
+
+		if (bip_table_add(&t, row) != BIP_OK) {
+			bip_table_free(&t);
+			ctl_err("out of memory");
+			return CTL_EXIT_ERR;
+		}
 	}
+	bip_table_print_or(&t, stdout, "No routes: no node owns a block or holds an address.");
+	bip_table_free(&t);
+	return CTL_EXIT_OK;
+}
+
+static int report(const struct routes_args *a, const struct bip_routes *rs)
+{
 	if (!ctl_tabular()) {
-		json_t *j = routes_json(&rs, node);
+		json_t *j = routes_json(rs, a->node);
+		int ret;
 
 		if (!j)
 			ctl_err("out of memory");
 		ret = j ? ctl_print(j) : CTL_EXIT_ERR;
 		json_decref(j);
+		return ret;
+	}
+	if (a->summary)
+		print_summary(rs);
+	else if (a->fmt == FMT_IP)
+		print_ip(rs, a->node);
+	else if (a->fmt == FMT_BIRD)
+		print_bird(rs, a->node);
+	else
+		return print_table(rs);
+	return CTL_EXIT_OK;
+}
+
+int routes_main(int argc, char **argv)
+{
+	struct routes_args a = {0};
+	struct ctl_session s = {0};
+	struct bip_routes rs = {0};
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &a)) != CTL_CONTINUE)
+		return rc;
+	if (ctl_open(&s, true) != CTL_EXIT_OK)
+		goto out;
+	/* a typo would route the node's own blocks via itself, with no blackhole */
+	if (a.node && ctl_node_known(s.ipam, a.node, "routes --node") != CTL_EXIT_OK)
+		goto out;
+	rc = bip_ipam_routes(s.ipam, a.node, &rs);
+	if (rc != BIP_OK) {
+		ctl_lib_err(s.ipam, rc, "cannot compute the routes");
 		goto out;
 	}
-	if (summary) {
-		print_summary(&rs);
-	} else if (fmt == FMT_IP) {
-		print_ip(&rs, node);
-	} else if (fmt == FMT_BIRD) {
-		print_bird(&rs, node);
-	} else {
-		static const char *const hdr[] = {"NODE", "KIND", "DESTINATION", "VIA"};
-		struct bip_table t;
-
-		if (bip_table_init(&t, 4, hdr) != BIP_OK)
-			goto out;
-		for (size_t i = 0; i < rs.n; i++) {
-			char d[BIP_PREFIX_STRLEN], v[BIP_ADDR_STRLEN];
-			const char *row[4] = {rs.v[i].node, kind_names[rs.v[i].kind],
-					      bip_prefix_fmt(rs.v[i].dst, d),
-					      via_text(&rs.v[i], v)};
-
-			if (bip_table_add(&t, row) != BIP_OK) {
-				bip_table_free(&t);
-				ctl_err("out of memory");
-				goto out;
-			}
-		}
-		bip_table_print_or(&t, stdout,
-				   "No routes: no node owns a block or holds an address.");
-		bip_table_free(&t);
-	}
-	ret = CTL_EXIT_OK;
+	ret = report(&a, &rs);
 out:
 	bip_routes_free(&rs);
 	ctl_close(&s);

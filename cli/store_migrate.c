@@ -153,141 +153,190 @@ static bool same(const struct bip_kvs *src, const struct bip_kvs *dst, const cha
 	return true;
 }
 
-int store_migrate_main(int argc, char **argv)
+/* One migration: what the command line asks for, then what it read, wrote and took. */
+struct migration {
+	const char *from, *to;
+	bool force;
+	struct bip_store *src, *dst;
+	struct bip_kvs in, old, back; /* the source; the target's keys before; the target after */
+	struct bip_op *ops;
+	struct ctl_progress *pr; /* the step running, if any */
+	size_t nput, ndel, ntxn, bytes;
+	double t0, t_read, t_write, t_end;
+};
+
+/* CTL_CONTINUE with m's options filled in, or the exit status. */
+static int parse_args(int argc, char **argv, struct migration *m)
 {
 	enum { OPT_FROM = 0x200, OPT_TO, OPT_FORCE };
 	static const struct option longopts[] = {{"from", required_argument, NULL, OPT_FROM},
 						 {"to", required_argument, NULL, OPT_TO},
 						 {"force", no_argument, NULL, OPT_FORCE},
 						 CTL_LONGOPTS};
-	struct bip_store *src = NULL, *dst = NULL;
-	struct bip_kvs in = {0}, old = {0}, back = {0};
-	struct bip_op *ops = NULL;
-	const char *from = NULL, *to = NULL;
-	struct ctl_progress *pr = NULL;
-	bool force = false;
-	size_t i, nput = 0, ndel = 0, ntxn = 0, bytes = 0;
-	double t0, t_read, t_write, t_end;
-	int ret = CTL_EXIT_ERR, c, rc;
+	int c, rc;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
 		if (c == OPT_FROM)
-			from = optarg;
+			m->from = optarg;
 		else if (c == OPT_TO)
-			to = optarg;
+			m->to = optarg;
 		else if (c == OPT_FORCE)
-			force = true;
+			m->force = true;
 	}
 	if ((rc = ctl_args(&usage, c, argc, argv, 0, 0)) != CTL_CONTINUE)
 		return rc;
-	if (!from || !to)
-		return ctl_usage_err(&usage, "%s is required", !from ? "--from" : "--to");
-	if (strcmp(from, to) == 0)
-		return ctl_usage_err(&usage, "--from and --to are the same store '%s'", from);
+	if (!m->from || !m->to)
+		return ctl_usage_err(&usage, "%s is required", !m->from ? "--from" : "--to");
+	if (strcmp(m->from, m->to) == 0)
+		return ctl_usage_err(&usage, "--from and --to are the same store '%s'", m->from);
+	return CTL_CONTINUE;
+}
 
-	t0 = now_ms();
-	if (open_store(from, true, "source (--from)", &src) != CTL_EXIT_OK ||
-	    open_store(to, false, "target (--to)", &dst) != CTL_EXIT_OK)
-		goto out;
-	pr = ctl_progress_start("reading the source store");
-	rc = bip_store_list(src, "", 0, &in);
-	ctl_progress_stop(pr);
-	pr = NULL;
+/* Open both stores, read the source and the target's keys (sorted); the target must be empty
+ * unless --force. */
+static int read_stores(struct migration *m)
+{
+	int rc;
+
+	m->t0 = now_ms();
+	if (open_store(m->from, true, "source (--from)", &m->src) != CTL_EXIT_OK ||
+	    open_store(m->to, false, "target (--to)", &m->dst) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	m->pr = ctl_progress_start("reading the source store");
+	rc = bip_store_list(m->src, "", 0, &m->in);
+	ctl_progress_stop(m->pr);
+	m->pr = NULL;
 	if (rc != BIP_OK) {
-		store_err(src, rc, "cannot read the source store", from);
-		goto out;
+		store_err(m->src, rc, "cannot read the source store", m->from);
+		return CTL_EXIT_ERR;
 	}
-	t_read = now_ms();
-	if ((rc = bip_store_list(dst, "", BIP_LIST_KEYS_ONLY, &old)) != BIP_OK) {
-		store_err(dst, rc, "cannot read the target store", to);
-		goto out;
+	m->t_read = now_ms();
+	if ((rc = bip_store_list(m->dst, "", BIP_LIST_KEYS_ONLY, &m->old)) != BIP_OK) {
+		store_err(m->dst, rc, "cannot read the target store", m->to);
+		return CTL_EXIT_ERR;
 	}
-	if (old.n > 0 && !force) {
+	if (m->old.n > 0 && !m->force) {
 		ctl_err("the target store '%s' is not empty: it holds %zu key%s (first '%s'); "
 			"--force replaces its contents",
-			to, old.n, old.n == 1 ? "" : "s", old.v[0].key);
-		goto out;
+			m->to, m->old.n, m->old.n == 1 ? "" : "s", m->old.v[0].key);
+		return CTL_EXIT_ERR;
 	}
-	if (in.n) /* qsort and bsearch want a non-NULL array even when empty */
-		qsort(in.v, in.n, sizeof(*in.v), kv_cmp);
-	if (old.n)
-		qsort(old.v, old.n, sizeof(*old.v), kv_cmp);
+	if (m->in.n) /* qsort and bsearch want a non-NULL array even when empty */
+		qsort(m->in.v, m->in.n, sizeof(*m->in.v), kv_cmp);
+	if (m->old.n)
+		qsort(m->old.v, m->old.n, sizeof(*m->old.v), kv_cmp);
+	return CTL_EXIT_OK;
+}
 
-	ops = calloc(in.n + old.n + 1, sizeof(*ops));
-	if (!ops) {
+/* Delete the target's keys the source lacks (--force), then copy every key of the source. */
+static int write_target(struct migration *m)
+{
+	const struct bip_kvs *in = &m->in, *old = &m->old;
+
+	m->ops = calloc(in->n + old->n + 1, sizeof(*m->ops));
+	if (!m->ops) {
 		ctl_err("out of memory");
-		goto out;
+		return CTL_EXIT_ERR;
 	}
 	/* --force: the target's keys the source lacks go first (merge walk over sorted keys) */
-	for (i = 0; i < old.n; i++) {
+	for (size_t i = 0; i < old->n; i++) {
 		const struct bip_kv *k =
-		    in.n ? bsearch(&old.v[i], in.v, in.n, sizeof(*in.v), kv_cmp) : NULL;
+		    in->n ? bsearch(&old->v[i], in->v, in->n, sizeof(*in->v), kv_cmp) : NULL;
 
 		if (!k)
-			ops[ndel++] = (struct bip_op){.kind = BIP_OP_DEL, .key = old.v[i].key};
+			m->ops[m->ndel++] =
+			    (struct bip_op){.kind = BIP_OP_DEL, .key = old->v[i].key};
 	}
-	pr = ndel ? ctl_progress_start("deleting the target's other keys") : NULL;
-	if (ndel && apply_batches(dst, to, ops, ndel, false, &ntxn, pr) != CTL_EXIT_OK)
-		goto out;
-	ctl_progress_stop(pr);
-	pr = NULL;
-	for (i = 0; i < in.n; i++) {
-		ops[i] = (struct bip_op){.kind = BIP_OP_PUT,
-					 .key = in.v[i].key,
-					 .value = in.v[i].value,
-					 .len = in.v[i].len};
-		bytes += in.v[i].len;
+	m->pr = m->ndel ? ctl_progress_start("deleting the target's other keys") : NULL;
+	if (m->ndel &&
+	    apply_batches(m->dst, m->to, m->ops, m->ndel, false, &m->ntxn, m->pr) != CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	ctl_progress_stop(m->pr);
+	m->pr = NULL;
+	for (size_t i = 0; i < in->n; i++) {
+		m->ops[i] = (struct bip_op){.kind = BIP_OP_PUT,
+					    .key = in->v[i].key,
+					    .value = in->v[i].value,
+					    .len = in->v[i].len};
+		m->bytes += in->v[i].len;
 	}
-	nput = in.n;
-	pr = ctl_progress_start("copying keys");
-	if (apply_batches(dst, to, ops, nput, !force, &ntxn, pr) != CTL_EXIT_OK)
-		goto out;
-	ctl_progress_stop(pr);
-	pr = ctl_progress_start("verifying the target store");
-	t_write = now_ms();
+	m->nput = in->n;
+	m->pr = ctl_progress_start("copying keys");
+	if (apply_batches(m->dst, m->to, m->ops, m->nput, !m->force, &m->ntxn, m->pr) !=
+	    CTL_EXIT_OK)
+		return CTL_EXIT_ERR;
+	ctl_progress_stop(m->pr);
+	m->pr = NULL;
+	return CTL_EXIT_OK;
+}
 
-	rc = bip_store_list(dst, "", 0, &back);
-	ctl_progress_stop(pr);
-	pr = NULL;
+/* Read the target back: it must hold exactly the source's keys and values. */
+static int verify(struct migration *m)
+{
+	int rc;
+
+	m->pr = ctl_progress_start("verifying the target store");
+	m->t_write = now_ms();
+	rc = bip_store_list(m->dst, "", 0, &m->back);
+	ctl_progress_stop(m->pr);
+	m->pr = NULL;
 	if (rc != BIP_OK) {
-		store_err(dst, rc, "cannot read the target store back from", to);
-		goto out;
+		store_err(m->dst, rc, "cannot read the target store back from", m->to);
+		return CTL_EXIT_ERR;
 	}
-	if (back.n)
-		qsort(back.v, back.n, sizeof(*back.v), kv_cmp);
-	if (!same(&in, &back, to))
-		goto out;
-	t_end = now_ms();
+	if (m->back.n)
+		qsort(m->back.v, m->back.n, sizeof(*m->back.v), kv_cmp);
+	if (!same(&m->in, &m->back, m->to))
+		return CTL_EXIT_ERR;
+	m->t_end = now_ms();
+	return CTL_EXIT_OK;
+}
 
+static int report(const struct migration *m)
+{
 	if (!ctl_tabular()) {
-		json_t *j = json_pack(
-		    "{sssssIsIsIsIsbsfsfsfsf}", "from", from, "to", to, "keys", (json_int_t)nput,
-		    "bytes", (json_int_t)bytes, "deleted", (json_int_t)ndel, "transactions",
-		    (json_int_t)ntxn, "verified", 1, "readMs", t_read - t0, "writeMs",
-		    t_write - t_read, "verifyMs", t_end - t_write, "totalMs", t_end - t0);
+		json_t *j =
+		    json_pack("{sssssIsIsIsIsbsfsfsfsf}", "from", m->from, "to", m->to, "keys",
+			      (json_int_t)m->nput, "bytes", (json_int_t)m->bytes, "deleted",
+			      (json_int_t)m->ndel, "transactions", (json_int_t)m->ntxn, "verified",
+			      1, "readMs", m->t_read - m->t0, "writeMs", m->t_write - m->t_read,
+			      "verifyMs", m->t_end - m->t_write, "totalMs", m->t_end - m->t0);
+		int ret;
 
 		if (!j)
 			ctl_err("out of memory");
 		ret = j ? ctl_print(j) : CTL_EXIT_ERR;
 		json_decref(j);
-		goto out;
+		return ret;
 	}
 	printf("migrated %zu key%s (%zu bytes of values) from %s to %s in %zu transaction%s\n",
-	       nput, nput == 1 ? "" : "s", bytes, from, to, ntxn, ntxn == 1 ? "" : "s");
-	if (ndel)
+	       m->nput, m->nput == 1 ? "" : "s", m->bytes, m->from, m->to, m->ntxn,
+	       m->ntxn == 1 ? "" : "s");
+	if (m->ndel)
 		printf("deleted %zu key%s of the target that the source does not hold (--force)\n",
-		       ndel, ndel == 1 ? "" : "s");
-	printf("verified: the target holds exactly the same %zu keys and values\n", back.n);
-	printf("time: %.0f ms (read %.0f, write %.0f, verify %.0f)\n", t_end - t0, t_read - t0,
-	       t_write - t_read, t_end - t_write);
-	ret = CTL_EXIT_OK;
-out:
-	ctl_progress_stop(pr);
-	free(ops);
-	bip_kvs_free(&in);
-	bip_kvs_free(&old);
-	bip_kvs_free(&back);
-	bip_store_close(src);
-	bip_store_close(dst);
+		       m->ndel, m->ndel == 1 ? "" : "s");
+	printf("verified: the target holds exactly the same %zu keys and values\n", m->back.n);
+	printf("time: %.0f ms (read %.0f, write %.0f, verify %.0f)\n", m->t_end - m->t0,
+	       m->t_read - m->t0, m->t_write - m->t_read, m->t_end - m->t_write);
+	return CTL_EXIT_OK;
+}
+
+int store_migrate_main(int argc, char **argv)
+{
+	struct migration m = {0};
+	int ret = CTL_EXIT_ERR, rc;
+
+	if ((rc = parse_args(argc, argv, &m)) != CTL_CONTINUE)
+		return rc;
+	if (read_stores(&m) == CTL_EXIT_OK && write_target(&m) == CTL_EXIT_OK &&
+	    verify(&m) == CTL_EXIT_OK)
+		ret = report(&m);
+	ctl_progress_stop(m.pr);
+	free(m.ops);
+	bip_kvs_free(&m.in);
+	bip_kvs_free(&m.old);
+	bip_kvs_free(&m.back);
+	bip_store_close(m.src);
+	bip_store_close(m.dst);
 	return ret;
 }

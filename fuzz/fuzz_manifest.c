@@ -4,7 +4,7 @@
  * writer turns into text that parses back to the same documents.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -D_GNU_SOURCE \
- *     fuzz/fuzz_manifest.c cli/manifest.c cli/resource.c cli/output.c lib/addr.c lib/err.c \
+ *     fuzz/fuzz_manifest.c cli/manifest*.c cli/resource.c cli/output.c lib/addr.c lib/err.c \
  *     lib/ipam*.c -ljansson -lyaml -lm
  */
 #include <stdint.h>
