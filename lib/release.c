@@ -19,6 +19,7 @@ static int put_block_back(struct attempt *a, struct bip__txn *t, const struct bl
 {
 	char key[KEY_LEN];
 	const char *k;
+	char *v;
 	size_t len = 0;
 	bool drop;
 	int rc;
@@ -39,7 +40,8 @@ static int put_block_back(struct attempt *a, struct bip__txn *t, const struct bl
 		bip__txn_del(a->ip, t, bip__txn_key(a->ip, t, key));
 		return BIP_OK;
 	}
-	bip__txn_put(a->ip, t, k, bip__blk_encode(a->ip, b, &len), len);
+	v = bip__blk_encode(a->ip, b, &len);
+	bip__txn_put(a->ip, t, k, v, len);
 	return bip__put_free_count(a->ip, t, b);
 }
 
@@ -175,8 +177,11 @@ static void drop_from_handle(struct attempt *a, struct bip__txn *t, const char *
 	h->naddrs = j;
 	if (listed && j == 0)
 		bip__txn_del(a->ip, t, k);
-	else if (listed)
-		bip__txn_put(a->ip, t, k, bip__handle_encode(a->ip, h, &len), len);
+	else if (listed) {
+		char *v = bip__handle_encode(a->ip, h, &len);
+
+		bip__txn_put(a->ip, t, k, v, len);
+	}
 }
 
 static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const char *expect)
