@@ -249,8 +249,8 @@ t "--version" 0 "blockipamctl 0." "$B" --version
 check "--version: one line, the CNI versions" grep -qE '^blockipamctl [0-9.]+ .*CNI 0\.3\.0, .*1\.1\.0' "$tmp/out"
 check "--version: the store is not opened" test "$(wc -l <"$tmp/out")" = 1
 t "version" 0 "store: $BLOCKIPAM_STORE (SQLite), revision" "$B" version
-check "version: the schema version" grep -q ', schema version 1, records v1$' "$tmp/out"
-t "version -o json" 0 '"schemaVersion": 1' "$B" version -o json
+check "version: the schema version" grep -q ', schema version 2, records v1$' "$tmp/out"
+t "version -o json" 0 '"schemaVersion": 2' "$B" version -o json
 check "version -o json parses" bash -c "jq -e '.client.cniVersions | index(\"1.1.0\")' '$tmp/out' >/dev/null"
 t "version --client needs no store" 0 "blockipamctl" "$B" --store sqlite:///nonexistent/x.db version --client
 t "version: a missing store fails" 1 "cannot open store" "$B" --store sqlite:///nonexistent/x.db version
