@@ -294,38 +294,44 @@ static double pct(bip_u128 v, bip_u128 total)
 	return total ? (double)((long double)v * 100.0L / (long double)total) : 0.0;
 }
 
-/* One pool's section at y; returns its height. */
-static double draw_section(FILE *f, const struct map *m, const struct bip_pool *p,
-			   const struct grid *g, double x0, double y0, double label_w)
+/* What a section's heading counts: claimed positions, borrowed addresses, distinct nodes. */
+struct section_counts {
+	size_t claimed, nodes;
+	uint64_t borrowed;
+};
+
+static struct section_counts count_section(const struct map *m, const struct grid *g)
+{
+	struct section_counts c = {0};
+	bool *seen = calloc(m->nnodes ? m->nnodes : 1, sizeof(*seen));
+
+	for (size_t k = 0; k < g->n; k++) {
+		const struct map_node *nd;
+
+		if (!g->v[k].b)
+			continue;
+		c.claimed++;
+		c.borrowed += g->v[k].b->borrowed;
+		nd = node_find(m, g->v[k].b->node);
+		if (seen && nd && !seen[nd - m->nodes]) {
+			seen[nd - m->nodes] = true;
+			c.nodes++;
+		}
+	}
+	free(seen);
+	return c;
+}
+
+/* The section's title and figures at y; returns the y below them. */
+static double draw_heading(FILE *f, const struct map *m, const struct bip_pool *p,
+			   const struct grid *g, double x0, double y)
 {
 	const struct bip_pool_usage *u = usage_of(m, p);
 	bip_u128 cap = u ? u->capacity : 0, used = u ? u->used : 0, res = u ? u->reserved : 0;
 	bip_u128 fr = used + res >= cap ? 0 : cap - used - res;
-	uint64_t borrowed = 0;
-	size_t nodes = 0, claimed = 0;
+	struct section_counts n = count_section(m, g);
 	char cidr[BIP_PREFIX_STRLEN], c1[32], c2[32], c3[32], c4[32], c5[32], p1[16], p2[16];
-	double y = y0, gy, step;
-	size_t label_every = 1;
-	bool *seen = calloc(m->nnodes ? m->nnodes : 1, sizeof(*seen));
 
-	for (size_t k = 0; k < g->n; k++) {
-		if (!g->v[k].b)
-			continue;
-		claimed++;
-		borrowed += g->v[k].b->borrowed;
-	}
-	if (seen) {
-		for (size_t k = 0; k < g->n; k++) {
-			const struct map_node *nd =
-			    g->v[k].b ? node_find(m, g->v[k].b->node) : NULL;
-
-			if (nd && !seen[nd - m->nodes]) {
-				seen[nd - m->nodes] = true;
-				nodes++;
-			}
-		}
-		free(seen);
-	}
 	if (p)
 		svg_text(f, x0, y + 16, "h2", "pool %s · %s · blocks /%u%s", p->name,
 			 bip_prefix_fmt(p->cidr, cidr), p->block_len,
@@ -339,12 +345,12 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 		 cap ? bip_fmt_pct(used, cap, p1, sizeof(p1)) : "-",
 		 bip_fmt_count(fr, c3, sizeof(c3)),
 		 cap ? bip_fmt_pct(fr, cap, p2, sizeof(p2)) : "-",
-		 bip_fmt_count(res, c4, sizeof(c4)), (unsigned long long)borrowed);
+		 bip_fmt_count(res, c4, sizeof(c4)), (unsigned long long)n.borrowed);
 	y += 18;
 	if (p)
 		svg_text(f, x0, y + 14, "fig", "%zu of %s block positions claimed, by %zu node%s%s",
-			 claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), nodes,
-			 nodes == 1 ? "" : "s",
+			 n.claimed, bip_fmt_count(g->positions, c5, sizeof(c5)), n.nodes,
+			 n.nodes == 1 ? "" : "s",
 			 g->claimed_only ? "; too many positions to draw: claimed blocks only, in "
 					   "address order"
 					 : "");
@@ -352,91 +358,110 @@ static double draw_section(FILE *f, const struct map *m, const struct bip_pool *
 		svg_text(f, x0, y + 14, "fig",
 			 "%zu block%s left when %s pool was deleted while in use; 'blockipamctl "
 			 "ipam list' names the holders",
-			 claimed, claimed == 1 ? "" : "s", claimed == 1 ? "its" : "their");
-	y += 26;
-	gy = y;
-	step = g->tile;
-	while (step * (double)label_every < 13)
-		label_every *= 2;
-	/* the free positions: one rectangle and a pattern, not one element per tile */
-	if (!g->claimed_only && g->n) {
+			 n.claimed, n.claimed == 1 ? "" : "s", n.claimed == 1 ? "its" : "their");
+	return y + 26;
+}
+
+/* The free positions: one rectangle a row and a pattern, not one element per tile. */
+static void draw_free(FILE *f, const struct grid *g, double x, double gy, double id)
+{
+	double step = g->tile;
+
+	if (g->claimed_only || !g->n)
+		return;
+	fprintf(f,
+		"<pattern id=\"free%.0f\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+		"height=\"%.1f\" patternUnits=\"userSpaceOnUse\"><rect width=\"%.1f\" "
+		"height=\"%.1f\" class=\"free\"/></pattern>\n",
+		id, x, gy, step, step, step - g->gap, step - g->gap);
+	for (size_t r = 0; r < g->rows; r++) {
+		size_t in_row = g->n - r * g->cols < g->cols ? g->n - r * g->cols : g->cols;
+
 		fprintf(f,
-			"<pattern id=\"free%.0f\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-			"height=\"%.1f\" patternUnits=\"userSpaceOnUse\"><rect width=\"%.1f\" "
-			"height=\"%.1f\" class=\"free\"/></pattern>\n",
-			y0, x0 + label_w, gy, step, step, step - g->gap, step - g->gap);
-		for (size_t r = 0; r < g->rows; r++) {
-			size_t in_row = g->n - r * g->cols < g->cols ? g->n - r * g->cols : g->cols;
-
-			fprintf(f,
-				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				"fill=\"url(#free%.0f)\"/>\n",
-				x0 + label_w, gy + (double)r * step, (double)in_row * step, step,
-				y0);
-		}
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"fill=\"url(#free%.0f)\"/>\n",
+			x, gy + (double)r * step, (double)in_row * step, step, id);
 	}
-	for (size_t k = 0; k < g->n; k++) {
-		const struct tile *t = &g->v[k];
-		const struct map_node *nd = t->b ? node_find(m, t->b->node) : NULL;
-		double x = x0 + label_w + (double)(k % g->cols) * step;
-		double ty = gy + (double)(k / g->cols) * step, w = step - g->gap;
-		uint64_t reserved = t->b ? t->b->reserved : t->reserved;
-		char bc[BIP_PREFIX_STRLEN];
+}
 
-		if (k % g->cols == 0 && (k / g->cols) % label_every == 0) {
-			char a[BIP_ADDR_STRLEN];
+/* A claimed block's tile at x, y (side w): node colour, filled by use, borrowed corner. */
+static void draw_claimed(FILE *f, const struct map *m, const struct bip_block_info *b,
+			 const char *bc, double x, double y, double w)
+{
+	const struct map_node *nd = node_find(m, b->node);
+	double h = b->size ? w * (double)b->used / (double)b->size : 0;
 
-			svg_text(f, x0 + label_w - 6, ty + w / 2 + 3.5, "row", "%s",
-				 bip_addr_fmt(bip_prefix_first(t->cidr), a));
-		}
-		if (!t->b && !reserved)
-			continue;
-		fputs("<g>", f);
-		bip_prefix_fmt(t->cidr, bc);
-		if (t->b) {
-			const struct bip_block_info *b = t->b;
-			double h = b->size ? w * (double)b->used / (double)b->size : 0;
+	fputs("<title>", f);
+	xml_text(f, bc);
+	fputs(" node ", f);
+	xml_text(f, b->node ? b->node : "(none: unowned)");
+	fprintf(f,
+		": %llu of %llu in use (%.1f%%), %llu borrowed by other nodes, "
+		"%llu reserved</title>",
+		(unsigned long long)b->used, (unsigned long long)b->size, pct(b->used, b->size),
+		(unsigned long long)b->borrowed, (unsigned long long)b->reserved);
+	fprintf(f,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		"class=\"%s\" fill=\"%s\"/>",
+		x, y, w, w, nd ? "bg" : "orphan", nd ? nd->colour : "#555555");
+	if (h > 0)
+		fprintf(f,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"fill=\"%s\"/>",
+			x, y + w - h, w, h, nd ? nd->colour : "#555555");
+	if (b->borrowed) {
+		double c = w / 2.2 < 3 ? 3 : w / 2.2;
 
-			fputs("<title>", f);
-			xml_text(f, bc);
-			fputs(" node ", f);
-			xml_text(f, b->node ? b->node : "(none: unowned)");
-			fprintf(f,
-				": %llu of %llu in use (%.1f%%), %llu borrowed by other nodes, "
-				"%llu reserved</title>",
-				(unsigned long long)b->used, (unsigned long long)b->size,
-				pct(b->used, b->size), (unsigned long long)b->borrowed,
-				(unsigned long long)b->reserved);
-			fprintf(f,
-				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				"class=\"%s\" fill=\"%s\"/>",
-				x, ty, w, w, nd ? "bg" : "orphan", nd ? nd->colour : "#555555");
-			if (h > 0)
-				fprintf(
-				    f,
-				    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				    "fill=\"%s\"/>",
-				    x, ty + w - h, w, h, nd ? nd->colour : "#555555");
-			if (b->borrowed) {
-				double c = w / 2.2 < 3 ? 3 : w / 2.2;
-
-				fprintf(f, "<path d=\"M%.1f %.1fh%.1fv%.1fz\" class=\"borrowed\"/>",
-					x + w - c, ty, c, c);
-			}
-		} else {
-			fputs("<title>", f);
-			xml_text(f, bc);
-			fprintf(f, ": unclaimed, %llu reserved</title>",
-				(unsigned long long)reserved);
-		}
-		if (reserved)
-			fprintf(f,
-				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-				"fill=\"url(#hatch)\"/>",
-				x, ty, w, w);
-		fputs("</g>\n", f);
+		fprintf(f, "<path d=\"M%.1f %.1fh%.1fv%.1fz\" class=\"borrowed\"/>", x + w - c, y,
+			c, c);
 	}
-	return (gy - y0) + (double)g->rows * step + 30;
+}
+
+/* Tile k of the grid at x0, gy, with its row label when the row takes one. */
+static void draw_tile(FILE *f, const struct map *m, const struct grid *g, size_t k, double x0,
+		      double gy, size_t label_every)
+{
+	const struct tile *t = &g->v[k];
+	double step = g->tile, w = step - g->gap;
+	double x = x0 + (double)(k % g->cols) * step, ty = gy + (double)(k / g->cols) * step;
+	uint64_t reserved = t->b ? t->b->reserved : t->reserved;
+	char bc[BIP_PREFIX_STRLEN], a[BIP_ADDR_STRLEN];
+
+	if (k % g->cols == 0 && (k / g->cols) % label_every == 0)
+		svg_text(f, x0 - 6, ty + w / 2 + 3.5, "row", "%s",
+			 bip_addr_fmt(bip_prefix_first(t->cidr), a));
+	if (!t->b && !reserved)
+		return;
+	fputs("<g>", f);
+	bip_prefix_fmt(t->cidr, bc);
+	if (t->b) {
+		draw_claimed(f, m, t->b, bc, x, ty, w);
+	} else {
+		fputs("<title>", f);
+		xml_text(f, bc);
+		fprintf(f, ": unclaimed, %llu reserved</title>", (unsigned long long)reserved);
+	}
+	if (reserved)
+		fprintf(f,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"fill=\"url(#hatch)\"/>",
+			x, ty, w, w);
+	fputs("</g>\n", f);
+}
+
+/* One pool's section at y; returns its height. */
+static double draw_section(FILE *f, const struct map *m, const struct bip_pool *p,
+			   const struct grid *g, double x0, double y0, double label_w)
+{
+	double gy = draw_heading(f, m, p, g, x0, y0);
+	size_t label_every = 1;
+
+	while (g->tile * (double)label_every < 13)
+		label_every *= 2;
+	draw_free(f, g, x0 + label_w, gy, y0);
+	for (size_t k = 0; k < g->n; k++)
+		draw_tile(f, m, g, k, x0 + label_w, gy, label_every);
+	return (gy - y0) + (double)g->rows * g->tile + 30;
 }
 
 static double draw_legend(FILE *f, const struct map *m, double x, double y)
