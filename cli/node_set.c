@@ -90,79 +90,95 @@ struct change {
 	struct bip_addr addr;
 };
 
-int node_set_main(int argc, char **argv)
+/* The flags into ch[0..*nch): CTL_CONTINUE, or the exit status of a bad one. */
+static int parse_changes(int argc, char **argv, struct change *ch, size_t *nch)
 {
 	static const struct option longopts[] = {{"label", required_argument, NULL, 'l'},
 						 {"pod-cidr", required_argument, NULL, 'c'},
 						 {"address", required_argument, NULL, 'a'},
 						 CTL_LONGOPTS};
+	int c, rc;
+
+	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
+		struct change *x = &ch[(*nch)++];
+		size_t len = strlen(optarg);
+
+		*x = (struct change){.opt = c, .arg = optarg};
+		if (c == 'l' && !strchr(optarg, '=') && (len < 2 || optarg[len - 1] != '-'))
+			return ctl_usage_err(
+			    &usage, "invalid --label '%s' (want KEY=VALUE or KEY-)", optarg);
+		if (c == 'c' && (rc = bip_prefix_parse_net(optarg, &x->cidr)) != BIP_OK)
+			return ctl_usage_err(&usage, "%s CIDR '%s' for --pod-cidr",
+					     rc == BIP_EHOSTBITS ? "host bits set in" : "invalid",
+					     optarg);
+		if (c == 'a' && bip_addr_parse(optarg, &x->addr) != BIP_OK)
+			return ctl_usage_err(&usage, "invalid address '%s' for --address", optarg);
+	}
+	rc = ctl_args(&usage, c, argc, argv, 1, 1);
+	if (rc == CTL_CONTINUE && !*nch)
+		return ctl_usage_err(&usage,
+				     "nothing to change: give --label, --pod-cidr or --address");
+	return rc;
+}
+
+/* The node's document as stored (*existed), or a new one; the changes applied to it. */
+static json_t *changed_doc(struct ctl_session *s, const char *name, const struct change *ch,
+			   size_t nch, bool *existed)
+{
+	json_t *doc = NULL;
+	int rc = bip_res_get(s->ipam, BIP_RES_NODE, name, &doc);
+
+	*existed = rc == BIP_OK;
+	if (rc == BIP_ENOTFOUND) {
+		ctl_warn_new_name(s->ipam, BIP_RES_NODE, name);
+		doc = json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", BIP_API_VERSION, "kind",
+				"Node", "metadata", "name", name, "spec");
+	} else if (rc != BIP_OK) {
+		ctl_lib_err(s->ipam, rc, "cannot read node '%s'", name);
+		return NULL;
+	}
+	rc = doc ? BIP_OK : BIP_ENOMEM;
+	for (size_t i = 0; i < nch && rc == BIP_OK; i++) {
+		struct change c = ch[i];
+
+		if (c.opt == 'l')
+			rc = set_label(doc, c.arg);
+		else if (c.opt == 'c')
+			rc = set_pod_cidr(doc, c.arg, &c.cidr);
+		else
+			rc = add_address(doc, c.arg, &c.addr);
+	}
+	if (rc != BIP_OK) {
+		ctl_err("out of memory");
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int node_set_main(int argc, char **argv)
+{
 	struct ctl_session s = {0};
 	struct change *ch = calloc((size_t)argc, sizeof(*ch));
 	struct bip_res r = {0};
 	json_t *doc = NULL;
-	size_t nch = 0, i;
+	size_t nch = 0;
 	const char *name;
 	char err[1024];
-	int ret = CTL_EXIT_ERR, c, rc;
-	bool existed;
+	int ret = CTL_EXIT_ERR, rc;
+	bool existed = false;
 
 	if (!ch) {
 		ctl_err("out of memory");
 		goto out;
 	}
-	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0) {
-		struct change *x = &ch[nch++];
-		size_t len = strlen(optarg);
-
-		*x = (struct change){.opt = c, .arg = optarg};
-		if (c == 'l' && !strchr(optarg, '=') && (len < 2 || optarg[len - 1] != '-'))
-			ret = ctl_usage_err(&usage, "invalid --label '%s' (want KEY=VALUE or KEY-)",
-					    optarg);
-		else if (c == 'c' && (rc = bip_prefix_parse_net(optarg, &x->cidr)) != BIP_OK)
-			ret = ctl_usage_err(&usage, "%s CIDR '%s' for --pod-cidr",
-					    rc == BIP_EHOSTBITS ? "host bits set in" : "invalid",
-					    optarg);
-		else if (c == 'a' && bip_addr_parse(optarg, &x->addr) != BIP_OK)
-			ret = ctl_usage_err(&usage, "invalid address '%s' for --address", optarg);
-		else
-			continue;
-		goto out;
-	}
-	if ((rc = ctl_args(&usage, c, argc, argv, 1, 1)) != CTL_CONTINUE) {
+	if ((rc = parse_changes(argc, argv, ch, &nch)) != CTL_CONTINUE) {
 		ret = rc;
 		goto out;
 	}
 	name = argv[optind];
-	if (!nch) {
-		ret = ctl_usage_err(&usage,
-				    "nothing to change: give --label, --pod-cidr or --address");
+	if (ctl_open(&s, false) != CTL_EXIT_OK || !(doc = changed_doc(&s, name, ch, nch, &existed)))
 		goto out;
-	}
-	if (ctl_open(&s, false) != CTL_EXIT_OK)
-		goto out;
-	rc = bip_res_get(s.ipam, BIP_RES_NODE, name, &doc);
-	existed = rc == BIP_OK;
-	if (rc == BIP_ENOTFOUND)
-		ctl_warn_new_name(s.ipam, BIP_RES_NODE, name);
-	if (rc == BIP_ENOTFOUND)
-		doc = json_pack("{s:s, s:s, s:{s:s}, s:{}}", "apiVersion", BIP_API_VERSION, "kind",
-				"Node", "metadata", "name", name, "spec");
-	else if (rc != BIP_OK) {
-		ctl_lib_err(s.ipam, rc, "cannot read node '%s'", name);
-		goto out;
-	}
-	for (i = 0, rc = doc ? BIP_OK : BIP_ENOMEM; i < nch && rc == BIP_OK; i++) {
-		if (ch[i].opt == 'l')
-			rc = set_label(doc, ch[i].arg);
-		else if (ch[i].opt == 'c')
-			rc = set_pod_cidr(doc, ch[i].arg, &ch[i].cidr);
-		else
-			rc = add_address(doc, ch[i].arg, &ch[i].addr);
-	}
-	if (rc != BIP_OK) {
-		ctl_err("out of memory");
-		goto out;
-	}
 	if (bip_res_from_json(doc, "node set", &r, NULL, err, sizeof(err)) != BIP_OK) {
 		ctl_err("%s; nothing was written", err);
 		goto out;
