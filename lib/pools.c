@@ -519,24 +519,33 @@ int bip_ipam_pool_delete(struct bip_ipam *ip, const char *name)
 	return bip_ipam_pool_delete_force(ip, name, false, NULL);
 }
 
+/* The revisions a write of pool p's record is conditioned on: the record's and the pool set's. */
+static int pool_revs(struct bip_ipam *ip, const struct bip_pool *p, int64_t *rev, int64_t *setrev)
+{
+	struct bip_kv kv = {0};
+	char key[KEY_LEN];
+	int rc;
+
+	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
+	rc = poolset_cmp(ip, setrev);
+	if (rc == BIP_OK)
+		rc = bip_store_get(ip->store, key, &kv);
+	*rev = kv.rev;
+	bip_kv_clear(&kv);
+	return rc;
+}
+
 /* Disable pool p, conditioned on its record and the pool set as read. */
 static int pool_disable_once(struct bip_ipam *ip, void *ctx)
 {
 	struct bip_pool *p = ctx;
-	struct bip_kv kv = {0};
-	char key[KEY_LEN];
-	int64_t setrev;
-	int rc;
+	int64_t rev, setrev;
+	int rc = pool_revs(ip, p, &rev, &setrev);
 
-	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
-	rc = poolset_cmp(ip, &setrev);
-	if (rc == BIP_OK)
-		rc = bip_store_get(ip->store, key, &kv);
 	if (rc != BIP_OK)
 		return rc;
 	p->disabled = true;
-	rc = pool_commit(ip, p->name, p, kv.rev, setrev);
-	bip_kv_clear(&kv);
+	rc = pool_commit(ip, p->name, p, rev, setrev);
 	if (rc != BIP_OK)
 		p->disabled = false;
 	return rc;
@@ -546,22 +555,12 @@ static int pool_disable_once(struct bip_ipam *ip, void *ctx)
 static int pool_delete_once(struct bip_ipam *ip, void *ctx)
 {
 	struct bip_pool *p = ctx;
-	struct bip_kv kv = {0};
-	char key[KEY_LEN];
-	int64_t setrev;
-	int rc;
+	int64_t rev, setrev;
+	int rc = pool_revs(ip, p, &rev, &setrev);
 
-	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
-	rc = poolset_cmp(ip, &setrev);
-	if (rc == BIP_OK)
-		rc = bip_store_get(ip->store, key, &kv);
 	if (rc == BIP_ENOTFOUND)
 		return BIP_OK;
-	if (rc != BIP_OK)
-		return rc;
-	rc = pool_commit(ip, p->name, NULL, kv.rev, setrev);
-	bip_kv_clear(&kv);
-	return rc;
+	return rc == BIP_OK ? pool_commit(ip, p->name, NULL, rev, setrev) : rc;
 }
 
 int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool release,
