@@ -177,8 +177,8 @@ static int drop_recent(struct gc *g)
 
 	if (!kept)
 		return BIP_ENOMEM;
-
-	qsort(g->stamps, g->nstamps, sizeof(*g->stamps), by_rev);
+	if (g->nstamps) /* qsort's array may not be NULL, even when empty */
+		qsort(g->stamps, g->nstamps, sizeof(*g->stamps), by_rev);
 	for (i = 1; i < g->nstamps; i++)
 		if (g->stamps[i].time < g->stamps[i - 1].time)
 			g->stamps[i].time = g->stamps[i - 1].time;
