@@ -136,16 +136,7 @@ for i in $(seq 300); do cni ADD "$S" c$i && record "$tmp/committed" c$i; done
 "$ctl" --store "$S" ipam show >/dev/null 2>&1
 sqlite3 "$db" ".backup '$tmp/backup.db'"
 before=$(held "$db")
-# The page overwritten, all of it, is the root of the records' table, wherever the schema
-# puts it.
-sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-root=$(sqlite3 "$db" "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'kv'")
-psize=$(sqlite3 "$db" "PRAGMA page_size")
-python3 -c '
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek((int(sys.argv[2]) - 1) * int(sys.argv[3]))
-    f.write(b"\xa5" * int(sys.argv[3]))' "$db" "$root" "$psize"
+damage_records "$db"
 damaged() { # damaged NAME STATUS FILE: failed, and FILE says the store is damaged, how to restore
 	if [ "$2" != 0 ] && grep -q "is damaged" "$3" && grep -q "restore it from a backup" "$3"; then
 		ok "damaged page: $1 fails, saying the store is damaged and how to restore it"

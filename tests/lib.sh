@@ -19,6 +19,7 @@
 #   finish            prints "$name: N passed, N failed, N skipped" (the line scripts/run-tests
 #                     adds up) and exits, 1 if anything failed
 #   make_tmp          makes $tmp, a fresh directory /tmp/bip-$name.XXXXXX, removed at exit
+#   damage_records DB  overwrites the root page of an embedded store's records table
 #   at_exit CMD       CMD (a string, eval'd) runs at exit, the last given first, before $tmp
 #                     goes and after etcd_cleanup (when tests/etcd-harness.sh is sourced).
 #                     lib.sh owns the EXIT trap: a test gives its clean-up to at_exit instead
@@ -104,6 +105,20 @@ why_not_cmd() {
 			return
 		fi
 	done
+}
+
+# damage_records DB: overwrite the whole root page of the embedded store's records table (kv),
+# wherever the schema puts it, after folding the WAL into the file: every read through it fails.
+damage_records() {
+	local root psize
+	sqlite3 "$1" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	root=$(sqlite3 "$1" "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'kv'")
+	psize=$(sqlite3 "$1" "PRAGMA page_size")
+	python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek((int(sys.argv[2]) - 1) * int(sys.argv[3]))
+    f.write(b"\xa5" * int(sys.argv[3]))' "$1" "$root" "$psize"
 }
 
 make_tmp() {

@@ -196,14 +196,7 @@ S=sqlite://$tmp/c.db
 mkpool "$S"
 for i in $(seq 300); do add "$S" c$i >/dev/null; done
 "$B" --store "$S" ipam show >/dev/null 2>&1 # folds the WAL into the file
-# The whole root page of the records' table, wherever the schema puts it.
-root=$(sqlite3 "${S#sqlite://}" "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'kv'")
-psize=$(sqlite3 "${S#sqlite://}" "PRAGMA page_size")
-python3 -c '
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek((int(sys.argv[2]) - 1) * int(sys.argv[3]))
-    f.write(b"\xa5" * int(sys.argv[3]))' "${S#sqlite://}" "$root" "$psize"
+damage_records "${S#sqlite://}"
 add "$S" c-after
 echo "     ADD: $(msg | cut -c1-200)"
 case "$(msg)" in
