@@ -63,7 +63,7 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 			ops[nops++] = (struct bip_op){BIP_OP_PUT, key, v, len};
 		}
 	}
-	rc = bip_store_txn(ip->store, cmps, 2, ops, nops, NULL);
+	rc = bip__store_txn(ip, cmps, 2, ops, nops, NULL);
 	if (rc == BIP_OK && released)
 		(*released)++;
 out:

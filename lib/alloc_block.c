@@ -160,31 +160,132 @@ static bool fully_reserved(const struct attempt *a, struct bip_prefix blk)
 	return false;
 }
 
-/* The first block of pool p, walking from the node's start, that overlaps no existing block. */
+/* Where a node starts its walk over pool p's block positions: a hash of its name, so nodes
+ * spread over the pool and a node's blocks sit together. */
+static bip_u128 walk_start(const struct attempt *a, bip_u128 last)
+{
+	return last == ~(bip_u128)0 ? fnv1a(a->req->node) : fnv1a(a->req->node) % (last + 1);
+}
+
+/*
+ * The first block of pool p, walking from the node's start, that overlaps no existing block.
+ * The blocks near each candidate come from the block index a span at a time; a span found full
+ * makes the next one 16 times wider, so a crowded pool is crossed in a few reads.
+ */
 static int find_unclaimed(struct attempt *a, const struct bip_pool *p, struct bip_prefix *out)
 {
 	bip_u128 last, start, k;
 	uint64_t steps = 0, max_steps;
-	int rc = bip__need_existing(a);
+	unsigned grow = 0;
 
-	if (rc != BIP_OK)
-		return rc;
 	if (bip_prefix_subcount(p->cidr, p->block_len, &last) != BIP_OK)
 		return BIP_EEXHAUSTED;
-	start = last == ~(bip_u128)0 ? fnv1a(a->req->node) : fnv1a(a->req->node) % (last + 1);
-	/* Every block that exists can be skipped once; beyond that, only reserved ones. */
-	max_steps = a->cache.nexisting + a->rec.nres * 64 + 1024;
+	start = walk_start(a, last);
+	/* Every position once; past that many reserved ones, give up. */
+	max_steps = a->rec.nres * 64 + (1u << 20);
 	for (k = start;; k = k == last ? 0 : k + 1) {
 		struct bip_prefix cand;
+		int rc;
 
 		if (bip_prefix_sub(p->cidr, p->block_len, k, &cand) != BIP_OK)
 			return BIP_EINVAL;
+		if (!bip__span_loaded(a, cand, NULL)) {
+			rc = bip__need_blocks_near(a, cand, grow);
+			if (rc != BIP_OK)
+				return rc;
+			grow += grow < 3;
+		}
 		if (!bip__overlaps_existing(a, cand) && !fully_reserved(a, cand)) {
 			*out = cand;
 			return BIP_OK;
 		}
 		if (++steps > last || steps > max_steps)
 			return BIP_EEXHAUSTED;
+	}
+}
+
+/* The first index in the sorted existing blocks whose start is at or after v. */
+static size_t existing_from(const struct attempt *a, struct bip_addr v)
+{
+	size_t lo = 0, hi = a->cache.nexisting;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (bip_addr_cmp(bip_prefix_first(a->cache.existing[mid]), v) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* fn for each existing block of pool p starting in [lo, hi]; 1 from fn: stop. */
+static int visit_range(struct attempt *a, const struct bip_pool *p, bip_u128 lo, bip_u128 hi,
+		       int (*fn)(struct attempt *a, struct bip_prefix blk, void *ctx), void *ctx)
+{
+	struct bip_addr from = {lo, p->cidr.addr.family};
+
+	for (size_t i = existing_from(a, from); i < a->cache.nexisting; i++) {
+		struct bip_prefix e = a->cache.existing[i];
+		int rc;
+
+		if (e.addr.family != from.family || bip_prefix_first(e).v > hi)
+			break;
+		if (!bip_prefix_covers(p->cidr, e))
+			continue;
+		rc = fn(a, e, ctx);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The existing blocks of pool p in address order, from the node's start position (as claims
+ * walk) round to it again, each given to fn until it answers non-zero (1: stop; else an error,
+ * returned). Read from the block index a span at a time, each 16 times wider than the last, so
+ * a walk over a crowded pool takes a few reads and one that stops early takes one.
+ */
+static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
+			    int (*fn)(struct attempt *a, struct bip_prefix blk, void *ctx), void *ctx)
+{
+	bip_u128 last, k, start_v, pool_last = bip_prefix_last(p->cidr).v;
+	struct bip_prefix cand, span;
+	unsigned grow = 0;
+	bool wrapped = false;
+	int rc;
+
+	if (bip_prefix_subcount(p->cidr, p->block_len, &last) != BIP_OK ||
+	    bip_prefix_sub(p->cidr, p->block_len, walk_start(a, last), &cand) != BIP_OK)
+		return BIP_OK;
+	start_v = bip_prefix_first(cand).v;
+	for (;;) {
+		bip_u128 lo = bip_prefix_first(cand).v, hi;
+
+		rc = bip__need_blocks_near(a, cand, grow);
+		if (rc != BIP_OK)
+			return rc;
+		grow += grow < 3;
+		if (!bip__span_loaded(a, cand, &span))
+			return BIP_EINVAL;
+		hi = bip_prefix_last(span).v < pool_last ? bip_prefix_last(span).v : pool_last;
+		rc = visit_range(a, p, lo, wrapped && hi >= start_v ? start_v - 1 : hi, fn, ctx);
+		if (rc || (wrapped && hi >= start_v))
+			return rc == 1 ? BIP_OK : rc;
+		if (rc)
+			return rc == 1 ? BIP_OK : rc;
+		if (hi == pool_last) {
+			if (wrapped || start_v == bip_prefix_first(p->cidr).v)
+				return BIP_OK;
+			wrapped = true;
+			k = 0;
+		} else {
+			bip_prefix_sub_of(p->cidr, p->block_len,
+					  (struct bip_addr){hi + 1, p->cidr.addr.family}, &cand, &k);
+		}
+		if (bip_prefix_sub(p->cidr, p->block_len, k, &cand) != BIP_OK)
+			return BIP_EINVAL;
 	}
 }
 
@@ -339,11 +440,30 @@ int bip__prefetch_own(struct attempt *a, const unsigned *want, bool podcidr)
  */
 #define RECLAIM_SCAN BIP_READ_MAX
 
+/* Reclaim candidates, collected by walk_pool_blocks. */
+struct reclaim_scan {
+	struct bip_prefix *cand;
+	size_t ncand;
+};
+
+static int reclaim_candidate(struct attempt *a, struct bip_prefix c, void *ctx)
+{
+	struct reclaim_scan *r = ctx;
+	bool mine = false;
+
+	for (size_t i = 0; i < a->own.naff && !mine; i++)
+		mine = bip_prefix_eq(a->own.aff[i], c);
+	if (!mine && !fully_reserved(a, c))
+		r->cand[r->ncand++] = c;
+	return r->ncand == RECLAIM_SCAN;
+}
+
 static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk **out)
 {
 	unsigned age = a->rec.cfg.empty_block_release_s;
-	struct bip_prefix *cand = NULL;
-	size_t ncand = 0, first = 0, cnt = 0;
+	struct reclaim_scan r = {0};
+	struct bip_prefix *cand;
+	size_t ncand;
 	int rc;
 
 	*out = NULL;
@@ -351,27 +471,15 @@ static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk
 		return BIP_OK;
 	if (age > BIP_RECLAIM_MIN_AGE)
 		age = BIP_RECLAIM_MIN_AGE;
-	rc = bip__need_existing(a);
-	if (rc != BIP_OK)
-		return rc;
-	for (size_t i = 0; i < a->cache.nexisting; i++)
-		if (bip_prefix_covers(p->cidr, a->cache.existing[i]) && !cnt++)
-			first = i;
-	if (!cnt)
-		return BIP_OK;
-	cand = bip__im_calloc(a->ip, cnt < RECLAIM_SCAN ? cnt : RECLAIM_SCAN, sizeof(*cand));
-	if (!cand)
+	r.cand = bip__im_calloc(a->ip, RECLAIM_SCAN, sizeof(*r.cand));
+	if (!r.cand)
 		return BIP_ENOMEM;
-	/* The pool's blocks are contiguous in the sorted list: walk them from the node's start. */
-	for (size_t s = 0, start = (size_t)(fnv1a(a->req->node) % cnt);
-	     s < cnt && ncand < RECLAIM_SCAN; s++) {
-		struct bip_prefix c = a->cache.existing[first + (start + s) % cnt];
-		bool mine = false;
-
-		for (size_t i = 0; i < a->own.naff && !mine; i++)
-			mine = bip_prefix_eq(a->own.aff[i], c);
-		if (!mine && bip_prefix_covers(p->cidr, c) && !fully_reserved(a, c))
-			cand[ncand++] = c;
+	rc = walk_pool_blocks(a, p, reclaim_candidate, &r);
+	cand = r.cand;
+	ncand = r.ncand;
+	if (rc != BIP_OK) {
+		free(cand);
+		return rc;
 	}
 	rc = bip__prefetch_blks(a, cand, ncand);
 	for (size_t i = 0; rc == BIP_OK && i < ncand; i++) {
@@ -544,38 +652,25 @@ static int take_reclaimed(struct fam_walk *w)
 
 /* 3. Borrow from other nodes' blocks (and unowned ones) of pool p, walking its blocks from a
  * node-derived start, as for claims. */
-static int borrow_from(struct fam_walk *w, const struct bip_pool *p)
+static int borrow_one(struct attempt *a, struct bip_prefix c, void *ctx)
 {
-	struct attempt *a = w->a;
-	size_t cnt = 0, start;
-	int rc = BIP_OK;
+	struct fam_walk *w = ctx;
+	struct blk *b = NULL;
+	int rc = bip__get_blk(a, c, &b);
 
-	for (size_t i = 0; i < a->cache.nexisting; i++)
-		cnt += bip_prefix_covers(p->cidr, a->cache.existing[i]);
-	if (!cnt)
-		return BIP_OK;
-	start = (size_t)(fnv1a(a->req->node) % cnt);
-	for (size_t s = 0; s < cnt && w->need; s++) {
-		size_t want = (start + s) % cnt, seen = 0;
-		struct blk *b = NULL;
-
-		for (size_t i = 0; i < a->cache.nexisting; i++) {
-			if (!bip_prefix_covers(p->cidr, a->cache.existing[i]))
-				continue;
-			if (seen++ != want)
-				continue;
-			rc = bip__get_blk(a, a->cache.existing[i], &b);
-			break;
-		}
-		if (rc != BIP_OK)
-			return rc;
-		if (!b || (b->node && strcmp(b->node, a->req->node) == 0))
-			continue;
+	if (rc != BIP_OK)
+		return rc;
+	if (b && !(b->node && strcmp(b->node, a->req->node) == 0)) {
 		rc = bip__take_from(a, b, &w->need, NULL, -1);
 		if (rc != BIP_OK)
 			return rc;
 	}
-	return BIP_OK;
+	return w->need == 0;
+}
+
+static int borrow_from(struct fam_walk *w, const struct bip_pool *p)
+{
+	return walk_pool_blocks(w->a, p, borrow_one, w);
 }
 
 /* Why addresses are still needed after every step. */
@@ -634,7 +729,6 @@ int bip__alloc_family(struct attempt *a, int fam, unsigned need)
 	if (rc == BIP_OK)
 		rc = take_reclaimed(&w);
 	if (rc == BIP_OK && w.need && !a->rec.cfg.strict_affinity && !rule->no_borrow) {
-		rc = bip__need_existing(a);
 		for (size_t pi = 0; rc == BIP_OK && pi < w.n && w.need; pi++)
 			rc = borrow_from(&w, &a->rec.pools[w.idx[pi]]);
 	}

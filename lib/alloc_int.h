@@ -20,7 +20,6 @@ enum {
 	RD_NODE,
 	RD_NAMESPACE,
 	RD_AFFINITY,
-	RD_BLOCKS,
 	RD__N
 };
 
@@ -57,9 +56,12 @@ struct att_cache {
 	size_t nblks, capblks;
 	struct pre_blk *pre; /* read ahead, not decoded yet */
 	size_t npre;
-	struct bip_prefix *existing; /* every block in the store, sorted */
-	size_t nexisting;
-	bool have_existing;
+	struct bip_prefix *existing; /* the blocks of the spans read so far, sorted */
+	size_t nexisting, capexisting;
+	struct bip_prefix *spans; /* what bip__need_blocks_near has read: every block that
+				   * overlaps a prefix inside one of these is in existing */
+	size_t nspans, capspans;
+	bool format_ok; /* the format record was read and is this library's */
 };
 
 /* This node's affinities, as read. */
@@ -131,7 +133,11 @@ int bip__store_lock(struct bip_ipam *ip, bool on);
 int bip__put_free_count(struct bip_ipam *ip, struct bip__txn *t, const struct blk *b);
 
 /* lib/read.c */
-int bip__need_existing(struct attempt *a);
+/* Every block that overlaps p into cache.existing (a wider span for each grow). */
+int bip__need_blocks_near(struct attempt *a, struct bip_prefix p, unsigned grow);
+/* Whether a span read covers p (*span, may be NULL: the one that does). */
+bool bip__span_loaded(const struct attempt *a, struct bip_prefix p, struct bip_prefix *span);
+/* Whether a block overlaps p; p must be inside a span bip__need_blocks_near has read. */
 bool bip__overlaps_existing(const struct attempt *a, struct bip_prefix p);
 struct blk *bip__cached_blk(struct attempt *a, struct bip_prefix cidr);
 int bip__get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out);

@@ -32,7 +32,7 @@ static int range_layout(struct attempt *a, const struct bip_range *r, unsigned *
 	unsigned bits = bip_addr_bits(r->subnet.addr);
 	unsigned legacy = r->subnet.len >= bits - 16 ? r->subnet.len : bits - 16;
 	size_t lo = 0, hi, end;
-	int rc = bip__need_existing(a);
+	int rc = bip__need_blocks_near(a, r->subnet, 0);
 
 	*sl = bip__range_block_len(r->subnet);
 	*have = false;
@@ -125,10 +125,8 @@ static int take_from_range(struct attempt *a, const struct bip_range *r, int ran
 int bip__alloc_ranges(struct attempt *a, int fam, unsigned need_podcidr)
 {
 	const char *node = a->req->node;
-	int rc = bip__need_existing(a);
+	int rc = BIP_OK;
 
-	if (rc != BIP_OK)
-		return rc;
 	for (size_t i = 0; i < a->nranges; i++) {
 		const struct bip_range *r = &a->ranges[i];
 		unsigned need = need_podcidr ? need_podcidr : 1;
@@ -339,7 +337,7 @@ static int specific_block(struct attempt *a, const char *as, const struct bip_ra
 
 	if (rc != BIP_OK || *b)
 		return rc;
-	rc = bip__need_existing(a);
+	rc = bip__need_blocks_near(a, cidr, 0);
 	if (rc == BIP_OK && bip__overlaps_existing(a, cidr))
 		return bip__seterr(a->ip, BIP_EOVERLAP,
 				   "block %s for %s overlaps an existing block",

@@ -320,7 +320,7 @@ static int repair_no_pool(struct checker *c)
 			bip__key_affinity(akey, b->node, b->cidr);
 			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
 		}
-		trc = bip_store_txn(c->ip->store, &cmp, 1, ops, nops, NULL);
+		trc = bip__store_txn(c->ip, &cmp, 1, ops, nops, NULL);
 		if (trc == BIP_OK)
 			pr->repaired = true;
 		else if (trc != BIP_ECONFLICT)

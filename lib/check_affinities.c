@@ -71,7 +71,7 @@ static int repair_affinity(struct checker *c, const char *key, bool del, const s
 
 	if (!bip__ck_may_repair(c, c->rep->n - 1, c->rep->n))
 		return BIP_OK;
-	trc = bip_store_txn(c->ip->store, cmps, ncmp, &op, 1, NULL);
+	trc = bip__store_txn(c->ip, cmps, ncmp, &op, 1, NULL);
 	if (trc == BIP_OK)
 		c->rep->v[c->rep->n - 1].repaired = true;
 	return trc == BIP_ECONFLICT ? BIP_OK : trc;

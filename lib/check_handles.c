@@ -281,7 +281,7 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		goto out;
 	rc = repair_cmps(c, h, want, nwant, keys, cmps, &ncmps);
 	if (rc == BIP_OK)
-		rc = bip_store_txn(c->ip->store, cmps, ncmps, &op, 1, NULL);
+		rc = bip__store_txn(c->ip, cmps, ncmps, &op, 1, NULL);
 out:
 	info.addrs = NULL;
 	bip_handle_info_clear(&info);

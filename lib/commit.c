@@ -203,7 +203,7 @@ void bip__tidy_own_blocks(struct attempt *a)
 		cmps[1] = (struct bip_cmp){akey, a->own.aff_rev[ci[k]]};
 		ops[0] = (struct bip_op){BIP_OP_DEL, bkey};
 		ops[1] = (struct bip_op){BIP_OP_DEL, akey};
-		(void)bip_store_txn(ip->store, cmps, 2, ops, 2, NULL);
+		(void)bip__store_txn(ip, cmps, 2, ops, 2, NULL);
 	}
 out:
 	free(cand);

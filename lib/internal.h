@@ -47,6 +47,10 @@ void bip__backoff_after(struct bip_ipam *ip, int attempt, int64_t took_us);
 #define PFX_NODES "nodes/"
 #define PFX_NAMESPACES "namespaces/"
 #define PFX_RESERVATIONS "reservations/"
+#define PFX_BLOCKIDX "blockidx/"
+#define KEY_FORMAT "format"
+/* The record format this library writes: 2 added the block index (lib/blockidx.c). */
+#define BIP__FORMAT 2
 #define KEY_LEN (BIP_HANDLE_MAX + 64)
 
 /* "10.0.0.0/26" -> "10.0.0.0-26" as used in keys. */
@@ -55,6 +59,19 @@ int bip__cidr_from_keypart(const char *s, struct bip_prefix *out);
 void bip__key_block(char *buf, struct bip_prefix cidr);
 void bip__key_affinity(char *buf, const char *node, struct bip_prefix cidr);
 void bip__key_handle(char *buf, const char *id);
+
+/* lib/blockidx.c: the block index, kept by every commit that goes through bip__store_txn. */
+void bip__key_blockidx(char *buf, struct bip_prefix cidr);
+/* The index prefix of the blocks that start inside p, to p's last whole hex digit. */
+void bip__blockidx_span(char *buf, struct bip_prefix p);
+int bip__blockidx_parse(const char *key, struct bip_prefix *out);
+/* bip_store_txn, with the index entries of the blocks the operations create or delete. */
+int bip__store_txn(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
+		   const struct bip_op *ops, size_t nop, int64_t *rev);
+/* The format record's version (kv NULL: absent, 1). */
+int bip__format_decode(const struct bip_kv *kv, unsigned *version);
+/* Build the index of a format-1 store and write the format record (at format_rev as read). */
+int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9._-]*, at most BIP_NAME_MAX. Handles: printable ASCII without
  * '/', space, quotes or backslash, at most BIP_HANDLE_MAX. */

@@ -56,6 +56,7 @@ void bip__attempt_clear(struct attempt *a)
 	free(a->pend.new_aff);
 	free(a->pend.new_aff_rev);
 	free(a->cache.existing);
+	free(a->cache.spans);
 	free(a->own.aff);
 	free(a->own.aff_rev);
 	free(a->own.aff_free);

@@ -312,7 +312,7 @@ static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_p
 	cmps[1] = (struct bip_cmp){KEY_POOLSET, setrev};
 	ops[0] = p ? (struct bip_op){BIP_OP_PUT, key, v, len} : (struct bip_op){BIP_OP_DEL, key};
 	ops[1] = (struct bip_op){BIP_OP_PUT, KEY_POOLSET, "{}", 2};
-	rc = bip_store_txn(ip->store, cmps, 2, ops, 2, NULL);
+	rc = bip__store_txn(ip, cmps, 2, ops, 2, NULL);
 	free(v);
 	return rc;
 }

@@ -2,7 +2,7 @@
  * What an attempt starts from: the handle, config, pools, reservations, node, namespace and the
  * node's affinities, read in one store request at one revision (read_context), decoded; the
  * blocks it needs, read ahead together and decoded on first use (the block cache); and the
- * sorted list of every block, for claims and overlap checks.
+ * blocks near a prefix, from the block index, for claims and overlap checks.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,74 +18,190 @@ static int cmp_prefix(const void *x, const void *y)
 	return bip_prefix_cmp(*(const struct bip_prefix *)x, *(const struct bip_prefix *)y);
 }
 
-struct keylist {
-	struct bip_ipam *ip;
-	size_t skip; /* bytes of prefix to skip */
-	struct bip_prefix *v;
-	size_t n, cap;
-	int bad;
-};
-
-static int collect_cidr(void *ctx, const struct bip_kv *kv)
+/* The CIDR a list or get answer names: a block index key, or a block key. */
+static int answer_cidr(const char *key, struct bip_prefix *out)
 {
-	struct keylist *kl = ctx;
-	const char *part = kv->key + kl->skip;
-	const char *slash = strrchr(part, '/');
-	struct bip_prefix p;
-
-	if (slash)
-		part = slash + 1;
-	if (bip__cidr_from_keypart(part, &p) != BIP_OK) {
-		kl->bad++; /* a key the check reports; allocation ignores it */
-		return 0;
-	}
-	if (kl->n == kl->cap) {
-		size_t cap = kl->cap ? kl->cap * 2 : 16;
-		struct bip_prefix *v = bip__im_realloc(kl->ip, kl->v, cap * sizeof(*v));
-
-		if (!v)
-			return BIP_ENOMEM;
-		kl->v = v;
-		kl->cap = cap;
-	}
-	kl->v[kl->n++] = p;
-	return 0;
+	if (strncmp(key, PFX_BLOCKIDX, strlen(PFX_BLOCKIDX)) == 0)
+		return bip__blockidx_parse(key, out);
+	if (strncmp(key, PFX_BLOCKS, strlen(PFX_BLOCKS)) == 0)
+		return bip__cidr_from_keypart(key + strlen(PFX_BLOCKS), out);
+	return BIP_EINVAL;
 }
 
-/* Every block's CIDR, sorted, from the keys of blocks/ (the values are not needed). */
-static int existing_from(struct attempt *a, const struct bip_kvs *kvs)
+/* Room for add more blocks in a->cache.existing. */
+static int grow_existing(struct attempt *a, size_t add)
 {
-	struct keylist kl = {.ip = a->ip, .skip = strlen(PFX_BLOCKS)};
+	struct att_cache *c = &a->cache;
+	size_t cap = c->nexisting + add + 16;
+	struct bip_prefix *v;
 
-	for (size_t i = 0; i < kvs->n; i++) {
-		int rc = collect_cidr(&kl, &kvs->v[i]);
-
-		if (rc != BIP_OK) {
-			free(kl.v);
-			return rc;
-		}
-	}
-	if (kl.n)
-		qsort(kl.v, kl.n, sizeof(*kl.v), cmp_prefix);
-	a->cache.existing = kl.v;
-	a->cache.nexisting = kl.n;
-	a->cache.have_existing = true;
+	if (c->nexisting + add <= c->capexisting)
+		return BIP_OK;
+	v = bip__im_realloc(a->ip, c->existing, cap * sizeof(*v));
+	if (!v)
+		return BIP_ENOMEM;
+	c->existing = v;
+	c->capexisting = cap;
 	return BIP_OK;
 }
 
-int bip__need_existing(struct attempt *a)
+/* Sorted, each block once. */
+static void sort_existing(struct att_cache *c)
 {
-	struct bip_kvs kvs = {0};
+	size_t j = 0;
+
+	if (c->nexisting)
+		qsort(c->existing, c->nexisting, sizeof(*c->existing), cmp_prefix);
+	for (size_t i = 0; i < c->nexisting; i++)
+		if (!j || !bip_prefix_eq(c->existing[j - 1], c->existing[i]))
+			c->existing[j++] = c->existing[i];
+	c->nexisting = j;
+}
+
+/* Add the blocks answered in kvs[0..nkvs) to a->cache.existing. */
+static int merge_existing(struct attempt *a, const struct bip_kvs *kvs, size_t nkvs)
+{
+	struct att_cache *c = &a->cache;
+	size_t add = 0;
+
+	for (size_t i = 0; i < nkvs; i++)
+		add += kvs[i].n;
+	if (grow_existing(a, add) != BIP_OK)
+		return BIP_ENOMEM;
+	for (size_t i = 0; i < nkvs; i++)
+		for (size_t k = 0; k < kvs[i].n; k++)
+			if (answer_cidr(kvs[i].v[k].key, &c->existing[c->nexisting]) == BIP_OK)
+				c->nexisting++; /* a bad key: the check reports it */
+	sort_existing(c);
+	return BIP_OK;
+}
+
+bool bip__span_loaded(const struct attempt *a, struct bip_prefix p, struct bip_prefix *span)
+{
+	for (size_t i = 0; i < a->cache.nspans; i++)
+		if (bip_prefix_covers(a->cache.spans[i], p)) {
+			if (span)
+				*span = a->cache.spans[i];
+			return true;
+		}
+	return false;
+}
+
+static int push_span(struct attempt *a, struct bip_prefix s)
+{
+	struct att_cache *c = &a->cache;
+
+	if (c->nspans == c->capspans) {
+		size_t cap = c->capspans ? c->capspans * 2 : 8;
+		struct bip_prefix *v = bip__im_realloc(a->ip, c->spans, cap * sizeof(*v));
+
+		if (!v)
+			return BIP_ENOMEM;
+		c->spans = v;
+		c->capspans = cap;
+	}
+	c->spans[c->nspans++] = s;
+	return BIP_OK;
+}
+
+static int format_once(struct bip_ipam *ip, void *ctx)
+{
+	struct bip_kv kv = {0};
+	unsigned version;
+	int rc = bip_store_get(ip->store, KEY_FORMAT, &kv);
+
+	(void)ctx;
+	if (rc == BIP_ENOTFOUND)
+		rc = bip__format_decode(NULL, &version);
+	else if (rc == BIP_OK)
+		rc = bip__format_decode(&kv, &version);
+	else
+		bip__seterr(ip, rc, "cannot read the store's %s record", KEY_FORMAT);
+	if (rc == BIP_ECORRUPT)
+		bip__seterr(ip, rc, "store record %s does not decode", KEY_FORMAT);
+	if (rc == BIP_OK && version < BIP__FORMAT)
+		rc = bip__blockidx_upgrade(ip, kv.rev);
+	bip_kv_clear(&kv);
+	return rc;
+}
+
+/* The format record as read beside a span: upgrade a store from before the index. */
+static int use_format(struct attempt *a, const struct bip_kvs *kvs, bool *upgraded)
+{
+	unsigned version;
+	int rc = bip__format_decode(kvs->n ? &kvs->v[0] : NULL, &version);
+
+	*upgraded = false;
+	if (rc != BIP_OK)
+		return bip__seterr(a->ip, rc, "store record %s does not decode", KEY_FORMAT);
+	if (version > BIP__FORMAT)
+		return bip__seterr(a->ip, BIP_ESCHEMA,
+				   "the store's records are format %u; this program writes format "
+				   "%d: upgrade blockipam on this node",
+				   version, BIP__FORMAT);
+	a->cache.format_ok = true;
+	if (version == BIP__FORMAT)
+		return BIP_OK;
+	*upgraded = true;
+	return bip__retry(a->ip, format_once, NULL, "building the block index");
+}
+
+#define MAX_BLOCK_BITS 16 /* a block holds at most 2^16 addresses */
+
+/*
+ * Make sure every block that overlaps p is in a->cache.existing, reading as little as that
+ * takes: the block index entries that start inside p's span (p widened to a whole hex digit,
+ * and by grow more digits: a walk that found its span full asks for a wider one next), and the
+ * block keys of the span's supernets that could still be blocks (2^16 addresses at most). One
+ * store request, whatever the store's size; the format record rides along the first time.
+ */
+int bip__need_blocks_near(struct attempt *a, struct bip_prefix p, unsigned grow)
+{
+	unsigned bits = bip_addr_bits(p.addr), minlen = bits - MAX_BLOCK_BITS, slen;
+	char keys[2 + MAX_BLOCK_BITS][KEY_LEN];
+	struct bip_read reads[2 + MAX_BLOCK_BITS];
+	struct bip_kvs got[2 + MAX_BLOCK_BITS];
+	struct bip_prefix span;
+	size_t n = 0, nfmt = 0;
+	bool upgraded = false;
 	int rc;
 
-	if (a->cache.have_existing)
+	if (bip__span_loaded(a, p, NULL))
 		return BIP_OK;
-	rc = bip_store_list(a->ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &kvs);
-	if (rc == BIP_OK)
-		rc = existing_from(a, &kvs);
-	a->cache.have_existing = true;
-	bip_kvs_free(&kvs);
-	return rc;
+	slen = p.len - p.len % 4;
+	slen = slen > 4 * grow ? slen - 4 * grow : 0;
+	span = (struct bip_prefix){bip_prefix_first((struct bip_prefix){p.addr, slen}), slen};
+again:
+	n = 0;
+	bip__blockidx_span(keys[n], span);
+	reads[n] = (struct bip_read){keys[n], true, BIP_LIST_KEYS_ONLY};
+	n++;
+	for (unsigned l = minlen; l < slen; l++, n++) {
+		bip__key_block(keys[n], (struct bip_prefix){bip_prefix_first((struct bip_prefix){p.addr, l}), l});
+		reads[n] = (struct bip_read){keys[n], false, BIP_LIST_KEYS_ONLY};
+	}
+	if (!a->cache.format_ok) {
+		reads[n++] = (struct bip_read){KEY_FORMAT, false, 0};
+		nfmt = 1;
+	}
+	rc = bip_store_read(a->ip->store, reads, n, got, NULL);
+	if (rc != BIP_OK) {
+		char ps[BIP_PREFIX_STRLEN];
+
+		return bip__seterr(a->ip, rc, "cannot read the blocks near %s (%s)",
+				   bip_prefix_fmt(p, ps), keys[0]);
+	}
+	if (nfmt)
+		rc = use_format(a, &got[n - 1], &upgraded);
+	if (rc == BIP_OK && !upgraded)
+		rc = merge_existing(a, got, n - nfmt);
+	for (size_t i = 0; i < n; i++)
+		bip_kvs_free(&got[i]);
+	if (rc == BIP_OK && upgraded) {
+		nfmt = 0;
+		goto again;
+	}
+	return rc == BIP_OK ? push_span(a, span) : rc;
 }
 
 /* Whether any existing block overlaps p. Blocks hold at most 2^16 addresses, so only blocks
@@ -326,16 +442,10 @@ int bip__new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, in
 			return rc;
 	}
 	/* Later overlap checks in this attempt must see it. */
-	if (a->cache.have_existing) {
-		struct bip_prefix *v = bip__im_realloc(a->ip, a->cache.existing,
-						       (a->cache.nexisting + 1) * sizeof(*v));
-
-		if (!v)
-			return BIP_ENOMEM;
-		a->cache.existing = v;
-		a->cache.existing[a->cache.nexisting++] = cidr;
-		qsort(a->cache.existing, a->cache.nexisting, sizeof(*v), cmp_prefix);
-	}
+	if (grow_existing(a, 1) != BIP_OK)
+		return BIP_ENOMEM;
+	a->cache.existing[a->cache.nexisting++] = cidr;
+	sort_existing(&a->cache);
 	*out = b;
 	return BIP_OK;
 }
@@ -365,8 +475,7 @@ static void batch_add(struct batch *b, int slot, bool prefix, unsigned flags, co
 /*
  * Everything an allocation reads before it knows which blocks it needs, in ONE store request at
  * one revision: the handle, the config, the pools, the reservations, the node, the namespace,
- * and the node's affinities (block mode) or every block's key (host-local ranges, which need
- * them to lay out their sub-blocks). Decoded afterwards by bip__use_handle and bip__use_context, in
+ * and the node's affinities (block mode; host-local ranges read the blocks near them later). Decoded afterwards by bip__use_handle and bip__use_context, in
  * the order they were once read, so a bad record is reported as before.
  */
 int bip__read_context(struct attempt *a)
@@ -384,9 +493,7 @@ int bip__read_context(struct attempt *a)
 	batch_add(&b, RD_NODE, false, 0, PFX_NODES "%s", req->node);
 	if (req->namespace)
 		batch_add(&b, RD_NAMESPACE, false, 0, PFX_NAMESPACES "%s", req->namespace);
-	if (req->nranges)
-		batch_add(&b, RD_BLOCKS, true, BIP_LIST_KEYS_ONLY, PFX_BLOCKS);
-	else
+	if (!req->nranges)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
 	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
 	if (rc != BIP_OK)
@@ -447,7 +554,7 @@ static int use_optional(struct bip_ipam *ip, const struct bip_kvs *kvs, const ch
 }
 
 /* The rest of what bip__read_context read: config, pools, reservations, node, namespace, and the
- * node's affinities or every block's key. */
+ * node's affinities. */
 int bip__use_context(struct attempt *a)
 {
 	struct bip_ipam *ip = a->ip;
@@ -480,7 +587,7 @@ int bip__use_context(struct attempt *a)
 	if (rc != BIP_OK)
 		return rc;
 	if (req->nranges)
-		return existing_from(a, &a->rec.kvs[RD_BLOCKS]);
+		return BIP_OK;
 	a->own.have_aff = true;
 	for (size_t i = 0; i < a->rec.kvs[RD_AFFINITY].n && rc == BIP_OK; i++)
 		rc = bip__collect_affinity(a, &a->rec.kvs[RD_AFFINITY].v[i]);

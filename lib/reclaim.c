@@ -77,7 +77,7 @@ int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_
 			ops[nops++] = (struct bip_op){BIP_OP_DEL, akey};
 		}
 		/* A block that changed since it was read is in use again: leave it. */
-		trc = bip_store_txn(ip->store, cmps, 1, ops, nops, NULL);
+		trc = bip__store_txn(ip, cmps, 1, ops, nops, NULL);
 		if (trc == BIP_OK)
 			d++;
 		else if (trc != BIP_ECONFLICT)

@@ -145,7 +145,7 @@ static int find_block_of(struct attempt *a, struct bip_addr addr, struct blk **o
 		if (rc != BIP_OK || *out)
 			return rc;
 	}
-	rc = bip__need_existing(a);
+	rc = bip__need_blocks_near(a, one, 0);
 	if (rc != BIP_OK)
 		return rc;
 	for (size_t i = 0; i < a->cache.nexisting; i++)

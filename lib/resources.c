@@ -63,7 +63,7 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 	if (!v)
 		return BIP_ENOMEM;
 	op.value = v;
-	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
+	rc = bip__store_txn(ip, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
 		return bip__seterr(ip, rc, "cannot write the IPAM config");
@@ -82,7 +82,7 @@ static int put_named(struct bip_ipam *ip, const char *pfx, const char *name, cha
 		return BIP_ENOMEM;
 	snprintf(key, sizeof(key), "%s%s", pfx, name);
 	op = (struct bip_op){BIP_OP_PUT, key, v, len};
-	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
+	rc = bip__store_txn(ip, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
 		return bip__seterr(ip, rc, "cannot write %s", key);
@@ -126,7 +126,7 @@ static int delete_named_once(struct bip_ipam *ip, void *ctx)
 	cmp = (struct bip_cmp){key, kv.rev};
 	op = (struct bip_op){BIP_OP_DEL, key};
 	bip_kv_clear(&kv);
-	rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
+	rc = bip__store_txn(ip, &cmp, 1, &op, 1, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
 		rc = bip__seterr(ip, rc, "cannot delete %s", key);
 	return rc;

@@ -109,7 +109,7 @@ int bip__txn_commit(struct bip_ipam *ip, struct bip__txn *t, int64_t *rev)
 {
 	if (t->err != BIP_OK)
 		return t->err;
-	return bip_store_txn(ip->store, t->cmps, t->ncmp, t->ops, t->nop, rev);
+	return bip__store_txn(ip, t->cmps, t->ncmp, t->ops, t->nop, rev);
 }
 
 /* Microseconds on the monotonic clock: how long a lost attempt took sets its backoff. */
