@@ -18,6 +18,9 @@ static const struct ctl_usage apply_usage = {
     "(projectcalico.org/v3: IPPool, IPReservation, IPAMConfiguration). Every document is\n"
     "validated, and checked against the store (pools never overlap; a pool's cidr and\n"
     "blockSize never change), before anything is written: one bad document, and nothing is.\n"
+    "An IPPool's Calico fields (ipipMode, vxlanMode, natOutgoing, disableBGPExport,\n"
+    "awsSubnetID) are checked by Calico's rules and kept for Calico's dataplane; a note\n"
+    "says they have no effect in blockipam.\n"
     "\n"
     "Options:\n"
     "  -f, --file FILE   the manifest\n"
@@ -31,6 +34,28 @@ static const struct ctl_usage create_usage = {
     "Options:\n"
     "  -f, --file FILE   the manifest\n"
     "  --dry-run         validate and check, write nothing\n"};
+
+/* The Calico fields a pool keeps say nothing to blockipam: say so, once per pool. */
+static void note_kept(const struct bip_res *r)
+{
+	char keys[256] = "";
+	json_t *extra, *v;
+	const char *key;
+	size_t n = 0;
+
+	if (r->kind != BIP_RES_POOL || !r->u.pool.extra)
+		return;
+	extra = json_loads(r->u.pool.extra, 0, NULL);
+	json_object_foreach(extra, key, v)
+	{
+		snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s", n++ ? ", " : "",
+			 key);
+	}
+	json_decref(extra);
+	if (n)
+		ctl_note("%s: %s %s kept for Calico's dataplane and %s no effect in blockipam",
+			 r->src, keys, n == 1 ? "is" : "are", n == 1 ? "has" : "have");
+}
 
 static int run(const struct ctl_usage *u, bool create_only, int argc, char **argv)
 {
@@ -83,6 +108,8 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 		goto out;
 	}
 	ctl_warn_selectors(s.ipam, fname, res, n);
+	for (i = 0; i < n; i++)
+		note_kept(&res[i]);
 	for (i = 0; i < n; i++) {
 		const char *done = exists[i] ? "configured" : "created";
 

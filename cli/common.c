@@ -52,6 +52,15 @@ void ctl_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void ctl_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("note: ", fmt, ap);
+	va_end(ap);
+}
+
 void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
 {
 	const char *detail = ipam ? bip_ipam_errmsg(ipam) : "";

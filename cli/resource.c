@@ -28,9 +28,9 @@ static const struct doc_form {
     {BIP_API_VERSION, "IPAMConfig", BIP_RES_CONFIG, BIP_RD_OURS},
     {BIP_API_VERSION, "Node", BIP_RES_NODE, BIP_RD_OURS},
     {BIP_API_VERSION, "Namespace", BIP_RES_NAMESPACE, BIP_RD_OURS},
-    {"projectcalico.org/v3", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
-    {"projectcalico.org/v3", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
-    {"projectcalico.org/v3", "IPAMConfiguration", BIP_RES_CONFIG, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPAMConfiguration", BIP_RES_CONFIG, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPAMConfig", BIP_RES_CONFIG, BIP_RD_CALICO},
@@ -457,6 +457,39 @@ json_t *bip_res_to_json(const struct bip_res *r)
 json_t *bip_res_list_json(json_t *items)
 {
 	return json_pack("{s:s, s:s, s:o}", "apiVersion", BIP_API_VERSION, "kind", "List", "items",
+			 items);
+}
+
+bool bip_res_calico_word(const char *word)
+{
+	for (int k = 0; k < BIP_RES__COUNT; k++)
+		for (const char *const *w = kinds[k]->calico_words; *w; w++)
+			if (strcasecmp(word, *w) == 0)
+				return true;
+	return false;
+}
+
+int bip_res_to_calico(enum bip_res_kind k, json_t *doc)
+{
+	json_t *spec = json_object_get(doc, "spec");
+
+	if (!kinds[k]->calico_kind ||
+	    (kinds[k]->calico_spec && spec && !kinds[k]->calico_spec(spec)))
+		return BIP_OK;
+	if (json_object_set_new(doc, "apiVersion", json_string(BIP_CALICO_API)) != 0 ||
+	    json_object_set_new(doc, "kind", json_string(kinds[k]->calico_kind)) != 0)
+		return BIP_ENOMEM;
+	return BIP_OK;
+}
+
+json_t *bip_res_calico_list_json(enum bip_res_kind k, json_t *items)
+{
+	char kind[64];
+
+	if (!kinds[k]->calico_kind)
+		return bip_res_list_json(items);
+	snprintf(kind, sizeof(kind), "%sList", kinds[k]->calico_kind);
+	return json_pack("{s:s, s:s, s:o}", "apiVersion", BIP_CALICO_API, "kind", kind, "items",
 			 items);
 }
 

@@ -29,6 +29,7 @@
 #include "output.h"
 
 #define BIP_API_VERSION "blockipam.io/v1"
+#define BIP_CALICO_API "projectcalico.org/v3"
 #define BIP_CONFIG_NAME "default"
 
 enum bip_res_kind {
@@ -91,6 +92,17 @@ json_t *bip_res_namespace_json(const struct bip_namespace *ns);
 json_t *bip_res_to_json(const struct bip_res *r);
 /* {"apiVersion": ..., "kind": "List", "items": items}; steals items. */
 json_t *bip_res_list_json(json_t *items);
+
+/* Whether word is one of calicoctl's names of a kind with a Calico form (ippool, IPReservations):
+ * for it, get -o yaml / json prints Calico's form, which apply reads back unchanged. */
+bool bip_res_calico_word(const char *word);
+/* doc, our form of a resource of kind k, turned into Calico's projectcalico.org/v3 form in place
+ * (left as it is for a kind without one, or a pool with a priority, which Calico cannot say);
+ * BIP_ENOMEM. */
+int bip_res_to_calico(enum bip_res_kind k, json_t *doc);
+/* {"apiVersion": "projectcalico.org/v3", "kind": "IPPoolList", "items": items} (our List for a kind
+ * without a Calico form); steals items. */
+json_t *bip_res_calico_list_json(enum bip_res_kind k, json_t *items);
 
 /* A table of documents of one kind (our form); wide adds labels, selectors and kept Calico fields;
  * with kind_prefix the NAME column reads "pool/p1". */

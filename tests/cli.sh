@@ -217,6 +217,59 @@ if t "one pool as yaml" 0 "kind: Pool" "$B" get pool zone-west-ippool -o yaml; t
 	if cmp -s "$tmp/out" "$tmp/one.yaml"; then pass "one pool round trip"; else fail "one pool round trip" "differs"; fi
 fi
 
+# Calico's form: its words print it, every kept field in it, and apply takes it back as it was
+if t "ippools as Calico's list" 0 "kind: IPPoolList" "$B" get ippools -o yaml; then
+	cp "$tmp/out" "$tmp/calico-all.yaml"
+	check "every item is a projectcalico.org/v3 IPPool" \
+		test "$(grep -c '^  kind: IPPool$' "$tmp/calico-all.yaml")" = "$(grep -c '^- apiVersion: projectcalico.org/v3$' "$tmp/calico-all.yaml")"
+	t "apply Calico's list" 0 "pool/default-ipv4-ippool" "$B" apply -f "$tmp/calico-all.yaml"
+	t "get ippools again" 0 "" "$B" get ippools -o yaml
+	if cmp -s "$tmp/out" "$tmp/calico-all.yaml"; then pass "Calico list round trip"; else fail "Calico list round trip" "differs"; fi
+fi
+if t "one ippool in Calico's form" 0 "apiVersion: projectcalico.org/v3" \
+	"$B" get ippool default-ipv4-ippool -o yaml; then
+	cp "$tmp/out" "$tmp/calico-one.yaml"
+	check "its Calico fields are there, natOutgoing a boolean" \
+		grep -qx "  natOutgoing: true" "$tmp/calico-one.yaml"
+	check "and ipipMode" grep -qx "  ipipMode: Always" "$tmp/calico-one.yaml"
+	t "delete the ippool" 0 "deleted" "$B" delete ippool default-ipv4-ippool
+	t "apply the Calico form back" 0 "pool/default-ipv4-ippool created" "$B" apply -f "$tmp/calico-one.yaml"
+	t "get it again" 0 "" "$B" get ippool default-ipv4-ippool -o yaml
+	if cmp -s "$tmp/out" "$tmp/calico-one.yaml"; then pass "Calico pool round trip"; else fail "Calico pool round trip" "differs"; fi
+fi
+t "apply says which fields do nothing here" 0 \
+	"note: document 1 (IPPool default-ipv4-ippool): ipipMode, natOutgoing, vxlanMode are kept for Calico's dataplane and have no effect in blockipam" \
+	"$B" apply -f "$data/calico/ippool-default.yaml"
+t "get ipreservations: Calico's form" 0 "kind: IPReservation" "$B" get ipreservations -o yaml
+t "get pools: our form" 0 "kind: Pool" "$B" get pool default-ipv4-ippool -o yaml
+calico_pool() {
+	printf 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: calico-bad}\nspec: %s\n' "$1" |
+		"$B" apply -f -
+}
+t "ipipMode: Sometimes refused" 1 "spec.ipipMode: want Never, Always or CrossSubnet, got string 'Sometimes'" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipMode: Sometimes}"
+t "natOutgoing: yes refused" 1 "spec.natOutgoing: want true or false, got string 'yes'" \
+	calico_pool "{cidr: 10.77.0.0/24, natOutgoing: yes}"
+t "disableBGPExport: a string refused" 1 "spec.disableBGPExport: want true or false" \
+	calico_pool "{cidr: 10.77.0.0/24, disableBGPExport: 'true'}"
+t "IPIP and VXLAN at once refused" 1 "Calico enables one encapsulation per pool" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipMode: CrossSubnet, vxlanMode: Always}"
+t "IPIP on IPv6 refused" 1 "Calico has no IPIP for IPv6" \
+	calico_pool "{cidr: 'fd00:77::/64', ipipMode: Always}"
+t "a bad nodeSelector refused" 1 "invalid nodeSelector" \
+	calico_pool "{cidr: 10.77.0.0/24, nodeSelector: 'zone = a'}"
+t "a bad allowedUses refused" 1 "spec.allowedUses[0]: unknown use 'Pods'" \
+	calico_pool "{cidr: 10.77.0.0/24, allowedUses: [Pods]}"
+t "unknown field: blockipam's and Calico's fields listed" 1 \
+	"(known: cidr, blockSize, disabled, nodeSelector, namespaceSelector, allowedUses, assignmentMode; Calico's, kept for its dataplane: ipipMode, vxlanMode, natOutgoing, disableBGPExport, awsSubnetID)" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipmode: Always}"
+t "none of them was written" 1 "pool 'calico-bad' not found" "$B" get ippool calico-bad
+t "VXLAN on IPv6, an AWS subnet: taken" 0 "pool/calico-bad created" \
+	calico_pool "{cidr: 'fd00:77::/64', vxlanMode: CrossSubnet, awsSubnetID: subnet-0123456789abcdef0, nat-outgoing: false}"
+t "kept as given" 0 "awsSubnetID: subnet-0123456789abcdef0" "$B" get ippool calico-bad -o yaml &&
+	not_in "Calico's v1 nat-outgoing: false is not kept" "nat-outgoing"
+t "delete it" 0 "pool/calico-bad deleted" "$B" delete pool calico-bad
+
 # our own kinds
 t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
