@@ -20,7 +20,8 @@ static const struct ctl_usage apply_usage = {
     "blockSize never change), before anything is written: one bad document, and nothing is.\n"
     "An IPPool's Calico fields (ipipMode, vxlanMode, natOutgoing, disableBGPExport,\n"
     "awsSubnetID) are checked by Calico's rules and kept for Calico's dataplane; a note\n"
-    "says they have no effect in blockipam.\n"
+    "says they have no effect in blockipam. A resource stored exactly as the manifest has it\n"
+    "is 'unchanged' and not written again.\n"
     "\n"
     "Options:\n"
     "  -f, --file FILE   the manifest\n"
@@ -65,7 +66,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 	struct ctl_session s = {0};
 	struct bip_res *res = NULL;
 	const char *file = NULL, *fname;
-	bool dry_run = false, *exists = NULL;
+	bool dry_run = false, *exists = NULL, *same = NULL;
 	char err[1024];
 	size_t n = 0, i;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -93,7 +94,8 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 		goto out;
 	}
 	exists = calloc(n, sizeof(*exists));
-	if (!exists) {
+	same = calloc(n, sizeof(*same));
+	if (!exists || !same) {
 		ctl_err("out of memory");
 		goto out;
 	}
@@ -107,13 +109,23 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 			ctl_lib_err(s.ipam, rc, "%s: %s; nothing was written", fname, err);
 		goto out;
 	}
+	for (i = 0; i < n; i++) {
+		if (exists[i] && (rc = bip_res_unchanged(s.ipam, &res[i], &same[i])) != BIP_OK) {
+			ctl_lib_err(s.ipam, rc,
+				    "%s: cannot read the stored %s; nothing was written",
+				    res[i].src, bip_res_kind_word(res[i].kind));
+			goto out;
+		}
+	}
 	ctl_warn_selectors(s.ipam, fname, res, n);
 	for (i = 0; i < n; i++)
 		note_kept(&res[i]);
 	for (i = 0; i < n; i++) {
-		const char *done = exists[i] ? "configured" : "created";
+		const char *done = same[i] ? "unchanged" : exists[i] ? "configured" : "created";
 
-		if (!dry_run && (rc = bip_res_put(s.ipam, &res[i], create_only)) != BIP_OK) {
+		/* as kubectl: what is stored already is not written again */
+		if (!dry_run && !same[i] &&
+		    (rc = bip_res_put(s.ipam, &res[i], create_only)) != BIP_OK) {
 			if (i == 0)
 				ctl_lib_err(s.ipam, rc, "%s: cannot store it; nothing was written",
 					    res[i].src);
@@ -132,6 +144,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 out:
 	ctl_close(&s);
 	free(exists);
+	free(same);
 	bip_res_free(res, n);
 	return ret;
 }

@@ -117,6 +117,9 @@ bool bip_res_name_ok(const char *s);
 /* Our form of one stored resource / of all of a kind (an array). BIP_ENOTFOUND when absent. */
 int bip_res_get(struct bip_ipam *ipam, enum bip_res_kind k, const char *name, json_t **doc);
 int bip_res_list(struct bip_ipam *ipam, enum bip_res_kind k, json_t **docs);
+/* *same: r is stored exactly as storing it would leave it (with the library's defaults for
+ * what it leaves out): writing it would change nothing. */
+int bip_res_unchanged(struct bip_ipam *ipam, const struct bip_res *r, bool *same);
 /* Store one resource; create_only: BIP_EEXIST when it exists. */
 int bip_res_put(struct bip_ipam *ipam, struct bip_res *r, bool create_only);
 /* Delete; the IPAM config is reset to its defaults instead. */

@@ -406,16 +406,21 @@ static int pool_put_attempt(struct bip_ipam *ip, void *ctx)
 	return pool_put_once(ip, pp->pool, pp->create_only);
 }
 
+void bip_pool_defaults(struct bip_pool *p)
+{
+	if (!p->block_len)
+		p->block_len = bip__default_block_len(p->cidr.addr.family);
+	if (!p->allowed_uses)
+		p->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+}
+
 int bip_ipam_pool_put(struct bip_ipam *ip, struct bip_pool *pool, bool create_only)
 {
 	char err[sizeof(ip->errmsg)], what[BIP_NAME_MAX + 8];
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!pool->block_len)
-		pool->block_len = bip__default_block_len(pool->cidr.addr.family);
-	if (!pool->allowed_uses)
-		pool->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+	bip_pool_defaults(pool);
 	rc = bip_pool_validate(pool, err, sizeof(err));
 	if (rc != BIP_OK)
 		return bip__seterr(ip, rc, "%s", err);

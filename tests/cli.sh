@@ -171,11 +171,30 @@ t "reservation" 0 "192.168.2.3/32,10.0.2.3/32,cafe:f00d::/123" "$B" get ipreserv
 t "IPAM configuration" 0 "maxBlocksPerHost: 4" "$B" get ipamconfiguration default -o yaml
 t "get everything" 0 "ipamconfig/default" "$B" get
 t "get one that is not there" 1 "pool 'nope' not found" "$B" get pool nope
-t "apply again: configured" 0 "pool/default-ipv4-ippool configured" \
+# the store's revision: a write of any record moves it
+store_rev() { "$B" version -o json | sed -n 's/^ *"revision": \([0-9]*\).*/\1/p'; }
+rev_before=$(store_rev)
+t "apply again: unchanged" 0 "pool/default-ipv4-ippool unchanged" \
 	"$B" apply -f "$data/calico/ippool-default.yaml"
+check "an unchanged apply writes nothing (revision $rev_before)" test "$(store_rev)" = "$rev_before"
+t "apply a change: configured" 0 "pool/default-ipv4-ippool configured" \
+	"$B" apply -f <(sed 's/natOutgoing: true/natOutgoing: false/' "$data/calico/ippool-default.yaml")
+check "a change is written" test "$(store_rev)" -gt "$rev_before"
+t "and back: configured" 0 "pool/default-ipv4-ippool configured" \
+	"$B" apply -f "$data/calico/ippool-default.yaml"
+rev_before=$(store_rev)
+t_all "a manifest of many, unchanged: unchanged each" 0 "ipamconfig/default unchanged" \
+	"reservation/my-ipreservation-1 unchanged" "pool/zone-west-ippool unchanged" -- \
+	"$B" apply -f <(for f in "$data"/calico/*.yaml; do echo ---; cat "$f"; done)
+not_in "none of them configured" "configured"
+check "nor written" test "$(store_rev)" = "$rev_before"
+t "blockSize left out: as stored, unchanged" 0 "pool/default-ipv4-ippool unchanged" \
+	"$B" apply -f <(grep -v blockSize "$data/calico/ippool-default.yaml")
 t "create again: refused" 1 "pool 'default-ipv4-ippool' already exists" \
 	"$B" create -f "$data/calico/ippool-default.yaml"
-t "dry run" 0 "pool/json-pool configured (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
+t "dry run" 0 "pool/json-pool configured (dry run)" \
+	"$B" apply --dry-run -f <(sed 's/"natOutgoing": true/"natOutgoing": false/' "$data/calico/ippool.json")
+t "dry run, unchanged" 0 "pool/json-pool unchanged (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
 t "overlap with a stored pool" 1 "overlaps the stored pool 'default-ipv4-ippool'" \
 	"$B" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
@@ -198,13 +217,13 @@ t "block size cannot change" 1 "block size of a pool cannot change in place (sto
 # round trips: what get prints, apply takes back unchanged
 if t "get -o yaml" 0 "kind: List" "$B" get -o yaml; then
 	cp "$tmp/out" "$tmp/all.yaml"
-	t "apply the yaml" 0 "configured" "$B" apply -f "$tmp/all.yaml"
+	t "apply the yaml" 0 "unchanged" "$B" apply -f "$tmp/all.yaml" && not_in "all of it unchanged" "configured"
 	t "get -o yaml again" 0 "" "$B" get -o yaml
 	if cmp -s "$tmp/out" "$tmp/all.yaml"; then pass "yaml round trip"; else fail "yaml round trip" "differs"; fi
 fi
 if t "get -o json" 0 '"kind": "List"' "$B" get -o json; then
 	cp "$tmp/out" "$tmp/all.json"
-	t "apply the json" 0 "configured" "$B" apply -f "$tmp/all.json"
+	t "apply the json" 0 "unchanged" "$B" apply -f "$tmp/all.json" && not_in "all of it unchanged" "configured"
 	t "get -o json again" 0 "" "$B" get -o json
 	if cmp -s "$tmp/out" "$tmp/all.json"; then pass "json round trip"; else fail "json round trip" "differs"; fi
 fi
@@ -271,7 +290,7 @@ t "kept as given" 0 "awsSubnetID: subnet-0123456789abcdef0" "$B" get ippool cali
 t "delete it" 0 "pool/calico-bad deleted" "$B" delete pool calico-bad
 
 # our own kinds
-t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f - <<'EOF'
+cat >"$tmp/own.yaml" <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Node
 metadata:
@@ -291,6 +310,11 @@ kind: Reservation
 metadata: {name: gateways}
 spec: {reservedCIDRs: [10.10.0.1, 10.10.16.1]}
 EOF
+t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f "$tmp/own.yaml"
+rev_before=$(store_rev)
+t_all "own kinds again: unchanged" 0 "node/node-1 unchanged" "namespace/team-a unchanged" \
+	"reservation/gateways unchanged" -- "$B" apply -f "$tmp/own.yaml"
+check "and not written" test "$(store_rev)" = "$rev_before"
 t "node" 0 "10.200.1.0/24" "$B" get node node-1
 t "node labels (wide)" 0 "kubernetes.io/os=linux" "$B" get nodes -o wide
 t "namespace" 0 "dmz-manual" "$B" get namespaces
