@@ -28,6 +28,30 @@ bool bip_res_name_ok(const char *s)
 	return true;
 }
 
+/*
+ * Kubernetes' rule for object names (apimachinery's IsDNS1123Subdomain and IsDNS1123Label): at
+ * most 253 (a label: 63) of a-z 0-9 - and ., each dot-separated part starting and ending with a
+ * letter or digit; a label has no dot. Calico names its resources by the same rule.
+ */
+bool bip_res_k8s_name_ok(const char *s, bool label)
+{
+	size_t n = strlen(s);
+	bool lower = true;
+
+	if (n == 0 || n > (label ? 63u : 253u))
+		return false;
+	for (const char *p = s; *p && lower; p++)
+		lower = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			(*p == '.' && !label);
+	if (!lower)
+		return false;
+	/* a '.' or '-' at either end of a part: no letter or digit before or after it there */
+	for (const char *p = s; *p; p++)
+		if ((*p == '.' || *p == '-') && (p == s || p[-1] == '.' || !p[1] || p[1] == '.'))
+			return false;
+	return true;
+}
+
 /* Label keys are what selectors can name: [A-Za-z0-9_./-]+ (selector.h). */
 static bool label_key_ok(const char *s)
 {

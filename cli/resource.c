@@ -139,12 +139,10 @@ static int doc_name(struct bip_rd *c, const struct bip_res_kind_ops *ops, const 
 	}
 	if (!*name)
 		return bip_rd_bad(c, "metadata.name is missing");
-	if (!bip_res_name_ok(*name))
-		return bip_rd_bad(
-		    c,
-		    "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
-		    "starting and ending with a letter or digit)",
-		    *name);
+	if (!bip_res_k8s_name_ok(*name, ops == &bip_res_namespace_ops))
+		return bip_rd_bad(c, "metadata.name: invalid name '%.300s' (want %s)", *name,
+				  ops == &bip_res_namespace_ops ? BIP_RES_K8S_LABEL_RULE
+								: BIP_RES_K8S_NAME_RULE);
 	return BIP_OK;
 }
 

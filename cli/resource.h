@@ -111,6 +111,16 @@ int bip_res_table(enum bip_res_kind k, const json_t *docs, bool wide, bool kind_
 
 /* A name as blockipam accepts it: 1-253 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 bool bip_res_name_ok(const char *s);
+/* A name as Kubernetes (and Calico) accepts one: a lowercase RFC 1123 subdomain, or with label
+ * an RFC 1123 label (namespaces). What manifests name. */
+bool bip_res_k8s_name_ok(const char *s, bool label);
+/* The rule of bip_res_k8s_name_ok in words, for messages. */
+#define BIP_RES_K8S_NAME_RULE                                                                      \
+	"a lowercase RFC 1123 subdomain: at most 253 of a-z, 0-9, '-' and '.', each part between " \
+	"dots starting and ending with a letter or digit, as Kubernetes names"
+#define BIP_RES_K8S_LABEL_RULE                                                                     \
+	"a lowercase RFC 1123 label: at most 63 of a-z, 0-9 and '-', starting and ending with a "  \
+	"letter or digit, as Kubernetes names namespaces"
 
 /* --- the store side (resource_store.c) --------------------------------------------------- */
 

@@ -261,9 +261,9 @@ t "apply says which fields do nothing here" 0 \
 	"$B" apply -f "$data/calico/ippool-default.yaml"
 t "get ipreservations: Calico's form" 0 "kind: IPReservation" "$B" get ipreservations -o yaml
 t "get pools: our form" 0 "kind: Pool" "$B" get pool default-ipv4-ippool -o yaml
-calico_pool() {
-	printf 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: calico-bad}\nspec: %s\n' "$1" |
-		"$B" apply -f -
+calico_pool() { # SPEC [NAME]
+	printf 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: %s}\nspec: %s\n' \
+		"${2:-calico-bad}" "$1" | "$B" apply -f -
 }
 t "ipipMode: Sometimes refused" 1 "spec.ipipMode: want Never, Always or CrossSubnet, got string 'Sometimes'" \
 	calico_pool "{cidr: 10.77.0.0/24, ipipMode: Sometimes}"
@@ -288,6 +288,24 @@ t "VXLAN on IPv6, an AWS subnet: taken" 0 "pool/calico-bad created" \
 t "kept as given" 0 "awsSubnetID: subnet-0123456789abcdef0" "$B" get ippool calico-bad -o yaml &&
 	not_in "Calico's v1 nat-outgoing: false is not kept" "nat-outgoing"
 t "delete it" 0 "pool/calico-bad deleted" "$B" delete pool calico-bad
+
+# names: Kubernetes' rules (a lowercase RFC 1123 subdomain; a namespace a label), nothing written
+rev_before=$(store_rev)
+t "Bad_Name refused, the value and the rule named" 1 \
+	"metadata.name: invalid name 'Bad_Name' (want a lowercase RFC 1123 subdomain: at most 253 of a-z, 0-9, '-' and '.'" \
+	calico_pool "{cidr: 10.77.0.0/24}" Bad_Name
+t "an upper-case name refused" 1 "invalid name 'Pool1'" calico_pool "{cidr: 10.77.0.0/24}" Pool1
+t "a name ending in '-' refused" 1 "invalid name 'pool-'" calico_pool "{cidr: 10.77.0.0/24}" pool-
+t "a namespace with a dot refused" 1 "invalid name 'team.a' (want a lowercase RFC 1123 label" \
+	"$B" apply -f - <<'EOF'
+apiVersion: blockipam.io/v1
+kind: Namespace
+metadata: {name: team.a}
+EOF
+check "none of them written" test "$(store_rev)" = "$rev_before"
+t "a dotted pool name is a subdomain: taken" 0 "pool/pool.zone-1 created" \
+	calico_pool "{cidr: 10.77.0.0/24}" pool.zone-1
+t "delete it" 0 "pool/pool.zone-1 deleted" "$B" delete pool pool.zone-1
 
 # our own kinds
 cat >"$tmp/own.yaml" <<'EOF'

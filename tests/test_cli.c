@@ -761,8 +761,45 @@ static void test_option_values(void)
 		    bip_res_name_ok("node1.example.com") && !bip_res_name_ok("") &&
 		    !bip_res_name_ok("-a") && !bip_res_name_ok("a/b") && !bip_res_name_ok("a b"),
 		"names");
-}
+	/* Kubernetes' names: lowercase RFC 1123 subdomains; namespaces labels */
+	static const struct {
+		const char *name;
+		bool subdomain, label;
+	} k8s[] = {
+	    {"default-ipv4-ippool", true, true},
+	    {"a", true, true},
+	    {"node1.example.com", true, false},
+	    {"0-9", true, true},
+	    {"Bad_Name", false, false},
+	    {"UPPER", false, false},
+	    {"a_b", false, false},
+	    {"-a", false, false},
+	    {"a-", false, false},
+	    {"a..b", false, false},
+	    {".a", false, false},
+	    {"a.", false, false},
+	    {"a.-b", false, false},
+	    {"a-.b", false, false},
+	    {"", false, false},
+	    {"a b", false, false},
+	};
+	char longest[255];
 
+	for (size_t i = 0; i < sizeof(k8s) / sizeof(k8s[0]); i++) {
+		T_CHECK(bip_res_k8s_name_ok(k8s[i].name, false) == k8s[i].subdomain, "'%s'",
+			k8s[i].name);
+		T_CHECK(bip_res_k8s_name_ok(k8s[i].name, true) == k8s[i].label, "label '%s'",
+			k8s[i].name);
+	}
+	memset(longest, 'a', sizeof(longest));
+	longest[253] = '\0';
+	T_CHECK(bip_res_k8s_name_ok(longest, false) && !bip_res_k8s_name_ok(longest, true), "253");
+	longest[63] = '\0';
+	T_CHECK(bip_res_k8s_name_ok(longest, true), "63");
+	memset(longest, 'a', 254);
+	longest[254] = '\0';
+	T_CHECK(!bip_res_k8s_name_ok(longest, false), "254");
+}
 static void test_gc_handles(void)
 {
 	static const struct {
