@@ -52,6 +52,15 @@ int bip_res_kind_parse(const char *word, enum bip_res_kind *out)
 	return BIP_EINVAL;
 }
 
+size_t bip_res_kind_words(enum bip_res_kind k, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *const *w = kinds[k]->words; *w && n < max; w++)
+		out[n++] = *w;
+	return n;
+}
+
 const char *bip_res_kind_name(enum bip_res_kind k)
 {
 	return kinds[k]->name;

@@ -56,6 +56,8 @@ struct bip_res {
 /* A kind as the command line names it ("pool", "IPPools", "ipamconfiguration", ...): any case,
  * singular or plural, ours or Calico's. BIP_EINVAL for an unknown word. */
 int bip_res_kind_parse(const char *word, enum bip_res_kind *out);
+/* Every word of kind k (lower case) into out, at most max; how many. */
+size_t bip_res_kind_words(enum bip_res_kind k, const char **out, size_t max);
 /* "Pool", "Reservation", "IPAMConfig", "Node", "Namespace": the kind in our manifests. */
 const char *bip_res_kind_name(enum bip_res_kind k);
 /* "pool", "reservation", "ipamconfig", "node", "namespace": the word in messages. */

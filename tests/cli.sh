@@ -38,6 +38,18 @@ t "help COMMAND" 0 "Usage: blockipamctl get" "$B" help get
 t "every help gives the exit codes" 0 "3 'ipam check' found problems" "$B" delete --help
 t "no command" 2 "Commands:" "$B"
 t "unknown command" 2 "unknown command 'frob'" "$B" frob
+# did you mean: the nearest by edit distance, of commands, options, kinds and stored names
+t "unknown command: the nearest" 2 "unknown command 'aply' (did you mean 'apply'?)" "$B" aply -f x
+t "a kind as a command" 2 "unknown command 'poool' (did you mean 'pool'? It is a kind: 'blockipamctl get pool')" "$B" poool
+t "unknown subcommand: the nearest" 2 "blockipamctl ipam: unknown command 'chek' (did you mean 'check'?)" "$B" ipam chek
+t "nothing near: no guess" 2 "" "$B" frob && not_in "no guess for frob" "did you mean"
+t "unknown option: the nearest" 2 "unknown option '--dry-rn' (did you mean '--dry-run'?)" "$B" apply --dry-rn -f x
+t "unknown option with a value" 2 "unknown option '--show-blocs=1' (did you mean '--show-blocks'?)" \
+	"$B" ipam show --show-blocs=1
+t "a global option misspelt" 2 "(did you mean '--store'?)" "$B" get --stor x
+t "unknown kind: the nearest" 2 "unknown kind 'poool' (did you mean 'pool'?)" "$B" get poool
+t "unknown kind, any case" 2 "unknown kind 'IPPOLS' (did you mean 'ippools'?)" "$B" get IPPOLS
+t "unknown kind: nothing near lists them" 2 "unknown kind 'gadget' (want pool, reservation" "$B" delete gadget x
 t "unknown ipam command" 2 "unknown command 'frob'" "$B" ipam frob
 t "unknown global flag" 2 "unknown option '--frob'" "$B" --frob get
 t "unknown flag" 2 "unknown option '--frob'" "$B" get --frob
@@ -171,6 +183,8 @@ t "reservation" 0 "192.168.2.3/32,10.0.2.3/32,cafe:f00d::/123" "$B" get ipreserv
 t "IPAM configuration" 0 "maxBlocksPerHost: 4" "$B" get ipamconfiguration default -o yaml
 t "get everything" 0 "ipamconfig/default" "$B" get
 t "get one that is not there" 1 "pool 'nope' not found" "$B" get pool nope
+t "a stored name misspelt: the nearest" 1 "pool 'default-ipv4-ipool' not found (did you mean 'default-ipv4-ippool'?)" \
+	"$B" get ippool default-ipv4-ipool
 # the store's revision: a write of any record moves it
 store_rev() { "$B" version -o json | sed -n 's/^ *"revision": \([0-9]*\).*/\1/p'; }
 rev_before=$(store_rev)
