@@ -9,7 +9,7 @@ if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
 iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \
 podman runc busybox-static conmon catatonit clang-format cppcheck chromium libxml2-utils \
-prometheus python3 python3-yaml faketime iptables"
+prometheus python3 python3-yaml faketime iptables zsh"
 	# kubectl: Debian's kubernetes-client, unless a kubectl (another package's) is there already
 	command -v kubectl >/dev/null 2>&1 || need="$need kubernetes-client"
 fi

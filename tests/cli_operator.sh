@@ -3,7 +3,8 @@
 # picture (ipam map: well-formed SVG, rendered by headless Chromium to a PNG that is not blank and
 # shows the nodes' colours), Prometheus metrics (promtool check metrics), the allocation listing
 # (ipam list, every format and filter; ipam check --show-all-ips / --show-problem-ips / --report),
-# --version / version and the plugin's banner, and bash completion driven through compgen.
+# --version / version and the plugin's banner, and bash completion driven through compgen (and
+# zsh's, through its bashcompinit, when zsh is installed).
 #
 # The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
 # (fd00:10::/64), a reservation, 7 nodes, 635 addresses, addresses borrowed by node-7 (after
@@ -264,7 +265,7 @@ t "plugin: CNI variables without CNI_COMMAND: the JSON error" 1 '"code":4' \
 
 # --- bash completion, driven through the function bash would call --------------------------------
 t "completion: help" 0 "Usage: blockipamctl completion" "$B" completion --help
-t "completion: bad shell" 2 "want 'bash' or 'names KIND'" "$B" completion tcsh
+t "completion: bad shell" 2 "want 'bash', 'zsh' or 'names KIND'" "$B" completion tcsh
 t "completion: the script" 0 "complete -F _blockipamctl blockipamctl" "$B" completion bash
 check "completion: the script is bash" bash -n "$tmp/out"
 t "completion: names" 0 "prod-v4" "$B" completion names pool
@@ -284,7 +285,31 @@ comp() {
 	else
 		fail "completion: '$*'" "got '$(tr '\n' ' ' <"$tmp/out")', want '$want'"
 	fi
+	[ -n "$zsh" ] || return 0
+	# zsh: as its _bash_complete calls the script (compgen -F), then matched against the word as
+	# compadd does (zsh's compgen leaves that to compadd)
+	B="$B" zsh -f -c 'autoload -U compinit && compinit -u -D
+		eval "$("$B" completion zsh)" || exit 1
+		[[ $_comps[blockipamctl] == "_bash_complete -F _blockipamctl" ]] || exit 1
+		words=("$B" "$@")
+		CURRENT=${#words}
+		COMP_WORDS=("${words[@]}")
+		COMP_CWORD=$((CURRENT - 1))
+		matches=(${(f)"$(compgen -F _blockipamctl -- ${words[CURRENT]})"})
+		print -l -- ${(M)matches:#${words[CURRENT]}*}' _ "$@" >"$tmp/out" 2>"$tmp/err"
+	if [ "$(sort "$tmp/out" | grep -v '^$' | tr '\n' ' ' | sed 's/^ *//; s/ $//')" = "$want" ]; then
+		pass "zsh completion: '$*' -> $want"
+	else
+		fail "zsh completion: '$*'" "got '$(tr '\n' ' ' <"$tmp/out")', want '$want'"
+	fi
 }
+zsh=$(command -v zsh)
+if [ -n "$zsh" ]; then
+	t "completion: the zsh script" 0 "autoload -U +X bashcompinit && bashcompinit" "$B" completion zsh
+	check "completion: the zsh script is zsh" zsh -n "$tmp/out"
+else
+	skip "zsh completion (every row below in zsh too)" "zsh is not installed (apt-get install zsh)"
+fi
 comp "ipam" ip
 comp "list" ipam li
 comp "map" ipam m
@@ -300,7 +325,7 @@ comp "node-1" --store "$BLOCKIPAM_STORE" delete node node-1
 comp "json" ipam show -o j
 comp "--show-all-ips --show-problem-ips" ipam check --show
 comp "--format" routes --node node-1 --f
-comp "bash names" completion ''
+comp "bash names zsh" completion ''
 comp "node-7" node release node-7
 comp "" node set node-5 --label a=b ''
 comp "web" ipam list --namespace ''
