@@ -4,7 +4,9 @@
 # shows the nodes' colours), Prometheus metrics (promtool check metrics), the allocation listing
 # (ipam list, every format and filter; ipam check --show-all-ips / --show-problem-ips / --report),
 # --version / version and the plugin's banner, and bash completion driven through compgen (and
-# zsh's, through its bashcompinit, when zsh is installed).
+# zsh's, through its bashcompinit, when zsh is installed); the README's opening and
+# docs/deploy.md as a new user reads them (the two commands, the order of the sections, the
+# store a cluster needs, the CNI examples' cniVersion, the manifests named and applied).
 #
 # The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
 # (fd00:10::/64), a reservation, 7 nodes, 635 addresses, addresses borrowed by node-7 (after
@@ -350,6 +352,42 @@ if command -v script >/dev/null; then
 else
 	skip "progress: on a terminal" "script (util-linux) missing"
 fi
+
+# --- the README and docs/deploy.md, read as a new user reads them --------------------------------
+readme=$root/README.md deploy=$root/docs/deploy.md
+check "docs: the README's first code block is the two commands" test \
+	"$(awk '/^```/ {if (on) exit; on = 1; next} on' "$readme")" = \
+	"$(printf '%s\n' './scripts/deps.sh && make demo' './scripts/deps.sh test && make check')"
+check "docs: what it is, the commands, then concepts, deploying, figures" test \
+	"$(grep -E '^## ' "$readme" | head -n 3 | tr '\n' '|')" = "## Concepts|## Deploying|## Figures|"
+check "docs: the README links docs/deploy.md" grep -qF '[docs/deploy.md](docs/deploy.md)' "$readme"
+check "docs: SQLite serves one host, a cluster needs etcd (README)" \
+	grep -qF 'The embedded SQLite store serves one host; a cluster needs etcd.' "$readme"
+check "docs: and deploy.md" grep -qF 'A cluster needs etcd' "$deploy"
+# every JSON example parses and declares a cniVersion: 1.1.0, or 1.0.0 with the reason beside it
+docs_json() { awk '/^ *```json$/ {on = 1; next} on && /^ *```$/ {on = 0; print "\036"; next} on' "$@"; }
+n=0 badv=""
+while IFS= read -r -d $'\036' j; do
+	[ -n "${j//[[:space:]]/}" ] || continue
+	n=$((n + 1))
+	v=$(jq -r .cniVersion <<<"$j" 2>/dev/null) || { badv="$badv [not JSON: ${j:0:40}]"; continue; }
+	[ "$v" = 1.1.0 ] || [ "$v" = 1.0.0 ] || badv="$badv [$v]"
+done < <(docs_json "$readme" "$deploy" "$root/docs/cni.md")
+check "docs: $n CNI examples parse and declare cniVersion$badv" test -z "$badv" -a "$n" -ge 3
+check "docs: the README's and cni.md's declare 1.1.0" test \
+	"$(docs_json "$readme" "$root/docs/cni.md" | tr '\036' '\n' | grep -c '"cniVersion": "1.1.0"')" = 2
+check "docs: deploy.md's 1.0.0 one says why" grep -qF 'declares `cniVersion` 1.0.0 rather than 1.1.0' "$deploy"
+missing=""
+for f in $(grep -oE '[0-9]{2}-[a-z-]+(\.example)?\.yaml' "$deploy" | sort -u); do
+	[ -f "$root/deploy/kubernetes/$f" ] || missing="$missing $f"
+done
+check "docs: every manifest deploy.md names is in deploy/kubernetes/${missing:+ (missing:$missing)}" \
+	test -z "$missing"
+# the manifests deploy.md applies, applied (on a store of their own)
+awk '/blockipamctl apply -f - <<.EOF.$/ {on = 1; print "---"; next} on && /^ *EOF$/ {on = 0; next}
+	on {sub(/^   /, ""); print}' "$deploy" >"$tmp/deploy-docs.yaml"
+t "docs: deploy.md's manifests apply" 0 "pool/default-ipv4 created" \
+	"$B" --store "sqlite://$tmp/deploy-docs.db" apply -f "$tmp/deploy-docs.yaml"
 
 # --- each thing said once ---------------------------------------------------------------------------
 t "message: an unreachable etcd, said once" 1 "blockipamctl: cannot list pools: etcd 127.0.0.1:1: " \
