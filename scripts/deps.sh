@@ -4,7 +4,9 @@
 set -e
 # libc6-dev, libssl-dev, libsqlite3-dev, libjansson-dev: their .a files link the static plugin
 # (gcc only recommends libc6-dev, and --no-install-recommends below skips recommendations).
-need="gcc make pkg-config libc6-dev libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
+# iproute2, iputils-ping, containernetworking-plugins: the demo's packet between two pods.
+need="gcc make pkg-config libc6-dev libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3 \
+iproute2 iputils-ping containernetworking-plugins"
 if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
 iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \

@@ -6,7 +6,9 @@
 # --version / version and the plugin's banner, and bash completion driven through compgen (and
 # zsh's, through its bashcompinit, when zsh is installed); the README's opening and
 # docs/deploy.md as a new user reads them (the two commands, the order of the sections, the
-# store a cluster needs, the CNI examples' cniVersion, the manifests named and applied).
+# store a cluster needs, the CNI examples' cniVersion, the manifests named and applied); and
+# make demo (on a copy of the build: no compiler line, the runtime's call shown, the per-pod
+# figure explained, as root a ping between two pods).
 #
 # The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
 # (fd00:10::/64), a reservation, 7 nodes, 635 addresses, addresses borrowed by node-7 (after
@@ -388,6 +390,41 @@ awk '/blockipamctl apply -f - <<.EOF.$/ {on = 1; print "---"; next} on && /^ *EO
 	on {sub(/^   /, ""); print}' "$deploy" >"$tmp/deploy-docs.yaml"
 t "docs: deploy.md's manifests apply" 0 "pool/default-ipv4 created" \
 	"$B" --store "sqlite://$tmp/deploy-docs.db" apply -f "$tmp/deploy-docs.yaml"
+
+# --- the demo (make demo): a quiet build, the runtime's call, its figure explained, a ping --------
+# On a copy of the build with the plugin and the CLI removed, so that make links them again:
+# the linker's notes on the static plugin must stay in the log, not reach the demo's reader.
+if cp -a "$build" "$tmp/demo-build" 2>"$tmp/err" && rm -f "$tmp/demo-build/blockipam" "$tmp/demo-build/blockipamctl"; then
+	t "demo: make demo" 0 "== Done. The store is" make -C "$root" --no-print-directory demo BUILD="$tmp/demo-build"
+	cat "$tmp/out" "$tmp/err" >"$tmp/demo.out" # what the reader sees: both streams
+	check "demo: it relinked the binaries" test -x "$tmp/demo-build/blockipam" -a -x "$tmp/demo-build/blockipamctl"
+	check "demo: no compiler or linker line in it" \
+		bash -c '! grep -nE "^(cc|gcc|clang|ar) |warning:|statically linked|error:" "$1"' _ "$tmp/demo.out"
+	check "demo: they are in the build's log" grep -q "statically linked" "$tmp/demo-build/build.log"
+	check "demo: no command missing" bash -c '! grep -n "command not found" "$1"' _ "$tmp/demo.out"
+	check "demo: how a runtime calls the plugin, environment and stdin" \
+		bash -c 'grep -q "How a runtime calls the plugin" "$1" && grep -q "CNI_COMMAND=ADD " "$1" &&
+			grep -q "CNI_NETNS=/var/run/netns/ctr-1" "$1" && grep -q "stdin (net.conf):" "$1" &&
+			grep -q "\"cniVersion\": \"1.1.0\", \"name\": \"demo-net\"" "$1"' _ "$tmp/demo.out"
+	per_pod=$(sed -nE 's/^300 ADDs in [0-9]+ ms: ([0-9]+\.[0-9]{2}) ms per pod.*/\1/p' "$tmp/demo.out")
+	check "demo: a per-pod time (${per_pod:-none} ms), not zero" \
+		bash -c '[[ $1 =~ ^[0-9]+\.[0-9]{2}$ ]] && [ "$1" != 0.00 ]' _ "$per_pod"
+	check "demo: the figure explained (exec, the shell, the README's figure)" \
+		bash -c 'grep -A4 "ms per pod" "$1" | grep -q "execs the plugin" &&
+			grep -A4 "ms per pod" "$1" | grep -q "README.s 1.6 ms"' _ "$tmp/demo.out"
+	if [ "$(id -u)" = 0 ]; then
+		check "demo: a packet between two pods (as root)" \
+			grep -q "2 packets transmitted, 2 received" "$tmp/demo.out"
+		check "demo: the two pods' addresses were blockipam's, then released" \
+			bash -c 'grep -q "demo-bridge.demo-a.eth0  default/web-a  node-6" "$1" &&
+				grep -q "No allocations match." "$1"' _ "$tmp/demo.out"
+		check "demo: no network namespace left" bash -c '! ip netns list | grep -q "^bipdemo-"'
+	else
+		check "demo: not root, the ping is skipped with a line" grep -q "^skipped: not root" "$tmp/demo.out"
+	fi
+else
+	bad "demo: cannot copy the build: $(cat "$tmp/err")"
+fi
 
 # --- each thing said once ---------------------------------------------------------------------------
 t "message: an unreachable etcd, said once" 1 "blockipamctl: cannot list pools: etcd 127.0.0.1:1: " \
