@@ -274,6 +274,19 @@ t "apply says which fields do nothing here" 0 \
 	"note: document 1 (IPPool default-ipv4-ippool): ipipMode, natOutgoing, vxlanMode are kept for Calico's dataplane and have no effect in blockipam" \
 	"$B" apply -f "$data/calico/ippool-default.yaml"
 t "get ipreservations: Calico's form" 0 "kind: IPReservation" "$B" get ipreservations -o yaml
+# a priority is blockipam's own: Calico's IPPool cannot say it, so that pool stays in our form
+t "a pool with a priority" 0 "pool/zone-a-first created" "$B" apply -f - <<'EOF'
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: zone-a-first}
+spec: {cidr: 10.78.0.0/24, priority: 10, ipipMode: CrossSubnet}
+EOF
+t "asked for as an ippool: our form, priority kept" 0 "priority: 10" \
+	"$B" get ippool zone-a-first -o yaml && not_in "not Calico's kind" "kind: IPPool"
+cp "$tmp/out" "$tmp/prio.yaml"
+t "and it applies back unchanged" 0 "pool/zone-a-first unchanged" "$B" apply -f "$tmp/prio.yaml"
+t "in Calico's list, as a Pool item" 0 "kind: Pool" "$B" get ippools -o yaml
+t "delete it" 0 "pool/zone-a-first deleted" "$B" delete pool zone-a-first
 t "get pools: our form" 0 "kind: Pool" "$B" get pool default-ipv4-ippool -o yaml
 calico_pool() { # SPEC [NAME]
 	printf 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: %s}\nspec: %s\n' \
