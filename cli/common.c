@@ -149,7 +149,7 @@ static void unknown_long(const struct ctl_usage *u, const char *arg, const struc
 	size_t n = 0;
 
 	snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
-	for (; longopts[n].name && n < sizeof(names) / sizeof(names[0]); n++)
+	for (; n < sizeof(names) / sizeof(names[0]) && longopts[n].name; n++)
 		names[n] = longopts[n].name;
 	near = strncmp(arg, "--", 2) == 0 ? ctl_nearest(word, names, n) : NULL;
 	if (near)
