@@ -54,7 +54,8 @@ static int kind_index(unsigned kind)
 }
 
 /* Whether this call (of kind) is one that fails. A call that cannot fail this way (a txn
- * without compares cannot lose a race) is not counted. */
+ * without compares cannot lose a race) is not counted. A BEFORE plan runs its hook here and
+ * lets the call through. */
 static bool fires(struct fault_store *f, unsigned kind, bool can)
 {
 	unsigned mask = f->plan.ops ? f->plan.ops : default_ops(f->plan.mode);
@@ -68,6 +69,12 @@ static bool fires(struct fault_store *f, unsigned kind, bool can)
 		return false;
 	if (f->counted - f->plan.nth >= (f->plan.repeat ? f->plan.repeat : 1))
 		return false;
+	if (f->plan.mode == BIP_FAULT_BEFORE) {
+		f->injected++;
+		if (f->plan.before)
+			f->plan.before(f->plan.ctx);
+		return false;
+	}
 	if (f->plan.mode == BIP_FAULT_DOWN)
 		f->down = true;
 	return true;

@@ -30,6 +30,9 @@ enum bip_fault_mode {
 			       * down), then returns err (a batch read hands over all or nothing:
 			       * FAIL is its broken connection) */
 	BIP_FAULT_DOWN,	      /* the nth op and every later one return err (the store went away) */
+	BIP_FAULT_BEFORE,     /* the nth op runs plan.before(plan.ctx) first, then passes through:
+			       * another client's write landing between a caller's read and its
+			       * commit (the hook writes to the inner store, not through s) */
 };
 
 struct bip_fault_plan {
@@ -42,6 +45,8 @@ struct bip_fault_plan {
 			       * LIST_HALF. A batch read counts as one op: it is one request. */
 	unsigned long repeat; /* counted ops that fail from the nth on: 0 or 1 = the nth only,
 			       * ULONG_MAX = all (a store that loses every race) */
+	void (*before)(void *ctx); /* BIP_FAULT_BEFORE */
+	void *ctx;
 };
 
 /* Wrap inner (BIP_ENOMEM, BIP_EINVAL). A new wrapper is off: every op passes through. */
