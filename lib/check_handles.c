@@ -19,7 +19,7 @@ int bip__ck_reread(struct checker *c, char (*keys)[KEY_LEN], size_t n, struct bi
 	for (size_t i = 0; i < n; i++)
 		reads[i] = (struct bip_read){keys[i], false, 0};
 	rc = bip_store_read(c->ip->store, reads, n, got, NULL);
-	return rc == BIP_OK ? BIP_OK : bip__seterr(c->ip, rc, "cannot read %s again", keys[0]);
+	return rc == BIP_OK ? BIP_OK : bip__store_fail(c->ip, rc, "cannot read %s again", keys[0]);
 }
 
 /* h as the handle record got (0 or 1 entry) says: present, rev and its addresses. */
@@ -219,6 +219,8 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		rc = bip_store_get(c->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
 			rc = BIP_ECONFLICT; /* changed since it was judged: leave it */
+		else if (rc != BIP_OK && rc != BIP_ENOMEM)
+			bip__store_fail(c->ip, rc, "cannot read %s", key);
 		if (rc == BIP_OK)
 			rc = bip__handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
@@ -270,6 +272,8 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	rc = repair_cmps(c, h, want, nwant, keys, cmps, &ncmps);
 	if (rc == BIP_OK)
 		rc = bip_store_txn(c->ip->store, cmps, ncmps, &op, 1, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM && !c->ip->errmsg[0])
+		bip__store_fail(c->ip, rc, "cannot %s %s", nwant ? "write" : "delete", key);
 out:
 	info.addrs = NULL;
 	bip_handle_info_clear(&info);

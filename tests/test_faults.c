@@ -1271,6 +1271,65 @@ static void test_pool_delete_budgets(void)
 	}
 }
 
+/* --- what a failure says ------------------------------------------------------------------- */
+
+/*
+ * Every store failure of an allocation and a release, for each code a store gives: the message
+ * names the handle (and the key it was reading or writing) and ends with the store's own words
+ * (here the fault store's "fault store: EINVAL injected at op 3"; etcd's name the endpoint and
+ * the timeout: test_etcd_server_stopped). Before: a store's BIP_EINVAL ("too many operations in
+ * txn request") lost them, a failed list of blocks/ said nothing at all, and "cannot list pools"
+ * in a release did not say whose.
+ */
+static void test_fault_messages(void)
+{
+	static const int errs[] = {BIP_EIO, BIP_EAGAIN, BIP_ETIMEDOUT, BIP_EINVAL, BIP_EPERM};
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		for (int release = 0; release < 2; release++) {
+			unsigned long nth = 1, fired = 1;
+			struct env e;
+
+			T_REQUIRE(env_open(&e) == 0);
+			T_REQUIRE(dual_pools(&e) == BIP_OK);
+			for (; fired && nth < 100; nth++) {
+				struct bip_fault_plan plan = {BIP_FAULT_FAIL, nth, errs[i]};
+				struct bip_alloc_req req = {
+				    .handle = "h1", .node = "n1", .num4 = 1, .num6 = 1};
+				struct bip_alloc_result res = {0};
+				const char *m;
+				char words[96];
+				int rc;
+
+				if (release && alloc_on(e.raw, "h1", "n1", 1, 1) != BIP_OK)
+					break;
+				bip_fault_arm(e.fs, &plan);
+				rc = release ? bip_ipam_release_handle(e.ip, "h1")
+					     : bip_ipam_allocate(e.ip, &req, &res);
+				bip_alloc_result_free(&res);
+				fired = bip_fault_injected(e.fs);
+				bip_fault_arm(e.fs, NULL);
+				if (!fired)
+					break;
+				m = bip_ipam_errmsg(e.ip);
+				snprintf(words, sizeof(words),
+					 ": fault store: %s injected at op %lu",
+					 bip_errname(errs[i]), nth);
+				T_CHECK(rc == errs[i], "%s, %s at op %lu: got %s",
+					bip_errname(errs[i]), release ? "release" : "allocation",
+					nth, bip_errname(rc));
+				T_CHECK(strstr(m, words) &&
+					    (strstr(m, "'h1'") || strstr(m, "handles/h1")) &&
+					    !strstr(m, "''") && !strstr(m, "  "),
+					"%s, %s at op %lu: '%s'", bip_errname(errs[i]),
+					release ? "release" : "allocation", nth, m);
+			}
+			T_CHECK(!fired && nth > 2, "%s: the operation never completed",
+				bip_errname(errs[i]));
+			env_close(&e);
+		}
+}
+
 /* --- a repair and a release racing ------------------------------------------------------------ */
 
 struct race {
@@ -1404,6 +1463,6 @@ static void test_repair_races(void)
 	}
 _Static_assert(NCASES == 22, "a case without its test below");
 T_MAIN(T(test_fault_store), T(test_fault_read), T(test_every_race_lost),
-       T(test_pool_delete_budgets), T(test_repair_races), C(0), C(1), C(2), C(3), C(4), C(5), C(6),
-       C(7), C(8), C(9), C(10), C(11), C(12), C(13), C(14), C(15), C(16), C(17), C(18), C(19),
-       C(20), C(21))
+       T(test_pool_delete_budgets), T(test_fault_messages), T(test_repair_races), C(0), C(1), C(2),
+       C(3), C(4), C(5), C(6), C(7), C(8), C(9), C(10), C(11), C(12), C(13), C(14), C(15), C(16),
+       C(17), C(18), C(19), C(20), C(21))

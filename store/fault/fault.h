@@ -49,7 +49,9 @@ struct bip_fault_plan {
 	void *ctx;
 };
 
-/* Wrap inner (BIP_ENOMEM, BIP_EINVAL). A new wrapper is off: every op passes through. */
+/* Wrap inner (BIP_ENOMEM, BIP_EINVAL). A new wrapper is off: every op passes through. Its
+ * bip_store_errmsg() after an injected failure names the error and the op ("fault store: EIO
+ * injected at op 3"), as a real store's words would; else it is the inner store's. */
 int bip_fault_wrap(struct bip_store *inner, struct bip_store **out);
 /* Set the plan (NULL = off) and reset the counters. s must come from bip_fault_wrap(). */
 void bip_fault_arm(struct bip_store *s, const struct bip_fault_plan *plan);
