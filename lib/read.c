@@ -188,7 +188,7 @@ again:
 	if (rc != BIP_OK) {
 		char ps[BIP_PREFIX_STRLEN];
 
-		return bip__seterr(a->ip, rc, "cannot read the blocks near %s (%s)",
+		return bip__store_fail(a->ip, rc, "cannot read the blocks near %s (%s)",
 				   bip_prefix_fmt(p, ps), keys[0]);
 	}
 	if (nfmt)
@@ -291,7 +291,7 @@ int bip__get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 		if (rc == BIP_ENOTFOUND)
 			return BIP_OK;
 		if (rc != BIP_OK)
-			return bip__seterr(a->ip, rc, "cannot read %s", key);
+			return bip__store_fail(a->ip, rc, "cannot read %s", key);
 	}
 	rc = bip__blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
 	bip_kv_clear(&kv);
@@ -359,8 +359,8 @@ int bip__prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size_t
 		}
 		rc = bip_store_read(a->ip->store, reads, m, got, NULL);
 		if (rc != BIP_OK) {
-			bip__seterr(a->ip, rc, "cannot read %s%s", keys[0],
-				    m > 1 ? " and the other blocks read with it" : "");
+			bip__store_fail(a->ip, rc, "cannot read %s%s", keys[0],
+					m > 1 ? " and the other blocks read with it" : "");
 			goto out;
 		}
 		for (size_t j = 0; j < m; j++) {
@@ -497,7 +497,7 @@ int bip__read_context(struct attempt *a)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
 	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
 	if (rc != BIP_OK)
-		return bip__seterr(
+		return bip__store_fail(
 		    a->ip, rc,
 		    "cannot read the records for '%s' (its handle, the config, pools, "
 		    "reservations, node '%s'%s)",
@@ -644,7 +644,7 @@ int bip__read_handle(struct attempt *a)
 	if (rc == BIP_ENOTFOUND)
 		return BIP_OK;
 	if (rc != BIP_OK)
-		return bip__seterr(a->ip, rc, "cannot read %s", key);
+		return bip__store_fail(a->ip, rc, "cannot read %s", key);
 	rc = bip__use_handle(a, &kv);
 	bip_kv_clear(&kv);
 	return rc;
@@ -708,7 +708,7 @@ int bip__verify_held(struct attempt *a)
 					 "(check --repair fixes the record)",
 					 id, bip_addr_fmt(a->rec.held.addrs[i].addr, as));
 		else
-			bip__seterr(a->ip, rc, "cannot read %s", key);
+			bip__store_fail(a->ip, rc, "cannot read %s", key);
 		bip_kv_clear(&kv);
 		return rc;
 	}
