@@ -266,7 +266,8 @@ static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
 		rc = bip__need_blocks_near(a, cand, grow);
 		if (rc != BIP_OK)
 			return rc;
-		grow += grow < 3;
+		/* no cap: a walk over a sparse IPv6 pool must reach the pool's size in a few reads */
+		grow++;
 		if (!bip__span_loaded(a, cand, &span))
 			return BIP_EINVAL;
 		hi = bip_prefix_last(span).v < pool_last ? bip_prefix_last(span).v : pool_last;

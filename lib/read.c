@@ -199,6 +199,7 @@ again:
 		bip_kvs_free(&got[i]);
 	if (rc == BIP_OK && upgraded) {
 		nfmt = 0;
+		upgraded = false; /* read the span again, now from the index the upgrade built */
 		goto again;
 	}
 	return rc == BIP_OK ? push_span(a, span) : rc;
