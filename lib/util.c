@@ -54,6 +54,9 @@ char *bip__im_strdup(struct bip_ipam *ip, const char *s)
 /* The message, then the store's own words (which endpoint, what it answered, "may have been
  * applied") when any and when store_call or err is a code only a store gives. */
 static int vseterr(struct bip_ipam *ip, int err, bool store_call, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int vseterr(struct bip_ipam *ip, int err, bool store_call, const char *fmt, va_list ap)
 {
 	if (!ip)
 		return err;
