@@ -54,6 +54,9 @@ char *bip__im_strdup(struct bip_ipam *ip, const char *s)
 /* The message, then the store's own words (which endpoint, what it answered, "may have been
  * applied") when any and when store_call or err is a code only a store gives. */
 static int vseterr(struct bip_ipam *ip, int err, bool store_call, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int vseterr(struct bip_ipam *ip, int err, bool store_call, const char *fmt, va_list ap)
 {
 	if (!ip)
 		return err;
@@ -95,15 +98,14 @@ int bip__store_fail(struct bip_ipam *ip, int err, const char *fmt, ...)
 void bip__name_handle(struct bip_ipam *ip, int err, const char *doing, const char *handle)
 {
 	char was[sizeof(ip->errmsg)];
-	int n;
 
 	if (err == BIP_OK || err == BIP_ENOTFOUND || !ip->store || !*bip_store_errmsg(ip->store) ||
 	    strstr(ip->errmsg, handle))
 		return;
 	memcpy(was, ip->errmsg, sizeof(was));
-	n = snprintf(ip->errmsg, sizeof(ip->errmsg), "%s '%s': ", doing, handle);
-	if (n > 0 && (size_t)n < sizeof(ip->errmsg))
-		strncat(ip->errmsg, was, sizeof(ip->errmsg) - (size_t)n - 1);
+	/* Truncation keeps the head: the handle, then as much of the store's words as fit. */
+	if (snprintf(ip->errmsg, sizeof(ip->errmsg), "%s '%s': %s", doing, handle, was) < 0)
+		memcpy(ip->errmsg, was, sizeof(was));
 }
 
 int64_t bip__now(void)
