@@ -291,7 +291,7 @@ static void print_check(FILE *f, const struct bip_check_report *r)
 {
 	family(f, "blockipam_check_problems",
 	       "Problems 'blockipamctl ipam check' finds, by kind (0 when healthy).");
-	for (int k = 0; k <= BIP_PROB_ADDR_TWICE; k++) {
+	for (int k = 0; k <= BIP_PROB_LAST; k++) {
 		size_t n = 0;
 
 		for (size_t i = 0; i < r->n; i++)

@@ -220,7 +220,10 @@ static size_t existing_from(const struct attempt *a, struct bip_addr v)
 	return lo;
 }
 
-/* fn for each existing block of pool p starting in [lo, hi]; 1 from fn: stop. */
+/* What a walk's fn answers to stop the walk (error codes are positive, BIP_ENOMEM is 1). */
+#define WALK_STOP (-1)
+
+/* fn for each existing block of pool p starting in [lo, hi]; WALK_STOP from fn: stop. */
 static int visit_range(struct attempt *a, const struct bip_pool *p, bip_u128 lo, bip_u128 hi,
 		       int (*fn)(struct attempt *a, struct bip_prefix blk, void *ctx), void *ctx)
 {
@@ -243,7 +246,7 @@ static int visit_range(struct attempt *a, const struct bip_pool *p, bip_u128 lo,
 
 /*
  * The existing blocks of pool p in address order, from the node's start position (as claims
- * walk) round to it again, each given to fn until it answers non-zero (1: stop; else an error,
+ * walk) round to it again, each given to fn until it answers non-zero (WALK_STOP; else an error,
  * returned). Read from the block index a span at a time, each 16 times wider than the last, so
  * a walk over a crowded pool takes a few reads and one that stops early takes one.
  */
@@ -273,9 +276,7 @@ static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
 		hi = bip_prefix_last(span).v < pool_last ? bip_prefix_last(span).v : pool_last;
 		rc = visit_range(a, p, lo, wrapped && hi >= start_v ? start_v - 1 : hi, fn, ctx);
 		if (rc || (wrapped && hi >= start_v))
-			return rc == 1 ? BIP_OK : rc;
-		if (rc)
-			return rc == 1 ? BIP_OK : rc;
+			return rc == WALK_STOP ? BIP_OK : rc;
 		if (hi == pool_last) {
 			if (wrapped || start_v == bip_prefix_first(p->cidr).v)
 				return BIP_OK;
@@ -456,7 +457,7 @@ static int reclaim_candidate(struct attempt *a, struct bip_prefix c, void *ctx)
 		mine = bip_prefix_eq(a->own.aff[i], c);
 	if (!mine && !fully_reserved(a, c))
 		r->cand[r->ncand++] = c;
-	return r->ncand == RECLAIM_SCAN;
+	return r->ncand == RECLAIM_SCAN ? WALK_STOP : 0;
 }
 
 static int reclaim_empty(struct attempt *a, const struct bip_pool *p, struct blk **out)
@@ -666,7 +667,7 @@ static int borrow_one(struct attempt *a, struct bip_prefix c, void *ctx)
 		if (rc != BIP_OK)
 			return rc;
 	}
-	return w->need == 0;
+	return w->need == 0 ? WALK_STOP : 0;
 }
 
 static int borrow_from(struct fam_walk *w, const struct bip_pool *p)

@@ -183,7 +183,7 @@ static int list_keys(struct bip_ipam *ip, const char *pfx, struct bip_kvs *out)
 	int rc = bip_store_list(ip->store, pfx, BIP_LIST_KEYS_ONLY, out);
 
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot list %s to build the block index", pfx);
+		return bip__store_fail(ip, rc, "cannot list %s to build the block index", pfx);
 	return BIP_OK;
 }
 
@@ -286,15 +286,33 @@ int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev)
 		rc = add_missing(ip, &blocks, &idx, b);
 	if (rc == BIP_OK)
 		rc = drop_stale(ip, &blocks, &idx, b);
-	if (rc == BIP_OK) {
+	/* A store without blocks has nothing to index: it is left as it is (the record is written
+	 * by the upgrade that finds blocks), so a call that fails changes nothing. */
+	if (rc == BIP_OK && (blocks.n || idx.n)) {
 		op.len = (size_t)snprintf(val, sizeof(val), "{\"version\":%d}", BIP__FORMAT);
 		rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
 	}
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM && !ip->errmsg[0])
-		bip__seterr(ip, rc, "cannot build the block index (store format 1 to %d)",
+		bip__store_fail(ip, rc, "cannot build the block index (store format 1 to %d)",
 			    BIP__FORMAT);
 	bip_kvs_free(&blocks);
 	bip_kvs_free(&idx);
 	free(b);
 	return rc;
+}
+
+int bip__blockidx_fix(struct bip_ipam *ip, struct bip_prefix cidr, int64_t block_rev,
+		      int64_t idx_rev)
+{
+	char bkey[KEY_LEN], ikey[KEY_LEN], val[IDX_VALUE_LEN];
+	struct bip_cmp cmps[2] = {{bkey, block_rev}, {ikey, idx_rev}};
+	struct bip_op op = {block_rev > 0 ? BIP_OP_PUT : BIP_OP_DEL, ikey, NULL, 0};
+
+	bip__key_block(bkey, cidr);
+	bip__key_blockidx(ikey, cidr);
+	if (block_rev > 0) {
+		op.len = (size_t)idx_value(cidr, val, sizeof(val));
+		op.value = val;
+	}
+	return bip_store_txn(ip->store, cmps, 2, &op, 1, NULL);
 }

@@ -29,6 +29,7 @@ const char *bip_problem_name(enum bip_problem_kind k)
 	    [BIP_PROB_AFFINITY_PENDING] = "pending-affinity",
 	    [BIP_PROB_BLOCK_CORRUPT] = "corrupt-record",
 	    [BIP_PROB_ADDR_TWICE] = "address-held-twice",
+	    [BIP_PROB_BLOCK_INDEX] = "block-index-mismatch",
 	};
 
 	if ((unsigned)k >= sizeof(names) / sizeof(names[0]))
@@ -361,6 +362,8 @@ static int check_run(struct bip_ipam *ip, bool repair,
 		rc = bip__ck_handles(&c);
 	if (rc == BIP_OK)
 		rc = bip__ck_affinities(&c);
+	if (rc == BIP_OK)
+		rc = bip__ck_index(&c);
 	if (rc == BIP_OK && repair)
 		rc = repair_no_pool(&c);
 	bip_pools_free(c.pools, c.npools);

@@ -79,4 +79,7 @@ int bip__ck_handles(struct checker *c);
 /* lib/check_affinities.c */
 int bip__ck_affinities(struct checker *c);
 
+/* lib/check_index.c: the block index against the blocks scanned (c->blocks, sorted). */
+int bip__ck_index(struct checker *c);
+
 #endif

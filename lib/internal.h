@@ -82,6 +82,10 @@ int bip__store_txn(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
 int bip__format_decode(const struct bip_kv *kv, unsigned *version);
 /* Build the index of a format-1 store and write the format record (at format_rev as read). */
 int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev);
+/* Make cidr's index entry agree with its block, both as read (revisions; 0: absent): the entry
+ * made when the block is there, deleted when it is not. BIP_ECONFLICT when either moved. */
+int bip__blockidx_fix(struct bip_ipam *ip, struct bip_prefix cidr, int64_t block_rev,
+		      int64_t idx_rev);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9._-]*, at most BIP_NAME_MAX. Handles: printable ASCII without
  * '/', space, quotes or backslash, at most BIP_HANDLE_MAX. */

@@ -292,16 +292,46 @@ static int poolset_cmp(struct bip_ipam *ip, int64_t *rev)
 }
 
 /* Write (or delete, when p is NULL) pool `name`, conditioned on the pool and the poolset. */
-static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_pool *p, int64_t rev,
-		       int64_t setrev)
+/*
+ * A store without blocks and without a format record is a new one: its first pool writes the
+ * record (this library's format, conditioned on there being none), so no allocation ever has an
+ * upgrade to do. A store with blocks but no record is an old one: its first allocation builds
+ * the block index (lib/blockidx.c) and writes the record then.
+ */
+static int stamp_format(struct bip_ipam *ip, bool no_blocks, struct bip_cmp *cmp,
+			struct bip_op *op, char *val, size_t vlen, size_t *stamped)
 {
-	char key[KEY_LEN];
-	struct bip_cmp cmps[2];
-	struct bip_op ops[2];
-	char *v = NULL;
-	size_t len = 0;
+	struct bip_kv kv = {0};
 	int rc;
 
+	*stamped = 0;
+	if (!no_blocks)
+		return BIP_OK;
+	rc = bip_store_get(ip->store, KEY_FORMAT, &kv);
+	bip_kv_clear(&kv);
+	if (rc == BIP_OK)
+		return BIP_OK;
+	if (rc != BIP_ENOTFOUND)
+		return bip__store_fail(ip, rc, "cannot read the store's %s record", KEY_FORMAT);
+	*cmp = (struct bip_cmp){KEY_FORMAT, 0};
+	*op = (struct bip_op){BIP_OP_PUT, KEY_FORMAT, val, 0};
+	op->len = (size_t)snprintf(val, vlen, "{\"version\":%d}", BIP__FORMAT);
+	*stamped = 1;
+	return BIP_OK;
+}
+
+static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_pool *p, int64_t rev,
+		       int64_t setrev, bool no_blocks)
+{
+	char key[KEY_LEN], fmt[32];
+	struct bip_cmp cmps[3];
+	struct bip_op ops[3];
+	char *v = NULL;
+	size_t len = 0, stamped;
+	int rc = stamp_format(ip, no_blocks, &cmps[2], &ops[2], fmt, sizeof(fmt), &stamped);
+
+	if (rc != BIP_OK)
+		return rc;
 	snprintf(key, sizeof(key), PFX_POOLS "%s", name);
 	if (p) {
 		v = bip__pool_encode(ip, p, &len);
@@ -312,7 +342,7 @@ static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_p
 	cmps[1] = (struct bip_cmp){KEY_POOLSET, setrev};
 	ops[0] = p ? (struct bip_op){BIP_OP_PUT, key, v, len} : (struct bip_op){BIP_OP_DEL, key};
 	ops[1] = (struct bip_op){BIP_OP_PUT, KEY_POOLSET, "{}", 2};
-	rc = bip__store_txn(ip, cmps, 2, ops, 2, NULL);
+	rc = bip__store_txn(ip, cmps, 2 + stamped, ops, 2 + stamped, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
 		bip__store_fail(ip, rc, "cannot write %s", key);
 	free(v);
@@ -326,6 +356,7 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 	struct bip_prefix *blocks = NULL;
 	size_t n = 0, nblocks = 0;
 	char a[BIP_PREFIX_STRLEN], b[BIP_PREFIX_STRLEN];
+	bool no_blocks = false;
 	int rc;
 
 	rc = poolset_cmp(ip, &setrev);
@@ -385,11 +416,12 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 				    "block %s; release it first",
 				    pool->name, a, pool->block_len, bip_prefix_fmt(bp, b));
 		}
+		no_blocks = kvs.n == 0;
 		bip_kvs_free(&kvs);
 		if (rc != BIP_OK)
 			goto out;
 	}
-	rc = pool_commit(ip, pool->name, pool, rev, setrev);
+	rc = pool_commit(ip, pool->name, pool, rev, setrev, no_blocks);
 out:
 	free(blocks);
 	(void)nblocks;
@@ -557,7 +589,7 @@ static int pool_disable_once(struct bip_ipam *ip, void *ctx)
 	if (rc != BIP_OK)
 		return rc;
 	p->disabled = true;
-	rc = pool_commit(ip, p->name, p, rev, setrev);
+	rc = pool_commit(ip, p->name, p, rev, setrev, false);
 	if (rc != BIP_OK)
 		p->disabled = false;
 	return rc;
@@ -572,7 +604,7 @@ static int pool_delete_once(struct bip_ipam *ip, void *ctx)
 
 	if (rc == BIP_ENOTFOUND)
 		return BIP_OK;
-	return rc == BIP_OK ? pool_commit(ip, p->name, NULL, rev, setrev) : rc;
+	return rc == BIP_OK ? pool_commit(ip, p->name, NULL, rev, setrev, false) : rc;
 }
 
 int bip_ipam_pool_delete_force(struct bip_ipam *ip, const char *name, bool release,

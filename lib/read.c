@@ -116,7 +116,7 @@ static int format_once(struct bip_ipam *ip, void *ctx)
 	else if (rc == BIP_OK)
 		rc = bip__format_decode(&kv, &version);
 	else
-		bip__seterr(ip, rc, "cannot read the store's %s record", KEY_FORMAT);
+		bip__store_fail(ip, rc, "cannot read the store's %s record", KEY_FORMAT);
 	if (rc == BIP_ECORRUPT)
 		bip__seterr(ip, rc, "store record %s does not decode", KEY_FORMAT);
 	if (rc == BIP_OK && version < BIP__FORMAT)

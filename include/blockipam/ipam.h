@@ -424,7 +424,10 @@ enum bip_problem_kind {
 	BIP_PROB_AFFINITY_PENDING,  /* a pending affinity left over */
 	BIP_PROB_BLOCK_CORRUPT,	    /* a record that does not decode or breaks invariants */
 	BIP_PROB_ADDR_TWICE,	    /* one address held by two handles (never expected) */
+	BIP_PROB_BLOCK_INDEX,	    /* a block without its index entry, or an entry without
+				     * its block (lib/blockidx.c) */
 };
+#define BIP_PROB_LAST BIP_PROB_BLOCK_INDEX
 
 struct bip_problem {
 	enum bip_problem_kind kind;
