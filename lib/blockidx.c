@@ -111,6 +111,31 @@ static bool compared_existing(const struct bip_cmp *cmps, size_t ncmp, const cha
 	return false;
 }
 
+/* The transaction, and the format record it is the first to need: a store's first block is
+ * committed with the record, conditioned on there being none yet. */
+static int with_format(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
+		       const struct bip_op *ops, size_t nop, int64_t *rev)
+{
+	struct bip_cmp *c = bip__im_calloc(ip, ncmp + 1, sizeof(*c));
+	struct bip_op *o = bip__im_calloc(ip, nop + 1, sizeof(*o));
+	char val[32];
+	int rc = BIP_ENOMEM;
+
+	if (c && o) {
+		memcpy(c, cmps, ncmp * sizeof(*c));
+		memcpy(o, ops, nop * sizeof(*o));
+		c[ncmp] = (struct bip_cmp){KEY_FORMAT, 0};
+		o[nop] = (struct bip_op){BIP_OP_PUT, KEY_FORMAT, val, 0};
+		o[nop].len = bip__format_encode(val, sizeof(val));
+		rc = bip_store_txn(ip->store, c, ncmp + 1, o, nop + 1, rev);
+		if (rc == BIP_OK)
+			ip->format_absent = false;
+	}
+	free(c);
+	free(o);
+	return rc;
+}
+
 int bip__store_txn(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
 		   const struct bip_op *ops, size_t nop, int64_t *rev)
 {
@@ -147,7 +172,10 @@ int bip__store_txn(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
 		}
 		x.n++;
 	}
-	rc = bip_store_txn(ip->store, cmps, ncmp, x.ops, nop + x.n, rev);
+	if (x.n && ip->format_absent)
+		rc = with_format(ip, cmps, ncmp, x.ops, nop + x.n, rev);
+	else
+		rc = bip_store_txn(ip->store, cmps, ncmp, x.ops, nop + x.n, rev);
 out:
 	free(x.ops);
 	free(x.keys);
@@ -156,6 +184,11 @@ out:
 }
 
 /* --- the format record and the upgrade ----------------------------------------------------- */
+
+size_t bip__format_encode(char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, "{\"version\":%d}", BIP__FORMAT);
+}
 
 int bip__format_decode(const struct bip_kv *kv, unsigned *version)
 {
@@ -288,8 +321,9 @@ int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev)
 		rc = drop_stale(ip, &blocks, &idx, b);
 	/* A store without blocks has nothing to index: it is left as it is (the record is written
 	 * by the upgrade that finds blocks), so a call that fails changes nothing. */
-	if (rc == BIP_OK && (blocks.n || idx.n)) {
-		op.len = (size_t)snprintf(val, sizeof(val), "{\"version\":%d}", BIP__FORMAT);
+	ip->format_absent = rc == BIP_OK && !blocks.n && !idx.n;
+	if (rc == BIP_OK && !ip->format_absent) {
+		op.len = bip__format_encode(val, sizeof(val));
 		rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
 	}
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM && !ip->errmsg[0])

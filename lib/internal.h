@@ -21,6 +21,8 @@ struct bip_ipam {
 	long nallocs;
 	bool fail_once; /* ... and only that one, not every later one too */
 	uint64_t rng;	/* xorshift state for jitter */
+	bool format_absent; /* the store has no format record and had no blocks when last read:
+			     * the commit that creates its first block writes the record */
 };
 
 /* Memory through the ipam handle, so tests can fail any allocation. */
@@ -80,6 +82,8 @@ int bip__store_txn(struct bip_ipam *ip, const struct bip_cmp *cmps, size_t ncmp,
 		   const struct bip_op *ops, size_t nop, int64_t *rev);
 /* The format record's version (kv NULL: absent, 1). */
 int bip__format_decode(const struct bip_kv *kv, unsigned *version);
+/* The format record this library writes ({"version":N}) into buf; its length. */
+size_t bip__format_encode(char *buf, size_t len);
 /* Build the index of a format-1 store and write the format record (at format_rev as read). */
 int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev);
 /* Make cidr's index entry agree with its block, both as read (revisions; 0: absent): the entry

@@ -315,7 +315,7 @@ static int stamp_format(struct bip_ipam *ip, bool no_blocks, struct bip_cmp *cmp
 		return bip__store_fail(ip, rc, "cannot read the store's %s record", KEY_FORMAT);
 	*cmp = (struct bip_cmp){KEY_FORMAT, 0};
 	*op = (struct bip_op){BIP_OP_PUT, KEY_FORMAT, val, 0};
-	op->len = (size_t)snprintf(val, vlen, "{\"version\":%d}", BIP__FORMAT);
+	op->len = bip__format_encode(val, vlen);
 	*stamped = 1;
 	return BIP_OK;
 }

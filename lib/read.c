@@ -140,13 +140,71 @@ static int use_format(struct attempt *a, const struct bip_kvs *kvs, bool *upgrad
 				   "%d: upgrade blockipam on this node",
 				   version, BIP__FORMAT);
 	a->cache.format_ok = true;
-	if (version == BIP__FORMAT)
+	if (version == BIP__FORMAT) {
+		a->ip->format_absent = false;
 		return BIP_OK;
+	}
 	*upgraded = true;
 	return bip__retry(a->ip, format_once, NULL, "building the block index");
 }
 
 #define MAX_BLOCK_BITS 16 /* a block holds at most 2^16 addresses */
+
+/* The reads that find the blocks near a prefix, at most this many (and the format record). */
+#define NEAR_READS (2 + MAX_BLOCK_BITS)
+
+/* The span that bip__need_blocks_near reads for p: p widened to a whole hex digit, and by
+ * grow more digits. */
+static struct bip_prefix near_span(struct bip_prefix p, unsigned grow)
+{
+	unsigned slen = p.len - p.len % 4;
+
+	slen = slen > 4 * grow ? slen - 4 * grow : 0;
+	return (struct bip_prefix){bip_prefix_first((struct bip_prefix){p.addr, slen}), slen};
+}
+
+/* Append to reads (keys beside them) what finds the blocks overlapping span: the block index
+ * entries inside it and the block keys of its supernets that could still be blocks; then the
+ * format record if it is not known yet. The count appended. */
+static size_t near_reads(const struct attempt *a, struct bip_prefix span, char (*keys)[KEY_LEN],
+			 struct bip_read *reads, bool *fmt)
+{
+	unsigned bits = bip_addr_bits(span.addr), minlen = bits - MAX_BLOCK_BITS;
+	size_t n = 0;
+
+	bip__blockidx_span(keys[n], span);
+	reads[n] = (struct bip_read){keys[n], true, BIP_LIST_KEYS_ONLY};
+	n++;
+	for (unsigned l = minlen; l < span.len; l++, n++) {
+		struct bip_prefix sup = {bip_prefix_first((struct bip_prefix){span.addr, l}), l};
+
+		bip__key_block(keys[n], sup);
+		reads[n] = (struct bip_read){keys[n], false, BIP_LIST_KEYS_ONLY};
+	}
+	*fmt = !a->cache.format_ok;
+	if (*fmt)
+		reads[n++] = (struct bip_read){KEY_FORMAT, false, 0};
+	return n;
+}
+
+/* Use the answers to near_reads (n of them, frees them): the blocks merged in and the span
+ * recorded, unless the format record said to build the index first (*upgraded: read again). */
+static int near_use(struct attempt *a, struct bip_prefix span, struct bip_kvs *got, size_t n,
+		    bool fmt, bool *upgraded)
+{
+	int rc = BIP_OK;
+
+	*upgraded = false;
+	if (fmt)
+		rc = use_format(a, &got[n - 1], upgraded);
+	if (rc == BIP_OK && !*upgraded)
+		rc = merge_existing(a, got, n - fmt);
+	for (size_t i = 0; i < n; i++)
+		bip_kvs_free(&got[i]);
+	if (rc == BIP_OK && !*upgraded)
+		rc = push_span(a, span);
+	return rc;
+}
 
 /*
  * Make sure every block that overlaps p is in a->cache.existing, reading as little as that
@@ -157,52 +215,29 @@ static int use_format(struct attempt *a, const struct bip_kvs *kvs, bool *upgrad
  */
 int bip__need_blocks_near(struct attempt *a, struct bip_prefix p, unsigned grow)
 {
-	unsigned bits = bip_addr_bits(p.addr), minlen = bits - MAX_BLOCK_BITS, slen;
-	char keys[2 + MAX_BLOCK_BITS][KEY_LEN];
-	struct bip_read reads[2 + MAX_BLOCK_BITS];
-	struct bip_kvs got[2 + MAX_BLOCK_BITS];
-	struct bip_prefix span;
-	size_t n = 0, nfmt = 0;
-	bool upgraded = false;
-	int rc;
+	char keys[NEAR_READS][KEY_LEN];
+	struct bip_read reads[NEAR_READS];
+	struct bip_kvs got[NEAR_READS];
+	struct bip_prefix span = near_span(p, grow);
+	bool fmt, upgraded = true;
+	int rc = BIP_OK;
 
 	if (bip__span_loaded(a, p, NULL))
 		return BIP_OK;
-	slen = p.len - p.len % 4;
-	slen = slen > 4 * grow ? slen - 4 * grow : 0;
-	span = (struct bip_prefix){bip_prefix_first((struct bip_prefix){p.addr, slen}), slen};
-again:
-	n = 0;
-	bip__blockidx_span(keys[n], span);
-	reads[n] = (struct bip_read){keys[n], true, BIP_LIST_KEYS_ONLY};
-	n++;
-	for (unsigned l = minlen; l < slen; l++, n++) {
-		bip__key_block(keys[n], (struct bip_prefix){bip_prefix_first((struct bip_prefix){p.addr, l}), l});
-		reads[n] = (struct bip_read){keys[n], false, BIP_LIST_KEYS_ONLY};
-	}
-	if (!a->cache.format_ok) {
-		reads[n++] = (struct bip_read){KEY_FORMAT, false, 0};
-		nfmt = 1;
-	}
-	rc = bip_store_read(a->ip->store, reads, n, got, NULL);
-	if (rc != BIP_OK) {
-		char ps[BIP_PREFIX_STRLEN];
+	/* once more after an upgrade: now from the index it built */
+	for (unsigned round = 0; rc == BIP_OK && upgraded && round < 2; round++) {
+		size_t n = near_reads(a, span, keys, reads, &fmt);
 
-		return bip__store_fail(a->ip, rc, "cannot read the blocks near %s (%s)",
-				   bip_prefix_fmt(p, ps), keys[0]);
+		rc = bip_store_read(a->ip->store, reads, n, got, NULL);
+		if (rc != BIP_OK) {
+			char ps[BIP_PREFIX_STRLEN];
+
+			return bip__store_fail(a->ip, rc, "cannot read the blocks near %s (%s)",
+					       bip_prefix_fmt(p, ps), keys[0]);
+		}
+		rc = near_use(a, span, got, n, fmt, &upgraded);
 	}
-	if (nfmt)
-		rc = use_format(a, &got[n - 1], &upgraded);
-	if (rc == BIP_OK && !upgraded)
-		rc = merge_existing(a, got, n - nfmt);
-	for (size_t i = 0; i < n; i++)
-		bip_kvs_free(&got[i]);
-	if (rc == BIP_OK && upgraded) {
-		nfmt = 0;
-		upgraded = false; /* read the span again, now from the index the upgrade built */
-		goto again;
-	}
-	return rc == BIP_OK ? push_span(a, span) : rc;
+	return rc;
 }
 
 /* Whether any existing block overlaps p. Blocks hold at most 2^16 addresses, so only blocks
@@ -454,7 +489,7 @@ int bip__new_blk(struct attempt *a, struct bip_prefix cidr, const char *node, in
 /* A batch of reads being built: entry i fills slot[i] of the attempt's answers. */
 struct batch {
 	char keys[RD__N][KEY_LEN];
-	struct bip_read reads[RD__N];
+	struct bip_read reads[RD__N + NEAR_READS]; /* and the blocks near a host-local range */
 	int slot[RD__N];
 	size_t n;
 };
@@ -476,14 +511,19 @@ static void batch_add(struct batch *b, int slot, bool prefix, unsigned flags, co
 /*
  * Everything an allocation reads before it knows which blocks it needs, in ONE store request at
  * one revision: the handle, the config, the pools, the reservations, the node, the namespace,
- * and the node's affinities (block mode; host-local ranges read the blocks near them later). Decoded afterwards by bip__use_handle and bip__use_context, in
- * the order they were once read, so a bad record is reported as before.
+ * and the node's affinities in block mode; in host-local mode the blocks near the first range
+ * instead. Decoded afterwards by bip__use_handle and bip__use_context, in the order they were
+ * once read, so a bad record is reported as before.
  */
 int bip__read_context(struct attempt *a)
 {
 	const struct bip_alloc_req *req = a->req;
-	struct bip_kvs got[RD__N];
+	struct bip_kvs got[RD__N + NEAR_READS];
+	char nkeys[NEAR_READS][KEY_LEN];
+	struct bip_prefix span = {0};
 	struct batch b;
+	size_t nnear = 0;
+	bool fmt = false, upgraded;
 	int rc;
 
 	b.n = 0;
@@ -496,7 +536,12 @@ int bip__read_context(struct attempt *a)
 		batch_add(&b, RD_NAMESPACE, false, 0, PFX_NAMESPACES "%s", req->namespace);
 	if (!req->nranges)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
-	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
+	/* a host-local range's blocks ride along (its first range's: one per family is usual) */
+	if (req->nranges) {
+		span = near_span(req->ranges[0].subnet, 0);
+		nnear = near_reads(a, span, nkeys, b.reads + b.n, &fmt);
+	}
+	rc = bip_store_read(a->ip->store, b.reads, b.n + nnear, got, NULL);
 	if (rc != BIP_OK)
 		return bip__store_fail(
 		    a->ip, rc,
@@ -505,7 +550,8 @@ int bip__read_context(struct attempt *a)
 		    req->handle, req->node, req->namespace ? ", namespace" : "");
 	for (size_t i = 0; i < b.n; i++)
 		a->rec.kvs[b.slot[i]] = got[i];
-	return BIP_OK;
+	/* an upgrade just made: the range's own read (bip__need_blocks_near) reads them again */
+	return nnear ? near_use(a, span, got + b.n, nnear, fmt, &upgraded) : BIP_OK;
 }
 
 /* The handle record (kv NULL: there is none). */
