@@ -52,6 +52,17 @@ PREFIX = "/blockipam/v1/"
 CLUSTER = ("pools/", "poolset", "config", "reservations/", "namespaces/")
 
 
+def idx_block(key):
+    """The block key a block index key stands for (blockidx/4/0a0ae010/028 -> blocks/10.10.224.16-28)."""
+    try:
+        _, fam, hx, ln = key.split("/")
+        n = int(hx, 16)
+        ip = ipaddress.IPv4Address(n) if fam == "4" else ipaddress.IPv6Address(n)
+        return f"blocks/{ip}-{int(ln)}"
+    except ValueError:
+        return None
+
+
 def etcd_endpoints(store):
     return ",".join("http://" + e for e in store[len("etcd://"):].split(","))
 
@@ -159,6 +170,9 @@ class View:
             for e in v.get("alloc", []):
                 nodes.add(e[2] if len(e) > 2 else (v.get("node") or ""))
             return nodes
+        if key.startswith("blockidx/"):
+            blk = idx_block(key)
+            return self.node_of(blk) if blk else None
         if key.startswith(CLUSTER):
             return {"cluster"}
         return None
@@ -175,6 +189,12 @@ class View:
             node = v.get("node")
             if node and f"affinity/{node}/{k[len('blocks/'):]}" not in self.recs:
                 errs.append(f"{k}: node {node} has no affinity record for it")
+        if "format" in self.recs:  # a store with the block index: one entry per block
+            idx = {idx_block(k) for k in self.recs if k.startswith("blockidx/")}
+            for k in sorted(set(self.blocks) - idx):
+                errs.append(f"{k} has no block index entry")
+            for k in sorted(idx - set(self.blocks)):
+                errs.append(f"the block index names {k}, which is not a block")
         for a, (h, holder, k) in self.held.items():
             hv = self.handles.get(h)
             if hv is None:
@@ -263,6 +283,11 @@ def step(argv):
             errs.append(f"nothing matching '{p}' changed")
     if not any_key:
         for k in changed:
+            if k == "format" and k not in b.recs:
+                continue  # written once, with a store's first pool or block
+            blk = idx_block(k) if k.startswith("blockidx/") else None
+            if blk and (blk in b.recs) != (blk in a.recs):
+                continue  # an index entry comes and goes with its block (invariants below)
             if not any(matches(k, p, b, a) for p in must + may + gone + new):
                 errs.append(f"{k} changed and should not have")
     allowed = set(nodes) | ({"cluster"} if cluster else set())
