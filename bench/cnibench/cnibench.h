@@ -48,6 +48,7 @@ struct params {
 	size_t burst_pods, burst_reps;
 	int scale_nodes, scale_pods, scale_workers;
 	long lib_n, lib_total; /* row 7 */
+	long claim_blocks;     /* row 8: blocks in the store the claims are measured on */
 	size_t etcd_held;
 	size_t new_nodes; /* row 5: first ADDs of new nodes */
 };
@@ -247,7 +248,8 @@ struct bench {
 	struct row_burst burst;
 	struct row_scale scale;
 	struct etcd_row e6, e6b;
-	json_t *lib; /* row 7: bench_lib's JSON (owned by rows) */
+	json_t *lib;   /* row 7: bench_lib's JSON (owned by rows) */
+	json_t *claim; /* row 8: bench_claim's JSON (owned by rows) */
 };
 
 char *mkdir_tmp(const struct bench *b, const char *what);
@@ -285,6 +287,7 @@ int run_row_scale(struct bench *b);
 int run_row_etcd(struct bench *b);
 int run_row_etcd3(struct bench *b);
 int run_row_lib(struct bench *b);
+int run_row_claim(struct bench *b);
 void report_row_floor(struct bench *b);
 void report_row_pairs(struct bench *b);
 void report_row_conc(struct bench *b);
@@ -293,6 +296,7 @@ void report_row_scale(struct bench *b);
 void report_row_etcd(struct bench *b);
 void report_row_etcd3(struct bench *b);
 void report_row_lib(struct bench *b);
+void report_row_claim(struct bench *b);
 void write_goals(struct bench *b);
 
 #endif

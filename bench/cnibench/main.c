@@ -11,7 +11,8 @@
  *
  * Rows (see bench/RESULTS.md): 1 floor, 2 ADD/DEL at 0 / 5,000 / 50,000 held, 3 concurrency,
  * 4 burst, 5 scale (5,000 nodes x 110 pods), 6 etcd (BIP_BENCH_ETCD=etcd://...; 6b the same
- * on three members, BIP_BENCH_ETCD3), 7 the in-process library benchmark (build/bench/bench_lib).
+ * on three members, BIP_BENCH_ETCD3), 7 the in-process library benchmark (build/bench/bench_lib),
+ * 8 block claims against store size (build/bench/bench_claim).
  *
  *   cnibench --build DIR --json FILE --md FILE [--commit TEXT] [--hyperfine-json FILE]
  *
@@ -49,6 +50,7 @@ static const struct params full_params = {
     .scale_workers = 1,
     .lib_n = 100000,
     .lib_total = 500000,
+    .claim_blocks = 10000,
     .etcd_held = 5000,
     .new_nodes = 20,
 };
@@ -66,6 +68,7 @@ static void quick_params(struct params *p)
 	p->scale_nodes = 100;
 	p->lib_n = 5000;
 	p->lib_total = 10000;
+	p->claim_blocks = 1000;
 	p->etcd_held = 500;
 	p->new_nodes = 5;
 }
@@ -90,6 +93,7 @@ static const struct row rows[] = {
     {"6 etcd", run_row_etcd, report_row_etcd, NEEDS_NOTHING},
     {"6b etcd3", run_row_etcd3, report_row_etcd3, NEEDS_ETCD3},
     {"7 library", run_row_lib, report_row_lib, NEEDS_NOTHING},
+    {"8 claims", run_row_claim, report_row_claim, NEEDS_NOTHING},
 };
 
 static bool row_can_run(const struct bench *b, const struct row *r)
