@@ -117,6 +117,7 @@ static int one_handle(void *ctx, const struct bip_handle_info *h)
 	struct gc *g = ctx;
 	char a[BIP_ADDR_STRLEN];
 	json_t *addrs, *v;
+	int64_t boot;
 
 	if (add_stamp(g, h) != BIP_OK)
 		return BIP_ENOMEM;
@@ -145,8 +146,10 @@ static int one_handle(void *ctx, const struct bip_handle_info *h)
 		return BIP_ENOMEM;
 	for (size_t i = 0; i < h->naddrs; i++)
 		json_array_append_new(addrs, json_string(bip_addr_fmt(h->addrs[i].addr, a)));
-	v = json_pack("{s:s, s:s?, s:o, s:I}", "handle", h->id, "node", h->node, "addresses", addrs,
-		      "rev", (json_int_t)h->rev);
+	boot = bip_boot_elapsed(h->boot_id, h->boot_s);
+	v = json_pack("{s:s, s:s?, s:o, s:I, s:I}", "handle", h->id, "node", h->node, "addresses",
+		      addrs, "rev", (json_int_t)h->rev, "boot",
+		      (json_int_t)(boot >= 0 ? (int64_t)time(NULL) - boot : 0));
 	return v && json_array_append_new(g->victims, v) == 0 ? BIP_OK : BIP_ENOMEM;
 }
 
@@ -167,7 +170,10 @@ static int by_rev(const void *a, const void *b)
  * a clock that jumped ahead makes the handles after it look young, which keeps them (a leak
  * until the clock catches up, never a live pod's address released). What the order cannot
  * place is a handle that only writes older than the list precede: with --list-revision, the
- * store's revision before the list was taken, every handle written after it is kept.
+ * store's revision before the list was taken, every handle written after it is kept. And a
+ * handle written on this machine's current boot carries CLOCK_BOOTTIME seconds, which no
+ * wall-clock jump moves: its age on that clock, taken from gc's wall time now, keeps it young
+ * too ("boot": 0 when it has no such stamp), with no other write needed to place it.
  */
 static int drop_recent(struct gc *g)
 {
@@ -196,7 +202,10 @@ static int drop_recent(struct gc *g)
 				hi = mid;
 		}
 		latest = lo ? g->stamps[lo - 1].time : INT64_MAX;
+		if ((int64_t)json_integer_value(json_object_get(v, "boot")) > latest)
+			latest = (int64_t)json_integer_value(json_object_get(v, "boot"));
 		json_object_del(v, "rev");
+		json_object_del(v, "boot");
 		if (latest > g->cutoff || (g->list_rev && rev > (int64_t)g->list_rev))
 			g->recent_kept++;
 		else if (json_array_append(kept, v) != 0) {

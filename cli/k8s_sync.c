@@ -232,6 +232,7 @@ static int collect(void *ctx, const struct bip_handle_info *h)
 {
 	struct hvec *hv = ctx;
 	struct hrec *r;
+	int64_t now, t;
 
 	if (hv->n == hv->cap) {
 		size_t cap = hv->cap ? 2 * hv->cap : 256;
@@ -242,9 +243,13 @@ static int collect(void *ctx, const struct bip_handle_info *h)
 		hv->v = v;
 		hv->cap = cap;
 	}
+	/* its time, made younger by CLOCK_BOOTTIME when it was written on this boot: a clock that
+	 * was behind at its ADD cannot make a young pod's handle look old (bip_handle_age) */
+	now = (int64_t)time(NULL);
+	t = now - bip_handle_age(h, now);
 	r = &hv->v[hv->n++];
 	*r = (struct hrec){strdup(h->id),	dup_or_null(h->node),	 dup_or_null(h->namespace),
-			   dup_or_null(h->pod), dup_or_null(h->pod_uid), h->time};
+			   dup_or_null(h->pod), dup_or_null(h->pod_uid), t > h->time ? t : h->time};
 	if (!r->id || (h->node && !r->node) || (h->namespace && !r->ns) || (h->pod && !r->pod) ||
 	    (h->pod_uid && !r->uid))
 		return BIP_ENOMEM;

@@ -238,6 +238,7 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 
 		rc = BIP_ENOMEM;
 		info.time = bip__now();
+		bip__boot_stamp(info.boot_id, &info.boot_s);
 		info.id = bip__im_strdup(c->ip, h->id);
 		info.node = h->node ? bip__im_strdup(c->ip, h->node) : NULL;
 		if (!info.id || (h->node && !info.node))

@@ -39,7 +39,14 @@ static void put_handle(struct attempt *a, struct bip__txn *t)
 		h.container = (char *)req->attrs.container;
 		h.ifname = (char *)req->attrs.ifname;
 		h.pod_uid = (char *)req->attrs.pod_uid;
-		h.time = a->rec.have_handle ? a->rec.held.time : bip__now();
+		if (a->rec.have_handle) { /* a repeated or added-to ADD keeps the first stamps */
+			h.time = a->rec.held.time;
+			memcpy(h.boot_id, a->rec.held.boot_id, sizeof(h.boot_id));
+			h.boot_s = a->rec.held.boot_s;
+		} else {
+			h.time = bip__now();
+			bip__boot_stamp(h.boot_id, &h.boot_s);
+		}
 		v = bip__handle_encode(ip, &h, &len);
 		free(h.addrs);
 	}

@@ -44,6 +44,10 @@ int bip__store_fail(struct bip_ipam *ip, int err, const char *fmt, ...)
  * before it, so that a runtime's log says which attachment it was. */
 void bip__name_handle(struct bip_ipam *ip, int err, const char *doing, const char *handle);
 int64_t bip__now(void);
+/* This boot's id and CLOCK_BOOTTIME seconds; false (id "") when either cannot be read. */
+bool bip__boot_stamp(char id[BIP_BOOT_ID_LEN + 1], int64_t *boot_s);
+/* s is a boot id as the kernel writes it (BIP_BOOT_ID_LEN characters, then the end). */
+bool bip__boot_id_valid(const char *s);
 uint64_t bip__rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */
 void bip__backoff(struct bip_ipam *ip, int attempt);

@@ -356,6 +356,18 @@ int bip__handle_decode(struct bip_ipam *ip, const char *id, const unsigned char 
 	rc = BIP_ECORRUPT;
 	if (bip__mj_get_int(j, "time", &h.time, 0, INT64_MAX) != BIP_OK)
 		goto out;
+	/* bootID and bootTime come together or not at all (records written before them) */
+	e = json_object_get(j, "bootID");
+	if (e) {
+		const char *b = json_string_value(e);
+
+		if (!b || strlen(b) != BIP_BOOT_ID_LEN || !bip__boot_id_valid(b) ||
+		    !json_object_get(j, "bootTime") ||
+		    bip__mj_get_int(j, "bootTime", &h.boot_s, 0, INT64_MAX) != BIP_OK)
+			goto out;
+		memcpy(h.boot_id, b, BIP_BOOT_ID_LEN + 1);
+	} else if (json_object_get(j, "bootTime"))
+		goto out;
 	ips = json_object_get(j, "ips");
 	if (!json_is_array(ips) || json_array_size(ips) > HANDLE_MAX_ADDRS)
 		goto out;
@@ -441,6 +453,10 @@ char *bip__handle_encode(struct bip_ipam *ip, const struct bip_handle_info *h, s
 		bad |= bip__mj_set_str(j, "container", h->container);
 	bad |= bip__mj_set_str(j, "ifname", h->ifname);
 	bad |= json_object_set_new(j, "time", json_integer(h->time));
+	if (h->boot_id[0]) {
+		bad |= bip__mj_set_str(j, "bootID", h->boot_id);
+		bad |= json_object_set_new(j, "bootTime", json_integer(h->boot_s));
+	}
 	if (bad) {
 		json_decref(j);
 		return NULL;

@@ -5,6 +5,7 @@
  * Keys are built only from validated names and canonical CIDRs, so no input can place a key
  * outside its prefix: names and handles never contain '/'.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,65 @@ void bip__name_handle(struct bip_ipam *ip, int err, const char *doing, const cha
 int64_t bip__now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+bool bip__boot_id_valid(const char *s)
+{
+	for (int i = 0; i < BIP_BOOT_ID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-'
+			 : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[BIP_BOOT_ID_LEN] == '\0';
+}
+
+/*
+ * Read afresh each time (no cache: the library keeps no mutable state of its own); the kernel
+ * makes one boot_id per boot, so a stamp taken by any process of this boot compares with it.
+ */
+bool bip__boot_stamp(char id[BIP_BOOT_ID_LEN + 1], int64_t *boot_s)
+{
+	struct timespec ts;
+	ssize_t n;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+	id[0] = '\0';
+	if (fd < 0)
+		return false;
+	n = read(fd, id, BIP_BOOT_ID_LEN);
+	close(fd);
+	if (n != BIP_BOOT_ID_LEN || clock_gettime(CLOCK_BOOTTIME, &ts) != 0) {
+		id[0] = '\0';
+		return false;
+	}
+	id[BIP_BOOT_ID_LEN] = '\0';
+	if (!bip__boot_id_valid(id)) {
+		id[0] = '\0';
+		return false;
+	}
+	*boot_s = (int64_t)ts.tv_sec;
+	return true;
+}
+
+int64_t bip_boot_elapsed(const char *boot_id, int64_t boot_s)
+{
+	char now_id[BIP_BOOT_ID_LEN + 1];
+	int64_t now_s;
+
+	if (!boot_id || !*boot_id || !bip__boot_stamp(now_id, &now_s) ||
+	    strcmp(now_id, boot_id) != 0 || now_s < boot_s)
+		return -1;
+	return now_s - boot_s;
+}
+
+int64_t bip_handle_age(const struct bip_handle_info *h, int64_t now)
+{
+	int64_t age = now > h->time ? now - h->time : 0,
+		boot = bip_boot_elapsed(h->boot_id, h->boot_s);
+
+	return boot >= 0 && boot < age ? boot : age;
 }
 
 uint64_t bip__rand(struct bip_ipam *ip)

@@ -15,9 +15,15 @@
 #   dead1     made an hour before the list (both by its time and by the store's order), gone
 #             from it: released (the rule keeps the young, not everything)
 #   alone     'back' again on a store where nothing was written between the list and it: no
-#             write orders it after the list, so its own time decides and gc releases it. A
-#             KNOWN wrong answer (printed, not passed) without --list-revision; with the
-#             store's revision read before the list (gc --list-revision), it is kept
+#             write orders it after the list. The handle also carries the boot's id and its
+#             CLOCK_BOOTTIME seconds (docs/records.md, bootID, bootTime), which no wall-clock
+#             jump moves: gc on the same boot sees it is seconds old and keeps it, with its
+#             clock right, a day ahead, or a day behind; and with the store's revision read
+#             before the list (gc --list-revision) too
+#   old boot  the same handle with its bootID changed to another boot's: only its wall time
+#             is left, and gc releases it (the boot stamp is what kept it, nothing else)
+#   k8s       a handle made a day behind by the plugin clock: k8s sync's leak grace measures
+#             its age on CLOCK_BOOTTIME too and keeps it
 #   order     the same with --dry-run and JSON: 'back' counted as too recent, not a victim
 #
 # Ends with "clock_jump: N passed, N failed, N skipped".
@@ -39,6 +45,9 @@ fi
 # build: ASan refuses to start unless told the order is fine (it is: faketime only wraps the
 # clock calls).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+# A wall clock set or jumped moves neither CLOCK_MONOTONIC nor CLOCK_BOOTTIME; faketime fakes
+# them too unless told not to, which no real clock jump does.
+export FAKETIME_DONT_FAKE_MONOTONIC=1
 S=sqlite://$tmp/ipam.db
 "$B" --store "$S" apply -f - >/dev/null <<'YAML'
 apiVersion: blockipam.io/v1
@@ -56,12 +65,27 @@ add() {
  "ipam": {"type": "blockipam", "store": "$S", "node": "n1"}}
 EOF
 }
+# age_rec STORE ID SECS: the handle's CLOCK_BOOTTIME stamp made SECS older, as if its ADD had
+# been SECS ago on this boot (faketime moves the wall clock only, as a real clock jump does)
+age_rec() {
+	local db=${1#sqlite://} v
+	v=$(sqlite3 "$db" "select value from kv where key = 'handles/cj.$2.eth0'" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+if h["bootTime"] >= int(sys.argv[1]):
+    h["bootTime"] -= int(sys.argv[1])
+else:  # booted too recently to be that old on this boot: a stamp of another boot
+    h["bootID"] = "00000000-0000-4000-8000-000000000000"
+print(json.dumps(h, separators=(",", ":")))' "$3")
+	sqlite3 "$db" "update kv set value = '$v' where key = 'handles/cj.$2.eth0'"
+}
 has() { "$B" --store "$S" -o json ipam show --ip "$1" 2>/dev/null | grep -q "cj.$2.eth0"; }
 ip_of() { sed -n 's|.*"address":"\([^/"]*\)/.*|\1|p' "$tmp/out.$1"; }
 faketime -f "+365d" date >/dev/null 2>&1 || { skip "clock jumps" "faketime does not run here"; finish; }
 
 # dead1: made an hour before (its plugin's clock, and the store's order agree), gone by the list
 add dead1 "-1h" || fail "ADD dead1" "$(cat "$tmp/out.dead1")"
+age_rec "$S" dead1 3600
 add live1 || fail "ADD live1" "$(cat "$tmp/out.live1")"
 echo live1 >"$tmp/live" # the live list: live1 only, written now
 touch -d "@$(($(date +%s) - 5))" "$tmp/live"
@@ -95,7 +119,8 @@ else
 	fail "back" "GC released 'back' ($(ip_of back)), made after the live list by a plugin whose clock was a day behind: $(cat "$tmp/gc2")"
 fi
 "$B" --store "$S" ipam check >"$tmp/ck" 2>&1 && pass "ipam check clean" || fail "ipam check" "$(head -c 300 "$tmp/ck")"
-# alone: on a store of its own, the list, then one ADD with the clock a day behind
+# alone: on a store of its own, the list taken a minute ago, then one ADD with the clock a day
+# behind, nothing written in between; gc with its clock right, ahead, behind
 S=sqlite://$tmp/alone.db
 "$B" --store "$S" apply -f - >/dev/null <<'YAML'
 apiVersion: blockipam.io/v1
@@ -103,23 +128,43 @@ kind: Pool
 metadata: {name: cj}
 spec: {cidr: 10.82.0.0/16, blockSize: 26}
 YAML
-add live1 || fail "ADD live1 (alone)" "$(cat "$tmp/out.live1")"
+add live1 "-2m" || fail "ADD live1 (alone)" "$(cat "$tmp/out.live1")"
 rev=$("$B" --store "$S" -o json version | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
-# the list taken a minute after live1's ADD (a file time ahead stands for a minute gone by)
-touch -d "@$(($(date +%s) + 60))" "$tmp/live"
+echo live1 >"$tmp/live"
+touch -d "@$(($(date +%s) - 60))" "$tmp/live"
 add alone "-1d" || fail "ADD alone" "$(cat "$tmp/out.alone")"
-"$B" --store "$S" gc --live "$tmp/live" --grace 10 >"$tmp/gc3" 2>&1
-has "$(ip_of live1)" live1 && pass "alone: the live pod's handle is kept" ||
-	fail "alone live1" "released live1: $(cat "$tmp/gc3")"
-if has "$(ip_of alone)" alone; then
-	pass "alone: a handle made with the clock a day behind, alone after the list, is kept"
-else
-	skip "alone" "KNOWN WRONG ANSWER: GC released 'alone', written after the live list by a plugin a day behind, with no write between to order it after the list (see the header)"
-fi
-# alone, with the revision read before the list: the store's order keeps it, whatever its time
+raw() { sqlite3 "${S#sqlite://}" "select value from kv where key = 'handles/cj.$1.eth0'"; }
+raw alone | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+sys.exit(0 if h.get("bootID") == boot and isinstance(h.get("bootTime"), int) and h["time"] < h["bootTime"] + 10**10 else 1)' &&
+	pass "alone: the handle records this boot's id and its CLOCK_BOOTTIME seconds" ||
+	fail "alone: boot stamp" "$(raw alone)"
+for clk in "" "+1d" "-1d"; do
+	pre=()
+	[ -n "$clk" ] && pre=(faketime -f "$clk")
+	"${pre[@]}" "$B" --store "$S" gc --live "$tmp/live" --grace 10 >"$tmp/gc3" 2>&1
+	has "$(ip_of live1)" live1 && has "$(ip_of alone)" alone &&
+		pass "alone: gc with its clock ${clk:-right} keeps the handle made a day behind after the list" ||
+		fail "alone (gc clock ${clk:-right})" "released 'alone' ($(ip_of alone)) or live1: $(cat "$tmp/gc3")"
+done
+# alone, with the revision read before the list: kept, whatever its time
 add alone2 "-1d" || fail "ADD alone2" "$(cat "$tmp/out.alone2")"
 "$B" --store "$S" gc --live "$tmp/live" --grace 10 --list-revision "$rev" >"$tmp/gc4" 2>&1
 has "$(ip_of alone2)" alone2 &&
 	pass "alone, --list-revision: a handle written after the revision is kept, its clock a day behind" ||
 	fail "alone --list-revision" "released alone2 (revision before the list $rev): $(cat "$tmp/gc4")"
+# old boot: the same record, as if written on another boot: the wall time a day old decides
+v=$(raw alone | python3 -c 'import json,sys; h=json.load(sys.stdin); h["bootID"]="00000000-0000-4000-8000-000000000000"; print(json.dumps(h))')
+sqlite3 "${S#sqlite://}" "update kv set value = '$v' where key = 'handles/cj.alone.eth0'"
+"$B" --store "$S" gc --live "$tmp/live" --grace 10 >"$tmp/gc5" 2>&1
+has "$(ip_of alone)" alone &&
+	fail "old boot" "kept 'alone' with another boot's id and a wall time a day old: $(cat "$tmp/gc5")" ||
+	pass "old boot: the same handle stamped on another boot is released on its wall time"
+# a bootID that is not a boot id: the record is refused as damaged, naming the handle
+sqlite3 "${S#sqlite://}" "update kv set value = '$(raw alone2 | sed 's/"bootID":"[^"]*"/"bootID":"nope"/')' where key = 'handles/cj.alone2.eth0'"
+"$B" --store "$S" ipam check >"$tmp/ck2" 2>&1 && fail "bad bootID" "ipam check passed a handle with bootID 'nope'" ||
+	{ grep -q 'cannot be decoded' "$tmp/ck2" && pass "bad bootID: ipam check refuses the record as undecodable" ||
+		fail "bad bootID" "$(head -c 300 "$tmp/ck2")"; }
 finish

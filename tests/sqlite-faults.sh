@@ -10,6 +10,11 @@
 #                 check` is clean. What the lost frames held is gone (SQLite drops a torn WAL
 #                 tail; the plugin keeps up to 64 WAL pages between execs): counted and printed,
 #                 not hidden, since an operator who deletes -wal files loses those commits
+#   one fault     each of -wal deleted, zeroed, torn, cut inside its header, -wal and -shm
+#                 deleted, -shm deleted, zeroed, torn, overwritten, on a store whose last 30
+#                 commits are only in the -wal: the store opens, integrity_check is ok, what
+#                 survives is a prefix of the commits (all of them for a -shm fault), ipam check
+#                 is clean, and ADDs after it never get an address a surviving handle holds
 #   checkpoint    200 processes SIGKILLed at random moments while they checkpoint (CLI close,
 #                 plugin every 64 WAL pages): the store opens, `ipam check` is clean, every
 #                 ADD that succeeded still holds its address
@@ -164,6 +169,81 @@ if [ "$walsz" -gt 0 ]; then
 else
 	skip "-wal truncated" "no -wal between execs (checkpointed)"
 fi
+
+# ---- each -wal / -shm fault on its own, with commits only in the WAL -----------------------
+# A fresh store per fault: 20 ADDs folded into the file (the CLI's close checkpoints), then 30
+# more by the plugin alone, which does not checkpoint at close, so they are in the -wal only
+# (its size is checked, not assumed). Then the fault, and:
+#   - the store opens (ipam show) and PRAGMA integrity_check says ok
+#   - every checkpointed allocation is still held; with a -shm fault, every allocation is
+#     (the -shm is an index SQLite rebuilds from the -wal); with a -wal fault what survives is a
+#     prefix of the commits (a lost commit is printed, counted, never half there)
+#   - ipam check is clean: the surviving records agree with each other
+#   - 10 ADDs after the fault each get an address that no surviving handle holds, and no
+#     address is held by two handles (read raw with sqlite3)
+# Deleting a -wal that holds commits is data loss by the operator (docs/deploy.md, "The SQLite
+# store's files"): SQLite cannot tell that commits existed, so neither can blockipam.
+dup_addrs() { held "$1" | awk '{print $2}' | sort | uniq -d; }
+wal_fault() { # wal_fault NAME ACTION: ACTION runs on $db with no process open
+	local fname=$1 action=$2 S=sqlite://$tmp/f-$1.db db=$tmp/f-$1.db
+	mkpool "$S"
+	: >"$tmp/fc"
+	for i in $(seq 20); do add "$S" a$i && record "$tmp/fc" a$i; done
+	"$B" --store "$S" ipam show >/dev/null 2>&1 # folds the WAL into the file
+	cp "$tmp/fc" "$tmp/fc.ckpt"
+	for i in $(seq 21 50); do add "$S" a$i && record "$tmp/fc" a$i; done
+	local walsz
+	walsz=$(stat -c %s "$db-wal" 2>/dev/null || echo 0)
+	if [ "$walsz" -le 32 ]; then
+		fail "$fname" "no commits left in $db-wal ($walsz bytes) to damage"
+		return
+	fi
+	[ "$(wc -l <"$tmp/fc")" = 50 ] || fail "$fname" "only $(wc -l <"$tmp/fc") of 50 ADDs before the fault"
+	(cd "$tmp" && eval "$action")
+	"$B" --store "$S" ipam show >"$tmp/fs" 2>&1 || { fail "$fname: store opens" "$(head -c 300 "$tmp/fs")"; return; }
+	sqlite3 "$db" 'pragma integrity_check' 2>&1 | grep -qx ok && pass "$fname: store opens, integrity_check ok" ||
+		fail "$fname: integrity_check" "$(sqlite3 "$db" 'pragma integrity_check' 2>&1 | head -3)"
+	held "$S" >"$tmp/fh"
+	local lost extra n
+	lost=$(comm -23 <(sort "$tmp/fc") "$tmp/fh" | wc -l)
+	extra=$(comm -13 <(sort "$tmp/fc") "$tmp/fh" | wc -l)
+	n=$(comm -23 <(sort "$tmp/fc.ckpt") "$tmp/fh" | wc -l)
+	[ "$n" = 0 ] && [ "$extra" = 0 ] && pass "$fname: every checkpointed allocation held, nothing unknown" ||
+		fail "$fname" "$n checkpointed allocations lost, $extra held that no ADD returned"
+	case $fname in
+	shm*) [ "$lost" = 0 ] && pass "$fname: no commit lost (the -wal is intact)" ||
+		fail "$fname" "$lost of 50 committed allocations lost with only the -shm damaged" ;;
+	*)
+		# a prefix: a lost ADD is never followed by a surviving one
+		local gap
+		gap=$(awk -v f="$tmp/fh" 'BEGIN{while((getline l<f)>0)h[l]=1} {if(!($0 in h))m=1; else if(m){print; exit}}' "$tmp/fc")
+		[ -z "$gap" ] && pass "$fname: what survives is a prefix of the commits ($lost of 30 WAL-only lost, walsz $walsz)" ||
+			fail "$fname" "'$gap' survived a lost earlier commit"
+		;;
+	esac
+	check_clean "$fname" "$S"
+	local bad=0 a
+	for i in $(seq 10); do
+		if ! add "$S" b$i; then fail "$fname: ADD after" "$(msg)"; bad=1; break; fi
+		a=$(sed -n 's|.*"address":"\([^/"]*\)/.*|\1|p' "$tmp/out")
+		if awk -v a="$a" -v me="sf.b$i.eth0" '$2 == a && $1 != me {f=1} END{exit !f}' <(held "$S"); then
+			fail "$fname: ADD after" "b$i got $a, which another handle holds"; bad=1
+		fi
+	done
+	[ -z "$(dup_addrs "$S")" ] && [ "$bad" = 0 ] && pass "$fname: 10 ADDs after, none given a held address, no address held twice" ||
+		fail "$fname: duplicates" "held twice: $(dup_addrs "$S" | tr '\n' ' ')"
+	check_clean "$fname, after ADDs" "$S"
+	[ "$lost" -gt 0 ] && echo "     $fname: $lost committed allocations lost with the -wal (operator data loss)"
+}
+wal_fault wal-deleted 'rm -f "$db-wal"'
+wal_fault wal-zeroed ': >"$db-wal"'
+wal_fault wal-torn 'truncate -s $(($(stat -c %s "$db-wal") * 2 / 3 + 7)) "$db-wal"'
+wal_fault wal-header 'truncate -s 20 "$db-wal"'
+wal_fault wal-and-shm-deleted 'rm -f "$db-wal" "$db-shm"'
+wal_fault shm-deleted 'rm -f "$db-shm"'
+wal_fault shm-zeroed ': >"$db-shm"'
+wal_fault shm-torn 'truncate -s $(($(stat -c %s "$db-shm") / 2 + 3)) "$db-shm"'
+wal_fault shm-garbage 'head -c 32768 /dev/urandom >"$db-shm"'
 
 # ---- SIGKILL during checkpoints ------------------------------------------------------------
 S=sqlite://$tmp/k.db

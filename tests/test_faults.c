@@ -129,7 +129,8 @@ static int restore(struct env *e, const struct bip_kvs *snap)
  * thing at different moments dump the same. */
 static char *norm_dump(struct bip_store *s)
 {
-	static const char *const stamps[] = {"\"time\":", "\"claimed\":", "\"emptySince\":"};
+	static const char *const stamps[] = {
+	    "\"time\":", "\"claimed\":", "\"emptySince\":", "\"bootTime\":"};
 	struct bip_kvs kvs = {0};
 	char *buf = NULL, *out, *o;
 	size_t len = 0;
@@ -147,7 +148,7 @@ static char *norm_dump(struct bip_store *s)
 	for (const char *p = buf; *p;) {
 		size_t k = 0;
 
-		for (size_t i = 0; i < 3 && !k; i++)
+		for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]) && !k; i++)
 			if (strncmp(p, stamps[i], strlen(stamps[i])) == 0)
 				k = strlen(stamps[i]);
 		if (!k && *p >= '0' && *p <= '9' && strspn(p, "0123456789") >= 9 &&

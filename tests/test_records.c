@@ -304,5 +304,70 @@ static void test_block_record_of_another_block(void)
 	env_close(&e);
 }
 
+/* A handle's boot stamp (bootID, bootTime): optional, so records written before it decode;
+ * both or neither; a bootID that is not a boot id is a damaged record. A handle the library
+ * writes carries this boot's stamp, and bip_handle_age measures it on CLOCK_BOOTTIME, so a
+ * wall time a day old cannot make it look old. */
+static void test_handle_boot_stamp(void)
+{
+	static const struct {
+		const char *rec;
+		int rc;
+		const char *boot_id;
+		int64_t boot_s;
+	} rows[] = {
+	    {"{\"ips\":[],\"time\":5}", BIP_OK, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":\"d8efe381-fe20-4eb2-926e-5975fa8c634f\","
+	     "\"bootTime\":70}",
+	     BIP_OK, "d8efe381-fe20-4eb2-926e-5975fa8c634f", 70},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":\"d8efe381-fe20-4eb2-926e-5975fa8c634f\"}",
+	     BIP_ECORRUPT, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootTime\":70}", BIP_ECORRUPT, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":\"nope\",\"bootTime\":70}", BIP_ECORRUPT, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":\"D8EFE381-FE20-4EB2-926E-5975FA8C634F\","
+	     "\"bootTime\":70}",
+	     BIP_ECORRUPT, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":\"d8efe381-fe20-4eb2-926e-5975fa8c634f\","
+	     "\"bootTime\":-1}",
+	     BIP_ECORRUPT, "", 0},
+	    {"{\"ips\":[],\"time\":5,\"bootID\":7,\"bootTime\":70}", BIP_ECORRUPT, "", 0},
+	};
+	struct bip_alloc_req req = {.handle = "mine", .node = "n1", .num4 = 1};
+	struct bip_alloc_result r = {0};
+	struct bip_handle_info h = {0};
+	struct env e;
+
+	T_REQUIRE(env_open(&e) == 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		T_REQUIRE(t_put(e.st, "handles/h", rows[i].rec) == BIP_OK);
+		T_CHECK_INT(bip_ipam_handle_get(e.ip, "h", &h), rows[i].rc);
+		if (rows[i].rc == BIP_OK) {
+			T_CHECK(strcmp(h.boot_id, rows[i].boot_id) == 0, "row %zu: bootID '%s'", i,
+				h.boot_id);
+			T_CHECK(h.boot_s == rows[i].boot_s, "row %zu: bootTime %lld", i,
+				(long long)h.boot_s);
+		}
+		bip_handle_info_clear(&h);
+	}
+	T_REQUIRE(t_pool(e.ip, "p", "10.0.0.0/24", 26, NULL) == BIP_OK);
+	T_REQUIRE(bip_ipam_allocate(e.ip, &req, &r) == BIP_OK);
+	bip_alloc_result_free(&r);
+	T_REQUIRE(bip_ipam_handle_get(e.ip, "mine", &h) == BIP_OK);
+	T_CHECK(strlen(h.boot_id) == BIP_BOOT_ID_LEN, "bootID '%s'", h.boot_id);
+	T_CHECK(bip_boot_elapsed(h.boot_id, h.boot_s) >= 0 &&
+		    bip_boot_elapsed(h.boot_id, h.boot_s) < 60,
+		"elapsed %lld", (long long)bip_boot_elapsed(h.boot_id, h.boot_s));
+	h.time -= 86400; /* its writer's wall clock a day behind */
+	T_CHECK(bip_handle_age(&h, h.time + 86400) < 60, "age %lld",
+		(long long)bip_handle_age(&h, h.time + 86400));
+	h.boot_id[0] = h.boot_id[0] == '0' ? '1' : '0'; /* another boot: the wall clock decides */
+	T_CHECK(bip_boot_elapsed(h.boot_id, h.boot_s) == -1, "another boot's stamp measured");
+	T_CHECK(bip_handle_age(&h, h.time + 86400) == 86400, "age %lld",
+		(long long)bip_handle_age(&h, h.time + 86400));
+	T_CHECK(bip_handle_age(&h, h.time - 5) == 0, "a time ahead gives a negative age");
+	bip_handle_info_clear(&h);
+	env_close(&e);
+}
+
 T_MAIN(T(test_codec_round_trip), T(test_writers_within_reader_limits), T(test_lying_handle_record),
-       T(test_block_record_of_another_block))
+       T(test_block_record_of_another_block), T(test_handle_boot_stamp))

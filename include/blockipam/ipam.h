@@ -26,6 +26,7 @@
 #define BIP_NAME_MAX 253   /* pool, node, namespace, reservation names */
 #define BIP_HANDLE_MAX 512 /* handle ids */
 #define BIP_ATTR_MAX 253   /* pod, namespace, container, interface attribute values */
+#define BIP_BOOT_ID_LEN 36 /* the kernel's boot_id: a UUID, 8-4-4-4-12 lower-case hex digits */
 
 /* What to say when a family has no pool at all (ADD and STATUS): how to create one. The JSON is
  * also YAML, so it can be pasted into pool.yaml as it is. */
@@ -194,7 +195,10 @@ struct bip_handle_info {
 	char *id;
 	char *node;
 	char *namespace, *pod, *container, *ifname;
-	int64_t time;		  /* unix seconds of the allocation, on the writer's wall clock */
+	int64_t time;	/* unix seconds of the allocation, on the writer's wall clock */
+	int64_t boot_s; /* CLOCK_BOOTTIME seconds of the allocation, on boot boot_id */
+	/* the writer's boot (the kernel's boot_id), "" when not recorded (records before it) */
+	char boot_id[BIP_BOOT_ID_LEN + 1];
 	int64_t rev;		  /* mod revision of its record: the store's order of writes,
 				   * whatever the clocks say (0 when not read from the store) */
 	struct bip_prefix *addrs; /* address/len-of-its-block */
@@ -203,6 +207,20 @@ struct bip_handle_info {
 };
 
 struct bip_ipam;
+
+/*
+ * Seconds since a stamp (boot_id, boot_s) taken on this machine, measured on CLOCK_BOOTTIME,
+ * which no wall-clock jump moves: set or jumped, the wall clock cannot make a young stamp look
+ * old on it. -1 when the stamp is of another boot (or another machine), not recorded, or this
+ * boot's id cannot be read: then only the wall clock is left.
+ */
+int64_t bip_boot_elapsed(const char *boot_id, int64_t boot_s);
+/*
+ * A handle's age at wall time now, in seconds: the younger of what the wall clocks say
+ * (now - h->time) and what CLOCK_BOOTTIME says when h was written on this boot, so that
+ * neither clock alone can make it look older than it is. Never negative.
+ */
+int64_t bip_handle_age(const struct bip_handle_info *h, int64_t now);
 
 /* A handle on the store. The store stays the caller's (closed after bip_ipam_free). */
 int bip_ipam_new(struct bip_store *store, struct bip_ipam **out);
