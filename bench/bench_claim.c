@@ -61,7 +61,8 @@ static double probe(struct bip_ipam *ip, enum kind k, int probes, int round)
 			snprintf(node, sizeof(node), "node-1");
 		else
 			snprintf(node, sizeof(node), "new-%d-%d-%d", round, (int)k, i);
-		if (k == SPECIFIC) { /* 10.200.0.0/16 is never claimed by the fill: a new block each */
+		if (k ==
+		    SPECIFIC) { /* 10.200.0.0/16 is never claimed by the fill: a new block each */
 			bip_addr_parse("10.200.0.0", &want);
 			want.v += (bip_u128)(round * 512 + i) * 64 + 5;
 		}
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 	if (!st || bip_ipam_new(st, &ip) != BIP_OK ||
 	    t_pool(ip, "bench", "10.0.0.0/8", 26, NULL) != BIP_OK)
 		return 1;
-	if (alloc(ip, "seed.1", "node-1", NULL)) /* node-1 has a block for the existing-node probe */
+	if (alloc(ip, "seed.1", "node-1",
+		  NULL)) /* node-1 has a block for the existing-node probe */
 		return 1;
 	for (int k = 0; k < NKINDS; k++)
 		empty[k] = probe(ip, (enum kind)k, probes, 0);

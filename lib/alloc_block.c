@@ -251,7 +251,8 @@ static int visit_range(struct attempt *a, const struct bip_pool *p, bip_u128 lo,
  * a walk over a crowded pool takes a few reads and one that stops early takes one.
  */
 static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
-			    int (*fn)(struct attempt *a, struct bip_prefix blk, void *ctx), void *ctx)
+			    int (*fn)(struct attempt *a, struct bip_prefix blk, void *ctx),
+			    void *ctx)
 {
 	bip_u128 last, k, start_v, pool_last = bip_prefix_last(p->cidr).v;
 	struct bip_prefix cand, span;
@@ -269,7 +270,8 @@ static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
 		rc = bip__need_blocks_near(a, cand, grow);
 		if (rc != BIP_OK)
 			return rc;
-		/* no cap: a walk over a sparse IPv6 pool must reach the pool's size in a few reads */
+		/* no cap: a walk over a sparse IPv6 pool must reach the pool's size in a few reads
+		 */
 		grow++;
 		if (!bip__span_loaded(a, cand, &span))
 			return BIP_EINVAL;
@@ -284,7 +286,8 @@ static int walk_pool_blocks(struct attempt *a, const struct bip_pool *p,
 			k = 0;
 		} else {
 			bip_prefix_sub_of(p->cidr, p->block_len,
-					  (struct bip_addr){hi + 1, p->cidr.addr.family}, &cand, &k);
+					  (struct bip_addr){hi + 1, p->cidr.addr.family}, &cand,
+					  &k);
 		}
 		if (bip_prefix_sub(p->cidr, p->block_len, k, &cand) != BIP_OK)
 			return BIP_EINVAL;

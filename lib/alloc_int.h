@@ -12,16 +12,7 @@
 #define MAX_PER_REQUEST HANDLE_MAX_ADDRS
 
 /* The records an attempt starts from, read together (bip__read_context). */
-enum {
-	RD_HANDLE,
-	RD_CONFIG,
-	RD_POOLS,
-	RD_RESERVATIONS,
-	RD_NODE,
-	RD_NAMESPACE,
-	RD_AFFINITY,
-	RD__N
-};
+enum { RD_HANDLE, RD_CONFIG, RD_POOLS, RD_RESERVATIONS, RD_NODE, RD_NAMESPACE, RD_AFFINITY, RD__N };
 
 /* A block read ahead (bip__prefetch_blks), decoded when bip__get_blk asks for it. */
 struct pre_blk {

@@ -201,8 +201,7 @@ int bip__format_decode(const struct bip_kv *kv, unsigned *version)
 		return BIP_OK;
 	j = json_loadb((const char *)kv->value, kv->len, JSON_REJECT_DUPLICATES, &e);
 	v = json_is_object(j) ? json_object_get(j, "version") : NULL;
-	if (json_is_integer(v) && json_integer_value(v) >= 1 &&
-	    json_integer_value(v) <= 1000000) {
+	if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 1000000) {
 		*version = (unsigned)json_integer_value(v);
 		rc = BIP_OK;
 	}
@@ -257,8 +256,8 @@ static int flush(struct bip_ipam *ip, struct upgrade_batch *b)
 }
 
 /* Entries for blocks that have none, each conditioned on its block as listed. */
-static int add_missing(struct bip_ipam *ip, const struct bip_kvs *blocks,
-		       const struct bip_kvs *idx, struct upgrade_batch *b)
+static int add_missing(struct bip_ipam *ip, const struct bip_kvs *blocks, const struct bip_kvs *idx,
+		       struct upgrade_batch *b)
 {
 	int rc = BIP_OK;
 
@@ -281,8 +280,8 @@ static int add_missing(struct bip_ipam *ip, const struct bip_kvs *blocks,
 }
 
 /* Entries whose block is gone, deleted if still so. */
-static int drop_stale(struct bip_ipam *ip, const struct bip_kvs *blocks,
-		      const struct bip_kvs *idx, struct upgrade_batch *b)
+static int drop_stale(struct bip_ipam *ip, const struct bip_kvs *blocks, const struct bip_kvs *idx,
+		      struct upgrade_batch *b)
 {
 	int rc = BIP_OK;
 
@@ -328,7 +327,7 @@ int bip__blockidx_upgrade(struct bip_ipam *ip, int64_t format_rev)
 	}
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM && !ip->errmsg[0])
 		bip__store_fail(ip, rc, "cannot build the block index (store format 1 to %d)",
-			    BIP__FORMAT);
+				BIP__FORMAT);
 	bip_kvs_free(&blocks);
 	bip_kvs_free(&idx);
 	free(b);

@@ -91,13 +91,13 @@ static int judge(struct checker *c, struct bip_prefix cidr)
 	if ((brev > 0) == (irev > 0))
 		return BIP_OK; /* it changed under the scan, and agrees now */
 	bip_prefix_fmt(cidr, cs);
-	rc = brev > 0 ? bip__ck_problem(c, BIP_PROB_BLOCK_INDEX, ikey, cs,
-					"block %s has no block index entry: claims cannot see it",
-					cs)
-		      : bip__ck_problem(c, BIP_PROB_BLOCK_INDEX, ikey, cs,
-					"the block index names %s, which is not a block: its "
-					"position cannot be claimed",
-					cs);
+	rc = brev > 0
+		 ? bip__ck_problem(c, BIP_PROB_BLOCK_INDEX, ikey, cs,
+				   "block %s has no block index entry: claims cannot see it", cs)
+		 : bip__ck_problem(c, BIP_PROB_BLOCK_INDEX, ikey, cs,
+				   "the block index names %s, which is not a block: its "
+				   "position cannot be claimed",
+				   cs);
 	if (rc != BIP_OK)
 		return rc;
 	bip__ck_last(c, irev, true);

@@ -19,8 +19,8 @@ struct bip_ipam {
 	uint64_t retries;
 	long fail_after; /* test hook: fail the n-th allocation (0 = never) */
 	long nallocs;
-	bool fail_once; /* ... and only that one, not every later one too */
-	uint64_t rng;	/* xorshift state for jitter */
+	bool fail_once;	    /* ... and only that one, not every later one too */
+	uint64_t rng;	    /* xorshift state for jitter */
 	bool format_absent; /* the store has no format record and had no blocks when last read:
 			     * the commit that creates its first block writes the record */
 };

@@ -298,8 +298,8 @@ static int poolset_cmp(struct bip_ipam *ip, int64_t *rev)
  * upgrade to do. A store with blocks but no record is an old one: its first allocation builds
  * the block index (lib/blockidx.c) and writes the record then.
  */
-static int stamp_format(struct bip_ipam *ip, bool no_blocks, struct bip_cmp *cmp,
-			struct bip_op *op, char *val, size_t vlen, size_t *stamped)
+static int stamp_format(struct bip_ipam *ip, bool no_blocks, struct bip_cmp *cmp, struct bip_op *op,
+			char *val, size_t vlen, size_t *stamped)
 {
 	struct bip_kv kv = {0};
 	int rc;

@@ -174,7 +174,8 @@ static void test_upgrade_from_format1(void)
 		T_REQUIRE(t_del(e.st, idx.v[i].key) == BIP_OK);
 	bip_kvs_free(&idx);
 	T_REQUIRE(t_del(e.st, "format") == BIP_OK);
-	T_REQUIRE(t_put(e.st, "blockidx/4/0a02ff00/026", "{\"block\":\"10.2.255.0/26\"}") == BIP_OK);
+	T_REQUIRE(t_put(e.st, "blockidx/4/0a02ff00/026", "{\"block\":\"10.2.255.0/26\"}") ==
+		  BIP_OK);
 	/* a format-1 store has no index to judge */
 	T_CHECK_INT(problems_of(&e, false, NULL, &rep), 0);
 	/* the first allocation builds it, and its claim sees every old block */

@@ -60,10 +60,12 @@ void report_row_claim(struct bench *b)
 		   json_string_value(json_object_get(b->claim, "error")));
 		return;
 	}
-	md(b, "In process, SQLite, one pool 10.0.0.0/8 of /26 blocks; medians of 100 calls, each "
-	      "released again. The store with blocks took %.1f s to build through the library.\n\n",
+	md(b,
+	   "In process, SQLite, one pool 10.0.0.0/8 of /26 blocks; medians of 100 calls, each "
+	   "released again. The store with blocks took %.1f s to build through the library.\n\n",
 	   json_number_value(json_object_get(b->claim, "fill_s")));
-	md(b, "| call | no blocks | %s blocks | ratio |\n|---|---|---|---|\n", fcount(b1, (double)blocks));
+	md(b, "| call | no blocks | %s blocks | ratio |\n|---|---|---|---|\n",
+	   fcount(b1, (double)blocks));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		json_t *k = json_object_get(b->claim, kinds[i].key);
 		double e = json_number_value(json_object_get(k, "empty_us"));
@@ -72,7 +74,8 @@ void report_row_claim(struct bench *b)
 
 		md(b, "| %s | %.0f µs | %.0f µs | %.2f× |\n", kinds[i].what, e, f, ratio);
 		if (kinds[i].goal) {
-			struct goal *g = goal_add(b, kinds[i].what, "≤ 1.30× the store without blocks");
+			struct goal *g =
+			    goal_add(b, kinds[i].what, "≤ 1.30× the store without blocks");
 
 			goal_measured(g, "%.2f× (%.0f µs vs %.0f µs at %s blocks)", ratio, f, e,
 				      fcount(b1, (double)blocks));
