@@ -152,6 +152,7 @@ raw "handles/net.part.eth0" '{"ips":["10.10.0.12/26"],"node":"n1","time":1}'
 raw "handles/net.later.eth0" '{"ips":["10.10.0.22/26"],"node":"n1","time":1}'
 raw "affinity/n9/10.10.0.64-26" '{"state":"confirmed"}'
 raw "blocks/10.99.0.0-26" "{\"cidr\":\"10.99.0.0/26\",\"claimed\":$claimed,\"alloc\":[]}"
+raw "blockidx/4/0a630000/026" '{"block":"10.99.0.0/26"}' # its block index entry, as a release writes it
 raw "handles/net.bad.eth0" 'not json'
 t "check finds them" 3 "" "$B" ipam check -o json
 cp "$tmp/out" "$tmp/report.json"

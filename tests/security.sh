@@ -173,7 +173,7 @@ S=sqlite://$db
 keys() { sqlite3 "$db" 'select key from kv order by key'; }
 # every key is one of the record kinds, and none holds a path step
 outside() {
-	keys | grep -vE '^(pools|blocks|affinity|handles|nodes|namespaces|reservations)/[^/]|^(config|poolset)$'
+	keys | grep -vE '^(pools|blocks|blockidx|affinity|handles|nodes|namespaces|reservations)/[^/]|^(config|poolset|format)$'
 	keys | grep -E '(^|/)\.\.?(/|$)'
 }
 
