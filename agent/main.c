@@ -1,0 +1,279 @@
+/*
+ * blockipamd, the optional node agent (docs/agent.md). It listens on a Unix socket that only
+ * root and its own uid may use (0600 in a 0700 directory, and SO_PEERCRED on every
+ * connection), reads one request frame (cni/wire.c, at most BIP_WIRE_MAX bytes), validates it
+ * and serves it with the plugin's own code path, bip_cni_run, in process: the same env
+ * checks, config checks and store transactions as an exec'd plugin, so the answer is byte for
+ * byte the one the plugin would have printed. It never runs another program.
+ *
+ * Requests are served one at a time (the store's node lock serialises a node's requests
+ * anyway). SIGTERM and SIGINT are only looked at between requests, so the one in flight is
+ * finished and answered before the agent exits 0. Readiness goes to $NOTIFY_SOCKET (READY=1)
+ * once the socket listens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../cni/cni.h"
+
+/* how long a client may take to send its request */
+#define READ_MS 2000
+
+static volatile sig_atomic_t stopping;
+
+/* what the agent logs when it stops */
+struct stats {
+	unsigned long long served, refused, malformed;
+};
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: blockipamd --store ADDR --node NAME [--socket PATH] [--metrics ADDR]\n", f);
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char dir[sizeof(sun.sun_path)], *slash;
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "blockipamd: socket path '%s' too long\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "blockipamd: cannot create '%s': %s\n", dir, strerror(errno));
+			return -1;
+		}
+		/* an existing directory must be ours and closed to others */
+		if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (st.st_mode & 077)) {
+			fprintf(stderr,
+				"blockipamd: '%s' must be a directory of uid %u, mode 0700 or "
+				"stricter\n",
+				dir, (unsigned)geteuid());
+			return -1;
+		}
+	}
+	/* a socket left by an agent that died: nobody listens on it any more */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	umask(077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, 0600) != 0 ||
+	    listen(fd, 128) != 0) {
+		fprintf(stderr, "blockipamd: cannot listen on '%s': %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* READY=1 to $NOTIFY_SOCKET (a path, or @ for the abstract namespace), as sd_notify does. */
+static void notify_ready(void)
+{
+	const char *p = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd;
+
+	if (!p || !*p || strlen(p) >= sizeof(sun.sun_path))
+		return;
+	strcpy(sun.sun_path, p);
+	if (p[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(p));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun, len) != 7)
+		fprintf(stderr, "blockipamd: cannot notify '%s': %s\n", p, strerror(errno));
+	close(fd);
+}
+
+static int peer_ok(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return 0;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+/* Run the request as the plugin would, capturing its stdout; the answer frame in *frame. */
+static int serve(const struct bip_cni_wire_req *req, uint8_t **frame, size_t *flen)
+{
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *in = NULL, *o = open_memstream(&out, &outlen);
+	struct bip_cni_io io = {.env = req->env};
+	int rc = 1, ret = -1;
+
+	if (!o)
+		goto out;
+	/* an empty stdin: a stream at its end (fmemopen refuses size 0) */
+	in = req->inlen ? fmemopen((void *)req->in, req->inlen, "r") : fopen("/dev/null", "r");
+	if (!in)
+		goto out;
+	io.in = in;
+	io.out = o;
+	rc = bip_cni_run(&io);
+	if (fclose(o) != 0) {
+		o = NULL;
+		goto out;
+	}
+	o = NULL;
+	ret = bip_cni_wire_ans_encode(rc, out, outlen, "", 0, frame, flen);
+out:
+	if (o)
+		fclose(o);
+	if (in)
+		fclose(in);
+	free(out);
+	return ret;
+}
+
+static void handle(int fd, struct stats *st)
+{
+	long long deadline = bip_cni_now_ms() + READ_MS;
+	struct bip_cni_wire_req req;
+	uint8_t hdr[4], *body = NULL, *ans = NULL;
+	size_t alen;
+	uint32_t blen;
+	char why[128];
+
+	if (!peer_ok(fd)) {
+		fprintf(stderr, "blockipamd: refused a peer that is neither root nor uid %u\n",
+			(unsigned)geteuid());
+		st->refused++;
+		return;
+	}
+	if (bip_cni_io_full(fd, hdr, 4, false, deadline)) {
+		st->malformed++;
+		return;
+	}
+	blen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	if (blen > BIP_WIRE_MAX - 4) {
+		fprintf(stderr, "blockipamd: refused a %u-byte request (at most %u)\n", blen,
+			BIP_WIRE_MAX - 4);
+		st->malformed++;
+		return;
+	}
+	if (!(body = malloc(blen ? blen : 1)) || bip_cni_io_full(fd, body, blen, false, deadline)) {
+		st->malformed++;
+		goto out;
+	}
+	if (bip_cni_wire_req_decode(body, blen, &req, why, sizeof(why))) {
+		fprintf(stderr, "blockipamd: refused a request: %s\n", why);
+		st->malformed++;
+		goto out;
+	}
+	if (serve(&req, &ans, &alen) == 0) {
+		/* the client waits BIP_AGENT_ANSWER_MS at most; give the send as long */
+		bip_cni_io_full(fd, ans, alen, true, bip_cni_now_ms() + BIP_AGENT_ANSWER_MS);
+		st->served++;
+	}
+	bip_cni_wire_req_free(&req);
+out:
+	free(ans);
+	free(body);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"store", required_argument, NULL, 's'}, {"node", required_argument, NULL, 'n'},
+	    {"socket", required_argument, NULL, 'S'}, {"metrics", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},	     {0},
+	};
+	const char *store = NULL, *node = NULL, *path = BIP_AGENT_SOCKET, *metrics = NULL;
+	struct stats st = {0};
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigset_t block, open_mask;
+	int c, lfd = -1, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'n': node = optarg; break;
+		case 'S': path = optarg; break;
+		case 'm': metrics = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !store || !node || !*store || !*node) {
+		usage(stderr);
+		return 2;
+	}
+	if (metrics) {
+		fprintf(stderr, "blockipamd: --metrics '%s': not implemented yet (issue 17)\n",
+			metrics);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* the stop signals are taken only inside ppoll, between requests */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &open_mask);
+	if ((lfd = listen_on(path)) < 0)
+		goto out;
+	fprintf(stderr, "blockipamd: node %s, store %s, listening on %s\n", node, store, path);
+	notify_ready();
+	while (!stopping) {
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		int fd, n = ppoll(&pfd, 1, NULL, &open_mask);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "blockipamd: poll: %s\n", strerror(errno));
+			goto out;
+		}
+		if (pfd.revents & POLLIN) {
+			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				handle(fd, &st);
+				close(fd);
+			}
+		}
+	}
+	fprintf(stderr, "blockipamd: stopping: %llu served, %llu refused, %llu malformed\n",
+		st.served, st.refused, st.malformed);
+	ret = 0;
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(path);
+	}
+	return ret;
+}
