@@ -206,9 +206,12 @@ fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz build-fuzz
 
 # A quiet build first (the compiler lines are what 'make all' is for), then the walk-through.
+# The build's output (the linker's notes on the static plugin included) goes to a log, shown only
+# when the build fails: the demo's reader sees the demo.
 demo:
-	@echo "building blockipam (make all, quietly)..."
-	@$(MAKE) --no-print-directory -s all
+	@echo "building blockipam (make all, quietly: $(BUILD)/build.log)..."
+	@mkdir -p $(BUILD) && $(MAKE) --no-print-directory -s all >$(BUILD)/build.log 2>&1 || \
+		{ cat $(BUILD)/build.log; echo "the build failed: $(BUILD)/build.log"; exit 1; }
 	@scripts/demo.sh $(BUILD)
 
 # The long runs of issue 19, on demand: SOAK_OPS (1000000) calls on SQLite and a 3-member etcd

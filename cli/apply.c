@@ -18,6 +18,10 @@ static const struct ctl_usage apply_usage = {
     "(projectcalico.org/v3: IPPool, IPReservation, IPAMConfiguration). Every document is\n"
     "validated, and checked against the store (pools never overlap; a pool's cidr and\n"
     "blockSize never change), before anything is written: one bad document, and nothing is.\n"
+    "An IPPool's Calico fields (ipipMode, vxlanMode, natOutgoing, disableBGPExport,\n"
+    "awsSubnetID) are checked by Calico's rules and kept for Calico's dataplane; a note\n"
+    "says they have no effect in blockipam. A resource stored exactly as the manifest has it\n"
+    "is 'unchanged' and not written again.\n"
     "\n"
     "Options:\n"
     "  -f, --file FILE   the manifest\n"
@@ -32,6 +36,28 @@ static const struct ctl_usage create_usage = {
     "  -f, --file FILE   the manifest\n"
     "  --dry-run         validate and check, write nothing\n"};
 
+/* The Calico fields a pool keeps say nothing to blockipam: say so, once per pool. */
+static void note_kept(const struct bip_res *r)
+{
+	char keys[256] = "";
+	json_t *extra, *v;
+	const char *key;
+	size_t n = 0;
+
+	if (r->kind != BIP_RES_POOL || !r->u.pool.extra)
+		return;
+	extra = json_loads(r->u.pool.extra, 0, NULL);
+	json_object_foreach(extra, key, v)
+	{
+		snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s", n++ ? ", " : "",
+			 key);
+	}
+	json_decref(extra);
+	if (n)
+		ctl_note("%s: %s %s kept for Calico's dataplane and %s no effect in blockipam",
+			 r->src, keys, n == 1 ? "is" : "are", n == 1 ? "has" : "have");
+}
+
 static int run(const struct ctl_usage *u, bool create_only, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"file", required_argument, NULL, 'f'},
@@ -40,7 +66,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 	struct ctl_session s = {0};
 	struct bip_res *res = NULL;
 	const char *file = NULL, *fname;
-	bool dry_run = false, *exists = NULL;
+	bool dry_run = false, *exists = NULL, *same = NULL;
 	char err[1024];
 	size_t n = 0, i;
 	int ret = CTL_EXIT_ERR, c, rc;
@@ -68,7 +94,8 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 		goto out;
 	}
 	exists = calloc(n, sizeof(*exists));
-	if (!exists) {
+	same = calloc(n, sizeof(*same));
+	if (!exists || !same) {
 		ctl_err("out of memory");
 		goto out;
 	}
@@ -82,11 +109,23 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 			ctl_lib_err(s.ipam, rc, "%s: %s; nothing was written", fname, err);
 		goto out;
 	}
-	ctl_warn_selectors(s.ipam, fname, res, n);
 	for (i = 0; i < n; i++) {
-		const char *done = exists[i] ? "configured" : "created";
+		if (exists[i] && (rc = bip_res_unchanged(s.ipam, &res[i], &same[i])) != BIP_OK) {
+			ctl_lib_err(s.ipam, rc,
+				    "%s: cannot read the stored %s; nothing was written",
+				    res[i].src, bip_res_kind_word(res[i].kind));
+			goto out;
+		}
+	}
+	ctl_warn_selectors(s.ipam, fname, res, n);
+	for (i = 0; i < n; i++)
+		note_kept(&res[i]);
+	for (i = 0; i < n; i++) {
+		const char *done = same[i] ? "unchanged" : exists[i] ? "configured" : "created";
 
-		if (!dry_run && (rc = bip_res_put(s.ipam, &res[i], create_only)) != BIP_OK) {
+		/* as kubectl: what is stored already is not written again */
+		if (!dry_run && !same[i] &&
+		    (rc = bip_res_put(s.ipam, &res[i], create_only)) != BIP_OK) {
 			if (i == 0)
 				ctl_lib_err(s.ipam, rc, "%s: cannot store it; nothing was written",
 					    res[i].src);
@@ -105,6 +144,7 @@ static int run(const struct ctl_usage *u, bool create_only, int argc, char **arg
 out:
 	ctl_close(&s);
 	free(exists);
+	free(same);
 	bip_res_free(res, n);
 	return ret;
 }

@@ -1,4 +1,5 @@
 /* blockipamctl plumbing: option parsing, messages, input files, the store session (ctl.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -49,6 +50,15 @@ void ctl_warn(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void ctl_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("note: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -131,6 +141,23 @@ int ctl_parse_output(const char *s, enum ctl_output *out)
 	return BIP_EINVAL;
 }
 
+/* "unknown option '--dry-rn' (did you mean '--dry-run'?)": the nearest of the command's. */
+static void unknown_long(const struct ctl_usage *u, const char *arg, const struct option *longopts)
+{
+	const char *names[64], *near;
+	char word[64];
+	size_t n = 0;
+
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+	for (; n < sizeof(names) / sizeof(names[0]) && longopts[n].name; n++)
+		names[n] = longopts[n].name;
+	near = strncmp(arg, "--", 2) == 0 ? ctl_nearest(word, names, n) : NULL;
+	if (near)
+		ctl_usage_err(u, "unknown option '%s' (did you mean '--%s'?)", arg, near);
+	else
+		ctl_usage_err(u, "unknown option '%s'", arg);
+}
+
 int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
@@ -199,7 +226,7 @@ int ctl_getopt(const struct ctl_usage *u, int argc, char **argv, const char *sho
 			if (optopt)
 				ctl_usage_err(u, "unknown option '-%c'", optopt);
 			else
-				ctl_usage_err(u, "unknown option '%s'", argv[optind - 1]);
+				unknown_long(u, argv[optind - 1], longopts);
 			return CTL_OPT_USAGE;
 		default:
 			return c;
@@ -225,10 +252,30 @@ int ctl_args(const struct ctl_usage *u, int c, int argc, char **argv, int min, i
 	return CTL_CONTINUE;
 }
 
+/* The kind word nearest to word (any case), for "did you mean"; NULL when none is near. */
+static const char *nearest_kind(const char *word)
+{
+	const char *words[BIP_RES__COUNT * 8];
+	char lower[64];
+	size_t n = 0, i;
+
+	for (i = 0; word[i] && i + 1 < sizeof(lower); i++)
+		lower[i] = (char)tolower((unsigned char)word[i]);
+	lower[i] = '\0';
+	for (int k = 0; k < BIP_RES__COUNT; k++)
+		n += bip_res_kind_words((enum bip_res_kind)k, words + n,
+					sizeof(words) / sizeof(words[0]) - n);
+	return ctl_nearest(lower, words, n);
+}
+
 int ctl_kind_arg(const struct ctl_usage *u, const char *word, enum bip_res_kind *kind)
 {
+	const char *near;
+
 	if (bip_res_kind_parse(word, kind) == BIP_OK)
 		return CTL_EXIT_OK;
+	if ((near = nearest_kind(word)))
+		return ctl_usage_err(u, "unknown kind '%s' (did you mean '%s'?)", word, near);
 	return ctl_usage_err(u,
 			     "unknown kind '%s' (want pool, reservation, ipamconfig, node or "
 			     "namespace, or Calico's ippool, ipreservation, ipamconfiguration)",
@@ -264,6 +311,23 @@ static void print_group_help(const char *group, const struct ctl_cmd *cmds, size
 		fprintf(f, "\n%s", ctl_common_help);
 }
 
+/* " (did you mean 'get'?)" after an unknown command: the nearest command, else, at the top, a
+ * kind the word looks like ("poool": 'pool', with 'get pool'), as a word there often means one. */
+static void suggest_command(const char *group, const struct ctl_cmd *cmds, size_t n,
+			    const char *word)
+{
+	const char *names[32], *near;
+	size_t m = 0;
+
+	for (; m < n && m < sizeof(names) / sizeof(names[0]); m++)
+		names[m] = cmds[m].name;
+	if ((near = ctl_nearest(word, names, m)))
+		fprintf(stderr, " (did you mean '%s'?)", near);
+	else if (!group && (near = nearest_kind(word)))
+		fprintf(stderr, " (did you mean '%s'? It is a kind: '%s get %s')", near, ctl.prog,
+			near);
+}
+
 int ctl_dispatch(const char *group, const struct ctl_cmd *cmds, size_t n, const char *group_help,
 		 int argc, char **argv)
 {
@@ -292,9 +356,10 @@ int ctl_dispatch(const char *group, const struct ctl_cmd *cmds, size_t n, const 
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(word, cmds[i].name) == 0)
 			return cmds[i].fn(argc, argv);
-	fprintf(stderr, "%s%s%s: unknown command '%s'\nTry '%s%s%s --help'.\n", ctl.prog,
-		group ? " " : "", group ? group : "", word, ctl.prog, group ? " " : "",
-		group ? group : "");
+	fprintf(stderr, "%s%s%s: unknown command '%s'", ctl.prog, group ? " " : "",
+		group ? group : "", word);
+	suggest_command(group, cmds, n, word);
+	fprintf(stderr, "\nTry '%s%s%s --help'.\n", ctl.prog, group ? " " : "", group ? group : "");
 	return CTL_EXIT_USAGE;
 }
 

@@ -1,6 +1,7 @@
 /*
- * completion: shell completion for bash ('completion bash' prints the script), and the names
- * from the store that it offers ('completion names KIND', one per line).
+ * completion: shell completion for bash ('completion bash' prints the script; 'completion zsh' the
+ * same for zsh's bashcompinit), and the names from the store that it offers ('completion names
+ * KIND', one per line).
  *
  * The script asks the program itself for what to offer: commands from the "Commands:" list of a
  * --help, flags from the options a --help shows, so that it follows every command that is added
@@ -15,12 +16,14 @@
 #include "subcommands.h"
 
 static const struct ctl_usage usage = {
-    "completion", "bash | names KIND",
+    "completion", "bash | zsh | names KIND",
     "bash: print the bash completion script. Load it with\n"
     "  eval \"$(blockipamctl completion bash)\"\n"
     "or save it as /usr/share/bash-completion/completions/blockipamctl. It completes\n"
     "commands, flags, output formats, resource kinds, and the names of pools, nodes,\n"
     "namespaces and reservations from the store.\n"
+    "zsh: the same script for zsh, through its bashcompinit: eval \"$(blockipamctl\n"
+    "completion zsh)\" in ~/.zshrc.\n"
     "names KIND: the names of the stored resources of KIND (the script's helper); for nodes\n"
     "also the nodes that own blocks without a node record.\n"};
 
@@ -40,10 +43,11 @@ static const char script[] =
     "\n"
     "_blockipamctl() {\n"
     "\tlocal prog=${COMP_WORDS[0]} cur=${COMP_WORDS[COMP_CWORD]} prev=\n"
-    "\tlocal -a path=() store=() pos=()\n"
+    "\tlocal -a cmds=() store=() pos=()\n"
     "\tlocal i w help valued group=0\n"
     "\t((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
-    "\t# the words before the cursor: the command path, positionals, and --store for names\n"
+    "\t# the words before the cursor: the command path (cmds: zsh's path is $PATH), positionals,\n"
+    "\t# and --store for names\n"
     "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
     "\t\tw=${COMP_WORDS[i]}\n"
     "\t\tcase $w in\n"
@@ -66,11 +70,11 @@ static const char script[] =
     "\t\t\tcontinue\n"
     "\t\t\t;;\n"
     "\t\tesac\n"
-    "\t\tif ((${#path[@]} == 0)) || ((${#path[@]} == 1 && group)); then\n"
-    "\t\t\tpath+=(\"$w\")\n"
+    "\t\tif ((${#cmds[@]} == 0)) || ((${#cmds[@]} == 1 && group)); then\n"
+    "\t\t\tcmds+=(\"$w\")\n"
     "\t\t\tgroup=0\n"
-    "\t\t\t((${#path[@]} == 1)) && _blockipamctl_group \"$prog\" \"$w\" && group=1\n"
-    "\t\t\tvalued=$(_blockipamctl_help \"$prog\" \"${path[@]}\" |\n"
+    "\t\t\t((${#cmds[@]} == 1)) && _blockipamctl_group \"$prog\" \"$w\" && group=1\n"
+    "\t\t\tvalued=$(_blockipamctl_help \"$prog\" \"${cmds[@]}\" |\n"
     "\t\t\t\tgrep -oE -- '--[a-z][a-z-]*( |=)[A-Z][A-Z_.]*' | sed 's/[ =].*//' | tr '\\n' ' ')\n"
     "\t\telse\n"
     "\t\t\tpos+=(\"$w\")\n"
@@ -102,24 +106,24 @@ static const char script[] =
     "\tfi\n"
     "\t# a flag\n"
     "\tif [[ $cur == -* ]]; then\n"
-    "\t\thelp=$(_blockipamctl_help \"$prog\" \"${path[@]}\")\n"
+    "\t\thelp=$(_blockipamctl_help \"$prog\" \"${cmds[@]}\")\n"
     "\t\tmapfile -t COMPREPLY < <(compgen -W \"$(grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z-]*' "
     "<<<\"$help\" | tr -d ' ,' | sort -u)\" -- \"$cur\")\n"
     "\t\treturn\n"
     "\tfi\n"
     "\t# a command, or a group's command\n"
-    "\tif ((${#path[@]} == 0)) || ((${#path[@]} == 1 && group)); then\n"
-    "\t\thelp=$(_blockipamctl_help \"$prog\" \"${path[@]}\")\n"
+    "\tif ((${#cmds[@]} == 0)) || ((${#cmds[@]} == 1 && group)); then\n"
+    "\t\thelp=$(_blockipamctl_help \"$prog\" \"${cmds[@]}\")\n"
     "\t\tmapfile -t COMPREPLY < <(compgen -W \"$(sed -n '/^Commands:/,/^$/s/^  "
     "\\([a-z][a-z0-9-]*\\) .*/\\1/p' <<<\"$help\") help\" -- \"$cur\")\n"
     "\t\treturn\n"
     "\tfi\n"
     "\t# positionals\n"
-    "\tcase ${path[*]} in\n"
+    "\tcase ${cmds[*]} in\n"
     "\tget | delete | patch)\n"
     "\t\tif ((${#pos[@]} == 0)); then\n"
     "\t\t\tmapfile -t COMPREPLY < <(compgen -W \"$_blockipamctl_kinds\" -- \"$cur\")\n"
-    "\t\telif ((${#pos[@]} >= 1)) && [[ ${path[0]} != patch || ${#pos[@]} == 1 ]]; then\n"
+    "\t\telif ((${#pos[@]} >= 1)) && [[ ${cmds[0]} != patch || ${#pos[@]} == 1 ]]; then\n"
     "\t\t\tmapfile -t COMPREPLY < <(compgen -W \"$(\"$prog\" \"${store[@]}\" completion names "
     "\"${pos[0]}\" 2>/dev/null)\" -- \"$cur\")\n"
     "\t\tfi\n"
@@ -135,7 +139,8 @@ static const char script[] =
     "2>/dev/null)\" -- \"$cur\")\n"
     "\t\t;;\n"
     "\tcompletion)\n"
-    "\t\t((${#pos[@]} == 0)) && mapfile -t COMPREPLY < <(compgen -W \"bash names\" -- \"$cur\")\n"
+    "\t\t((${#pos[@]} == 0)) && mapfile -t COMPREPLY < <(compgen -W \"bash zsh names\" -- "
+    "\"$cur\")\n"
     "\t\t((${#pos[@]} == 1)) && [[ ${pos[0]} == names ]] &&\n"
     "\t\t\tmapfile -t COMPREPLY < <(compgen -W \"$_blockipamctl_kinds\" -- \"$cur\")\n"
     "\t\t;;\n"
@@ -147,6 +152,35 @@ static const char script[] =
     "\treturn 0\n"
     "}\n"
     "complete -F _blockipamctl blockipamctl\n";
+
+/*
+ * zsh runs the bash script through its bashcompinit (compgen and complete for zsh), with the one
+ * bash builtin the script uses that zsh lacks, mapfile -t NAME, as a function.
+ */
+static const char zsh_head[] =
+    "# zsh completion for blockipamctl: eval \"$(blockipamctl completion zsh)\" in ~/.zshrc.\n"
+    "# It is the bash completion, run by zsh's bashcompinit.\n"
+    "(( $+functions[compdef] )) || { autoload -U +X compinit && compinit; }\n"
+    "autoload -U +X bashcompinit && bashcompinit\n"
+    "# bash's mapfile -t NAME: one element a line of the input\n"
+    "(( $+builtins[mapfile] + $+functions[mapfile] )) || mapfile() {\n"
+    "\t[[ $1 == -t ]] && shift\n"
+    "\tlocal __bip_line\n"
+    "\teval \"$1=()\"\n"
+    "\twhile IFS= read -r __bip_line; do eval \"$1+=(\\\"\\$__bip_line\\\")\"; done\n"
+    "}\n";
+
+static int print_script(bool zsh)
+{
+	if (zsh)
+		fputs(zsh_head, stdout);
+	fputs("_blockipamctl_kinds=\"", stdout);
+	for (int k = 0; k < BIP_RES__COUNT; k++)
+		printf("%s ", bip_res_kind_word((enum bip_res_kind)k));
+	fputs("ippool ipreservation ipamconfiguration\"\n", stdout);
+	fputs(script, stdout);
+	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -211,18 +245,13 @@ int completion_main(int argc, char **argv)
 		;
 	if ((rc = ctl_args(&usage, c, argc, argv, 1, 2)) != CTL_CONTINUE)
 		return rc;
-	if (strcmp(argv[optind], "bash") == 0 && argc - optind == 1) {
-		fputs("_blockipamctl_kinds=\"", stdout);
-		for (int k = 0; k < BIP_RES__COUNT; k++)
-			printf("%s ", bip_res_kind_word((enum bip_res_kind)k));
-		fputs("ippool ipreservation ipamconfiguration\"\n", stdout);
-		fputs(script, stdout);
-		return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
-	}
+	if ((strcmp(argv[optind], "bash") == 0 || strcmp(argv[optind], "zsh") == 0) &&
+	    argc - optind == 1)
+		return print_script(strcmp(argv[optind], "zsh") == 0);
 	if (strcmp(argv[optind], "names") == 0 && argc - optind == 2) {
 		if ((rc = ctl_kind_arg(&usage, argv[optind + 1], &kind)) != CTL_EXIT_OK)
 			return rc;
 		return print_names(kind);
 	}
-	return ctl_usage_err(&usage, "want 'bash' or 'names KIND', not '%s'", argv[optind]);
+	return ctl_usage_err(&usage, "want 'bash', 'zsh' or 'names KIND', not '%s'", argv[optind]);
 }

@@ -110,6 +110,8 @@ int ctl_usage_err(const struct ctl_usage *u, const char *fmt, ...)
 /* "blockipamctl: <msg>" on stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "blockipamctl: note: <msg>": something true and harmless the operator may not expect. */
+void ctl_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "blockipamctl: <msg>: <library detail or bip_strerror(rc)>" on stderr. */
 void ctl_lib_err(const struct bip_ipam *ipam, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

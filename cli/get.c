@@ -8,8 +8,10 @@ static const struct ctl_usage usage = {
     "Show resources: all of them, all of one KIND, or one. KIND is pool, reservation,\n"
     "ipamconfig, node or namespace (or Calico's ippool, ipreservation, ipamconfiguration),\n"
     "singular or plural, any case. With -o yaml or -o json the output is a manifest that\n"
-    "'apply -f' reads back: one resource as itself, several as a List. -o wide adds\n"
-    "selectors, uses, priorities, labels and the Calico fields a pool keeps.\n"};
+    "'apply -f' reads back: one resource as itself, several as a List. Named as calicoctl\n"
+    "names them (ippool, ipreservation), pools and reservations print in Calico's form\n"
+    "(projectcalico.org/v3 IPPool, IPPoolList), every kept Calico field included. -o wide\n"
+    "adds selectors, uses, priorities, labels and the Calico fields a pool keeps.\n"};
 
 static int print_tables(const json_t *by_kind[], bool kind_prefix)
 {
@@ -47,9 +49,11 @@ int get_main(int argc, char **argv)
 	static const struct option longopts[] = {CTL_LONGOPTS};
 	struct ctl_session s = {0};
 	const json_t *by_kind[BIP_RES__COUNT] = {0};
-	json_t *docs[BIP_RES__COUNT] = {0}, *one = NULL, *out = NULL;
+	json_t *docs[BIP_RES__COUNT] = {0}, *one = NULL, *out = NULL, *d;
 	enum bip_res_kind kind = BIP_RES_POOL;
 	const char *name = NULL;
+	bool calico = false;
+	size_t i;
 	int ret = CTL_EXIT_ERR, c, rc, k;
 
 	while ((c = ctl_getopt(&usage, argc, argv, CTL_SHORTOPTS, longopts)) > 0)
@@ -59,6 +63,8 @@ int get_main(int argc, char **argv)
 		ret = rc;
 		goto out;
 	}
+	if (optind < argc)
+		calico = bip_res_calico_word(argv[optind]);
 	if (optind + 1 < argc)
 		name = argv[optind + 1];
 	if (ctl_open(&s, true) != CTL_EXIT_OK)
@@ -94,7 +100,17 @@ int get_main(int argc, char **argv)
 		ret = print_tables(by_kind, optind == argc);
 		goto out;
 	}
-	if (one) {
+	if (calico) {
+		json_array_foreach(docs[kind], i, d)
+		{
+			if (bip_res_to_calico(kind, d) != BIP_OK)
+				goto nomem;
+		}
+		out = name ? json_incref(json_array_get(docs[kind], 0))
+			   : bip_res_calico_list_json(kind, json_incref(docs[kind]));
+		if (!out)
+			goto nomem;
+	} else if (one) {
 		out = json_incref(one);
 	} else {
 		if (!(out = json_array()))

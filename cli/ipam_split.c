@@ -129,9 +129,9 @@ static int check_parts(struct ctl_session *s, const struct bip_res *parts, unsig
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!bip_res_name_ok(bip_res_name(&parts[i]))) {
-			ctl_err("the part name '%s' is not a valid pool name",
-				bip_res_name(&parts[i]));
+		if (!bip_res_k8s_name_ok(bip_res_name(&parts[i]), false)) {
+			ctl_err("the part name '%s' is not a valid pool name (want %s)",
+				bip_res_name(&parts[i]), BIP_RES_K8S_NAME_RULE);
 			return CTL_EXIT_ERR;
 		}
 		if (bip_res_validate(&parts[i], err, sizeof(err)) != BIP_OK) {

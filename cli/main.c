@@ -18,7 +18,8 @@ static const struct ctl_cmd commands[] = {
     {"store", store_main, "migrate: copy every record to another store (sqlite <-> etcd)"},
     {"routes", routes_main, "the routes a node installs or advertises: blocks, borrowed hosts"},
     {"metrics", metrics_main, "the store's figures in the Prometheus text format"},
-    {"completion", completion_main, "shell completion: eval \"$(blockipamctl completion bash)\""},
+    {"completion", completion_main,
+     "shell completion: eval \"$(blockipamctl completion bash)\" (or zsh)"},
     {"version", version_main, "versions of this program, its plugin, and the store's schema"},
 };
 

@@ -61,6 +61,9 @@ int bip_rd_string(struct bip_rd *c, const json_t *obj, const char *path, const c
 int bip_rd_bool(struct bip_rd *c, const json_t *obj, const char *path, const char *key, bool *out);
 int bip_rd_int(struct bip_rd *c, const json_t *obj, const char *path, const char *key,
 	       json_int_t min, json_int_t max, json_int_t *out);
+/* A string that is one of allowed (NULL-terminated); else "want A, B or C, got ...". */
+int bip_rd_enum(struct bip_rd *c, const json_t *obj, const char *path, const char *key,
+		const char *const *allowed, const char **out);
 /* A list whose elements are all strings (borrowed); *out NULL when not given. */
 int bip_rd_strings(struct bip_rd *c, const json_t *obj, const char *path, const char *key,
 		   const json_t **out);
@@ -101,7 +104,13 @@ struct bip_res_kind_ops {
 	const char *word;	    /* singular CLI word: "pool" */
 	const char *const words[8]; /* every CLI spelling, compared without case */
 	const char *fixed_name;	    /* the one resource of the kind (IPAM config), else NULL */
-	bool labelled;		    /* metadata.labels is kept */
+	/* Calico's projectcalico.org/v3 kind that `get` prints for Calico's words, NULL for none;
+	 * calico_spec, when set, turns our spec into Calico's in place, or returns false (spec
+	 * untouched) when Calico's form cannot say what it holds. */
+	const char *calico_kind;
+	const char *const calico_words[5];
+	bool (*calico_spec)(json_t *spec);
+	bool labelled; /* metadata.labels is kept */
 	const struct bip_res_col *columns;
 	/* The resource's name. */
 	const char *(*name_of)(const struct bip_res *r);

@@ -15,10 +15,57 @@ static const char *const pool_known_ours[] = {"cidr",		"blockSize",	     "disabl
 static const char *const pool_known_calico[] = {
     "cidr",	   "blockSize",	     "disabled", "nodeSelector", "namespaceSelector",
     "allowedUses", "assignmentMode", NULL};
-/* Calico fields with no meaning to IPAM, kept for the dataplane that reads the pool. */
+/* Calico fields with no meaning to IPAM, checked by Calico's rules and kept for the dataplane. */
 const char *const bip_res_pool_kept[] = {"ipipMode",	     "vxlanMode",   "natOutgoing",
-					 "disableBGPExport", "awsSubnetID", "ipip",
-					 "nat-outgoing",     NULL};
+					 "disableBGPExport", "awsSubnetID", NULL};
+/* Calico's v1 spellings: projectcalico.org/v3 refuses ipip (mustBeNil) and takes nat-outgoing
+ * only as false (mustBeFalse), which says nothing and is not kept. */
+static const char *const pool_v1[] = {"ipip", "nat-outgoing", NULL};
+
+/* The kept fields, by Calico's validator (libcalico-go's validator/v3): the modes, the booleans,
+ * AWS's subnet id, no IPIP on IPv6 and never IPIP and VXLAN at once. */
+static int check_calico(struct bip_rd *c, const json_t *spec, bool v6)
+{
+	static const char *const modes[] = {"Never", "Always", "CrossSubnet", NULL};
+	const char *ipip = "Never", *vxlan = "Never", *aws = NULL;
+	const json_t *v1;
+	bool b = false;
+	size_t n;
+	int rc;
+
+	if ((rc = bip_rd_enum(c, spec, "spec", "ipipMode", modes, &ipip)) != BIP_OK ||
+	    (rc = bip_rd_enum(c, spec, "spec", "vxlanMode", modes, &vxlan)) != BIP_OK ||
+	    (rc = bip_rd_bool(c, spec, "spec", "natOutgoing", &b)) != BIP_OK ||
+	    (rc = bip_rd_bool(c, spec, "spec", "disableBGPExport", &b)) != BIP_OK ||
+	    (rc = bip_rd_string(c, spec, "spec", "awsSubnetID", &aws)) != BIP_OK)
+		return rc;
+	if (bip_rd_field(spec, "ipip"))
+		return bip_rd_bad(c, "spec.ipip: Calico's v1 field, which projectcalico.org/v3 "
+				     "refuses (write ipipMode: Always, CrossSubnet or Never)");
+	if ((v1 = bip_rd_field(spec, "nat-outgoing")) && !json_is_false(v1))
+		return bip_rd_want(c, "spec", "nat-outgoing",
+				   "false (Calico's v1 field; projectcalico.org/v3 refuses it: "
+				   "write natOutgoing)",
+				   v1);
+	n = aws ? strlen(aws) : 0;
+	if (aws && (strncmp(aws, "subnet-", 7) != 0 || n < 15 || n > 24 ||
+		    strspn(aws + 7, "0123456789abcdef") != n - 7))
+		return bip_rd_bad(c,
+				  "spec.awsSubnetID: invalid subnet id '%s' (want subnet- and 8 "
+				  "to 17 of 0-9 a-f)",
+				  aws);
+	if (v6 && strcmp(ipip, "Never") != 0)
+		return bip_rd_bad(c,
+				  "spec.ipipMode: %s on an IPv6 pool: Calico has no IPIP for IPv6 "
+				  "(use vxlanMode)",
+				  ipip);
+	if (strcmp(ipip, "Never") != 0 && strcmp(vxlan, "Never") != 0)
+		return bip_rd_bad(c,
+				  "spec.ipipMode %s and spec.vxlanMode %s: Calico enables one "
+				  "encapsulation per pool, not both",
+				  ipip, vxlan);
+	return BIP_OK;
+}
 
 static int conv_pool(struct bip_rd *c, const char *name, const json_t *meta, const json_t *spec,
 		     struct bip_res *r)
@@ -26,7 +73,7 @@ static int conv_pool(struct bip_rd *c, const char *name, const json_t *meta, con
 	struct bip_pool *p = &r->u.pool;
 	const struct bip_rd_fields fs = {c->form == BIP_RD_OURS ? pool_known_ours
 								: pool_known_calico,
-					 bip_res_pool_kept, NULL, NULL, NULL};
+					 bip_res_pool_kept, pool_v1, NULL, NULL};
 	const char *cidr = NULL, *nodesel = NULL, *nssel = NULL, *mode = NULL;
 	json_int_t block = 0, prio = 0;
 	const json_t *uses = NULL, *e;
@@ -50,7 +97,8 @@ static int conv_pool(struct bip_rd *c, const char *name, const json_t *meta, con
 		return rc;
 	if (!cidr)
 		return bip_rd_bad(c, "spec.cidr is missing");
-	if ((rc = bip_rd_cidr(c, "spec.cidr", cidr, false, &p->cidr)) != BIP_OK)
+	if ((rc = bip_rd_cidr(c, "spec.cidr", cidr, false, &p->cidr)) != BIP_OK ||
+	    (rc = check_calico(c, spec, p->cidr.addr.family == 6)) != BIP_OK)
 		return rc;
 	p->block_len = (unsigned)block;
 	p->priority = (int)prio;
@@ -153,6 +201,16 @@ fail:
 	return NULL;
 }
 
+/* priority is blockipam's own, which Calico's IPPool has no field for: a pool that has one stays
+ * in our form (an IPPoolList item may be a blockipam.io/v1 Pool). */
+static bool pool_calico_spec(json_t *spec)
+{
+	if (json_integer_value(json_object_get(spec, "priority")) != 0)
+		return false;
+	json_object_del(spec, "priority");
+	return true;
+}
+
 static json_t *pool_to_json(const struct bip_res *r)
 {
 	return bip_res_pool_json(&r->u.pool);
@@ -221,6 +279,9 @@ const struct bip_res_kind_ops bip_res_pool_ops = {
     .name = "Pool",
     .word = "pool",
     .words = {"pool", "pools", "ippool", "ippools", "ipp", "ipps"},
+    .calico_kind = "IPPool",
+    .calico_words = {"ippool", "ippools", "ipp", "ipps"},
+    .calico_spec = pool_calico_spec,
     .columns = pool_cols,
     .name_of = pool_name,
     .convert = conv_pool,

@@ -28,6 +28,30 @@ bool bip_res_name_ok(const char *s)
 	return true;
 }
 
+/*
+ * Kubernetes' rule for object names (apimachinery's IsDNS1123Subdomain and IsDNS1123Label): at
+ * most 253 (a label: 63) of a-z 0-9 - and ., each dot-separated part starting and ending with a
+ * letter or digit; a label has no dot. Calico names its resources by the same rule.
+ */
+bool bip_res_k8s_name_ok(const char *s, bool label)
+{
+	size_t n = strlen(s);
+	bool lower = true;
+
+	if (n == 0 || n > (label ? 63u : 253u))
+		return false;
+	for (const char *p = s; *p && lower; p++)
+		lower = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			(*p == '.' && !label);
+	if (!lower)
+		return false;
+	/* a '.' or '-' at either end of a part: no letter or digit before or after it there */
+	for (const char *p = s; *p; p++)
+		if ((*p == '.' || *p == '-') && (p == s || p[-1] == '.' || !p[1] || p[1] == '.'))
+			return false;
+	return true;
+}
+
 /* Label keys are what selectors can name: [A-Za-z0-9_./-]+ (selector.h). */
 static bool label_key_ok(const char *s)
 {
@@ -208,6 +232,26 @@ int bip_rd_int(struct bip_rd *c, const json_t *obj, const char *path, const char
 	return BIP_OK;
 }
 
+int bip_rd_enum(struct bip_rd *c, const json_t *obj, const char *path, const char *key,
+		const char *const *allowed, const char **out)
+{
+	const json_t *v = bip_rd_field(obj, key);
+	char what[128] = "";
+
+	if (!v || (json_is_string(v) && bip_rd_in(allowed, json_string_value(v)))) {
+		if (v)
+			*out = json_string_value(v);
+		return BIP_OK;
+	}
+	for (size_t i = 0; allowed[i]; i++)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), "%s%s",
+			 i == 0		  ? ""
+			 : allowed[i + 1] ? ", "
+					  : " or ",
+			 allowed[i]);
+	return bip_rd_want(c, path, key, what, v);
+}
+
 /* A list whose elements are all strings (borrowed); NULL when not given. */
 int bip_rd_strings(struct bip_rd *c, const json_t *obj, const char *path, const char *key,
 		   const json_t **out)
@@ -257,7 +301,7 @@ int bip_rd_check(struct bip_rd *c, const json_t *obj, const char *path,
 
 	json_object_foreach((json_t *)obj, key, v)
 	{
-		char known[512] = "";
+		char known[768] = "";
 
 		if (bip_rd_in(fs->known, key) || bip_rd_in(fs->kept, key) ||
 		    bip_rd_in(fs->ignored, key))
@@ -270,6 +314,10 @@ int bip_rd_check(struct bip_rd *c, const json_t *obj, const char *path,
 		for (const char *const *k = fs->known; *k; k++)
 			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
 				 k == fs->known ? "" : ", ", *k);
+		/* a pool's kept fields are Calico's: an operator who knows Calico looks for them */
+		for (const char *const *k = fs->kept; k && *k; k++)
+			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+				 k == fs->kept ? "; Calico's, kept for its dataplane: " : ", ", *k);
 		if (!showable_key(key))
 			return bip_rd_bad(
 			    c,

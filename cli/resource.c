@@ -28,9 +28,9 @@ static const struct doc_form {
     {BIP_API_VERSION, "IPAMConfig", BIP_RES_CONFIG, BIP_RD_OURS},
     {BIP_API_VERSION, "Node", BIP_RES_NODE, BIP_RD_OURS},
     {BIP_API_VERSION, "Namespace", BIP_RES_NAMESPACE, BIP_RD_OURS},
-    {"projectcalico.org/v3", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
-    {"projectcalico.org/v3", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
-    {"projectcalico.org/v3", "IPAMConfiguration", BIP_RES_CONFIG, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
+    {BIP_CALICO_API, "IPAMConfiguration", BIP_RES_CONFIG, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPPool", BIP_RES_POOL, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPReservation", BIP_RES_RESERVATION, BIP_RD_CALICO},
     {"crd.projectcalico.org/v1", "IPAMConfig", BIP_RES_CONFIG, BIP_RD_CALICO},
@@ -50,6 +50,15 @@ int bip_res_kind_parse(const char *word, enum bip_res_kind *out)
 				return BIP_OK;
 			}
 	return BIP_EINVAL;
+}
+
+size_t bip_res_kind_words(enum bip_res_kind k, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *const *w = kinds[k]->words; *w && n < max; w++)
+		out[n++] = *w;
+	return n;
 }
 
 const char *bip_res_kind_name(enum bip_res_kind k)
@@ -139,12 +148,10 @@ static int doc_name(struct bip_rd *c, const struct bip_res_kind_ops *ops, const 
 	}
 	if (!*name)
 		return bip_rd_bad(c, "metadata.name is missing");
-	if (!bip_res_name_ok(*name))
-		return bip_rd_bad(
-		    c,
-		    "metadata.name: invalid name '%s' (want 1-253 of A-Z a-z 0-9 . _ -, "
-		    "starting and ending with a letter or digit)",
-		    *name);
+	if (!bip_res_k8s_name_ok(*name, ops == &bip_res_namespace_ops))
+		return bip_rd_bad(c, "metadata.name: invalid name '%.300s' (want %s)", *name,
+				  ops == &bip_res_namespace_ops ? BIP_RES_K8S_LABEL_RULE
+								: BIP_RES_K8S_NAME_RULE);
 	return BIP_OK;
 }
 
@@ -457,6 +464,39 @@ json_t *bip_res_to_json(const struct bip_res *r)
 json_t *bip_res_list_json(json_t *items)
 {
 	return json_pack("{s:s, s:s, s:o}", "apiVersion", BIP_API_VERSION, "kind", "List", "items",
+			 items);
+}
+
+bool bip_res_calico_word(const char *word)
+{
+	for (int k = 0; k < BIP_RES__COUNT; k++)
+		for (const char *const *w = kinds[k]->calico_words; *w; w++)
+			if (strcasecmp(word, *w) == 0)
+				return true;
+	return false;
+}
+
+int bip_res_to_calico(enum bip_res_kind k, json_t *doc)
+{
+	json_t *spec = json_object_get(doc, "spec");
+
+	if (!kinds[k]->calico_kind ||
+	    (kinds[k]->calico_spec && spec && !kinds[k]->calico_spec(spec)))
+		return BIP_OK;
+	if (json_object_set_new(doc, "apiVersion", json_string(BIP_CALICO_API)) != 0 ||
+	    json_object_set_new(doc, "kind", json_string(kinds[k]->calico_kind)) != 0)
+		return BIP_ENOMEM;
+	return BIP_OK;
+}
+
+json_t *bip_res_calico_list_json(enum bip_res_kind k, json_t *items)
+{
+	char kind[64];
+
+	if (!kinds[k]->calico_kind)
+		return bip_res_list_json(items);
+	snprintf(kind, sizeof(kind), "%sList", kinds[k]->calico_kind);
+	return json_pack("{s:s, s:s, s:o}", "apiVersion", BIP_CALICO_API, "kind", kind, "items",
 			 items);
 }
 

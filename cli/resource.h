@@ -29,6 +29,7 @@
 #include "output.h"
 
 #define BIP_API_VERSION "blockipam.io/v1"
+#define BIP_CALICO_API "projectcalico.org/v3"
 #define BIP_CONFIG_NAME "default"
 
 enum bip_res_kind {
@@ -55,6 +56,8 @@ struct bip_res {
 /* A kind as the command line names it ("pool", "IPPools", "ipamconfiguration", ...): any case,
  * singular or plural, ours or Calico's. BIP_EINVAL for an unknown word. */
 int bip_res_kind_parse(const char *word, enum bip_res_kind *out);
+/* Every word of kind k (lower case) into out, at most max; how many. */
+size_t bip_res_kind_words(enum bip_res_kind k, const char **out, size_t max);
 /* "Pool", "Reservation", "IPAMConfig", "Node", "Namespace": the kind in our manifests. */
 const char *bip_res_kind_name(enum bip_res_kind k);
 /* "pool", "reservation", "ipamconfig", "node", "namespace": the word in messages. */
@@ -92,6 +95,17 @@ json_t *bip_res_to_json(const struct bip_res *r);
 /* {"apiVersion": ..., "kind": "List", "items": items}; steals items. */
 json_t *bip_res_list_json(json_t *items);
 
+/* Whether word is one of calicoctl's names of a kind with a Calico form (ippool, IPReservations):
+ * for it, get -o yaml / json prints Calico's form, which apply reads back unchanged. */
+bool bip_res_calico_word(const char *word);
+/* doc, our form of a resource of kind k, turned into Calico's projectcalico.org/v3 form in place
+ * (left as it is for a kind without one, or a pool with a priority, which Calico cannot say);
+ * BIP_ENOMEM. */
+int bip_res_to_calico(enum bip_res_kind k, json_t *doc);
+/* {"apiVersion": "projectcalico.org/v3", "kind": "IPPoolList", "items": items} (our List for a kind
+ * without a Calico form); steals items. */
+json_t *bip_res_calico_list_json(enum bip_res_kind k, json_t *items);
+
 /* A table of documents of one kind (our form); wide adds labels, selectors and kept Calico fields;
  * with kind_prefix the NAME column reads "pool/p1". */
 int bip_res_table(enum bip_res_kind k, const json_t *docs, bool wide, bool kind_prefix,
@@ -99,12 +113,25 @@ int bip_res_table(enum bip_res_kind k, const json_t *docs, bool wide, bool kind_
 
 /* A name as blockipam accepts it: 1-253 of [A-Za-z0-9._-], starting and ending alphanumeric. */
 bool bip_res_name_ok(const char *s);
+/* A name as Kubernetes (and Calico) accepts one: a lowercase RFC 1123 subdomain, or with label
+ * an RFC 1123 label (namespaces). What manifests name. */
+bool bip_res_k8s_name_ok(const char *s, bool label);
+/* The rule of bip_res_k8s_name_ok in words, for messages. */
+#define BIP_RES_K8S_NAME_RULE                                                                      \
+	"a lowercase RFC 1123 subdomain: at most 253 of a-z, 0-9, '-' and '.', each part between " \
+	"dots starting and ending with a letter or digit, as Kubernetes names"
+#define BIP_RES_K8S_LABEL_RULE                                                                     \
+	"a lowercase RFC 1123 label: at most 63 of a-z, 0-9 and '-', starting and ending with a "  \
+	"letter or digit, as Kubernetes names namespaces"
 
 /* --- the store side (resource_store.c) --------------------------------------------------- */
 
 /* Our form of one stored resource / of all of a kind (an array). BIP_ENOTFOUND when absent. */
 int bip_res_get(struct bip_ipam *ipam, enum bip_res_kind k, const char *name, json_t **doc);
 int bip_res_list(struct bip_ipam *ipam, enum bip_res_kind k, json_t **docs);
+/* *same: r is stored exactly as storing it would leave it (with the library's defaults for
+ * what it leaves out): writing it would change nothing. */
+int bip_res_unchanged(struct bip_ipam *ipam, const struct bip_res *r, bool *same);
 /* Store one resource; create_only: BIP_EEXIST when it exists. */
 int bip_res_put(struct bip_ipam *ipam, struct bip_res *r, bool create_only);
 /* Delete; the IPAM config is reset to its defaults instead. */

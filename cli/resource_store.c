@@ -83,6 +83,31 @@ int bip_res_exists(struct bip_ipam *ipam, enum bip_res_kind k, const char *name,
 	return BIP_OK;
 }
 
+int bip_res_unchanged(struct bip_ipam *ipam, const struct bip_res *r, bool *same)
+{
+	struct bip_pool pool;
+	json_t *stored = NULL, *mine;
+	int rc;
+
+	*same = false;
+	if (r->kind == BIP_RES_POOL) {
+		/* compared as it would be stored: a copy that shares the strings, never freed */
+		pool = r->u.pool;
+		bip_pool_defaults(&pool);
+		mine = bip_res_pool_json(&pool);
+	} else {
+		mine = bip_res_to_json(r);
+	}
+	if (!mine)
+		return BIP_ENOMEM;
+	rc = bip_res_get(ipam, r->kind, bip_res_name(r), &stored);
+	if (rc == BIP_OK)
+		*same = json_equal(stored, mine);
+	json_decref(stored);
+	json_decref(mine);
+	return rc == BIP_ENOTFOUND ? BIP_OK : rc;
+}
+
 static const struct bip_pool *find_pool(const struct bip_pool *v, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)

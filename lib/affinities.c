@@ -28,7 +28,7 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 	bip__key_block(key, cidr);
 	rc = bip_store_get(ip->store, key, &kv);
 	if (rc != BIP_OK && rc != BIP_ENOTFOUND)
-		return bip__seterr(ip, rc, "cannot read %s", key);
+		return bip__store_fail(ip, rc, "cannot read %s", key);
 	if (rc == BIP_OK) {
 		rc = bip__blk_decode(ip, key, kv.value, kv.len, kv.rev, &b);
 		if (rc != BIP_OK) {
@@ -64,6 +64,8 @@ static int release_one(struct bip_ipam *ip, const char *affkey, int64_t affrev, 
 		}
 	}
 	rc = bip_store_txn(ip->store, cmps, 2, ops, nops, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
+		bip__store_fail(ip, rc, "cannot release %s", affkey);
 	if (rc == BIP_OK && released)
 		(*released)++;
 out:
@@ -88,7 +90,7 @@ static int release_round(struct bip_ipam *ip, void *ctx)
 	int rc = bip_store_list(ip->store, ar->pfx, BIP_LIST_KEYS_ONLY, &kvs);
 
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot list affinities");
+		return bip__store_fail(ip, rc, "cannot list affinities");
 	for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
 		const char *rest = kvs.v[i].key + strlen(PFX_AFFINITY);
 		const char *slash = strchr(rest, '/');

@@ -253,7 +253,7 @@ int bip__need_affinities(struct attempt *a)
 	snprintf(pfx, sizeof(pfx), PFX_AFFINITY "%s/", a->req->node);
 	rc = bip_store_list_cb(a->ip->store, pfx, 0, bip__collect_affinity, a, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
-		bip__seterr(a->ip, rc, "cannot list %s", pfx);
+		bip__store_fail(a->ip, rc, "cannot list %s", pfx);
 	return rc;
 }
 

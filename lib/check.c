@@ -324,7 +324,7 @@ static int repair_no_pool(struct checker *c)
 		if (trc == BIP_OK)
 			pr->repaired = true;
 		else if (trc != BIP_ECONFLICT)
-			return trc;
+			return bip__store_fail(c->ip, trc, "cannot delete %s", pr->key);
 	}
 	return BIP_OK;
 }
@@ -343,7 +343,7 @@ static int check_run(struct bip_ipam *ip, bool repair,
 	 */
 	rc = ip->store->ops->verify ? ip->store->ops->verify(ip->store) : BIP_OK;
 	if (rc != BIP_OK)
-		bip__seterr(ip, rc, "the store failed its integrity check");
+		bip__store_fail(ip, rc, "the store failed its integrity check");
 	if (rc == BIP_OK)
 		rc = bip__load_pools(ip, &c.pools, &c.pool_revs, &c.npools);
 	if (rc == BIP_OK)
@@ -351,7 +351,7 @@ static int check_run(struct bip_ipam *ip, bool repair,
 	if (rc == BIP_OK) {
 		rc = bip_store_list_cb(ip->store, PFX_HANDLES, 0, on_check_handle, &c, &rev);
 		if (rc != BIP_OK && rc != BIP_ENOMEM)
-			bip__seterr(ip, rc, "cannot list handles");
+			bip__store_fail(ip, rc, "cannot list handles");
 	}
 	if (rc == BIP_OK && c.nblocks)
 		qsort(c.blocks, c.nblocks, sizeof(*c.blocks), cmp_cblock);

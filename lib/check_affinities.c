@@ -74,6 +74,8 @@ static int repair_affinity(struct checker *c, const char *key, bool del, const s
 	trc = bip_store_txn(c->ip->store, cmps, ncmp, &op, 1, NULL);
 	if (trc == BIP_OK)
 		c->rep->v[c->rep->n - 1].repaired = true;
+	if (trc != BIP_OK && trc != BIP_ECONFLICT)
+		bip__store_fail(c->ip, trc, "cannot %s %s", del ? "delete" : "write", key);
 	return trc == BIP_ECONFLICT ? BIP_OK : trc;
 }
 
@@ -233,7 +235,7 @@ int bip__ck_affinities(struct checker *c)
 	int rc = bip_store_list(c->ip->store, PFX_AFFINITY, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return bip__seterr(c->ip, rc, "cannot list affinities");
+		return bip__store_fail(c->ip, rc, "cannot list affinities");
 	for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++)
 		rc = check_affinity(c, &kvs.v[i]);
 	for (size_t i = 0; i < c->nblocks && rc == BIP_OK; i++)

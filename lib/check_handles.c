@@ -19,7 +19,7 @@ int bip__ck_reread(struct checker *c, char (*keys)[KEY_LEN], size_t n, struct bi
 	for (size_t i = 0; i < n; i++)
 		reads[i] = (struct bip_read){keys[i], false, 0};
 	rc = bip_store_read(c->ip->store, reads, n, got, NULL);
-	return rc == BIP_OK ? BIP_OK : bip__seterr(c->ip, rc, "cannot read %s again", keys[0]);
+	return rc == BIP_OK ? BIP_OK : bip__store_fail(c->ip, rc, "cannot read %s again", keys[0]);
 }
 
 /* h as the handle record got (0 or 1 entry) says: present, rev and its addresses. */
@@ -46,13 +46,23 @@ static int take_record(struct checker *c, struct c_handle *h, const struct bip_k
 	return rc;
 }
 
+/* The keys a re-read read and the revision each had (0: absent): what a repair judged on that
+ * read is committed under. keys and cmps hold BIP_READ_MAX each (the caller's). */
+struct as_read {
+	char (*keys)[KEY_LEN];
+	struct bip_cmp *cmps;
+	size_t n;
+};
+
 /*
  * Read handle h and the blocks of its addresses (those the scan saw it hold, `given`, and those
  * it lists) at one revision. On success h describes the record as read then (present, rev,
- * addresses) and *fresh (malloc'd; NULL when empty) the addresses those blocks give it.
+ * addresses), *fresh (malloc'd; NULL when empty) the addresses those blocks give it, and seen
+ * (may be NULL) the records read with their revisions.
  */
 static int reread_handle(struct checker *c, struct c_handle *h, const struct bip_prefix *given,
-			 size_t ngiven, struct bip_prefix **fresh, size_t *nfresh, bool *done)
+			 size_t ngiven, struct bip_prefix **fresh, size_t *nfresh, bool *done,
+			 struct as_read *seen)
 {
 	struct bip_prefix cidrs[BIP_READ_MAX], *out = NULL;
 	struct bip_kvs got[BIP_READ_MAX];
@@ -77,7 +87,7 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 		cidrs[n++] = p;
 	}
 	rc = BIP_ENOMEM;
-	keys = bip__im_calloc(c->ip, n + 1, sizeof(*keys));
+	keys = seen ? seen->keys : bip__im_calloc(c->ip, n + 1, sizeof(*keys));
 	out = bip__im_calloc(c->ip, HANDLE_MAX_ADDRS + ngiven + 1, sizeof(*out));
 	if (!keys || !out)
 		goto out;
@@ -108,6 +118,10 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 				    (struct bip_prefix){bip_prefix_nth(b->cidr, o), b->cidr.len};
 		bip__blk_free(b);
 	}
+	for (size_t j = 0; seen && j < nread; j++)
+		seen->cmps[j] = (struct bip_cmp){keys[j], got[j].n ? got[j].v[0].rev : 0};
+	if (seen)
+		seen->n = nread;
 	*fresh = out;
 	*nfresh = nout;
 	*done = true;
@@ -116,7 +130,8 @@ static int reread_handle(struct checker *c, struct c_handle *h, const struct bip
 out:
 	for (size_t j = 0; j < nread; j++)
 		bip_kvs_free(&got[j]);
-	free(keys);
+	if (!seen)
+		free(keys);
 	free(out);
 	return rc;
 }
@@ -144,25 +159,26 @@ static bool handle_agrees(const struct c_handle *h, const struct bip_prefix *giv
 }
 
 /*
- * The compares a handle repair commits under: the blocks of `want` (and of the addresses the
- * record lists), read again with the handle at one revision, must still give the handle exactly
- * `want`, and the handle must be as judged; then each of those records is compared at the
- * revision just read. A repair judged on one view and written after another node changed a
- * block would otherwise rebuild a record for an address released meanwhile (a dangling handle
- * that a later ADD of the same attachment would take up again). BIP_ECONFLICT: changed since
- * judged (leave it). keys must hold BIP_READ_MAX keys; cmps as many.
+ * The compares a handle repair commits under: the handle and the blocks of `want` (and of the
+ * addresses the record lists), read again at one revision, must still be as judged (the handle
+ * at its revision, those blocks giving it exactly `want`), and each of those records is then
+ * compared at the revision of THAT read. A repair judged on one view and written after another
+ * client changed a block would otherwise rebuild a record for an address released meanwhile (a
+ * dangling handle that a later ADD of the same attachment would take up again); and revisions
+ * taken from a second, later read would let a release that lands between the two through.
+ * BIP_ECONFLICT: changed since judged (leave it). keys and cmps must hold BIP_READ_MAX each.
  */
 static int repair_cmps(struct checker *c, struct c_handle *h, const struct bip_prefix *want,
 		       size_t nwant, char (*keys)[KEY_LEN], struct bip_cmp *cmps, size_t *ncmps)
 {
 	struct c_handle now = *h;
+	struct as_read seen = {keys, cmps, 0};
 	struct bip_prefix *fresh = NULL;
-	struct bip_kvs got[BIP_READ_MAX];
-	size_t nfresh = 0, n = 1, nread = 0;
+	size_t nfresh = 0;
 	bool done = false;
 	int rc;
 
-	rc = reread_handle(c, &now, want, nwant, &fresh, &nfresh, &done);
+	rc = reread_handle(c, &now, want, nwant, &fresh, &nfresh, &done, &seen);
 	if (rc != BIP_OK)
 		return rc;
 	rc = BIP_ECONFLICT;
@@ -177,37 +193,9 @@ static int repair_cmps(struct checker *c, struct c_handle *h, const struct bip_p
 		if (!found)
 			goto out;
 	}
-	/* the blocks again, for their revisions (reread_handle keeps none) */
-	bip__key_handle(keys[0], h->id);
-	for (size_t i = 0; i < nwant + h->naddrs; i++) {
-		struct bip_prefix p = i < nwant ? want[i] : h->addrs[i - nwant];
-		char k[KEY_LEN];
-		bool dup = false;
-
-		p.addr = bip_prefix_first(p);
-		bip__key_block(k, p);
-		for (size_t j = 1; j < n && !dup; j++)
-			dup = strcmp(keys[j], k) == 0;
-		if (dup)
-			continue;
-		if (n == BIP_READ_MAX)
-			goto out;
-		memcpy(keys[n++], k, KEY_LEN);
-	}
-	rc = bip__ck_reread(c, keys, n, got);
-	if (rc != BIP_OK)
-		goto out;
-	nread = n;
-	rc = BIP_ECONFLICT;
-	if ((got[0].n > 0) != h->present || (h->present && got[0].v[0].rev != h->rev))
-		goto out;
-	for (size_t j = 0; j < n; j++)
-		cmps[j] = (struct bip_cmp){keys[j], got[j].n ? got[j].v[0].rev : 0};
-	*ncmps = n;
+	*ncmps = seen.n;
 	rc = BIP_OK;
 out:
-	for (size_t j = 0; j < nread; j++)
-		bip_kvs_free(&got[j]);
 	free(fresh);
 	return rc;
 }
@@ -231,6 +219,8 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 		rc = bip_store_get(c->ip->store, key, &kv);
 		if (rc == BIP_ENOTFOUND || (rc == BIP_OK && kv.rev != h->rev))
 			rc = BIP_ECONFLICT; /* changed since it was judged: leave it */
+		else if (rc != BIP_OK && rc != BIP_ENOMEM)
+			bip__store_fail(c->ip, rc, "cannot read %s", key);
 		if (rc == BIP_OK)
 			rc = bip__handle_decode(c->ip, h->id, kv.value, kv.len, &info);
 		if (rc != BIP_OK)
@@ -282,6 +272,8 @@ static int repair_handle(struct checker *c, struct c_handle *h, const struct bip
 	rc = repair_cmps(c, h, want, nwant, keys, cmps, &ncmps);
 	if (rc == BIP_OK)
 		rc = bip_store_txn(c->ip->store, cmps, ncmps, &op, 1, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM && !c->ip->errmsg[0])
+		bip__store_fail(c->ip, rc, "cannot %s %s", nwant ? "write" : "delete", key);
 out:
 	info.addrs = NULL;
 	bip_handle_info_clear(&info);
@@ -355,7 +347,7 @@ static int check_handle(struct checker *c, struct c_handle *h, const struct bip_
 	if (!handle_agrees(h, given, ngiven)) {
 		bool done;
 
-		rc = reread_handle(c, h, given, ngiven, &fresh, &nfresh, &done);
+		rc = reread_handle(c, h, given, ngiven, &fresh, &nfresh, &done, NULL);
 		if (rc != BIP_OK)
 			return rc;
 		if (done) { /* else too many blocks to read at once: the scan's view */

@@ -109,7 +109,7 @@ int bip__commit_alloc(struct attempt *a)
 	}
 	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
-		bip__seterr(ip, rc, "cannot commit the allocation for '%s'", a->req->handle);
+		bip__store_fail(ip, rc, "cannot commit the allocation for '%s'", a->req->handle);
 out:
 	bip__txn_clear(&t);
 	return rc;
@@ -253,7 +253,7 @@ int bip__empty_block_unwanted(struct attempt *a, const struct blk *b, bool *out)
 	} else if (rc == BIP_ENOTFOUND) {
 		rc = BIP_OK;
 	} else {
-		bip__seterr(a->ip, rc, "cannot read %s", key);
+		bip__store_fail(a->ip, rc, "cannot read %s", key);
 	}
 	if (rc == BIP_OK)
 		rc = bip__labels_with_name(a->ip, have ? &node.labels : NULL,

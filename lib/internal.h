@@ -31,6 +31,16 @@ char *bip__im_strdup(struct bip_ipam *ip, const char *s);
 /* Set the detail message; returns err for "return bip__seterr(ip, BIP_EINVAL, ...)". */
 int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* bip__seterr for err straight from a store call: the store's words (its last call's) follow
+ * whatever the code, also BIP_EINVAL (etcd's "too many operations in txn request"), where
+ * bip__seterr adds them only to the codes no library check gives (a validation's BIP_EINVAL
+ * must not carry an earlier call's store text). */
+int bip__store_fail(struct bip_ipam *ip, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* After a store failure (the store has words for its last call) whose message does not name
+ * the handle, which can be deep in a step ("cannot list pools"): put "<doing> '<handle>': "
+ * before it, so that a runtime's log says which attachment it was. */
+void bip__name_handle(struct bip_ipam *ip, int err, const char *doing, const char *handle);
 int64_t bip__now(void);
 uint64_t bip__rand(struct bip_ipam *ip);
 /* Sleep a jittered, growing interval before retry number attempt. */

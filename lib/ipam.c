@@ -81,7 +81,7 @@ int bip__store_lock(struct bip_ipam *ip, bool on)
 		return BIP_OK;
 	rc = ip->store->ops->lock(ip->store, on);
 	if (rc != BIP_OK && on)
-		return bip__seterr(ip, rc, "cannot take this node's store lock");
+		return bip__store_fail(ip, rc, "cannot take this node's store lock");
 	return BIP_OK;
 }
 
@@ -306,7 +306,9 @@ int bip_ipam_allocate(struct bip_ipam *ip, const struct bip_alloc_req *req,
 	if (rc != BIP_OK)
 		return rc;
 	snprintf(what, sizeof(what), "'%s'", req->handle);
-	return bip__retry(ip, allocate_once, &c, what);
+	rc = bip__retry(ip, allocate_once, &c, what);
+	bip__name_handle(ip, rc, "allocating", req->handle);
+	return rc;
 }
 
 void bip_alloc_result_free(struct bip_alloc_result *res)

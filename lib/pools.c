@@ -106,7 +106,7 @@ int bip__load_pools(struct bip_ipam *ip, struct bip_pool **out, int64_t **revs, 
 	int rc = bip_store_list(ip->store, PFX_POOLS, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot list pools");
+		return bip__store_fail(ip, rc, "cannot list pools");
 	rc = bip__pools_from(ip, &kvs, out, revs, n);
 	bip_kvs_free(&kvs);
 	return rc;
@@ -168,7 +168,7 @@ int bip__load_reservations(struct bip_ipam *ip, struct bip_prefix **out, size_t 
 	*n = 0;
 	rc = bip_store_list(ip->store, PFX_RESERVATIONS, 0, &kvs);
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot list reservations");
+		return bip__store_fail(ip, rc, "cannot list reservations");
 	rc = bip__reservations_from(ip, &kvs, out, n);
 	bip_kvs_free(&kvs);
 	return rc;
@@ -285,7 +285,7 @@ static int poolset_cmp(struct bip_ipam *ip, int64_t *rev)
 		return BIP_OK;
 	}
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot read %s", KEY_POOLSET);
+		return bip__store_fail(ip, rc, "cannot read %s", KEY_POOLSET);
 	*rev = kv.rev;
 	bip_kv_clear(&kv);
 	return BIP_OK;
@@ -313,6 +313,8 @@ static int pool_commit(struct bip_ipam *ip, const char *name, const struct bip_p
 	ops[0] = p ? (struct bip_op){BIP_OP_PUT, key, v, len} : (struct bip_op){BIP_OP_DEL, key};
 	ops[1] = (struct bip_op){BIP_OP_PUT, KEY_POOLSET, "{}", 2};
 	rc = bip_store_txn(ip->store, cmps, 2, ops, 2, NULL);
+	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
+		bip__store_fail(ip, rc, "cannot write %s", key);
 	free(v);
 	return rc;
 }
@@ -365,8 +367,10 @@ static int pool_put_once(struct bip_ipam *ip, struct bip_pool *pool, bool create
 		struct bip_kvs kvs = {0};
 
 		rc = bip_store_list(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &kvs);
-		if (rc != BIP_OK)
+		if (rc != BIP_OK) {
+			bip__store_fail(ip, rc, "cannot list %s", PFX_BLOCKS);
 			goto out;
+		}
 		for (size_t i = 0; i < kvs.n && rc == BIP_OK; i++) {
 			struct bip_prefix bp;
 
@@ -406,16 +410,21 @@ static int pool_put_attempt(struct bip_ipam *ip, void *ctx)
 	return pool_put_once(ip, pp->pool, pp->create_only);
 }
 
+void bip_pool_defaults(struct bip_pool *p)
+{
+	if (!p->block_len)
+		p->block_len = bip__default_block_len(p->cidr.addr.family);
+	if (!p->allowed_uses)
+		p->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+}
+
 int bip_ipam_pool_put(struct bip_ipam *ip, struct bip_pool *pool, bool create_only)
 {
 	char err[sizeof(ip->errmsg)], what[BIP_NAME_MAX + 8];
 	int rc;
 
 	ip->errmsg[0] = '\0';
-	if (!pool->block_len)
-		pool->block_len = bip__default_block_len(pool->cidr.addr.family);
-	if (!pool->allowed_uses)
-		pool->allowed_uses = BIP_USE_WORKLOAD | BIP_USE_TUNNEL;
+	bip_pool_defaults(pool);
 	rc = bip_pool_validate(pool, err, sizeof(err));
 	if (rc != BIP_OK)
 		return bip__seterr(ip, rc, "%s", err);
@@ -437,7 +446,7 @@ int bip_ipam_pool_get(struct bip_ipam *ip, const char *name, struct bip_pool *ou
 	if (rc == BIP_ENOTFOUND)
 		return bip__seterr(ip, rc, "pool '%s' does not exist", name);
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot read %s", key);
+		return bip__store_fail(ip, rc, "cannot read %s", key);
 	rc = bip__pool_decode(ip, name, kv.value, kv.len, out);
 	bip_kv_clear(&kv);
 	if (rc != BIP_OK)
@@ -528,8 +537,11 @@ static int pool_revs(struct bip_ipam *ip, const struct bip_pool *p, int64_t *rev
 
 	snprintf(key, sizeof(key), PFX_POOLS "%s", p->name);
 	rc = poolset_cmp(ip, setrev);
-	if (rc == BIP_OK)
+	if (rc == BIP_OK) {
 		rc = bip_store_get(ip->store, key, &kv);
+		if (rc != BIP_OK && rc != BIP_ENOTFOUND && rc != BIP_ENOMEM)
+			bip__store_fail(ip, rc, "cannot read %s", key);
+	}
 	*rev = kv.rev;
 	bip_kv_clear(&kv);
 	return rc;

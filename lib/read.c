@@ -81,6 +81,8 @@ int bip__need_existing(struct attempt *a)
 	if (a->cache.have_existing)
 		return BIP_OK;
 	rc = bip_store_list(a->ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &kvs);
+	if (rc != BIP_OK && rc != BIP_ENOMEM)
+		bip__store_fail(a->ip, rc, "cannot list %s", PFX_BLOCKS);
 	if (rc == BIP_OK)
 		rc = existing_from(a, &kvs);
 	a->cache.have_existing = true;
@@ -175,7 +177,7 @@ int bip__get_blk(struct attempt *a, struct bip_prefix cidr, struct blk **out)
 		if (rc == BIP_ENOTFOUND)
 			return BIP_OK;
 		if (rc != BIP_OK)
-			return bip__seterr(a->ip, rc, "cannot read %s", key);
+			return bip__store_fail(a->ip, rc, "cannot read %s", key);
 	}
 	rc = bip__blk_decode(a->ip, key, kv.value, kv.len, kv.rev, &b);
 	bip_kv_clear(&kv);
@@ -243,8 +245,8 @@ int bip__prefetch_blks(struct attempt *a, const struct bip_prefix *cidrs, size_t
 		}
 		rc = bip_store_read(a->ip->store, reads, m, got, NULL);
 		if (rc != BIP_OK) {
-			bip__seterr(a->ip, rc, "cannot read %s%s", keys[0],
-				    m > 1 ? " and the other blocks read with it" : "");
+			bip__store_fail(a->ip, rc, "cannot read %s%s", keys[0],
+					m > 1 ? " and the other blocks read with it" : "");
 			goto out;
 		}
 		for (size_t j = 0; j < m; j++) {
@@ -390,7 +392,7 @@ int bip__read_context(struct attempt *a)
 		batch_add(&b, RD_AFFINITY, true, 0, PFX_AFFINITY "%s/", req->node);
 	rc = bip_store_read(a->ip->store, b.reads, b.n, got, NULL);
 	if (rc != BIP_OK)
-		return bip__seterr(
+		return bip__store_fail(
 		    a->ip, rc,
 		    "cannot read the records for '%s' (its handle, the config, pools, "
 		    "reservations, node '%s'%s)",
@@ -537,7 +539,7 @@ int bip__read_handle(struct attempt *a)
 	if (rc == BIP_ENOTFOUND)
 		return BIP_OK;
 	if (rc != BIP_OK)
-		return bip__seterr(a->ip, rc, "cannot read %s", key);
+		return bip__store_fail(a->ip, rc, "cannot read %s", key);
 	rc = bip__use_handle(a, &kv);
 	bip_kv_clear(&kv);
 	return rc;
@@ -601,7 +603,7 @@ int bip__verify_held(struct attempt *a)
 					 "(check --repair fixes the record)",
 					 id, bip_addr_fmt(a->rec.held.addrs[i].addr, as));
 		else
-			bip__seterr(a->ip, rc, "cannot read %s", key);
+			bip__store_fail(a->ip, rc, "cannot read %s", key);
 		bip_kv_clear(&kv);
 		return rc;
 	}

@@ -81,7 +81,7 @@ int bip_ipam_release_empty_blocks(struct bip_ipam *ip, unsigned min_age_s, size_
 		if (trc == BIP_OK)
 			d++;
 		else if (trc != BIP_ECONFLICT)
-			rc = bip__seterr(ip, trc, "cannot delete %s", e.v[i].key);
+			rc = bip__store_fail(ip, trc, "cannot delete %s", e.v[i].key);
 	}
 	for (size_t i = 0; i < e.n; i++) {
 		free(e.v[i].key);

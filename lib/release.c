@@ -94,7 +94,7 @@ static int release_handle_once(struct bip_ipam *ip, const char *id)
 		goto out;
 	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
-		bip__seterr(ip, rc, "cannot commit the release of '%s'", id);
+		bip__store_fail(ip, rc, "cannot commit the release of '%s'", id);
 out:
 	bip__txn_clear(&t);
 	bip__attempt_clear(&a);
@@ -116,12 +116,15 @@ static int release_handle_locked(struct bip_ipam *ip, void *ctx)
 int bip_ipam_release_handle(struct bip_ipam *ip, const char *handle)
 {
 	char what[BIP_HANDLE_MAX + 24];
+	int rc;
 
 	ip->errmsg[0] = '\0';
 	if (!bip__valid_handle(handle))
 		return bip__seterr(ip, BIP_EINVAL, "invalid handle '%s'", handle ? handle : "");
 	snprintf(what, sizeof(what), "the release of '%s'", handle);
-	return bip__retry(ip, release_handle_locked, (void *)handle, what);
+	rc = bip__retry(ip, release_handle_locked, (void *)handle, what);
+	bip__name_handle(ip, rc, "releasing", handle);
+	return rc;
 }
 
 /* The block holding addr: by the pools' block size, else by scanning block keys. */
@@ -223,7 +226,7 @@ static int release_addr_once(struct bip_ipam *ip, struct bip_addr addr, const ch
 		goto out;
 	rc = bip__txn_commit(ip, &t, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
-		bip__seterr(ip, rc, "cannot commit the release of %s", as);
+		bip__store_fail(ip, rc, "cannot commit the release of %s", as);
 out:
 	bip__txn_clear(&t);
 	bip__attempt_clear(&a);

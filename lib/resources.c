@@ -33,7 +33,7 @@ int bip_ipam_config_get(struct bip_ipam *ip, struct bip_config *out)
 		return BIP_OK;
 	}
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot read the IPAM config");
+		return bip__store_fail(ip, rc, "cannot read the IPAM config");
 	rc = bip__config_decode(ip, kv.value, kv.len, out);
 	bip_kv_clear(&kv);
 	if (rc != BIP_OK)
@@ -66,7 +66,7 @@ int bip_ipam_config_set(struct bip_ipam *ip, const struct bip_config *cfg)
 	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot write the IPAM config");
+		return bip__store_fail(ip, rc, "cannot write the IPAM config");
 	return BIP_OK;
 }
 
@@ -85,7 +85,7 @@ static int put_named(struct bip_ipam *ip, const char *pfx, const char *name, cha
 	rc = bip_store_txn(ip->store, NULL, 0, &op, 1, NULL);
 	free(v);
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot write %s", key);
+		return bip__store_fail(ip, rc, "cannot write %s", key);
 	return BIP_OK;
 }
 
@@ -102,7 +102,7 @@ static int get_named(struct bip_ipam *ip, const char *pfx, const char *what, con
 	if (rc == BIP_ENOTFOUND)
 		return bip__seterr(ip, rc, "%s '%s' does not exist", what, name);
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot read %s", key);
+		return bip__store_fail(ip, rc, "cannot read %s", key);
 	return BIP_OK;
 }
 
@@ -128,7 +128,7 @@ static int delete_named_once(struct bip_ipam *ip, void *ctx)
 	bip_kv_clear(&kv);
 	rc = bip_store_txn(ip->store, &cmp, 1, &op, 1, NULL);
 	if (rc != BIP_OK && rc != BIP_ECONFLICT)
-		rc = bip__seterr(ip, rc, "cannot delete %s", key);
+		rc = bip__store_fail(ip, rc, "cannot delete %s", key);
 	return rc;
 }
 
@@ -170,7 +170,7 @@ static int list_named(struct bip_ipam *ip, const char *pfx, size_t elem, decode_
 	int rc = bip_store_list(ip->store, pfx, 0, &kvs);
 
 	if (rc != BIP_OK)
-		return bip__seterr(ip, rc, "cannot list %s", pfx);
+		return bip__store_fail(ip, rc, "cannot list %s", pfx);
 	v = bip__im_calloc(ip, kvs.n, elem);
 	rc = BIP_ENOMEM;
 	if (!v)
@@ -380,6 +380,8 @@ static int node_drop_cidr(struct bip_ipam *ip, const char *node, struct bip_pref
 	uint64_t held = 0;
 	int rc = bip_store_list(ip->store, PFX_BLOCKS, BIP_LIST_KEYS_ONLY, &blocks);
 
+	if (rc != BIP_OK && rc != BIP_ENOMEM)
+		bip__store_fail(ip, rc, "cannot list %s", PFX_BLOCKS);
 	for (size_t k = 0; rc == BIP_OK && k < blocks.n; k++) {
 		struct bip_prefix bp;
 		struct bip_kv bkv = {0};
@@ -393,6 +395,8 @@ static int node_drop_cidr(struct bip_ipam *ip, const char *node, struct bip_pref
 			rc = bip__blk_decode(ip, blocks.v[k].key, bkv.value, bkv.len, bkv.rev, &b);
 		else if (rc == BIP_ENOTFOUND)
 			rc = BIP_OK;
+		else if (rc != BIP_ENOMEM)
+			bip__store_fail(ip, rc, "cannot read %s", blocks.v[k].key);
 		if (b) {
 			held += b->used;
 			if (!b->used) { /* a pod CIDR may be kept in many sub-blocks: all go */
@@ -439,7 +443,7 @@ static int node_put_once(struct bip_ipam *ip, void *ctx)
 	} else if (rc == BIP_ENOTFOUND)
 		rc = BIP_OK;
 	else if (rc != BIP_OK && rc != BIP_ENOMEM)
-		rc = bip__seterr(ip, rc, "cannot read %s", key);
+		rc = bip__store_fail(ip, rc, "cannot read %s", key);
 	for (size_t i = 0; rc == BIP_OK && i < old.npod_cidrs; i++) {
 		bool kept = false;
 
@@ -455,7 +459,7 @@ static int node_put_once(struct bip_ipam *ip, void *ctx)
 		bip__txn_put(ip, &t, key, v, len);
 		rc = bip__txn_commit(ip, &t, NULL);
 		if (rc != BIP_OK && rc != BIP_ECONFLICT && rc != BIP_ENOMEM)
-			rc = bip__seterr(ip, rc, "cannot write %s", key);
+			rc = bip__store_fail(ip, rc, "cannot write %s", key);
 	}
 	bip__txn_clear(&t);
 	bip_kv_clear(&kv);

@@ -139,7 +139,7 @@ int bip_ipam_routes(struct bip_ipam *ip, const char *for_node, struct bip_routes
 	if (rc == BIP_OK) {
 		rc = bip_store_list_cb(ip->store, PFX_BLOCKS, 0, on_block, &c, &rev);
 		if (rc != BIP_OK && rc != BIP_ENOMEM)
-			bip__seterr(ip, rc, "cannot list blocks");
+			bip__store_fail(ip, rc, "cannot list blocks");
 	}
 	bip_nodes_free(c.nodes, c.nnodes);
 	if (rc != BIP_OK) {

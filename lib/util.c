@@ -51,18 +51,15 @@ char *bip__im_strdup(struct bip_ipam *ip, const char *s)
 	return d;
 }
 
-int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+/* The message, then the store's own words (which endpoint, what it answered, "may have been
+ * applied") when any and when store_call or err is a code only a store gives. */
+static int vseterr(struct bip_ipam *ip, int err, bool store_call, const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (!ip)
 		return err;
-	va_start(ap, fmt);
 	vsnprintf(ip->errmsg, sizeof(ip->errmsg), fmt, ap);
-	va_end(ap);
-	/* The store's own words (which endpoint, what it answered, "may have been applied"). */
-	if ((err == BIP_EIO || err == BIP_EAGAIN || err == BIP_ETIMEDOUT || err == BIP_EPERM ||
-	     err == BIP_ECORRUPT) &&
+	if ((store_call || err == BIP_EIO || err == BIP_EAGAIN || err == BIP_ETIMEDOUT ||
+	     err == BIP_EPERM || err == BIP_ECORRUPT) &&
 	    ip->store && ip->store->ops->errmsg) {
 		const char *m = ip->store->ops->errmsg(ip->store);
 		size_t n = strlen(ip->errmsg);
@@ -71,6 +68,41 @@ int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
 			snprintf(ip->errmsg + n, sizeof(ip->errmsg) - n, ": %s", m);
 	}
 	return err;
+}
+
+int bip__seterr(struct bip_ipam *ip, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vseterr(ip, err, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int bip__store_fail(struct bip_ipam *ip, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vseterr(ip, err, true, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void bip__name_handle(struct bip_ipam *ip, int err, const char *doing, const char *handle)
+{
+	char was[sizeof(ip->errmsg)];
+
+	if (err == BIP_OK || err == BIP_ENOTFOUND || !ip->store || !*bip_store_errmsg(ip->store) ||
+	    strstr(ip->errmsg, handle))
+		return;
+	memcpy(was, ip->errmsg, sizeof(was));
+	/* Truncation keeps the head: the handle, then as much of the store's words as fit. */
+	if (snprintf(ip->errmsg, sizeof(ip->errmsg), "%s '%s': %s", doing, handle, was) < 0)
+		memcpy(ip->errmsg, was, sizeof(was));
 }
 
 int64_t bip__now(void)

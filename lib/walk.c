@@ -40,7 +40,7 @@ int bip__foreach_block(struct bip_ipam *ip, bip__blk_fn fn, void *ctx)
 	int rc = bip_store_list_cb(ip->store, PFX_BLOCKS, 0, on_block, &s, &rev);
 
 	if (rc != BIP_OK && rc != BIP_ENOMEM)
-		bip__seterr(ip, rc, "cannot list blocks");
+		bip__store_fail(ip, rc, "cannot list blocks");
 	return rc;
 }
 
@@ -215,7 +215,7 @@ int bip_ipam_handle_foreach(struct bip_ipam *ip, const char *prefix,
 	snprintf(pfx, sizeof(pfx), PFX_HANDLES "%s", prefix ? prefix : "");
 	rc = bip_store_list_cb(ip->store, pfx, 0, on_handle, &f, &rev);
 	if (rc != BIP_OK && rc != BIP_ENOMEM && !ip->errmsg[0])
-		bip__seterr(ip, rc, "cannot list handles");
+		bip__store_fail(ip, rc, "cannot list handles");
 	return rc;
 }
 
@@ -279,6 +279,8 @@ static int find_block(struct bip_ipam *ip, struct bip_addr_info *ai, struct find
 				       &rev);
 		if (rc == 1)
 			rc = BIP_OK;
+		else if (rc != BIP_OK && rc != BIP_ENOMEM)
+			bip__store_fail(ip, rc, "cannot list %s", PFX_BLOCKS);
 	}
 out:
 	bip_pools_free(pools, npools);

@@ -4,12 +4,14 @@
 set -e
 # libc6-dev, libssl-dev, libsqlite3-dev, libjansson-dev: their .a files link the static plugin
 # (gcc only recommends libc6-dev, and --no-install-recommends below skips recommendations).
-need="gcc make pkg-config libc6-dev libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3"
+# iproute2, iputils-ping, containernetworking-plugins: the demo's packet between two pods.
+need="gcc make pkg-config libc6-dev libsqlite3-dev libjansson-dev libyaml-dev libssl-dev sqlite3 \
+iproute2 iputils-ping containernetworking-plugins"
 if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
 	need="$need clang libclang-rt-14-dev etcd-server etcd-client containernetworking-plugins \
 iproute2 iputils-ping bird2 valgrind binutils openssl jq procps util-linux \
 podman runc busybox-static conmon catatonit clang-format cppcheck chromium libxml2-utils \
-prometheus python3 python3-yaml faketime iptables"
+prometheus python3 python3-yaml faketime iptables zsh"
 	# kubectl: Debian's kubernetes-client, unless a kubectl (another package's) is there already
 	command -v kubectl >/dev/null 2>&1 || need="$need kubernetes-client"
 fi

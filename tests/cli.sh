@@ -38,6 +38,18 @@ t "help COMMAND" 0 "Usage: blockipamctl get" "$B" help get
 t "every help gives the exit codes" 0 "3 'ipam check' found problems" "$B" delete --help
 t "no command" 2 "Commands:" "$B"
 t "unknown command" 2 "unknown command 'frob'" "$B" frob
+# did you mean: the nearest by edit distance, of commands, options, kinds and stored names
+t "unknown command: the nearest" 2 "unknown command 'aply' (did you mean 'apply'?)" "$B" aply -f x
+t "a kind as a command" 2 "unknown command 'poool' (did you mean 'pool'? It is a kind: 'blockipamctl get pool')" "$B" poool
+t "unknown subcommand: the nearest" 2 "blockipamctl ipam: unknown command 'chek' (did you mean 'check'?)" "$B" ipam chek
+t "nothing near: no guess" 2 "" "$B" frob && not_in "no guess for frob" "did you mean"
+t "unknown option: the nearest" 2 "unknown option '--dry-rn' (did you mean '--dry-run'?)" "$B" apply --dry-rn -f x
+t "unknown option with a value" 2 "unknown option '--show-blocs=1' (did you mean '--show-blocks'?)" \
+	"$B" ipam show --show-blocs=1
+t "a global option misspelt" 2 "(did you mean '--store'?)" "$B" get --stor x
+t "unknown kind: the nearest" 2 "unknown kind 'poool' (did you mean 'pool'?)" "$B" get poool
+t "unknown kind, any case" 2 "unknown kind 'IPPOLS' (did you mean 'ippools'?)" "$B" get IPPOLS
+t "unknown kind: nothing near lists them" 2 "unknown kind 'gadget' (want pool, reservation" "$B" delete gadget x
 t "unknown ipam command" 2 "unknown command 'frob'" "$B" ipam frob
 t "unknown global flag" 2 "unknown option '--frob'" "$B" --frob get
 t "unknown flag" 2 "unknown option '--frob'" "$B" get --frob
@@ -171,11 +183,32 @@ t "reservation" 0 "192.168.2.3/32,10.0.2.3/32,cafe:f00d::/123" "$B" get ipreserv
 t "IPAM configuration" 0 "maxBlocksPerHost: 4" "$B" get ipamconfiguration default -o yaml
 t "get everything" 0 "ipamconfig/default" "$B" get
 t "get one that is not there" 1 "pool 'nope' not found" "$B" get pool nope
-t "apply again: configured" 0 "pool/default-ipv4-ippool configured" \
+t "a stored name misspelt: the nearest" 1 "pool 'default-ipv4-ipool' not found (did you mean 'default-ipv4-ippool'?)" \
+	"$B" get ippool default-ipv4-ipool
+# the store's revision: a write of any record moves it
+store_rev() { "$B" version -o json | sed -n 's/^ *"revision": \([0-9]*\).*/\1/p'; }
+rev_before=$(store_rev)
+t "apply again: unchanged" 0 "pool/default-ipv4-ippool unchanged" \
 	"$B" apply -f "$data/calico/ippool-default.yaml"
+check "an unchanged apply writes nothing (revision $rev_before)" test "$(store_rev)" = "$rev_before"
+t "apply a change: configured" 0 "pool/default-ipv4-ippool configured" \
+	"$B" apply -f <(sed 's/natOutgoing: true/natOutgoing: false/' "$data/calico/ippool-default.yaml")
+check "a change is written" test "$(store_rev)" -gt "$rev_before"
+t "and back: configured" 0 "pool/default-ipv4-ippool configured" \
+	"$B" apply -f "$data/calico/ippool-default.yaml"
+rev_before=$(store_rev)
+t_all "a manifest of many, unchanged: unchanged each" 0 "ipamconfig/default unchanged" \
+	"reservation/my-ipreservation-1 unchanged" "pool/zone-west-ippool unchanged" -- \
+	"$B" apply -f <(for f in "$data"/calico/*.yaml; do echo ---; cat "$f"; done)
+not_in "none of them configured" "configured"
+check "nor written" test "$(store_rev)" = "$rev_before"
+t "blockSize left out: as stored, unchanged" 0 "pool/default-ipv4-ippool unchanged" \
+	"$B" apply -f <(grep -v blockSize "$data/calico/ippool-default.yaml")
 t "create again: refused" 1 "pool 'default-ipv4-ippool' already exists" \
 	"$B" create -f "$data/calico/ippool-default.yaml"
-t "dry run" 0 "pool/json-pool configured (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
+t "dry run" 0 "pool/json-pool configured (dry run)" \
+	"$B" apply --dry-run -f <(sed 's/"natOutgoing": true/"natOutgoing": false/' "$data/calico/ippool.json")
+t "dry run, unchanged" 0 "pool/json-pool unchanged (dry run)" "$B" apply --dry-run -f "$data/calico/ippool.json"
 t "overlap with a stored pool" 1 "overlaps the stored pool 'default-ipv4-ippool'" \
 	"$B" apply -f - <<'EOF'
 apiVersion: blockipam.io/v1
@@ -198,13 +231,13 @@ t "block size cannot change" 1 "block size of a pool cannot change in place (sto
 # round trips: what get prints, apply takes back unchanged
 if t "get -o yaml" 0 "kind: List" "$B" get -o yaml; then
 	cp "$tmp/out" "$tmp/all.yaml"
-	t "apply the yaml" 0 "configured" "$B" apply -f "$tmp/all.yaml"
+	t "apply the yaml" 0 "unchanged" "$B" apply -f "$tmp/all.yaml" && not_in "all of it unchanged" "configured"
 	t "get -o yaml again" 0 "" "$B" get -o yaml
 	if cmp -s "$tmp/out" "$tmp/all.yaml"; then pass "yaml round trip"; else fail "yaml round trip" "differs"; fi
 fi
 if t "get -o json" 0 '"kind": "List"' "$B" get -o json; then
 	cp "$tmp/out" "$tmp/all.json"
-	t "apply the json" 0 "configured" "$B" apply -f "$tmp/all.json"
+	t "apply the json" 0 "unchanged" "$B" apply -f "$tmp/all.json" && not_in "all of it unchanged" "configured"
 	t "get -o json again" 0 "" "$B" get -o json
 	if cmp -s "$tmp/out" "$tmp/all.json"; then pass "json round trip"; else fail "json round trip" "differs"; fi
 fi
@@ -217,8 +250,92 @@ if t "one pool as yaml" 0 "kind: Pool" "$B" get pool zone-west-ippool -o yaml; t
 	if cmp -s "$tmp/out" "$tmp/one.yaml"; then pass "one pool round trip"; else fail "one pool round trip" "differs"; fi
 fi
 
+# Calico's form: its words print it, every kept field in it, and apply takes it back as it was
+if t "ippools as Calico's list" 0 "kind: IPPoolList" "$B" get ippools -o yaml; then
+	cp "$tmp/out" "$tmp/calico-all.yaml"
+	check "every item is a projectcalico.org/v3 IPPool" \
+		test "$(grep -c '^  kind: IPPool$' "$tmp/calico-all.yaml")" = "$(grep -c '^- apiVersion: projectcalico.org/v3$' "$tmp/calico-all.yaml")"
+	t "apply Calico's list" 0 "pool/default-ipv4-ippool" "$B" apply -f "$tmp/calico-all.yaml"
+	t "get ippools again" 0 "" "$B" get ippools -o yaml
+	if cmp -s "$tmp/out" "$tmp/calico-all.yaml"; then pass "Calico list round trip"; else fail "Calico list round trip" "differs"; fi
+fi
+if t "one ippool in Calico's form" 0 "apiVersion: projectcalico.org/v3" \
+	"$B" get ippool default-ipv4-ippool -o yaml; then
+	cp "$tmp/out" "$tmp/calico-one.yaml"
+	check "its Calico fields are there, natOutgoing a boolean" \
+		grep -qx "  natOutgoing: true" "$tmp/calico-one.yaml"
+	check "and ipipMode" grep -qx "  ipipMode: Always" "$tmp/calico-one.yaml"
+	t "delete the ippool" 0 "deleted" "$B" delete ippool default-ipv4-ippool
+	t "apply the Calico form back" 0 "pool/default-ipv4-ippool created" "$B" apply -f "$tmp/calico-one.yaml"
+	t "get it again" 0 "" "$B" get ippool default-ipv4-ippool -o yaml
+	if cmp -s "$tmp/out" "$tmp/calico-one.yaml"; then pass "Calico pool round trip"; else fail "Calico pool round trip" "differs"; fi
+fi
+t "apply says which fields do nothing here" 0 \
+	"note: document 1 (IPPool default-ipv4-ippool): ipipMode, natOutgoing, vxlanMode are kept for Calico's dataplane and have no effect in blockipam" \
+	"$B" apply -f "$data/calico/ippool-default.yaml"
+t "get ipreservations: Calico's form" 0 "kind: IPReservation" "$B" get ipreservations -o yaml
+# a priority is blockipam's own: Calico's IPPool cannot say it, so that pool stays in our form
+t "a pool with a priority" 0 "pool/zone-a-first created" "$B" apply -f - <<'EOF'
+apiVersion: blockipam.io/v1
+kind: Pool
+metadata: {name: zone-a-first}
+spec: {cidr: 10.78.0.0/24, priority: 10, ipipMode: CrossSubnet}
+EOF
+t "asked for as an ippool: our form, priority kept" 0 "priority: 10" \
+	"$B" get ippool zone-a-first -o yaml && not_in "not Calico's kind" "kind: IPPool"
+cp "$tmp/out" "$tmp/prio.yaml"
+t "and it applies back unchanged" 0 "pool/zone-a-first unchanged" "$B" apply -f "$tmp/prio.yaml"
+t "in Calico's list, as a Pool item" 0 "kind: Pool" "$B" get ippools -o yaml
+t "delete it" 0 "pool/zone-a-first deleted" "$B" delete pool zone-a-first
+t "get pools: our form" 0 "kind: Pool" "$B" get pool default-ipv4-ippool -o yaml
+calico_pool() { # SPEC [NAME]
+	printf 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: %s}\nspec: %s\n' \
+		"${2:-calico-bad}" "$1" | "$B" apply -f -
+}
+t "ipipMode: Sometimes refused" 1 "spec.ipipMode: want Never, Always or CrossSubnet, got string 'Sometimes'" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipMode: Sometimes}"
+t "natOutgoing: yes refused" 1 "spec.natOutgoing: want true or false, got string 'yes'" \
+	calico_pool "{cidr: 10.77.0.0/24, natOutgoing: yes}"
+t "disableBGPExport: a string refused" 1 "spec.disableBGPExport: want true or false" \
+	calico_pool "{cidr: 10.77.0.0/24, disableBGPExport: 'true'}"
+t "IPIP and VXLAN at once refused" 1 "Calico enables one encapsulation per pool" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipMode: CrossSubnet, vxlanMode: Always}"
+t "IPIP on IPv6 refused" 1 "Calico has no IPIP for IPv6" \
+	calico_pool "{cidr: 'fd00:77::/64', ipipMode: Always}"
+t "a bad nodeSelector refused" 1 "invalid nodeSelector" \
+	calico_pool "{cidr: 10.77.0.0/24, nodeSelector: 'zone = a'}"
+t "a bad allowedUses refused" 1 "spec.allowedUses[0]: unknown use 'Pods'" \
+	calico_pool "{cidr: 10.77.0.0/24, allowedUses: [Pods]}"
+t "unknown field: blockipam's and Calico's fields listed" 1 \
+	"(known: cidr, blockSize, disabled, nodeSelector, namespaceSelector, allowedUses, assignmentMode; Calico's, kept for its dataplane: ipipMode, vxlanMode, natOutgoing, disableBGPExport, awsSubnetID)" \
+	calico_pool "{cidr: 10.77.0.0/24, ipipmode: Always}"
+t "none of them was written" 1 "pool 'calico-bad' not found" "$B" get ippool calico-bad
+t "VXLAN on IPv6, an AWS subnet: taken" 0 "pool/calico-bad created" \
+	calico_pool "{cidr: 'fd00:77::/64', vxlanMode: CrossSubnet, awsSubnetID: subnet-0123456789abcdef0, nat-outgoing: false}"
+t "kept as given" 0 "awsSubnetID: subnet-0123456789abcdef0" "$B" get ippool calico-bad -o yaml &&
+	not_in "Calico's v1 nat-outgoing: false is not kept" "nat-outgoing"
+t "delete it" 0 "pool/calico-bad deleted" "$B" delete pool calico-bad
+
+# names: Kubernetes' rules (a lowercase RFC 1123 subdomain; a namespace a label), nothing written
+rev_before=$(store_rev)
+t "Bad_Name refused, the value and the rule named" 1 \
+	"metadata.name: invalid name 'Bad_Name' (want a lowercase RFC 1123 subdomain: at most 253 of a-z, 0-9, '-' and '.'" \
+	calico_pool "{cidr: 10.77.0.0/24}" Bad_Name
+t "an upper-case name refused" 1 "invalid name 'Pool1'" calico_pool "{cidr: 10.77.0.0/24}" Pool1
+t "a name ending in '-' refused" 1 "invalid name 'pool-'" calico_pool "{cidr: 10.77.0.0/24}" pool-
+t "a namespace with a dot refused" 1 "invalid name 'team.a' (want a lowercase RFC 1123 label" \
+	"$B" apply -f - <<'EOF'
+apiVersion: blockipam.io/v1
+kind: Namespace
+metadata: {name: team.a}
+EOF
+check "none of them written" test "$(store_rev)" = "$rev_before"
+t "a dotted pool name is a subdomain: taken" 0 "pool/pool.zone-1 created" \
+	calico_pool "{cidr: 10.77.0.0/24}" pool.zone-1
+t "delete it" 0 "pool/pool.zone-1 deleted" "$B" delete pool pool.zone-1
+
 # our own kinds
-t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f - <<'EOF'
+cat >"$tmp/own.yaml" <<'EOF'
 apiVersion: blockipam.io/v1
 kind: Node
 metadata:
@@ -238,6 +355,11 @@ kind: Reservation
 metadata: {name: gateways}
 spec: {reservedCIDRs: [10.10.0.1, 10.10.16.1]}
 EOF
+t "apply own kinds" 0 "namespace/team-a created" "$B" apply -f "$tmp/own.yaml"
+rev_before=$(store_rev)
+t_all "own kinds again: unchanged" 0 "node/node-1 unchanged" "namespace/team-a unchanged" \
+	"reservation/gateways unchanged" -- "$B" apply -f "$tmp/own.yaml"
+check "and not written" test "$(store_rev)" = "$rev_before"
 t "node" 0 "10.200.1.0/24" "$B" get node node-1
 t "node labels (wide)" 0 "kubernetes.io/os=linux" "$B" get nodes -o wide
 t "namespace" 0 "dmz-manual" "$B" get namespaces

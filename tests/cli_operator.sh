@@ -3,7 +3,12 @@
 # picture (ipam map: well-formed SVG, rendered by headless Chromium to a PNG that is not blank and
 # shows the nodes' colours), Prometheus metrics (promtool check metrics), the allocation listing
 # (ipam list, every format and filter; ipam check --show-all-ips / --show-problem-ips / --report),
-# --version / version and the plugin's banner, and bash completion driven through compgen.
+# --version / version and the plugin's banner, and bash completion driven through compgen (and
+# zsh's, through its bashcompinit, when zsh is installed); the README's opening and
+# docs/deploy.md as a new user reads them (the two commands, the order of the sections, the
+# store a cluster needs, the CNI examples' cniVersion, the manifests named and applied); and
+# make demo (on a copy of the build: no compiler line, the runtime's call shown, the per-pod
+# figure explained, as root a ping between two pods).
 #
 # The store: pools prod-v4 (10.244.0.0/20, /26 blocks), team-x (10.245.0.0/24, /28), prod-v6
 # (fd00:10::/64), a reservation, 7 nodes, 635 addresses, addresses borrowed by node-7 (after
@@ -264,7 +269,7 @@ t "plugin: CNI variables without CNI_COMMAND: the JSON error" 1 '"code":4' \
 
 # --- bash completion, driven through the function bash would call --------------------------------
 t "completion: help" 0 "Usage: blockipamctl completion" "$B" completion --help
-t "completion: bad shell" 2 "want 'bash' or 'names KIND'" "$B" completion tcsh
+t "completion: bad shell" 2 "want 'bash', 'zsh' or 'names KIND'" "$B" completion tcsh
 t "completion: the script" 0 "complete -F _blockipamctl blockipamctl" "$B" completion bash
 check "completion: the script is bash" bash -n "$tmp/out"
 t "completion: names" 0 "prod-v4" "$B" completion names pool
@@ -284,7 +289,31 @@ comp() {
 	else
 		fail "completion: '$*'" "got '$(tr '\n' ' ' <"$tmp/out")', want '$want'"
 	fi
+	[ -n "$zsh" ] || return 0
+	# zsh: as its _bash_complete calls the script (compgen -F), then matched against the word as
+	# compadd does (zsh's compgen leaves that to compadd)
+	B="$B" zsh -f -c 'autoload -U compinit && compinit -u -D
+		eval "$("$B" completion zsh)" || exit 1
+		[[ $_comps[blockipamctl] == "_bash_complete -F _blockipamctl" ]] || exit 1
+		words=("$B" "$@")
+		CURRENT=${#words}
+		COMP_WORDS=("${words[@]}")
+		COMP_CWORD=$((CURRENT - 1))
+		matches=(${(f)"$(compgen -F _blockipamctl -- ${words[CURRENT]})"})
+		print -l -- ${(M)matches:#${words[CURRENT]}*}' _ "$@" >"$tmp/out" 2>"$tmp/err"
+	if [ "$(sort "$tmp/out" | grep -v '^$' | tr '\n' ' ' | sed 's/^ *//; s/ $//')" = "$want" ]; then
+		pass "zsh completion: '$*' -> $want"
+	else
+		fail "zsh completion: '$*'" "got '$(tr '\n' ' ' <"$tmp/out")', want '$want'"
+	fi
 }
+zsh=$(command -v zsh)
+if [ -n "$zsh" ]; then
+	t "completion: the zsh script" 0 "autoload -U +X bashcompinit && bashcompinit" "$B" completion zsh
+	check "completion: the zsh script is zsh" zsh -n "$tmp/out"
+else
+	skip "zsh completion (every row below in zsh too)" "zsh is not installed (apt-get install zsh)"
+fi
 comp "ipam" ip
 comp "list" ipam li
 comp "map" ipam m
@@ -300,7 +329,7 @@ comp "node-1" --store "$BLOCKIPAM_STORE" delete node node-1
 comp "json" ipam show -o j
 comp "--show-all-ips --show-problem-ips" ipam check --show
 comp "--format" routes --node node-1 --f
-comp "bash names" completion ''
+comp "bash names zsh" completion ''
 comp "node-7" node release node-7
 comp "" node set node-5 --label a=b ''
 comp "web" ipam list --namespace ''
@@ -324,6 +353,81 @@ if command -v script >/dev/null; then
 	check "progress: the line is drawn and erased" grep -q $'reading the store\\.\\.\\. 0 s\r\033\\[KNAME' "$tmp/out"
 else
 	skip "progress: on a terminal" "script (util-linux) missing"
+fi
+
+# --- the README and docs/deploy.md, read as a new user reads them --------------------------------
+readme=$root/README.md deploy=$root/docs/deploy.md
+check "docs: the README's first code block is the two commands" test \
+	"$(awk '/^```/ {if (on) exit; on = 1; next} on' "$readme")" = \
+	"$(printf '%s\n' './scripts/deps.sh && make demo' './scripts/deps.sh test && make check')"
+check "docs: what it is, the commands, then concepts, deploying, figures" test \
+	"$(grep -E '^## ' "$readme" | head -n 3 | tr '\n' '|')" = "## Concepts|## Deploying|## Figures|"
+check "docs: the README links docs/deploy.md" grep -qF '[docs/deploy.md](docs/deploy.md)' "$readme"
+check "docs: SQLite serves one host, a cluster needs etcd (README)" \
+	grep -qF 'The embedded SQLite store serves one host; a cluster needs etcd.' "$readme"
+check "docs: and deploy.md" grep -qF 'A cluster needs etcd' "$deploy"
+# every JSON example parses and declares a cniVersion: 1.1.0, or 1.0.0 with the reason beside it
+docs_json() { awk '/^ *```json$/ {on = 1; next} on && /^ *```$/ {on = 0; print "\036"; next} on' "$@"; }
+n=0 badv=""
+while IFS= read -r -d $'\036' j; do
+	[ -n "${j//[[:space:]]/}" ] || continue
+	n=$((n + 1))
+	v=$(jq -r .cniVersion <<<"$j" 2>/dev/null) || { badv="$badv [not JSON: ${j:0:40}]"; continue; }
+	[ "$v" = 1.1.0 ] || [ "$v" = 1.0.0 ] || badv="$badv [$v]"
+done < <(docs_json "$readme" "$deploy" "$root/docs/cni.md")
+check "docs: $n CNI examples parse and declare cniVersion$badv" test -z "$badv" -a "$n" -ge 3
+check "docs: the README's and cni.md's declare 1.1.0" test \
+	"$(docs_json "$readme" "$root/docs/cni.md" | tr '\036' '\n' | grep -c '"cniVersion": "1.1.0"')" = 2
+check "docs: deploy.md's 1.0.0 one says why" grep -qF 'declares `cniVersion` 1.0.0 rather than 1.1.0' "$deploy"
+missing=""
+for f in $(grep -oE '[0-9]{2}-[a-z-]+(\.example)?\.yaml' "$deploy" | sort -u); do
+	[ -f "$root/deploy/kubernetes/$f" ] || missing="$missing $f"
+done
+check "docs: every manifest deploy.md names is in deploy/kubernetes/${missing:+ (missing:$missing)}" \
+	test -z "$missing"
+# the manifests deploy.md applies, applied (on a store of their own)
+awk '/blockipamctl apply -f - <<.EOF.$/ {on = 1; print "---"; next} on && /^ *EOF$/ {on = 0; next}
+	on {sub(/^   /, ""); print}' "$deploy" >"$tmp/deploy-docs.yaml"
+t "docs: deploy.md's manifests apply" 0 "pool/default-ipv4 created" \
+	"$B" --store "sqlite://$tmp/deploy-docs.db" apply -f "$tmp/deploy-docs.yaml"
+
+# --- the demo (make demo): a quiet build, the runtime's call, its figure explained, a ping --------
+# On a copy of the build with the plugin and the CLI removed, so that make links them again:
+# the linker's notes on the static plugin must stay in the log, not reach the demo's reader.
+# Only on the default build: a sanitizer build (make san) is another configuration of make.
+if [ "$build" != "$root/build" ]; then
+	skip "demo: make demo" "checked on the default build only, not $build"
+elif cp -a "$build" "$tmp/demo-build" 2>"$tmp/err" && rm -f "$tmp/demo-build/blockipam" "$tmp/demo-build/blockipamctl"; then
+	t "demo: make demo" 0 "== Done. The store is" env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+		make -C "$root" --no-print-directory demo BUILD="$tmp/demo-build"
+	cat "$tmp/out" "$tmp/err" >"$tmp/demo.out" # what the reader sees: both streams
+	check "demo: it relinked the binaries" test -x "$tmp/demo-build/blockipam" -a -x "$tmp/demo-build/blockipamctl"
+	check "demo: no compiler or linker line in it" \
+		bash -c '! grep -nE "^(cc|gcc|clang|ar) |warning:|statically linked|error:" "$1"' _ "$tmp/demo.out"
+	check "demo: they are in the build's log" grep -q "statically linked" "$tmp/demo-build/build.log"
+	check "demo: no command missing" bash -c '! grep -n "command not found" "$1"' _ "$tmp/demo.out"
+	check "demo: how a runtime calls the plugin, environment and stdin" \
+		bash -c 'grep -q "How a runtime calls the plugin" "$1" && grep -q "CNI_COMMAND=ADD " "$1" &&
+			grep -q "CNI_NETNS=/var/run/netns/ctr-1" "$1" && grep -q "stdin (net.conf):" "$1" &&
+			grep -q "\"cniVersion\": \"1.1.0\", \"name\": \"demo-net\"" "$1"' _ "$tmp/demo.out"
+	per_pod=$(sed -nE 's/^300 ADDs in [0-9]+ ms: ([0-9]+\.[0-9]{2}) ms per pod.*/\1/p' "$tmp/demo.out")
+	check "demo: a per-pod time (${per_pod:-none} ms), not zero" \
+		bash -c '[[ $1 =~ ^[0-9]+\.[0-9]{2}$ ]] && [ "$1" != 0.00 ]' _ "$per_pod"
+	check "demo: the figure explained (exec, the shell, the README's figure)" \
+		bash -c 'grep -A4 "ms per pod" "$1" | grep -q "execs the plugin" &&
+			grep -A4 "ms per pod" "$1" | grep -q "README.s 1.6 ms"' _ "$tmp/demo.out"
+	if [ "$(id -u)" = 0 ]; then
+		check "demo: a packet between two pods (as root)" \
+			grep -q "2 packets transmitted, 2 received" "$tmp/demo.out"
+		check "demo: the two pods' addresses were blockipam's, then released" \
+			bash -c 'grep -q "demo-bridge.demo-a.eth0  default/web-a  node-6" "$1" &&
+				grep -q "No allocations match." "$1"' _ "$tmp/demo.out"
+		check "demo: no network namespace left" bash -c '! ip netns list | grep -q "^bipdemo-"'
+	else
+		check "demo: not root, the ping is skipped with a line" grep -q "^skipped: not root" "$tmp/demo.out"
+	fi
+else
+	bad "demo: cannot copy the build: $(cat "$tmp/err")"
 fi
 
 # --- each thing said once ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real container runtime (issue #4): Debian's podman 4.3 with its CNI backend runs busybox
-# containers on a network whose conflist is bridge + blockipam.
+# containers on a network whose conflist is bridge + blockipam: docs/deploy.md's, this run's
+# names put in.
 #   - the container's eth0 carries the address blockipam handed out, from the pool, and the
 #     store records it for that container (handle <network>.<container id>.eth0);
 #   - a second container reaches the first (ping);
@@ -95,12 +96,14 @@ spec: {cidr: 10.249.0.0/24, blockSize: 26}
 # gateway with isGateway) and broadcast address out itself.
 EOF
 mkdir -p "$tmp/net.d" "$tmp/rootfs/bin"
-cat >"$tmp/net.d/$net.conflist" <<EOF
-{"cniVersion": "1.0.0", "name": "$net", "plugins": [
-  {"type": "bridge", "bridge": "bippm0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "blockipam", "store": "$BLOCKIPAM_STORE", "node": "podman-node",
-            "routes": [{"dst": "0.0.0.0/0"}]}}]}
-EOF
+# docs/deploy.md's conflist, with this run's names: the network, the bridge, no masquerading (no
+# iptables rules left behind), the temporary store and a node name of its own.
+awk '/^ *```json$/ {on = 1; next} on && /^ *```$/ {exit} on' "$root/docs/deploy.md" |
+	jq --arg net "$net" --arg store "$BLOCKIPAM_STORE" '.name = $net |
+		.plugins[0].bridge = "bippm0" | .plugins[0].ipMasq = false |
+		.plugins[0].ipam.store = $store | .plugins[0].ipam.node = "podman-node"' \
+		>"$tmp/net.d/$net.conflist" ||
+	{ bad "setup: docs/deploy.md's conflist: $(cat "$tmp/net.d/$net.conflist")"; finish; }
 cat >"$tmp/containers.conf" <<EOF
 [network]
 network_backend = "cni"

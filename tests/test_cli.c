@@ -401,6 +401,29 @@ static void test_bad_resources(void)
 	    {POOL("{cidr: 10.0.0.0/16, assignmentMode: Sometimes}"),
 	     "unknown mode 'Sometimes' (want Automatic or Manual)"},
 	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, priority: 3}"), "unknown field 'spec.priority'"},
+	    /* Calico's fields, by Calico's rules */
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, ipipMode: Sometimes}"),
+	     "spec.ipipMode: want Never, Always or CrossSubnet, got string 'Sometimes'"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, vxlanMode: always}"),
+	     "spec.vxlanMode: want Never, Always or CrossSubnet, got string 'always'"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, natOutgoing: yes}"),
+	     "spec.natOutgoing: want true or false, got string 'yes'"},
+	    {POOL("{cidr: 10.0.0.0/16, disableBGPExport: 1}"),
+	     "spec.disableBGPExport: want true or false, got integer 1"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, ipipMode: Always, vxlanMode: CrossSubnet}"),
+	     "Calico enables one encapsulation per pool, not both"},
+	    {CALICO("IPPool", "{cidr: 'fd00::/64', ipipMode: CrossSubnet}"),
+	     "spec.ipipMode: CrossSubnet on an IPv6 pool: Calico has no IPIP for IPv6"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, ipip: {enabled: true}}"),
+	     "spec.ipip: Calico's v1 field, which projectcalico.org/v3 refuses"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, nat-outgoing: true}"),
+	     "spec.nat-outgoing: want false (Calico's v1 field"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, awsSubnetID: subnet-xyz}"),
+	     "spec.awsSubnetID: invalid subnet id 'subnet-xyz'"},
+	    {CALICO("IPPool", "{cidr: 10.0.0.0/16, ipipmode: Always}"),
+	     "unknown field 'spec.ipipmode' (known: cidr, blockSize, disabled, nodeSelector, "
+	     "namespaceSelector, allowedUses, assignmentMode; Calico's, kept for its dataplane: "
+	     "ipipMode, vxlanMode, natOutgoing, disableBGPExport, awsSubnetID)"},
 	    {"apiVersion: blockipam.io/v1\nkind: Pool\nmetadata: {name: 'bad/name'}\nspec: {}\n",
 	     "metadata.name: invalid name 'bad/name'"},
 	    {"apiVersion: blockipam.io/v1\nkind: Pool\nspec: {cidr: 10.0.0.0/8}\n",
@@ -738,8 +761,45 @@ static void test_option_values(void)
 		    bip_res_name_ok("node1.example.com") && !bip_res_name_ok("") &&
 		    !bip_res_name_ok("-a") && !bip_res_name_ok("a/b") && !bip_res_name_ok("a b"),
 		"names");
-}
+	/* Kubernetes' names: lowercase RFC 1123 subdomains; namespaces labels */
+	static const struct {
+		const char *name;
+		bool subdomain, label;
+	} k8s[] = {
+	    {"default-ipv4-ippool", true, true},
+	    {"a", true, true},
+	    {"node1.example.com", true, false},
+	    {"0-9", true, true},
+	    {"Bad_Name", false, false},
+	    {"UPPER", false, false},
+	    {"a_b", false, false},
+	    {"-a", false, false},
+	    {"a-", false, false},
+	    {"a..b", false, false},
+	    {".a", false, false},
+	    {"a.", false, false},
+	    {"a.-b", false, false},
+	    {"a-.b", false, false},
+	    {"", false, false},
+	    {"a b", false, false},
+	};
+	char longest[255];
 
+	for (size_t i = 0; i < sizeof(k8s) / sizeof(k8s[0]); i++) {
+		T_CHECK(bip_res_k8s_name_ok(k8s[i].name, false) == k8s[i].subdomain, "'%s'",
+			k8s[i].name);
+		T_CHECK(bip_res_k8s_name_ok(k8s[i].name, true) == k8s[i].label, "label '%s'",
+			k8s[i].name);
+	}
+	memset(longest, 'a', sizeof(longest));
+	longest[253] = '\0';
+	T_CHECK(bip_res_k8s_name_ok(longest, false) && !bip_res_k8s_name_ok(longest, true), "253");
+	longest[63] = '\0';
+	T_CHECK(bip_res_k8s_name_ok(longest, true), "63");
+	memset(longest, 'a', 254);
+	longest[254] = '\0';
+	T_CHECK(!bip_res_k8s_name_ok(longest, false), "254");
+}
 static void test_gc_handles(void)
 {
 	static const struct {

@@ -770,6 +770,37 @@ static void test_etcd_prefixes(void)
 	bip_store_close(b);
 }
 
+/*
+ * What an allocation and a release on a frozen server say: the handle, the endpoint and the
+ * time waited ("cannot read the records for 'net.c1.eth0' (...): etcd 127.0.0.1:2379: no answer
+ * to /v3/kv/txn within 1000 ms (last: ...)"), never a message with holes where they go.
+ */
+static void check_lib_messages(struct bip_store *s, const char *addr)
+{
+	struct bip_alloc_req req = {.handle = "net.c1.eth0", .node = "n1", .num4 = 1};
+	struct bip_alloc_result res = {0};
+	const char *ep = strstr(addr, "://") ? strstr(addr, "://") + 3 : addr;
+	char host[128];
+	struct bip_ipam *ip = NULL;
+
+	snprintf(host, sizeof(host), "%.*s", (int)strcspn(ep, ",/"), ep);
+	T_REQUIRE(bip_ipam_new(s, &ip) == BIP_OK);
+	for (int release = 0; release < 2; release++) {
+		int rc = release ? bip_ipam_release_handle(ip, req.handle)
+				 : bip_ipam_allocate(ip, &req, &res);
+		const char *m = bip_ipam_errmsg(ip);
+
+		T_CHECK(rc == BIP_EAGAIN, "%s: %s", release ? "release" : "allocation",
+			bip_errname(rc));
+		T_CHECK(strstr(m, "net.c1.eth0") && strstr(m, host) && strstr(m, "within 1000 ms") &&
+			    !strstr(m, "''") && !strstr(m, "  "),
+			"%s: '%s'", release ? "release" : "allocation", m);
+		printf("  frozen server, %s: %s\n", release ? "release" : "allocation", m);
+	}
+	bip_alloc_result_free(&res);
+	bip_ipam_free(ip);
+}
+
 /* The server is frozen (SIGSTOP: like an election, requests hang), then gone (SIGKILL). */
 static void test_etcd_server_stopped(void)
 {
@@ -790,6 +821,7 @@ static void test_etcd_server_stopped(void)
 	T_REQUIRE(kill(pid, SIGSTOP) == 0);
 	check_all_ops(s, BIP_EAGAIN, 900, 1150);
 	printf("  frozen server: %s\n", bip_store_errmsg(s));
+	check_lib_messages(s, addr);
 	kill(pid, SIGCONT);
 	T_CHECK_INT(put(s, "k", "v2"), BIP_OK);
 	T_REQUIRE(kill(pid, SIGKILL) == 0);

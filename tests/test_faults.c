@@ -1271,6 +1271,191 @@ static void test_pool_delete_budgets(void)
 	}
 }
 
+/* --- what a failure says ------------------------------------------------------------------- */
+
+/*
+ * Every store failure of an allocation and a release, for each code a store gives: the message
+ * names the handle (and the key it was reading or writing) and ends with the store's own words
+ * (here the fault store's "fault store: EINVAL injected at op 3"; etcd's name the endpoint and
+ * the timeout: test_etcd_server_stopped). Before: a store's BIP_EINVAL ("too many operations in
+ * txn request") lost them, a failed list of blocks/ said nothing at all, and "cannot list pools"
+ * in a release did not say whose.
+ */
+static void test_fault_messages(void)
+{
+	static const int errs[] = {BIP_EIO, BIP_EAGAIN, BIP_ETIMEDOUT, BIP_EINVAL, BIP_EPERM};
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		for (int release = 0; release < 2; release++) {
+			unsigned long nth = 1, fired = 1;
+			struct env e;
+
+			T_REQUIRE(env_open(&e) == 0);
+			T_REQUIRE(dual_pools(&e) == BIP_OK);
+			for (; fired && nth < 100; nth++) {
+				struct bip_fault_plan plan = {BIP_FAULT_FAIL, nth, errs[i]};
+				struct bip_alloc_req req = {
+				    .handle = "h1", .node = "n1", .num4 = 1, .num6 = 1};
+				struct bip_alloc_result res = {0};
+				const char *m;
+				char words[96];
+				int rc;
+
+				if (release && alloc_on(e.raw, "h1", "n1", 1, 1) != BIP_OK)
+					break;
+				bip_fault_arm(e.fs, &plan);
+				rc = release ? bip_ipam_release_handle(e.ip, "h1")
+					     : bip_ipam_allocate(e.ip, &req, &res);
+				bip_alloc_result_free(&res);
+				fired = bip_fault_injected(e.fs);
+				bip_fault_arm(e.fs, NULL);
+				if (!fired)
+					break;
+				m = bip_ipam_errmsg(e.ip);
+				snprintf(words, sizeof(words),
+					 ": fault store: %s injected at op %lu",
+					 bip_errname(errs[i]), nth);
+				T_CHECK(rc == errs[i], "%s, %s at op %lu: got %s",
+					bip_errname(errs[i]), release ? "release" : "allocation",
+					nth, bip_errname(rc));
+				T_CHECK(strstr(m, words) &&
+					    (strstr(m, "'h1'") || strstr(m, "handles/h1")) &&
+					    !strstr(m, "''") && !strstr(m, "  "),
+					"%s, %s at op %lu: '%s'", bip_errname(errs[i]),
+					release ? "release" : "allocation", nth, m);
+			}
+			T_CHECK(!fired && nth > 2, "%s: the operation never completed",
+				bip_errname(errs[i]));
+			env_close(&e);
+		}
+}
+
+/* --- a repair and a release racing ------------------------------------------------------------ */
+
+struct race {
+	struct env *e;
+	struct bip_addr addr; /* by address when set, else the handle h1 */
+	bool by_addr;
+	int rc;
+};
+
+/* Another client's release, landing between two of the repair's store calls. */
+static void race_release(void *ctx)
+{
+	struct race *r = ctx;
+
+	r->rc = r->by_addr ? bip_ipam_release_addr(r->e->raw, r->addr, "h1")
+			   : bip_ipam_release_handle(r->e->raw, "h1");
+}
+
+/* h1's record lost (a leak): the repair rebuilds it, an operator releases the address. */
+static int set_leak(struct env *e)
+{
+	int rc = v4_pool(e);
+
+	if (!rc)
+		rc = alloc_on(e->raw, "h1", "n1", 1, 0);
+	if (!rc)
+		rc = alloc_on(e->raw, "h2", "n1", 1, 0);
+	if (!rc)
+		rc = first_addr(e, "h1");
+	return rc ? rc : t_del(e->st, "handles/h1");
+}
+
+/* h1's record lists an address its block does not give it (the repair trims the record), and
+ * the attachment is deleted (a DEL). */
+static int set_stale(struct env *e)
+{
+	struct bip_kv kv = {0};
+	char *v = NULL;
+	int rc = v4_pool(e);
+
+	if (!rc)
+		rc = alloc_on(e->raw, "h1", "n1", 2, 0);
+	if (!rc)
+		rc = alloc_on(e->raw, "h2", "n1", 1, 0);
+	if (!rc)
+		rc = bip_store_get(e->st, "handles/h1", &kv);
+	if (!rc && !(v = strndup((const char *)kv.value, kv.len)))
+		rc = BIP_ENOMEM;
+	if (!rc)
+		rc = first_addr(e, "h1");
+	if (!rc)
+		rc = bip_ipam_release_addr(e->raw, e->addr, "h1");
+	if (!rc)
+		rc = t_put(e->st, "handles/h1", v); /* back to listing both */
+	bip_kv_clear(&kv);
+	free(v);
+	return rc;
+}
+
+/*
+ * `ipam check --repair` rebuilds or trims a handle record conditioned on the handle and the
+ * blocks it judged: a release that lands between any two of its store calls (the fault store's
+ * hook, before the 1st, 2nd, ... call, until the repair makes no more) either comes first (the
+ * repair finds nothing to do) or makes the repair lose its compare; never a record left listing
+ * what no block gives it. After each: the release worked, h1 holds nothing and has no record,
+ * the holding rules hold and a check finds nothing.
+ */
+static void test_repair_races(void)
+{
+	static const struct {
+		const char *name;
+		int (*setup)(struct env *e);
+		bool by_addr;
+	} rows[] = {
+	    {"rebuild vs release of its address", set_leak, true},
+	    {"trim vs DEL", set_stale, false},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unsigned long nth = 1, fired = 1;
+
+		for (; fired && nth < 200; nth++) {
+			struct race r = {0};
+			struct bip_fault_plan plan = {BIP_FAULT_BEFORE, nth};
+			struct bip_check_report rep = {0};
+			struct bip_handle_info h = {0};
+			char why[256], *left;
+			struct env e;
+			int rc;
+
+			T_REQUIRE(env_open(&e) == 0);
+			T_REQUIRE(rows[i].setup(&e) == BIP_OK, "setup of '%s'", rows[i].name);
+			r.e = &e;
+			r.addr = e.addr;
+			r.by_addr = rows[i].by_addr;
+			plan.before = race_release;
+			plan.ctx = &r;
+			bip_fault_arm(e.fs, &plan);
+			rc = bip_ipam_check(e.ip, true, &rep);
+			fired = bip_fault_injected(e.fs);
+			bip_fault_arm(e.fs, NULL);
+			if (!fired) /* past the repair's last store call: the release after it */
+				race_release(&r);
+			T_CHECK(rc == BIP_OK, "%s, release before call %lu: check: %s (%s)",
+				rows[i].name, nth, bip_errname(rc), bip_ipam_errmsg(e.ip));
+			T_CHECK(r.rc == BIP_OK, "%s, release before call %lu: %s (%s)",
+				rows[i].name, nth, bip_errname(r.rc), bip_ipam_errmsg(e.raw));
+			rc = bip_ipam_handle_get(e.raw, "h1", &h);
+			T_CHECK(rc == BIP_ENOTFOUND,
+				"%s, release before call %lu: h1 has a record "
+				"(%zu addresses)",
+				rows[i].name, nth, h.naddrs);
+			T_CHECK(raw_holding(e.st, true, why, sizeof(why)) == 0,
+				"%s, release before call %lu: %s", rows[i].name, nth, why);
+			left = problems(&e);
+			T_CHECK(!*left, "%s, release before call %lu: the check finds:\n%s",
+				rows[i].name, nth, left);
+			free(left);
+			bip_handle_info_clear(&h);
+			bip_check_report_free(&rep);
+			env_close(&e);
+		}
+		T_CHECK(!fired && nth > 4, "%s: %lu store calls", rows[i].name, nth - 1);
+	}
+}
+
 /* One test per case, so that one can be run alone: test_faults faults_3 */
 #define C(i)                                                                                       \
 	{                                                                                          \
@@ -1278,5 +1463,6 @@ static void test_pool_delete_budgets(void)
 	}
 _Static_assert(NCASES == 22, "a case without its test below");
 T_MAIN(T(test_fault_store), T(test_fault_read), T(test_every_race_lost),
-       T(test_pool_delete_budgets), C(0), C(1), C(2), C(3), C(4), C(5), C(6), C(7), C(8), C(9),
-       C(10), C(11), C(12), C(13), C(14), C(15), C(16), C(17), C(18), C(19), C(20), C(21))
+       T(test_pool_delete_budgets), T(test_fault_messages), T(test_repair_races), C(0), C(1), C(2),
+       C(3), C(4), C(5), C(6), C(7), C(8), C(9), C(10), C(11), C(12), C(13), C(14), C(15), C(16),
+       C(17), C(18), C(19), C(20), C(21))

@@ -277,6 +277,9 @@ int bip_ipam_pool_delete_force(struct bip_ipam *ipam, const char *name, bool rel
 			       size_t *released);
 void bip_pool_clear(struct bip_pool *p);
 void bip_pools_free(struct bip_pool *v, size_t n);
+/* Fill what a pool left out as bip_ipam_pool_put does before storing it: the family's default
+ * block size, allowed uses Workload and Tunnel. */
+void bip_pool_defaults(struct bip_pool *p);
 /* Validate a pool without the store (format and ranges only). */
 int bip_pool_validate(const struct bip_pool *p, char *err, size_t errlen);
 

@@ -5,6 +5,7 @@
  * a caller of a real store can see. A half list delivers a prefix of the real entries, in
  * order, as a connection that drops mid-stream does.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "blockipam/err.h"
@@ -17,6 +18,7 @@ struct fault_store {
 	unsigned long counted, injected;
 	unsigned long seen[4]; /* get, list, txn, read */
 	bool down;
+	char msg[96]; /* the last op's injected failure, in words; "" when it had none */
 };
 
 static const struct bip_store_ops fault_ops;
@@ -53,29 +55,42 @@ static int kind_index(unsigned kind)
 	}
 }
 
+static int fault_err(const struct fault_store *f)
+{
+	return f->plan.err ? f->plan.err : BIP_EIO;
+}
+
 /* Whether this call (of kind) is one that fails. A call that cannot fail this way (a txn
- * without compares cannot lose a race) is not counted. */
+ * without compares cannot lose a race) is not counted. A BEFORE plan runs its hook here and
+ * lets the call through. */
 static bool fires(struct fault_store *f, unsigned kind, bool can)
 {
 	unsigned mask = f->plan.ops ? f->plan.ops : default_ops(f->plan.mode);
 
 	f->seen[kind_index(kind)]++;
+	f->msg[0] = '\0';
 	if (f->down)
-		return true;
+		goto fail;
 	if (f->plan.mode == BIP_FAULT_OFF || !(mask & kind) || !can)
 		return false;
 	if (++f->counted < f->plan.nth || f->plan.nth == 0)
 		return false;
 	if (f->counted - f->plan.nth >= (f->plan.repeat ? f->plan.repeat : 1))
 		return false;
+	if (f->plan.mode == BIP_FAULT_BEFORE) {
+		f->injected++;
+		if (f->plan.before)
+			f->plan.before(f->plan.ctx);
+		return false;
+	}
 	if (f->plan.mode == BIP_FAULT_DOWN)
 		f->down = true;
+fail:
+	if (f->plan.mode != BIP_FAULT_CONFLICT)
+		snprintf(f->msg, sizeof(f->msg), "fault store: %s injected at op %lu%s",
+			 bip_errname(fault_err(f)), f->counted,
+			 f->plan.mode == BIP_FAULT_LOST_REPLY ? " (its change was applied)" : "");
 	return true;
-}
-
-static int fault_err(const struct fault_store *f)
-{
-	return f->plan.err ? f->plan.err : BIP_EIO;
 }
 
 static int fault_get(struct bip_store *s, const char *key, struct bip_kv *out)
@@ -174,6 +189,13 @@ static int fault_read(struct bip_store *s, const struct bip_read *reads, size_t 
 	return fault_err(f);
 }
 
+static const char *fault_errmsg(struct bip_store *s)
+{
+	struct fault_store *f = (struct fault_store *)s;
+
+	return f->msg[0] ? f->msg : bip_store_errmsg(f->inner);
+}
+
 static void fault_close(struct bip_store *s)
 {
 	free(s); /* the inner store stays the caller's */
@@ -186,6 +208,7 @@ static const struct bip_store_ops fault_ops = {
     .txn = fault_txn,
     .close = fault_close,
     .read = fault_read,
+    .errmsg = fault_errmsg,
 };
 
 int bip_fault_wrap(struct bip_store *inner, struct bip_store **out)

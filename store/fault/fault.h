@@ -30,6 +30,9 @@ enum bip_fault_mode {
 			       * down), then returns err (a batch read hands over all or nothing:
 			       * FAIL is its broken connection) */
 	BIP_FAULT_DOWN,	      /* the nth op and every later one return err (the store went away) */
+	BIP_FAULT_BEFORE,     /* the nth op runs plan.before(plan.ctx) first, then passes through:
+			       * another client's write landing between a caller's read and its
+			       * commit (the hook writes to the inner store, not through s) */
 };
 
 struct bip_fault_plan {
@@ -42,9 +45,13 @@ struct bip_fault_plan {
 			       * LIST_HALF. A batch read counts as one op: it is one request. */
 	unsigned long repeat; /* counted ops that fail from the nth on: 0 or 1 = the nth only,
 			       * ULONG_MAX = all (a store that loses every race) */
+	void (*before)(void *ctx); /* BIP_FAULT_BEFORE */
+	void *ctx;
 };
 
-/* Wrap inner (BIP_ENOMEM, BIP_EINVAL). A new wrapper is off: every op passes through. */
+/* Wrap inner (BIP_ENOMEM, BIP_EINVAL). A new wrapper is off: every op passes through. Its
+ * bip_store_errmsg() after an injected failure names the error and the op ("fault store: EIO
+ * injected at op 3"), as a real store's words would; else it is the inner store's. */
 int bip_fault_wrap(struct bip_store *inner, struct bip_store **out);
 /* Set the plan (NULL = off) and reset the counters. s must come from bip_fault_wrap(). */
 void bip_fault_arm(struct bip_store *s, const struct bip_fault_plan *plan);
