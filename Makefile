@@ -246,11 +246,11 @@ image: all
 
 # The layering of the README's picture: includes, symbols between layers, the library's exports
 # (scripts/check-deps says what, scripts/check-deps.allow lists today's unprefixed internals).
-check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c)
+check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c agent/main.c)
 	scripts/check-deps $(BUILD)
 
-# cppcheck's bug classes (warning, portability, performance) over lib, store, cni and cli, with
-# the jansson loop macros it must know to parse (system headers are not read: minutes, nothing
+# cppcheck's bug classes (warning, portability, performance) over lib, store, cni, cli and agent,
+# with the jansson loop macros it must know to parse (system headers are not read: minutes, nothing
 # of ours). Its "style" class is left out: two thirds of it is variableScope, which fights the
 # declarations-at-the-top of an `out:` ladder, and the rest were false "condition is always
 # false" on loops bounded by a parameter. A needed suppression goes inline, with its reason:
@@ -258,7 +258,7 @@ check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c)
 analyze:
 	cppcheck -q -j2 --std=c11 --enable=warning,portability,performance --inline-suppr \
 		--library=scripts/cppcheck-jansson.cfg --error-exitcode=1 -Iinclude -D_GNU_SOURCE \
-		lib store cni cli
+		lib store cni cli agent
 
 # clang-format: `make format` rewrites every file; `make check-format` fails on any deviation in
 # the files listed in scripts/formatted-files (every production source, and the tests and benches

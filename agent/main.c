@@ -65,7 +65,8 @@ static int listen_on(const char *path)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			fprintf(stderr, "blockipamd: cannot create '%s': %s\n", dir, strerror(errno));
+			fprintf(stderr, "blockipamd: cannot create '%s': %s\n", dir,
+				strerror(errno));
 			return -1;
 		}
 		/* an existing directory must be ours and closed to others */
@@ -208,9 +209,9 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"store", required_argument, NULL, 's'}, {"node", required_argument, NULL, 'n'},
+	    {"store", required_argument, NULL, 's'},  {"node", required_argument, NULL, 'n'},
 	    {"socket", required_argument, NULL, 'S'}, {"metrics", required_argument, NULL, 'm'},
-	    {"help", no_argument, NULL, 'h'},	     {0},
+	    {"help", no_argument, NULL, 'h'},	      {0},
 	};
 	const char *store = NULL, *node = NULL, *path = BIP_AGENT_SOCKET, *metrics = NULL;
 	struct stats st = {0};
@@ -220,12 +221,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': store = optarg; break;
-		case 'n': node = optarg; break;
-		case 'S': path = optarg; break;
-		case 'm': metrics = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 's':
+			store = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'S':
+			path = optarg;
+			break;
+		case 'm':
+			metrics = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || !store || !node || !*store || !*node) {

@@ -45,7 +45,9 @@ static char *slurp(FILE *in, size_t *len)
 	size_t cap = 4096, n = 0, got;
 	char *b = malloc(cap), *nb;
 
-	while (b && n <= BIP_CNI_CONFIG_MAX) {
+	if (!b)
+		return NULL;
+	while (n <= BIP_CNI_CONFIG_MAX) {
 		if (n == cap) {
 			if (!(nb = realloc(b, cap *= 2))) {
 				free(b);
@@ -57,7 +59,7 @@ static char *slurp(FILE *in, size_t *len)
 			break;
 		n += got;
 	}
-	if (b && ferror(in)) {
+	if (ferror(in)) {
 		free(b);
 		return NULL;
 	}

@@ -74,7 +74,8 @@ static int env_ok(const uint8_t *s, size_t n)
 	for (const uint8_t *c = s; c < eq; c++)
 		if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
 			return 0;
-	return (n >= 4 && memcmp(s, "CNI_", 4) == 0) || (n >= 10 && memcmp(s, "BLOCKIPAM_", 10) == 0);
+	return (n >= 4 && memcmp(s, "CNI_", 4) == 0) ||
+	       (n >= 10 && memcmp(s, "BLOCKIPAM_", 10) == 0);
 }
 
 enum bip_cni_cmd bip_cni_wire_verb(const char *const *env)

@@ -144,8 +144,10 @@ except OSError:
 	chmod 0700 "$tmp" "$tmp/run"
 	check "a peer of another uid (nobody) is refused ($out)" test "$out" = closed
 	check "the refusal is logged" grep -q "neither root nor" "$tmp/agent.log"
+elif [ "$(id -u)" != 0 ]; then
+	skip "a peer of another uid is refused" "not root (running a client as nobody needs root)"
 else
-	skip "wrong peer uid refused" "needs root and setpriv"
+	skip "a peer of another uid is refused" "$(why_not_cmd setpriv)"
 fi
 
 # --- 3. fallbacks -------------------------------------------------------------------------
