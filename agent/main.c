@@ -128,12 +128,13 @@ static int peer_ok(int fd)
 }
 
 /* Run the request as the plugin would, capturing its stdout; the answer frame in *frame. */
-static int serve(const struct bip_cni_wire_req *req, uint8_t **frame, size_t *flen)
+static int serve(const struct bip_cni_wire_req *req, struct bip_cni_store *sh, uint8_t **frame,
+		 size_t *flen)
 {
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *in = NULL, *o = open_memstream(&out, &outlen);
-	struct bip_cni_io io = {.env = req->env};
+	struct bip_cni_io io = {.env = req->env, .shared = sh};
 	int rc = 1, ret = -1;
 
 	if (!o)
@@ -160,7 +161,36 @@ out:
 	return ret;
 }
 
-static void handle(int fd, struct stats *st)
+/*
+ * The store kept open across requests (struct bip_cni_store): opened at start, and again before
+ * a request after one that failed on it, so that an etcd that went away and came back, or a
+ * reopened SQLite file, is picked up. A store that cannot be opened is logged once per attempt;
+ * the requests meanwhile open their own, as the plugin does, and say why they cannot.
+ */
+static void store_ready(struct bip_cni_store *sh)
+{
+	struct bip_store_opts opts = {.node = sh->node};
+	char msg[256] = "";
+	int rc;
+
+	if (sh->store && !sh->stale)
+		return;
+	if (sh->store) {
+		fprintf(stderr, "blockipamd: reopening store %s after a failed request\n",
+			sh->addr);
+		bip_store_close(sh->store);
+		sh->store = NULL;
+	}
+	sh->stale = false;
+	rc = bip_store_open(sh->addr, &opts, &sh->store, msg, sizeof(msg));
+	if (rc != BIP_OK) {
+		fprintf(stderr, "blockipamd: cannot open store '%s': %s\n", sh->addr,
+			*msg ? msg : bip_strerror(rc));
+		sh->store = NULL;
+	}
+}
+
+static void handle(int fd, struct bip_cni_store *sh, struct stats *st)
 {
 	long long deadline = bip_cni_now_ms() + READ_MS;
 	struct bip_cni_wire_req req;
@@ -195,7 +225,8 @@ static void handle(int fd, struct stats *st)
 		st->malformed++;
 		goto out;
 	}
-	if (serve(&req, &ans, &alen) == 0) {
+	store_ready(sh);
+	if (serve(&req, sh, &ans, &alen) == 0) {
 		/* the client waits BIP_AGENT_ANSWER_MS at most; give the send as long */
 		bip_cni_io_full(fd, ans, alen, true, bip_cni_now_ms() + BIP_AGENT_ANSWER_MS);
 		st->served++;
@@ -217,6 +248,8 @@ int main(int argc, char **argv)
 	struct stats st = {0};
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigset_t block, open_mask;
+	struct bip_cni_store sh = {0};
+	char why[256];
 	int c, lfd = -1, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -245,6 +278,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (bip_store_addr_check(store, why, sizeof(why)) != BIP_OK) {
+		fprintf(stderr, "blockipamd: --store: %s\n", why);
+		return 2;
+	}
 	if (metrics) {
 		fprintf(stderr, "blockipamd: --metrics '%s': not implemented yet (issue 17)\n",
 			metrics);
@@ -260,7 +297,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &open_mask);
 	if ((lfd = listen_on(path)) < 0)
 		goto out;
-	fprintf(stderr, "blockipamd: node %s, store %s, listening on %s\n", node, store, path);
+	sh.addr = store;
+	sh.node = node;
+	store_ready(&sh); /* a store not reachable yet is opened again at the first request */
+	fprintf(stderr, "blockipamd: node %s, store %s (%s), listening on %s\n", node, store,
+		sh.store ? "open" : "not open yet", path);
 	notify_ready();
 	while (!stopping) {
 		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
@@ -275,18 +316,21 @@ int main(int argc, char **argv)
 		if (pfd.revents & POLLIN) {
 			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0) {
-				handle(fd, &st);
+				handle(fd, &sh, &st);
 				close(fd);
 			}
 		}
 	}
-	fprintf(stderr, "blockipamd: stopping: %llu served, %llu refused, %llu malformed\n",
-		st.served, st.refused, st.malformed);
+	fprintf(stderr,
+		"blockipamd: stopping: %llu served (%llu on the kept store), %llu refused, %llu "
+		"malformed\n",
+		st.served, sh.used, st.refused, st.malformed);
 	ret = 0;
 out:
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(path);
 	}
+	bip_store_close(sh.store);
 	return ret;
 }

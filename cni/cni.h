@@ -48,9 +48,26 @@
 /* --- entry point ----------------------------------------------------------------------- */
 
 struct bip_cni_io {
-	const char *const *env; /* "K=V" strings, NULL-terminated (environ) */
-	FILE *in;		/* the network configuration */
-	FILE *out;		/* result or error JSON */
+	const char *const *env;	      /* "K=V" strings, NULL-terminated (environ) */
+	FILE *in;		      /* the network configuration */
+	FILE *out;		      /* result or error JSON */
+	struct bip_cni_store *shared; /* a store kept open by the caller (the agent), or NULL */
+};
+
+/*
+ * A store a long-lived caller (blockipamd) opened once, for one address and node, and owns. A
+ * request whose resolved store address and node are these, and that names no prefix, TLS file
+ * or timeout of its own, runs on it instead of opening the store itself; any other request
+ * opens its own as the plugin does. The transactions are the same either way: nothing is
+ * cached across requests, every read goes to the store. After a request that failed on the
+ * store (CNI code 5 or 11), stale is set: the caller closes it and opens it again before the
+ * next request (an etcd that went away, a SQLite file replaced underneath).
+ */
+struct bip_cni_store {
+	const char *addr, *node;
+	struct bip_store *store; /* NULL: not open now; requests open their own */
+	bool stale;
+	unsigned long long used; /* requests served on it */
 };
 
 /* Run one plugin invocation. Returns the process exit status (0 or 1). */

@@ -183,6 +183,11 @@ for i in $(seq 1 20); do
 done
 check "SIGTERM under load: every ADD has an address ($bad_adds without)" test "$bad_adds" = 0
 check "SIGTERM: the socket is removed" test ! -e "$SOCK"
+kept=$(sed -n 's/.* served (\([0-9]*\) on the kept store).*/\1/p' "$tmp/agent2.log")
+check "the agent served the ADDs on the store it keeps open (${kept:-none} of 20)" \
+	test "${kept:-0}" -ge 1
+out=$("$AGENT" --store "sqlite://relative.db" --node n1 --socket "$tmp/x.sock" 2>&1)
+check "a bad --store is refused, naming it ($out)" grep -q "relative.db" <<<"$out"
 
 # --- 5. SIGKILL at random moments, 2 nodes, 3 plugins each --------------------------------
 start_agent "$tmp/agent3.log"
