@@ -162,7 +162,7 @@ $(CLI): $(call obj,cli/main.c) $(CLI_OBJS) $(LIBA)
 
 # The agent serves the plugin's code path in process (cni/run.c), so it links the plugin's objects;
 # a long-lived daemon, so linked like the CLI (no static libc, NSS for names).
-$(AGENT): $(call obj,agent/main.c) $(CNI_A) $(LIBA)
+$(AGENT): $(call obj,$(wildcard agent/*.c)) $(CNI_A) $(LIBA)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
 $(BUILD)/tests/%: $(call obj,tests/%.c) $(T_OBJS) $(CLI_A) $(CNI_A) $(LIBA)
@@ -246,7 +246,7 @@ image: all
 
 # The layering of the README's picture: includes, symbols between layers, the library's exports
 # (scripts/check-deps says what, scripts/check-deps.allow lists today's unprefixed internals).
-check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c agent/main.c)
+check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c $(wildcard agent/*.c))
 	scripts/check-deps $(BUILD)
 
 # cppcheck's bug classes (warning, portability, performance) over lib, store, cni, cli and agent,

@@ -23,9 +23,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "../cni/cni.h"
+#include "agent.h"
 
 /* how long a client may take to send its request */
 #define READ_MS 2000
@@ -36,6 +37,14 @@ static volatile sig_atomic_t stopping;
 struct stats {
 	unsigned long long served, refused, malformed;
 };
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void on_stop(int sig)
 {
@@ -129,7 +138,7 @@ static int peer_ok(int fd)
 
 /* Run the request as the plugin would, capturing its stdout; the answer frame in *frame. */
 static int serve(const struct bip_cni_wire_req *req, struct bip_cni_store *sh, uint8_t **frame,
-		 size_t *flen)
+		 size_t *flen, int *code)
 {
 	char *out = NULL;
 	size_t outlen = 0;
@@ -146,6 +155,7 @@ static int serve(const struct bip_cni_wire_req *req, struct bip_cni_store *sh, u
 	io.in = in;
 	io.out = o;
 	rc = bip_cni_run(&io);
+	*code = rc;
 	if (fclose(o) != 0) {
 		o = NULL;
 		goto out;
@@ -167,7 +177,7 @@ out:
  * reopened SQLite file, is picked up. A store that cannot be opened is logged once per attempt;
  * the requests meanwhile open their own, as the plugin does, and say why they cannot.
  */
-static void store_ready(struct bip_cni_store *sh)
+static void store_ready(struct bip_cni_store *sh, unsigned long long *reopens)
 {
 	struct bip_store_opts opts = {.node = sh->node};
 	char msg[256] = "";
@@ -180,6 +190,8 @@ static void store_ready(struct bip_cni_store *sh)
 			sh->addr);
 		bip_store_close(sh->store);
 		sh->store = NULL;
+		if (reopens)
+			(*reopens)++;
 	}
 	sh->stale = false;
 	rc = bip_store_open(sh->addr, &opts, &sh->store, msg, sizeof(msg));
@@ -190,7 +202,7 @@ static void store_ready(struct bip_cni_store *sh)
 	}
 }
 
-static void handle(int fd, struct bip_cni_store *sh, struct stats *st)
+static void handle(int fd, struct bip_cni_store *sh, struct stats *st, struct agent_metrics *m)
 {
 	long long deadline = bip_cni_now_ms() + READ_MS;
 	struct bip_cni_wire_req req;
@@ -198,15 +210,19 @@ static void handle(int fd, struct bip_cni_store *sh, struct stats *st)
 	size_t alen;
 	uint32_t blen;
 	char why[128];
+	long long t0;
+	int code = 1;
 
 	if (!peer_ok(fd)) {
 		fprintf(stderr, "blockipamd: refused a peer that is neither root nor uid %u\n",
 			(unsigned)geteuid());
 		st->refused++;
+		m->refused++;
 		return;
 	}
 	if (bip_cni_io_full(fd, hdr, 4, false, deadline)) {
 		st->malformed++;
+		m->malformed++;
 		return;
 	}
 	blen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
@@ -214,19 +230,24 @@ static void handle(int fd, struct bip_cni_store *sh, struct stats *st)
 		fprintf(stderr, "blockipamd: refused a %u-byte request (at most %u)\n", blen,
 			BIP_WIRE_MAX - 4);
 		st->malformed++;
+		m->malformed++;
 		return;
 	}
 	if (!(body = malloc(blen ? blen : 1)) || bip_cni_io_full(fd, body, blen, false, deadline)) {
 		st->malformed++;
+		m->malformed++;
 		goto out;
 	}
 	if (bip_cni_wire_req_decode(body, blen, &req, why, sizeof(why))) {
 		fprintf(stderr, "blockipamd: refused a request: %s\n", why);
 		st->malformed++;
+		m->malformed++;
 		goto out;
 	}
-	store_ready(sh);
-	if (serve(&req, sh, &ans, &alen) == 0) {
+	t0 = now_us();
+	store_ready(sh, &m->reopens);
+	if (serve(&req, sh, &ans, &alen, &code) == 0) {
+		agent_metrics_note(m, req.verb, code, (double)(now_us() - t0) / 1e6);
 		/* the client waits BIP_AGENT_ANSWER_MS at most; give the send as long */
 		bip_cni_io_full(fd, ans, alen, true, bip_cni_now_ms() + BIP_AGENT_ANSWER_MS);
 		st->served++;
@@ -250,7 +271,8 @@ int main(int argc, char **argv)
 	sigset_t block, open_mask;
 	struct bip_cni_store sh = {0};
 	char why[256];
-	int c, lfd = -1, ret = 1;
+	struct agent_metrics m = {0};
+	int c, lfd = -1, mfd = -1, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -282,11 +304,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "blockipamd: --store: %s\n", why);
 		return 2;
 	}
-	if (metrics) {
-		fprintf(stderr, "blockipamd: --metrics '%s': not implemented yet (issue 17)\n",
-			metrics);
+	if (metrics && (mfd = agent_metrics_listen(metrics)) < 0)
 		return 2;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -299,13 +318,14 @@ int main(int argc, char **argv)
 		goto out;
 	sh.addr = store;
 	sh.node = node;
-	store_ready(&sh); /* a store not reachable yet is opened again at the first request */
+	store_ready(&sh, NULL); /* a store not reachable yet is opened again at the first request */
 	fprintf(stderr, "blockipamd: node %s, store %s (%s), listening on %s\n", node, store,
 		sh.store ? "open" : "not open yet", path);
 	notify_ready();
 	while (!stopping) {
-		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-		int fd, n = ppoll(&pfd, 1, NULL, &open_mask);
+		struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN},
+					{.fd = mfd, .events = POLLIN}};
+		int fd, n = ppoll(pfd, mfd >= 0 ? 2 : 1, NULL, &open_mask);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -313,10 +333,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "blockipamd: poll: %s\n", strerror(errno));
 			goto out;
 		}
-		if (pfd.revents & POLLIN) {
+		if (mfd >= 0 && (pfd[1].revents & POLLIN))
+			agent_metrics_serve(mfd, &m);
+		if (pfd[0].revents & POLLIN) {
 			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd >= 0) {
-				handle(fd, &sh, &st);
+				handle(fd, &sh, &st, &m);
 				close(fd);
 			}
 		}
@@ -330,6 +352,11 @@ out:
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(path);
+	}
+	if (mfd >= 0) {
+		close(mfd);
+		if (strncmp(metrics, "unix:", 5) == 0)
+			unlink(metrics + 5);
 	}
 	bip_store_close(sh.store);
 	return ret;

@@ -189,6 +189,64 @@ check "the agent served the ADDs on the store it keeps open (${kept:-none} of 20
 out=$("$AGENT" --store "sqlite://relative.db" --node n1 --socket "$tmp/x.sock" 2>&1)
 check "a bad --store is refused, naming it ($out)" grep -q "relative.db" <<<"$out"
 
+# --- 4b. --metrics: Prometheus text on a unix socket or loopback TCP ------------------------
+for bad in "10.1.2.3:9100" "127.0.0.1:0" "127.0.0.1:09100" "unix:relative.sock" "nocolon"; do
+	out=$("$AGENT" --store "$S" --node n1 --socket "$tmp/run/bad.sock" --metrics "$bad" 2>&1)
+	check "--metrics '$bad' refused, naming it" grep -qF "'$bad'" <<<"$out"
+done
+scrape() { # ADDR: GET /metrics, the body on stdout (and "HTTP ..." status on fd 3)
+	python3 - "$1" <<'PY'
+import socket, sys
+a = sys.argv[1]
+if a.startswith("unix:"):
+    s = socket.socket(socket.AF_UNIX); s.connect(a[5:])
+else:
+    h, p = a.rsplit(":", 1); s = socket.create_connection((h, int(p)))
+s.settimeout(3); s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+d = b""
+while True:
+    c = s.recv(65536)
+    if not c: break
+    d += c
+head, _, body = d.partition(b"\r\n\r\n")
+sys.stderr.write(head.split(b"\r\n")[0].decode() + "\n")
+sys.stdout.write(body.decode())
+PY
+}
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+for maddr in "unix:$tmp/run/metrics.sock" "127.0.0.1:$mport"; do
+	"$AGENT" --store "$S" --node n1 --socket "$SOCK" --metrics "$maddr" 2>>"$tmp/agent-m.log" &
+	apid=$!
+	apids+=("$apid")
+	for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.02; done
+	cni ADD m1 "$SOCK" n1 "$tmp/m1"
+	cni ADD m1 "$SOCK" n1 "$tmp/m1"
+	cni CHECK m1 "$SOCK" nosuchnode "$tmp/m1c" # another node: its own store, still counted
+	conf "$SOCK" n1 | CNI_COMMAND=DEL CNI_CONTAINERID= CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH="$build" "$plugin" >/dev/null 2>&1 # no container id: an error answer
+	scrape "$maddr" >"$tmp/metrics" 2>"$tmp/metrics.status"
+	check "metrics on $maddr: 200 OK" grep -q "200 OK" "$tmp/metrics.status"
+	check "metrics on $maddr: 2 ADDs counted ok" \
+		grep -qx 'blockipamd_requests_total{verb="ADD",result="ok"} 2' "$tmp/metrics"
+	check "metrics on $maddr: the failed DEL counted as an error" \
+		grep -qx 'blockipamd_requests_total{verb="DEL",result="error"} 1' "$tmp/metrics"
+	nchk=$(awk '/^blockipamd_requests_total\{verb="CHECK"/ { n += $2 } END { print n + 0 }' "$tmp/metrics")
+	check "metrics on $maddr: the CHECK for another node (its own store) counted ($nchk)" \
+		test "$nchk" = 1
+	check "metrics on $maddr: the ADD histogram counts 2" grep -qx \
+		'blockipamd_request_duration_seconds_bucket{verb="ADD",le="+Inf"} 2' "$tmp/metrics"
+	if command -v promtool >/dev/null; then
+		check "metrics on $maddr: promtool check metrics is clean" sh -c \
+			'promtool check metrics <"$1" >"$1.lint" 2>&1 && ! grep -q . "$1.lint"' _ "$tmp/metrics"
+	else
+		skip "promtool check metrics" "$(why_not_cmd promtool) (apt-get install prometheus)"
+	fi
+	kill -TERM "$apid"
+	wait "$apid"
+done
+check "the unix metrics socket is removed at exit" test ! -e "$tmp/run/metrics.sock"
+cni DEL m1 "" n1 "$tmp/del"
+
 # --- 5. SIGKILL at random moments, 2 nodes, 3 plugins each --------------------------------
 start_agent "$tmp/agent3.log"
 fail_log=$tmp/agent3.log
