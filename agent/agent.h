@@ -15,7 +15,7 @@ struct agent_verb {
 
 struct agent_metrics {
 	struct agent_verb verb[AGENT_VERBS];
-	unsigned long long refused, malformed, reopens;
+	unsigned long long refused, malformed, reopens, released_blocks;
 };
 
 /* Count one answered request of verb with exit code, served in seconds. */

@@ -54,7 +54,9 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-	fputs("usage: blockipamd --store ADDR --node NAME [--socket PATH] [--metrics ADDR]\n", f);
+	fputs("usage: blockipamd --store ADDR --node NAME [--socket PATH] [--metrics ADDR]\n"
+	      "                  [--release-empty-blocks SECONDS]\n",
+	      f);
 }
 
 static int listen_on(const char *path)
@@ -202,6 +204,55 @@ static void store_ready(struct bip_cni_store *sh, unsigned long long *reopens)
 	}
 }
 
+/*
+ * --release-empty-blocks SECONDS: every SECONDS, between requests, give back the blocks that have
+ * been empty for the store's emptyBlockReleaseSeconds (0 there: never), as blockipamctl gc does,
+ * on the kept store. The library conditions each deletion on the block being as read, so a block
+ * that took an address meanwhile stays; a failure is logged and the store reopened next time.
+ */
+static void release_empty(struct bip_cni_store *sh, struct agent_metrics *m)
+{
+	struct bip_ipam *ipam = NULL;
+	struct bip_config cfg = {0};
+	size_t deleted = 0;
+	int rc;
+
+	store_ready(sh, &m->reopens);
+	if (!sh->store)
+		return;
+	rc = bip_ipam_new(sh->store, &ipam);
+	if (rc == BIP_OK)
+		rc = bip_ipam_config_get(ipam, &cfg);
+	if (rc == BIP_OK && cfg.empty_block_release_s)
+		rc = bip_ipam_release_empty_blocks(ipam, cfg.empty_block_release_s, &deleted);
+	if (rc != BIP_OK) {
+		fprintf(stderr, "blockipamd: releasing empty blocks: %s%s%s\n", bip_strerror(rc),
+			ipam && *bip_ipam_errmsg(ipam) ? ": " : "",
+			ipam ? bip_ipam_errmsg(ipam) : "");
+		sh->stale = true;
+	} else if (deleted) {
+		fprintf(stderr, "blockipamd: released %zu empty block%s\n", deleted,
+			deleted == 1 ? "" : "s");
+		m->released_blocks += deleted;
+	}
+	bip_ipam_free(ipam);
+}
+
+static int parse_seconds(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 86400)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static void handle(int fd, struct bip_cni_store *sh, struct stats *st, struct agent_metrics *m)
 {
 	long long deadline = bip_cni_now_ms() + READ_MS;
@@ -261,9 +312,13 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"store", required_argument, NULL, 's'},  {"node", required_argument, NULL, 'n'},
-	    {"socket", required_argument, NULL, 'S'}, {"metrics", required_argument, NULL, 'm'},
-	    {"help", no_argument, NULL, 'h'},	      {0},
+	    {"store", required_argument, NULL, 's'},
+	    {"node", required_argument, NULL, 'n'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"metrics", required_argument, NULL, 'm'},
+	    {"release-empty-blocks", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *store = NULL, *node = NULL, *path = BIP_AGENT_SOCKET, *metrics = NULL;
 	struct stats st = {0};
@@ -272,6 +327,8 @@ int main(int argc, char **argv)
 	struct bip_cni_store sh = {0};
 	char why[256];
 	struct agent_metrics m = {0};
+	unsigned every = 0;
+	long long next_release = 0;
 	int c, lfd = -1, mfd = -1, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -287,6 +344,15 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			metrics = optarg;
+			break;
+		case 'r':
+			if (parse_seconds(optarg, &every)) {
+				fprintf(stderr,
+					"blockipamd: --release-empty-blocks '%s': not a number of "
+					"seconds from 0 to 86400\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -325,7 +391,21 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN},
 					{.fd = mfd, .events = POLLIN}};
-		int fd, n = ppoll(pfd, mfd >= 0 ? 2 : 1, NULL, &open_mask);
+		struct timespec wait, *tmo = NULL;
+		int fd, n;
+
+		if (every) {
+			long long left = next_release - bip_cni_now_ms();
+
+			if (left <= 0) {
+				release_empty(&sh, &m);
+				next_release = bip_cni_now_ms() + 1000LL * every;
+				left = 1000LL * every;
+			}
+			wait = (struct timespec){left / 1000, (left % 1000) * 1000000};
+			tmo = &wait;
+		}
+		n = ppoll(pfd, mfd >= 0 ? 2 : 1, tmo, &open_mask);
 
 		if (n < 0) {
 			if (errno == EINTR)

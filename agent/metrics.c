@@ -176,8 +176,12 @@ static void text(FILE *f, const struct agent_metrics *m)
 	    "# HELP blockipamd_store_reopens_total Times the kept store was opened again after a "
 	    "failed request.\n"
 	    "# TYPE blockipamd_store_reopens_total counter\n"
-	    "blockipamd_store_reopens_total %llu\n",
-	    m->refused, m->malformed, m->reopens);
+	    "blockipamd_store_reopens_total %llu\n"
+	    "# HELP blockipamd_released_blocks_total Empty blocks the agent gave back to their "
+	    "pools.\n"
+	    "# TYPE blockipamd_released_blocks_total counter\n"
+	    "blockipamd_released_blocks_total %llu\n",
+	    m->refused, m->malformed, m->reopens, m->released_blocks);
 }
 
 void agent_metrics_serve(int lfd, const struct agent_metrics *m)

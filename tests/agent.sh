@@ -4,7 +4,8 @@
 # absent, its socket stale or the agent stopped; the agent refuses other uids and bad frames and
 # keeps serving; SIGTERM finishes the request in flight and exits 0; SIGKILLed at random under
 # concurrent plugins on 2 nodes and restarted, every ADD ends with an address, no duplicate,
-# no leak after the DELs.
+# no leak after the DELs; --metrics scraped (promtool check metrics); --release-empty-blocks gives
+# empty blocks back.
 #
 # Ends with "agent: N passed, N failed, N skipped".
 set -u
@@ -304,4 +305,35 @@ check "after the DELs: 0 addresses in use (no leak)" grep -qE '^ag .* 0 \(0.0%\)
 [ -n "${VERBOSE:-}" ] && cat "$tmp/show"
 stop_agents
 check "after the DELs: blockipamctl ipam check is clean" "$ctl" --store "$S" ipam check
+
+# --- 6. --release-empty-blocks: empty blocks go back after emptyBlockReleaseSeconds ---------
+out=$("$AGENT" --store "$S" --node n1 --socket "$SOCK" --release-empty-blocks 1x 2>&1)
+check "--release-empty-blocks '1x' refused, naming it" grep -qF "'1x'" <<<"$out"
+nblocks() { # the blocks in the store (ipam show's JSON is a list of them)
+	"$ctl" --store "$S" -o json ipam show --show-blocks |
+		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+before=$(nblocks)
+"$ctl" --store "$S" ipam configure --empty-block-release=1 >/dev/null
+"$AGENT" --store "$S" --node n1 --socket "$SOCK" --release-empty-blocks 1 \
+	--metrics "unix:$tmp/run/m6.sock" 2>>"$tmp/agent6.log" &
+apid=$!
+apids+=("$apid")
+fail_log=$tmp/agent6.log
+for i in $(seq 150); do
+	[ "$(nblocks)" = 0 ] && break
+	sleep 0.1
+done
+after=$(nblocks)
+check "the agent gave back the empty blocks ($before before, $after after)" \
+	test "$before" -gt 0 -a "$after" = 0
+check "the release is logged" grep -q "released [0-9]* empty block" "$tmp/agent6.log"
+scrape "unix:$tmp/run/m6.sock" >"$tmp/metrics6" 2>/dev/null
+check "metrics count the released blocks" \
+	grep -qx "blockipamd_released_blocks_total $before" "$tmp/metrics6"
+cni ADD again "$SOCK" n1 "$tmp/again"
+check "an ADD after the release still gets an address" grep -q '"address"' "$tmp/again"
+cni DEL again "$SOCK" n1 "$tmp/del"
+stop_agents
+check "after the release: blockipamctl ipam check is clean" "$ctl" --store "$S" ipam check
 finish
