@@ -1,4 +1,4 @@
-/* blockipamd's own modules: the metrics endpoint (metrics.c). */
+/* blockipamd's own modules: the metrics endpoint and the number parser (metrics.c). */
 #ifndef BLOCKIPAMD_AGENT_H
 #define BLOCKIPAMD_AGENT_H
 
@@ -18,6 +18,8 @@ struct agent_metrics {
 	unsigned long long refused, malformed, reopens, released_blocks;
 };
 
+/* A decimal number from 0 to max, no sign, no leading zero, nothing after it: 0, or -1. */
+int agent_parse_uint(const char *s, unsigned max, unsigned *out);
 /* Count one answered request of verb with exit code, served in seconds. */
 void agent_metrics_note(struct agent_metrics *m, enum bip_cni_cmd verb, int code, double seconds);
 /* A listening, non-blocking socket for --metrics ADDR; -1 with the bad value named on stderr. */

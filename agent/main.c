@@ -238,21 +238,6 @@ static void release_empty(struct bip_cni_store *sh, struct agent_metrics *m)
 	bip_ipam_free(ipam);
 }
 
-static int parse_seconds(const char *s, unsigned *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1]))
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 86400)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static void handle(int fd, struct bip_cni_store *sh, struct stats *st, struct agent_metrics *m)
 {
 	long long deadline = bip_cni_now_ms() + READ_MS;
@@ -346,7 +331,7 @@ int main(int argc, char **argv)
 			metrics = optarg;
 			break;
 		case 'r':
-			if (parse_seconds(optarg, &every)) {
+			if (agent_parse_uint(optarg, 86400, &every)) {
 				fprintf(stderr,
 					"blockipamd: --release-empty-blocks '%s': not a number of "
 					"seconds from 0 to 86400\n",

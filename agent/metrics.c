@@ -39,18 +39,18 @@ void agent_metrics_note(struct agent_metrics *m, enum bip_cni_cmd verb, int code
 			v->bucket[i]++;
 }
 
-static int parse_port(const char *s, unsigned *port)
+int agent_parse_uint(const char *s, unsigned max, unsigned *out)
 {
 	unsigned long v;
 	char *end;
 
-	if (*s < '1' || *s > '9')
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1]))
 		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
+	if (errno || *end || v > max)
 		return -1;
-	*port = (unsigned)v;
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -96,7 +96,7 @@ int agent_metrics_listen(const char *addr)
 	if (strncmp(addr, "unix:", 5) == 0)
 		return listen_unix(addr + 5);
 	if (!colon || (hl = (size_t)(colon - addr)) == 0 || hl >= sizeof(host) ||
-	    parse_port(colon + 1, &port)) {
+	    agent_parse_uint(colon + 1, 65535, &port) || port == 0) {
 		fprintf(
 		    stderr,
 		    "blockipamd: --metrics '%s': not unix:/PATH nor a loopback HOST:PORT with a "
