@@ -94,6 +94,7 @@ PLUGIN  := $(BUILD)/blockipam
 # ignores. Not installed.
 PLUGIN_DYN := $(BUILD)/blockipam-dyn
 CLI     := $(BUILD)/blockipamctl
+AGENT   := $(BUILD)/blockipamd
 TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 HELPERS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRCS))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS)) $(BUILD)/bench/cnibench
@@ -112,7 +113,7 @@ CLI_A   := $(BUILD)/libcli.a
 
 .PHONY: FORCE all test test-unit check check-deps check-format analyze san fuzz fuzz-build fuzz-long demo \
 	bench soak install clean format image
-all: $(LIBA) $(PLUGIN) $(PLUGIN_DYN) $(CLI)
+all: $(LIBA) $(PLUGIN) $(PLUGIN_DYN) $(CLI) $(AGENT)
 # Keep the test objects: make would delete them as intermediates of the pattern rules.
 .SECONDARY:
 
@@ -157,6 +158,11 @@ FORCE:
 
 # The CLI uses nothing of the plugin's (make check-deps keeps it so).
 $(CLI): $(call obj,cli/main.c) $(CLI_OBJS) $(LIBA)
+	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
+
+# The agent serves the plugin's code path in process (cni/run.c), so it links the plugin's objects;
+# a long-lived daemon, so linked like the CLI (no static libc, NSS for names).
+$(AGENT): $(call obj,$(wildcard agent/*.c)) $(CNI_A) $(LIBA)
 	$(CC) $(BIP_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_DEPS)
 
 $(BUILD)/tests/%: $(call obj,tests/%.c) $(T_OBJS) $(CLI_A) $(CNI_A) $(LIBA)
@@ -225,6 +231,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(PLUGIN) $(DESTDIR)$(CNI_BIN_DIR)/blockipam
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/blockipamctl
+	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/bin/blockipamd
 	install -m 0644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libblockipam.a
 	install -m 0644 include/blockipam/*.h $(DESTDIR)$(PREFIX)/include/blockipam/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' scripts/blockipam.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/blockipam.pc
@@ -239,11 +246,11 @@ image: all
 
 # The layering of the README's picture: includes, symbols between layers, the library's exports
 # (scripts/check-deps says what, scripts/check-deps.allow lists today's unprefixed internals).
-check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c)
+check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c $(wildcard agent/*.c))
 	scripts/check-deps $(BUILD)
 
-# cppcheck's bug classes (warning, portability, performance) over lib, store, cni and cli, with
-# the jansson loop macros it must know to parse (system headers are not read: minutes, nothing
+# cppcheck's bug classes (warning, portability, performance) over lib, store, cni, cli and agent,
+# with the jansson loop macros it must know to parse (system headers are not read: minutes, nothing
 # of ours). Its "style" class is left out: two thirds of it is variableScope, which fights the
 # declarations-at-the-top of an `out:` ladder, and the rest were false "condition is always
 # false" on loops bounded by a parameter. A needed suppression goes inline, with its reason:
@@ -251,7 +258,7 @@ check-deps: $(LIBA) $(CNI_OBJS) $(CLI_OBJS) $(call obj,cni/main.c cli/main.c)
 analyze:
 	cppcheck -q -j2 --std=c11 --enable=warning,portability,performance --inline-suppr \
 		--library=scripts/cppcheck-jansson.cfg --error-exitcode=1 -Iinclude -D_GNU_SOURCE \
-		lib store cni cli
+		lib store cni cli agent
 
 # clang-format: `make format` rewrites every file; `make check-format` fails on any deviation in
 # the files listed in scripts/formatted-files (every production source, and the tests and benches

@@ -48,9 +48,26 @@
 /* --- entry point ----------------------------------------------------------------------- */
 
 struct bip_cni_io {
-	const char *const *env; /* "K=V" strings, NULL-terminated (environ) */
-	FILE *in;		/* the network configuration */
-	FILE *out;		/* result or error JSON */
+	const char *const *env;	      /* "K=V" strings, NULL-terminated (environ) */
+	FILE *in;		      /* the network configuration */
+	FILE *out;		      /* result or error JSON */
+	struct bip_cni_store *shared; /* a store kept open by the caller (the agent), or NULL */
+};
+
+/*
+ * A store a long-lived caller (blockipamd) opened once, for one address and node, and owns. A
+ * request whose resolved store address and node are these, and that names no prefix, TLS file
+ * or timeout of its own, runs on it instead of opening the store itself; any other request
+ * opens its own as the plugin does. The transactions are the same either way: nothing is
+ * cached across requests, every read goes to the store. After a request that failed on the
+ * store (CNI code 5 or 11), stale is set: the caller closes it and opens it again before the
+ * next request (an etcd that went away, a SQLite file replaced underneath).
+ */
+struct bip_cni_store {
+	const char *addr, *node;
+	struct bip_store *store; /* NULL: not open now; requests open their own */
+	bool stale;
+	unsigned long long used; /* requests served on it */
 };
 
 /* Run one plugin invocation. Returns the process exit status (0 or 1). */
@@ -399,5 +416,58 @@ struct bip_cni_capacity_in {
 
 /* True when an address of every wanted family could be allocated; else why names the family. */
 bool bip_cni_capacity_ok(const struct bip_cni_capacity_in *in, char *why, size_t whylen);
+
+/* --- the agent (wire.c, agent.c; docs/agent.md) ------------------------------------------- */
+
+#include <stdint.h>
+
+/* A whole frame, length prefix included, and the variables one request may carry. */
+#define BIP_WIRE_MAX (64u * 1024)
+#define BIP_WIRE_ENV_MAX 64
+
+/* A decoded request: env (NULL-terminated) and in point into mem, which the request owns. */
+struct bip_cni_wire_req {
+	enum bip_cni_cmd verb;
+	const char *env[BIP_WIRE_ENV_MAX + 1];
+	const char *in;
+	size_t inlen;
+	char *mem;
+};
+
+/* A decoded answer: out and err borrow from the frame decoded. */
+struct bip_cni_wire_ans {
+	int code;
+	const char *out, *err;
+	size_t outlen, errlen;
+};
+
+/* The verb of CNI_COMMAND in env, BIP_CNI_CMD_NONE if absent or not one the agent serves. */
+enum bip_cni_cmd bip_cni_wire_verb(const char *const *env);
+/* Encode a request (the CNI_* and BLOCKIPAM_* entries of env, and stdin) or an answer into a
+ * malloc'd frame, length prefix included. -1 (nothing allocated) if it would exceed BIP_WIRE_MAX
+ * or the verb is not served by the agent. */
+int bip_cni_wire_req_encode(const char *const *env, const char *in, size_t inlen, uint8_t **frame,
+			    size_t *flen);
+int bip_cni_wire_ans_encode(int code, const char *out, size_t outlen, const char *err,
+			    size_t errlen, uint8_t **frame, size_t *flen);
+/* Decode a frame's body (after the length prefix). 0 on success; -1 and why otherwise, with
+ * nothing written to *req / *ans. bip_cni_wire_req_free frees what a decoded request owns. */
+int bip_cni_wire_req_decode(const uint8_t *body, size_t len, struct bip_cni_wire_req *req,
+			    char *why, size_t whylen);
+void bip_cni_wire_req_free(struct bip_cni_wire_req *req);
+int bip_cni_wire_ans_decode(const uint8_t *body, size_t len, struct bip_cni_wire_ans *ans);
+
+/* The plugin's side: the socket the config names ("agent", default BIP_AGENT_SOCKET; "" for
+ * none), then one request with bounded waits. 0 if the agent answered (*ans borrows *frame,
+ * which the caller frees); -1 if the caller must do the work itself. */
+#define BIP_AGENT_SOCKET "/run/blockipam/agent.sock"
+#define BIP_AGENT_CONNECT_MS 20
+#define BIP_AGENT_ANSWER_MS 5000
+const char *bip_cni_agent_socket(const char *conf, size_t len, char *buf, size_t buflen);
+int bip_cni_agent_call(const char *path, const char *const *env, const char *in, size_t inlen,
+		       uint8_t **frame, struct bip_cni_wire_ans *ans);
+/* Read and write a whole buffer on fd before the deadline (bip_cni_now_ms clock). */
+long long bip_cni_now_ms(void);
+int bip_cni_io_full(int fd, void *buf, size_t len, bool write, long long deadline);
 
 #endif

@@ -188,8 +188,21 @@ static int make_store_dir(const char *path, struct bip_cni_err *e)
 	}
 }
 
+/* The caller's open store, if this request is one it was opened for (struct bip_cni_store). */
+static struct bip_store *shared_for(struct bip_cni_store *sh, const struct bip_cni_ctx *ctx)
+{
+	const struct bip_cni_conf *c = ctx->conf;
+
+	if (!sh || !sh->store || sh->stale || !ctx->node ||
+	    strcmp(ctx->store_addr, sh->addr) != 0 || strcmp(ctx->node, sh->node) != 0 ||
+	    c->store_prefix || c->store_ca_file || c->store_cert_file || c->store_key_file ||
+	    c->timeout_ms)
+		return NULL;
+	return sh->store;
+}
+
 static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const char *mkdir_for,
-		       struct bip_cni_err *e)
+		       struct bip_cni_store *shared, struct bip_cni_err *e)
 {
 	const struct bip_cni_conf *c = ctx->conf;
 	struct bip_store_opts opts = {
@@ -205,7 +218,7 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 	    .short_lived = true,
 	    .node = ctx->node,
 	};
-	struct bip_store *store = NULL;
+	struct bip_store *store = NULL, *kept = shared_for(shared, ctx);
 	struct bip_ipam *ipam = NULL;
 	char msg[256] = "";
 	int rc;
@@ -215,9 +228,13 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 			e->code = BIP_CNI_EUNAVAILABLE;
 		return (int)e->code;
 	}
-	rc = bip_store_open(ctx->store_addr, &opts, &store, msg, sizeof(msg));
-	if (rc != BIP_OK)
+	if (kept) {
+		store = kept;
+		shared->used++;
+	} else if ((rc = bip_store_open(ctx->store_addr, &opts, &store, msg, sizeof(msg))) !=
+		   BIP_OK) {
 		return open_failed(cmd->cmd, rc, ctx->store_addr, msg, e);
+	}
 	rc = bip_ipam_new(store, &ipam);
 	if (rc != BIP_OK) {
 		rc = open_failed(cmd->cmd, rc, ctx->store_addr, NULL, e);
@@ -230,7 +247,10 @@ static int run_command(const struct command *cmd, struct bip_cni_ctx *ctx, const
 			(unsigned long long)bip_ipam_retries(ipam));
 out:
 	bip_ipam_free(ipam);
-	bip_store_close(store);
+	if (!kept)
+		bip_store_close(store);
+	else if (rc == BIP_CNI_EIO || rc == BIP_CNI_ETRYLATER)
+		shared->stale = true;
 	return rc;
 }
 
@@ -282,7 +302,7 @@ static int dispatch(const struct bip_cni_io *io, enum bip_cni_cmd cmd, const cha
 	if (env.container_id)
 		bip_cni_handle_id(ctx.handle, sizeof(ctx.handle), conf.name, env.container_id,
 				  env.ifname);
-	rc = run_command(command, &ctx, store_dir, e);
+	rc = run_command(command, &ctx, store_dir, io->shared, e);
 out:
 	bip_cni_conf_free(&conf);
 	return rc;
