@@ -297,6 +297,7 @@ void report_row_etcd(struct bench *b);
 void report_row_etcd3(struct bench *b);
 void report_row_lib(struct bench *b);
 void report_row_claim(struct bench *b);
+void goals_claim(struct bench *b); /* row 8's goals, from write_goals */
 void write_goals(struct bench *b);
 
 #endif

@@ -179,5 +179,6 @@ void write_goals(struct bench *b)
 	goal_cli(b, 1, "Scale: `ipam check` < 10 s on 550,000", "< 10 s", 10000);
 	goal_cli_memory(b);
 	goals_store(b);
+	goals_claim(b);
 	json_object_set_new(b->root, "goals", goals_json(b));
 }

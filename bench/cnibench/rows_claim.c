@@ -73,14 +73,31 @@ void report_row_claim(struct bench *b)
 		double ratio = json_number_value(json_object_get(k, "ratio"));
 
 		md(b, "| %s | %.0f µs | %.0f µs | %.2f× |\n", kinds[i].what, e, f, ratio);
-		if (kinds[i].goal) {
-			struct goal *g =
-			    goal_add(b, kinds[i].what, "≤ 1.30× the store without blocks");
-
-			goal_measured(g, "%.2f× (%.0f µs vs %.0f µs at %s blocks)", ratio, f, e,
-				      fcount(b1, (double)blocks));
-			goal_judge(g, ratio, 1.30, true);
-		}
 	}
 	md(b, "\n");
+}
+
+void goals_claim(struct bench *b)
+{
+	long blocks = (long)json_integer_value(json_object_get(b->claim, "blocks"));
+	char b1[32];
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		json_t *k = json_object_get(b->claim, kinds[i].key);
+		double ratio = json_number_value(json_object_get(k, "ratio"));
+		struct goal *g;
+
+		if (!kinds[i].goal)
+			continue;
+		g = goal_add(b, kinds[i].what, "≤ 1.30× the store without blocks");
+		if (!k) {
+			goal_na(g, "bench_claim did not run");
+			continue;
+		}
+		goal_measured(g, "%.2f× (%.0f µs vs %.0f µs at %s blocks)", ratio,
+			      json_number_value(json_object_get(k, "full_us")),
+			      json_number_value(json_object_get(k, "empty_us")),
+			      fcount(b1, (double)blocks));
+		goal_judge(g, ratio, 1.30, true);
+	}
 }
